@@ -1,0 +1,69 @@
+import { z } from "zod";
+import { SPECIALIZATIONS } from "./specializations.ts";
+
+/**
+ * Input schemas shared by the coupler and the API, so both refuse the same
+ * things with the same messages.
+ */
+
+/** Largest XP one call may award, and largest total XP a learner may hold. */
+export const MAX_XP_PER_CALL = 1_000_000;
+export const MAX_SESSIONS_PER_CALL = 1_000;
+export const MAX_TOTAL_XP = Number.MAX_SAFE_INTEGER;
+
+export const userId = z.number().int().positive().max(2_147_483_647);
+export const specialization = z.enum(SPECIALIZATIONS, {
+  error: () => `specialization must be one of ${SPECIALIZATIONS.join(", ")}`,
+});
+export const level = z.number().int().min(1, "level must be at least 1").max(1_000);
+export const xpAmount = z.number().int().min(0, "XP must not be negative").max(MAX_XP_PER_CALL);
+export const sessionsAmount = z.number().int().min(0, "sessions must not be negative").max(MAX_SESSIONS_PER_CALL);
+export const idempotencyKey = z
+  .string()
+  .min(8, "idempotency key must be 8 to 200 characters")
+  .max(200, "idempotency key must be 8 to 200 characters")
+  .regex(/^[\x21-\x7e]+$/, "idempotency key must be printable ASCII without spaces");
+export const reason = z.string().trim().min(1).max(500);
+export const actor = z.string().trim().min(1).max(200);
+export const syncSource = z.enum(["progress", "license"]);
+
+export const pairInput = z.object({ userId, specialization });
+export const enrollInput = pairInput;
+export const levelUpInput = z.object({
+  userId,
+  specialization,
+  xpGained: xpAmount,
+  sessionsCompleted: sessionsAmount,
+  idempotencyKey: idempotencyKey.optional(),
+});
+export const updateLevelInput = z.object({
+  userId,
+  specialization,
+  newLevel: level,
+  xpChange: xpAmount.default(0),
+  sessionsChange: sessionsAmount.default(0),
+  reason,
+  actor,
+});
+export const advanceInput = z.object({ userId, specialization, newLevel: level, reason });
+export const syncInput = z.object({ userId, specialization, source: syncSource });
+export const historyInput = z.object({
+  userId,
+  specialization,
+  /** Id of the last row of the previous page. */
+  cursor: z.number().int().positive().optional(),
+  limit: z.number().int().min(1).max(100).default(20),
+});
+export const createUserInput = z.object({
+  name: z.string().trim().min(1).max(200),
+  email: z.string().trim().toLowerCase().pipe(z.email()).pipe(z.string().max(320)),
+});
+
+export type PairInput = z.infer<typeof pairInput>;
+export type LevelUpInput = z.infer<typeof levelUpInput>;
+export type UpdateLevelInput = z.input<typeof updateLevelInput>;
+export type AdvanceInput = z.infer<typeof advanceInput>;
+export type SyncInput = z.infer<typeof syncInput>;
+export type SyncSource = z.infer<typeof syncSource>;
+export type HistoryInput = z.input<typeof historyInput>;
+export type CreateUserInput = z.infer<typeof createUserInput>;

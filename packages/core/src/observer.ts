@@ -1,0 +1,40 @@
+import type { CouplerErrorCode } from "./errors/index.ts";
+
+export type OperationName =
+  | "enroll"
+  | "updateLevel"
+  | "levelUp"
+  | "sync"
+  | "validate"
+  | "get"
+  | "history";
+
+/** `applied` changed state; `noop` had nothing to change; `replayed` returned a stored idempotent result. */
+export type OperationOutcome = "applied" | "noop" | "replayed" | "error";
+
+export interface OperationEvent {
+  operation: OperationName;
+  outcome: OperationOutcome;
+  /** Set when `outcome` is `error`. */
+  errorCode?: CouplerErrorCode;
+  userId: number | undefined;
+  specialization: string | undefined;
+  /** Wall time of the whole call, retries and back-off included. */
+  durationMs: number;
+  /** Time spent acquiring the pair's row locks in the last attempt; undefined for reads. */
+  lockWaitMs: number | undefined;
+  /** The lock wait exceeded the contention threshold: another transaction held the rows. */
+  contended: boolean;
+  /** Attempts beyond the first (deadlock or serialization retries). */
+  retries: number;
+  /** Deadlocks PostgreSQL reported during the call, retried or not. */
+  deadlocks: number;
+}
+
+/**
+ * Receives one event per coupler call. Must not throw and must be cheap: it
+ * runs on the caller's path. The API turns events into Prometheus metrics.
+ */
+export interface CouplerObserver {
+  onOperation(event: OperationEvent): void;
+}

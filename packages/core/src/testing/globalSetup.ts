@@ -1,0 +1,33 @@
+import { randomBytes } from "node:crypto";
+import type { TestProject } from "vitest/node";
+import { coreEnv } from "../env.ts";
+import { migrate } from "../migrate.ts";
+import { startEmbeddedPostgres } from "./embeddedPostgres.ts";
+import { adminQuery, withDatabase } from "./testDatabase.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    couplerAdminUrl: string;
+    couplerTemplate: string;
+  }
+}
+
+/**
+ * Vitest global setup: a real PostgreSQL for the whole run (the server in
+ * DATABASE_URL, else an embedded one in a temp dir), and one migrated
+ * template database that each test file clones.
+ */
+export default async function setup(project: TestProject) {
+  const external = coreEnv().DATABASE_URL;
+  const server = external ? undefined : await startEmbeddedPostgres({ fast: true });
+  const adminUrl = external ?? server?.url ?? "";
+  const template = `coupler_template_${randomBytes(4).toString("hex")}`;
+  await adminQuery(adminUrl, `CREATE DATABASE ${template}`);
+  await migrate(withDatabase(adminUrl, template));
+  project.provide("couplerAdminUrl", adminUrl);
+  project.provide("couplerTemplate", template);
+  return async () => {
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`).catch(() => {});
+    await server?.stop();
+  };
+}

@@ -1,0 +1,77 @@
+import type pg from "pg";
+import { dbForClient, type Db } from "./client.ts";
+import { isConnectionError } from "./errors/index.ts";
+
+export type IsolationLevel = "read committed" | "repeatable read" | "serializable";
+
+export interface TransactionOptions {
+  isolationLevel: IsolationLevel;
+  accessMode: "read write" | "read only";
+  /** Transaction-local lock_timeout (SET LOCAL), in ms; omitted = server default. */
+  lockTimeoutMs?: number;
+}
+
+/**
+ * Points where tests and the chaos suite inject real failures. Each receives
+ * the checked-out client, so it can e.g. terminate that client's backend.
+ */
+export interface TransactionFaults {
+  /** After the client is checked out, before BEGIN. */
+  beforeBegin?(client: pg.PoolClient): Promise<void>;
+  /** Before COMMIT, after every statement of the transaction. */
+  beforeCommit?(client: pg.PoolClient): Promise<void>;
+}
+
+/**
+ * Runs `fn` in one transaction on one pooled client and always gives the
+ * client back. Why not `db.transaction()`: drizzle-orm 0.45's node-postgres
+ * session issues BEGIN outside its try block, so a failed BEGIN leaks the
+ * client, and a failed ROLLBACK replaces the original error. Here a client
+ * whose connection failed is destroyed instead of returned, the original
+ * error is what the caller sees, and BEGIN + SET LOCAL share one round trip.
+ */
+export async function runTransaction<T>(
+  pool: pg.Pool,
+  options: TransactionOptions,
+  fn: (tx: Db, client: pg.PoolClient) => Promise<T>,
+  faults?: TransactionFaults,
+): Promise<T> {
+  const client = await pool.connect();
+  let discard: Error | undefined;
+  let open = false;
+  try {
+    await faults?.beforeBegin?.(client);
+    await client.query(beginStatement(options));
+    open = true;
+    const result = await fn(dbForClient(client), client);
+    await faults?.beforeCommit?.(client);
+    open = false; // A failed COMMIT ends the transaction on the server too.
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    if (isConnectionError(error)) {
+      discard = error instanceof Error ? error : new Error(String(error));
+    } else if (open) {
+      try {
+        await client.query("ROLLBACK");
+      } catch (rollbackError) {
+        discard = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      }
+    }
+    throw error;
+  } finally {
+    // release(err) destroys the client rather than returning a broken one to the pool.
+    client.release(discard);
+  }
+}
+
+function beginStatement({ isolationLevel, accessMode, lockTimeoutMs }: TransactionOptions): string {
+  const begin = `BEGIN ISOLATION LEVEL ${isolationLevel.toUpperCase()} ${accessMode.toUpperCase()}`;
+  if (lockTimeoutMs === undefined) return begin;
+  if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 0) {
+    throw new RangeError(`lockTimeoutMs must be a non-negative integer, got ${lockTimeoutMs}`);
+  }
+  // SET takes no bind parameters; the value is a checked integer, so formatting it is safe.
+  // SET LOCAL ends with the transaction, so a pooled connection keeps its default.
+  return `${begin}; SET LOCAL lock_timeout = ${lockTimeoutMs}`;
+}
