@@ -1,0 +1,38 @@
+import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from "@trpc/client";
+import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+import type { AppRouter } from "./root.ts";
+
+export type { AppRouter };
+/** Input types of every procedure, e.g. `RouterInputs["progression"]["levelUp"]`. */
+export type RouterInputs = inferRouterInputs<AppRouter>;
+/** Output types of every procedure, as plain JSON (dates are ISO strings). */
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
+export type CouplerClient = TRPCClient<AppRouter>;
+
+export interface CouplerClientOptions {
+  /** Batch calls made in the same tick into one request (default true). Keep `maxItems` ≤ the server's MAX_BATCH_SIZE. */
+  batch?: boolean;
+  maxItems?: number;
+}
+
+/**
+ * A typed client for the Coupler API. `url` is the server's base URL (as
+ * printed by `pnpm start`); `token` a JWT string, or a function returning the
+ * current one. Imports only types from the server.
+ */
+export function createCouplerClient(
+  url: string,
+  token?: string | (() => string | undefined),
+  options: CouplerClientOptions = {},
+): CouplerClient {
+  const endpoint = url.replace(/\/+$/, "").replace(/(\/trpc)?$/, "/trpc");
+  const headers = () => {
+    const value = typeof token === "function" ? token() : token;
+    return value ? { authorization: `Bearer ${value}` } : {};
+  };
+  const link =
+    options.batch === false
+      ? httpLink({ url: endpoint, headers })
+      : httpBatchLink({ url: endpoint, headers, maxItems: options.maxItems ?? 50 });
+  return createTRPCClient<AppRouter>({ links: [link] });
+}

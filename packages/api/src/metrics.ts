@@ -1,0 +1,107 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { CouplerObserver, IntegrityReport, OperationEvent } from "@coupler/core";
+
+// Coupler calls take about a millisecond; lock waits can reach lock_timeout.
+const DURATION_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/**
+ * The server's Prometheus metrics, on a registry of its own (not prom-client's
+ * global one), so several servers can run in one process.
+ */
+export class ApiMetrics implements CouplerObserver {
+  readonly registry = new Registry();
+
+  readonly operations = new Counter({
+    name: "coupler_operations_total",
+    help: "Coupler calls by operation, outcome (applied, noop, replayed, error) and error code ('' on success).",
+    labelNames: ["operation", "outcome", "code"] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: "coupler_operation_duration_seconds",
+    help: "Wall time of a coupler call, retries included.",
+    labelNames: ["operation"] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly lockWait = new Histogram({
+    name: "coupler_lock_wait_seconds",
+    help: "Time spent acquiring a pair's row locks (writes only).",
+    labelNames: ["operation"] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly contention = new Counter({
+    name: "coupler_lock_contention_total",
+    help: "Calls whose row-lock wait exceeded the contention threshold (another transaction held the rows).",
+    labelNames: ["operation"] as const,
+    registers: [this.registry],
+  });
+  readonly deadlocks = new Counter({
+    name: "coupler_deadlocks_total",
+    help: "Deadlocks PostgreSQL reported to coupler calls, retried or not.",
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({
+    name: "coupler_retries_total",
+    help: "Transaction retries after a deadlock or serialization failure.",
+    labelNames: ["operation"] as const,
+    registers: [this.registry],
+  });
+  readonly desyncs = new Gauge({
+    name: "progress_license_desync_count",
+    help: "Pairs whose progress and license levels differ, at the last integrity check.",
+    registers: [this.registry],
+  });
+  readonly orphans = new Gauge({
+    name: "orphan_record_count",
+    help: "Rows without their counterpart at the last integrity check: progress without license, license without progress, rows of missing users, history of missing licenses.",
+    registers: [this.registry],
+  });
+  readonly integrityFindings = new Gauge({
+    name: "coupler_integrity_findings",
+    help: "Findings of the last integrity check, by check.",
+    labelNames: ["check"] as const,
+    registers: [this.registry],
+  });
+  readonly integrityCheckedAt = new Gauge({
+    name: "coupler_integrity_last_check_timestamp_seconds",
+    help: "When the last integrity check finished (Unix time).",
+    registers: [this.registry],
+  });
+  readonly http = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "HTTP requests by tRPC procedure (or endpoint) and status.",
+    labelNames: ["procedure", "status"] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** CouplerObserver: one event per coupler call. Cheap, never throws. */
+  onOperation(event: OperationEvent): void {
+    const { operation } = event;
+    this.operations.inc({ operation, outcome: event.outcome, code: event.errorCode ?? "" });
+    this.duration.observe({ operation }, event.durationMs / 1000);
+    if (event.lockWaitMs !== undefined) this.lockWait.observe({ operation }, event.lockWaitMs / 1000);
+    if (event.contended) this.contention.inc({ operation });
+    if (event.deadlocks > 0) this.deadlocks.inc(event.deadlocks);
+    if (event.retries > 0) this.retries.inc({ operation }, event.retries);
+  }
+
+  recordIntegrity(report: IntegrityReport): void {
+    this.desyncs.set(report.desynced.count);
+    this.orphans.set(report.orphans.count + report.missingLicense.count + report.missingProgress.count);
+    for (const check of ["desynced", "missingLicense", "missingProgress", "orphans", "levelOutOfRange", "historyGaps"] as const) {
+      this.integrityFindings.set({ check }, report[check].count);
+    }
+    this.integrityCheckedAt.set(report.checkedAt.getTime() / 1000);
+  }
+
+  observeRequest(procedure: string, status: number, seconds: number): void {
+    this.http.observe({ procedure, status: String(status) }, seconds);
+  }
+}

@@ -1,0 +1,20 @@
+import { inputs } from "@coupler/core";
+import { legacyLevelUp, legacySync } from "@coupler/core/legacy";
+import { benchAdminProcedure, benchStaffProcedure, router } from "../trpc.ts";
+
+/**
+ * The legacy two-transaction write path, served only in bench mode so the
+ * benchmark can compare it with the coupler over the same HTTP stack.
+ */
+export const benchRouter = router({
+  legacyLevelUp: benchStaffProcedure
+    .input(inputs.levelUpInput)
+    .mutation(({ ctx, input }) =>
+      legacyLevelUp(ctx.services.pool, ctx.services.coupler.catalogue, input.userId, input.specialization, input.xpGained, input.sessionsCompleted),
+    ),
+
+  /** Copies the progress level to the license in a second transaction (`source` is accepted but the legacy path only knows progress). */
+  legacySync: benchAdminProcedure
+    .input(inputs.syncInput)
+    .mutation(({ ctx, input }) => legacySync(ctx.services.pool, input.userId, input.specialization)),
+});

@@ -1,0 +1,214 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createHTTPHandler } from "@trpc/server/adapters/standalone";
+import { ProgressLicenseCoupler, createDatabase, createLogger, runIntegrityAudit, type Logger } from "@coupler/core";
+import { secretKey } from "./auth.ts";
+import { createContext, type Services } from "./context.ts";
+import { apiEnv } from "./env.ts";
+import { ApiMetrics } from "./metrics.ts";
+import { appRouter } from "./root.ts";
+
+export interface ServerOptions {
+  databaseUrl: string;
+  authSecret: string;
+  /** 0 picks a free port. Defaults below come from the env module. */
+  port?: number;
+  host?: string;
+  poolSize?: number;
+  lockTimeoutMs?: number;
+  maxRetries?: number;
+  /** Serve `bench.*` (the legacy write path). */
+  benchMode?: boolean;
+  /** How often the integrity check refreshes the desync and orphan gauges; 0 = only at start. */
+  integrityIntervalMs?: number;
+  maxBatchSize?: number;
+  maxBodyBytes?: number;
+  /** How long `close()` waits for in-flight requests before cutting connections. */
+  shutdownTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:3000 (the router is at `${url}/trpc`). */
+  url: string;
+  port: number;
+  metrics: ApiMetrics;
+  services: Services;
+  /** Stops accepting, drains in-flight requests, then closes the pool. Idempotent. */
+  close(): Promise<void>;
+}
+
+const JSON_HEADERS = { "content-type": "application/json" };
+
+/** Starts the HTTP server: tRPC at /trpc, plus /healthz, /readyz and /metrics. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const env = apiEnv();
+  const logger = options.logger ?? createLogger("coupler-api", env.LOG_LEVEL);
+  const maxBodyBytes = options.maxBodyBytes ?? env.MAX_BODY_BYTES;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? env.SHUTDOWN_TIMEOUT_MS;
+  const integrityIntervalMs = options.integrityIntervalMs ?? env.INTEGRITY_CHECK_INTERVAL_MS;
+
+  // createDatabase gives the pool an 'error' listener: a killed idle backend is logged, not fatal.
+  const database = createDatabase({
+    connectionString: options.databaseUrl,
+    max: options.poolSize ?? env.DB_POOL_SIZE,
+    applicationName: "coupler-api",
+    logger,
+  });
+  const metrics = new ApiMetrics();
+  const coupler = new ProgressLicenseCoupler({
+    pool: database.pool,
+    db: database.db,
+    lockTimeoutMs: options.lockTimeoutMs ?? env.COUPLER_LOCK_TIMEOUT_MS,
+    maxRetries: options.maxRetries ?? env.COUPLER_MAX_RETRIES,
+    observer: metrics,
+    // Every call already gets a request log line; the coupler adds its own only for failures (or at debug).
+    logger: logger.child({ component: "coupler" }, { level: logger.level === "info" ? "warn" : logger.level }),
+  });
+  const services: Services = {
+    coupler,
+    pool: database.pool,
+    logger,
+    benchMode: options.benchMode ?? env.COUPLER_BENCH_MODE,
+    onIntegrityReport: (report) => metrics.recordIntegrity(report),
+  };
+  const key = secretKey(options.authSecret);
+  const procedures = new Set(Object.keys(appRouter._def.procedures));
+
+  const trpc = createHTTPHandler({
+    router: appRouter,
+    basePath: "/trpc/",
+    maxBatchSize: options.maxBatchSize ?? env.MAX_BATCH_SIZE,
+    maxBodySize: maxBodyBytes,
+    createContext: (opts) => createContext({ ...opts, services, key }),
+    onError: ({ error, path }) => {
+      if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error.cause ?? error, path }, "procedure failed");
+    },
+  });
+
+  let inflight = 0;
+  let draining = false;
+  let drained: (() => void) | undefined;
+
+  const server = createServer((req, res) => {
+    const started = performance.now();
+    inflight++;
+    res.once("close", () => {
+      inflight--;
+      const seconds = (performance.now() - started) / 1000;
+      const { path, label } = describe(req, procedures);
+      metrics.observeRequest(label, res.statusCode, seconds);
+      logger.info({ method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1e5) / 100 }, "request");
+      if (draining && inflight === 0) drained?.();
+    });
+    if (draining) res.setHeader("connection", "close");
+    route(req, res);
+  });
+  // Node's default keep-alive (5 s) is shorter than many load generators expect.
+  server.keepAliveTimeout = 65_000;
+
+  function route(req: IncomingMessage, res: ServerResponse) {
+    const url = req.url ?? "/";
+    if (url.startsWith("/trpc/")) {
+      const length = Number(req.headers["content-length"] ?? 0);
+      if (length > maxBodyBytes) return tooLarge(res, maxBodyBytes);
+      return trpc(req, res);
+    }
+    const path = url.split("?", 1)[0];
+    if (path === "/healthz") return send(res, 200, { status: "ok" });
+    if (path === "/readyz") return void ready(res);
+    if (path === "/metrics") return void sendMetrics(res);
+    return send(res, 404, { error: "not found" });
+  }
+
+  async function ready(res: ServerResponse) {
+    if (draining) return send(res, 503, { status: "shutting down" });
+    try {
+      await database.pool.query("select 1");
+      send(res, 200, { status: "ready" });
+    } catch (error) {
+      logger.warn({ err: error }, "readiness check failed");
+      send(res, 503, { status: "database unreachable" });
+    }
+  }
+
+  async function sendMetrics(res: ServerResponse) {
+    try {
+      const body = await metrics.registry.metrics();
+      res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body);
+    } catch (error) {
+      logger.error({ err: error }, "metrics collection failed");
+      send(res, 500, { error: "metrics collection failed" });
+    }
+  }
+
+  let checking: Promise<void> | undefined;
+  const checkIntegrity = () =>
+    (checking ??= runIntegrityAudit(database.pool, { sampleLimit: 0 })
+      .then((report) => metrics.recordIntegrity(report))
+      .catch((error: unknown) => logger.warn({ err: error }, "periodic integrity check failed"))
+      .finally(() => (checking = undefined)));
+  void checkIntegrity();
+  const timer = integrityIntervalMs > 0 ? setInterval(checkIntegrity, integrityIntervalMs).unref() : undefined;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? env.PORT, options.host ?? env.HOST, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  logger.info({ url, benchMode: services.benchMode }, "coupler API listening");
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      draining = true;
+      clearInterval(timer);
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inflight > 0) {
+        await new Promise<void>((resolve) => {
+          drained = resolve;
+          setTimeout(resolve, shutdownTimeoutMs).unref();
+        });
+      }
+      server.closeAllConnections();
+      await stopped;
+      await checking;
+      await database.close();
+      logger.info("coupler API stopped");
+    })());
+
+  return { url, port: address.port, metrics, services, close };
+}
+
+/** The path without the query, and a bounded label for metrics (unknown paths collapse into one). */
+function describe(req: IncomingMessage, procedures: ReadonlySet<string>): { path: string; label: string } {
+  const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+  if (path.startsWith("/trpc/")) {
+    const name = path.slice("/trpc/".length);
+    if (name.includes(",")) return { path, label: "batch" };
+    return { path, label: procedures.has(name) ? name : "unknown" };
+  }
+  return { path, label: path === "/healthz" || path === "/readyz" || path === "/metrics" ? path : "unknown" };
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, JSON_HEADERS).end(JSON.stringify(body));
+}
+
+/** The same error envelope tRPC uses, so clients parse it alike. */
+function tooLarge(res: ServerResponse, limit: number): void {
+  res.setHeader("connection", "close"); // the unread body must not be parsed as a next request
+  send(res, 413, {
+    error: {
+      code: -32600,
+      message: `request body exceeds ${limit} bytes`,
+      data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 },
+    },
+  });
+}

@@ -1,0 +1,87 @@
+import { TRPCError, initTRPC } from "@trpc/server";
+import { z } from "zod";
+import { inputs } from "@coupler/core";
+import type { Principal, Role } from "./auth.ts";
+import type { Context } from "./context.ts";
+import { errorDetails, toTRPCError } from "./errors.ts";
+
+/**
+ * Error responses carry the tRPC code, the HTTP status, the coupler code and
+ * `retryable` when there is one, and field issues for bad input. A 500 never
+ * shows its cause: SQL and stacks stay in the server log.
+ */
+export const errorFormatter = ({ shape, error }: { shape: DefaultShape; error: TRPCError }) => {
+  const internal = error.code === "INTERNAL_SERVER_ERROR";
+  return {
+    code: shape.code,
+    message: internal ? "Internal server error" : shape.message,
+    data: {
+      code: shape.data.code,
+      httpStatus: shape.data.httpStatus,
+      path: shape.data.path,
+      ...errorDetails(error),
+    },
+  };
+};
+
+interface DefaultShape {
+  code: number;
+  message: string;
+  data: { code: string; httpStatus: number; path?: string | undefined };
+}
+
+const t = initTRPC.context<Context>().create({ errorFormatter, isDev: false });
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/** Every procedure's errors go through `toTRPCError`. */
+const mapErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok) throw toTRPCError(result.error);
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(mapErrors);
+
+/** A verified token with one of `roles` (any role when none given); adds `ctx.principal`. */
+function requireRole(...roles: Role[]) {
+  return t.middleware(({ ctx, next }) => {
+    if (!ctx.auth.ok) throw new TRPCError({ code: "UNAUTHORIZED", message: ctx.auth.reason });
+    const { principal } = ctx.auth;
+    if (roles.length > 0 && !roles.includes(principal.role)) {
+      throw new TRPCError({ code: "FORBIDDEN", message: `requires role ${roles.join(" or ")}; the token's role is ${principal.role}` });
+    }
+    return next({ ctx: { principal } });
+  });
+}
+
+/** `bench.*` exists only in bench mode; otherwise it answers like an unknown path, before any auth check. */
+const benchOnly = t.middleware(({ ctx, path, next }) => {
+  if (!ctx.services.benchMode) throw new TRPCError({ code: "NOT_FOUND", message: `No procedure found on path "${path}"` });
+  return next();
+});
+
+export const authedProcedure = publicProcedure.use(requireRole());
+export const adminProcedure = publicProcedure.use(requireRole("admin"));
+/** Instructors and admins: the roles that award XP. */
+export const staffProcedure = publicProcedure.use(requireRole("instructor", "admin"));
+export const benchStaffProcedure = publicProcedure.use(benchOnly).use(requireRole("instructor", "admin"));
+export const benchAdminProcedure = publicProcedure.use(benchOnly).use(requireRole("admin"));
+
+/**
+ * Reads of one learner's records: instructors and admins read anyone's, a
+ * student only their own (`userId` equal to the token's `sub`).
+ */
+export const learnerReadProcedure = authedProcedure
+  .input(z.object({ userId: inputs.userId }))
+  .use(({ ctx, input, next }) => {
+    if (!mayRead(ctx.principal, input.userId)) {
+      throw new TRPCError({ code: "FORBIDDEN", message: `a student may read only their own records, not user ${input.userId}'s` });
+    }
+    return next();
+  });
+
+function mayRead(principal: Principal, userId: number): boolean {
+  return principal.role !== "student" || principal.userId === userId;
+}
