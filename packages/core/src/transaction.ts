@@ -39,6 +39,13 @@ export async function runTransaction<T>(
   const client = await pool.connect();
   let discard: Error | undefined;
   let open = false;
+  // pg-pool removes its own 'error' listener while a client is checked out. A
+  // backend killed between two statements makes the client emit 'error', which
+  // without a listener crashes the process; record it and let the next query fail.
+  const onError = (error: Error) => {
+    discard ??= error;
+  };
+  client.on("error", onError);
   try {
     await faults?.beforeBegin?.(client);
     await client.query(beginStatement(options));
@@ -60,6 +67,7 @@ export async function runTransaction<T>(
     }
     throw error;
   } finally {
+    client.removeListener("error", onError);
     // release(err) destroys the client rather than returning a broken one to the pool.
     client.release(discard);
   }
