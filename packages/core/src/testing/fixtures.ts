@@ -215,23 +215,29 @@ export function backendPid(client: pg.ClientBase): number {
 }
 
 /**
- * Polls pg_stat_activity until a backend is waiting on a heavyweight lock
- * held by `blockerPid`, and returns that backend's pid; in the manner of
- * PostgreSQL's isolation tester, which steps on only once a session is
- * observed blocked.
+ * Polls pg_stat_activity until backends of this database wait on a
+ * heavyweight lock (wait_event_type = 'Lock'), in the manner of PostgreSQL's
+ * isolation tester, which steps on only once a session is observed blocked.
+ * With `blockedBy`, only waiters that pg_blocking_pids says that backend
+ * blocks count. Returns the waiters' pids.
  */
-export async function waitForLockWaiter(database: { url: string }, blockerPid: number, options: { timeoutMs?: number } = {}): Promise<number> {
+export async function waitForLockWaiters(
+  database: { url: string; name: string },
+  options: { blockedBy?: number; count?: number; timeoutMs?: number } = {},
+): Promise<number[]> {
+  const count = options.count ?? 1;
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   return withSession(database, async (session) => {
     for (;;) {
       const { rows } = await session.query<{ pid: number }>(
         `select pid from pg_stat_activity
-         where wait_event_type = 'Lock' and $1::int = any(pg_blocking_pids(pid))`,
-        [blockerPid],
+         where datname = $1 and wait_event_type = 'Lock'
+           and ($2::int is null or $2::int = any(pg_blocking_pids(pid)))
+         order by pid`,
+        [database.name, options.blockedBy ?? null],
       );
-      const waiter = rows[0];
-      if (waiter) return waiter.pid;
-      if (Date.now() > deadline) throw new Error(`no backend was observed waiting on a lock held by ${blockerPid}`);
+      if (rows.length >= count) return rows.map((r) => r.pid);
+      if (Date.now() > deadline) throw new Error(`fewer than ${count} backend(s) were observed waiting on a lock`);
       await sleep(5);
     }
   });
