@@ -426,9 +426,20 @@ export class ProgressLicenseCoupler {
         changed = true;
       }
       if (!license) {
-        await tx
+        const [rebuilt] = await tx
           .insert(userLicenses)
-          .values({ userId: input.userId, specializationType: input.specialization, currentLevel: level, maxAchievedLevel: level });
+          .values({ userId: input.userId, specializationType: input.specialization, currentLevel: level, maxAchievedLevel: level })
+          .returning({ id: userLicenses.id });
+        // A license's history starts at level 1; record the jump so the chain ends at its level.
+        if (rebuilt && level !== 1) {
+          await tx.insert(licenseProgressions).values({
+            userLicenseId: rebuilt.id,
+            fromLevel: 1,
+            toLevel: level,
+            reason: "sync: license rebuilt from progress",
+            actor,
+          });
+        }
         changed = true;
       } else if (license.currentLevel !== level) {
         await this.#faults?.afterProgressWrite?.(client);
