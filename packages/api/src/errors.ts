@@ -71,6 +71,10 @@ export function errorDetails(error: TRPCError): ErrorDetails {
   return details;
 }
 
+export function describeIssues(issues: Issue[]): string {
+  return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ");
+}
+
 /** Field issues of a core ValidationError or of tRPC's standard-schema input error. */
 function issuesOf(cause: unknown): Issue[] | undefined {
   const raw = (cause as { issues?: unknown } | undefined)?.issues;

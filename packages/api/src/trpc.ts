@@ -1,25 +1,32 @@
 import { TRPCError, initTRPC } from "@trpc/server";
+import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import { z } from "zod";
 import { inputs } from "@coupler/core";
 import type { Principal, Role } from "./auth.ts";
 import type { Context } from "./context.ts";
-import { errorDetails, toTRPCError } from "./errors.ts";
+import { CouplerTRPCError, describeIssues, errorDetails, toTRPCError } from "./errors.ts";
 
 /**
  * Error responses carry the tRPC code, the HTTP status, the coupler code and
  * `retryable` when there is one, and field issues for bad input. A 500 never
- * shows its cause: SQL and stacks stay in the server log.
+ * shows its cause: SQL and stacks stay in the server log. A body that is not
+ * JSON is reported as PARSE_ERROR (HTTP 400), like JSON-RPC does.
  */
 export const errorFormatter = ({ shape, error }: { shape: DefaultShape; error: TRPCError }) => {
-  const internal = error.code === "INTERNAL_SERVER_ERROR";
+  const details = errorDetails(error);
+  const parseError = error.code === "BAD_REQUEST" && error.cause instanceof SyntaxError;
+  let message = shape.message;
+  if (error.code === "INTERNAL_SERVER_ERROR") message = "Internal server error";
+  else if (parseError) message = `request is not valid JSON: ${shape.message}`;
+  else if (details.issues && !(error instanceof CouplerTRPCError)) message = `invalid input (${describeIssues(details.issues)})`;
   return {
-    code: shape.code,
-    message: internal ? "Internal server error" : shape.message,
+    code: parseError ? TRPC_ERROR_CODES_BY_KEY.PARSE_ERROR : shape.code,
+    message,
     data: {
-      code: shape.data.code,
+      code: parseError ? "PARSE_ERROR" : shape.data.code,
       httpStatus: shape.data.httpStatus,
       path: shape.data.path,
-      ...errorDetails(error),
+      ...details,
     },
   };
 };

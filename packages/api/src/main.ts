@@ -1,0 +1,141 @@
+/**
+ * `pnpm start`: the API on the database in DATABASE_URL, or, without one, on
+ * an embedded PostgreSQL kept in COUPLER_DATA_DIR. Migrates, seeds demo data
+ * (embedded, or when COUPLER_SEED_DEMO=true), and prints how to call it.
+ */
+import { ProgressLicenseCoupler, createDatabase, createLogger, migrate, sqlStateOf } from "@coupler/core";
+import { adminQuery, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "@coupler/core/testing";
+import { signToken } from "./auth.ts";
+import { resolveAuthSecret } from "./devSecret.ts";
+import { apiEnv } from "./env.ts";
+import { enableGuardOnFreshInstall, seedDemo, type DemoUser } from "./seedDemo.ts";
+import { startServer } from "./server.ts";
+
+const DUPLICATE_DATABASE = "42P04";
+const TOKEN_LIFETIME = "7d";
+
+const env = apiEnv();
+const logger = createLogger("coupler-api", env.LOG_LEVEL);
+let embedded: RunningPostgres | undefined;
+
+try {
+  let databaseUrl = env.DATABASE_URL;
+  if (!databaseUrl) {
+    logger.info({ dataDir: env.COUPLER_DATA_DIR }, "no DATABASE_URL; starting the embedded PostgreSQL");
+    embedded = await startEmbeddedPostgres({ dataDir: env.COUPLER_DATA_DIR });
+    databaseUrl = await ensureDatabase(embedded.url, "coupler");
+  }
+  const { secret, source: secretSource } = await resolveAuthSecret(env);
+  await migrate(databaseUrl);
+
+  let demo: DemoUser[] = [];
+  let guardEnabled: boolean | undefined;
+  if (embedded || env.COUPLER_SEED_DEMO) {
+    const database = createDatabase({ connectionString: databaseUrl, max: 2, logger });
+    try {
+      demo = await seedDemo(database, new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger }));
+      // Only an embedded install is known to be fresh; on a shared server the operator decides.
+      if (embedded) guardEnabled = await enableGuardOnFreshInstall(database.pool);
+    } finally {
+      await database.close();
+    }
+  }
+
+  const server = await startServer({
+    databaseUrl,
+    authSecret: secret,
+    port: env.PORT,
+    host: env.HOST,
+    benchMode: env.COUPLER_BENCH_MODE,
+    logger,
+  });
+  onShutdown(server.close);
+  printBanner({ url: server.url, databaseUrl, secretSource, demo, guardEnabled, tokens: await demoTokens(demo, secret) });
+} catch (error) {
+  logger.fatal({ err: error }, "coupler API failed to start");
+  await embedded?.stop().catch(() => {});
+  process.exit(1);
+}
+
+/** Creates `name` on the embedded server if missing and returns its URL. */
+async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
+  try {
+    await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
+  } catch (error) {
+    if (sqlStateOf(error) !== DUPLICATE_DATABASE) throw error;
+  }
+  return withDatabase(adminUrl, name);
+}
+
+async function demoTokens(demo: DemoUser[], secret: string): Promise<Map<DemoUser, string>> {
+  const tokens = new Map<DemoUser, string>();
+  for (const user of demo) tokens.set(user, await signToken({ sub: user.id, role: user.role }, secret, { expiresIn: TOKEN_LIFETIME }));
+  return tokens;
+}
+
+function onShutdown(closeServer: () => Promise<void>): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal; exiting without waiting");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, "shutting down: draining in-flight requests");
+    try {
+      await closeServer();
+      await embedded?.stop();
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, "shutdown failed");
+      process.exit(1);
+    }
+  };
+  process.on("SIGINT", (signal) => void stop(signal));
+  process.on("SIGTERM", (signal) => void stop(signal));
+}
+
+function printBanner(info: {
+  url: string;
+  databaseUrl: string;
+  secretSource: string;
+  demo: DemoUser[];
+  guardEnabled: boolean | undefined;
+  tokens: Map<DemoUser, string>;
+}): void {
+  const lines = [
+    "",
+    "Coupler API is up.",
+    `  API           ${info.url}/trpc`,
+    `  DATABASE_URL  ${info.databaseUrl}${embedded ? `  (embedded, data in ${embedded.dataDir})` : ""}`,
+    `  AUTH_SECRET   ${info.secretSource === "AUTH_SECRET" ? "from the environment" : `generated for development, kept in ${info.secretSource}`}`,
+    `  health        ${info.url}/healthz  ${info.url}/readyz  ${info.url}/metrics`,
+  ];
+  if (info.guardEnabled !== undefined) lines.push(`  coupling guard ${info.guardEnabled ? "on" : "off"}`);
+  const byRole = (role: string) => info.demo.find((u) => u.role === role);
+  const student = byRole("student");
+  const instructor = byRole("instructor");
+  if (info.demo.length > 0) {
+    lines.push("", `Demo users and tokens (valid ${TOKEN_LIFETIME}):`);
+    for (const user of info.demo) {
+      lines.push(`  ${user.role.padEnd(10)} ${user.name} (id ${user.id})`, `    ${info.tokens.get(user) ?? ""}`);
+    }
+  }
+  if (student && instructor) {
+    const studentToken = info.tokens.get(student) ?? "";
+    const instructorToken = info.tokens.get(instructor) ?? "";
+    const pair = JSON.stringify({ userId: student.id, specialization: "PLAYER" });
+    const levelUp = JSON.stringify({ userId: student.id, specialization: "PLAYER", xpGained: 150, sessionsCompleted: 1 });
+    lines.push(
+      "",
+      `Try it: the instructor awards ${student.name} 150 XP, then the student reads their record:`,
+      `  curl -s -X POST '${info.url}/trpc/progression.levelUp' -H 'content-type: application/json' \\`,
+      `    -H 'authorization: Bearer ${instructorToken}' \\`,
+      `    -d '${levelUp}'`,
+      `  curl -s -G '${info.url}/trpc/progression.get' --data-urlencode 'input=${pair}' \\`,
+      `    -H 'authorization: Bearer ${studentToken}'`,
+    );
+  }
+  lines.push("", "More tokens: pnpm --filter @coupler/api token --sub <user id> --role student|instructor|admin", "Stop with Ctrl-C.", "");
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
