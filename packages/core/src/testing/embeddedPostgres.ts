@@ -26,6 +26,8 @@ export interface RunningPostgres {
   dataDir: string;
   /** Server log lines seen so far (startup, errors). */
   log: string[];
+  /** Stops the server (fast shutdown) and starts it again on the same port and data. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -57,7 +59,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     user: USER,
     password: PASSWORD,
     authMethod: "scram-sha-256",
-    persistent: !temporary,
+    // The package deletes a non-persistent data dir on every stop, which would make restart() impossible; stop() removes ours.
+    persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]),
     onLog: (message: string) => void log.push(message),
@@ -75,6 +78,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     port,
     dataDir,
     log,
+    restart: async () => {
+      if (stopped) throw new Error("embedded PostgreSQL was stopped; it cannot be restarted");
+      await server.stop();
+      await server.start();
+    },
     stop: () =>
       (stopped ??= (async () => {
         await server.stop();

@@ -1,0 +1,47 @@
+import type { ChaosResult, ModeReport } from "./runChaos.ts";
+
+/** The human summary of a chaos run: per mode, operations, faults and what broke. */
+export function formatSummary(result: ChaosResult): string {
+  const lines = [``, `=== chaos summary (seed ${result.seed}, ${(result.durationMs / 1000).toFixed(1)} s) ===`];
+  for (const mode of result.modes) lines.push(...formatMode(mode));
+  lines.push(``, `coupler violations: ${result.couplerViolations}`);
+  const legacy = result.modes.find((m) => m.mode === "legacy")?.legacy;
+  if (legacy) {
+    lines.push(
+      `legacy: ${legacy.lostUpdates} lost update(s) (${legacy.missingXp} XP acknowledged but missing), ${legacy.desyncedPairs} desynced pair(s) at the end, ` +
+        `${legacy.desyncsObservedMidRound} desync(s) seen by snapshots and ${legacy.validatesSawDesync} by validate mid-round, ${legacy.historyGaps} license(s) with history gaps`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function formatMode(m: ModeReport): string[] {
+  const ops = m.operations;
+  const faults = Object.entries(m.faults)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k}=${n}`)
+    .join(" ");
+  const errors = Object.entries(m.attemptErrors)
+    .map(([k, n]) => `${k}=${n}`)
+    .join(" ");
+  const lines = [
+    ``,
+    `[${m.mode}] ${ops.total} ops (${ops.ok} ok, ${ops.failed} failed, ${ops.pending} unresolved; ${ops.attempts} attempts) ` +
+      `levelUp=${ops.byKind.levelUp} advance=${ops.byKind.advance} sync=${ops.byKind.sync} validate=${ops.byKind.validate}`,
+    `  faults injected: ${m.faultsTotal} (${faults || "none"})`,
+    `  failed attempts: ${errors || "none"}`,
+    `  snapshot checks: ${m.snapshotsChecked}; integrity audit violations: ${m.integrity?.violations ?? "n/a"}`,
+  ];
+  if (m.mode === "legacy" && m.legacy) {
+    lines.push(`  legacy anomalies: lostUpdates=${m.legacy.lostUpdates} missingXp=${m.legacy.missingXp} desyncedPairs=${m.legacy.desyncedPairs} ` +
+      `desyncsSeenMidRound=${m.legacy.desyncsObservedMidRound} historyGaps=${m.legacy.historyGaps} validatesSawDesync=${m.legacy.validatesSawDesync} validatesSawHistoryGap=${m.legacy.validatesSawHistoryGap}`);
+    for (const e of m.legacy.examples.slice(0, 5)) lines.push(`    e.g. ${e}`);
+  } else {
+    lines.push(`  violations: ${m.violationCount}`);
+    for (const v of m.violations.slice(0, 10)) {
+      lines.push(`    ${v.invariant} user ${v.userId} ${v.specialization}: ${v.detail}`);
+      for (const op of v.operations.slice(0, 5)) lines.push(`      ${op}`);
+    }
+  }
+  return lines;
+}
