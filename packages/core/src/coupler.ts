@@ -208,10 +208,13 @@ export class ProgressLicenseCoupler {
   /** Creates the progress and license rows of a learner at level 1, together. Idempotent. */
   async enroll(userId: number, specialization: string, call: CallOptions = {}): Promise<EnrollResult> {
     const ctx: Ctx = { operation: "enroll", userId, specialization };
-    const input = parseInput(inputs.enrollInput, { userId, specialization }, ctx);
-    await this.#rules(input.specialization, ctx);
+    const input = await this.#prepare(ctx, async () => {
+      const parsed = parseInput(inputs.enrollInput, { userId, specialization }, ctx);
+      await this.#rules(parsed.specialization, ctx);
+      return parsed;
+    });
     const actor = call.actor ?? DEFAULT_ACTOR;
-    return this.#write(ctx, call, async (tx) => {
+    return this.#write(ctx, call, async (tx, _client, attempt) => {
       const [user] = await tx.select({ id: users.id }).from(users).where(eq(users.id, input.userId)).for("key share");
       if (!user) throw new NotFoundError("user", `enroll: user ${input.userId} does not exist`, ctx);
       const progress = await tx
@@ -225,7 +228,7 @@ export class ProgressLicenseCoupler {
         .onConflictDoNothing()
         .returning();
       const created = progress.length > 0 || license.length > 0;
-      const pair = await this.#lockPair(tx, input.userId, input.specialization, ctx, { noWait: false }, { lockWaitMs: undefined });
+      const pair = await this.#lockPair(tx, input.userId, input.specialization, ctx, { noWait: false }, attempt);
       await this.#audit(tx, {
         operation: "enroll",
         userId: input.userId,
@@ -252,15 +255,18 @@ export class ProgressLicenseCoupler {
     call: CallOptions = {},
   ): Promise<UpdateLevelResult> {
     const ctx: Ctx = { operation: "updateLevel", userId, specialization };
-    const input = parseInput(inputs.updateLevelInput, { userId, specialization, newLevel, ...details }, ctx);
-    const rules = await this.#rules(input.specialization, ctx);
-    if (input.newLevel > rules.maxLevel) {
-      throw new ValidationError(
-        `updateLevel: level ${input.newLevel} is above ${rules.id}'s maximum level ${rules.maxLevel}`,
-        [{ path: ["newLevel"], message: `must be at most ${rules.maxLevel}` }],
-        ctx,
-      );
-    }
+    const input = await this.#prepare(ctx, async () => {
+      const parsed = parseInput(inputs.updateLevelInput, { userId, specialization, newLevel, ...details }, ctx);
+      const rules = await this.#rules(parsed.specialization, ctx);
+      if (parsed.newLevel > rules.maxLevel) {
+        throw new ValidationError(
+          `updateLevel: level ${parsed.newLevel} is above ${rules.id}'s maximum level ${rules.maxLevel}`,
+          [{ path: ["newLevel"], message: `must be at most ${rules.maxLevel}` }],
+          ctx,
+        );
+      }
+      return parsed;
+    });
     return this.#write(ctx, call, async (tx, client, attempt) => {
       const { progress, license } = await this.#lockPair(tx, input.userId, input.specialization, ctx, call, attempt);
       const totalXp = this.#addXp(progress.totalXp, input.xpChange, ctx);
@@ -323,8 +329,10 @@ export class ProgressLicenseCoupler {
     call: CallOptions = {},
   ): Promise<LevelUpResult> {
     const ctx: Ctx = { operation: "levelUp", userId, specialization };
-    const input = parseInput(inputs.levelUpInput, { userId, specialization, xpGained, sessionsCompleted, idempotencyKey }, ctx);
-    const rules = await this.#rules(input.specialization, ctx);
+    const { input, rules } = await this.#prepare(ctx, async () => {
+      const parsed = parseInput(inputs.levelUpInput, { userId, specialization, xpGained, sessionsCompleted, idempotencyKey }, ctx);
+      return { input: parsed, rules: await this.#rules(parsed.specialization, ctx) };
+    });
     const actor = call.actor ?? DEFAULT_ACTOR;
     const requestHash = input.idempotencyKey
       ? hashRequest(["levelUp", input.userId, input.specialization, input.xpGained, input.sessionsCompleted])
@@ -399,8 +407,11 @@ export class ProgressLicenseCoupler {
     call: CallOptions = {},
   ): Promise<SyncResult> {
     const ctx: Ctx = { operation: "sync", userId, specialization };
-    const input = parseInput(inputs.syncInput, { userId, specialization, source }, ctx);
-    await this.#rules(input.specialization, ctx);
+    const input = await this.#prepare(ctx, async () => {
+      const parsed = parseInput(inputs.syncInput, { userId, specialization, source }, ctx);
+      await this.#rules(parsed.specialization, ctx);
+      return parsed;
+    });
     const actor = call.actor ?? DEFAULT_ACTOR;
     return this.#write(ctx, call, async (tx, client, attempt) => {
       const { progress, license } = await this.#lockHalves(tx, input.userId, input.specialization, call, attempt);
@@ -483,8 +494,10 @@ export class ProgressLicenseCoupler {
   /** Checks one pair in a single snapshot: both halves present, levels equal and in range, history contiguous. */
   async validateConsistency(userId: number, specialization: string): Promise<ConsistencyReport> {
     const ctx: Ctx = { operation: "validate", userId, specialization };
-    const input = parseInput(inputs.pairInput, { userId, specialization }, ctx);
-    const rules = await this.#rules(input.specialization, ctx);
+    const { input, rules } = await this.#prepare(ctx, async () => {
+      const parsed = parseInput(inputs.pairInput, { userId, specialization }, ctx);
+      return { input: parsed, rules: await this.#rules(parsed.specialization, ctx) };
+    });
     return this.#read(ctx, async (tx) => {
       const [progress] = await tx.select().from(specializationProgress).where(progressOf(input.userId, input.specialization));
       const [license] = await tx.select().from(userLicenses).where(licenseOf(input.userId, input.specialization));
@@ -535,7 +548,7 @@ export class ProgressLicenseCoupler {
   /** Both rows of a pair, read in one snapshot. */
   async get(userId: number, specialization: string): Promise<PairState> {
     const ctx: Ctx = { operation: "get", userId, specialization };
-    const input = parseInput(inputs.pairInput, { userId, specialization }, ctx);
+    const input = await this.#prepare(ctx, () => parseInput(inputs.pairInput, { userId, specialization }, ctx));
     return this.#read(ctx, async (tx) => {
       const [progress] = await tx.select().from(specializationProgress).where(progressOf(input.userId, input.specialization));
       const [license] = await tx.select().from(userLicenses).where(licenseOf(input.userId, input.specialization));
@@ -554,7 +567,7 @@ export class ProgressLicenseCoupler {
   /** A license's level changes, newest first, a page at a time. */
   async history(userId: number, specialization: string, page: { cursor?: number; limit?: number } = {}): Promise<HistoryPage> {
     const ctx: Ctx = { operation: "history", userId, specialization };
-    const input = parseInput(inputs.historyInput, { userId, specialization, ...page }, ctx);
+    const input = await this.#prepare(ctx, () => parseInput(inputs.historyInput, { userId, specialization, ...page }, ctx));
     return this.#read(ctx, async (tx) => {
       const [license] = await tx
         .select({ id: userLicenses.id })
@@ -588,6 +601,18 @@ export class ProgressLicenseCoupler {
   }
 
   // ---- internals ----
+
+  /** Runs the checks that precede the transaction; a refusal is reported like any failed call. */
+  async #prepare<T>(ctx: Ctx, checks: () => T | Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await checks();
+    } catch (error) {
+      const failure = toCouplerError(error, { ...ctx, lockTimeoutMs: this.#lockTimeoutMs, noWait: this.#noWait, attempts: 1 });
+      this.#report(ctx, "error", failure, started, { lockWaitMs: undefined }, 0, 0);
+      throw failure;
+    }
+  }
 
   async #rules(specialization: string, ctx: Ctx): Promise<SpecializationRules> {
     const rules = await this.catalogue.get(specialization).catch((error: unknown) => {
