@@ -11,5 +11,6 @@ export {
   rawTransaction,
   snapshotTables,
   waitForLockWaiters,
+  whilePairLocked,
   withSession,
 } from "./fixtures.ts";
