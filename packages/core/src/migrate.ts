@@ -6,6 +6,13 @@ import { drizzle } from "drizzle-orm/node-postgres";
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
 export const MIN_SERVER_VERSION_NUM = 150000;
 
+/** Throws unless `versionNum` (server_version_num, e.g. 150004) is PostgreSQL 15 or newer. */
+export function assertServerVersion(versionNum: number): void {
+  if (!Number.isInteger(versionNum) || versionNum < MIN_SERVER_VERSION_NUM) {
+    throw new Error(`Coupler needs PostgreSQL 15 or newer; the server is ${versionNum} (server_version_num)`);
+  }
+}
+
 /**
  * Applies the committed SQL migrations. Refuses servers older than
  * PostgreSQL 15. Safe to run concurrently: drizzle's migrator runs in one
@@ -17,10 +24,7 @@ export async function migrate(connectionString: string): Promise<void> {
   await client.connect();
   try {
     const { rows } = await client.query<{ v: string }>("select current_setting('server_version_num') as v");
-    const version = Number(rows[0]?.v ?? 0);
-    if (version < MIN_SERVER_VERSION_NUM) {
-      throw new Error(`Coupler needs PostgreSQL 15 or newer; the server is ${version}`);
-    }
+    assertServerVersion(Number(rows[0]?.v ?? 0));
     await client.query("select pg_advisory_lock(hashtext('coupler-migrate'))");
     try {
       await drizzleMigrate(drizzle({ client }), { migrationsFolder: MIGRATIONS_FOLDER });
