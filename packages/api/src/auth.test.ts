@@ -1,6 +1,6 @@
 import { SignJWT } from "jose";
-import { describe, expect, it } from "vitest";
-import { actorOf, authenticate, secretKey, signToken } from "./auth.ts";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { actorOf, authenticate, createAuthenticator, secretKey, signToken } from "./auth.ts";
 
 const SECRET = "a-test-secret-that-is-long-enough-for-hs256";
 const key = secretKey(SECRET);
@@ -32,5 +32,28 @@ describe("authenticate", () => {
 
   it("names the actor as role:sub", () => {
     expect(actorOf({ userId: 3, role: "admin" })).toBe("admin:3");
+  });
+});
+
+describe("createAuthenticator", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("answers a repeated token from its cache, but refuses it once exp has passed", async () => {
+    const check = createAuthenticator(key);
+    const header = `Bearer ${await signToken({ sub: 9, role: "admin" }, SECRET, { expiresIn: 60 })}`;
+    expect(await check(header)).toEqual({ ok: true, principal: { userId: 9, role: "admin" } });
+    expect(await check(header)).toEqual({ ok: true, principal: { userId: 9, role: "admin" } });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 61_000);
+    expect(await check(header)).toEqual({ ok: false, reason: "token expired" });
+  });
+
+  it("does not cache refusals: a token with one altered character is verified and refused every time", async () => {
+    const check = createAuthenticator(key);
+    const token = await signToken({ sub: 9, role: "student" }, SECRET);
+    const forged = `${token.slice(0, -2)}${token.at(-2) === "A" ? "B" : "A"}${token.at(-1)}`;
+    expect(await check(`Bearer ${token}`)).toMatchObject({ ok: true });
+    expect(await check(`Bearer ${forged}`)).toMatchObject({ ok: false });
+    expect(await check(`Bearer ${forged}`)).toMatchObject({ ok: false });
   });
 });

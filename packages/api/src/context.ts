@@ -1,6 +1,6 @@
 import type { CreateHTTPContextOptions } from "@trpc/server/adapters/standalone";
 import type { Database, IntegrityReport, Logger, ProgressLicenseCoupler } from "@coupler/core";
-import { authenticate, type AuthResult } from "./auth.ts";
+import type { AuthResult } from "./auth.ts";
 
 /** Long-lived dependencies of the procedures, built once per server. */
 export interface Services {
@@ -28,8 +28,8 @@ export function createContextInner(opts: { services: Services; auth: AuthResult 
  * the token is verified here, so a batch verifies it once.
  */
 export async function createContext(
-  opts: CreateHTTPContextOptions & { services: Services; key: Uint8Array },
+  opts: CreateHTTPContextOptions & { services: Services; authenticate: (header: string | undefined) => Promise<AuthResult> },
 ): Promise<Context> {
-  const auth = await authenticate(opts.req.headers.authorization, opts.key);
+  const auth = await opts.authenticate(opts.req.headers.authorization);
   return createContextInner({ services: opts.services, auth });
 }

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { ProgressLicenseCoupler, createDatabase, createLogger, runIntegrityAudit, type Logger } from "@coupler/core";
-import { secretKey } from "./auth.ts";
+import { createAuthenticator, secretKey } from "./auth.ts";
 import { createContext, type Services } from "./context.ts";
 import { apiEnv } from "./env.ts";
 import { ApiMetrics } from "./metrics.ts";
@@ -72,7 +72,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     benchMode: options.benchMode ?? env.COUPLER_BENCH_MODE,
     onIntegrityReport: (report) => metrics.recordIntegrity(report),
   };
-  const key = secretKey(options.authSecret);
+  const authenticate = createAuthenticator(secretKey(options.authSecret));
   const procedures = new Set(Object.keys(appRouter._def.procedures));
 
   const trpc = createHTTPHandler({
@@ -80,7 +80,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     basePath: "/trpc/",
     maxBatchSize: options.maxBatchSize ?? env.MAX_BATCH_SIZE,
     maxBodySize: maxBodyBytes,
-    createContext: (opts) => createContext({ ...opts, services, key }),
+    createContext: (opts) => createContext({ ...opts, services, authenticate }),
     onError: ({ error, path }) => {
       if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error.cause ?? error, path }, "procedure failed");
     },
