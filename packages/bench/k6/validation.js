@@ -1,0 +1,14 @@
+// Validation under a growing crowd: each VU checks a random learner's pair, then thinks.
+import { validate } from "./operations.js";
+import { readConfig, scenarioOptions, summaryHandler, think } from "./lib.js";
+
+const config = readConfig();
+
+export const options = scenarioOptions(config, "validation");
+
+export default function () {
+  validate(config);
+  think(config);
+}
+
+export const handleSummary = summaryHandler(config);

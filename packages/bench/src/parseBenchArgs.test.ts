@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { UsageError, parseBenchArgs } from "./parseBenchArgs.ts";
+import { FULL_PLAN, QUICK_PLAN, estimateSeconds, plannedRuns, type BenchPlan } from "./plan.ts";
+
+function plan(argv: string[]): BenchPlan {
+  const parsed = parseBenchArgs(argv);
+  if (parsed.help) throw new Error("expected a plan");
+  return parsed.plan;
+}
+
+describe("parseBenchArgs", () => {
+  it("uses the full plan without arguments: five levels, every scenario, both paths", () => {
+    expect(plan([])).toEqual(FULL_PLAN);
+    expect(FULL_PLAN.levels).toEqual([10, 50, 100, 500, 1000]);
+  });
+
+  it("uses the smoke plan with --quick and lets other flags override it", () => {
+    expect(plan(["--quick"])).toEqual(QUICK_PLAN);
+    const p = plan(["--quick", "--levels", "100,10,100", "--duration", "1m", "--scenarios", "level-up,ceiling", "--api-processes", "2"]);
+    expect(p.quick).toBe(true);
+    expect(p.levels).toEqual([10, 100]);
+    expect(p.durationSeconds).toBe(60);
+    expect(p.scenarios).toEqual(["level-up", "ceiling"]);
+    expect(p.apiProcesses).toBe(2);
+    expect(p.learners).toBe(QUICK_PLAN.learners);
+  });
+
+  it("reads durations as seconds with or without a unit", () => {
+    expect(plan(["--duration", "45"]).durationSeconds).toBe(45);
+    expect(plan(["--duration", "45s"]).durationSeconds).toBe(45);
+    expect(plan(["--ramp-up", "0"]).rampUpSeconds).toBe(0);
+  });
+
+  it("takes the output folder, targets and fast-db switch", () => {
+    const p = plan(["--out", "/tmp/x", "--targets", "coupler", "--fast-db"]);
+    expect(p.outDir).toBe("/tmp/x");
+    expect(p.targets).toEqual(["coupler"]);
+    expect(p.fastDb).toBe(true);
+  });
+
+  it("returns help for --help and -h", () => {
+    expect(parseBenchArgs(["--help"])).toEqual({ help: true });
+    expect(parseBenchArgs(["-h"])).toEqual({ help: true });
+  });
+
+  it.each([
+    [["--levels", "ten"], /--levels: "ten" is not a whole number/],
+    [["--levels", "0"], /from 1 to 10000/],
+    [["--levels", ","], /--levels needs at least one value/],
+    [["--scenarios", "level-up,soak"], /unknown value "soak"/],
+    [["--targets", "both"], /unknown value "both"/],
+    [["--duration", "5h"], /not a duration/],
+    [["--duration", "0"], /must be from 1 s/],
+    [["--api-processes", "-1"], /--api-processes/],
+    [["--frobnicate"], /Unknown option '--frobnicate'/],
+    [["stray"], /positional/],
+    [["--learners", "3", "--hot-spot-learners", "5"], /cannot exceed --learners/],
+  ])("refuses %j with a usage error", (argv, message) => {
+    expect(() => parseBenchArgs(argv)).toThrow(UsageError);
+    expect(() => parseBenchArgs(argv)).toThrow(message);
+  });
+});
+
+describe("plannedRuns", () => {
+  it("runs level-up and sync on both paths at every level, validation once, then hot spot, saturation and the two ceilings", () => {
+    const runs = plannedRuns(FULL_PLAN);
+    const count = (scenario: string) => runs.filter((r) => r.scenario === scenario).length;
+    expect(count("level-up")).toBe(10);
+    expect(count("sync")).toBe(10);
+    expect(count("validation")).toBe(5);
+    expect(runs.filter((r) => r.scenario === "validation").every((r) => r.target === "coupler")).toBe(true);
+    expect(runs.filter((r) => r.scenario === "ceiling").map((r) => r.target)).toEqual(["raw-pg", "pgbench"]);
+    expect(new Set(runs.map((r) => r.id)).size).toBe(runs.length);
+  });
+
+  it("plans the full run to fit in 25 minutes", () => {
+    expect(estimateSeconds(FULL_PLAN)).toBeLessThanOrEqual(25 * 60);
+  });
+
+  it("keeps only the chosen scenarios and targets", () => {
+    const runs = plannedRuns({ ...FULL_PLAN, scenarios: ["saturation"], targets: ["legacy"] });
+    expect(runs.map((r) => r.id)).toEqual(["saturation-legacy-50"]);
+  });
+});

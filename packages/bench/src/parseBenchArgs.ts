@@ -1,0 +1,132 @@
+import { parseArgs } from "node:util";
+import { FULL_PLAN, QUICK_PLAN, SCENARIOS, TARGETS, type BenchPlan, type ScenarioName, type Target } from "./plan.ts";
+
+/** Exit code for a bad command line (EX_USAGE). */
+export const USAGE_EXIT_CODE = 64;
+
+export class UsageError extends Error {
+  override name = "UsageError";
+  readonly exitCode = USAGE_EXIT_CODE;
+}
+
+export const USAGE = `Usage: pnpm bench [options]
+
+Starts PostgreSQL (embedded, or DATABASE_URL) and the API in bench mode, seeds
+learners, runs k6 against the coupler and the legacy path, measures the raw-pg
+ceiling, and writes packages/bench/results/<timestamp>/ (report.md, summary.json, charts).
+
+Options:
+  --quick                 short smoke run of every scenario (levels 10,50; 5 s each)
+  --levels 10,50,100      concurrent users of level-up / sync / validation (default 10,50,100,500,1000)
+  --duration 30           steady seconds per run, after the ramp-up (also "30s", "1m")
+  --ramp-up 5             ramp-up seconds per run
+  --scenarios a,b         any of ${SCENARIOS.join(", ")} (default: all)
+  --targets a,b           any of ${TARGETS.join(", ")} (default: both)
+  --api-processes 1       API processes; VUs are spread over them
+  --pool-size 50          database pool size of each API process
+  --learners 20000        learners seeded per target
+  --saturation-vus 50     concurrency of the saturation run and the ceiling
+  --hot-spot-vus 200      VUs of the hot-spot run
+  --hot-spot-learners 5   learners the hot-spot VUs share
+  --out DIR               results folder (default packages/bench/results/<timestamp>)
+  --fast-db               embedded PostgreSQL without fsync (faster, not durable)
+  -h, --help              this text
+
+Environment: K6_BIN (else k6 on PATH), PGBENCH_BIN (else pgbench on PATH), DATABASE_URL.`;
+
+export type ParsedArgs = { help: true } | { help: false; plan: BenchPlan };
+
+/** Turns `pnpm bench` arguments into a plan; `--quick` picks the smoke defaults, other flags override. */
+export function parseBenchArgs(argv: string[]): ParsedArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        quick: { type: "boolean" },
+        levels: { type: "string" },
+        duration: { type: "string" },
+        "ramp-up": { type: "string" },
+        scenarios: { type: "string" },
+        targets: { type: "string" },
+        "api-processes": { type: "string" },
+        "pool-size": { type: "string" },
+        learners: { type: "string" },
+        "saturation-vus": { type: "string" },
+        "hot-spot-vus": { type: "string" },
+        "hot-spot-learners": { type: "string" },
+        out: { type: "string" },
+        "fast-db": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`, { cause: error });
+  }
+  if (values.help) return { help: true };
+  const base = values.quick ? QUICK_PLAN : FULL_PLAN;
+  const plan: BenchPlan = {
+    ...base,
+    levels: values.levels === undefined ? base.levels : list(values.levels, "--levels").map((v) => count(v, "--levels", 1, 10_000)),
+    durationSeconds: values.duration === undefined ? base.durationSeconds : seconds(values.duration, "--duration", 1),
+    rampUpSeconds: values["ramp-up"] === undefined ? base.rampUpSeconds : seconds(values["ramp-up"], "--ramp-up", 0),
+    scenarios: values.scenarios === undefined ? base.scenarios : oneOf(list(values.scenarios, "--scenarios"), SCENARIOS, "--scenarios"),
+    targets: values.targets === undefined ? base.targets : oneOf(list(values.targets, "--targets"), TARGETS, "--targets"),
+    apiProcesses: option(values["api-processes"], "--api-processes", base.apiProcesses, 1, 16),
+    poolSize: option(values["pool-size"], "--pool-size", base.poolSize, 1, 500),
+    learners: option(values.learners, "--learners", base.learners, 1, 1_000_000),
+    saturationVus: option(values["saturation-vus"], "--saturation-vus", base.saturationVus, 1, 5_000),
+    hotSpot: {
+      ...base.hotSpot,
+      vus: option(values["hot-spot-vus"], "--hot-spot-vus", base.hotSpot.vus, 1, 10_000),
+      learners: option(values["hot-spot-learners"], "--hot-spot-learners", base.hotSpot.learners, 1, 1_000_000),
+    },
+    outDir: values.out ?? base.outDir,
+    fastDb: values["fast-db"] ?? base.fastDb,
+  };
+  if (plan.hotSpot.learners > plan.learners) {
+    throw new UsageError(`--hot-spot-learners (${plan.hotSpot.learners}) cannot exceed --learners (${plan.learners})`);
+  }
+  return { help: false, plan: { ...plan, levels: [...new Set(plan.levels)].sort((a, b) => a - b) } };
+}
+
+function list(raw: string, flag: string): string[] {
+  const items = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (items.length === 0) throw new UsageError(`${flag} needs at least one value`);
+  return items;
+}
+
+function oneOf<T extends string>(items: string[], allowed: readonly T[], flag: string): T[] {
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      throw new UsageError(`${flag}: unknown value "${item}"; choose from ${allowed.join(", ")}`);
+    }
+  }
+  return [...new Set(items as T[])];
+}
+
+function count(raw: string, flag: string, min: number, max: number): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag}: "${raw}" is not a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function option(raw: string | undefined, flag: string, fallback: number, min: number, max: number): number {
+  return raw === undefined ? fallback : count(raw, flag, min, max);
+}
+
+/** "30", "30s" or "2m" as seconds. */
+function seconds(raw: string, flag: string, min: number): number {
+  const match = /^(\d+)(s|m)?$/.exec(raw.trim());
+  const value = match?.[1];
+  if (!match || value === undefined) throw new UsageError(`${flag}: "${raw}" is not a duration like 30, 30s or 2m`);
+  const n = Number(value) * (match[2] === "m" ? 60 : 1);
+  if (n < min || n > 3600) throw new UsageError(`${flag}: ${raw} must be from ${min} s to 1 h`);
+  return n;
+}
+
+export type { ScenarioName, Target };

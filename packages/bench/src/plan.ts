@@ -1,0 +1,111 @@
+/** What one `pnpm bench` run measures; built from the command line by `parseBenchArgs`. */
+
+export const SCENARIOS = ["level-up", "sync", "validation", "hot-spot", "saturation", "ceiling"] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export const TARGETS = ["coupler", "legacy"] as const;
+/** `coupler`: progression.* (one locked transaction); `legacy`: bench.* (two transactions, no locks). */
+export type Target = (typeof TARGETS)[number];
+
+export interface BenchPlan {
+  quick: boolean;
+  /** Concurrent users (VUs) of the user-model scenarios (level-up, sync, validation). */
+  levels: number[];
+  /** Steady seconds of each run, after the ramp-up. */
+  durationSeconds: number;
+  rampUpSeconds: number;
+  scenarios: ScenarioName[];
+  targets: Target[];
+  apiProcesses: number;
+  /** Database pool size of each API process. */
+  poolSize: number;
+  /** Learners seeded per target (coupler and legacy get disjoint ones). */
+  learners: number;
+  /** Think time between a VU's requests in the user-model scenarios, ms. */
+  thinkMs: { min: number; max: number };
+  /**
+   * XP per level-up. PLAYER tops out at level 10 (4,500 XP); the ranges keep
+   * levels changing through a run, so license updates and history rows are
+   * part of the measured work, as in real use.
+   */
+  xp: { min: number; max: number };
+  hotSpot: { vus: number; learners: number; thinkMs: { min: number; max: number }; xp: { min: number; max: number } };
+  /** Concurrency of the saturation run and of the ceiling beside it. */
+  saturationVus: number;
+  /** Results folder; a timestamped one under packages/bench/results when omitted. */
+  outDir: string | undefined;
+  /** Run PostgreSQL without fsync (only for an embedded server). */
+  fastDb: boolean;
+}
+
+/** The full run: five levels, both paths, hot spot, saturation and ceiling; about 20 minutes on 2 cores. */
+export const FULL_PLAN: BenchPlan = {
+  quick: false,
+  levels: [10, 50, 100, 500, 1000],
+  durationSeconds: 30,
+  rampUpSeconds: 5,
+  scenarios: [...SCENARIOS],
+  targets: [...TARGETS],
+  apiProcesses: 1,
+  poolSize: 50,
+  learners: 20_000,
+  thinkMs: { min: 500, max: 1500 },
+  xp: { min: 20, max: 120 },
+  // Small awards: a hot learner gets thousands of calls and would otherwise sit at the top level.
+  hotSpot: { vus: 200, learners: 5, thinkMs: { min: 0, max: 100 }, xp: { min: 1, max: 3 } },
+  saturationVus: 50,
+  outDir: undefined,
+  fastDb: false,
+};
+
+/** `--quick`: every scenario, two small levels, a few seconds each: a smoke run of the pipeline. */
+export const QUICK_PLAN: BenchPlan = {
+  ...FULL_PLAN,
+  quick: true,
+  levels: [10, 50],
+  durationSeconds: 5,
+  rampUpSeconds: 2,
+  learners: 2_000,
+  hotSpot: { ...FULL_PLAN.hotSpot, vus: 20, learners: 2 },
+  saturationVus: 10,
+};
+
+/** One run of the plan, in the order they execute. */
+export interface PlannedRun {
+  id: string;
+  scenario: ScenarioName;
+  target: Target | "raw-pg" | "pgbench";
+  vus: number;
+}
+
+/** The runs a plan makes. Validation has no legacy path, so it runs once. */
+export function plannedRuns(plan: BenchPlan): PlannedRun[] {
+  const runs: PlannedRun[] = [];
+  const add = (scenario: ScenarioName, target: PlannedRun["target"], vus: number) =>
+    runs.push({ id: `${scenario}-${target}-${vus}`, scenario, target, vus });
+  for (const scenario of ["level-up", "sync", "validation"] as const) {
+    if (!plan.scenarios.includes(scenario)) continue;
+    for (const vus of plan.levels) {
+      for (const target of plan.targets) {
+        if (scenario === "validation" && target === "legacy") continue;
+        add(scenario, target, vus);
+      }
+    }
+  }
+  if (plan.scenarios.includes("hot-spot")) for (const t of plan.targets) add("hot-spot", t, plan.hotSpot.vus);
+  if (plan.scenarios.includes("saturation")) for (const t of plan.targets) add("saturation", t, plan.saturationVus);
+  if (plan.scenarios.includes("ceiling")) {
+    add("ceiling", "raw-pg", plan.saturationVus);
+    add("ceiling", "pgbench", plan.saturationVus);
+  }
+  return runs;
+}
+
+/** Rough wall time of a plan, in seconds: each run's ramp and steady phase plus start-up and audit. */
+export function estimateSeconds(plan: BenchPlan): number {
+  const perRunOverhead = 4;
+  return plannedRuns(plan).reduce(
+    (sum, run) => sum + (run.scenario === "ceiling" ? 2 : plan.rampUpSeconds) + plan.durationSeconds + perRunOverhead,
+    30,
+  );
+}

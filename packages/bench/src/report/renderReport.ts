@@ -1,0 +1,182 @@
+import type { LatencyStats } from "../latencyStats.ts";
+import type { LockStats } from "../lockStats.ts";
+import type { BenchResults, RunResult } from "../results.ts";
+import type { PgLockWaits } from "../sampleLockWaits.ts";
+import type { Chart } from "./charts.ts";
+import { evaluateTargets, findRun, referenceLevel, signedPercent } from "./targets.ts";
+
+const ms = (v: number) => `${v.toFixed(2)} ms`;
+const rate = (v: number) => `${v.toFixed(0)}/s`;
+
+function table(header: string[], rows: string[][]): string {
+  return [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+/** "0.4% of 1,234 calls waited > 1 ms; avg wait 0.21 ms, p95 ≤ 0.5 ms" */
+export function contentionCell(lock: LockStats | undefined, thresholdMs: number, pg?: PgLockWaits): string {
+  if (!lock) return "n/a";
+  const share = `${(lock.contentionShare * 100).toFixed(1)}%`;
+  const seen = pg ? `; PostgreSQL: a lock waiter in ${(pg.shareWithWaiters * 100).toFixed(0)}% of samples, ${pg.avgWaiting.toFixed(2)} waiting on average (max ${pg.maxWaiting})` : "";
+  return `${share} waited > ${thresholdMs} ms (avg wait ${ms(lock.lockWaitAvgMs)}, p95 ≤ ${ms(lock.lockWaitP95Ms)})${seen}`;
+}
+
+function failures(run: RunResult): string {
+  const k6 = run.k6;
+  if (!k6) return "—";
+  const codes = run.lock && Object.keys(run.lock.errorsByCode).length > 0 ? ` (${Object.entries(run.lock.errorsByCode).map(([c, n]) => `${c} ${n}`).join(", ")})` : "";
+  return `${k6.failed} (${(k6.errorRate * 100).toFixed(2)}%)${codes}`;
+}
+
+function latencyCells(l: LatencyStats): string[] {
+  return [ms(l.avg), ms(l.p50), ms(l.p95), ms(l.p99)];
+}
+
+/** report.md: the seed's two tables in its shape, then everything else a reader needs to judge them. */
+export function renderReport(results: BenchResults, charts: Chart[]): string {
+  const { plan, machine, setup } = results;
+  const ref = referenceLevel(results);
+  const out: string[] = [];
+  out.push(`# Coupler benchmark — ${results.startedAt.slice(0, 10)}`);
+  out.push(
+    `Run ${results.startedAt} on **${machine.hostname}** (${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB), ` +
+      `${plan.quick ? "**--quick smoke run** (short runs, small levels: indicative only)" : "full run"}, ${Math.round(results.elapsedSeconds / 60)} min in all.`,
+  );
+
+  out.push("## Targets");
+  out.push(
+    table(
+      ["Target", "Seed", "Measured", "Met"],
+      evaluateTargets(results).map((t) => [t.target, t.seed, t.measured, t.met === null ? "not measured" : t.met ? "yes" : "**no**"]),
+    ),
+  );
+
+  out.push(`## Operations: before (legacy path) and after (coupler), at ${ref} concurrent users`);
+  out.push("Average latency of the steady phase, as in the seed's table. Before = the legacy two-transaction path (`bench.*`), After = the coupler (`progression.*`).");
+  const opRow = (name: string, scenario: RunResult["scenario"]) => {
+    const after = findRun(results, scenario, "coupler", ref)?.k6;
+    const before = scenario === "validation" ? undefined : findRun(results, scenario, "legacy", ref)?.k6;
+    const change = before && after && before.latency.avg > 0 ? signedPercent(after.latency.avg / before.latency.avg - 1) : "—";
+    const beforeCell = scenario === "validation" ? "n/a (one read path; no legacy variant)" : before ? ms(before.latency.avg) : "not measured";
+    return [name, beforeCell, after ? ms(after.latency.avg) : "not measured", change];
+  };
+  out.push(table(["Operation", "Before", "After", "Change"], [opRow("Level Up", "level-up"), opRow("Sync", "sync"), opRow("Validation", "validation")]));
+
+  out.push("## Level-up against concurrent users (coupler)");
+  out.push(
+    `Lock contention is measured, not guessed: the share of level-ups whose row-lock wait (SELECT … FOR UPDATE of progress, then license) ` +
+      `exceeded ${setup.contentionThresholdMs} ms, from the API's \`coupler_lock_contention_total\` and \`coupler_lock_wait_seconds\` ` +
+      `scraped from /metrics before and after each run (p95 wait is the upper bound of its histogram bucket). ` +
+      `That wait is timed around the two SELECT … FOR UPDATE statements, round trips included, so on a busy machine it exceeds the threshold even when no other transaction holds the rows. ` +
+      `PostgreSQL's own view is beside it: pg_stat_activity sampled every 250 ms for backends waiting on a lock (wait_event_type = 'Lock'). Learners drawn at random from ${plan.learners}.`,
+  );
+  const levelRows = (target: "coupler" | "legacy") =>
+    plan.levels.map((vus) => {
+      const run = findRun(results, "level-up", target, vus);
+      const l = run?.k6?.latency;
+      const contention = target === "legacy" ? "none: no row locks (lost updates instead)" : contentionCell(run?.lock, setup.contentionThresholdMs, run?.pgLockWaits);
+      return [String(vus), l ? ms(l.avg) : "—", l ? ms(l.p95) : "—", l ? ms(l.p99) : "—", run ? contention : "not measured"];
+    });
+  out.push(table(["Concurrent Users", "Avg", "P95", "P99", "Lock contention"], levelRows("coupler")));
+  out.push("The legacy path at the same levels:");
+  out.push(table(["Concurrent Users", "Avg", "P95", "P99", "Lock contention"], levelRows("legacy")));
+
+  out.push("## Every user-model run");
+  out.push(
+    table(
+      ["Scenario", "Path", "Users", "Avg", "P50", "P95", "P99", "Throughput", "Failed requests"],
+      results.runs
+        .filter((r) => r.k6 && ["level-up", "sync", "validation"].includes(r.scenario))
+        .map((r) => [r.scenario, r.target, String(r.vus), ...latencyCells((r.k6 as NonNullable<RunResult["k6"]>).latency), rate(r.k6?.throughput ?? 0), failures(r)]),
+    ),
+  );
+
+  out.push(`## Hot spot: ${plan.hotSpot.vus} VUs on ${plan.hotSpot.learners} learners`);
+  out.push(
+    `Row locks are per learner and specialization, so contention grows with requests per learner, not with users in total. ` +
+      `Here every VU levels up one of ${plan.hotSpot.learners} learners with ${plan.hotSpot.thinkMs.min}–${plan.hotSpot.thinkMs.max} ms think time.`,
+  );
+  out.push(
+    table(
+      ["Path", "Avg", "P95", "P99", "Throughput", "Failed requests", "Lock contention", "Desynced pairs after"],
+      results.runs
+        .filter((r) => r.scenario === "hot-spot")
+        .map((r) => {
+          const l = r.k6?.latency;
+          const contention = r.target === "legacy" ? "none: no row locks" : contentionCell(r.lock, setup.contentionThresholdMs, r.pgLockWaits);
+          return [r.target, l ? ms(l.avg) : "—", l ? ms(l.p95) : "—", l ? ms(l.p99) : "—", rate(r.k6?.throughput ?? 0), failures(r), contention, String(r.integrity?.desynced ?? "—")];
+        }),
+    ),
+  );
+
+  out.push(`## Saturation and the ceiling: ${plan.saturationVus} concurrent clients, no think time`);
+  out.push(
+    "The ceiling is the same level-up transaction, statement for statement (BEGIN; SET LOCAL lock_timeout; SELECT … FOR UPDATE progress; " +
+      "SELECT … FOR UPDATE license; UPDATE progress; UPDATE license and INSERT history when the level changes; INSERT audit; COMMIT), " +
+      "issued straight through node-postgres from a worker process (no HTTP, tRPC, Drizzle or validation), and as a pgbench script " +
+      "(extended protocol), each client on its own connection, against the same learners.",
+  );
+  const raw = findRun(results, "ceiling", "raw-pg")?.ceiling;
+  const satRows = results.runs
+    .filter((r) => r.scenario === "saturation" || r.scenario === "ceiling")
+    .map((r) => {
+      const l = r.k6?.latency ?? r.ceiling?.latency;
+      const tput = r.k6?.throughput ?? r.ceiling?.throughput ?? 0;
+      const errors = r.k6 ? failures(r) : String(r.ceiling?.errors ?? "—");
+      if (r.skipped || !l) return [r.target, "—", "—", "—", "—", "—", r.skipped ?? "—", "—"];
+      const ratio = raw && raw.throughput > 0 ? `${((tput / raw.throughput) * 100).toFixed(0)}%` : "—";
+      const latencyRatio = raw && raw.latency.avg > 0 ? `${(l.avg / raw.latency.avg).toFixed(1)}×` : "—";
+      return [r.target, rate(tput), ms(l.avg), ms(l.p95), ms(l.p99), ratio, errors, latencyRatio];
+    });
+  out.push(table(["Path", "Throughput", "Avg", "P95", "P99", "Throughput vs raw pg", "Errors", "Avg latency vs raw pg"], satRows));
+
+  out.push("## Integrity after each run");
+  out.push(
+    "core's `runIntegrityAudit` over every pair after each run. Legacy runs may leave desynced pairs (lost updates between its two transactions); " +
+      "the bench repairs them with sync from progress so the next run starts clean (Repaired). History gaps are cumulative and come from the legacy path's duplicate history rows.",
+  );
+  out.push(
+    table(
+      ["Run", "Desynced", "Orphans", "Missing halves", "History gaps", "Repaired"],
+      results.runs.filter((r) => r.integrity).map((r) => {
+        const i = r.integrity as NonNullable<RunResult["integrity"]>;
+        return [r.id, String(i.desynced), String(i.orphans), String(i.missingHalves), String(i.historyGaps), String(i.repaired)];
+      }),
+    ),
+  );
+
+  const failed = results.runs.filter((r) => r.skipped);
+  if (failed.length > 0) {
+    out.push("## Runs without figures");
+    out.push(failed.map((r) => `- ${r.id}: ${r.skipped}`).join("\n"));
+  }
+
+  out.push("## Charts");
+  out.push(charts.map((c) => `![${c.title}](${c.file})`).join("\n\n"));
+
+  out.push("## Machine and method");
+  out.push(
+    table(
+      ["", ""],
+      [
+        ["Host", `${machine.hostname}, ${machine.os}`],
+        ["CPU", `${machine.cores} × ${machine.cpuModel}`],
+        ["Memory", `${machine.memoryGiB} GiB`],
+        ["Node", machine.node],
+        ["PostgreSQL", `${machine.postgres} (${setup.database}, fsync ${setup.fsync ? "on" : "off"})`],
+        ["k6", machine.k6],
+        ["pgbench", machine.pgbench ?? "not found"],
+      ],
+    ),
+  );
+  out.push(
+    [
+      `- k6 on the same machine as the API and PostgreSQL (loopback only): ${setup.apiProcesses} API process(es) in bench mode, pool ${setup.poolSize} each, lock timeout ${setup.lockTimeoutMs} ms; VUs dealt round-robin over the processes.`,
+      `- Each run ramps up for ${plan.rampUpSeconds} s, then holds for ${plan.durationSeconds} s; only the steady phase counts (requests are tagged phase=steady).`,
+      `- User model: each VU picks a random learner, calls the operation, then thinks ${plan.thinkMs.min}–${plan.thinkMs.max} ms (uniform), so VUs do not fire in lockstep.`,
+      "- Coupler runs go through `progression.levelUp` / `progression.sync` / `progression.validate` with the coupling guard ON; legacy runs through `bench.legacyLevelUp` / `bench.legacySync` with the guard OFF (it would refuse their first transaction). Coupler and legacy runs use disjoint learners.",
+      "- Latency is k6's http_req_duration (request sent to response received), so it includes HTTP, JSON, auth and tRPC, not only the database.",
+      "- Thresholds in the scenarios encode the targets (avg < 5 ms, P95 < 25 ms, no failed requests); k6 exits 99 when one fails, and the run still counts.",
+    ].join("\n"),
+  );
+  return `${out.join("\n\n")}\n`;
+}

@@ -1,0 +1,52 @@
+import type { CeilingResult } from "./ceiling/runCeiling.ts";
+import type { OperationResult } from "./k6Summary.ts";
+import type { LockStats } from "./lockStats.ts";
+import type { BenchPlan, PlannedRun } from "./plan.ts";
+import type { PgLockWaits } from "./sampleLockWaits.ts";
+
+/** Integrity audit counts after a run (core's runIntegrityAudit over every pair). */
+export interface IntegrityCounts {
+  desynced: number;
+  orphans: number;
+  missingHalves: number;
+  historyGaps: number;
+  /** Desynced pairs the bench repaired (sync from progress) so the next run starts clean. */
+  repaired: number;
+}
+
+/** One run's outcome: a k6 scenario (with lock stats and audit) or a ceiling. */
+export interface RunResult extends PlannedRun {
+  operation: "levelUp" | "sync" | "validation";
+  k6?: OperationResult & { exitCode: number };
+  lock?: LockStats;
+  /** Backends waiting on row locks, sampled from pg_stat_activity during the run. */
+  pgLockWaits?: PgLockWaits;
+  integrity?: IntegrityCounts;
+  ceiling?: CeilingResult;
+  /** Why the run produced no figures (e.g. pgbench not installed, k6 crashed). */
+  skipped?: string;
+}
+
+export interface MachineInfo {
+  hostname: string;
+  os: string;
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  postgres: string;
+  k6: string;
+  pgbench: string | null;
+}
+
+/** Everything one `pnpm bench` measured; written as summary.json and read back by the report. */
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  elapsedSeconds: number;
+  plan: BenchPlan;
+  machine: MachineInfo;
+  /** How the stack was set up (pool sizes, lock timeout, guard, durability). */
+  setup: { apiProcesses: number; poolSize: number; lockTimeoutMs: number; contentionThresholdMs: number; fsync: boolean; database: "embedded" | "DATABASE_URL" };
+  runs: RunResult[];
+}

@@ -1,0 +1,208 @@
+import { randomBytes } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { signToken } from "@coupler/api";
+import { ProgressLicenseCoupler, createDatabase, createUser, migrate, repairDesyncs, runIntegrityAudit, setGuard } from "@coupler/core";
+import { adminQuery, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "@coupler/core/testing";
+import { runPgbench, runRawPgCeiling } from "./ceiling/runCeiling.ts";
+import { benchEnv, inheritedEnv } from "./env.ts";
+import { k6Version, runK6 } from "./k6.ts";
+import { operationResult } from "./k6Summary.ts";
+import { lockStats } from "./lockStats.ts";
+import { machineInfo } from "./machineInfo.ts";
+import { estimateSeconds, plannedRuns, type BenchPlan, type PlannedRun } from "./plan.ts";
+import { Progress } from "./progress.ts";
+import { scrapeMetrics } from "./prometheus.ts";
+import type { BenchResults, IntegrityCounts, RunResult } from "./results.ts";
+import { sampleLockWaits } from "./sampleLockWaits.ts";
+import { seedLearners, type LearnerRange } from "./seedLearners.ts";
+import { startApiProcesses } from "./startApiProcesses.ts";
+
+const K6_DIR = fileURLToPath(new URL("../k6/", import.meta.url));
+const LOCK_TIMEOUT_MS = 2000;
+/** The coupler's default: a lock wait above 1 ms counts as contended. */
+const CONTENTION_THRESHOLD_MS = 1;
+
+const SCRIPTS = {
+  "level-up": "level-up.js",
+  sync: "sync.js",
+  validation: "validation.js",
+  "hot-spot": "hot-spot.js",
+  saturation: "saturation.js",
+} as const;
+
+/**
+ * Runs the whole plan: database, migrations, learners, API processes, every
+ * k6 run against the coupler and the legacy path with /metrics scraped and the
+ * integrity audited around it, and the raw-pg and pgbench ceilings.
+ */
+export async function runBench(plan: BenchPlan, tools: { k6: string; pgbench: string | undefined; outDir: string }): Promise<BenchResults> {
+  const startedAt = new Date();
+  const runs = plannedRuns(plan);
+  const progress = new Progress(runs.length, estimateSeconds(plan));
+  await mkdir(join(tools.outDir, "k6"), { recursive: true });
+  const env = benchEnv();
+  const cleanup: (() => Promise<unknown>)[] = [];
+  try {
+    let databaseUrl = env.DATABASE_URL;
+    if (!databaseUrl) {
+      progress.info(`starting embedded PostgreSQL${plan.fastDb ? " (fsync off)" : ""}`);
+      const server: RunningPostgres = await startEmbeddedPostgres({ fast: plan.fastDb, settings: { shared_buffers: "256MB" } });
+      cleanup.push(() => server.stop());
+      await adminQuery(server.url, "CREATE DATABASE coupler_bench");
+      databaseUrl = withDatabase(server.url, "coupler_bench");
+    }
+    await migrate(databaseUrl);
+    const database = createDatabase({ connectionString: databaseUrl, max: 4, applicationName: "coupler-bench" });
+    cleanup.push(() => database.close());
+    const coupler = new ProgressLicenseCoupler({ pool: database.pool, db: database.db });
+
+    progress.info(`seeding ${plan.learners} learners for each path`);
+    const learners: Record<"coupler" | "legacy", LearnerRange> = {
+      coupler: await seedLearners(database.pool, plan.learners, "coupler"),
+      legacy: await seedLearners(database.pool, plan.learners, "legacy"),
+    };
+    const authSecret = randomBytes(32).toString("hex");
+    const instructor = await createUser(database.pool, { name: "Bench instructor", email: `instructor-${Date.now()}@bench.test` });
+    const admin = await createUser(database.pool, { name: "Bench admin", email: `admin-${Date.now()}@bench.test` });
+    const tokens = {
+      INSTRUCTOR_TOKEN: await signToken({ sub: instructor.id, role: "instructor" }, authSecret, { expiresIn: "12h" }),
+      ADMIN_TOKEN: await signToken({ sub: admin.id, role: "admin" }, authSecret, { expiresIn: "12h" }),
+    };
+
+    progress.info(`starting ${plan.apiProcesses} API process(es) in bench mode`);
+    const api = await startApiProcesses(plan.apiProcesses, {
+      databaseUrl,
+      authSecret,
+      poolSize: plan.poolSize,
+      lockTimeoutMs: LOCK_TIMEOUT_MS,
+      baseEnv: inheritedEnv(),
+    });
+    cleanup.push(() => api.stop());
+
+    const machine = await machineInfo(database.pool, await k6Version(tools.k6), tools.pgbench);
+    const audit = async (repair: boolean): Promise<IntegrityCounts> => {
+      const report = await runIntegrityAudit(database.pool, { sampleLimit: 1 });
+      let repaired = 0;
+      // A legacy run leaves desyncs; repair them so the next run, and the guard, start clean.
+      if (repair && report.desynced.count + report.missingLicense.count + report.missingProgress.count > 0) {
+        repaired = (await repairDesyncs(coupler, database.pool, "progress", { actor: "bench-repair" })).filter((r) => r.changed).length;
+      }
+      return {
+        desynced: report.desynced.count,
+        orphans: report.orphans.count,
+        missingHalves: report.missingLicense.count + report.missingProgress.count,
+        historyGaps: report.historyGaps.count,
+        repaired,
+      };
+    };
+
+    const results: RunResult[] = [];
+    for (const run of runs) {
+      const operation = run.scenario === "sync" ? "sync" : run.scenario === "validation" ? "validation" : "levelUp";
+      const result: RunResult = { ...run, operation };
+      const label = `${run.scenario} ${run.target} ${run.vus} VUs`;
+      try {
+        if (run.target === "raw-pg" || run.target === "pgbench") {
+          const options = {
+            databaseUrl,
+            concurrency: run.vus,
+            durationSeconds: plan.durationSeconds,
+            learners: learners.coupler,
+            lockTimeoutMs: LOCK_TIMEOUT_MS,
+            xp: plan.xp,
+            env: inheritedEnv(),
+          };
+          if (run.target === "raw-pg") {
+            result.ceiling = await progress.run(label, plan.durationSeconds + 2, runRawPgCeiling(options));
+          } else if (tools.pgbench) {
+            const workDir = join(tools.outDir, "pgbench");
+            await mkdir(workDir, { recursive: true });
+            result.ceiling = await progress.run(label, plan.durationSeconds, runPgbench(tools.pgbench, { ...options, workDir }));
+          } else {
+            result.skipped = "pgbench not found (PGBENCH_BIN or PATH)";
+            progress.info(`skipping ${label}: ${result.skipped}`);
+          }
+          result.integrity = await audit(false);
+        } else {
+          // The guard is on for coupler runs (as deployed) and must be off for the legacy path.
+          await setGuard(database.pool, run.target === "coupler", "bench");
+          const range = learners[run.target];
+          const hot = run.scenario === "hot-spot";
+          const think = hot ? plan.hotSpot.thinkMs : plan.thinkMs;
+          const xp = hot ? plan.hotSpot.xp : plan.xp;
+          const k6Env = {
+            ...tokens,
+            BASE_URLS: api.urls.join(","),
+            TARGET: run.target,
+            VUS: String(run.vus),
+            RAMP_UP_SECONDS: String(plan.rampUpSeconds),
+            STEADY_SECONDS: String(plan.durationSeconds),
+            LEARNER_FIRST: String(range.first),
+            LEARNER_COUNT: String(range.count),
+            HOT_LEARNERS: String(plan.hotSpot.learners),
+            THINK_MIN_MS: String(think.min),
+            THINK_MAX_MS: String(think.max),
+            XP_MIN: String(xp.min),
+            XP_MAX: String(xp.max),
+            SPECIALIZATION: "PLAYER",
+          };
+          const before = await scrapeMetrics(api.urls);
+          const sampler = sampleLockWaits(database.pool);
+          const k6 = await progress.run(
+            label,
+            plan.rampUpSeconds + plan.durationSeconds,
+            runK6(tools.k6, scriptFor(run.scenario), k6Env, join(tools.outDir, "k6", `${run.id}.json`), join(tools.outDir, "k6", `${run.id}.log`)),
+          );
+          result.pgLockWaits = await sampler.stop();
+          const after = await scrapeMetrics(api.urls);
+          result.k6 = { ...operationResult(k6.summary, operation, plan.durationSeconds), exitCode: k6.exitCode };
+          if (run.target === "coupler" && operation !== "validation") result.lock = lockStats(before, after, operation);
+          result.integrity = await audit(run.target === "legacy");
+        }
+        progress.info(`    ${describe(result)}`);
+      } catch (error) {
+        result.skipped = error instanceof Error ? error.message : String(error);
+        progress.info(`    ${label} failed: ${result.skipped}`);
+      }
+      results.push(result);
+    }
+    await setGuard(database.pool, true, "bench").catch(() => {});
+    const finishedAt = new Date();
+    return {
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      elapsedSeconds: Math.round(progress.elapsedSeconds()),
+      plan,
+      machine,
+      setup: {
+        apiProcesses: plan.apiProcesses,
+        poolSize: plan.poolSize,
+        lockTimeoutMs: LOCK_TIMEOUT_MS,
+        contentionThresholdMs: CONTENTION_THRESHOLD_MS,
+        fsync: env.DATABASE_URL ? true : !plan.fastDb,
+        database: env.DATABASE_URL ? "DATABASE_URL" : "embedded",
+      },
+      runs: results,
+    };
+  } finally {
+    for (const step of cleanup.reverse()) await step().catch(() => {});
+  }
+}
+
+function scriptFor(scenario: PlannedRun["scenario"]): string {
+  if (scenario === "ceiling") throw new Error("the ceiling runs without k6");
+  return join(K6_DIR, SCRIPTS[scenario]);
+}
+
+function describe(run: RunResult): string {
+  const l = run.k6?.latency ?? run.ceiling?.latency;
+  if (!l) return "no figures";
+  const tput = run.k6?.throughput ?? run.ceiling?.throughput ?? 0;
+  const errors = run.k6?.failed ?? run.ceiling?.errors ?? 0;
+  const desync = run.integrity ? `, desynced ${run.integrity.desynced}` : "";
+  return `avg ${l.avg.toFixed(2)} ms, p95 ${l.p95.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, ${tput.toFixed(0)}/s, errors ${errors}${desync}`;
+}
+
+export type { PlannedRun };
