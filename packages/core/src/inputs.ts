@@ -23,8 +23,16 @@ export const idempotencyKey = z
   .min(8, "idempotency key must be 8 to 200 characters")
   .max(200, "idempotency key must be 8 to 200 characters")
   .regex(/^[\x21-\x7e]+$/, "idempotency key must be printable ASCII without spaces");
-export const reason = z.string().trim().min(1).max(500);
-export const actor = z.string().trim().min(1).max(200);
+/** Free text for a text column. PostgreSQL text cannot hold U+0000, so it is refused here (a 400) rather than by the database (a 500). */
+const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((s) => !s.includes("\u0000"), "must not contain the NUL character (U+0000)");
+export const reason = text(500);
+export const actor = text(200);
 export const syncSource = z.enum(["progress", "license"]);
 
 export const pairInput = z.object({ userId, specialization });
@@ -55,7 +63,7 @@ export const historyInput = z.object({
   limit: z.number().int().min(1).max(100).default(20),
 });
 export const createUserInput = z.object({
-  name: z.string().trim().min(1).max(200),
+  name: text(200),
   email: z.string().trim().toLowerCase().pipe(z.email()).pipe(z.string().max(320)),
 });
 
