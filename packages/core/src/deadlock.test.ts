@@ -13,16 +13,18 @@ import type { TestDatabase } from "./testing/testDatabase.ts";
 import { useTestDatabase } from "./testing/vitest.ts";
 
 let database: TestDatabase;
-// A pool whose connections detect deadlocks after 50 ms instead of the default second.
-let quick: Database;
+// The coupler's pool, on connections that check for deadlocks one second into a
+// lock wait (set explicitly; a server may default to less). PostgreSQL checks
+// once per wait, so the raw session must close the cycle within that second.
+let couplerDb: Database;
 
 beforeAll(async () => {
   database = await useTestDatabase();
-  await withSession(database, (s) => s.query(`alter database "${database.name}" set deadlock_timeout = '50ms'`));
-  quick = createDatabase({ connectionString: database.url, max: 4 });
+  await withSession(database, (s) => s.query(`alter database "${database.name}" set deadlock_timeout = '1s'`));
+  couplerDb = createDatabase({ connectionString: database.url, max: 4 });
 });
 afterAll(async () => {
-  await quick.close();
+  await couplerDb.close();
   await database.drop();
 });
 
@@ -49,8 +51,8 @@ async function deadlockOnce<T>(userId: number, call: () => Promise<T>): Promise<
 describe("deadlock retry", () => {
   it("retries a transaction PostgreSQL aborted with deadlock_detected, and succeeds", async () => {
     const observer = recordingObserver();
-    const coupler = createCoupler(quick, { observer, lockTimeoutMs: 20_000 });
-    const id = await enrolledUser(quick, coupler);
+    const coupler = createCoupler(couplerDb, { observer, lockTimeoutMs: 20_000 });
+    const id = await enrolledUser(couplerDb, coupler);
     const from = observer.events.length;
     const result = await deadlockOnce(id, () => coupler.levelUpAtomic(id, "PLAYER", 100, 1));
     expect(result).toMatchObject({ totalXp: 100, newLevel: 2, replayed: false });
@@ -61,8 +63,8 @@ describe("deadlock retry", () => {
 
   it("gives up with DEADLOCK (retryable) when the retries are used up, and writes nothing", async () => {
     const observer = recordingObserver();
-    const coupler = createCoupler(quick, { observer, lockTimeoutMs: 20_000, maxRetries: 0 });
-    const id = await enrolledUser(quick, coupler);
+    const coupler = createCoupler(couplerDb, { observer, lockTimeoutMs: 20_000, maxRetries: 0 });
+    const id = await enrolledUser(couplerDb, coupler);
     const error = await expectCouplerError(
       deadlockOnce(id, () => coupler.levelUpAtomic(id, "PLAYER", 100, 1)).then((outcome) => Promise.reject(outcome)),
       "DEADLOCK",
