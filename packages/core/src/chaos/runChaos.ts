@@ -108,6 +108,14 @@ export interface ChaosResult {
 }
 
 const VICTIM = "coupler-chaos";
+const IN_PROCESS_ONLY = {
+  killBeforeBegin: 0,
+  killAfterProgressWrite: 0,
+  failAfterProgressWrite: 0,
+  killBeforeCommit: 0,
+  killDuringCommit: 0,
+  statementTimeout: 0,
+} satisfies Partial<FaultRates>;
 const ADMIN = "coupler-chaos-admin";
 
 /**
@@ -169,7 +177,8 @@ async function runMode(
       adminPool: admin.pool,
       database: name,
       victimApplicationName: http?.victimApplicationName ?? VICTIM,
-      rates: options.faults,
+      // The API runs in its own process: the in-transaction hooks and the short-timeout pool cannot reach it.
+      rates: mode === "http" ? { ...options.faults, ...IN_PROCESS_ONLY } : options.faults,
       random: root.fork(`faults-${mode}`),
       server,
       log,
