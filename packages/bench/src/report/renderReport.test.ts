@@ -1,0 +1,84 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import type { BenchResults } from "../results.ts";
+import { renderCharts } from "./charts.ts";
+import { renderReport } from "./renderReport.ts";
+import { evaluateTargets } from "./targets.ts";
+
+// summary.json of a real `pnpm bench --quick` (levels 10 and 50, every scenario, both paths, both ceilings).
+const results = JSON.parse(readFileSync(new URL("../../test/fixtures/bench-results-quick.json", import.meta.url), "utf8")) as BenchResults;
+const report = renderReport(results, [{ file: "latency-vs-users.svg", title: "Latency", svg: "" }]);
+const lines = report.split("\n");
+
+function tableAfter(heading: string, header: string): string[] {
+  const start = lines.findIndex((l, i) => l === header && lines.slice(0, i).some((h) => h.startsWith(heading)));
+  expect(start, `table "${header}" under "${heading}"`).toBeGreaterThan(-1);
+  const rows: string[] = [];
+  for (let i = start + 2; i < lines.length && lines[i]?.startsWith("|"); i++) rows.push(lines[i] ?? "");
+  return rows;
+}
+
+describe("renderReport", () => {
+  it("gives the seed's operations table in its shape: legacy before, coupler after, change in percent", () => {
+    const rows = tableAfter("## Operations", "| Operation | Before | After | Change |");
+    expect(rows).toEqual([
+      "| Level Up | 69.92 ms | 38.34 ms | -45% |",
+      "| Sync | 16.39 ms | 51.71 ms | +215% |",
+      "| Validation | n/a (one read path; no legacy variant) | 36.56 ms | — |",
+    ]);
+  });
+
+  it("gives the seed's concurrency table with one row per level and contention as a measured share with its wait", () => {
+    const rows = tableAfter("## Level-up against", "| Concurrent Users | Avg | P95 | P99 | Lock contention |");
+    expect(rows.slice(0, 2).map((r) => r.split(" | ").slice(0, 4).join(" | "))).toEqual([
+      "| 10 | 38.34 ms | 93.01 ms | 146.55 ms",
+      "| 50 | 446.56 ms | 1390.56 ms | 1624.36 ms",
+    ]);
+    expect(rows[0]).toContain("100.0% waited > 1 ms (avg wait 9.49 ms, p95 ≤ 25.00 ms)");
+    expect(rows[0]).toContain("PostgreSQL: a lock waiter in 0% of samples");
+    expect(report).toContain("pg_stat_activity sampled every 250 ms");
+  });
+
+  it("has the hot-spot, saturation and ceiling tables with throughput as a ratio to raw pg", () => {
+    expect(tableAfter("## Hot spot", "| Path | Avg | P95 | P99 | Throughput | Failed requests | Lock contention | Desynced pairs after |")).toHaveLength(2);
+    const sat = tableAfter("## Saturation", "| Path | Throughput | Avg | P95 | P99 | Throughput vs raw pg | Errors | Avg latency vs raw pg |");
+    expect(sat.map((r) => r.split(" | ")[0])).toEqual(["| coupler", "| legacy", "| raw-pg", "| pgbench"]);
+    expect(sat[0]).toContain("| 104/s |");
+    expect(sat[0]).toContain("| 21% |");
+    expect(sat[2]).toContain("| 100% |");
+  });
+
+  it("states the machine, the versions and the method", () => {
+    expect(report).toContain("| CPU | 2 × AMD EPYC |");
+    expect(report).toContain("k6 v0.48.0");
+    expect(report).toContain("PostgreSQL 17");
+    expect(report).toContain("--quick smoke run");
+    expect(report).toContain("only the steady phase counts");
+  });
+
+  it("marks each target met, not met or not measured, honestly", () => {
+    const checks = evaluateTargets(results);
+    expect(checks.map((c) => c.met)).toEqual([null, false, true, false, true]);
+    expect(checks[0]?.measured).toBe("not measured (no 1000-user level in this run)");
+    expect(checks[3]?.measured).toBe("21% (104/s vs 490/s)");
+    expect(report).toMatch(/\| saturation throughput ≥ 50% .* \| \*\*no\*\* \|/);
+  });
+});
+
+describe("renderCharts", () => {
+  it("draws the three charts as SVG through Vega-Lite, with the measured series in them", async () => {
+    const charts = await renderCharts(results);
+    expect(charts.map((c) => c.file)).toEqual(["latency-vs-users.svg", "throughput-vs-ceiling.svg", "lock-wait.svg"]);
+    for (const chart of charts) {
+      expect(chart.svg.startsWith("<svg")).toBe(true);
+      expect(chart.svg).toContain("</svg>");
+    }
+    const [latency, throughput, lockWait] = charts;
+    expect(latency?.svg).toContain("coupler");
+    expect(latency?.svg).toContain("legacy");
+    expect(latency?.svg).toContain("concurrent users (VUs)");
+    expect(throughput?.svg).toContain("raw pg (ceiling)");
+    expect(throughput?.svg).toContain("pgbench (ceiling)");
+    expect(lockWait?.svg).toContain("lock wait (ms)");
+  });
+});
