@@ -52,12 +52,18 @@ try {
   const raw = await measure(() => rawPost(`${server.url}/trpc/progression.levelUp`, body, token, agent));
   agent.destroy();
 
+  // Server-side time (request in → response out) from the server's own histogram, both HTTP runs together.
+  const { values: series } = await server.metrics.http.get();
+  const buckets = series.filter((v) => v.metricName === "http_request_duration_seconds_bucket" && v.labels.procedure === "progression.levelUp");
+  const count = buckets.find((v) => (v.labels as { le?: string | number }).le === "+Inf")?.value ?? 0;
+  const share = (le: number) => `${(((buckets.find((v) => (v.labels as { le?: string | number }).le === le)?.value ?? 0) / Math.max(1, count)) * 100).toFixed(1)}% ≤ ${le * 1000} ms`;
   await server.close();
   const setup = `${values.durable ? "durable (fsync on)" : "fast (fsync off)"} embedded PostgreSQL 17, log level ${values["log-level"]}`;
   process.stdout.write(`levelUp over HTTP, ${calls} sequential calls after ${warmup} warm-up, ${setup}\n`);
   process.stdout.write(`  coupler alone (no HTTP):       ${format(direct)}\n`);
   process.stdout.write(`  typed client (httpLink/fetch): ${format(typed)}\n`);
   process.stdout.write(`  raw node:http keep-alive:      ${format(raw)}\n`);
+  process.stdout.write(`  server side (histogram):       ${[0.001, 0.002, 0.005].map(share).join(", ")}\n`);
 } finally {
   await pg.stop();
 }
