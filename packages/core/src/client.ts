@@ -43,6 +43,13 @@ export function createDatabase(options: DatabaseOptions): Database {
   pool.on("error", (error) => {
     options.logger?.warn({ err: error }, "idle database client failed; the pool discarded it");
   });
+  // pg-pool removes its listener while a client is checked out. An error that
+  // arrives before the borrower attaches its own (a FATAL in the same packet as
+  // the connect completion, at a server shutdown) would crash the process; this
+  // one stays for the client's life. The next query on the client fails anyway.
+  pool.on("connect", (client) => {
+    client.on("error", (error) => options.logger?.debug({ err: error }, "database client failed"));
+  });
   const db = drizzle({ client: pool, schema });
   let closed: Promise<void> | undefined;
   return {

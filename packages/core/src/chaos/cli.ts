@@ -10,13 +10,15 @@ import { parseArgs } from "node:util";
 import { coreEnv } from "../env.ts";
 import { NO_FAULTS } from "./faults.ts";
 import { randomSeed } from "./random.ts";
-import { DEFAULT_OPTIONS, runChaos, type ChaosMode, type ChaosOptions } from "./runChaos.ts";
+import type { K6FaultResult } from "./k6Mode.ts";
+import { DEFAULT_OPTIONS, runChaos, type ChaosMode, type ChaosOptions, type ChaosResult } from "./runChaos.ts";
 import { formatSummary } from "./formatSummary.ts";
 
 const USAGE = `usage: pnpm chaos [--seed N] [--clients K] [--ops N] [--duration SECONDS] [--rounds R]
-                  [--learners N] [--no-legacy] [--no-restart] [--no-faults] [--http] [--k6]
+                  [--learners N] [--no-legacy] [--no-restart] [--no-faults] [--http] [--k6 [--k6-bin PATH]]
                   [--external] [--out FILE]
-  --ops and --duration bound each mode (coupler, legacy, http); the run stops at whichever comes first.`;
+  --ops and --duration bound each mode (coupler, legacy, http); the run stops at whichever comes first.
+  --k6 then runs the bench's k6 level-up scenario (20 s) against the API while its backends are killed.`;
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     "no-faults": { type: "boolean", default: false },
     http: { type: "boolean", default: false },
     k6: { type: "boolean", default: false },
+    "k6-bin": { type: "string", default: "/opt/k6/k6" },
     external: { type: "boolean", default: false },
     out: { type: "string" },
     help: { type: "boolean", default: false },
@@ -91,11 +94,29 @@ if (values.http) {
   options.http = apiHttpTarget();
 }
 
-const result = await runChaos(options);
+const result: ChaosResult & { k6?: K6FaultResult } = await runChaos(options);
 console.log(formatSummary(result));
+if (values.k6) {
+  const { runK6WithFaults } = await import("./k6Mode.ts");
+  result.k6 = await runK6WithFaults({
+    k6: values["k6-bin"],
+    seed: result.seed,
+    vus: int("clients", values.clients, DEFAULT_OPTIONS.clients, 1, 64),
+    seconds: 20,
+    learners: 20,
+    killIntervalMs: [200, 600],
+    log: (line) => console.log(line),
+  });
+  const k = result.k6;
+  console.log(
+    `[k6] ${k.requests} requests, ${k.backendsKilled} API backends killed; statuses ${JSON.stringify(k.statuses)}; ` +
+      `failed coupler calls ${JSON.stringify(k.errorCodes)}; integrity violations ${k.integrity.violations}; ` +
+      `${k.passed ? "PASS: only 200 and retryable 409/503" : `FAIL: ${k.unexpected.join(", ") || "audit not clean"}`}`,
+  );
+}
 const out = resolve(values.out ?? `results/chaos-${result.seed}.json`);
 await mkdir(dirname(out), { recursive: true });
 await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`result written to ${out}`);
 console.log(`replay with: pnpm chaos --seed ${result.seed}`);
-process.exit(result.couplerViolations === 0 ? 0 : 1);
+process.exit(result.couplerViolations === 0 && (result.k6?.passed ?? true) ? 0 : 1);

@@ -9,6 +9,13 @@ export interface CommitDropProxy {
    * connection die. Resolves when that happened.
    */
   dropNextCommitReply(): Promise<void>;
+  /**
+   * The next connection gets a FATAL 57P01 (as at a server shutdown) in the
+   * same packet as the ReadyForQuery that completes its startup, so the error
+   * reaches the client before whoever asked for the connection can attach a
+   * listener. Resolves when that happened.
+   */
+  failNextConnectOnReady(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -21,10 +28,13 @@ export async function startCommitDropProxy(targetUrl: string): Promise<CommitDro
   const target = new URL(targetUrl);
   const sockets = new Set<Socket>();
   let armed: (() => void) | undefined;
+  let failOnReady: (() => void) | undefined;
   const server: Server = createServer((client) => {
     const upstream = connect(Number(target.port), target.hostname);
     sockets.add(client).add(upstream);
     let commitSent: (() => void) | undefined;
+    let startupFailure = failOnReady;
+    failOnReady = undefined;
     client.on("data", (chunk) => {
       if (armed && isCommitQuery(chunk)) {
         commitSent = armed;
@@ -33,6 +43,13 @@ export async function startCommitDropProxy(targetUrl: string): Promise<CommitDro
       upstream.write(chunk);
     });
     upstream.on("data", (chunk) => {
+      if (startupFailure && chunk.includes(READY_FOR_QUERY)) {
+        client.end(Buffer.concat([chunk, FATAL_SHUTDOWN]));
+        upstream.destroy();
+        startupFailure();
+        startupFailure = undefined;
+        return;
+      }
       if (commitSent) {
         client.destroy();
         upstream.destroy();
@@ -58,6 +75,7 @@ export async function startCommitDropProxy(targetUrl: string): Promise<CommitDro
   return {
     url: url.toString(),
     dropNextCommitReply: () => new Promise<void>((resolve) => (armed = resolve)),
+    failNextConnectOnReady: () => new Promise<void>((resolve) => (failOnReady = resolve)),
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -68,4 +86,18 @@ export async function startCommitDropProxy(targetUrl: string): Promise<CommitDro
 /** A simple-protocol Query message whose whole text is COMMIT: 'Q', int32 length, "COMMIT\0". */
 function isCommitQuery(chunk: Buffer): boolean {
   return chunk[0] === 0x51 && chunk.subarray(5, 12).toString("latin1").toUpperCase() === "COMMIT\0";
+}
+
+/** ReadyForQuery: 'Z', int32 length 5 (the status byte follows). */
+const READY_FOR_QUERY = Buffer.from([0x5a, 0, 0, 0, 5]);
+
+/** ErrorResponse FATAL 57P01, what every backend sends when the server shuts down. */
+const FATAL_SHUTDOWN = errorResponse({ S: "FATAL", V: "FATAL", C: "57P01", M: "terminating connection due to administrator command" });
+
+function errorResponse(fields: Record<string, string>): Buffer {
+  const body = Buffer.concat([...Object.entries(fields).map(([k, v]) => Buffer.from(`${k}${v}\0`, "utf8")), Buffer.from([0])]);
+  const header = Buffer.alloc(5);
+  header.write("E", 0, "latin1");
+  header.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([header, body]);
 }

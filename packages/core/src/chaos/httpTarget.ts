@@ -1,8 +1,17 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { childProcessEnv } from "../env.ts";
 import { freePort } from "../testing/embeddedPostgres.ts";
 import { HttpDriver } from "./httpDriver.ts";
 import type { HttpTarget } from "./runChaos.ts";
+
+export interface RunningApi {
+  driver: HttpDriver;
+  victimApplicationName: string;
+  baseUrl: string;
+  authSecret: string;
+  close(): Promise<void>;
+}
 
 /** application_name the API gives its pool (the kill loop's targets). */
 export const API_APPLICATION_NAME = "coupler-api";
@@ -12,14 +21,13 @@ export const API_APPLICATION_NAME = "coupler-api";
  * 127.0.0.1 against the chaos database. A separate process because core may
  * not depend on the API package, and because that is how it runs for real.
  */
-export function apiHttpTarget(options: { poolSize?: number } = {}): HttpTarget {
+export function apiHttpTarget(options: { poolSize?: number } = {}): HttpTarget & { start(databaseUrl: string): Promise<RunningApi> } {
   return {
     async start(databaseUrl) {
       const port = await freePort();
       const authSecret = randomBytes(32).toString("hex");
       const child = spawn("pnpm", ["--filter", "@coupler/api", "start"], {
-        env: {
-          ...process.env,
+        env: childProcessEnv({
           DATABASE_URL: databaseUrl,
           PORT: String(port),
           HOST: "127.0.0.1",
@@ -29,7 +37,7 @@ export function apiHttpTarget(options: { poolSize?: number } = {}): HttpTarget {
           LOG_LEVEL: "error",
           DB_POOL_SIZE: String(options.poolSize ?? 10),
           INTEGRITY_CHECK_INTERVAL_MS: "0",
-        },
+        }),
         stdio: ["ignore", "ignore", "inherit"],
         detached: true, // its own process group, so close() stops pnpm and the node child together
       });
@@ -45,7 +53,7 @@ export function apiHttpTarget(options: { poolSize?: number } = {}): HttpTarget {
         await gone;
         clearTimeout(timer);
       };
-      return { driver: new HttpDriver(url, authSecret), victimApplicationName: API_APPLICATION_NAME, close };
+      return { driver: new HttpDriver(url, authSecret), victimApplicationName: API_APPLICATION_NAME, baseUrl: url, authSecret, close };
     },
   };
 }

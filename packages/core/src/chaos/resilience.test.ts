@@ -58,6 +58,40 @@ describe("faults inside a coupler transaction", () => {
     });
   });
 
+  it("a backend killed while the transaction's client sits between two statements does not crash the process (regression: unhandled 'error' on a checked-out client)", async () => {
+    await withOwnPool(database.url, async (own) => {
+      const id = await enrolled(own);
+      // Killed from outside while no query runs: the error arrives as an event on the client, not as a query failure.
+      const idleKill: CouplerFaults = {
+        afterProgressWrite: async (client) => {
+          await terminateBackend(database, backendPid(client));
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        },
+      };
+      await expectCouplerError(createCoupler(own, { faults: idleKill }).levelUpAtomic(id, "PLAYER", 350, 1, "idle-kill"), "UNAVAILABLE");
+      expect(leaks(own)).toEqual({ checkedOut: 0, waiting: 0 });
+      expect(await pairRows(own, id)).toMatchObject({ totalXp: 0, progressLevel: 1, licenseLevel: 1 });
+      await createCoupler(own).levelUpAtomic(id, "PLAYER", 350, 1, "idle-kill");
+      expect(await pairRows(own, id)).toMatchObject({ totalXp: 350, progressLevel: 3, licenseLevel: 3 });
+    });
+  });
+
+  it("a FATAL that arrives in the same packet as a new connection's startup does not crash the process (regression: no listener between checkout and runTransaction's)", async () => {
+    const proxy = await startCommitDropProxy(database.url);
+    const own = createDatabase({ connectionString: proxy.url, max: 2, connectionTimeoutMillis: 5_000 });
+    try {
+      const failed = proxy.failNextConnectOnReady();
+      await expectCouplerError(createCoupler(own).get(1, "PLAYER"), "UNAVAILABLE");
+      await failed;
+      expect(leaks(own)).toEqual({ checkedOut: 0, waiting: 0 });
+      const id = await enrolled(own);
+      expect((await createCoupler(own).get(id, "PLAYER")).license.currentLevel).toBe(1);
+    } finally {
+      await own.close();
+      await proxy.close();
+    }
+  });
+
   it("a connection dropped just before COMMIT rolls back; retrying the same key applies it exactly once", async () => {
     await withOwnPool(database.url, async (own) => {
       const id = await enrolled(own);
