@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { and, desc, eq, lt, sql } from "drizzle-orm";
+import { and, desc, eq, lt, sql, type WithSubquery } from "drizzle-orm";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { Catalogue } from "./catalogue.ts";
@@ -277,26 +277,23 @@ export class ProgressLicenseCoupler {
         license.currentLevel !== input.newLevel ||
         input.xpChange !== 0 ||
         input.sessionsChange !== 0;
-      if (changed) {
-        await this.#writePair(tx, client, progress, license, {
-          currentLevel: input.newLevel,
-          totalXp,
-          completedSessions,
-          maxAchievedLevel,
-          reason: input.reason,
+      await this.#writeChange(tx, client, {
+        progress,
+        license,
+        next: changed
+          ? { currentLevel: input.newLevel, totalXp, completedSessions, maxAchievedLevel, reason: input.reason, actor: input.actor }
+          : undefined,
+        audit: {
+          operation: "updateLevel",
+          userId: input.userId,
+          specializationId: input.specialization,
+          xpDelta: input.xpChange,
+          sessionsDelta: input.sessionsChange,
+          fromLevel: license.currentLevel,
+          toLevel: input.newLevel,
           actor: input.actor,
-        });
-      }
-      await this.#audit(tx, {
-        operation: "updateLevel",
-        userId: input.userId,
-        specializationId: input.specialization,
-        xpDelta: input.xpChange,
-        sessionsDelta: input.sessionsChange,
-        fromLevel: license.currentLevel,
-        toLevel: input.newLevel,
-        actor: input.actor,
-        outcome: changed ? "applied" : "noop",
+          outcome: changed ? "applied" : "noop",
+        },
       });
       return {
         outcome: changed ? "applied" : "noop",
@@ -338,36 +335,16 @@ export class ProgressLicenseCoupler {
       ? hashRequest(["levelUp", input.userId, input.specialization, input.xpGained, input.sessionsCompleted])
       : undefined;
     return this.#write(ctx, call, async (tx, client, attempt) => {
-      const { progress, license } = await this.#lockPair(tx, input.userId, input.specialization, ctx, call, attempt);
-      if (input.idempotencyKey && requestHash) {
-        const replay = await this.#replay(tx, input.idempotencyKey, requestHash, ctx);
-        if (replay) return { outcome: "replayed", result: { ...(replay as Omit<LevelUpResult, "replayed">), replayed: true } };
+      const { progress, license, stored } = await this.#lockPair(tx, input.userId, input.specialization, ctx, call, attempt, input.idempotencyKey);
+      if (stored && requestHash) {
+        const replay = this.#replay(stored, input.idempotencyKey ?? "", requestHash, ctx);
+        return { outcome: "replayed", result: { ...(replay as Omit<LevelUpResult, "replayed">), replayed: true } };
       }
       const totalXp = this.#addXp(progress.totalXp, input.xpGained, ctx);
       const completedSessions = progress.completedSessions + input.sessionsCompleted;
       const floor = Math.max(progress.currentLevel, license.currentLevel);
       const newLevel = levelForXp(rules, totalXp, Math.min(floor, rules.maxLevel));
       const maxAchievedLevel = Math.max(license.maxAchievedLevel, newLevel);
-      await this.#writePair(tx, client, progress, license, {
-        currentLevel: newLevel,
-        totalXp,
-        completedSessions,
-        maxAchievedLevel,
-        reason: "level-up",
-        actor,
-      });
-      await this.#audit(tx, {
-        operation: "levelUp",
-        userId: input.userId,
-        specializationId: input.specialization,
-        xpDelta: input.xpGained,
-        sessionsDelta: input.sessionsCompleted,
-        fromLevel: license.currentLevel,
-        toLevel: newLevel,
-        actor,
-        idempotencyKey: input.idempotencyKey ?? null,
-        outcome: "applied",
-      });
       const result: LevelUpResult = {
         userId: input.userId,
         specialization: input.specialization,
@@ -379,17 +356,35 @@ export class ProgressLicenseCoupler {
         leveledUp: newLevel > progress.currentLevel,
         replayed: false,
       };
-      if (input.idempotencyKey && requestHash) {
-        const { replayed: _replayed, ...stored } = result;
-        await tx.insert(idempotencyKeys).values({
-          key: input.idempotencyKey,
+      const { replayed: _replayed, ...response } = result;
+      await this.#writeChange(tx, client, {
+        progress,
+        license,
+        next: { currentLevel: newLevel, totalXp, completedSessions, maxAchievedLevel, reason: "level-up", actor },
+        audit: {
           operation: "levelUp",
           userId: input.userId,
           specializationId: input.specialization,
-          requestHash,
-          response: stored,
-        });
-      }
+          xpDelta: input.xpGained,
+          sessionsDelta: input.sessionsCompleted,
+          fromLevel: license.currentLevel,
+          toLevel: newLevel,
+          actor,
+          idempotencyKey: input.idempotencyKey ?? null,
+          outcome: "applied",
+        },
+        idempotency:
+          input.idempotencyKey && requestHash
+            ? {
+                key: input.idempotencyKey,
+                operation: "levelUp",
+                userId: input.userId,
+                specializationId: input.specialization,
+                requestHash,
+                response,
+              }
+            : undefined,
+      });
       return { outcome: "applied", result };
     });
   }
@@ -625,8 +620,16 @@ export class ProgressLicenseCoupler {
   }
 
   /** Locks progress, then license (the fixed order), and requires both. */
-  async #lockPair(tx: Db, userId: number, specialization: string, ctx: Ctx, call: CallOptions, attempt: Attempt) {
-    const { progress, license } = await this.#lockHalves(tx, userId, specialization, call, attempt);
+  async #lockPair(
+    tx: Db,
+    userId: number,
+    specialization: string,
+    ctx: Ctx,
+    call: CallOptions,
+    attempt: Attempt,
+    idempotencyKey?: string,
+  ) {
+    const { progress, license, stored } = await this.#lockHalves(tx, userId, specialization, call, attempt, idempotencyKey);
     if (!progress && !license) return this.#notEnrolled(tx, userId, specialization, ctx);
     if (!progress || !license) {
       const missing = progress ? "license" : "progress";
@@ -637,25 +640,32 @@ export class ProgressLicenseCoupler {
         ctx,
       );
     }
-    return { progress, license };
+    return { progress, license, stored };
   }
 
-  async #lockHalves(tx: Db, userId: number, specialization: string, call: CallOptions, attempt: Attempt) {
+  /**
+   * Locks the progress row, then the license row: two statements, always in
+   * that order. With an idempotency key, the license statement also reads the
+   * key's stored result (locking only the license), saving a round trip; the
+   * progress lock already serialized any earlier call with the same key.
+   */
+  async #lockHalves(tx: Db, userId: number, specialization: string, call: CallOptions, attempt: Attempt, idempotencyKey?: string) {
     // Drizzle types the config as `{ noWait: true }` or nothing.
-    const lock = (call.noWait ?? this.#noWait) ? ({ noWait: true } as const) : {};
+    const noWait = (call.noWait ?? this.#noWait) ? ({ noWait: true } as const) : {};
     const started = performance.now();
     const [progress] = await tx
       .select()
       .from(specializationProgress)
       .where(progressOf(userId, specialization))
-      .for("update", lock);
-    const [license] = await tx
-      .select()
+      .for("update", noWait);
+    const [row] = await tx
+      .select({ license: userLicenses, stored: { requestHash: idempotencyKeys.requestHash, response: idempotencyKeys.response } })
       .from(userLicenses)
+      .leftJoin(idempotencyKeys, idempotencyKey === undefined ? sql`false` : eq(idempotencyKeys.key, idempotencyKey))
       .where(licenseOf(userId, specialization))
-      .for("update", lock);
+      .for("update", { of: userLicenses, ...noWait });
     attempt.lockWaitMs = performance.now() - started;
-    return { progress, license };
+    return { progress, license: row?.license, stored: row?.stored ?? undefined };
   }
 
   async #notEnrolled(tx: Db, userId: number, specialization: string, ctx: Ctx): Promise<never> {
@@ -678,37 +688,60 @@ export class ProgressLicenseCoupler {
     return sum;
   }
 
-  async #writePair(
+  /**
+   * Writes a change: the progress row first, then — in one statement — the
+   * license, its history row, the audit row and the idempotency record. The
+   * data-modifying CTE saves round trips; the two writes stay separate so a
+   * failure between them (the `afterProgressWrite` fault) can be tested.
+   * With `next` undefined only the audit row is written.
+   */
+  async #writeChange(
     tx: Db,
     client: pg.PoolClient,
-    progress: SpecializationProgress,
-    license: UserLicense,
-    next: { currentLevel: number; totalXp: number; completedSessions: number; maxAchievedLevel: number; reason: string; actor: string },
+    change: {
+      progress: SpecializationProgress;
+      license: UserLicense;
+      next:
+        | { currentLevel: number; totalXp: number; completedSessions: number; maxAchievedLevel: number; reason: string; actor: string }
+        | undefined;
+      audit: typeof couplerAuditLog.$inferInsert;
+      idempotency?: typeof idempotencyKeys.$inferInsert | undefined;
+    },
   ): Promise<void> {
-    await tx
-      .update(specializationProgress)
-      .set({
-        currentLevel: next.currentLevel,
-        totalXp: next.totalXp,
-        completedSessions: next.completedSessions,
-        updatedAt: sql`now()`,
-      })
-      .where(eq(specializationProgress.id, progress.id));
-    await this.#faults?.afterProgressWrite?.(client);
-    if (license.currentLevel !== next.currentLevel || license.maxAchievedLevel !== next.maxAchievedLevel) {
+    const { progress, license, next } = change;
+    if (next) {
       await tx
+        .update(specializationProgress)
+        .set({ currentLevel: next.currentLevel, totalXp: next.totalXp, completedSessions: next.completedSessions, updatedAt: sql`now()` })
+        .where(eq(specializationProgress.id, progress.id));
+      await this.#faults?.afterProgressWrite?.(client);
+    }
+    const levelChanged = next !== undefined && license.currentLevel !== next.currentLevel;
+    const licenseChanged = next !== undefined && (levelChanged || license.maxAchievedLevel !== next.maxAchievedLevel);
+    const trail: WithSubquery[] = [];
+    if (levelChanged) {
+      trail.push(
+        tx.$with("history").as(
+          tx.insert(licenseProgressions).values({
+            userLicenseId: license.id,
+            fromLevel: license.currentLevel,
+            toLevel: next.currentLevel,
+            reason: next.reason,
+            actor: next.actor,
+          }),
+        ),
+      );
+    }
+    if (change.idempotency) trail.push(tx.$with("idempotency").as(tx.insert(idempotencyKeys).values(change.idempotency)));
+    if (licenseChanged) {
+      trail.push(tx.$with("audit").as(tx.insert(couplerAuditLog).values(change.audit)));
+      await tx
+        .with(...trail)
         .update(userLicenses)
         .set({ currentLevel: next.currentLevel, maxAchievedLevel: next.maxAchievedLevel, updatedAt: sql`now()` })
         .where(eq(userLicenses.id, license.id));
-    }
-    if (license.currentLevel !== next.currentLevel) {
-      await tx.insert(licenseProgressions).values({
-        userLicenseId: license.id,
-        fromLevel: license.currentLevel,
-        toLevel: next.currentLevel,
-        reason: next.reason,
-        actor: next.actor,
-      });
+    } else {
+      await tx.with(...trail).insert(couplerAuditLog).values(change.audit);
     }
   }
 
@@ -716,12 +749,8 @@ export class ProgressLicenseCoupler {
     await tx.insert(couplerAuditLog).values(row);
   }
 
-  async #replay(tx: Db, key: string, requestHash: string, ctx: Ctx): Promise<unknown> {
-    const [stored] = await tx
-      .select({ requestHash: idempotencyKeys.requestHash, response: idempotencyKeys.response })
-      .from(idempotencyKeys)
-      .where(eq(idempotencyKeys.key, key));
-    if (!stored) return undefined;
+  /** The stored result of an idempotency key, or VALIDATION when the key was used for a different request. */
+  #replay(stored: { requestHash: string; response: unknown }, key: string, requestHash: string, ctx: Ctx): unknown {
     if (stored.requestHash !== requestHash) {
       throw new ValidationError(
         `${ctx.operation}: idempotency key ${JSON.stringify(key)} was already used for a different request`,
