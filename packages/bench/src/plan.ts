@@ -104,8 +104,9 @@ export function plannedRuns(plan: BenchPlan): PlannedRun[] {
 /** Rough wall time of a plan, in seconds: each run's ramp and steady phase plus start-up and audit. */
 export function estimateSeconds(plan: BenchPlan): number {
   const perRunOverhead = 4;
+  const setupAndWarmUp = 45;
   return plannedRuns(plan).reduce(
     (sum, run) => sum + (run.scenario === "ceiling" ? 2 : plan.rampUpSeconds) + plan.durationSeconds + perRunOverhead,
-    30,
+    setupAndWarmUp,
   );
 }

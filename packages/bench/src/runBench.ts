@@ -21,6 +21,7 @@ import { startApiProcesses } from "./startApiProcesses.ts";
 
 const K6_DIR = fileURLToPath(new URL("../k6/", import.meta.url));
 const LOCK_TIMEOUT_MS = 2000;
+const WARM_UP_SECONDS = 3;
 /** The coupler's default: a lock wait above 1 ms counts as contended. */
 const CONTENTION_THRESHOLD_MS = 1;
 
@@ -40,7 +41,8 @@ const SCRIPTS = {
 export async function runBench(plan: BenchPlan, tools: { k6: string; pgbench: string | undefined; outDir: string }): Promise<BenchResults> {
   const startedAt = new Date();
   const runs = plannedRuns(plan);
-  const progress = new Progress(runs.length, estimateSeconds(plan));
+  const targets = [...new Set(runs.flatMap((r) => (r.target === "coupler" || r.target === "legacy" ? [r.target] : [])))];
+  const progress = new Progress(runs.length + targets.length, estimateSeconds(plan));
   await mkdir(join(tools.outDir, "k6"), { recursive: true });
   const env = benchEnv();
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -98,6 +100,37 @@ export async function runBench(plan: BenchPlan, tools: { k6: string; pgbench: st
       };
     };
 
+    const k6Env = (target: "coupler" | "legacy", vus: number, hot: boolean, rampUp: number, steady: number) => {
+      const think = hot ? plan.hotSpot.thinkMs : plan.thinkMs;
+      const xp = hot ? plan.hotSpot.xp : plan.xp;
+      return {
+        ...tokens,
+        BASE_URLS: api.urls.join(","),
+        TARGET: target,
+        VUS: String(vus),
+        RAMP_UP_SECONDS: String(rampUp),
+        STEADY_SECONDS: String(steady),
+        LEARNER_FIRST: String(learners[target].first),
+        LEARNER_COUNT: String(learners[target].count),
+        HOT_LEARNERS: String(plan.hotSpot.learners),
+        THINK_MIN_MS: String(think.min),
+        THINK_MAX_MS: String(think.max),
+        XP_MIN: String(xp.min),
+        XP_MAX: String(xp.max),
+        SPECIALIZATION: "PLAYER",
+      };
+    };
+
+    // Warm both paths up (JIT, pool connections, caches) so the first measured run is not the cold one.
+    for (const target of targets) {
+      await setGuard(database.pool, target === "coupler", "bench");
+      const file = (ext: string) => join(tools.outDir, "k6", `warm-up-${target}.${ext}`);
+      await progress
+        .run(`warm-up ${target} (not counted)`, WARM_UP_SECONDS, runK6(tools.k6, scriptFor("saturation"), k6Env(target, 10, false, 0, WARM_UP_SECONDS), file("json"), file("log")))
+        .catch((error: unknown) => progress.info(`    warm-up ${target} failed: ${String(error)}`));
+      await audit(target === "legacy");
+    }
+
     const results: RunResult[] = [];
     for (const run of runs) {
       const operation = run.scenario === "sync" ? "sync" : run.scenario === "validation" ? "validation" : "levelUp";
@@ -128,32 +161,13 @@ export async function runBench(plan: BenchPlan, tools: { k6: string; pgbench: st
         } else {
           // The guard is on for coupler runs (as deployed) and must be off for the legacy path.
           await setGuard(database.pool, run.target === "coupler", "bench");
-          const range = learners[run.target];
-          const hot = run.scenario === "hot-spot";
-          const think = hot ? plan.hotSpot.thinkMs : plan.thinkMs;
-          const xp = hot ? plan.hotSpot.xp : plan.xp;
-          const k6Env = {
-            ...tokens,
-            BASE_URLS: api.urls.join(","),
-            TARGET: run.target,
-            VUS: String(run.vus),
-            RAMP_UP_SECONDS: String(plan.rampUpSeconds),
-            STEADY_SECONDS: String(plan.durationSeconds),
-            LEARNER_FIRST: String(range.first),
-            LEARNER_COUNT: String(range.count),
-            HOT_LEARNERS: String(plan.hotSpot.learners),
-            THINK_MIN_MS: String(think.min),
-            THINK_MAX_MS: String(think.max),
-            XP_MIN: String(xp.min),
-            XP_MAX: String(xp.max),
-            SPECIALIZATION: "PLAYER",
-          };
+          const scenarioEnv = k6Env(run.target, run.vus, run.scenario === "hot-spot", plan.rampUpSeconds, plan.durationSeconds);
           const before = await scrapeMetrics(api.urls);
           const sampler = sampleLockWaits(database.pool);
           const k6 = await progress.run(
             label,
             plan.rampUpSeconds + plan.durationSeconds,
-            runK6(tools.k6, scriptFor(run.scenario), k6Env, join(tools.outDir, "k6", `${run.id}.json`), join(tools.outDir, "k6", `${run.id}.log`)),
+            runK6(tools.k6, scriptFor(run.scenario), scenarioEnv, join(tools.outDir, "k6", `${run.id}.json`), join(tools.outDir, "k6", `${run.id}.log`)),
           );
           result.pgLockWaits = await sampler.stop();
           const after = await scrapeMetrics(api.urls);

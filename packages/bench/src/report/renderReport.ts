@@ -171,7 +171,7 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
   out.push(
     [
       `- k6 on the same machine as the API and PostgreSQL (loopback only): ${setup.apiProcesses} API process(es) in bench mode, pool ${setup.poolSize} each, lock timeout ${setup.lockTimeoutMs} ms; VUs dealt round-robin over the processes.`,
-      `- Each run ramps up for ${plan.rampUpSeconds} s, then holds for ${plan.durationSeconds} s; only the steady phase counts (requests are tagged phase=steady).`,
+      `- Before the first run each path is warmed up for 3 s (not counted). Each run ramps up for ${plan.rampUpSeconds} s, then holds for ${plan.durationSeconds} s; only the steady phase counts (requests are tagged phase=steady).`,
       `- User model: each VU picks a random learner, calls the operation, then thinks ${plan.thinkMs.min}–${plan.thinkMs.max} ms (uniform), so VUs do not fire in lockstep.`,
       "- Coupler runs go through `progression.levelUp` / `progression.sync` / `progression.validate` with the coupling guard ON; legacy runs through `bench.legacyLevelUp` / `bench.legacySync` with the guard OFF (it would refuse their first transaction). Coupler and legacy runs use disjoint learners.",
       "- Latency is k6's http_req_duration (request sent to response received), so it includes HTTP, JSON, auth and tRPC, not only the database.",
