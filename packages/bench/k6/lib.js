@@ -125,6 +125,15 @@ export function think(config) {
 }
 
 /**
+ * Before a VU's first request, waits a random part of the think time, so VUs
+ * that the ramp-up starts together do not all fire at once.
+ * @param {Config} config
+ */
+export function staggerStart(config) {
+  if (exec.vu.iterationInScenario === 0 && config.thinkMaxMs > 0) sleep((Math.random() * config.thinkMaxMs) / 1000);
+}
+
+/**
  * Tags for one request: the operation, and whether the run is still ramping up.
  * @param {Config} config
  * @param {string} operation
