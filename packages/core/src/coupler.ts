@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { and, desc, eq, lt, sql, type WithSubquery } from "drizzle-orm";
+import { and, desc, eq, lt, sql, type Placeholder, type WithSubquery } from "drizzle-orm";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { Catalogue } from "./catalogue.ts";
@@ -29,6 +29,7 @@ import {
 import { levelForXp, type SpecializationRules } from "./specializations.ts";
 import { runTransaction, type TransactionFaults, type TransactionOptions } from "./transaction.ts";
 import { parseInput } from "./validate.ts";
+import { preparedFor } from "./prepared.ts";
 
 export interface CouplerFaults extends TransactionFaults {
   /** Between the progress write and the license write of a level change. */
@@ -46,8 +47,6 @@ export interface CouplerOptions {
   maxRetries?: number;
   /** First back-off delay; each retry waits a random time up to base * 2^attempt. */
   retryBaseDelayMs?: number;
-  /** A lock wait longer than this counts as contended (see OperationEvent.contended). */
-  contentionThresholdMs?: number;
   observer?: CouplerObserver;
   logger?: Logger;
   faults?: CouplerFaults;
@@ -162,7 +161,14 @@ export interface HistoryPage {
 
 interface Attempt {
   lockWaitMs: number | undefined;
+  /** Take the locks with NOWAIT first, to learn whether another transaction holds them. */
+  probe: boolean;
+  /** A probe found the rows locked: this call had to wait. */
+  contended: boolean;
 }
+
+/** The NOWAIT probe found the pair locked; the transaction restarts and waits. */
+class LocksHeld extends Error {}
 
 interface Ctx {
   operation: OperationName;
@@ -187,7 +193,6 @@ export class ProgressLicenseCoupler {
   readonly #noWait: boolean;
   readonly #maxRetries: number;
   readonly #retryBaseDelayMs: number;
-  readonly #contentionThresholdMs: number;
   readonly #observer: CouplerObserver | undefined;
   readonly #logger: Logger;
   readonly #faults: CouplerFaults | undefined;
@@ -199,7 +204,6 @@ export class ProgressLicenseCoupler {
     this.#noWait = options.noWait ?? false;
     this.#maxRetries = options.maxRetries ?? 3;
     this.#retryBaseDelayMs = options.retryBaseDelayMs ?? 5;
-    this.#contentionThresholdMs = options.contentionThresholdMs ?? 1;
     this.#observer = options.observer;
     this.#logger = options.logger ?? createLogger();
     this.#faults = options.faults;
@@ -214,7 +218,7 @@ export class ProgressLicenseCoupler {
       return parsed;
     });
     const actor = call.actor ?? DEFAULT_ACTOR;
-    return this.#write(ctx, call, async (tx, _client, attempt) => {
+    return this.#write(ctx, call, async (tx, client, attempt) => {
       const [user] = await tx.select({ id: users.id }).from(users).where(eq(users.id, input.userId)).for("key share");
       if (!user) throw new NotFoundError("user", `enroll: user ${input.userId} does not exist`, ctx);
       const progress = await tx
@@ -228,7 +232,7 @@ export class ProgressLicenseCoupler {
         .onConflictDoNothing()
         .returning();
       const created = progress.length > 0 || license.length > 0;
-      const pair = await this.#lockPair(tx, input.userId, input.specialization, ctx, { noWait: false }, attempt);
+      const pair = await this.#lockPair(tx, client, input.userId, input.specialization, ctx, { noWait: false }, attempt);
       await this.#audit(tx, {
         operation: "enroll",
         userId: input.userId,
@@ -268,7 +272,7 @@ export class ProgressLicenseCoupler {
       return parsed;
     });
     return this.#write(ctx, call, async (tx, client, attempt) => {
-      const { progress, license } = await this.#lockPair(tx, input.userId, input.specialization, ctx, call, attempt);
+      const { progress, license } = await this.#lockPair(tx, client, input.userId, input.specialization, ctx, call, attempt);
       const totalXp = this.#addXp(progress.totalXp, input.xpChange, ctx);
       const completedSessions = progress.completedSessions + input.sessionsChange;
       const maxAchievedLevel = Math.max(license.maxAchievedLevel, input.newLevel);
@@ -335,7 +339,7 @@ export class ProgressLicenseCoupler {
       ? hashRequest(["levelUp", input.userId, input.specialization, input.xpGained, input.sessionsCompleted])
       : undefined;
     return this.#write(ctx, call, async (tx, client, attempt) => {
-      const { progress, license, stored } = await this.#lockPair(tx, input.userId, input.specialization, ctx, call, attempt, input.idempotencyKey);
+      const { progress, license, stored } = await this.#lockPair(tx, client, input.userId, input.specialization, ctx, call, attempt, input.idempotencyKey);
       if (stored && requestHash) {
         const replay = this.#replay(stored, input.idempotencyKey ?? "", requestHash, ctx);
         return { outcome: "replayed", result: { ...(replay as Omit<LevelUpResult, "replayed">), replayed: true } };
@@ -409,7 +413,7 @@ export class ProgressLicenseCoupler {
     });
     const actor = call.actor ?? DEFAULT_ACTOR;
     return this.#write(ctx, call, async (tx, client, attempt) => {
-      const { progress, license } = await this.#lockHalves(tx, input.userId, input.specialization, call, attempt);
+      const { progress, license } = await this.#lockHalves(tx, client, input.userId, input.specialization, call, attempt);
       const from = input.source === "progress" ? progress : license;
       if (!from) {
         await this.#requireUser(tx, input.userId, ctx);
@@ -604,7 +608,7 @@ export class ProgressLicenseCoupler {
       return await checks();
     } catch (error) {
       const failure = toCouplerError(error, { ...ctx, lockTimeoutMs: this.#lockTimeoutMs, noWait: this.#noWait, attempts: 1 });
-      this.#report(ctx, "error", failure, started, { lockWaitMs: undefined }, 0, 0);
+      this.#report(ctx, "error", failure, started, { lockWaitMs: undefined, probe: false, contended: false }, 0, 0);
       throw failure;
     }
   }
@@ -622,6 +626,7 @@ export class ProgressLicenseCoupler {
   /** Locks progress, then license (the fixed order), and requires both. */
   async #lockPair(
     tx: Db,
+    client: pg.PoolClient,
     userId: number,
     specialization: string,
     ctx: Ctx,
@@ -629,7 +634,7 @@ export class ProgressLicenseCoupler {
     attempt: Attempt,
     idempotencyKey?: string,
   ) {
-    const { progress, license, stored } = await this.#lockHalves(tx, userId, specialization, call, attempt, idempotencyKey);
+    const { progress, license, stored } = await this.#lockHalves(tx, client, userId, specialization, call, attempt, idempotencyKey);
     if (!progress && !license) return this.#notEnrolled(tx, userId, specialization, ctx);
     if (!progress || !license) {
       const missing = progress ? "license" : "progress";
@@ -648,24 +653,49 @@ export class ProgressLicenseCoupler {
    * that order. With an idempotency key, the license statement also reads the
    * key's stored result (locking only the license), saving a round trip; the
    * progress lock already serialized any earlier call with the same key.
+   *
+   * Contention is measured, not guessed from timings: the first attempt asks
+   * with NOWAIT. If the rows are held, the transaction restarts and waits
+   * (bounded by lock_timeout), and the call counts as contended. Uncontended
+   * calls pay nothing for this.
    */
-  async #lockHalves(tx: Db, userId: number, specialization: string, call: CallOptions, attempt: Attempt, idempotencyKey?: string) {
-    // Drizzle types the config as `{ noWait: true }` or nothing.
-    const noWait = (call.noWait ?? this.#noWait) ? ({ noWait: true } as const) : {};
+  async #lockHalves(
+    tx: Db,
+    client: pg.PoolClient,
+    userId: number,
+    specialization: string,
+    call: CallOptions,
+    attempt: Attempt,
+    idempotencyKey?: string,
+  ) {
+    const noWait = call.noWait ?? this.#noWait;
+    const probing = !noWait && attempt.probe;
+    const mode = noWait || probing ? "nowait" : "wait";
     const started = performance.now();
-    const [progress] = await tx
-      .select()
-      .from(specializationProgress)
-      .where(progressOf(userId, specialization))
-      .for("update", noWait);
-    const [row] = await tx
-      .select({ license: userLicenses, stored: { requestHash: idempotencyKeys.requestHash, response: idempotencyKeys.response } })
-      .from(userLicenses)
-      .leftJoin(idempotencyKeys, idempotencyKey === undefined ? sql`false` : eq(idempotencyKeys.key, idempotencyKey))
-      .where(licenseOf(userId, specialization))
-      .for("update", { of: userLicenses, ...noWait });
-    attempt.lockWaitMs = performance.now() - started;
-    return { progress, license: row?.license, stored: row?.stored ?? undefined };
+    try {
+      const [progress] = await preparedFor(client, `coupler_lock_progress_${mode}`, () =>
+        tx
+          .select()
+          .from(specializationProgress)
+          .where(progressOf(sql.placeholder("userId"), sql.placeholder("specialization")))
+          .for("update", mode === "nowait" ? { noWait: true } : {})
+          .prepare(`coupler_lock_progress_${mode}`),
+      ).execute({ userId, specialization });
+      const [row] = await preparedFor(client, `coupler_lock_license_${mode}`, () =>
+        tx
+          .select({ license: userLicenses, stored: { requestHash: idempotencyKeys.requestHash, response: idempotencyKeys.response } })
+          .from(userLicenses)
+          .leftJoin(idempotencyKeys, eq(idempotencyKeys.key, sql.placeholder("key")))
+          .where(licenseOf(sql.placeholder("userId"), sql.placeholder("specialization")))
+          .for("update", mode === "nowait" ? { of: userLicenses, noWait: true } : { of: userLicenses })
+          .prepare(`coupler_lock_license_${mode}`),
+      ).execute({ userId, specialization, key: idempotencyKey ?? null });
+      attempt.lockWaitMs = performance.now() - started;
+      return { progress, license: row?.license, stored: row?.stored ?? undefined };
+    } catch (error) {
+      if (probing && sqlStateOf(error) === SqlState.lockNotAvailable) throw new LocksHeld();
+      throw error;
+    }
   }
 
   async #notEnrolled(tx: Db, userId: number, specialization: string, ctx: Ctx): Promise<never> {
@@ -710,39 +740,99 @@ export class ProgressLicenseCoupler {
   ): Promise<void> {
     const { progress, license, next } = change;
     if (next) {
-      await tx
-        .update(specializationProgress)
-        .set({ currentLevel: next.currentLevel, totalXp: next.totalXp, completedSessions: next.completedSessions, updatedAt: sql`now()` })
-        .where(eq(specializationProgress.id, progress.id));
+      await preparedFor(client, "coupler_update_progress", () =>
+        tx
+          .update(specializationProgress)
+          .set({
+            currentLevel: sql`${sql.placeholder("currentLevel")}`,
+            totalXp: sql`${sql.placeholder("totalXp")}`,
+            completedSessions: sql`${sql.placeholder("completedSessions")}`,
+            updatedAt: sql`now()`,
+          })
+          .where(eq(specializationProgress.id, sql.placeholder("id")))
+          .prepare("coupler_update_progress"),
+      ).execute({ id: progress.id, currentLevel: next.currentLevel, totalXp: next.totalXp, completedSessions: next.completedSessions });
       await this.#faults?.afterProgressWrite?.(client);
     }
     const levelChanged = next !== undefined && license.currentLevel !== next.currentLevel;
     const licenseChanged = next !== undefined && (levelChanged || license.maxAchievedLevel !== next.maxAchievedLevel);
-    const trail: WithSubquery[] = [];
-    if (levelChanged) {
-      trail.push(
-        tx.$with("history").as(
-          tx.insert(licenseProgressions).values({
-            userLicenseId: license.id,
-            fromLevel: license.currentLevel,
-            toLevel: next.currentLevel,
-            reason: next.reason,
-            actor: next.actor,
-          }),
-        ),
-      );
-    }
-    if (change.idempotency) trail.push(tx.$with("idempotency").as(tx.insert(idempotencyKeys).values(change.idempotency)));
-    if (licenseChanged) {
-      trail.push(tx.$with("audit").as(tx.insert(couplerAuditLog).values(change.audit)));
-      await tx
+    const withKey = change.idempotency !== undefined;
+    // One prepared statement per shape: the license update (if any) carries the trail as CTEs.
+    const name = `coupler_trail_${licenseChanged ? "license" : "audit"}${levelChanged ? "_history" : ""}${withKey ? "_key" : ""}`;
+    const statement = preparedFor(client, name, () => {
+      const ph = sql.placeholder;
+      const trail: WithSubquery[] = [];
+      if (levelChanged) {
+        trail.push(
+          tx.$with("history").as(
+            tx.insert(licenseProgressions).values({
+              userLicenseId: ph("licenseId"),
+              fromLevel: ph("fromLevel"),
+              toLevel: ph("currentLevel"),
+              reason: ph("reason"),
+              actor: ph("historyActor"),
+            }),
+          ),
+        );
+      }
+      if (withKey) {
+        trail.push(
+          tx.$with("idempotency").as(
+            tx.insert(idempotencyKeys).values({
+              key: ph("key"),
+              operation: ph("keyOperation"),
+              userId: ph("userId"),
+              specializationId: ph("specializationId"),
+              requestHash: ph("requestHash"),
+              response: ph("response"),
+            }),
+          ),
+        );
+      }
+      const auditRow = {
+        operation: ph("operation"),
+        userId: ph("userId"),
+        specializationId: ph("specializationId"),
+        xpDelta: ph("xpDelta"),
+        sessionsDelta: ph("sessionsDelta"),
+        fromLevel: ph("auditFrom"),
+        toLevel: ph("auditTo"),
+        actor: ph("actor"),
+        idempotencyKey: ph("auditKey"),
+        outcome: ph("outcome"),
+      };
+      if (!licenseChanged) return tx.with(...trail).insert(couplerAuditLog).values(auditRow).prepare(name);
+      trail.push(tx.$with("audit").as(tx.insert(couplerAuditLog).values(auditRow)));
+      return tx
         .with(...trail)
         .update(userLicenses)
-        .set({ currentLevel: next.currentLevel, maxAchievedLevel: next.maxAchievedLevel, updatedAt: sql`now()` })
-        .where(eq(userLicenses.id, license.id));
-    } else {
-      await tx.with(...trail).insert(couplerAuditLog).values(change.audit);
-    }
+        .set({ currentLevel: sql`${ph("currentLevel")}`, maxAchievedLevel: sql`${ph("maxAchievedLevel")}`, updatedAt: sql`now()` })
+        .where(eq(userLicenses.id, ph("licenseId")))
+        .prepare(name);
+    });
+    const { audit } = change;
+    await statement.execute({
+      licenseId: license.id,
+      fromLevel: license.currentLevel,
+      currentLevel: next?.currentLevel ?? null,
+      maxAchievedLevel: next?.maxAchievedLevel ?? null,
+      reason: next?.reason ?? null,
+      historyActor: next?.actor ?? null,
+      key: change.idempotency?.key ?? null,
+      keyOperation: change.idempotency?.operation ?? null,
+      requestHash: change.idempotency?.requestHash ?? null,
+      response: change.idempotency?.response ?? null,
+      operation: audit.operation,
+      userId: audit.userId,
+      specializationId: audit.specializationId,
+      xpDelta: audit.xpDelta ?? 0,
+      sessionsDelta: audit.sessionsDelta ?? 0,
+      auditFrom: audit.fromLevel ?? null,
+      auditTo: audit.toLevel ?? null,
+      actor: audit.actor,
+      auditKey: audit.idempotencyKey ?? null,
+      outcome: audit.outcome,
+    });
   }
 
   async #audit(tx: Db, row: typeof couplerAuditLog.$inferInsert): Promise<void> {
@@ -784,7 +874,7 @@ export class ProgressLicenseCoupler {
     const started = performance.now();
     let retries = 0;
     let deadlocks = 0;
-    const attempt: Attempt = { lockWaitMs: undefined };
+    const attempt: Attempt = { lockWaitMs: undefined, probe: true, contended: false };
     for (;;) {
       attempt.lockWaitMs = undefined;
       try {
@@ -792,6 +882,12 @@ export class ProgressLicenseCoupler {
         this.#report(ctx, outcome, undefined, started, attempt, retries, deadlocks);
         return result;
       } catch (error) {
+        if (error instanceof LocksHeld) {
+          // Not a retry: the same transaction again, now waiting for the locks.
+          attempt.probe = false;
+          attempt.contended = true;
+          continue;
+        }
         const state = sqlStateOf(error);
         if (state === SqlState.deadlockDetected) deadlocks++;
         if (!(error instanceof CouplerError) && isRetryable(error, state) && retries < this.#maxRetries) {
@@ -821,7 +917,6 @@ export class ProgressLicenseCoupler {
     deadlocks: number,
   ): void {
     const durationMs = performance.now() - started;
-    const contended = attempt.lockWaitMs !== undefined && attempt.lockWaitMs > this.#contentionThresholdMs;
     const event = {
       operation: ctx.operation,
       outcome,
@@ -830,7 +925,7 @@ export class ProgressLicenseCoupler {
       specialization: ctx.specialization,
       durationMs,
       lockWaitMs: attempt.lockWaitMs,
-      contended,
+      contended: attempt.contended,
       retries,
       deadlocks,
     };
@@ -858,11 +953,11 @@ function isRetryable(error: unknown, state: string | undefined): boolean {
   return false;
 }
 
-function progressOf(userId: number, specialization: string) {
+function progressOf(userId: number | Placeholder, specialization: string | Placeholder) {
   return and(eq(specializationProgress.studentId, userId), eq(specializationProgress.specializationId, specialization));
 }
 
-function licenseOf(userId: number, specialization: string) {
+function licenseOf(userId: number | Placeholder, specialization: string | Placeholder) {
   return and(eq(userLicenses.userId, userId), eq(userLicenses.specializationType, specialization));
 }
 

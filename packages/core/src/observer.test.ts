@@ -58,20 +58,34 @@ describe("observer", () => {
     expect(events.map((e) => e.lockWaitMs !== undefined)).toEqual([true, true, true, true, true, false, false, true, false]);
   });
 
-  it("marks a call contended when it had to wait for a held lock", async () => {
+  it("marks a call contended, once and not as a retry, when it had to wait for a held lock", async () => {
     const [id = 0] = await createUsers(database, 1);
     await coupler.enroll(id, "PLAYER");
     const events = await eventsOf(() =>
       whilePairLocked(database, id, async (holder) => {
         const call = coupler.levelUpAtomic(id, "PLAYER", 100, 1);
         await waitForLockWaiters(database, { blockedBy: holder.pid });
-        await sleep(20); // let the wait be unmistakably longer than the contention threshold
+        await sleep(20); // a wait long enough to show in lockWaitMs
         return { call };
       }).then(({ call }) => call),
     );
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ operation: "levelUp", outcome: "applied", contended: true });
+    expect(events[0]).toMatchObject({ operation: "levelUp", outcome: "applied", contended: true, retries: 0 });
     expect(events[0]?.lockWaitMs).toBeGreaterThan(1);
+    expect((await coupler.get(id, "PLAYER")).progress.totalXp).toBe(100);
+  });
+
+  it("does not mark a call contended when no other transaction holds the locks, however long it took", async () => {
+    const [id = 0] = await createUsers(database, 1);
+    await coupler.enroll(id, "PLAYER");
+    // Regression: contention used to be guessed from the lock statements' wall time, so a busy
+    // machine reported every call as contended. Now a NOWAIT probe decides.
+    const events = await eventsOf(async () => {
+      for (let i = 0; i < 20; i++) await coupler.levelUpAtomic(id, "PLAYER", 10, 1);
+    });
+    expect(events).toHaveLength(20);
+    expect(events.filter((e) => e.contended)).toEqual([]);
+    expect(events.every((e) => e.lockWaitMs !== undefined && e.retries === 0)).toBe(true);
   });
 
   it("drops an event when the observer throws, without failing the call", async () => {
