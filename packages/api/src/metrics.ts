@@ -33,7 +33,7 @@ export class ApiMetrics implements CouplerObserver {
   });
   readonly contention = new Counter({
     name: "coupler_lock_contention_total",
-    help: "Calls whose row-lock wait exceeded the contention threshold (another transaction held the rows).",
+    help: "Calls that found the pair's rows locked by another transaction (a NOWAIT probe failed) and waited for them.",
     labelNames: ["operation"] as const,
     registers: [this.registry],
   });

@@ -47,6 +47,6 @@ export interface BenchResults {
   plan: BenchPlan;
   machine: MachineInfo;
   /** How the stack was set up (pool sizes, lock timeout, guard, durability). */
-  setup: { apiProcesses: number; poolSize: number; lockTimeoutMs: number; contentionThresholdMs: number; fsync: boolean; database: "embedded" | "DATABASE_URL" };
+  setup: { apiProcesses: number; poolSize: number; lockTimeoutMs: number; fsync: boolean; database: "embedded" | "DATABASE_URL" };
   runs: RunResult[];
 }

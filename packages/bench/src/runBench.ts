@@ -22,8 +22,6 @@ import { startApiProcesses } from "./startApiProcesses.ts";
 const K6_DIR = fileURLToPath(new URL("../k6/", import.meta.url));
 const LOCK_TIMEOUT_MS = 2000;
 const WARM_UP_SECONDS = 3;
-/** The coupler's default: a lock wait above 1 ms counts as contended. */
-const CONTENTION_THRESHOLD_MS = 1;
 
 const SCRIPTS = {
   "level-up": "level-up.js",
@@ -194,7 +192,6 @@ export async function runBench(plan: BenchPlan, tools: { k6: string; pgbench: st
         apiProcesses: plan.apiProcesses,
         poolSize: plan.poolSize,
         lockTimeoutMs: LOCK_TIMEOUT_MS,
-        contentionThresholdMs: CONTENTION_THRESHOLD_MS,
         fsync: env.DATABASE_URL ? true : !plan.fastDb,
         database: env.DATABASE_URL ? "DATABASE_URL" : "embedded",
       },

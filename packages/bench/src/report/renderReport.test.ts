@@ -34,7 +34,7 @@ describe("renderReport", () => {
       "| 10 | 38.34 ms | 93.01 ms | 146.55 ms",
       "| 50 | 446.56 ms | 1390.56 ms | 1624.36 ms",
     ]);
-    expect(rows[0]).toContain("100.0% waited > 1 ms (avg wait 9.49 ms, p95 ≤ 25.00 ms)");
+    expect(rows[0]).toContain("100.0% found the rows locked (avg lock wait 9.49 ms, p95 ≤ 25.00 ms)");
     expect(rows[0]).toContain("PostgreSQL: a lock waiter in 0% of samples");
     expect(report).toContain("pg_stat_activity sampled every 250 ms");
   });
