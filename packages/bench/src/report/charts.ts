@@ -51,7 +51,8 @@ function latencySpec(results: BenchResults): TopLevelSpec {
     mark: { type: "line", point: true },
     encoding: {
       x: { field: "users", type: "quantitative", scale: { type: "log" }, title: "concurrent users (VUs)" },
-      y: { field: "ms", type: "quantitative", title: "latency (ms)" },
+      // Log scale: a few ms at low load and seconds past saturation must both stay readable.
+      y: { field: "ms", type: "quantitative", title: "latency (ms, log scale)", scale: { type: "log" } },
       color: { field: "path", type: "nominal", title: "path" },
       strokeDash: { field: "stat", type: "nominal", title: "statistic" },
     },

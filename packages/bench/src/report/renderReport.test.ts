@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { BenchResults } from "../results.ts";
 import { renderCharts } from "./charts.ts";
-import { renderReport } from "./renderReport.ts";
+import { readingTheNumbers, renderReport } from "./renderReport.ts";
 import { evaluateTargets } from "./targets.ts";
 
 // summary.json of a real `pnpm bench --quick` (levels 10 and 50, every scenario, both paths, both ceilings).
@@ -80,5 +80,24 @@ describe("renderCharts", () => {
     expect(throughput?.svg).toContain("raw pg (ceiling)");
     expect(throughput?.svg).toContain("pgbench (ceiling)");
     expect(lockWait?.svg).toContain("lock wait (ms)");
+  });
+});
+
+describe("readingTheNumbers", () => {
+  it("compares the hot spot's contention with the spread-out runs' and counts desyncs per path", () => {
+    const lines = readingTheNumbers(results);
+    expect(lines.some((l) => l.startsWith("Contention follows requests per learner"))).toBe(true);
+    expect(lines.at(-1)).toMatch(/^Consistency: the coupler runs left 0 desynced pair\(s\)/);
+  });
+
+  it("calls latency queueing when the offered load exceeds what the machine served", () => {
+    const copy = structuredClone(results);
+    const levelUps = copy.runs.filter((r) => r.scenario === "level-up" && r.target === "coupler");
+    const largest = levelUps.at(-1);
+    if (!largest) throw new Error("fixture has no coupler level-up run");
+    largest.vus = 100_000; // far beyond any throughput the fixture records
+    const queueing = readingTheNumbers(copy).find((l) => l.includes("queueing for CPU"));
+    expect(queueing).toContain("At 100000 users");
+    expect(readingTheNumbers(results).some((l) => l.includes("queueing for CPU"))).toBe(false);
   });
 });
