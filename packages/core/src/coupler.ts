@@ -11,7 +11,6 @@ import {
   ValidationError,
   sqlStateOf,
   toCouplerError,
-  type CouplerErrorContext,
 } from "./errors/index.ts";
 import * as inputs from "./inputs.ts";
 import { createLogger } from "./logger.ts";
@@ -991,4 +990,3 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export type { CouplerErrorContext };
