@@ -25,7 +25,7 @@ export async function seedDemo(database: Database, coupler: ProgressLicenseCoupl
   const seeded: DemoUser[] = [];
   for (const user of DEMO) {
     const id = await findOrCreateUser(database, user);
-    for (const specialization of user.enroll) await coupler.enroll(id, specialization, { actor: "seed" });
+    for (const specialization of user.enroll) await coupler.enroll({ userId: id, specialization: specialization }, { actor: "seed" });
     seeded.push({ id, name: user.name, email: user.email, role: user.role });
   }
   return seeded;

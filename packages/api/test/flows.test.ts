@@ -52,7 +52,7 @@ describe("the seed's integration flows over HTTP", () => {
     expect(await pairRows(api.database, id)).toMatchObject({ progressLevel: 5, licenseLevel: 5, maxAchievedLevel: 5 });
     const history = await admin.progression.history.query({ userId: id, specialization: "PLAYER" });
     expect(history.items).toMatchObject([{ fromLevel: 1, toLevel: 5, reason: "passed the level-5 assessment", actor: `admin:${ADMIN_ID}` }]);
-    expect((await auditRows(api.database, id)).at(-1)).toMatchObject({ operation: "updateLevel", outcome: "applied", to_level: 5 });
+    expect((await auditRows(api.database, id)).at(-1)).toMatchObject({ operation: "advance", outcome: "applied", to_level: 5 });
 
     const before = await snapshotTables(api.database);
     const error = await expectTRPCError(

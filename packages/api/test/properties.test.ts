@@ -89,7 +89,7 @@ describe("the same idempotency key sent concurrently", () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 2, max: 8 }), fc.integer({ min: 1, max: 2_000 }), fc.integer({ min: 0, max: 5 }), async (callers, xp, sessions) => {
         const [userId = 0] = await createUsers(api.database, 1);
-        await createCoupler(api.database).enroll(userId, "PLAYER");
+        await createCoupler(api.database).enroll({ userId: userId, specialization: "PLAYER" });
         const key = `prop-same-key-${++run}`;
         const body = JSON.stringify({ userId, specialization: "PLAYER", xpGained: xp, sessionsCompleted: sessions, idempotencyKey: key });
         const answers = await Promise.all(Array.from({ length: callers }, () => post(api.url, "progression.levelUp", body, instructor)));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findHistoryGap, type ProgressLicenseCoupler } from "./coupler.ts";
+import { findHistoryGap, type ProgressLicenseCoupler } from "./coupler/index.ts";
 import { LockTimeoutError } from "./errors/index.ts";
 import { expectCouplerError } from "./testing/expectCouplerError.ts";
 import {
@@ -31,7 +31,7 @@ const update = { reason: "coach review", actor: "coach-1" };
 describe("enroll", () => {
   it("creates both rows at level 1 together", async () => {
     const [id = 0] = await createUsers(database, 1);
-    const result = await coupler.enroll(id, "PLAYER");
+    const result = await coupler.enroll({ userId: id, specialization: "PLAYER" });
     expect(result.created).toBe(true);
     expect(result.progress).toMatchObject({ currentLevel: 1, totalXp: 0, completedSessions: 0 });
     expect(result.license).toMatchObject({ currentLevel: 1, maxAchievedLevel: 1 });
@@ -40,7 +40,7 @@ describe("enroll", () => {
   it("is idempotent: a second enroll changes nothing", async () => {
     const id = await enrolledUser(database, coupler);
     const before = await snapshotTables(database);
-    const again = await coupler.enroll(id, "PLAYER");
+    const again = await coupler.enroll({ userId: id, specialization: "PLAYER" });
     expect(again.created).toBe(false);
     const after = await snapshotTables(database);
     expect({ ...after, audit: before?.audit }).toEqual(before);
@@ -53,10 +53,10 @@ describe("levelUpAtomic", () => {
     const id = await enrolledUser(database, coupler);
     const result = await coupler.levelUpAtomic(id, "PLAYER", 350, 2);
     expect(result).toMatchObject({ previousLevel: 1, newLevel: 3, totalXp: 350, completedSessions: 2, leveledUp: true });
-    const pair = await coupler.get(id, "PLAYER");
+    const pair = await coupler.get({ userId: id, specialization: "PLAYER" });
     expect(pair.progress.currentLevel).toBe(3);
     expect(pair.license.currentLevel).toBe(3);
-    const history = await coupler.history(id, "PLAYER");
+    const history = await coupler.history({ userId: id, specialization: "PLAYER" });
     expect(history.items.map((h) => [h.fromLevel, h.toLevel])).toEqual([[1, 3]]);
     const report = await coupler.validateConsistency(id, "PLAYER");
     expect(report.consistent).toBe(true);
@@ -82,10 +82,10 @@ describe("history", () => {
   it("pages newest first with a cursor", async () => {
     const id = await enrolledUser(database, coupler);
     for (const level of [2, 3, 4, 5]) await coupler.updateLevelAtomic(id, "PLAYER", level, update);
-    const first = await coupler.history(id, "PLAYER", { limit: 3 });
+    const first = await coupler.history({ userId: id, specialization: "PLAYER", limit: 3 });
     expect(first.items.map((h) => h.toLevel)).toEqual([5, 4, 3]);
     expect(first.nextCursor).not.toBeNull();
-    const second = await coupler.history(id, "PLAYER", { limit: 3, cursor: first.nextCursor ?? undefined });
+    const second = await coupler.history({ userId: id, specialization: "PLAYER", limit: 3, cursor: first.nextCursor ?? undefined });
     expect(second.items.map((h) => h.toLevel)).toEqual([2]);
     expect(second.nextCursor).toBeNull();
   });
@@ -110,7 +110,7 @@ describe("seed cases", () => {
     expect(result).toMatchObject({ previousLevel: 1, newLevel: 4, totalXp: 600, completedSessions: 3, maxAchievedLevel: 4, changed: true });
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 4, licenseLevel: 4, maxAchievedLevel: 4, totalXp: 600, completedSessions: 3 });
     expect(await historySteps(database, id)).toEqual([[1, 4]]);
-    expect((await auditRows(database, id)).at(-1)).toMatchObject({ operation: "updateLevel", outcome: "applied", xp_delta: 600, from_level: 1, to_level: 4 });
+    expect((await auditRows(database, id)).at(-1)).toMatchObject({ operation: "advance", outcome: "applied", xp_delta: 600, from_level: 1, to_level: 4 });
   });
 
   it("keeps max_achieved_level when the level goes down", async () => {
@@ -137,10 +137,10 @@ describe("seed cases", () => {
   it("rollback on a database error: a constraint violation mid-transaction leaves rows, history and audit as they were", async () => {
     const id = await enrolledUser(database, coupler);
     await coupler.levelUpAtomic(id, "PLAYER", 150, 1);
-    // After the progress write, a second progress row for the same pair breaks the unique key.
+    // With the pair locked, a second progress row for the same pair breaks the unique key.
     const faulty = createCoupler(database, {
       faults: {
-        afterProgressWrite: async (client) => {
+        midTransaction: async (client) => {
           await client.query("insert into specialization_progress (student_id, specialization_id) values ($1, 'PLAYER')", [id]);
         },
       },
@@ -170,25 +170,25 @@ describe("seed cases", () => {
     expect(await snapshotTables(database)).toEqual(before);
   });
 
-  it("rollback on a database error: a failure between the progress and the license write leaves both rows, history and audit unchanged", async () => {
+  it("rollback on a database error: a failure after the pair is locked and before its write leaves both rows, history and audit unchanged", async () => {
     const id = await enrolledUser(database, coupler);
     const faulty = createCoupler(database, {
       faults: {
-        afterProgressWrite: () => Promise.reject(new Error("injected failure between the two writes")),
+        midTransaction: () => Promise.reject(new Error("injected failure mid-transaction")),
       },
     });
     const before = await snapshotTables(database);
     const error = await expectCouplerError(faulty.levelUpAtomic(id, "PLAYER", 500, 1), "DB");
     expect(error.cause).toBeInstanceOf(Error);
-    expect((error.cause as Error).message).toBe("injected failure between the two writes");
+    expect((error.cause as Error).message).toBe("injected failure mid-transaction");
     expect(await snapshotTables(database)).toEqual(before);
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 1, licenseLevel: 1, totalXp: 0 });
   });
 
-  it("rollback on a database error: a backend terminated between the two writes commits nothing", async () => {
+  it("rollback on a database error: a backend terminated mid-transaction, with the pair locked, commits nothing", async () => {
     const id = await enrolledUser(database, coupler);
     const faulty = createCoupler(database, {
-      faults: { afterProgressWrite: (client) => terminateBackend(database, backendPid(client)) },
+      faults: { midTransaction: (client) => terminateBackend(database, backendPid(client)) },
     });
     const before = await snapshotTables(database);
     const error = await expectCouplerError(faulty.levelUpAtomic(id, "PLAYER", 500, 1), "UNAVAILABLE");

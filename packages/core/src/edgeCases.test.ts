@@ -3,7 +3,7 @@
  * coupler or by the database's constraints.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findHistoryGap, type ProgressLicenseCoupler } from "./coupler.ts";
+import { findHistoryGap, type ProgressLicenseCoupler } from "./coupler/index.ts";
 import { NotFoundError } from "./errors/index.ts";
 import { expectCouplerError } from "./testing/expectCouplerError.ts";
 import {
@@ -60,11 +60,11 @@ describe("the seed's edge cases", () => {
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: undefined, licenseLevel: undefined });
   });
 
-  it("desync after rollback: a coupler call that fails after its progress write leaves both levels equal", async () => {
+  it("desync after rollback: a coupler call that fails mid-transaction leaves both levels equal", async () => {
     const id = await enrolledUser(database, coupler);
     await coupler.levelUpAtomic(id, "PLAYER", 100, 1);
     const failing = createCoupler(database, {
-      faults: { afterProgressWrite: () => Promise.reject(new Error("license service down")) },
+      faults: { midTransaction: () => Promise.reject(new Error("license service down")) },
     });
     await expectCouplerError(failing.levelUpAtomic(id, "PLAYER", 500, 1), "DB");
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 2, licenseLevel: 2, totalXp: 100 });
@@ -91,7 +91,7 @@ describe("the seed's edge cases", () => {
   it("interrupted upgrade: a backend killed mid-transaction commits nothing, the pair stays consistent and the pool recovers", async () => {
     const id = await enrolledUser(database, coupler);
     const interrupted = createCoupler(database, {
-      faults: { afterProgressWrite: (client) => terminateBackend(database, backendPid(client)) },
+      faults: { midTransaction: (client) => terminateBackend(database, backendPid(client)) },
     });
     const before = await snapshotTables(database);
     await expectCouplerError(interrupted.levelUpAtomic(id, "PLAYER", 600, 3), "UNAVAILABLE");
@@ -157,7 +157,7 @@ describe("the seed's edge cases", () => {
     expect(rows[0]).toEqual({ n: 0 });
 
     const missing = 2_000_000_000;
-    const enroll = await expectCouplerError(coupler.enroll(missing, "PLAYER"), "NOT_FOUND");
+    const enroll = await expectCouplerError(coupler.enroll({ userId: missing, specialization: "PLAYER" }), "NOT_FOUND");
     expect(enroll).toBeInstanceOf(NotFoundError);
     expect(enroll).toMatchObject({ entity: "user" });
     expect(await expectCouplerError(coupler.levelUpAtomic(missing, "PLAYER", 10, 1), "NOT_FOUND")).toMatchObject({ entity: "user" });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ProgressLicenseCoupler } from "./coupler.ts";
+import type { ProgressLicenseCoupler } from "./coupler/index.ts";
 import { GuardRefusedError, getGuard, setGuard } from "./guard.ts";
 import { runIntegrityAudit } from "./integrity.ts";
 import { createCoupler, enrolledUser, pairRows, rawTransaction, snapshotTables } from "./testing/fixtures.ts";

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LevelUpResult, ProgressLicenseCoupler } from "./coupler.ts";
+import type { LevelUpResult, ProgressLicenseCoupler } from "./coupler/index.ts";
 import { expectCouplerError } from "./testing/expectCouplerError.ts";
 import {
   auditRows,

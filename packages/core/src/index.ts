@@ -18,7 +18,8 @@ export {
   type ProgressState,
   type SyncResult,
   type UpdateLevelResult,
-} from "./coupler.ts";
+  type AdvanceResult,
+} from "./coupler/index.ts";
 export { coreEnv, parseCoreEnv, type CoreEnv } from "./env.ts";
 export {
   ConflictError,

@@ -44,16 +44,17 @@ export const levelUpInput = z.object({
   sessionsCompleted: sessionsAmount,
   idempotencyKey: idempotencyKey.optional(),
 });
-export const updateLevelInput = z.object({
+/** Sets both rows to `newLevel` (the admin advancement), optionally adding XP and sessions. */
+export const advanceInput = z.object({
   userId,
   specialization,
   newLevel: level,
+  reason,
   xpChange: xpAmount.default(0),
   sessionsChange: sessionsAmount.default(0),
-  reason,
-  actor,
 });
-export const advanceInput = z.object({ userId, specialization, newLevel: level, reason });
+/** The seed's `update_level_atomic`: `advance` with the actor in the input. */
+export const updateLevelInput = advanceInput.extend({ actor });
 export const syncInput = z.object({ userId, specialization, source: syncSource });
 export const historyInput = z.object({
   userId,
@@ -70,7 +71,7 @@ export const createUserInput = z.object({
 export type PairInput = z.infer<typeof pairInput>;
 export type LevelUpInput = z.infer<typeof levelUpInput>;
 export type UpdateLevelInput = z.input<typeof updateLevelInput>;
-export type AdvanceInput = z.infer<typeof advanceInput>;
+export type AdvanceInput = z.input<typeof advanceInput>;
 export type SyncInput = z.infer<typeof syncInput>;
 export type SyncSource = z.infer<typeof syncSource>;
 export type HistoryInput = z.input<typeof historyInput>;

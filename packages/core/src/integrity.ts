@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type pg from "pg";
 import type { Db } from "./client.ts";
-import type { ProgressLicenseCoupler, SyncResult } from "./coupler.ts";
+import type { ProgressLicenseCoupler, SyncResult } from "./coupler/index.ts";
 import { runTransaction } from "./transaction.ts";
 
 export interface PairRef {

@@ -4,7 +4,7 @@
  * on a lock in pg_stat_activity), never after a sleep.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ProgressLicenseCoupler } from "./coupler.ts";
+import type { ProgressLicenseCoupler } from "./coupler/index.ts";
 import { setGuard } from "./guard.ts";
 import {
   backendPid,

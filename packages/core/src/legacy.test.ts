@@ -3,7 +3,7 @@
  * the failures it has and the coupler does not.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ProgressLicenseCoupler } from "./coupler.ts";
+import type { ProgressLicenseCoupler } from "./coupler/index.ts";
 import { runIntegrityAudit } from "./integrity.ts";
 import { legacyLevelUp, legacySync } from "./legacy.ts";
 import { createCoupler, enrolledUser, pairRows, waitForLockWaiters, withSession } from "./testing/fixtures.ts";

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ProgressLicenseCoupler } from "./coupler.ts";
+import type { ProgressLicenseCoupler } from "./coupler/index.ts";
 import { createCoupler, createUsers, recordingObserver, waitForLockWaiters, whilePairLocked } from "./testing/fixtures.ts";
 import type { TestDatabase } from "./testing/testDatabase.ts";
 import { useTestDatabase } from "./testing/vitest.ts";
@@ -27,24 +27,24 @@ describe("observer", () => {
     const [id = 0] = await createUsers(database, 1);
     const settle = (p: Promise<unknown>) => p.catch(() => undefined);
     const events = await eventsOf(async () => {
-      await coupler.enroll(id, "PLAYER");
-      await coupler.enroll(id, "PLAYER");
+      await coupler.enroll({ userId: id, specialization: "PLAYER" });
+      await coupler.enroll({ userId: id, specialization: "PLAYER" });
       await coupler.levelUpAtomic(id, "PLAYER", 150, 1, "observer-key-1");
       await coupler.levelUpAtomic(id, "PLAYER", 150, 1, "observer-key-1");
       await coupler.updateLevelAtomic(id, "PLAYER", 2, { reason: "same level", actor: "t" });
       await settle(coupler.levelUpAtomic(id, "PLAYER", -1, 0));
       await settle(coupler.updateLevelAtomic(id, "PLAYER", 99, { reason: "too high", actor: "t" }));
       await settle(coupler.levelUpAtomic(2_000_000_000, "PLAYER", 1, 0));
-      await coupler.get(id, "PLAYER");
+      await coupler.get({ userId: id, specialization: "PLAYER" });
     });
     expect(events.map((e) => [e.operation, e.outcome, e.errorCode])).toEqual([
       ["enroll", "applied", undefined],
       ["enroll", "noop", undefined],
       ["levelUp", "applied", undefined],
       ["levelUp", "replayed", undefined],
-      ["updateLevel", "noop", undefined],
+      ["advance", "noop", undefined],
       ["levelUp", "error", "VALIDATION"],
-      ["updateLevel", "error", "VALIDATION"],
+      ["advance", "error", "VALIDATION"],
       ["levelUp", "error", "NOT_FOUND"],
       ["get", "noop", undefined],
     ]);
@@ -60,7 +60,7 @@ describe("observer", () => {
 
   it("marks a call contended, once and not as a retry, when it had to wait for a held lock", async () => {
     const [id = 0] = await createUsers(database, 1);
-    await coupler.enroll(id, "PLAYER");
+    await coupler.enroll({ userId: id, specialization: "PLAYER" });
     const events = await eventsOf(() =>
       whilePairLocked(database, id, async (holder) => {
         const call = coupler.levelUpAtomic(id, "PLAYER", 100, 1);
@@ -72,12 +72,12 @@ describe("observer", () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ operation: "levelUp", outcome: "applied", contended: true, retries: 0 });
     expect(events[0]?.lockWaitMs).toBeGreaterThan(1);
-    expect((await coupler.get(id, "PLAYER")).progress.totalXp).toBe(100);
+    expect((await coupler.get({ userId: id, specialization: "PLAYER" })).progress.totalXp).toBe(100);
   });
 
   it("does not mark a call contended when no other transaction holds the locks, however long it took", async () => {
     const [id = 0] = await createUsers(database, 1);
-    await coupler.enroll(id, "PLAYER");
+    await coupler.enroll({ userId: id, specialization: "PLAYER" });
     // Regression: contention used to be guessed from the lock statements' wall time, so a busy
     // machine reported every call as contended. Now a NOWAIT probe decides.
     const events = await eventsOf(async () => {
@@ -97,6 +97,6 @@ describe("observer", () => {
         },
       },
     });
-    await expect(throwing.enroll(id, "PLAYER")).resolves.toMatchObject({ created: true });
+    await expect(throwing.enroll({ userId: id, specialization: "PLAYER" })).resolves.toMatchObject({ created: true });
   });
 });

@@ -2,7 +2,7 @@ import type { CouplerErrorCode } from "./errors/index.ts";
 
 export type OperationName =
   | "enroll"
-  | "updateLevel"
+  | "advance"
   | "levelUp"
   | "sync"
   | "validate"

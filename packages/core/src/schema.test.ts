@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ProgressLicenseCoupler } from "./coupler.ts";
+import type { ProgressLicenseCoupler } from "./coupler/index.ts";
 import { specializationProgress, userLicenses } from "./schema.ts";
 import { createCoupler, enrolledUser, rawTransaction } from "./testing/fixtures.ts";
 import type { TestDatabase } from "./testing/testDatabase.ts";

@@ -96,7 +96,7 @@ describe("runTransaction and the pool", () => {
       // The failed insert aborts the transaction; without ROLLBACK every later query would fail (25P02).
       const failing = createCoupler(own, {
         faults: {
-          afterProgressWrite: async (client) => {
+          midTransaction: async (client) => {
             await client.query("insert into specialization_progress (student_id, specialization_id) values ($1, 'PLAYER')", [id]);
           },
         },

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ProgressLicenseCoupler } from "../coupler.ts";
+import type { ProgressLicenseCoupler } from "../coupler/index.ts";
 import { legacyLevelUp } from "../legacy.ts";
 import { createCoupler, enrolledUser, withSession, type Session } from "../testing/fixtures.ts";
 import type { TestDatabase } from "../testing/testDatabase.ts";
@@ -43,7 +43,7 @@ describe("the CI-sized chaos round", () => {
 
   it("actually injected every kind of coupler fault, including a restart", () => {
     const faults = result.modes.find((m) => m.mode === "coupler")?.faults;
-    for (const kind of ["killBackend", "killBeforeBegin", "failAfterProgressWrite", "killDuringCommit", "statementTimeout", "clientAbort", "restart"] as const) {
+    for (const kind of ["killBackend", "killBeforeBegin", "failMidTransaction", "killDuringCommit", "statementTimeout", "clientAbort", "restart"] as const) {
       expect(faults?.[kind], kind).toBeGreaterThan(0);
     }
   });

@@ -1,4 +1,4 @@
-import { findHistoryGap } from "../coupler.ts";
+import { findHistoryGap } from "../coupler/index.ts";
 import { describeOp, pairKey, type OpRecord } from "./history.ts";
 import type { DbSnapshot, PairSnapshot } from "./snapshot.ts";
 

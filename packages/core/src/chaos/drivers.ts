@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { Catalogue } from "../catalogue.ts";
-import type { ProgressLicenseCoupler } from "../coupler.ts";
+import type { ProgressLicenseCoupler } from "../coupler/index.ts";
 import { legacyLevelUp, legacySync, type LegacyHooks } from "../legacy.ts";
 import type { OpRecord, OpResult } from "./history.ts";
 

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { CouplerFaults } from "../coupler.ts";
+import type { CouplerFaults } from "../coupler/index.ts";
 import type { LegacyHooks } from "../legacy.ts";
 import type { Random } from "./random.ts";
 
@@ -8,10 +8,10 @@ export type FaultKind =
   | "killBackend"
   /** A transaction's own backend terminated after checkout, before BEGIN. */
   | "killBeforeBegin"
-  /** Terminated between the progress write and the license write. */
-  | "killAfterProgressWrite"
-  /** An error thrown between the progress write and the license write. */
-  | "failAfterProgressWrite"
+  /** Terminated mid-transaction: the pair locked, its write not yet sent (for sync, between its writes). */
+  | "killMidTransaction"
+  /** An error thrown at the same point. */
+  | "failMidTransaction"
   /** Terminated after the last statement, before COMMIT is sent. */
   | "killBeforeCommit"
   /** Terminated from outside while COMMIT is in flight: the outcome is unknown to the client. */
@@ -28,8 +28,8 @@ export type FaultKind =
 const FAULT_KINDS = [
   "killBackend",
   "killBeforeBegin",
-  "killAfterProgressWrite",
-  "failAfterProgressWrite",
+  "killMidTransaction",
+  "failMidTransaction",
   "killBeforeCommit",
   "killDuringCommit",
   "statementTimeout",
@@ -40,8 +40,8 @@ const FAULT_KINDS = [
 
 export interface FaultRates {
   killBeforeBegin: number;
-  killAfterProgressWrite: number;
-  failAfterProgressWrite: number;
+  killMidTransaction: number;
+  failMidTransaction: number;
   killBeforeCommit: number;
   killDuringCommit: number;
   statementTimeout: number;
@@ -57,8 +57,8 @@ type RolledFault = { [K in keyof FaultRates]: FaultRates[K] extends number ? K :
 
 export const DEFAULT_FAULT_RATES: FaultRates = {
   killBeforeBegin: 0.01,
-  killAfterProgressWrite: 0.01,
-  failAfterProgressWrite: 0.03,
+  killMidTransaction: 0.01,
+  failMidTransaction: 0.03,
   killBeforeCommit: 0.01,
   killDuringCommit: 0.02,
   statementTimeout: 0.08,
@@ -70,8 +70,8 @@ export const DEFAULT_FAULT_RATES: FaultRates = {
 
 export const NO_FAULTS: FaultRates = {
   killBeforeBegin: 0,
-  killAfterProgressWrite: 0,
-  failAfterProgressWrite: 0,
+  killMidTransaction: 0,
+  failMidTransaction: 0,
   killBeforeCommit: 0,
   killDuringCommit: 0,
   statementTimeout: 0,
@@ -102,7 +102,7 @@ export interface FaultInjectorOptions {
 /**
  * Injects real failures into a running workload: terminated backends (from
  * inside a transaction through the coupler's fault hooks and from outside),
- * errors between the two writes, tiny statement timeouts, client aborts and a
+ * errors mid-transaction, tiny statement timeouts, client aborts and a
  * database restart. Faults fire only while the injector is started, so the
  * resolution phase and the final check run undisturbed.
  */
@@ -127,9 +127,9 @@ export class FaultInjector {
     beforeBegin: async (client) => {
       if (this.#roll("killBeforeBegin")) await killSelf(client);
     },
-    afterProgressWrite: async (client) => {
-      if (this.#roll("failAfterProgressWrite")) throw new InjectedFault("injected failure between the progress and the license write");
-      if (this.#roll("killAfterProgressWrite")) await killSelf(client);
+    midTransaction: async (client) => {
+      if (this.#roll("failMidTransaction")) throw new InjectedFault("injected failure mid-transaction");
+      if (this.#roll("killMidTransaction")) await killSelf(client);
     },
     beforeCommit: async (client) => {
       if (this.#roll("killBeforeCommit")) await killSelf(client);

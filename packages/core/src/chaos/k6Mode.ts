@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createDatabase } from "../client.ts";
 import { childProcessEnv } from "../env.ts";
-import { ProgressLicenseCoupler } from "../coupler.ts";
+import { ProgressLicenseCoupler } from "../coupler/index.ts";
 import { runIntegrityAudit, type IntegrityReport } from "../integrity.ts";
 import { createLogger } from "../logger.ts";
 import { migrate } from "../migrate.ts";
@@ -68,7 +68,7 @@ export async function runK6WithFaults(options: K6FaultOptions): Promise<K6FaultR
         .insert(users)
         .values(Array.from({ length: options.learners }, (_, i) => ({ name: `k6 learner ${i + 1}`, email: `k6-${i + 1}@example.test` })))
         .returning({ id: users.id });
-      for (const { id } of rows) await coupler.enroll(id, "PLAYER");
+      for (const { id } of rows) await coupler.enroll({ userId: id, specialization: "PLAYER" });
       const api = await apiHttpTarget({ poolSize: 10 }).start(url);
       try {
         const injector = new FaultInjector({

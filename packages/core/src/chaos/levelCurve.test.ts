@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ProgressLicenseCoupler } from "../coupler.ts";
+import type { ProgressLicenseCoupler } from "../coupler/index.ts";
 import { levelForXp, type SpecializationRules } from "../specializations.ts";
 import { createCoupler, enrolledUser, pairRows } from "../testing/fixtures.ts";
 import type { TestDatabase } from "../testing/testDatabase.ts";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDatabase, type Database } from "../client.ts";
-import type { CouplerFaults } from "../coupler.ts";
+import type { CouplerFaults } from "../coupler/index.ts";
 import { migrate } from "../migrate.ts";
 import { startEmbeddedPostgres, type RunningPostgres } from "../testing/embeddedPostgres.ts";
 import { expectCouplerError } from "../testing/expectCouplerError.ts";
@@ -33,18 +33,18 @@ function leaks(db: Database) {
 
 async function enrolled(db: Database): Promise<number> {
   const [id = 0] = await createUsers(db, 1);
-  await createCoupler(db).enroll(id, "PLAYER");
+  await createCoupler(db).enroll({ userId: id, specialization: "PLAYER" });
   return id;
 }
 
 const killOwnBackend = (client: Parameters<NonNullable<CouplerFaults["beforeCommit"]>>[0]) => terminateBackend(database, backendPid(client));
 
 describe("faults inside a coupler transaction", () => {
-  it("a backend killed between the progress and the license write leaves both rows untouched, and the pool keeps serving", async () => {
+  it("a backend killed mid-transaction, with the pair locked, leaves both rows untouched, and the pool keeps serving", async () => {
     await withOwnPool(database.url, async (own) => {
       const id = await enrolled(own);
       const before = await snapshotTables(own);
-      const broken = createCoupler(own, { faults: { afterProgressWrite: killOwnBackend } });
+      const broken = createCoupler(own, { faults: { midTransaction: killOwnBackend } });
       // More failures than the pool has clients: a leak would exhaust it.
       for (let i = 0; i < 4; i++) {
         await expectCouplerError(broken.levelUpAtomic(id, "PLAYER", 350, 1, `kill-mid-${i}`), "UNAVAILABLE");
@@ -63,7 +63,7 @@ describe("faults inside a coupler transaction", () => {
       const id = await enrolled(own);
       // Killed from outside while no query runs: the error arrives as an event on the client, not as a query failure.
       const idleKill: CouplerFaults = {
-        afterProgressWrite: async (client) => {
+        midTransaction: async (client) => {
           await terminateBackend(database, backendPid(client));
           await new Promise((resolve) => setTimeout(resolve, 100));
         },
@@ -81,11 +81,11 @@ describe("faults inside a coupler transaction", () => {
     const own = createDatabase({ connectionString: proxy.url, max: 2, connectionTimeoutMillis: 5_000 });
     try {
       const failed = proxy.failNextConnectOnReady();
-      await expectCouplerError(createCoupler(own).get(1, "PLAYER"), "UNAVAILABLE");
+      await expectCouplerError(createCoupler(own).get({ userId: 1, specialization: "PLAYER" }), "UNAVAILABLE");
       await failed;
       expect(leaks(own)).toEqual({ checkedOut: 0, waiting: 0 });
       const id = await enrolled(own);
-      expect((await createCoupler(own).get(id, "PLAYER")).license.currentLevel).toBe(1);
+      expect((await createCoupler(own).get({ userId: id, specialization: "PLAYER" })).license.currentLevel).toBe(1);
     } finally {
       await own.close();
       await proxy.close();
@@ -134,7 +134,7 @@ describe("faults inside a coupler transaction", () => {
     const own = createDatabase({ connectionString: database.url, max: 1, statementTimeoutMs: 50 });
     try {
       const id = await enrolled(own);
-      const slow = createCoupler(own, { faults: { afterProgressWrite: (client) => client.query("select pg_sleep(0.2)").then(() => {}) } });
+      const slow = createCoupler(own, { faults: { midTransaction: (client) => client.query("select pg_sleep(0.2)").then(() => {}) } });
       await expectCouplerError(slow.levelUpAtomic(id, "PLAYER", 350, 1, "timed-out"), "UNAVAILABLE");
       expect(leaks(own)).toEqual({ checkedOut: 0, waiting: 0 });
       // The one pooled connection is out of the failed transaction and back at the default lock_timeout.

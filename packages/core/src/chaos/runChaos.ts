@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createDatabase, type Database } from "../client.ts";
-import { ProgressLicenseCoupler } from "../coupler.ts";
+import { ProgressLicenseCoupler } from "../coupler/index.ts";
 import { runIntegrityAudit, type IntegrityReport } from "../integrity.ts";
 import { createLogger } from "../logger.ts";
 import { migrate } from "../migrate.ts";
@@ -110,8 +110,8 @@ export interface ChaosResult {
 const VICTIM = "coupler-chaos";
 const IN_PROCESS_ONLY = {
   killBeforeBegin: 0,
-  killAfterProgressWrite: 0,
-  failAfterProgressWrite: 0,
+  killMidTransaction: 0,
+  failMidTransaction: 0,
   killBeforeCommit: 0,
   killDuringCommit: 0,
   statementTimeout: 0,
@@ -291,7 +291,7 @@ async function seedPairs(admin: Database, coupler: ProgressLicenseCoupler, optio
   const pairs: Pair[] = [];
   for (const { id } of rows) {
     for (const specialization of options.specializations) {
-      await coupler.enroll(id, specialization, { actor: "chaos" });
+      await coupler.enroll({ userId: id, specialization: specialization }, { actor: "chaos" });
       const rules = await coupler.catalogue.get(specialization);
       pairs.push({ userId: id, specialization, maxLevel: rules?.maxLevel ?? 1 });
     }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "drizzle-orm";
 import pg from "pg";
-import { ProgressLicenseCoupler, type CouplerOptions } from "../coupler.ts";
+import { ProgressLicenseCoupler, type CouplerOptions } from "../coupler/index.ts";
 import type { Database } from "../client.ts";
 import type { OperationEvent } from "../observer.ts";
 import { users } from "../schema.ts";
@@ -25,7 +25,7 @@ export function createCoupler(database: Database, options: Partial<CouplerOption
 /** Users enrolled in `specialization`, ready for level-ups. */
 export async function enrolledUsers(database: Database, coupler: ProgressLicenseCoupler, count: number, specialization = "PLAYER") {
   const ids = await createUsers(database, count);
-  for (const id of ids) await coupler.enroll(id, specialization);
+  for (const id of ids) await coupler.enroll({ userId: id, specialization: specialization });
   return ids;
 }
 

@@ -1,0 +1,194 @@
+import { Catalogue } from "../catalogue.ts";
+import { ValidationError } from "../errors/index.ts";
+import * as inputs from "../inputs.ts";
+import { createLogger } from "../logger.ts";
+import { parseInput } from "../validate.ts";
+import { lockPair } from "./lockPair.ts";
+import { advance } from "./operations/advance.ts";
+import { enroll } from "./operations/enroll.ts";
+import { get } from "./operations/get.ts";
+import { history } from "./operations/history.ts";
+import { levelUp } from "./operations/levelUp.ts";
+import { sync } from "./operations/sync.ts";
+import { validate } from "./operations/validate.ts";
+import { precheck, rulesFor, runRead, runWrite, type CouplerRuntime, type OperationContext } from "./runOperation.ts";
+import { Statements } from "./statements.ts";
+import type {
+  AdvanceResult,
+  CallOptions,
+  ConsistencyReport,
+  CouplerOptions,
+  EnrollResult,
+  HistoryPage,
+  LevelUpResult,
+  PairState,
+  SyncResult,
+} from "./types.ts";
+
+const DEFAULT_ACTOR = "system";
+
+/** An operation's input as callers hold it: the specialization is any id, checked against the catalogue at run time. */
+export type Input<T extends { specialization: string }> = Omit<T, "specialization"> & { specialization: string };
+
+/**
+ * Keeps a learner's progress and license in lockstep. Every write is one
+ * transaction that locks the progress row, then the license row (always that
+ * order, so two coupler calls cannot deadlock each other), validates, writes
+ * both rows, the level history and an audit row, and commits all or nothing.
+ *
+ * Each method takes one input object, checks it with the schema in `inputs`
+ * (the API's schemas too), and hands it to the operation of the same name
+ * in `operations/`. The seed's names remain as aliases at the bottom.
+ */
+export class ProgressLicenseCoupler {
+  readonly catalogue: Catalogue;
+  readonly #rt: CouplerRuntime;
+
+  constructor(options: CouplerOptions) {
+    this.catalogue = new Catalogue(options.db);
+    this.#rt = {
+      pool: options.pool,
+      catalogue: this.catalogue,
+      statements: new Statements(options.preparedStatements ?? true),
+      lockTimeoutMs: options.lockTimeoutMs ?? 2000,
+      noWait: options.noWait ?? false,
+      maxRetries: options.maxRetries ?? 3,
+      retryBaseDelayMs: options.retryBaseDelayMs ?? 5,
+      observer: options.observer,
+      logger: options.logger ?? createLogger(),
+      faults: options.faults,
+    };
+  }
+
+  /** Creates the progress and license rows of a learner at level 1, together. Idempotent. */
+  async enroll(input: Input<inputs.PairInput>, call: CallOptions = {}): Promise<EnrollResult> {
+    const ctx = this.#ctx("enroll", input);
+    const parsed = await precheck(this.#rt, ctx, async () => {
+      const valid = parseInput(inputs.enrollInput, input, ctx);
+      await rulesFor(this.#rt, valid.specialization, ctx);
+      return valid;
+    });
+    return runWrite(this.#rt, ctx, call, (tx) => enroll(tx, { ...parsed, actor: call.actor ?? DEFAULT_ACTOR }));
+  }
+
+  /**
+   * Awards XP and sessions; the level follows the specialization's XP curve,
+   * capped at its maximum and never lowered. With an idempotency key, a
+   * repeated call returns the first call's result and changes nothing; the
+   * same key with a different request is refused (VALIDATION).
+   */
+  async levelUp(input: Input<inputs.LevelUpInput>, call: CallOptions = {}): Promise<LevelUpResult> {
+    const ctx = this.#ctx("levelUp", input);
+    const step = await precheck(this.#rt, ctx, async () => {
+      const valid = parseInput(inputs.levelUpInput, input, ctx);
+      return { ...valid, rules: await rulesFor(this.#rt, valid.specialization, ctx), actor: call.actor ?? DEFAULT_ACTOR };
+    });
+    return runWrite(this.#rt, ctx, call, async (tx) => levelUp(tx, await lockPair(tx, step), step));
+  }
+
+  /**
+   * Sets a learner's level on both rows (the admin advancement), optionally
+   * adding XP and sessions. The license's highest level is max(old, new).
+   */
+  async advance(input: Input<inputs.AdvanceInput>, call: CallOptions = {}): Promise<AdvanceResult> {
+    const ctx = this.#ctx("advance", input);
+    const step = await precheck(this.#rt, ctx, async () => {
+      const valid = parseInput(inputs.advanceInput, input, ctx);
+      const rules = await rulesFor(this.#rt, valid.specialization, ctx);
+      if (valid.newLevel > rules.maxLevel) {
+        throw new ValidationError(
+          `advance: level ${valid.newLevel} is above ${rules.id}'s maximum level ${rules.maxLevel}`,
+          [{ path: ["newLevel"], message: `must be at most ${rules.maxLevel}` }],
+          ctx,
+        );
+      }
+      return { ...valid, actor: call.actor ?? DEFAULT_ACTOR };
+    });
+    return runWrite(this.#rt, ctx, call, async (tx) => advance(tx, await lockPair(tx, step), step));
+  }
+
+  /**
+   * Repairs a desynced pair from the named side: `progress` copies the
+   * progress level onto the license, `license` the license level onto the
+   * progress. A missing half is recreated from the other. A pair already in
+   * step is left alone: a second call changes nothing and writes no history.
+   */
+  async sync(input: Input<inputs.SyncInput>, call: CallOptions = {}): Promise<SyncResult> {
+    const ctx = this.#ctx("sync", input);
+    const parsed = await precheck(this.#rt, ctx, async () => {
+      const valid = parseInput(inputs.syncInput, input, ctx);
+      await rulesFor(this.#rt, valid.specialization, ctx);
+      return valid;
+    });
+    return runWrite(this.#rt, ctx, call, (tx) => sync(tx, { ...parsed, actor: call.actor ?? DEFAULT_ACTOR }));
+  }
+
+  /** Checks one pair in a single snapshot: both halves present, levels equal and in range, history contiguous. */
+  async validate(input: Input<inputs.PairInput>): Promise<ConsistencyReport> {
+    const ctx = this.#ctx("validate", input);
+    const step = await precheck(this.#rt, ctx, async () => {
+      const valid = parseInput(inputs.pairInput, input, ctx);
+      return { ...valid, rules: await rulesFor(this.#rt, valid.specialization, ctx) };
+    });
+    return runRead(this.#rt, ctx, (db) => validate(db, step, ctx));
+  }
+
+  /** Both rows of a pair, read in one snapshot. */
+  async get(input: Input<inputs.PairInput>): Promise<PairState> {
+    const ctx = this.#ctx("get", input);
+    const parsed = await precheck(this.#rt, ctx, () => parseInput(inputs.pairInput, input, ctx));
+    return runRead(this.#rt, ctx, (db) => get(db, parsed, ctx));
+  }
+
+  /** A license's level changes, newest first, a page at a time. */
+  async history(input: Input<inputs.HistoryInput>): Promise<HistoryPage> {
+    const ctx = this.#ctx("history", input);
+    const parsed = await precheck(this.#rt, ctx, () => parseInput(inputs.historyInput, input, ctx));
+    return runRead(this.#rt, ctx, (db) => history(db, parsed, ctx));
+  }
+
+  // ---- the seed's names, positional as the seed had them ----
+
+  /** The seed's `level_up_atomic`: {@link levelUp}. */
+  levelUpAtomic(
+    userId: number,
+    specialization: string,
+    xpGained: number,
+    sessionsCompleted: number,
+    idempotencyKey?: string,
+    call: CallOptions = {},
+  ): Promise<LevelUpResult> {
+    return this.levelUp({ userId, specialization, xpGained, sessionsCompleted, idempotencyKey }, call);
+  }
+
+  /** The seed's `update_level_atomic`: {@link advance}, with the actor among the details. */
+  updateLevelAtomic(
+    userId: number,
+    specialization: string,
+    newLevel: number,
+    details: { xpChange?: number; sessionsChange?: number; reason: string; actor: string },
+    call: CallOptions = {},
+  ): Promise<AdvanceResult> {
+    const { actor, ...rest } = details;
+    return this.advance({ userId, specialization, newLevel, ...rest }, { ...call, actor });
+  }
+
+  /** The seed's `sync_existing_records_atomic`: {@link sync}. */
+  syncExistingRecordsAtomic(userId: number, specialization: string, source: inputs.SyncSource, call: CallOptions = {}): Promise<SyncResult> {
+    return this.sync({ userId, specialization, source }, call);
+  }
+
+  /** The seed's `validate_consistency`: {@link validate}. */
+  validateConsistency(userId: number, specialization: string): Promise<ConsistencyReport> {
+    return this.validate({ userId, specialization });
+  }
+
+  #ctx(operation: OperationContext["operation"], input: unknown): OperationContext {
+    const { userId, specialization } = (input ?? {}) as { userId?: unknown; specialization?: unknown };
+    return {
+      operation,
+      userId: typeof userId === "number" ? userId : undefined,
+      specialization: typeof specialization === "string" ? specialization : undefined,
+    };
+  }
+}

@@ -1,0 +1,35 @@
+import { and, desc, eq, lt } from "drizzle-orm";
+import type { Db } from "../../client.ts";
+import type { HistoryInput } from "../../inputs.ts";
+import { licenseProgressions, userLicenses } from "../../schema.ts";
+import { notEnrolled } from "../lockPair.ts";
+import type { OperationContext, Outcome } from "../runOperation.ts";
+import { licenseOf } from "../statements.ts";
+import type { HistoryPage } from "../types.ts";
+
+/** A license's level changes, newest first, a page at a time. */
+export async function history(db: Db, input: Required<Omit<HistoryInput, "cursor">> & Pick<HistoryInput, "cursor">, ctx: OperationContext): Promise<Outcome<HistoryPage>> {
+  const [license] = await db.select({ id: userLicenses.id }).from(userLicenses).where(licenseOf(input.userId, input.specialization));
+  if (!license) return notEnrolled(db, input, ctx);
+  const rows = await db
+    .select({
+      id: licenseProgressions.id,
+      fromLevel: licenseProgressions.fromLevel,
+      toLevel: licenseProgressions.toLevel,
+      reason: licenseProgressions.reason,
+      actor: licenseProgressions.actor,
+      createdAt: licenseProgressions.createdAt,
+    })
+    .from(licenseProgressions)
+    .where(
+      and(
+        eq(licenseProgressions.userLicenseId, license.id),
+        input.cursor === undefined ? undefined : lt(licenseProgressions.id, input.cursor),
+      ),
+    )
+    .orderBy(desc(licenseProgressions.id))
+    .limit(input.limit + 1);
+  const items = rows.slice(0, input.limit);
+  const last = items.at(-1);
+  return { outcome: "noop", result: { items, nextCursor: rows.length > input.limit && last ? last.id : null } };
+}

@@ -1,0 +1,61 @@
+import { eq } from "drizzle-orm";
+import type { Db } from "../../client.ts";
+import type { PairInput } from "../../inputs.ts";
+import { licenseProgressions } from "../../schema.ts";
+import type { SpecializationRules } from "../../specializations.ts";
+import { findHistoryGap } from "../findHistoryGap.ts";
+import { notEnrolled } from "../lockPair.ts";
+import { toLicenseState, toProgressState } from "../pairState.ts";
+import type { OperationContext, Outcome } from "../runOperation.ts";
+import type { ConsistencyIssue, ConsistencyReport } from "../types.ts";
+import { readPair } from "./get.ts";
+
+/** Checks one pair: both halves present, levels equal and in range, history contiguous. */
+export async function validate(
+  db: Db,
+  input: PairInput & { rules: SpecializationRules },
+  ctx: OperationContext,
+): Promise<Outcome<ConsistencyReport>> {
+  const { progress, license } = await readPair(db, input);
+  if (!progress && !license) await notEnrolled(db, input, ctx);
+  const issues: ConsistencyIssue[] = [];
+  if (!progress) issues.push({ code: "MISSING_PROGRESS", message: "the license has no progress row" });
+  if (!license) issues.push({ code: "MISSING_LICENSE", message: "the progress has no license row" });
+  if (progress && license && progress.currentLevel !== license.currentLevel) {
+    issues.push({
+      code: "LEVEL_MISMATCH",
+      message: `progress is at level ${progress.currentLevel}, the license at ${license.currentLevel}`,
+    });
+  }
+  for (const [name, lvl] of [
+    ["progress", progress?.currentLevel],
+    ["license", license?.currentLevel],
+  ] as const) {
+    if (lvl !== undefined && (lvl < 1 || lvl > input.rules.maxLevel)) {
+      issues.push({ code: "LEVEL_OUT_OF_RANGE", message: `${name} level ${lvl} is outside 1..${input.rules.maxLevel}` });
+    }
+  }
+  if (license && license.maxAchievedLevel < license.currentLevel) {
+    issues.push({ code: "MAX_BELOW_CURRENT", message: "max_achieved_level is below current_level" });
+  }
+  if (license) {
+    const chain = await db
+      .select({ fromLevel: licenseProgressions.fromLevel, toLevel: licenseProgressions.toLevel })
+      .from(licenseProgressions)
+      .where(eq(licenseProgressions.userLicenseId, license.id))
+      .orderBy(licenseProgressions.id);
+    const gap = findHistoryGap(chain, license.currentLevel);
+    if (gap) issues.push({ code: "HISTORY_GAP", message: gap });
+  }
+  return {
+    outcome: "noop",
+    result: {
+      userId: input.userId,
+      specialization: input.specialization,
+      consistent: issues.length === 0,
+      issues,
+      progress: progress ? toProgressState(progress) : null,
+      license: license ? toLicenseState(license) : null,
+    },
+  };
+}

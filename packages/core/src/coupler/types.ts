@@ -1,0 +1,148 @@
+import type pg from "pg";
+import type { Logger } from "pino";
+import type { Db } from "../client.ts";
+import type { SyncSource } from "../inputs.ts";
+import type { CouplerObserver } from "../observer.ts";
+import type { TransactionFaults } from "../transaction.ts";
+
+export interface CouplerFaults extends TransactionFaults {
+  /**
+   * In the middle of a write transaction: after the pair's rows are locked
+   * and before the write that completes the change (for sync, between the
+   * progress write and the license write). A kill here must leave nothing.
+   */
+  midTransaction?(client: pg.PoolClient): Promise<void>;
+}
+
+export interface CouplerOptions {
+  pool: pg.Pool;
+  db: Db;
+  /** Longest wait for a pair's row locks before LOCK_TIMEOUT, in ms (SET LOCAL lock_timeout). */
+  lockTimeoutMs?: number;
+  /** Fail at once with LOCK_TIMEOUT instead of waiting (FOR UPDATE NOWAIT). */
+  noWait?: boolean;
+  /** Retries of a transaction that hit a deadlock or serialization failure. */
+  maxRetries?: number;
+  /** First back-off delay; each retry waits a random time up to base * 2^attempt. */
+  retryBaseDelayMs?: number;
+  /**
+   * Named prepared statements, kept per pooled connection (default true).
+   * Turn off behind a transaction pooler (PgBouncer before 1.21 in
+   * transaction mode), where a statement prepared on one server connection
+   * is missing on the next: every statement is then sent unnamed.
+   */
+  preparedStatements?: boolean;
+  observer?: CouplerObserver;
+  logger?: Logger;
+  faults?: CouplerFaults;
+}
+
+/** Per-call overrides. */
+export interface CallOptions {
+  /** Who asked, written to the history and the audit log. */
+  actor?: string;
+  noWait?: boolean;
+  lockTimeoutMs?: number;
+}
+
+export interface ProgressState {
+  currentLevel: number;
+  totalXp: number;
+  completedSessions: number;
+  updatedAt: Date;
+}
+
+export interface LicenseState {
+  id: number;
+  currentLevel: number;
+  maxAchievedLevel: number;
+  updatedAt: Date;
+}
+
+export interface PairState {
+  userId: number;
+  specialization: string;
+  progress: ProgressState;
+  license: LicenseState;
+}
+
+export interface EnrollResult extends PairState {
+  /** False when the learner was already enrolled (nothing changed). */
+  created: boolean;
+}
+
+export interface LevelUpResult {
+  userId: number;
+  specialization: string;
+  previousLevel: number;
+  newLevel: number;
+  totalXp: number;
+  completedSessions: number;
+  maxAchievedLevel: number;
+  leveledUp: boolean;
+  /** True when an earlier call with the same idempotency key produced this result. */
+  replayed: boolean;
+}
+
+export interface AdvanceResult {
+  userId: number;
+  specialization: string;
+  previousLevel: number;
+  newLevel: number;
+  totalXp: number;
+  completedSessions: number;
+  maxAchievedLevel: number;
+  changed: boolean;
+}
+
+/** The seed's name for {@link AdvanceResult}. */
+export type UpdateLevelResult = AdvanceResult;
+
+export interface SyncResult {
+  userId: number;
+  specialization: string;
+  source: SyncSource;
+  /** Levels found before the repair. */
+  progressLevel: number | null;
+  licenseLevel: number | null;
+  /** The level both rows hold now. */
+  level: number;
+  changed: boolean;
+}
+
+export type ConsistencyIssueCode =
+  | "LEVEL_MISMATCH"
+  | "MISSING_PROGRESS"
+  | "MISSING_LICENSE"
+  | "LEVEL_OUT_OF_RANGE"
+  | "MAX_BELOW_CURRENT"
+  | "HISTORY_GAP";
+
+export interface ConsistencyIssue {
+  code: ConsistencyIssueCode;
+  message: string;
+}
+
+export interface ConsistencyReport {
+  userId: number;
+  specialization: string;
+  consistent: boolean;
+  issues: ConsistencyIssue[];
+  progress: ProgressState | null;
+  license: LicenseState | null;
+}
+
+export interface HistoryEntry {
+  id: number;
+  fromLevel: number;
+  toLevel: number;
+  reason: string;
+  actor: string;
+  createdAt: Date;
+}
+
+export interface HistoryPage {
+  items: HistoryEntry[];
+  /** Pass as `cursor` to read the next (older) page; null on the last page. */
+  nextCursor: number | null;
+}
