@@ -1,11 +1,10 @@
-import { createHmac } from "node:crypto";
 import { HttpCallError } from "./classifyError.ts";
 import type { CallVia, ChaosDriver } from "./drivers.ts";
 import type { OpRecord, OpResult } from "./history.ts";
 
 /**
- * Drives the HTTP API (plain-JSON tRPC) as an admin. Core cannot depend on
- * the API package, so it speaks the wire contract: POST /trpc/<path> for
+ * Drives the HTTP API (plain-JSON tRPC) with an admin token, over the wire
+ * contract a client without the API's types sees: POST /trpc/<path> for
  * mutations, GET ?input= for queries, errors with data.couplerCode.
  */
 export class HttpDriver implements ChaosDriver {
@@ -15,9 +14,9 @@ export class HttpDriver implements ChaosDriver {
 
   constructor(
     private readonly baseUrl: string,
-    authSecret: string,
+    adminToken: string,
   ) {
-    this.#token = signHs256({ sub: "1", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 }, authSecret);
+    this.#token = adminToken;
   }
 
   async run(op: OpRecord, via: CallVia): Promise<OpResult> {
@@ -73,11 +72,4 @@ export class HttpDriver implements ChaosDriver {
       data?.retryable ?? false,
     );
   }
-}
-
-/** An HS256 JWT, as the API's jose verifier expects (core has no jose). */
-export function signHs256(claims: Record<string, unknown>, secret: string): string {
-  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const unsigned = `${part({ alg: "HS256", typ: "JWT" })}.${part(claims)}`;
-  return `${unsigned}.${createHmac("sha256", secret).update(unsigned).digest("base64url")}`;
 }

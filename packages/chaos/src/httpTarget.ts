@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { signToken } from "@coupler/api";
 import { freePort } from "@coupler/embedded";
 import { childProcessEnv } from "./env.ts";
 import { HttpDriver } from "./httpDriver.ts";
@@ -17,16 +19,16 @@ export interface RunningApi {
 export const API_APPLICATION_NAME = "coupler-api";
 
 /**
- * Runs the API as its own process (`pnpm --filter @coupler/api start`) on
- * 127.0.0.1 against the chaos database. A separate process because that is how
- * it runs for real.
+ * Runs the API as its own process, from the API package's `./main` entry, on
+ * 127.0.0.1 against the chaos database: a separate process because that is
+ * how it runs for real, and so the kill loop can target its pool alone.
  */
 export function apiHttpTarget(options: { poolSize?: number } = {}): HttpTarget & { start(databaseUrl: string): Promise<RunningApi> } {
   return {
     async start(databaseUrl) {
       const port = await freePort();
       const authSecret = randomBytes(32).toString("hex");
-      const child = spawn("pnpm", ["--filter", "@coupler/api", "start"], {
+      const child = spawn(process.execPath, apiMainArgs(), {
         env: childProcessEnv({
           DATABASE_URL: databaseUrl,
           PORT: String(port),
@@ -39,7 +41,7 @@ export function apiHttpTarget(options: { poolSize?: number } = {}): HttpTarget &
           INTEGRITY_CHECK_INTERVAL_MS: "0",
         }),
         stdio: ["ignore", "ignore", "inherit"],
-        detached: true, // its own process group, so close() stops pnpm and the node child together
+        detached: true, // its own process group, so close() stops it and anything it started
       });
       const url = `http://127.0.0.1:${port}`;
       const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`the API exited early (code ${code})`))));
@@ -53,9 +55,16 @@ export function apiHttpTarget(options: { poolSize?: number } = {}): HttpTarget &
         await gone;
         clearTimeout(timer);
       };
-      return { driver: new HttpDriver(url, authSecret), victimApplicationName: API_APPLICATION_NAME, baseUrl: url, authSecret, close };
+      const adminToken = await signToken({ sub: 1, role: "admin" }, authSecret);
+      return { driver: new HttpDriver(url, adminToken), victimApplicationName: API_APPLICATION_NAME, baseUrl: url, authSecret, close };
     },
   };
+}
+
+/** Node arguments that run the API's main entry: through tsx while it resolves to TypeScript source, directly once it is built JS. */
+function apiMainArgs(): string[] {
+  const main = fileURLToPath(import.meta.resolve("@coupler/api/main"));
+  return main.endsWith(".ts") ? ["--import", import.meta.resolve("tsx"), main] : [main];
 }
 
 async function waitReady(url: string, timeoutMs: number): Promise<void> {

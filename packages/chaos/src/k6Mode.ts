@@ -4,17 +4,17 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { signToken } from "@coupler/api";
 import { createDatabase, createLogger, type IntegrityReport, migrate, ProgressLicenseCoupler, runIntegrityAudit } from "@coupler/core";
 import { users } from "@coupler/core/schema";
 import { adminQuery, startEmbeddedPostgres, withDatabase } from "@coupler/embedded";
 import { childProcessEnv } from "./env.ts";
 import { FaultInjector, NO_FAULTS } from "./faults.ts";
-import { signHs256 } from "./httpDriver.ts";
 import { apiHttpTarget } from "./httpTarget.ts";
 import { Random } from "./random.ts";
 
-/** The bench's level-up scenario; it runs the script file, so it runs the script file. */
-const LEVEL_UP_SCRIPT = fileURLToPath(new URL("../../bench/k6/level-up.js", import.meta.url));
+/** The bench's level-up scenario, as the bench package exports it. */
+const LEVEL_UP_SCRIPT = fileURLToPath(import.meta.resolve("@coupler/bench/k6/level-up.js"));
 const RETRYABLE_STATUSES = new Set([200, 409, 503]);
 const RETRYABLE_CODES = new Set(["UNAVAILABLE", "LOCK_TIMEOUT", "CONFLICT", "DEADLOCK"]);
 
@@ -73,7 +73,6 @@ export async function runK6WithFaults(options: K6FaultOptions): Promise<K6FaultR
           rates: { ...NO_FAULTS, killIntervalMs: options.killIntervalMs },
           random: new Random(options.seed).fork("k6"),
         });
-        const exp = Math.floor(Date.now() / 1000) + 3600;
         const summaryFile = join(tmpdir(), `${name}-summary.json`);
         options.log(`[k6] ${options.vus} VUs for ${options.seconds} s against ${api.baseUrl}, killing API backends every ${options.killIntervalMs.join("-")} ms`);
         injector.start(options.seconds * 1000);
@@ -87,8 +86,8 @@ export async function runK6WithFaults(options: K6FaultOptions): Promise<K6FaultR
           LEARNER_COUNT: String(rows.length),
           THINK_MIN_MS: "0",
           THINK_MAX_MS: "20",
-          INSTRUCTOR_TOKEN: signHs256({ sub: "1", role: "instructor", exp }, api.authSecret),
-          ADMIN_TOKEN: signHs256({ sub: "1", role: "admin", exp }, api.authSecret),
+          INSTRUCTOR_TOKEN: await signToken({ sub: 1, role: "instructor" }, api.authSecret),
+          ADMIN_TOKEN: await signToken({ sub: 1, role: "admin" }, api.authSecret),
           SUMMARY_OUT: summaryFile,
         });
         await injector.stop();
