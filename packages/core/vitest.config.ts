@@ -1,11 +1,9 @@
 import { defineConfig } from "vitest/config";
 
+// Unit tests only; the tests against a real PostgreSQL live in @coupler/testing (test/core/).
 export default defineConfig({
   test: {
-    globalSetup: ["./src/testing/globalSetup.ts"],
     env: { LOG_LEVEL: "silent" },
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    include: ["src/**/*.test.ts"],
   },
 });

@@ -3,15 +3,14 @@
  * an embedded PostgreSQL kept in COUPLER_DATA_DIR. Migrates, seeds demo data
  * (embedded, or when COUPLER_SEED_DEMO=true), and prints how to call it.
  */
-import { ProgressLicenseCoupler, createDatabase, createLogger, migrate, sqlStateOf } from "@coupler/core";
-import { adminQuery, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "@coupler/core/testing";
+import { ProgressLicenseCoupler, createDatabase, createLogger, migrate } from "@coupler/core";
+import { ensureDatabase, startEmbeddedPostgres, type RunningPostgres } from "@coupler/embedded";
 import { signToken } from "./auth.ts";
 import { resolveAuthSecret } from "./devSecret.ts";
 import { apiEnv } from "./env.ts";
 import { enableGuardOnFreshInstall, seedDemo, type DemoUser } from "./seedDemo.ts";
 import { startServer } from "./server.ts";
 
-const DUPLICATE_DATABASE = "42P04";
 const TOKEN_LIFETIME = "7d";
 
 const env = apiEnv();
@@ -55,16 +54,6 @@ try {
   logger.fatal({ err: error }, "coupler API failed to start");
   await embedded?.stop().catch(() => {});
   process.exit(1);
-}
-
-/** Creates `name` on the embedded server if missing and returns its URL. */
-async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
-  try {
-    await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
-  } catch (error) {
-    if (sqlStateOf(error) !== DUPLICATE_DATABASE) throw error;
-  }
-  return withDatabase(adminUrl, name);
 }
 
 async function demoTokens(demo: DemoUser[], secret: string): Promise<Map<DemoUser, string>> {

@@ -1,10 +1,10 @@
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CouplerError, createLogger } from "@coupler/core";
-import { createCoupler, enrolledUser, snapshotTables, whilePairLocked } from "@coupler/core/testing";
-import { useTestDatabase } from "@coupler/core/testing/vitest";
-import type { TestDatabase } from "@coupler/core/testing";
-import type {} from "@coupler/core/testing/globalSetup";
+import { createCoupler, enrolledUser, snapshotTables, whilePairLocked } from "@coupler/testing";
+import { useTestDatabase } from "@coupler/testing/vitest";
+import type { TestDatabase } from "@coupler/testing";
+import type {} from "@coupler/testing/globalSetup";
 import type { AuthResult, Principal } from "./auth.ts";
 import { createContextInner, type Services } from "./context.ts";
 import { createCaller } from "./root.ts";

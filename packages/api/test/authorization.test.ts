@@ -1,6 +1,6 @@
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCoupler, enrolledUser, snapshotTables } from "@coupler/core/testing";
+import { createCoupler, enrolledUser, snapshotTables } from "@coupler/testing";
 import { signToken, type Role } from "../src/auth.ts";
 import { ADMIN_ID, INSTRUCTOR_ID, post, startTestApi, type TestApi } from "./harness.ts";
 

@@ -1,6 +1,6 @@
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCoupler, enrolledUser, snapshotTables } from "@coupler/core/testing";
+import { createCoupler, enrolledUser, snapshotTables } from "@coupler/testing";
 import { post, startTestApi, type TestApi } from "./harness.ts";
 
 const MAX_BATCH = 5;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { levelForXp, SPECIALIZATIONS } from "@coupler/core";
-import { auditRows, enrolledUser, createCoupler, historySteps, pairRows, rawTransaction, snapshotTables } from "@coupler/core/testing";
+import { auditRows, enrolledUser, createCoupler, historySteps, pairRows, rawTransaction, snapshotTables } from "@coupler/testing";
 import { ADMIN_ID, INSTRUCTOR_ID, expectTRPCError, startTestApi, type TestApi } from "./harness.ts";
 
 const PLAYER = { id: "PLAYER", maxLevel: 10, minXp: Array.from({ length: 10 }, (_, i) => (100 * i * (i + 1)) / 2) };

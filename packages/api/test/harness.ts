@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { TRPCClientError } from "@trpc/client";
 import { expect } from "vitest";
-import { useTestDatabase } from "@coupler/core/testing/vitest";
-import type { TestDatabase } from "@coupler/core/testing";
+import { useTestDatabase } from "@coupler/testing/vitest";
+import type { TestDatabase } from "@coupler/testing";
 // Brings in the ProvidedContext keys the global setup provides (for `inject` types).
-import type {} from "@coupler/core/testing/globalSetup";
+import type {} from "@coupler/testing/globalSetup";
 import { signToken, type Role } from "../src/auth.ts";
 import { createCouplerClient, type CouplerClient, type CouplerClientOptions } from "../src/client.ts";
 import { startServer, type RunningServer, type ServerOptions } from "../src/server.ts";

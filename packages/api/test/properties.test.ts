@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runIntegrityAudit } from "@coupler/core";
-import { auditRows, createCoupler, createUsers, enrolledUser, pairRows, snapshotTables } from "@coupler/core/testing";
+import { auditRows, createCoupler, createUsers, enrolledUser, pairRows, snapshotTables } from "@coupler/testing";
 import { post, startTestApi, type TestApi } from "./harness.ts";
 
 let api: TestApi;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCoupler, enrolledUser, rawTransaction, waitForLockWaiters, withSession } from "@coupler/core/testing";
+import { createCoupler, enrolledUser, rawTransaction, waitForLockWaiters, withSession } from "@coupler/testing";
 import { INSTRUCTOR_ID, expectTRPCError, startTestApi, type TestApi } from "./harness.ts";
 
 let api: TestApi;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { signToken } from "@coupler/api";
 import { ProgressLicenseCoupler, createDatabase, createUser, migrate, repairDesyncs, runIntegrityAudit, setGuard } from "@coupler/core";
-import { adminQuery, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "@coupler/core/testing";
+import { adminQuery, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "@coupler/embedded";
 import { runPgbench, runRawPgCeiling } from "./ceiling/runCeiling.ts";
 import { benchEnv, inheritedEnv } from "./env.ts";
 import { k6Version, runK6 } from "./k6.ts";

@@ -31,8 +31,3 @@ export function coreEnv(): CoreEnv {
   cached ??= parseCoreEnv();
   return cached;
 }
-
-/** This process's environment plus `overrides`, for child processes (the chaos suite's API and k6 runs). */
-export function childProcessEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
-  return { ...process.env, ...overrides };
-}

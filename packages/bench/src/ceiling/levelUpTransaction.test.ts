@@ -1,8 +1,8 @@
 import { Catalogue, sql, type SpecializationRules } from "@coupler/core";
-import { createCoupler, enrolledUsers } from "@coupler/core/testing";
+import { createCoupler, enrolledUsers } from "@coupler/testing";
 // Brings in the ProvidedContext keys the global setup provides (for `inject` types).
-import type {} from "@coupler/core/testing/globalSetup";
-import { useTestDatabase } from "@coupler/core/testing/vitest";
+import type {} from "@coupler/testing/globalSetup";
+import { useTestDatabase } from "@coupler/testing/vitest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LEVEL_UP_SQL, levelUpTransaction, pgbenchScript } from "./levelUpTransaction.ts";
 

@@ -1,0 +1,122 @@
+/**
+ * `pnpm chaos`: a bounded Jepsen-style run. Starts a private embedded
+ * PostgreSQL on 127.0.0.1 (or uses DATABASE_URL with --external, loopback
+ * only), runs the coupler and the legacy path under the same seeded workload
+ * and faults, prints a summary and writes the full result as JSON.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { coreEnv } from "@coupler/core";
+import { NO_FAULTS } from "./faults.ts";
+import { randomSeed } from "./random.ts";
+import type { K6FaultResult } from "./k6Mode.ts";
+import { DEFAULT_OPTIONS, runChaos, type ChaosMode, type ChaosOptions, type ChaosResult } from "./runChaos.ts";
+import { formatSummary } from "./formatSummary.ts";
+
+const USAGE = `usage: pnpm chaos [--seed N] [--clients K] [--ops N] [--duration SECONDS] [--rounds R]
+                  [--learners N] [--no-legacy] [--no-restart] [--no-faults] [--http] [--k6 [--k6-bin PATH]]
+                  [--external] [--out FILE]
+  --ops and --duration bound each mode (coupler, legacy, http); the run stops at whichever comes first.
+  --k6 then runs the bench's k6 level-up scenario (20 s) against the API while its backends are killed.`;
+
+const { values } = parseArgs({
+  options: {
+    seed: { type: "string" },
+    clients: { type: "string" },
+    ops: { type: "string" },
+    duration: { type: "string" },
+    rounds: { type: "string" },
+    learners: { type: "string" },
+    "no-legacy": { type: "boolean", default: false },
+    "no-restart": { type: "boolean", default: false },
+    "no-faults": { type: "boolean", default: false },
+    http: { type: "boolean", default: false },
+    k6: { type: "boolean", default: false },
+    "k6-bin": { type: "string", default: "/opt/k6/k6" },
+    external: { type: "boolean", default: false },
+    out: { type: "string" },
+    help: { type: "boolean", default: false },
+  },
+});
+
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    console.error(`--${name} must be an integer in ${min}..${max}, got ${raw}\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+function loopbackUrl(url: string): string {
+  const host = new URL(url).hostname;
+  if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(host)) {
+    console.error(`refusing to run chaos against ${host}: loopback only`);
+    process.exit(2);
+  }
+  return url;
+}
+
+const modes: ChaosMode[] = ["coupler"];
+if (!values["no-legacy"]) modes.push("legacy");
+if (values.http) modes.push("http");
+
+const external = values.external ? coreEnv().DATABASE_URL : undefined;
+if (values.external && !external) {
+  console.error("--external needs DATABASE_URL");
+  process.exit(2);
+}
+
+const options: ChaosOptions = {
+  ...DEFAULT_OPTIONS,
+  seed: int("seed", values.seed, randomSeed(), 0, 2 ** 32 - 1),
+  clients: int("clients", values.clients, DEFAULT_OPTIONS.clients, 1, 64),
+  ops: int("ops", values.ops, DEFAULT_OPTIONS.ops, 1, 10_000_000),
+  durationMs: int("duration", values.duration, DEFAULT_OPTIONS.durationMs / 1000, 1, 3600) * 1000,
+  rounds: int("rounds", values.rounds, DEFAULT_OPTIONS.rounds, 1, 100),
+  learners: int("learners", values.learners, DEFAULT_OPTIONS.learners, 1, 100),
+  modes,
+  faults: values["no-faults"] ? NO_FAULTS : DEFAULT_OPTIONS.faults,
+  adminUrl: external ? loopbackUrl(external) : undefined,
+  restart: !values["no-restart"] && !external,
+  log: (line) => console.log(line),
+};
+
+if (values.http) {
+  const { apiHttpTarget } = await import("./httpTarget.ts");
+  options.http = apiHttpTarget();
+}
+
+const result: ChaosResult & { k6?: K6FaultResult } = await runChaos(options);
+console.log(formatSummary(result));
+if (values.k6) {
+  const { runK6WithFaults } = await import("./k6Mode.ts");
+  result.k6 = await runK6WithFaults({
+    k6: values["k6-bin"],
+    seed: result.seed,
+    vus: int("clients", values.clients, DEFAULT_OPTIONS.clients, 1, 64),
+    seconds: 20,
+    learners: 20,
+    killIntervalMs: [200, 600],
+    log: (line) => console.log(line),
+  });
+  const k = result.k6;
+  console.log(
+    `[k6] ${k.requests} requests, ${k.backendsKilled} API backends killed; statuses ${JSON.stringify(k.statuses)}; ` +
+      `failed coupler calls ${JSON.stringify(k.errorCodes)}; integrity violations ${k.integrity.violations}; ` +
+      `${k.passed ? "PASS: only 200 and retryable 409/503" : `FAIL: ${k.unexpected.join(", ") || "audit not clean"}`}`,
+  );
+}
+const out = resolve(values.out ?? `results/chaos-${result.seed}.json`);
+await mkdir(dirname(out), { recursive: true });
+await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+console.log(`result written to ${out}`);
+console.log(`replay with: pnpm chaos --seed ${result.seed}`);
+process.exit(result.couplerViolations === 0 && (result.k6?.passed ?? true) ? 0 : 1);

@@ -1,0 +1,335 @@
+import { randomBytes } from "node:crypto";
+import { createDatabase, createLogger, type Database, type IntegrityReport, migrate, ProgressLicenseCoupler, runIntegrityAudit } from "@coupler/core";
+import { users } from "@coupler/core/schema";
+import { adminQuery, type RunningPostgres, startEmbeddedPostgres, withDatabase } from "@coupler/embedded";
+import { checkCoupler, type Violation } from "./checker.ts";
+import { CouplerDriver, LegacyDriver, type ChaosDriver } from "./drivers.ts";
+import { DEFAULT_FAULT_RATES, FaultInjector, type FaultKind, type FaultRates } from "./faults.ts";
+import { History, type OpKind } from "./history.ts";
+import { countLegacyAnomalies, type LegacyCounts } from "./legacyCounts.ts";
+import { Random } from "./random.ts";
+import { readSnapshot } from "./snapshot.ts";
+import { Workload, type Pair } from "./workload.ts";
+
+export type ChaosMode = "coupler" | "legacy" | "http";
+
+export interface ChaosOptions {
+  seed: number;
+  /** Concurrent clients. */
+  clients: number;
+  /** Operations per mode, split evenly over the rounds. */
+  ops: number;
+  /** Wall-clock budget per mode in ms, split evenly over the rounds. */
+  durationMs: number;
+  rounds: number;
+  /** Hot learners; each is enrolled in every specialization listed. */
+  learners: number;
+  specializations: string[];
+  modes: ChaosMode[];
+  faults: FaultRates;
+  /** Superuser URL of an existing server; omitted = a private embedded server (which may be restarted). */
+  adminUrl?: string | undefined;
+  /** Restart the database during rounds (embedded server only). */
+  restart: boolean;
+  /** Pause between mid-round snapshot checks. */
+  snapshotIntervalMs: number;
+  /** Reaches the HTTP API for the `http` mode (see httpMode.ts). */
+  http?: HttpTarget | undefined;
+  log?: (line: string) => void;
+}
+
+/** Starts the API against a database and gives back a driver for it. */
+export interface HttpTarget {
+  start(databaseUrl: string, server: RunningPostgres | undefined): Promise<{ driver: ChaosDriver; victimApplicationName: string; close(): Promise<void> }>;
+}
+
+export const DEFAULT_OPTIONS: ChaosOptions = {
+  seed: 1,
+  clients: 8,
+  ops: 40_000,
+  durationMs: 90_000,
+  rounds: 3,
+  learners: 3,
+  specializations: ["PLAYER", "INTERNSHIP"],
+  modes: ["coupler", "legacy"],
+  faults: DEFAULT_FAULT_RATES,
+  restart: true,
+  snapshotIntervalMs: 500,
+};
+
+export interface RoundReport {
+  round: number;
+  durationMs: number;
+  operations: number;
+  /** Operations still unknown at the end of the round and retried after the faults stopped. */
+  resolvedAfterFaults: number;
+  /** Violations found by the end-of-round check. */
+  violations: number;
+  snapshots: number;
+}
+
+export interface ModeReport {
+  mode: ChaosMode;
+  database: string;
+  rounds: RoundReport[];
+  operations: { total: number; ok: number; failed: number; pending: number; attempts: number; byKind: Record<OpKind, number> };
+  /** Attempt failures by code (UNAVAILABLE, ABORTED, INJECTED, ...). */
+  attemptErrors: Record<string, number>;
+  faults: Record<FaultKind, number>;
+  faultsTotal: number;
+  snapshotsChecked: number;
+  violationCount: number;
+  /** Up to 50 violations, deduplicated. */
+  violations: Violation[];
+  integrity: IntegrityReport | undefined;
+  legacy?: LegacyCounts & {
+    /** Desynced pairs seen by the mid-round snapshot checks (summed over snapshots). */
+    desyncsObservedMidRound: number;
+    /** validate calls that saw progress and license at different levels. */
+    validatesSawDesync: number;
+    /** validate calls that saw a broken history chain. */
+    validatesSawHistoryGap: number;
+  };
+}
+
+export interface ChaosResult {
+  seed: number;
+  startedAt: string;
+  durationMs: number;
+  options: Omit<ChaosOptions, "log" | "http" | "adminUrl"> & { server: "embedded" | "external" };
+  modes: ModeReport[];
+  /** Coupler and http violations (must be 0). */
+  couplerViolations: number;
+}
+
+const VICTIM = "coupler-chaos";
+const IN_PROCESS_ONLY = {
+  killBeforeBegin: 0,
+  killMidTransaction: 0,
+  failMidTransaction: 0,
+  killBeforeCommit: 0,
+  killDuringCommit: 0,
+  statementTimeout: 0,
+} satisfies Partial<FaultRates>;
+const ADMIN = "coupler-chaos-admin";
+
+/**
+ * One chaos run: for each mode, a fresh migrated database, a few hot pairs,
+ * rounds of concurrent clients under injected faults, and a check after each
+ * round (plus snapshot checks during it).
+ */
+export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const log = options.log ?? (() => {});
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const server = options.adminUrl ? undefined : await startEmbeddedPostgres({ fast: true, settings: { max_connections: 200 } });
+  const adminUrl = options.adminUrl ?? server?.url ?? "";
+  log(`chaos seed=${options.seed} clients=${options.clients} ops=${options.ops} duration=${options.durationMs}ms rounds=${options.rounds} server=${server ? "embedded" : "external"}`);
+  const modes: ModeReport[] = [];
+  try {
+    for (const mode of options.modes) modes.push(await runMode(mode, options, adminUrl, options.restart ? server : undefined, log));
+  } finally {
+    await server?.stop();
+  }
+  const { log: _log, http: _http, adminUrl: _adminUrl, ...rest } = options;
+  return {
+    seed: options.seed,
+    startedAt,
+    durationMs: Math.round(performance.now() - started),
+    options: { ...rest, server: server ? "embedded" : "external" },
+    modes,
+    couplerViolations: modes.filter((m) => m.mode !== "legacy").reduce((sum, m) => sum + m.violationCount, 0),
+  };
+}
+
+async function runMode(
+  mode: ChaosMode,
+  options: ChaosOptions,
+  adminUrl: string,
+  server: RunningPostgres | undefined,
+  log: (line: string) => void,
+): Promise<ModeReport> {
+  const name = `coupler_chaos_${mode}_${randomBytes(4).toString("hex")}`;
+  await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
+  const url = withDatabase(adminUrl, name);
+  await migrate(url);
+  const logger = createLogger("chaos", "silent");
+  const admin = createDatabase({ connectionString: url, max: 4, applicationName: ADMIN, connectionTimeoutMillis: 5_000 });
+  const work = createDatabase({ connectionString: url, max: options.clients + 4, applicationName: VICTIM, connectionTimeoutMillis: 3_000 });
+  const short = createDatabase({ connectionString: url, max: 4, applicationName: VICTIM, connectionTimeoutMillis: 3_000, statementTimeoutMs: 5 });
+  const root = new Random(options.seed);
+  const history = new History();
+  const seenViolations = new Map<string, Violation>();
+  let http: Awaited<ReturnType<HttpTarget["start"]>> | undefined;
+  try {
+    const reader = new ProgressLicenseCoupler({ pool: admin.pool, db: admin.db, logger });
+    const pairs = await seedPairs(admin, reader, options);
+    if (mode === "http") {
+      if (!options.http) throw new Error("the http mode needs an HttpTarget");
+      http = await options.http.start(url, server);
+    }
+    const injector = new FaultInjector({
+      adminPool: admin.pool,
+      database: name,
+      victimApplicationName: http?.victimApplicationName ?? VICTIM,
+      // The API runs in its own process: the in-transaction hooks and the short-timeout pool cannot reach it.
+      rates: mode === "http" ? { ...options.faults, ...IN_PROCESS_ONLY } : options.faults,
+      random: root.fork(`faults-${mode}`),
+      server,
+      log,
+    });
+    const couplerOn = (db: Database) => new ProgressLicenseCoupler({ pool: db.pool, db: db.db, logger, lockTimeoutMs: 1_000, faults: injector.hooks });
+    const driver: ChaosDriver =
+      mode === "coupler"
+        ? new CouplerDriver({ normal: couplerOn(work), shortTimeout: couplerOn(short) })
+        : mode === "legacy"
+          ? new LegacyDriver({ normal: work.pool, shortTimeout: short.pool }, reader.catalogue, injector.legacyHooks, reader)
+          : (http?.driver ?? unreachable());
+    const workload = new Workload(driver, history, injector);
+    const rounds: RoundReport[] = [];
+    let snapshotsChecked = 0;
+    let desyncsObservedMidRound = 0;
+    const record = (violations: Violation[]) => {
+      for (const v of violations) seenViolations.set(`${v.invariant}|${v.userId}|${v.specialization}|${v.detail}`, v);
+      return violations.length;
+    };
+    log(`[${mode}] database ${name}, ${pairs.length} hot pairs`);
+    for (let round = 1; round <= options.rounds; round++) {
+      const roundMs = Math.floor(options.durationMs / options.rounds);
+      const roundStarted = performance.now();
+      const before = history.ops.length;
+      injector.start(roundMs);
+      let running = true;
+      const sampler = (async () => {
+        while (running) {
+          await sleep(options.snapshotIntervalMs);
+          if (!running) return;
+          const ackedBefore = history.ackCount;
+          const snapshot = await readSnapshot(admin.pool, pairs).catch(() => undefined);
+          if (!snapshot) continue;
+          snapshotsChecked++;
+          if (mode === "legacy") {
+            desyncsObservedMidRound += [...snapshot.pairs.values()].filter((p) => p.progress && p.license && p.progress.level !== p.license.level).length;
+          } else {
+            record(checkCoupler(snapshot, history.ops, { final: false, ackedBefore }));
+          }
+        }
+      })();
+      const samplesBefore = snapshotsChecked;
+      await workload.run({
+        round,
+        clients: options.clients,
+        ops: Math.ceil(options.ops / options.rounds),
+        deadline: Date.now() + roundMs,
+        pairs,
+        random: root,
+        keyPrefix: `chaos-${options.seed}-${mode}`,
+      });
+      running = false;
+      await sampler;
+      await injector.stop();
+      const resolved = driver.retries ? await workload.resolvePending() : 0;
+      await workload.settle();
+      const snapshot = await readSnapshot(admin.pool, pairs);
+      const found = mode === "legacy" ? 0 : record([...checkCoupler(snapshot, history.ops, { final: true }), ...unexpectedErrors(history)]);
+      rounds.push({
+        round,
+        durationMs: Math.round(performance.now() - roundStarted),
+        operations: history.ops.length - before,
+        resolvedAfterFaults: resolved,
+        violations: found,
+        snapshots: snapshotsChecked - samplesBefore,
+      });
+      log(`[${mode}] round ${round}: ${history.ops.length - before} ops in ${Math.round(performance.now() - roundStarted)} ms, ${resolved} resolved after faults, ${found} violation(s)`);
+    }
+    const integrity = await runIntegrityAudit(admin.pool);
+    const finalSnapshot = await readSnapshot(admin.pool, pairs);
+    if (mode !== "legacy" && integrity.violations > 0) {
+      record([{ invariant: "INTEGRITY_AUDIT", userId: -1, specialization: "*", detail: `runIntegrityAudit found ${integrity.violations} violation(s)`, operations: [] }]);
+    }
+    const violations = [...seenViolations.values()];
+    const report: ModeReport = {
+      mode,
+      database: name,
+      rounds,
+      operations: summarizeOps(history),
+      attemptErrors: countErrors(history),
+      faults: { ...injector.counts },
+      faultsTotal: Object.values(injector.counts).reduce((a, b) => a + b, 0),
+      snapshotsChecked,
+      violationCount: violations.length,
+      violations: violations.slice(0, 50),
+      integrity,
+    };
+    if (mode === "legacy") {
+      report.legacy = {
+        ...countLegacyAnomalies(finalSnapshot, history.ops),
+        desyncsObservedMidRound,
+        validatesSawDesync: validatesSaw(history, "LEVEL_MISMATCH"),
+        validatesSawHistoryGap: validatesSaw(history, "HISTORY_GAP"),
+      };
+    }
+    return report;
+  } finally {
+    await http?.close();
+    await Promise.all([work.close(), short.close(), admin.close()]);
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+  }
+}
+
+/** Creates the hot learners and enrolls each in every chaos specialization. */
+async function seedPairs(admin: Database, coupler: ProgressLicenseCoupler, options: ChaosOptions): Promise<Pair[]> {
+  const rows = await admin.db
+    .insert(users)
+    .values(Array.from({ length: options.learners }, (_, i) => ({ name: `Chaos learner ${i + 1}`, email: `chaos-${i + 1}@example.test` })))
+    .returning({ id: users.id });
+  const pairs: Pair[] = [];
+  for (const { id } of rows) {
+    for (const specialization of options.specializations) {
+      await coupler.enroll({ userId: id, specialization: specialization }, { actor: "chaos" });
+      const rules = await coupler.catalogue.get(specialization);
+      pairs.push({ userId: id, specialization, maxLevel: rules?.maxLevel ?? 1 });
+    }
+  }
+  return pairs;
+}
+
+const EXPECTED_CODES = new Set(["ABORTED", "INJECTED", "UNAVAILABLE", "LOCK_TIMEOUT", "DEADLOCK", "CONFLICT"]);
+
+/** Failures no injected fault explains (e.g. a guard or constraint violation) are violations too. */
+function unexpectedErrors(history: History): Violation[] {
+  return history.ops.flatMap((op) => {
+    const odd = op.errors.filter((code) => !EXPECTED_CODES.has(code));
+    if (odd.length === 0) return [];
+    return [{ invariant: "UNEXPECTED_ERROR" as const, userId: op.userId, specialization: op.specialization, detail: `error code(s) ${odd.join(", ")}`, operations: [`#${op.id} ${op.kind}`] }];
+  });
+}
+
+function validatesSaw(history: History, code: string): number {
+  return history.ops.filter((op) => op.kind === "validate" && op.result?.issues?.some((i) => i.startsWith(`${code}:`))).length;
+}
+
+function summarizeOps(history: History): ModeReport["operations"] {
+  const byKind: Record<OpKind, number> = { levelUp: 0, advance: 0, sync: 0, validate: 0 };
+  const summary = { total: history.ops.length, ok: 0, failed: 0, pending: 0, attempts: 0, byKind };
+  for (const op of history.ops) {
+    summary[op.status]++;
+    summary.attempts += op.attempts;
+    byKind[op.kind]++;
+  }
+  return summary;
+}
+
+function countErrors(history: History): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const op of history.ops) for (const code of op.errors) counts[code] = (counts[code] ?? 0) + 1;
+  return counts;
+}
+
+function unreachable(): never {
+  throw new Error("unreachable");
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,2 @@
+export { startEmbeddedPostgres, freePort, type EmbeddedPostgresOptions, type RunningPostgres } from "./embeddedPostgres.ts";
+export { adminQuery, ensureDatabase, withDatabase } from "./databases.ts";

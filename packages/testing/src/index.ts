@@ -1,0 +1,19 @@
+export { createTestDatabase, type TestDatabase } from "./testDatabase.ts";
+export {
+  Session,
+  auditRows,
+  backendPid,
+  createCoupler,
+  createUsers,
+  enrolledUser,
+  enrolledUsers,
+  historySteps,
+  pairRows,
+  rawTransaction,
+  recordingObserver,
+  snapshotTables,
+  terminateBackend,
+  waitForLockWaiters,
+  whilePairLocked,
+  withSession,
+} from "./fixtures.ts";
