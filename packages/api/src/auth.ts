@@ -44,17 +44,39 @@ export async function signToken(
     .sign(key);
 }
 
+/** How much lifetime a token may claim, and how much clock skew to forgive. */
+export interface VerifyOptions {
+  /**
+   * The longest `exp − iat` accepted, in seconds (default 24 h). A leaked
+   * token is only as dangerous as it is long-lived, so a token must say when
+   * it was issued and may not outlive this; `AUTH_MAX_TOKEN_LIFETIME`.
+   */
+  maxTokenLifetimeSeconds?: number;
+}
+
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
+
+/** Skew forgiven between the signer's clock and ours, for `exp` and `iat`. */
+export const CLOCK_TOLERANCE_SECONDS = 5;
+
 /**
  * Verifies `Authorization: Bearer <jwt>`. Never throws: a missing, malformed,
- * badly signed or expired token is `{ ok: false }` with a reason safe to show.
+ * badly signed, expired, too long-lived or future-issued token is
+ * `{ ok: false }` with a reason safe to show.
  */
-export async function authenticate(header: string | undefined, key: Uint8Array): Promise<AuthResult> {
+export async function authenticate(header: string | undefined, key: Uint8Array, options: VerifyOptions = {}): Promise<AuthResult> {
   if (!header) return { ok: false, reason: "missing Authorization header" };
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   const token = match?.[1];
   if (!token) return { ok: false, reason: "Authorization header must be 'Bearer <token>'" };
   try {
-    const { payload } = await jwtVerify(token, key, { algorithms: [ALGORITHM], requiredClaims: ["exp", "sub"] });
+    const { payload } = await jwtVerify(token, key, {
+      algorithms: [ALGORITHM],
+      requiredClaims: ["exp", "iat", "sub"],
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    });
+    const refused = lifetimeProblem(payload.iat, payload.exp, options.maxTokenLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS);
+    if (refused) return { ok: false, reason: refused };
     const parsed = claims.safeParse(payload);
     if (!parsed.success) return { ok: false, reason: "token claims must be sub (a user id) and role (student, instructor or admin)" };
     return { ok: true, principal: { userId: parsed.data.sub, role: parsed.data.role } };
@@ -63,6 +85,23 @@ export async function authenticate(header: string | undefined, key: Uint8Array):
     if (error instanceof joseErrors.JWTClaimValidationFailed) return { ok: false, reason: `token claim ${error.claim} is invalid or missing` };
     return { ok: false, reason: "invalid token" };
   }
+}
+
+/**
+ * Why a verified token's `iat`/`exp` are refused, or undefined. jose has
+ * already checked both are numbers and that `exp` has not passed; it checks
+ * a future `iat` only when given a maximum age, which is not what we bound.
+ */
+function lifetimeProblem(iat: number | undefined, exp: number | undefined, maxSeconds: number): string | undefined {
+  if (iat === undefined || exp === undefined) return "token must carry iat and exp";
+  if (iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) return "token issued in the future (iat is after the server's clock)";
+  if (exp - iat > maxSeconds) return `token lifetime exceeds the ${formatSeconds(maxSeconds)} maximum`;
+  return undefined;
+}
+
+/** 86400 → "24h", 90 → "90s": the form the operator most likely configured. */
+function formatSeconds(seconds: number): string {
+  return seconds % 3600 === 0 ? `${seconds / 3600}h` : `${seconds}s`;
 }
 
 /** How a principal is named in the history and the audit log. */
@@ -76,10 +115,11 @@ const CACHE_LIMIT = 10_000;
  * `authenticate` with a cache of verified tokens. Services send the same
  * token on every call, and HMAC verification through WebCrypto costs about a
  * quarter of a millisecond on a busy machine; a cached token is still refused
- * once its `exp` has passed. Only successes are cached, keyed by the exact
- * token text, so a forged or altered token always goes through jose.
+ * once its `exp` (plus the clock tolerance jose allowed) has passed. Only
+ * successes are cached, keyed by the exact token text, so a forged, altered,
+ * too long-lived or future-issued token always goes through the full check.
  */
-export function createAuthenticator(key: Uint8Array): (header: string | undefined) => Promise<AuthResult> {
+export function createAuthenticator(key: Uint8Array, options: VerifyOptions = {}): (header: string | undefined) => Promise<AuthResult> {
   const verified = new Map<string, { principal: Principal; expiresAt: number }>();
   return async (header) => {
     const hit = header === undefined ? undefined : verified.get(header);
@@ -88,7 +128,7 @@ export function createAuthenticator(key: Uint8Array): (header: string | undefine
       verified.delete(header as string);
       return { ok: false, reason: "token expired" };
     }
-    const result = await authenticate(header, key);
+    const result = await authenticate(header, key, options);
     if (result.ok && header !== undefined) {
       if (verified.size >= CACHE_LIMIT) verified.clear();
       verified.set(header, { principal: result.principal, expiresAt: expiryOf(header) });
@@ -97,9 +137,12 @@ export function createAuthenticator(key: Uint8Array): (header: string | undefine
   };
 }
 
-/** `exp` of a token jose has just verified (so it is present and numeric), in ms. */
+/**
+ * When a token jose has just verified (so `exp` is present and numeric) stops
+ * being accepted, in ms: its `exp` plus the tolerance, as jose judges it.
+ */
 function expiryOf(header: string): number {
   const payload = header.split(".")[1] ?? "";
   const { exp } = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { exp: number };
-  return exp * 1000;
+  return (exp + CLOCK_TOLERANCE_SECONDS) * 1000;
 }

@@ -90,6 +90,7 @@ async function tokenFor(caller: Caller): Promise<string | undefined> {
       return new SignJWT({ role: "superuser" })
         .setProtectedHeader({ alg: "HS256" })
         .setSubject(String(ADMIN_ID))
+        .setIssuedAt()
         .setExpirationTime("10m")
         .sign(new TextEncoder().encode(api.secret));
   }
@@ -143,6 +144,12 @@ describe("the authorization matrix: every procedure × every caller", () => {
     expect(expired.body.error?.message).toBe("token expired");
     const missing = await call(PROCEDURES[9] as Procedure, student, undefined);
     expect(missing.body.error?.message).toBe("missing Authorization header");
+  });
+
+  it("refuses a 100-year token with 401 and says its lifetime exceeds the 24h maximum", async () => {
+    const { status, body } = await call(PROCEDURES[9] as Procedure, student, await api.token("admin", ADMIN_ID, "100y"));
+    expect(status).toBe(401);
+    expect(body.error?.message).toBe("token lifetime exceeds the 24h maximum");
   });
 });
 

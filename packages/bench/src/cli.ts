@@ -20,7 +20,7 @@ async function main(argv: string[]): Promise<number> {
   const env = benchEnv();
   // Before anything starts: without k6 there is nothing to run.
   const k6 = findK6(env);
-  const pgbench = findExecutable("pgbench", env.PGBENCH_BIN, env.PATH);
+  const pgbench = findExecutable("pgbench", env.PGBENCH_BIN, env.PATH, { pathExt: env.PATHEXT });
   const outDir = plan.outDir ?? join(RESULTS_DIR, new Date().toISOString().replace(/[:.]/g, "-"));
   const minutes = Math.ceil(estimateSeconds(plan) / 60);
   process.stderr.write(

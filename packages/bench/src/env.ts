@@ -10,6 +10,8 @@ const schema = z.object({
   /** Path of pgbench; else it is looked up on PATH (the ceiling run skips it when absent). */
   PGBENCH_BIN: z.string().min(1).optional(),
   PATH: z.string().default(""),
+  /** Windows: the extensions an executable on PATH may have (k6 is k6.exe there). */
+  PATHEXT: z.string().optional(),
   HOME: z.string().default("/tmp"),
   /** An existing PostgreSQL to bench against; else an embedded one is started. */
   DATABASE_URL: z
@@ -39,4 +41,17 @@ export function benchEnv(): BenchEnv {
 /** The environment child processes (API processes, workers) start from. */
 export function inheritedEnv(): Record<string, string | undefined> {
   return { ...process.env };
+}
+
+/**
+ * The caller's `K6_*` settings (K6_OUT, K6_WEB_DASHBOARD, K6_CLOUD_TOKEN, …),
+ * which k6 reads from its environment, for the k6 child that otherwise gets
+ * only PATH, HOME and the scenario's own settings. K6_BIN is the bench's own.
+ */
+export function k6UserEnv(source: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(source)) {
+    if (name.startsWith("K6_") && name !== "K6_BIN" && value !== undefined) env[name] = value;
+  }
+  return env;
 }

@@ -1,14 +1,14 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { benchEnv } from "./env.ts";
+import { benchEnv, k6UserEnv } from "./env.ts";
 import { findExecutable } from "./findExecutable.ts";
 import { K6NotFoundError } from "./K6NotFoundError.ts";
 import { parseK6Summary, type K6Summary } from "./k6Summary.ts";
 
 /** k6 from K6_BIN, else from PATH; throws K6NotFoundError (with install help) when neither has it. */
-export function findK6(env: { K6_BIN?: string | undefined; PATH: string }): string {
-  const found = findExecutable("k6", env.K6_BIN, env.PATH);
+export function findK6(env: { K6_BIN?: string | undefined; PATH: string; PATHEXT?: string | undefined }): string {
+  const found = findExecutable("k6", env.K6_BIN, env.PATH, { pathExt: env.PATHEXT });
   if (!found) throw new K6NotFoundError(env.K6_BIN);
   return found;
 }
@@ -47,11 +47,19 @@ export async function runK6(
   return { exitCode: code, summary };
 }
 
+/**
+ * k6's environment: a PATH, a HOME, the user's `K6_*` settings (so K6_OUT
+ * and friends work as k6 documents them) and the scenario's settings, which
+ * win. Nothing else of ours: no DATABASE_URL or AUTH_SECRET.
+ */
+export function k6ChildEnv(scenario: Record<string, string>, user: Record<string, string> = k6UserEnv()): Record<string, string> {
+  return { PATH: benchEnv().PATH, HOME: benchEnv().HOME, ...user, ...scenario };
+}
+
 function run(command: string, args: string[], env: Record<string, string>, logFile: string | undefined) {
   return new Promise<{ code: number; stdout: string }>((resolve, reject) => {
-    // k6 needs no more of our environment than a PATH and a HOME.
     const child = spawn(command, args, {
-      env: { PATH: benchEnv().PATH, HOME: benchEnv().HOME, ...env },
+      env: k6ChildEnv(env),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

@@ -1,5 +1,5 @@
 /**
- * `pnpm --filter @coupler/bench publish <results dir>`: turns a run's
+ * `pnpm --filter @coupler/bench report:publish <results dir>`: turns a run's
  * summary.json into the repository's BENCHMARKS.md, with its charts under
  * docs/benchmarks/, so readers see the latest full run without running it.
  * Re-rendering from summary.json (not copying report.md) keeps the published
@@ -29,7 +29,7 @@ export async function publishReport(resultsDir: string, repo = REPO): Promise<st
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const dir = process.argv[2];
   if (!dir) {
-    process.stderr.write("usage: pnpm --filter @coupler/bench publish <results dir with summary.json>\n");
+    process.stderr.write("usage: pnpm --filter @coupler/bench report:publish <results dir with summary.json>\n");
     process.exit(64);
   }
   process.stdout.write(`${await publishReport(resolve(dir))}\n`);

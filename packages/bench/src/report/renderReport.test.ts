@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { BenchResults } from "../results.ts";
-import { renderCharts } from "./charts.ts";
+import { latencyScale, renderCharts } from "./charts.ts";
 import { readingTheNumbers, renderReport } from "./renderReport.ts";
 import { evaluateTargets } from "./targets.ts";
 
@@ -66,9 +66,9 @@ describe("renderReport", () => {
 });
 
 describe("renderCharts", () => {
-  it("draws the three charts as SVG through Vega-Lite, with the measured series in them", async () => {
+  it("draws the four charts as SVG through Vega-Lite, with the measured series in them", async () => {
     const charts = await renderCharts(results);
-    expect(charts.map((c) => c.file)).toEqual(["latency-vs-users.svg", "throughput-vs-ceiling.svg", "lock-wait.svg"]);
+    expect(charts.map((c) => c.file)).toEqual(["latency-vs-users.svg", "throughput-vs-ceiling.svg", "lock-wait.svg", "hot-spot.svg"]);
     for (const chart of charts) {
       expect(chart.svg.startsWith("<svg")).toBe(true);
       expect(chart.svg).toContain("</svg>");
@@ -80,6 +80,31 @@ describe("renderCharts", () => {
     expect(throughput?.svg).toContain("raw pg (ceiling)");
     expect(throughput?.svg).toContain("pgbench (ceiling)");
     expect(lockWait?.svg).toContain("lock wait (ms)");
+  });
+
+  it("draws the hot spot on a chart of its own, not among the user-model runs", async () => {
+    const charts = await renderCharts(results);
+    const hotSpot = charts.find((c) => c.file === "hot-spot.svg");
+    expect(hotSpot?.svg).toContain("Hot spot: 20 users on 2 learners");
+    expect(hotSpot?.svg).toContain("lock wait p95");
+    // Regression: the hot spot's 20-user points sat on the lock-wait chart's user axis between 10 and 50.
+    for (const chart of charts.filter((c) => c.file !== "hot-spot.svg")) expect(chart.svg).not.toContain("hot-spot");
+  });
+
+  it("prints the lock-wait legend in full (it was cut to 'p95 wait (bucket b…')", async () => {
+    const lockWait = (await renderCharts(results)).find((c) => c.file === "lock-wait.svg");
+    expect(lockWait?.svg).toContain("p95 (bucket bound)");
+    expect(lockWait?.svg).not.toContain("…");
+  });
+
+  it("tells avg, p95 and p99 apart by shape, and fits the latency axis to the data", async () => {
+    const latency = (await renderCharts(results)).find((c) => c.file === "latency-vs-users.svg");
+    expect(latency?.svg).toContain("p99");
+    expect(latency?.svg).toMatch(/latency \(ms\)</);
+    // The fixture's latencies are 33–1624 ms: a linear axis, no 10,000 ms tick.
+    expect(latency?.svg).not.toContain("10,000");
+    expect(latencyScale([33, 1624])).toEqual({ type: "linear", nice: true });
+    expect(latencyScale([5, 16_000])).toEqual({ type: "log", domain: [4, 20_000], nice: false });
   });
 });
 
