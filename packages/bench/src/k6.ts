@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { benchEnv } from "./env.ts";
 import { findExecutable } from "./findExecutable.ts";
 import { K6NotFoundError } from "./K6NotFoundError.ts";
 import { parseK6Summary, type K6Summary } from "./k6Summary.ts";
@@ -14,13 +13,19 @@ export function findK6(env: { K6_BIN?: string | undefined; PATH: string }): stri
 }
 
 /** k6's own version line, e.g. "k6 v0.48.0 (go1.19.8, linux/amd64)". */
-export async function k6Version(k6: string): Promise<string> {
-  const { stdout } = await run(k6, ["version"], {}, undefined);
+export async function k6Version(k6: string, base: K6BaseEnv): Promise<string> {
+  const { stdout } = await run(k6, ["version"], { PATH: base.PATH, HOME: base.HOME }, undefined);
   return stdout.trim();
 }
 
 /** k6 exits 99 when thresholds fail: the run happened and its summary is complete. */
 export const K6_THRESHOLDS_FAILED = 99;
+
+/** k6 needs no more of our environment than a PATH and a HOME. */
+export interface K6BaseEnv {
+  PATH: string;
+  HOME: string;
+}
 
 export interface K6Run {
   exitCode: number;
@@ -35,7 +40,7 @@ export interface K6Run {
 export async function runK6(
   k6: string,
   script: string,
-  env: Record<string, string>,
+  env: K6BaseEnv & Record<string, string>,
   summaryFile: string,
   logFile: string,
 ): Promise<K6Run> {
@@ -49,9 +54,8 @@ export async function runK6(
 
 function run(command: string, args: string[], env: Record<string, string>, logFile: string | undefined) {
   return new Promise<{ code: number; stdout: string }>((resolve, reject) => {
-    // k6 needs no more of our environment than a PATH and a HOME.
     const child = spawn(command, args, {
-      env: { PATH: benchEnv().PATH, HOME: benchEnv().HOME, ...env },
+      env,
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

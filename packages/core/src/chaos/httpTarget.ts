@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { childProcessEnv } from "../env.ts";
+import { childProcessEnv } from "./childProcessEnv.ts";
 import { freePort } from "../testing/embeddedPostgres.ts";
 import { HttpDriver } from "./httpDriver.ts";
 import type { HttpTarget } from "./runChaos.ts";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createDatabase } from "../client.ts";
-import { childProcessEnv } from "../env.ts";
+import { childProcessEnv } from "./childProcessEnv.ts";
 import { ProgressLicenseCoupler } from "../coupler.ts";
 import { runIntegrityAudit, type IntegrityReport } from "../integrity.ts";
 import { createLogger } from "../logger.ts";

@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import pg from "pg";
 import { ProgressLicenseCoupler, type CouplerOptions } from "../coupler.ts";
 import type { Database } from "../client.ts";
+import { createLogger } from "../logger.ts";
 import type { OperationEvent } from "../observer.ts";
 import { users } from "../schema.ts";
 
@@ -19,7 +20,7 @@ export async function createUsers(database: Database, count: number): Promise<nu
 
 /** A coupler over `database` with quiet logs; options override the defaults. */
 export function createCoupler(database: Database, options: Partial<CouplerOptions> = {}): ProgressLicenseCoupler {
-  return new ProgressLicenseCoupler({ pool: database.pool, db: database.db, ...options });
+  return new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger: createLogger("test", "silent"), ...options });
 }
 
 /** Users enrolled in `specialization`, ready for level-ups. */

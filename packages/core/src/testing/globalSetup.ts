@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
-import { coreEnv } from "../env.ts";
+import { databaseConfig, parseConfig } from "../config.ts";
 import { migrate } from "../migrate.ts";
 import { startEmbeddedPostgres } from "./embeddedPostgres.ts";
 import { adminQuery, withDatabase } from "./testDatabase.ts";
@@ -18,7 +18,7 @@ declare module "vitest" {
  * template database that each test file clones.
  */
 export default async function setup(project: TestProject) {
-  const external = coreEnv().DATABASE_URL;
+  const external = parseConfig(databaseConfig, process.env).DATABASE_URL;
   const server = external ? undefined : await startEmbeddedPostgres({ fast: true });
   const adminUrl = external ?? server?.url ?? "";
   const template = `coupler_template_${randomBytes(4).toString("hex")}`;
