@@ -1,12 +1,7 @@
-import { defineConfig } from "vitest/config";
+import { couplerVitestConfig } from "../../vitest.shared.ts";
 
-export default defineConfig({
-  test: {
-    // The harness's setup (@coupler/testing): one PostgreSQL per run (DATABASE_URL or embedded) and a migrated template to clone.
-    globalSetup: ["@coupler/testing/globalSetup"],
-    env: { LOG_LEVEL: "silent" },
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
-  },
+export default couplerVitestConfig({
+  // The harness's setup: one PostgreSQL per run (DATABASE_URL or embedded) and a migrated template to clone.
+  globalSetup: ["./test/globalSetup.ts"],
+  include: ["src/**/*.test.ts", "test/**/*.test.ts"],
 });

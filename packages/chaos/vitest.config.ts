@@ -1,12 +1,7 @@
-import { defineConfig } from "vitest/config";
+import { couplerVitestConfig } from "../../vitest.shared.ts";
 
-export default defineConfig({
-  test: {
-    // One PostgreSQL per run (DATABASE_URL or embedded) and a migrated template to clone; the CI-sized round starts its own.
-    globalSetup: ["@coupler/testing/globalSetup"],
-    env: { LOG_LEVEL: "silent" },
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    include: ["src/**/*.test.ts"],
-  },
+export default couplerVitestConfig({
+  // One PostgreSQL per run (DATABASE_URL or embedded) and a migrated template to clone; the CI-sized round starts its own.
+  globalSetup: ["./test/globalSetup.ts"],
+  include: ["src/**/*.test.ts"],
 });

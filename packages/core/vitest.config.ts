@@ -1,9 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { couplerVitestConfig } from "../../vitest.shared.ts";
 
 // Unit tests only; the tests against a real PostgreSQL live in @coupler/testing (test/core/).
-export default defineConfig({
-  test: {
-    env: { LOG_LEVEL: "silent" },
-    include: ["src/**/*.test.ts"],
-  },
-});
+export default couplerVitestConfig({ include: ["src/**/*.test.ts"] });

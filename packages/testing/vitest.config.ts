@@ -1,11 +1,6 @@
-import { defineConfig } from "vitest/config";
+import { couplerVitestConfig } from "../../vitest.shared.ts";
 
-export default defineConfig({
-  test: {
-    globalSetup: ["./src/globalSetup.ts"],
-    env: { LOG_LEVEL: "silent" },
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    include: ["test/**/*.test.ts"],
-  },
+export default couplerVitestConfig({
+  globalSetup: ["./src/globalSetup.ts"],
+  include: ["test/**/*.test.ts"],
 });

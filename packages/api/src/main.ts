@@ -1,27 +1,38 @@
 /**
- * `pnpm start`: the API on the database in DATABASE_URL, or, without one, on
- * an embedded PostgreSQL kept in COUPLER_DATA_DIR. Migrates, seeds demo data
- * (embedded, or when COUPLER_SEED_DEMO=true), and prints how to call it.
+ * The API executable (`node packages/api/dist/main.js`, `pnpm start`): on the
+ * database in DATABASE_URL, or, without one, on an embedded PostgreSQL kept in
+ * COUPLER_DATA_DIR. Migrates, seeds demo data (embedded, or when
+ * COUPLER_SEED_DEMO=true), and prints how to call it. SIGTERM, SIGINT or the
+ * launcher going away drain in-flight calls, close the pool, then stop the
+ * embedded PostgreSQL, and exit 0 (see shutdown.ts).
  */
 import { ProgressLicenseCoupler, createDatabase, createLogger, migrate } from "@coupler/core";
+import { orExit } from "@coupler/core/config";
 import { ensureDatabase, startEmbeddedPostgres, type RunningPostgres } from "@coupler/embedded";
 import { signToken } from "./auth.ts";
 import { resolveAuthSecret } from "./devSecret.ts";
-import { apiEnv } from "./env.ts";
+import { parseApiConfig, serverSettings } from "./config.ts";
 import { enableGuardOnFreshInstall, seedDemo, type DemoUser } from "./seedDemo.ts";
-import { startServer } from "./server.ts";
+import { startServer, type RunningServer } from "./server.ts";
+import { stopOnSignals } from "./shutdown.ts";
 
 const TOKEN_LIFETIME = "7d";
 
-const env = apiEnv();
+const env = orExit(() => parseApiConfig(process.env), "coupler-api");
 const logger = createLogger("coupler-api", env.LOG_LEVEL);
 let embedded: RunningPostgres | undefined;
+let server: RunningServer | undefined;
+// From the start, so a signal during start-up also stops what has started; PostgreSQL only after the drain.
+stopOnSignals(logger, async () => {
+  await server?.close();
+  await embedded?.stop();
+});
 
 try {
   let databaseUrl = env.DATABASE_URL;
   if (!databaseUrl) {
     logger.info({ dataDir: env.COUPLER_DATA_DIR }, "no DATABASE_URL; starting the embedded PostgreSQL");
-    embedded = await startEmbeddedPostgres({ dataDir: env.COUPLER_DATA_DIR });
+    embedded = await startEmbeddedPostgres({ dataDir: env.COUPLER_DATA_DIR, detached: true });
     databaseUrl = await ensureDatabase(embedded.url, "coupler");
   }
   const { secret, source: secretSource } = await resolveAuthSecret(env);
@@ -40,15 +51,7 @@ try {
     }
   }
 
-  const server = await startServer({
-    databaseUrl,
-    authSecret: secret,
-    port: env.PORT,
-    host: env.HOST,
-    benchMode: env.COUPLER_BENCH_MODE,
-    logger,
-  });
-  onShutdown(server.close);
+  server = await startServer({ ...serverSettings(env), databaseUrl, authSecret: secret, logger });
   printBanner({ url: server.url, databaseUrl, secretSource, demo, guardEnabled, tokens: await demoTokens(demo, secret) });
 } catch (error) {
   logger.fatal({ err: error }, "coupler API failed to start");
@@ -60,28 +63,6 @@ async function demoTokens(demo: DemoUser[], secret: string): Promise<Map<DemoUse
   const tokens = new Map<DemoUser, string>();
   for (const user of demo) tokens.set(user, await signToken({ sub: user.id, role: user.role }, secret, { expiresIn: TOKEN_LIFETIME }));
   return tokens;
-}
-
-function onShutdown(closeServer: () => Promise<void>): void {
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) {
-      logger.warn({ signal }, "second signal; exiting without waiting");
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, "shutting down: draining in-flight requests");
-    try {
-      await closeServer();
-      await embedded?.stop();
-      process.exit(0);
-    } catch (error) {
-      logger.error({ err: error }, "shutdown failed");
-      process.exit(1);
-    }
-  };
-  process.on("SIGINT", (signal) => void stop(signal));
-  process.on("SIGTERM", (signal) => void stop(signal));
 }
 
 function printBanner(info: {

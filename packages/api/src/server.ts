@@ -4,29 +4,41 @@ import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { ProgressLicenseCoupler, createDatabase, createLogger, runIntegrityAudit, type Logger } from "@coupler/core";
 import { createAuthenticator, secretKey } from "./auth.ts";
 import { createContext, type Services } from "./context.ts";
-import { apiEnv } from "./env.ts";
+import { parseApiConfig, serverSettings } from "./config.ts";
 import { ApiMetrics } from "./metrics.ts";
 import { appRouter } from "./root.ts";
 
-export interface ServerOptions {
+/** The server's tunables, as `serverSettings(config)` derives them from the configuration. */
+export interface ServerSettings {
+  /** 0 picks a free port. */
+  port: number;
+  host: string;
+  poolSize: number;
+  lockTimeoutMs: number;
+  maxRetries: number;
+  /** Serve `bench.*` (the legacy write path). */
+  benchMode: boolean;
+  /** How often the integrity check refreshes the desync and orphan gauges; 0 = only at start. */
+  integrityIntervalMs: number;
+  maxBatchSize: number;
+  maxBodyBytes: number;
+  /** How long `close()` waits for in-flight requests before cutting connections. */
+  shutdownTimeoutMs: number;
+  /** Level of the logger the server creates when given none. */
+  logLevel: string;
+}
+
+/**
+ * Resolved configuration: the server reads no environment. A setting left out
+ * takes the default an unset environment variable has (see config.ts).
+ */
+export interface ServerOptions extends Partial<ServerSettings> {
   databaseUrl: string;
   authSecret: string;
-  /** 0 picks a free port. Defaults below come from the env module. */
-  port?: number;
-  host?: string;
-  poolSize?: number;
-  lockTimeoutMs?: number;
-  maxRetries?: number;
-  /** Serve `bench.*` (the legacy write path). */
-  benchMode?: boolean;
-  /** How often the integrity check refreshes the desync and orphan gauges; 0 = only at start. */
-  integrityIntervalMs?: number;
-  maxBatchSize?: number;
-  maxBodyBytes?: number;
-  /** How long `close()` waits for in-flight requests before cutting connections. */
-  shutdownTimeoutMs?: number;
   logger?: Logger;
 }
+
+const DEFAULTS: ServerSettings = serverSettings(parseApiConfig({}));
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:3000 (the router is at `${url}/trpc`). */
@@ -42,16 +54,15 @@ const JSON_HEADERS = { "content-type": "application/json" };
 
 /** Starts the HTTP server: tRPC at /trpc, plus /healthz, /readyz and /metrics. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const env = apiEnv();
-  const logger = options.logger ?? createLogger("coupler-api", env.LOG_LEVEL);
-  const maxBodyBytes = options.maxBodyBytes ?? env.MAX_BODY_BYTES;
-  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? env.SHUTDOWN_TIMEOUT_MS;
-  const integrityIntervalMs = options.integrityIntervalMs ?? env.INTEGRITY_CHECK_INTERVAL_MS;
+  const logger = options.logger ?? createLogger("coupler-api", options.logLevel ?? DEFAULTS.logLevel);
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs;
+  const integrityIntervalMs = options.integrityIntervalMs ?? DEFAULTS.integrityIntervalMs;
 
   // createDatabase gives the pool an 'error' listener: a killed idle backend is logged, not fatal.
   const database = createDatabase({
     connectionString: options.databaseUrl,
-    max: options.poolSize ?? env.DB_POOL_SIZE,
+    max: options.poolSize ?? DEFAULTS.poolSize,
     applicationName: "coupler-api",
     logger,
   });
@@ -59,8 +70,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const coupler = new ProgressLicenseCoupler({
     pool: database.pool,
     db: database.db,
-    lockTimeoutMs: options.lockTimeoutMs ?? env.COUPLER_LOCK_TIMEOUT_MS,
-    maxRetries: options.maxRetries ?? env.COUPLER_MAX_RETRIES,
+    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,
+    maxRetries: options.maxRetries ?? DEFAULTS.maxRetries,
     observer: metrics,
     // Every call already gets a request log line; the coupler adds its own only for failures (or at debug).
     logger: logger.child({ component: "coupler" }, { level: logger.level === "info" ? "warn" : logger.level }),
@@ -69,7 +80,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     coupler,
     pool: database.pool,
     logger,
-    benchMode: options.benchMode ?? env.COUPLER_BENCH_MODE,
+    benchMode: options.benchMode ?? DEFAULTS.benchMode,
     onIntegrityReport: (report) => metrics.recordIntegrity(report),
   };
   const authenticate = createAuthenticator(secretKey(options.authSecret));
@@ -78,7 +89,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
-    maxBatchSize: options.maxBatchSize ?? env.MAX_BATCH_SIZE,
+    maxBatchSize: options.maxBatchSize ?? DEFAULTS.maxBatchSize,
     maxBodySize: maxBodyBytes,
     createContext: (opts) => createContext({ ...opts, services, authenticate }),
     onError: ({ error, path }) => {
@@ -153,7 +164,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? env.PORT, options.host ?? env.HOST, () => {
+    server.listen(options.port ?? DEFAULTS.port, options.host ?? DEFAULTS.host, () => {
       server.off("error", reject);
       resolve();
     });

@@ -35,6 +35,7 @@ export async function startTestApi(options: Partial<ServerOptions> & { database?
     host: "127.0.0.1",
     poolSize: 10,
     integrityIntervalMs: 0,
+    logLevel: "silent",
     ...serverOptions,
   });
   const token = (role: Role, sub: number, expiresIn: string | number = "10m") => signToken({ sub, role }, secret, { expiresIn });

@@ -1,16 +1,20 @@
 /**
  * Child-process entry of one API process for the bench: starts the server
  * with the options in argv[2] (JSON) and prints its URL as one JSON line.
- * Bench mode (COUPLER_BENCH_MODE) comes from the environment the parent sets.
+ * Its configuration (LOG_LEVEL and the rest) comes from the environment the
+ * parent sets, parsed once here.
  */
-import { startServer } from "@coupler/api";
+import { parseApiConfig, serverSettings, startServer } from "@coupler/api";
+import { orExit } from "@coupler/core/config";
 import { z } from "zod";
 
 const options = z
   .object({ databaseUrl: z.string(), authSecret: z.string(), poolSize: z.number().int().positive(), lockTimeoutMs: z.number().int().positive() })
   .parse(JSON.parse(process.argv[2] ?? "{}"));
 
+const config = orExit(() => parseApiConfig(process.env), "bench API worker");
 const server = await startServer({
+  ...serverSettings(config),
   ...options,
   port: 0,
   host: "127.0.0.1",

@@ -1,7 +1,8 @@
 /** `pnpm bench`: see USAGE in parseBenchArgs.ts. */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { benchEnv } from "./env.ts";
+import { orExit } from "@coupler/core/config";
+import { parseBenchEnv } from "./env.ts";
 import { findExecutable } from "./findExecutable.ts";
 import { findK6 } from "./k6.ts";
 import { K6NotFoundError } from "./K6NotFoundError.ts";
@@ -17,7 +18,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const { plan } = args;
-  const env = benchEnv();
+  const env = orExit(() => parseBenchEnv(process.env), "pnpm bench");
   // Before anything starts: without k6 there is nothing to run.
   const k6 = findK6(env);
   const pgbench = findExecutable("pgbench", env.PGBENCH_BIN, env.PATH, { pathExt: env.PATHEXT });
@@ -29,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
   // Loaded only now: a usage error or a missing k6 answers at once, without PostgreSQL or the API loaded.
   const { runBench } = await import("./runBench.ts");
   const { writeReport } = await import("./report/writeReport.ts");
-  const results = await runBench(plan, { k6, pgbench, outDir });
+  const results = await runBench(plan, { k6, pgbench, outDir, env, inherited: { ...process.env } });
   const report = await writeReport(results, outDir);
   process.stderr.write(`pnpm bench: done in ${results.elapsedSeconds} s\n`);
   process.stdout.write(`${report}\n`);

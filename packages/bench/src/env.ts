@@ -1,8 +1,9 @@
+import { configFields, parseConfig } from "@coupler/core/config";
 import { z } from "zod";
 
 /**
- * The bench's environment, read once and validated. Everything else receives
- * options; only this module touches `process.env`.
+ * The bench's environment: the CLI parses `process.env` with it once, at
+ * start-up, and passes the result on.
  */
 const schema = z.object({
   /** Path of the k6 binary; else k6 is looked up on PATH. */
@@ -14,33 +15,13 @@ const schema = z.object({
   PATHEXT: z.string().optional(),
   HOME: z.string().default("/tmp"),
   /** An existing PostgreSQL to bench against; else an embedded one is started. */
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, "DATABASE_URL must be a postgres:// or postgresql:// URL")
-    .optional(),
+  DATABASE_URL: configFields.DATABASE_URL,
 });
 
-export type BenchEnv = z.infer<typeof schema>;
+export type BenchEnv = z.infer<typeof schema> & { K6_USER: Record<string, string> };
 
-export function parseBenchEnv(source: NodeJS.ProcessEnv = process.env): BenchEnv {
-  const parsed = schema.safeParse(source);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
-    throw new Error(`Invalid environment:\n${lines.join("\n")}`);
-  }
-  return parsed.data;
-}
-
-let cached: BenchEnv | undefined;
-/** The validated environment of this process. */
-export function benchEnv(): BenchEnv {
-  cached ??= parseBenchEnv();
-  return cached;
-}
-
-/** The environment child processes (API processes, workers) start from. */
-export function inheritedEnv(): Record<string, string | undefined> {
-  return { ...process.env };
+export function parseBenchEnv(source: Record<string, string | undefined>): BenchEnv {
+  return { ...parseConfig(schema, source), K6_USER: k6UserEnv(source) };
 }
 
 /**
@@ -48,7 +29,7 @@ export function inheritedEnv(): Record<string, string | undefined> {
  * which k6 reads from its environment, for the k6 child that otherwise gets
  * only PATH, HOME and the scenario's own settings. K6_BIN is the bench's own.
  */
-export function k6UserEnv(source: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function k6UserEnv(source: Record<string, string | undefined>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(source)) {
     if (name.startsWith("K6_") && name !== "K6_BIN" && value !== undefined) env[name] = value;

@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { benchEnv, k6UserEnv } from "./env.ts";
 import { findExecutable } from "./findExecutable.ts";
 import { K6NotFoundError } from "./K6NotFoundError.ts";
 import { parseK6Summary, type K6Summary } from "./k6Summary.ts";
@@ -14,13 +13,21 @@ export function findK6(env: { K6_BIN?: string | undefined; PATH: string; PATHEXT
 }
 
 /** k6's own version line, e.g. "k6 v0.48.0 (go1.19.8, linux/amd64)". */
-export async function k6Version(k6: string): Promise<string> {
-  const { stdout } = await run(k6, ["version"], {}, undefined);
+export async function k6Version(k6: string, base: K6BaseEnv): Promise<string> {
+  const { stdout } = await run(k6, ["version"], k6ChildEnv(base), undefined);
   return stdout.trim();
 }
 
 /** k6 exits 99 when thresholds fail: the run happened and its summary is complete. */
 export const K6_THRESHOLDS_FAILED = 99;
+
+/** k6 needs no more of our environment than a PATH, a HOME and the user's own `K6_*` settings. */
+export interface K6BaseEnv {
+  PATH: string;
+  HOME: string;
+  /** The caller's `K6_*` variables (K6_OUT, …), see `k6UserEnv`. */
+  K6_USER?: Record<string, string> | undefined;
+}
 
 export interface K6Run {
   exitCode: number;
@@ -35,11 +42,13 @@ export interface K6Run {
 export async function runK6(
   k6: string,
   script: string,
-  env: Record<string, string>,
+  base: K6BaseEnv,
+  scenario: Record<string, string>,
   summaryFile: string,
   logFile: string,
 ): Promise<K6Run> {
-  const { code } = await run(k6, ["run", "--quiet", "--no-color", "--no-usage-report", script], { ...env, SUMMARY_OUT: summaryFile }, logFile);
+  const env = k6ChildEnv(base, { ...scenario, SUMMARY_OUT: summaryFile });
+  const { code } = await run(k6, ["run", "--quiet", "--no-color", "--no-usage-report", script], env, logFile);
   if (code !== 0 && code !== K6_THRESHOLDS_FAILED) {
     throw new Error(`k6 exited with ${code} running ${script}; see ${logFile}`);
   }
@@ -52,14 +61,14 @@ export async function runK6(
  * and friends work as k6 documents them) and the scenario's settings, which
  * win. Nothing else of ours: no DATABASE_URL or AUTH_SECRET.
  */
-export function k6ChildEnv(scenario: Record<string, string>, user: Record<string, string> = k6UserEnv()): Record<string, string> {
-  return { PATH: benchEnv().PATH, HOME: benchEnv().HOME, ...user, ...scenario };
+export function k6ChildEnv(base: K6BaseEnv, scenario: Record<string, string> = {}): Record<string, string> {
+  return { PATH: base.PATH, HOME: base.HOME, ...base.K6_USER, ...scenario };
 }
 
 function run(command: string, args: string[], env: Record<string, string>, logFile: string | undefined) {
   return new Promise<{ code: number; stdout: string }>((resolve, reject) => {
     const child = spawn(command, args, {
-      env: k6ChildEnv(env),
+      env,
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

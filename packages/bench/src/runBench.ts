@@ -6,7 +6,7 @@ import { signToken } from "@coupler/api";
 import { ProgressLicenseCoupler, createDatabase, createUser, migrate, repairDesyncs, runIntegrityAudit, setGuard } from "@coupler/core";
 import { adminQuery, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "@coupler/embedded";
 import { runPgbench, runRawPgCeiling } from "./ceiling/runCeiling.ts";
-import { benchEnv, inheritedEnv } from "./env.ts";
+import type { BenchEnv } from "./env.ts";
 import { k6Version, runK6 } from "./k6.ts";
 import { operationResult } from "./k6Summary.ts";
 import { lockStats } from "./lockStats.ts";
@@ -36,13 +36,20 @@ const SCRIPTS = {
  * k6 run against the coupler and the legacy path with /metrics scraped and the
  * integrity audited around it, and the raw-pg and pgbench ceilings.
  */
-export async function runBench(plan: BenchPlan, tools: { k6: string; pgbench: string | undefined; outDir: string }): Promise<BenchResults> {
+export async function runBench(plan: BenchPlan, tools: {
+    k6: string;
+    pgbench: string | undefined;
+    outDir: string;
+    /** The CLI's parsed environment, and its whole environment for the processes it starts. */
+    env: BenchEnv;
+    inherited: Record<string, string | undefined>;
+  },): Promise<BenchResults> {
   const startedAt = new Date();
   const runs = plannedRuns(plan);
   const targets = [...new Set(runs.flatMap((r) => (r.target === "coupler" || r.target === "legacy" ? [r.target] : [])))];
   const progress = new Progress(runs.length + targets.length, estimateSeconds(plan));
   await mkdir(join(tools.outDir, "k6"), { recursive: true });
-  const env = benchEnv();
+  const { env, inherited } = tools;
   const cleanup: (() => Promise<unknown>)[] = [];
   try {
     let databaseUrl = env.DATABASE_URL;
@@ -77,11 +84,11 @@ export async function runBench(plan: BenchPlan, tools: { k6: string; pgbench: st
       authSecret,
       poolSize: plan.poolSize,
       lockTimeoutMs: LOCK_TIMEOUT_MS,
-      baseEnv: inheritedEnv(),
+      baseEnv: inherited,
     });
     cleanup.push(() => api.stop());
 
-    const machine = await machineInfo(database.pool, await k6Version(tools.k6), tools.pgbench);
+    const machine = await machineInfo(database.pool, await k6Version(tools.k6, env), tools.pgbench);
     const audit = async (repair: boolean): Promise<IntegrityCounts> => {
       const report = await runIntegrityAudit(database.pool, { sampleLimit: 1 });
       let repaired = 0;
@@ -124,7 +131,7 @@ export async function runBench(plan: BenchPlan, tools: { k6: string; pgbench: st
       await setGuard(database.pool, target === "coupler", "bench");
       const file = (ext: string) => join(tools.outDir, "k6", `warm-up-${target}.${ext}`);
       await progress
-        .run(`warm-up ${target} (not counted)`, WARM_UP_SECONDS, runK6(tools.k6, scriptFor("saturation"), k6Env(target, 10, false, 0, WARM_UP_SECONDS), file("json"), file("log")))
+        .run(`warm-up ${target} (not counted)`, WARM_UP_SECONDS, runK6(tools.k6, scriptFor("saturation"), env, k6Env(target, 10, false, 0, WARM_UP_SECONDS), file("json"), file("log")))
         .catch((error: unknown) => progress.info(`    warm-up ${target} failed: ${String(error)}`));
       await audit(target === "legacy");
     }
@@ -143,7 +150,7 @@ export async function runBench(plan: BenchPlan, tools: { k6: string; pgbench: st
             learners: learners.coupler,
             lockTimeoutMs: LOCK_TIMEOUT_MS,
             xp: plan.xp,
-            env: inheritedEnv(),
+            env: inherited,
           };
           if (run.target === "raw-pg") {
             result.ceiling = await progress.run(label, plan.durationSeconds + 2, runRawPgCeiling(options));
@@ -165,7 +172,7 @@ export async function runBench(plan: BenchPlan, tools: { k6: string; pgbench: st
           const k6 = await progress.run(
             label,
             plan.rampUpSeconds + plan.durationSeconds,
-            runK6(tools.k6, scriptFor(run.scenario), scenarioEnv, join(tools.outDir, "k6", `${run.id}.json`), join(tools.outDir, "k6", `${run.id}.log`)),
+            runK6(tools.k6, scriptFor(run.scenario), env, scenarioEnv, join(tools.outDir, "k6", `${run.id}.json`), join(tools.outDir, "k6", `${run.id}.log`)),
           );
           result.pgLockWaits = await sampler.stop();
           const after = await scrapeMetrics(api.urls);

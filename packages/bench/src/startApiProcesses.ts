@@ -35,7 +35,7 @@ export async function startApiProcesses(
       Array.from({ length: count }, () => {
         const child = spawn(
           process.execPath,
-          ["--import", "tsx", WORKER, JSON.stringify({ databaseUrl: options.databaseUrl, authSecret: options.authSecret, poolSize: options.poolSize, lockTimeoutMs: options.lockTimeoutMs })],
+          ["--conditions=source", "--import", "tsx", WORKER, JSON.stringify({ databaseUrl: options.databaseUrl, authSecret: options.authSecret, poolSize: options.poolSize, lockTimeoutMs: options.lockTimeoutMs })],
           {
             cwd: fileURLToPath(new URL("..", import.meta.url)),
             env: { ...options.baseEnv, COUPLER_BENCH_MODE: "true", LOG_LEVEL: "warn", NODE_ENV: "production", AUTH_SECRET: options.authSecret },

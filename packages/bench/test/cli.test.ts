@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** `pnpm bench` as a user runs it, with exactly the environment given. */
 function bench(args: string[], env: Record<string, string>) {
-  const result = spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+  const result = spawnSync(process.execPath, ["--conditions=source", "--import", "tsx", "src/cli.ts", ...args], {
     cwd: PACKAGE,
     env: { HOME: dir, ...env },
     encoding: "utf8",

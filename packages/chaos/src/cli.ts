@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { coreEnv } from "@coupler/core";
+import { databaseConfig, orExit, parseConfig } from "@coupler/core/config";
 import { NO_FAULTS } from "./faults.ts";
 import { randomSeed } from "./random.ts";
 import type { K6FaultResult } from "./k6Mode.ts";
@@ -68,7 +68,9 @@ const modes: ChaosMode[] = ["coupler"];
 if (!values["no-legacy"]) modes.push("legacy");
 if (values.http) modes.push("http");
 
-const external = values.external ? coreEnv().DATABASE_URL : undefined;
+const external = values.external
+  ? orExit(() => parseConfig(databaseConfig, process.env), "chaos").DATABASE_URL
+  : undefined;
 if (values.external && !external) {
   console.error("--external needs DATABASE_URL");
   process.exit(2);

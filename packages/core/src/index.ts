@@ -20,7 +20,7 @@ export {
   type UpdateLevelResult,
   type AdvanceResult,
 } from "./coupler/index.ts";
-export { coreEnv, parseCoreEnv, type CoreEnv } from "./env.ts";
+export { ConfigError, LOG_LEVELS, configFields, databaseConfig, orExit, parseConfig } from "./config.ts";
 export {
   ConflictError,
   CouplerError,
@@ -43,7 +43,7 @@ export {
 export { GuardRefusedError, getGuard, setGuard, type GuardState } from "./guard.ts";
 export * as inputs from "./inputs.ts";
 export { repairDesyncs, runIntegrityAudit, type IntegrityCheck, type IntegrityFinding, type IntegrityReport, type PairRef } from "./integrity.ts";
-export { createLogger, type Logger } from "./logger.ts";
+export { DEFAULT_LOG_LEVEL, createLogger, type Logger } from "./logger.ts";
 export { MIGRATIONS_FOLDER, migrate } from "./migrate.ts";
 export type { CouplerObserver, OperationEvent, OperationName, OperationOutcome } from "./observer.ts";
 export { SPECIALIZATIONS, levelForXp, type Specialization, type SpecializationRules } from "./specializations.ts";

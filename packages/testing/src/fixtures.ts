@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { ProgressLicenseCoupler, sql, type CouplerOptions, type Database, type OperationEvent } from "@coupler/core";
+import { ProgressLicenseCoupler, createLogger, sql, type CouplerOptions, type Database, type OperationEvent } from "@coupler/core";
 import { users } from "@coupler/core/schema";
 import pg from "pg";
 
@@ -16,7 +16,7 @@ export async function createUsers(database: Database, count: number): Promise<nu
 
 /** A coupler over `database` with quiet logs; options override the defaults. */
 export function createCoupler(database: Database, options: Partial<CouplerOptions> = {}): ProgressLicenseCoupler {
-  return new ProgressLicenseCoupler({ pool: database.pool, db: database.db, ...options });
+  return new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger: createLogger("test", "silent"), ...options });
 }
 
 /** Users enrolled in `specialization`, ready for level-ups. */

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { migrate } from "@coupler/core";
+import { databaseConfig, parseConfig } from "@coupler/core/config";
 import { adminQuery, startEmbeddedPostgres, withDatabase } from "@coupler/embedded";
 
 declare module "vitest" {
@@ -16,7 +17,7 @@ declare module "vitest" {
  * template database that each test file clones.
  */
 export default async function setup(project: TestProject) {
-  const external = databaseUrl();
+  const external = parseConfig(databaseConfig, process.env).DATABASE_URL;
   const server = external ? undefined : await startEmbeddedPostgres({ fast: true });
   const adminUrl = external ?? server?.url ?? "";
   const template = `coupler_template_${randomBytes(4).toString("hex")}`;
@@ -28,11 +29,4 @@ export default async function setup(project: TestProject) {
     await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`).catch(() => {});
     await server?.stop();
   };
-}
-
-/** DATABASE_URL, if set: this entry point runs before any package reads its environment. */
-function databaseUrl(): string | undefined {
-  const url = process.env.DATABASE_URL || undefined;
-  if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) throw new Error("DATABASE_URL must be a postgres:// or postgresql:// URL");
-  return url;
 }

@@ -2,25 +2,25 @@
 import { parseArgs } from "node:util";
 import { ROLES, signToken, type Role } from "../auth.ts";
 import { resolveAuthSecret } from "../devSecret.ts";
-import { apiEnv } from "../env.ts";
+import { ConfigError, orExit } from "@coupler/core/config";
+import { parseApiConfig } from "../config.ts";
 
-const { values } = parseArgs({
-  options: {
-    sub: { type: "string" },
-    role: { type: "string" },
-    expires: { type: "string", default: "1h" },
-  },
-});
-
-const sub = Number(values.sub);
-const role = values.role;
-if (!Number.isInteger(sub) || sub < 1 || !isRole(role)) {
-  process.stderr.write(`usage: token --sub <user id> --role ${ROLES.join("|")} [--expires 1h]\n`);
-  process.exit(2);
-}
+const config = orExit(() => parseApiConfig(process.env), "token");
+const USAGE = `usage: token --sub <user id> --role ${ROLES.join("|")} [--expires 1h]`;
+const { sub, role, expires } = orExit(() => {
+  let values;
+  try {
+    ({ values } = parseArgs({ options: { sub: { type: "string" }, role: { type: "string" }, expires: { type: "string", default: "1h" } } }));
+  } catch (error) {
+    throw new ConfigError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+  }
+  const sub = Number(values.sub);
+  if (!Number.isInteger(sub) || sub < 1 || !isRole(values.role)) throw new ConfigError(USAGE);
+  return { sub, role: values.role, expires: values.expires };
+}, "token");
 // The same secret the server uses: AUTH_SECRET, or the persisted development one.
-const { secret } = await resolveAuthSecret(apiEnv());
-process.stdout.write(`${await signToken({ sub, role }, secret, { expiresIn: values.expires })}\n`);
+const { secret } = await resolveAuthSecret(config);
+process.stdout.write(`${await signToken({ sub, role }, secret, { expiresIn: expires })}\n`);
 
 function isRole(value: unknown): value is Role {
   return typeof value === "string" && (ROLES as readonly string[]).includes(value);

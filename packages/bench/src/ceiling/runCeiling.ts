@@ -40,7 +40,7 @@ export async function runRawPgCeiling(options: CeilingOptions): Promise<CeilingR
     lockTimeoutMs: options.lockTimeoutMs,
     xp: options.xp,
   };
-  const { code, stdout, stderr } = await run(process.execPath, ["--import", "tsx", WORKER, JSON.stringify(args)], options.env, fileURLToPath(new URL("../..", import.meta.url)));
+  const { code, stdout, stderr } = await run(process.execPath, ["--conditions=source", "--import", "tsx", WORKER, JSON.stringify(args)], options.env, fileURLToPath(new URL("../..", import.meta.url)));
   const line = stdout.trim().split("\n").at(-1) ?? "";
   if (code !== 0 || line === "") throw new Error(`raw-pg ceiling worker failed (${code}): ${stderr.slice(-2000)}`);
   const result = JSON.parse(line) as { latency: LatencyStats; errors: number; durationSeconds: number };

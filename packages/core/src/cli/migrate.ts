@@ -1,10 +1,11 @@
-import { coreEnv } from "../env.ts";
+/** `pnpm db:migrate`: applies the migrations to DATABASE_URL. */
+import { ConfigError, databaseConfig, orExit, parseConfig } from "../config.ts";
 import { migrate } from "../migrate.ts";
 
-const url = coreEnv().DATABASE_URL;
-if (!url) {
-  console.error("DATABASE_URL is not set: point it at the PostgreSQL 15+ database to migrate.");
-  process.exit(2);
-}
+const url = orExit(() => {
+  const { DATABASE_URL } = parseConfig(databaseConfig, process.env);
+  if (!DATABASE_URL) throw new ConfigError("DATABASE_URL is not set: point it at the PostgreSQL 15+ database to migrate");
+  return DATABASE_URL;
+}, "migrate");
 await migrate(url);
 console.log("migrations applied");

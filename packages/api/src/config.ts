@@ -1,0 +1,64 @@
+import { fileURLToPath } from "node:url";
+import { configFields, parseConfig } from "@coupler/core/config";
+import { z } from "zod";
+import type { ServerSettings } from "./server.ts";
+
+/**
+ * The API's configuration, keyed by environment variable name: core's fields
+ * plus the server's own. Executables parse `process.env` with it once, at
+ * start-up (`parseApiConfig`), and pass the result on; nothing else reads the
+ * environment.
+ */
+const flag = z
+  .enum(["true", "false", "1", "0", ""])
+  .default("false")
+  .transform((v) => v === "true" || v === "1");
+
+/** `.coupler-data/pg` at the repository root (gitignored); the same from src/ and from dist/. */
+const DEFAULT_DATA_DIR = fileURLToPath(new URL("../../../.coupler-data/pg", import.meta.url));
+
+export const apiConfigSchema = z
+  .object({
+    ...configFields,
+    NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+    PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+    HOST: z.string().min(1).default("127.0.0.1"),
+    AUTH_SECRET: z.string().min(32, "AUTH_SECRET must be at least 32 characters").optional(),
+    DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+    INTEGRITY_CHECK_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
+    MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(50),
+    MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(50_000_000).default(100_000),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+    COUPLER_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
+    COUPLER_BENCH_MODE: flag,
+    COUPLER_SEED_DEMO: flag,
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === "production" && !env.AUTH_SECRET) {
+      ctx.addIssue({ code: "custom", path: ["AUTH_SECRET"], message: "AUTH_SECRET is required in production" });
+    }
+  });
+
+export type ApiConfig = z.output<typeof apiConfigSchema>;
+
+/** Validates `source` (an executable's `process.env`); throws a one-line ConfigError naming every bad variable. */
+export function parseApiConfig(source: Record<string, string | undefined>): ApiConfig {
+  return parseConfig(apiConfigSchema, source);
+}
+
+/** What `startServer` takes from the configuration (the database and secret are resolved by the caller). */
+export function serverSettings(config: ApiConfig): ServerSettings {
+  return {
+    port: config.PORT,
+    host: config.HOST,
+    poolSize: config.DB_POOL_SIZE,
+    lockTimeoutMs: config.COUPLER_LOCK_TIMEOUT_MS,
+    maxRetries: config.COUPLER_MAX_RETRIES,
+    benchMode: config.COUPLER_BENCH_MODE,
+    integrityIntervalMs: config.INTEGRITY_CHECK_INTERVAL_MS,
+    maxBatchSize: config.MAX_BATCH_SIZE,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    logLevel: config.LOG_LEVEL,
+  };
+}
