@@ -13,7 +13,7 @@ import {
   isCouplerError,
   toCouplerError,
   type CouplerErrorCode,
-} from "./errors/index.ts";
+} from "@coupler/core";
 
 const context = { operation: "levelUp", userId: 7, specialization: "PLAYER", lockTimeoutMs: 200, noWait: false, attempts: 3 };
 

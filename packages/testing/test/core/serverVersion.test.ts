@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assertServerVersion } from "./migrate.ts";
+import { assertServerVersion } from "@coupler/core";
 
 describe("migrate", () => {
   it("refuses a server older than PostgreSQL 15", () => {
