@@ -171,8 +171,9 @@ export class FaultInjector {
     if (rates.killIntervalMs) this.#loops.push(this.#killLoop(rates.killIntervalMs));
     if (server) {
       for (let i = 0; i < rates.restartsPerRound; i++) {
-        // Early in the round: a round may end well before its time budget when its operation budget runs out.
-        this.#loops.push(this.#restartAt(random.int(300, Math.max(400, Math.min(3_000, Math.floor(roundMs / 2)))), server));
+        // Early in the round: a round may end well before its time budget when its operation budget runs
+        // out, and with four round trips a level-up a CI-sized round can be over in about a second.
+        this.#loops.push(this.#restartAt(random.int(100, Math.max(200, Math.min(600, Math.floor(roundMs / 4)))), server));
       }
     }
   }
