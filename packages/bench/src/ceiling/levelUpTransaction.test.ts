@@ -4,7 +4,7 @@ import { createCoupler, enrolledUsers } from "@coupler/testing";
 import type {} from "@coupler/testing/globalSetup";
 import { useTestDatabase } from "@coupler/testing/vitest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LEVEL_UP_SQL, levelUpTransaction, pgbenchScript } from "./levelUpTransaction.ts";
+import { LEVEL_UP_SQL, bind, levelUpTransaction, pgbenchScript } from "./levelUpTransaction.ts";
 
 const database = await useTestDatabase({ max: 4 });
 afterAll(() => database.drop());
@@ -61,14 +61,26 @@ describe("the ceiling's level-up transaction", () => {
     }
   });
 
-  it("is the same statement sequence in the pgbench script", () => {
+  it("is the same statement sequence in the pgbench script: one locking SELECT, one write with CTEs", () => {
     const script = pgbenchScript(2000);
-    const order = ["BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE", "SET LOCAL lock_timeout = 2000", "FROM specialization_progress", "FROM user_licenses",
-      "UPDATE specialization_progress", "UPDATE user_licenses", "INSERT INTO license_progressions", "INSERT INTO coupler_audit_log", "\nCOMMIT;"];
+    const order = ["BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE", "SET LOCAL lock_timeout = 2000", "FOR UPDATE OF p, l \\gset",
+      "WITH progress AS (UPDATE specialization_progress", "license AS (UPDATE user_licenses", "history AS (INSERT INTO license_progressions",
+      "INSERT INTO coupler_audit_log", "\nCOMMIT;"];
     const positions = order.map((fragment) => script.indexOf(fragment));
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     expect(LEVEL_UP_SQL.begin(2000)).toBe("BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE; SET LOCAL lock_timeout = 2000");
-    expect(script.match(/FOR UPDATE/g)).toHaveLength(2);
+    expect(script.match(/FOR UPDATE/g)).toHaveLength(1);
+    expect(script).not.toContain("@");
+  });
+
+  it("binds only the parameters a write shape uses, numbered in order of first use", () => {
+    const values = { newLevel: 3, totalXp: 300, completedSessions: 2, progressId: 7, maxAchievedLevel: 3, licenseId: 8, fromLevel: 2, actor: "a", userId: 1,
+      specialization: "PLAYER", xpGained: 50, sessionsCompleted: 1 };
+    const progressOnly = bind(LEVEL_UP_SQL.write({ license: false, history: false }), values);
+    expect(progressOnly.values).toEqual([3, 300, 2, 7, 1, "PLAYER", 50, 1, 2, "a"]);
+    expect(progressOnly.text).not.toContain("@");
+    expect(bind(LEVEL_UP_SQL.write({ license: true, history: true }), values).values).toHaveLength(12);
+    expect(() => bind("SELECT @missing", {})).toThrow("no value for @missing");
   });
 });

@@ -116,8 +116,8 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
 
   out.push(`## Saturation and the ceiling: ${plan.saturationVus} concurrent clients, no think time`);
   out.push(
-    "The ceiling is the same level-up transaction, statement for statement (BEGIN; SET LOCAL lock_timeout; SELECT … FOR UPDATE progress; " +
-      "SELECT … FOR UPDATE license; UPDATE progress; UPDATE license and INSERT history when the level changes; INSERT audit; COMMIT), " +
+    "The ceiling is the same level-up transaction, statement for statement (BEGIN and SET LOCAL lock_timeout; one SELECT locking both rows FOR UPDATE OF progress, license with the idempotency lookup; " +
+      "one INSERT of the audit row with the progress update, and the license update and history row when the level changes, as data-modifying CTEs; COMMIT), " +
       "issued straight through node-postgres from a worker process (no HTTP, tRPC, Drizzle or validation), and as a pgbench script " +
       "(extended protocol), each client on its own connection, against the same learners.",
   );
