@@ -4,6 +4,8 @@ import { fileURLToPath } from "node:url";
 
 export interface ApiProcesses {
   urls: string[];
+  /** Process ids, for CPU accounting. */
+  pids: number[];
   stop(): Promise<void>;
 }
 
@@ -15,7 +17,15 @@ const WORKER = fileURLToPath(new URL("./apiWorker.ts", import.meta.url));
  */
 export async function startApiProcesses(
   count: number,
-  options: { databaseUrl: string; authSecret: string; poolSize: number; lockTimeoutMs: number; baseEnv: Record<string, string | undefined> },
+  options: {
+    databaseUrl: string;
+    authSecret: string;
+    poolSize: number;
+    lockTimeoutMs: number;
+    baseEnv: Record<string, string | undefined>;
+    /** The Node binary to run them with; default this process's. */
+    node?: string | undefined;
+  },
 ): Promise<ApiProcesses> {
   const children: ChildProcess[] = [];
   const stop = async () => {
@@ -34,7 +44,7 @@ export async function startApiProcesses(
     const urls = await Promise.all(
       Array.from({ length: count }, () => {
         const child = spawn(
-          process.execPath,
+          options.node ?? process.execPath,
           ["--import", "tsx", WORKER, JSON.stringify({ databaseUrl: options.databaseUrl, authSecret: options.authSecret, poolSize: options.poolSize, lockTimeoutMs: options.lockTimeoutMs })],
           {
             cwd: fileURLToPath(new URL("..", import.meta.url)),
@@ -46,14 +56,15 @@ export async function startApiProcesses(
         return firstUrl(child);
       }),
     );
-    return { urls, stop };
+    return { urls, pids: children.map((c) => c.pid).filter((pid) => pid !== undefined), stop };
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
-function firstUrl(child: ChildProcess): Promise<string> {
+/** The URL a server process prints as its first JSON line. */
+export function firstUrl(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     if (!child.stdout) return reject(new Error("API process has no stdout"));
     const lines = createInterface({ input: child.stdout });
