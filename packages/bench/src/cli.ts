@@ -11,7 +11,7 @@ import { estimateSeconds, plannedRuns } from "./plan.ts";
 const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseBenchArgs(argv);
+  const args = parseBenchArgs(argv, benchEnv());
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;

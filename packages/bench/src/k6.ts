@@ -38,8 +38,9 @@ export async function runK6(
   env: Record<string, string>,
   summaryFile: string,
   logFile: string,
+  onStart?: (pid: number) => void,
 ): Promise<K6Run> {
-  const { code } = await run(k6, ["run", "--quiet", "--no-color", "--no-usage-report", script], { ...env, SUMMARY_OUT: summaryFile }, logFile);
+  const { code } = await run(k6, ["run", "--quiet", "--no-color", "--no-usage-report", script], { ...env, SUMMARY_OUT: summaryFile }, logFile, onStart);
   if (code !== 0 && code !== K6_THRESHOLDS_FAILED) {
     throw new Error(`k6 exited with ${code} running ${script}; see ${logFile}`);
   }
@@ -56,12 +57,13 @@ export function k6ChildEnv(scenario: Record<string, string>, user: Record<string
   return { PATH: benchEnv().PATH, HOME: benchEnv().HOME, ...user, ...scenario };
 }
 
-function run(command: string, args: string[], env: Record<string, string>, logFile: string | undefined) {
+function run(command: string, args: string[], env: Record<string, string>, logFile: string | undefined, onStart?: (pid: number) => void) {
   return new Promise<{ code: number; stdout: string }>((resolve, reject) => {
     const child = spawn(command, args, {
       env: k6ChildEnv(env),
       stdio: ["ignore", "pipe", "pipe"],
     });
+    if (child.pid !== undefined) onStart?.(child.pid);
     let stdout = "";
     const log = logFile ? createWriteStream(logFile) : undefined;
     child.stdout.on("data", (chunk: Buffer) => {
