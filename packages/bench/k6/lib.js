@@ -15,7 +15,7 @@ export const SUMMARY_TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)"
 /**
  * @typedef {object} Config
  * @property {string[]} baseUrls one per API process; VUs are spread over them
- * @property {"coupler" | "legacy"} target
+ * @property {"coupler" | "legacy" | "baseline"} target baseline: the minimal server, sent the coupler's requests
  * @property {number} vus
  * @property {number} rampUpSeconds requests in this window are tagged phase=ramp
  * @property {number} steadySeconds
@@ -37,7 +37,7 @@ export const SUMMARY_TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)"
  */
 export function readConfig() {
   const target = env("TARGET", "coupler");
-  if (target !== "coupler" && target !== "legacy") throw new Error(`TARGET must be coupler or legacy, got ${target}`);
+  if (target !== "coupler" && target !== "legacy" && target !== "baseline") throw new Error(`TARGET must be coupler, legacy or baseline, got ${target}`);
   const baseUrls = env("BASE_URLS", "http://127.0.0.1:3000")
     .split(",")
     .map((u) => u.trim().replace(/\/+$/, ""))

@@ -12,13 +12,13 @@ import { estimateSeconds, plannedRuns } from "./plan.ts";
 const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseBenchArgs(argv);
+  const env = orExit(() => parseBenchEnv(process.env), "pnpm bench");
+  const args = parseBenchArgs(argv, env);
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   const { plan } = args;
-  const env = orExit(() => parseBenchEnv(process.env), "pnpm bench");
   // Before anything starts: without k6 there is nothing to run.
   const k6 = findK6(env);
   const pgbench = findExecutable("pgbench", env.PGBENCH_BIN, env.PATH, { pathExt: env.PATHEXT });

@@ -14,6 +14,8 @@ const schema = z.object({
   /** Windows: the extensions an executable on PATH may have (k6 is k6.exe there). */
   PATHEXT: z.string().optional(),
   HOME: z.string().default("/tmp"),
+  /** Node binary for the API processes and the minimal server (as --node). */
+  BENCH_NODE: z.string().min(1).optional(),
   /** An existing PostgreSQL to bench against; else an embedded one is started. */
   DATABASE_URL: configFields.DATABASE_URL,
 });

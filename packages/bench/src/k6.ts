@@ -46,9 +46,10 @@ export async function runK6(
   scenario: Record<string, string>,
   summaryFile: string,
   logFile: string,
+  onStart?: (pid: number) => void,
 ): Promise<K6Run> {
   const env = k6ChildEnv(base, { ...scenario, SUMMARY_OUT: summaryFile });
-  const { code } = await run(k6, ["run", "--quiet", "--no-color", "--no-usage-report", script], env, logFile);
+  const { code } = await run(k6, ["run", "--quiet", "--no-color", "--no-usage-report", script], env, logFile, onStart);
   if (code !== 0 && code !== K6_THRESHOLDS_FAILED) {
     throw new Error(`k6 exited with ${code} running ${script}; see ${logFile}`);
   }
@@ -65,12 +66,13 @@ export function k6ChildEnv(base: K6BaseEnv, scenario: Record<string, string> = {
   return { PATH: base.PATH, HOME: base.HOME, ...base.K6_USER, ...scenario };
 }
 
-function run(command: string, args: string[], env: Record<string, string>, logFile: string | undefined) {
+function run(command: string, args: string[], env: Record<string, string>, logFile: string | undefined, onStart?: (pid: number) => void) {
   return new Promise<{ code: number; stdout: string }>((resolve, reject) => {
     const child = spawn(command, args, {
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });
+    if (child.pid !== undefined) onStart?.(child.pid);
     let stdout = "";
     const log = logFile ? createWriteStream(logFile) : undefined;
     child.stdout.on("data", (chunk: Buffer) => {

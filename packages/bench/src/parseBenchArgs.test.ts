@@ -81,4 +81,21 @@ describe("plannedRuns", () => {
     const runs = plannedRuns({ ...FULL_PLAN, scenarios: ["saturation"], targets: ["legacy"] });
     expect(runs.map((r) => r.id)).toEqual(["saturation-legacy-50"]);
   });
+
+  it("adds the fixed-rate runs, API and minimal baseline, with --rate, and leaves them out by default", () => {
+    expect(plannedRuns(FULL_PLAN).some((r) => r.scenario === "level-up-rate")).toBe(false);
+    const p = plan(["--rate", "300", "--scenarios", "saturation"]);
+    expect(p.rate).toBe(300);
+    expect(plannedRuns(p).map((r) => r.id)).toEqual(["saturation-coupler-50", "saturation-legacy-50", "level-up-rate-coupler-300", "level-up-rate-baseline-300"]);
+    expect(plan(["--scenarios", "level-up-rate"]).rate).toBe(FULL_PLAN.rate);
+    expect(() => plan(["--rate", "0"])).toThrow(UsageError);
+  });
+
+  it("takes the API's Node binary from --node, else BENCH_NODE", () => {
+    expect(plan([]).node).toBeUndefined();
+    const fromEnv = parseBenchArgs([], { BENCH_NODE: "/opt/node24/bin/node" });
+    expect(fromEnv.help === false && fromEnv.plan.node).toBe("/opt/node24/bin/node");
+    const fromFlag = parseBenchArgs(["--node", "/usr/bin/node"], { BENCH_NODE: "/opt/node24/bin/node" });
+    expect(fromFlag.help === false && fromFlag.plan.node).toBe("/usr/bin/node");
+  });
 });

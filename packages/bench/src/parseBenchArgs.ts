@@ -30,14 +30,17 @@ Options:
   --hot-spot-learners 5   learners the hot-spot VUs share
   --out DIR               results folder (default packages/bench/results/<timestamp>)
   --fast-db               embedded PostgreSQL without fsync (faster, not durable)
+  --rate 300              also run level-ups at this fixed rate (k6 constant-arrival-rate) against
+                          the API and the minimal baseline server, CPU per call of each
+  --node PATH             Node binary for the API processes and the minimal server (or BENCH_NODE)
   -h, --help              this text
 
-Environment: K6_BIN (else k6 on PATH), PGBENCH_BIN (else pgbench on PATH), DATABASE_URL.`;
+Environment: K6_BIN (else k6 on PATH), PGBENCH_BIN (else pgbench on PATH), DATABASE_URL, BENCH_NODE.`;
 
 export type ParsedArgs = { help: true } | { help: false; plan: BenchPlan };
 
 /** Turns `pnpm bench` arguments into a plan; `--quick` picks the smoke defaults, other flags override. */
-export function parseBenchArgs(argv: string[]): ParsedArgs {
+export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | undefined } = {}): ParsedArgs {
   let values;
   try {
     ({ values } = parseArgs({
@@ -59,6 +62,8 @@ export function parseBenchArgs(argv: string[]): ParsedArgs {
         "hot-spot-learners": { type: "string" },
         out: { type: "string" },
         "fast-db": { type: "boolean" },
+        rate: { type: "string" },
+        node: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -67,12 +72,14 @@ export function parseBenchArgs(argv: string[]): ParsedArgs {
   }
   if (values.help) return { help: true };
   const base = values.quick ? QUICK_PLAN : FULL_PLAN;
+  const scenarios = values.scenarios === undefined ? base.scenarios : oneOf(list(values.scenarios, "--scenarios"), SCENARIOS, "--scenarios");
   const plan: BenchPlan = {
     ...base,
     levels: values.levels === undefined ? base.levels : list(values.levels, "--levels").map((v) => count(v, "--levels", 1, 10_000)),
     durationSeconds: values.duration === undefined ? base.durationSeconds : seconds(values.duration, "--duration", 1),
     rampUpSeconds: values["ramp-up"] === undefined ? base.rampUpSeconds : seconds(values["ramp-up"], "--ramp-up", 0),
-    scenarios: values.scenarios === undefined ? base.scenarios : oneOf(list(values.scenarios, "--scenarios"), SCENARIOS, "--scenarios"),
+    // --rate asks for the fixed-rate scenario on top of the others.
+    scenarios: values.rate === undefined || scenarios.includes("level-up-rate") ? scenarios : [...scenarios, "level-up-rate"],
     targets: values.targets === undefined ? base.targets : oneOf(list(values.targets, "--targets"), TARGETS, "--targets"),
     apiProcesses: option(values["api-processes"], "--api-processes", base.apiProcesses, 1, 16),
     poolSize: option(values["pool-size"], "--pool-size", base.poolSize, 1, 500),
@@ -85,6 +92,8 @@ export function parseBenchArgs(argv: string[]): ParsedArgs {
     },
     outDir: values.out ?? base.outDir,
     fastDb: values["fast-db"] ?? base.fastDb,
+    rate: option(values.rate, "--rate", base.rate, 1, 100_000),
+    node: values.node ?? (env.BENCH_NODE || base.node),
   };
   if (plan.hotSpot.learners > plan.learners) {
     throw new UsageError(`--hot-spot-learners (${plan.hotSpot.learners}) cannot exceed --learners (${plan.learners})`);

@@ -1,6 +1,6 @@
 /** What one `pnpm bench` run measures; built from the command line by `parseBenchArgs`. */
 
-export const SCENARIOS = ["level-up", "sync", "validation", "hot-spot", "saturation", "ceiling"] as const;
+export const SCENARIOS = ["level-up", "sync", "validation", "hot-spot", "saturation", "level-up-rate", "ceiling"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export const TARGETS = ["coupler", "legacy"] as const;
@@ -36,6 +36,10 @@ export interface BenchPlan {
   outDir: string | undefined;
   /** Run PostgreSQL without fsync (only for an embedded server). */
   fastDb: boolean;
+  /** Level-ups a second of the fixed-rate scenario (level-up-rate), against the API and the minimal baseline server. */
+  rate: number;
+  /** Node binary for the API processes and the minimal server; undefined = the one running the bench. */
+  node: string | undefined;
 }
 
 /** The full run: five levels, both paths, hot spot, saturation and ceiling; about 20 minutes on 2 cores. */
@@ -44,7 +48,8 @@ export const FULL_PLAN: BenchPlan = {
   levels: [10, 50, 100, 500, 1000],
   durationSeconds: 30,
   rampUpSeconds: 5,
-  scenarios: [...SCENARIOS],
+  // The fixed-rate comparison runs on request (--rate, or --scenarios level-up-rate).
+  scenarios: SCENARIOS.filter((s) => s !== "level-up-rate"),
   targets: [...TARGETS],
   apiProcesses: 1,
   poolSize: 50,
@@ -56,6 +61,8 @@ export const FULL_PLAN: BenchPlan = {
   saturationVus: 50,
   outDir: undefined,
   fastDb: false,
+  rate: 300,
+  node: undefined,
 };
 
 /** `--quick`: every scenario, two small levels, a few seconds each: a smoke run of the pipeline. */
@@ -74,7 +81,8 @@ export const QUICK_PLAN: BenchPlan = {
 export interface PlannedRun {
   id: string;
   scenario: ScenarioName;
-  target: Target | "raw-pg" | "pgbench";
+  /** baseline: the minimal server (src/baseline), driven by the same k6 script as the API. */
+  target: Target | "baseline" | "raw-pg" | "pgbench";
   vus: number;
 }
 
@@ -94,6 +102,8 @@ export function plannedRuns(plan: BenchPlan): PlannedRun[] {
   }
   if (plan.scenarios.includes("hot-spot")) for (const t of plan.targets) add("hot-spot", t, plan.hotSpot.vus);
   if (plan.scenarios.includes("saturation")) for (const t of plan.targets) add("saturation", t, plan.saturationVus);
+  // At a fixed rate "vus" is the rate; the API (coupler) and the baseline always both run, to be compared.
+  if (plan.scenarios.includes("level-up-rate")) for (const t of ["coupler", "baseline"] as const) add("level-up-rate", t, plan.rate);
   if (plan.scenarios.includes("ceiling")) {
     add("ceiling", "raw-pg", plan.saturationVus);
     add("ceiling", "pgbench", plan.saturationVus);

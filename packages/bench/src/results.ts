@@ -1,4 +1,5 @@
 import type { CeilingResult } from "./ceiling/runCeiling.ts";
+import type { CpuUsage } from "./cpu/cpuUsage.ts";
 import type { OperationResult } from "./k6Summary.ts";
 import type { LockStats } from "./lockStats.ts";
 import type { BenchPlan, PlannedRun } from "./plan.ts";
@@ -23,6 +24,15 @@ export interface RunResult extends PlannedRun {
   pgLockWaits?: PgLockWaits;
   integrity?: IntegrityCounts;
   ceiling?: CeilingResult;
+  /**
+   * CPU over a window inside the measured phase, per part and per call: k6
+   * runs from 1 s after the ramp-up to the end of the steady phase (calls =
+   * steady throughput × window); the raw-pg worker over its measured seconds;
+   * pgbench from start to exit (its client as the load generator).
+   */
+  cpu?: CpuUsage;
+  /** Fixed-rate runs: iterations k6 could not start in time (the server fell behind the rate). */
+  droppedIterations?: number;
   /** Why the run produced no figures (e.g. pgbench not installed, k6 crashed). */
   skipped?: string;
 }
@@ -47,6 +57,18 @@ export interface BenchResults {
   plan: BenchPlan;
   machine: MachineInfo;
   /** How the stack was set up (pool sizes, lock timeout, guard, durability). */
-  setup: { apiProcesses: number; poolSize: number; lockTimeoutMs: number; fsync: boolean; database: "embedded" | "DATABASE_URL" };
+  setup: {
+    apiProcesses: number;
+    poolSize: number;
+    lockTimeoutMs: number;
+    fsync: boolean;
+    database: "embedded" | "DATABASE_URL";
+    /** The Node the API processes and the minimal server ran with (--node / BENCH_NODE, else the bench's own). */
+    serverNode?: { binary: string; version: string };
+    /** /proc's clock ticks per second; null where CPU could not be measured (no /proc). */
+    clockTicksPerSecond?: number | null;
+    /** The postmaster whose process tree is "postgres" in the CPU figures; null when not on this machine. */
+    postmasterPid?: number | null;
+  };
   runs: RunResult[];
 }

@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -5,7 +6,11 @@ import { fileURLToPath } from "node:url";
 import { signToken } from "@coupler/api";
 import { ProgressLicenseCoupler, createDatabase, createUser, migrate, repairDesyncs, runIntegrityAudit, setGuard } from "@coupler/core";
 import { adminQuery, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "@coupler/embedded";
+import { startMinimalServerProcess } from "./baseline/startMinimalServerProcess.ts";
 import { runPgbench, runRawPgCeiling } from "./ceiling/runCeiling.ts";
+import { cpuSnapshot, cpuUsage, type CpuSnapshot } from "./cpu/cpuUsage.ts";
+import { cpuWindow, type CpuSources } from "./cpu/cpuWindow.ts";
+import { clockTicksPerSecond, findPostmaster } from "./cpu/processCpu.ts";
 import type { BenchEnv } from "./env.ts";
 import { k6Version, runK6 } from "./k6.ts";
 import { operationResult } from "./k6Summary.ts";
@@ -29,6 +34,7 @@ const SCRIPTS = {
   validation: "validation.js",
   "hot-spot": "hot-spot.js",
   saturation: "saturation.js",
+  "level-up-rate": "level-up-rate.js",
 } as const;
 
 /**
@@ -78,15 +84,27 @@ export async function runBench(plan: BenchPlan, tools: {
       ADMIN_TOKEN: await signToken({ sub: admin.id, role: "admin" }, authSecret, { expiresIn: "12h" }),
     };
 
-    progress.info(`starting ${plan.apiProcesses} API process(es) in bench mode`);
+    const serverNode = { binary: plan.node ?? process.execPath, version: await nodeVersion(plan.node ?? process.execPath) };
+    progress.info(`starting ${plan.apiProcesses} API process(es) in bench mode (Node ${serverNode.version})`);
     const api = await startApiProcesses(plan.apiProcesses, {
       databaseUrl,
       authSecret,
       poolSize: plan.poolSize,
       lockTimeoutMs: LOCK_TIMEOUT_MS,
       baseEnv: inherited,
+      node: plan.node,
     });
     cleanup.push(() => api.stop());
+    let baseline: { url: string; pid: number } | undefined;
+    if (runs.some((r) => r.target === "baseline")) {
+      progress.info("starting the minimal baseline server");
+      const server = await startMinimalServerProcess({ node: serverNode.binary, databaseUrl, poolSize: plan.poolSize, lockTimeoutMs: LOCK_TIMEOUT_MS, baseEnv: inherited });
+      cleanup.push(() => server.stop());
+      baseline = server;
+    }
+    const ticksPerSecond = await clockTicksPerSecond();
+    const postmaster = await findPostmaster((text) => database.pool.query<{ pid: number }>(text)).catch(() => undefined);
+    const postgresCpu: CpuSources = postmaster === undefined ? {} : { postgres: { tree: postmaster } };
 
     const machine = await machineInfo(database.pool, await k6Version(tools.k6, env), tools.pgbench);
     const audit = async (repair: boolean): Promise<IntegrityCounts> => {
@@ -105,18 +123,22 @@ export async function runBench(plan: BenchPlan, tools: {
       };
     };
 
-    const k6Env = (target: "coupler" | "legacy", vus: number, hot: boolean, rampUp: number, steady: number) => {
+    const k6Env = (target: "coupler" | "legacy" | "baseline", vus: number, hot: boolean, rampUp: number, steady: number) => {
       const think = hot ? plan.hotSpot.thinkMs : plan.thinkMs;
       const xp = hot ? plan.hotSpot.xp : plan.xp;
+      const seeded = learners[target === "legacy" ? "legacy" : "coupler"];
       return {
         ...tokens,
-        BASE_URLS: api.urls.join(","),
+        BASE_URLS: target === "baseline" && baseline ? baseline.url : api.urls.join(","),
         TARGET: target,
         VUS: String(vus),
         RAMP_UP_SECONDS: String(rampUp),
         STEADY_SECONDS: String(steady),
-        LEARNER_FIRST: String(learners[target].first),
-        LEARNER_COUNT: String(learners[target].count),
+        LEARNER_FIRST: String(seeded.first),
+        LEARNER_COUNT: String(seeded.count),
+        RATE: String(plan.rate),
+        DURATION: String(steady),
+        PRE_ALLOCATED_VUS: String(Math.max(10, Math.ceil(plan.rate / 10))),
         HOT_LEARNERS: String(plan.hotSpot.learners),
         THINK_MIN_MS: String(think.min),
         THINK_MAX_MS: String(think.max),
@@ -153,11 +175,25 @@ export async function runBench(plan: BenchPlan, tools: {
             env: inherited,
           };
           if (run.target === "raw-pg") {
-            result.ceiling = await progress.run(label, plan.durationSeconds + 2, runRawPgCeiling(options));
+            let start: Promise<CpuSnapshot> | undefined;
+            let end: Promise<CpuSnapshot> | undefined;
+            result.ceiling = await progress.run(
+              label,
+              plan.durationSeconds + 2,
+              runRawPgCeiling(options, (phase, pid) => {
+                const snapshot = cpuSnapshot({ server: { pids: [pid] }, ...postgresCpu });
+                if (phase === "measuring") start = snapshot;
+                else end = snapshot;
+              }),
+            );
+            if (start && end) result.cpu = cpuUsage(await start, await end, result.ceiling.latency.count + result.ceiling.errors, ticksPerSecond);
           } else if (tools.pgbench) {
             const workDir = join(tools.outDir, "pgbench");
             await mkdir(workDir, { recursive: true });
+            const sources: CpuSources = { loadGenerator: { reapedChildren: true }, ...postgresCpu };
+            const start = await cpuSnapshot(sources);
             result.ceiling = await progress.run(label, plan.durationSeconds, runPgbench(tools.pgbench, { ...options, workDir }));
+            result.cpu = cpuUsage(start, await cpuSnapshot(sources), result.ceiling.latency.count + result.ceiling.errors, ticksPerSecond);
           } else {
             result.skipped = "pgbench not found (PGBENCH_BIN or PATH)";
             progress.info(`skipping ${label}: ${result.skipped}`);
@@ -165,18 +201,33 @@ export async function runBench(plan: BenchPlan, tools: {
           result.integrity = await audit(false);
         } else {
           // The guard is on for coupler runs (as deployed) and must be off for the legacy path.
-          await setGuard(database.pool, run.target === "coupler", "bench");
+          await setGuard(database.pool, run.target !== "legacy", "bench");
           const scenarioEnv = k6Env(run.target, run.vus, run.scenario === "hot-spot", plan.rampUpSeconds, plan.durationSeconds);
           const before = await scrapeMetrics(api.urls);
           const sampler = sampleLockWaits(database.pool);
+          const serverPids = run.target === "baseline" && baseline ? [baseline.pid] : api.pids;
+          let window: ReturnType<typeof cpuWindow> | undefined;
           const k6 = await progress.run(
             label,
             plan.rampUpSeconds + plan.durationSeconds,
-            runK6(tools.k6, scriptFor(run.scenario), env, scenarioEnv, join(tools.outDir, "k6", `${run.id}.json`), join(tools.outDir, "k6", `${run.id}.log`)),
+            runK6(tools.k6, scriptFor(run.scenario), env, scenarioEnv, join(tools.outDir, "k6", `${run.id}.json`), join(tools.outDir, "k6", `${run.id}.log`), (pid) => {
+              // From 1 s into the steady phase to its end (k6's own start-up only shifts the window later).
+              window = cpuWindow((plan.rampUpSeconds + 1) * 1000, (plan.rampUpSeconds + plan.durationSeconds) * 1000, {
+                loadGenerator: { pids: [pid] },
+                server: { pids: serverPids },
+                ...postgresCpu,
+              });
+            }),
           );
           result.pgLockWaits = await sampler.stop();
           const after = await scrapeMetrics(api.urls);
           result.k6 = { ...operationResult(k6.summary, operation, plan.durationSeconds), exitCode: k6.exitCode };
+          const measured = await window;
+          if (measured) {
+            const wallSeconds = (measured.end.atMs - measured.start.atMs) / 1000;
+            result.cpu = cpuUsage(measured.start, measured.end, Math.round(result.k6.throughput * wallSeconds), ticksPerSecond);
+          }
+          if (run.scenario === "level-up-rate") result.droppedIterations = k6.summary.metrics["dropped_iterations"]?.values["count"] ?? 0;
           if (run.target === "coupler" && operation !== "validation") result.lock = lockStats(before, after, operation);
           result.integrity = await audit(run.target === "legacy");
         }
@@ -201,6 +252,9 @@ export async function runBench(plan: BenchPlan, tools: {
         lockTimeoutMs: LOCK_TIMEOUT_MS,
         fsync: env.DATABASE_URL ? true : !plan.fastDb,
         database: env.DATABASE_URL ? "DATABASE_URL" : "embedded",
+        serverNode,
+        clockTicksPerSecond: ticksPerSecond,
+        postmasterPid: postmaster ?? null,
       },
       runs: results,
     };
@@ -214,13 +268,21 @@ function scriptFor(scenario: PlannedRun["scenario"]): string {
   return join(K6_DIR, SCRIPTS[scenario]);
 }
 
+async function nodeVersion(node: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(node, ["--version"], (error, stdout) => (error ? reject(new Error(`${node} --version failed: ${error.message}`)) : resolve(stdout.trim()))),
+  );
+}
+
 function describe(run: RunResult): string {
   const l = run.k6?.latency ?? run.ceiling?.latency;
   if (!l) return "no figures";
   const tput = run.k6?.throughput ?? run.ceiling?.throughput ?? 0;
   const errors = run.k6?.failed ?? run.ceiling?.errors ?? 0;
   const desync = run.integrity ? `, desynced ${run.integrity.desynced}` : "";
-  return `avg ${l.avg.toFixed(2)} ms, p95 ${l.p95.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, ${tput.toFixed(0)}/s, errors ${errors}${desync}`;
+  const c = run.cpu?.perCallMs;
+  const cpu = c ? `; CPU/call ms: server ${c.server?.toFixed(2) ?? "—"}, pg ${c.postgres?.toFixed(2) ?? "—"}, load ${c.loadGenerator?.toFixed(2) ?? "—"}, cores busy ${run.cpu?.coresBusy?.toFixed(2) ?? "—"}` : "";
+  return `avg ${l.avg.toFixed(2)} ms, p95 ${l.p95.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, ${tput.toFixed(0)}/s, errors ${errors}${desync}${cpu}`;
 }
 
 export type { PlannedRun };

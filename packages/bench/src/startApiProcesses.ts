@@ -1,59 +1,59 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { startApiProcess } from "./apiProcess.ts";
 
 export interface ApiProcesses {
   urls: string[];
+  /** Process ids, for CPU accounting. */
+  pids: number[];
   stop(): Promise<void>;
 }
 
-const WORKER = fileURLToPath(new URL("./apiWorker.ts", import.meta.url));
-
 /**
- * Starts `count` API processes in bench mode (`bench.*` served, logs at warn),
- * each on a free port with its own pool, and waits until each printed its URL.
+ * Starts `count` API processes from the built entry (`node packages/api/dist/main.js`,
+ * as deployed) in bench mode (`bench.*` served, logs at warn), each on a free
+ * port with its own pool, and waits until each is ready.
  */
 export async function startApiProcesses(
   count: number,
-  options: { databaseUrl: string; authSecret: string; poolSize: number; lockTimeoutMs: number; baseEnv: Record<string, string | undefined> },
+  options: {
+    databaseUrl: string;
+    authSecret: string;
+    poolSize: number;
+    lockTimeoutMs: number;
+    baseEnv: Record<string, string | undefined>;
+    /** The Node binary to run them with; default this process's. */
+    node?: string | undefined;
+  },
 ): Promise<ApiProcesses> {
-  const children: ChildProcess[] = [];
-  const stop = async () => {
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once("exit", () => resolve());
-            child.kill("SIGTERM");
-          }),
-      ),
-    );
+  const env = {
+    ...options.baseEnv,
+    DATABASE_URL: options.databaseUrl,
+    AUTH_SECRET: options.authSecret,
+    DB_POOL_SIZE: String(options.poolSize),
+    COUPLER_LOCK_TIMEOUT_MS: String(options.lockTimeoutMs),
+    COUPLER_BENCH_MODE: "true",
+    COUPLER_SEED_DEMO: "false",
+    LOG_LEVEL: "warn",
+    NODE_ENV: "production",
+    // The bench audits around each run itself; a periodic audit would only add load.
+    INTEGRITY_CHECK_INTERVAL_MS: "0",
   };
-  try {
-    const urls = await Promise.all(
-      Array.from({ length: count }, () => {
-        const child = spawn(
-          process.execPath,
-          ["--conditions=source", "--import", "tsx", WORKER, JSON.stringify({ databaseUrl: options.databaseUrl, authSecret: options.authSecret, poolSize: options.poolSize, lockTimeoutMs: options.lockTimeoutMs })],
-          {
-            cwd: fileURLToPath(new URL("..", import.meta.url)),
-            env: { ...options.baseEnv, COUPLER_BENCH_MODE: "true", LOG_LEVEL: "warn", NODE_ENV: "production", AUTH_SECRET: options.authSecret },
-            stdio: ["ignore", "pipe", "inherit"],
-          },
-        );
-        children.push(child);
-        return firstUrl(child);
-      }),
-    );
-    return { urls, stop };
-  } catch (error) {
+  const started = await Promise.allSettled(Array.from({ length: count }, () => startApiProcess({ env, node: options.node })));
+  const running = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const stop = async () => {
+    await Promise.all(running.map((p) => p.stop()));
+  };
+  const failed = started.find((s) => s.status === "rejected");
+  if (failed) {
     await stop();
-    throw error;
+    throw failed.reason;
   }
+  return { urls: running.map((p) => p.url), pids: running.map((p) => p.pid), stop };
 }
 
-function firstUrl(child: ChildProcess): Promise<string> {
+/** The URL a server process prints as its first JSON line. */
+export function firstUrl(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     if (!child.stdout) return reject(new Error("API process has no stdout"));
     const lines = createInterface({ input: child.stdout });

@@ -22,10 +22,12 @@ describe("the CI-sized chaos round", () => {
       seed: SEED,
       clients: 6,
       ops: 1_200,
-      durationMs: 12_000,
+      // A time budget the operation budget ends first, even on a loaded machine: the fault counts below need the ops.
+      durationMs: 40_000,
       rounds: 2,
       modes: ["coupler", "legacy"],
-      faults: DEFAULT_FAULT_RATES,
+      // The rarer kinds at a few percent, so each fires in a round of 600 calls whatever the timing.
+      faults: { ...DEFAULT_FAULT_RATES, killBeforeBegin: 0.03, killMidTransaction: 0.03, killBeforeCommit: 0.03, killDuringCommit: 0.05 },
       restart: true,
       snapshotIntervalMs: 250,
     });

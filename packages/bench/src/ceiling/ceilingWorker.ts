@@ -31,6 +31,9 @@ const rules = found;
 const started = performance.now();
 const measureFrom = started + options.warmupSeconds * 1000;
 const stopAt = measureFrom + options.durationSeconds * 1000;
+// Phase lines let the parent measure CPU over exactly the measured seconds.
+setTimeout(() => process.stdout.write(`${JSON.stringify({ phase: "measuring" })}\n`), measureFrom - started);
+setTimeout(() => process.stdout.write(`${JSON.stringify({ phase: "measured" })}\n`), stopAt - started);
 const latencies: number[] = [];
 let errors = 0;
 

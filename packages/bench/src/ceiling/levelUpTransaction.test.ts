@@ -1,10 +1,11 @@
-import { Catalogue, sql, type SpecializationRules } from "@coupler/core";
+import { Catalogue, type SpecializationRules } from "@coupler/core";
 import { createCoupler, enrolledUsers } from "@coupler/testing";
 // Brings in the ProvidedContext keys the global setup provides (for `inject` types).
 import type {} from "@coupler/testing/globalSetup";
 import { useTestDatabase } from "@coupler/testing/vitest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LEVEL_UP_SQL, levelUpTransaction, pgbenchScript } from "./levelUpTransaction.ts";
+import { footprint } from "../../test/footprint.ts";
+import { LEVEL_UP_SQL, bind, levelUpTransaction, pgbenchScript } from "./levelUpTransaction.ts";
 
 const database = await useTestDatabase({ max: 4 });
 afterAll(() => database.drop());
@@ -15,19 +16,6 @@ beforeAll(async () => {
   if (!found) throw new Error("PLAYER is missing from the catalogue");
   rules = found;
 });
-
-/** Everything a level-up writes for one learner, without ids and timestamps. */
-async function footprint(userId: number) {
-  const { rows } = await database.db.execute<Record<string, unknown>>(sql`
-    select p.current_level as progress_level, p.total_xp::int as xp, p.completed_sessions as sessions,
-           l.current_level as license_level, l.max_achieved_level as max_level,
-           (select json_agg(json_build_array(h.from_level, h.to_level, h.reason) order by h.id) from license_progressions h where h.user_license_id = l.id) as history,
-           (select json_agg(json_build_array(a.operation, a.xp_delta, a.sessions_delta, a.from_level, a.to_level, a.outcome) order by a.id)
-              from coupler_audit_log a where a.user_id = p.student_id and a.operation = 'levelUp') as audit
-    from specialization_progress p join user_licenses l on l.user_id = p.student_id and l.specialization_type = p.specialization_id
-    where p.student_id = ${userId}`);
-  return rows[0];
-}
 
 describe("the ceiling's level-up transaction", () => {
   it("leaves the same rows, history and audit as the coupler's levelUpAtomic for the same awards", async () => {
@@ -43,9 +31,9 @@ describe("the ceiling's level-up transaction", () => {
     } finally {
       client.release();
     }
-    const expected = await footprint(viaCoupler);
+    const expected = await footprint(database, viaCoupler);
     expect(expected).toMatchObject({ progress_level: 10, license_level: 10, xp: 5360, sessions: 5 });
-    expect(await footprint(viaPg)).toEqual(expected);
+    expect(await footprint(database, viaPg)).toEqual(expected);
   });
 
   it("rolls back and names the learner when it is not enrolled", async () => {
@@ -61,14 +49,26 @@ describe("the ceiling's level-up transaction", () => {
     }
   });
 
-  it("is the same statement sequence in the pgbench script", () => {
+  it("is the same statement sequence in the pgbench script: one locking SELECT, one write with CTEs", () => {
     const script = pgbenchScript(2000);
-    const order = ["BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE", "SET LOCAL lock_timeout = 2000", "FROM specialization_progress", "FROM user_licenses",
-      "UPDATE specialization_progress", "UPDATE user_licenses", "INSERT INTO license_progressions", "INSERT INTO coupler_audit_log", "\nCOMMIT;"];
+    const order = ["BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE", "SET LOCAL lock_timeout = 2000", "FOR UPDATE OF p, l \\gset",
+      "WITH progress AS (UPDATE specialization_progress", "license AS (UPDATE user_licenses", "history AS (INSERT INTO license_progressions",
+      "INSERT INTO coupler_audit_log", "\nCOMMIT;"];
     const positions = order.map((fragment) => script.indexOf(fragment));
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     expect(LEVEL_UP_SQL.begin(2000)).toBe("BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE; SET LOCAL lock_timeout = 2000");
-    expect(script.match(/FOR UPDATE/g)).toHaveLength(2);
+    expect(script.match(/FOR UPDATE/g)).toHaveLength(1);
+    expect(script).not.toContain("@");
+  });
+
+  it("binds only the parameters a write shape uses, numbered in order of first use", () => {
+    const values = { newLevel: 3, totalXp: 300, completedSessions: 2, progressId: 7, maxAchievedLevel: 3, licenseId: 8, fromLevel: 2, actor: "a", userId: 1,
+      specialization: "PLAYER", xpGained: 50, sessionsCompleted: 1 };
+    const progressOnly = bind(LEVEL_UP_SQL.write({ license: false, history: false }), values);
+    expect(progressOnly.values).toEqual([3, 300, 2, 7, 1, "PLAYER", 50, 1, 2, "a"]);
+    expect(progressOnly.text).not.toContain("@");
+    expect(bind(LEVEL_UP_SQL.write({ license: true, history: true }), values).values).toHaveLength(12);
+    expect(() => bind("SELECT @missing", {})).toThrow("no value for @missing");
   });
 });

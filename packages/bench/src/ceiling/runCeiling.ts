@@ -27,8 +27,11 @@ export interface CeilingOptions {
 const WORKER = fileURLToPath(new URL("./ceilingWorker.ts", import.meta.url));
 const WARMUP_SECONDS = 2;
 
-/** The level-up transaction through node-postgres from a worker process. */
-export async function runRawPgCeiling(options: CeilingOptions): Promise<CeilingResult> {
+/**
+ * The level-up transaction through node-postgres from a worker process.
+ * `onPhase` hears when the measured seconds start and end, with the worker's pid.
+ */
+export async function runRawPgCeiling(options: CeilingOptions, onPhase?: (phase: "measuring" | "measured", pid: number) => void): Promise<CeilingResult> {
   const args = {
     databaseUrl: options.databaseUrl,
     concurrency: options.concurrency,
@@ -40,7 +43,10 @@ export async function runRawPgCeiling(options: CeilingOptions): Promise<CeilingR
     lockTimeoutMs: options.lockTimeoutMs,
     xp: options.xp,
   };
-  const { code, stdout, stderr } = await run(process.execPath, ["--conditions=source", "--import", "tsx", WORKER, JSON.stringify(args)], options.env, fileURLToPath(new URL("../..", import.meta.url)));
+  const { code, stdout, stderr } = await run(process.execPath, ["--conditions=source", "--import", "tsx", WORKER, JSON.stringify(args)], options.env, fileURLToPath(new URL("../..", import.meta.url)), (line, pid) => {
+    const phase = /^\{"phase":"(measuring|measured)"\}$/.exec(line)?.[1];
+    if (phase === "measuring" || phase === "measured") onPhase?.(phase, pid);
+  });
   const line = stdout.trim().split("\n").at(-1) ?? "";
   if (code !== 0 || line === "") throw new Error(`raw-pg ceiling worker failed (${code}): ${stderr.slice(-2000)}`);
   const result = JSON.parse(line) as { latency: LatencyStats; errors: number; durationSeconds: number };
@@ -89,12 +95,16 @@ export async function runPgbench(pgbench: string, options: CeilingOptions & { wo
   return { latency: latencyStats(latencies), errors, throughput: tps ? Number(tps) : latencies.length / options.durationSeconds };
 }
 
-function run(command: string, args: string[], env: Record<string, string | undefined>, cwd: string) {
+function run(command: string, args: string[], env: Record<string, string | undefined>, cwd: string, onLine?: (line: string, pid: number) => void) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(command, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stdout.on("data", (c: Buffer) => {
+      const text = c.toString();
+      if (onLine && child.pid !== undefined) for (const line of text.split("\n")) onLine(line.trim(), child.pid);
+      stdout += text;
+    });
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));

@@ -125,4 +125,34 @@ describe("readingTheNumbers", () => {
     expect(queueing).toContain("At 100000 users");
     expect(readingTheNumbers(results).some((l) => l.includes("queueing for CPU"))).toBe(false);
   });
+
+  it("gives CPU per call for each measured run, and the fixed-rate table with the API / minimal ratio", () => {
+    const cpu = (server: number) => ({
+      wallSeconds: 29,
+      calls: 8_700,
+      coresBusy: 1.5,
+      cpuMs: { loadGenerator: 2_610, server: server * 8_700, postgres: 5_220, machine: 43_500 },
+      perCallMs: { loadGenerator: 0.3, server, postgres: 0.6, machine: 5 },
+    });
+    const saturation = results.runs.find((r) => r.id === "saturation-coupler-10");
+    if (!saturation?.k6) throw new Error("the fixture has a coupler saturation run");
+    const withCpu: BenchResults = {
+      ...results,
+      plan: { ...results.plan, rate: 300 },
+      setup: { ...results.setup, serverNode: { binary: "/opt/node24/bin/node", version: "v24.1.0" } },
+      runs: [
+        ...results.runs,
+        { id: "level-up-rate-coupler-300", scenario: "level-up-rate", target: "coupler", vus: 300, operation: "levelUp", k6: saturation.k6, cpu: cpu(1.2), droppedIterations: 0 },
+        { id: "level-up-rate-baseline-300", scenario: "level-up-rate", target: "baseline", vus: 300, operation: "levelUp", k6: saturation.k6, cpu: cpu(0.4), droppedIterations: 3 },
+      ],
+    };
+    const rendered = renderReport(withCpu, []);
+    expect(rendered).toContain("## Fixed rate: 300 level-ups a second, the API against a minimal server");
+    expect(rendered).toContain("| minimal (baseline) | 104/s |");
+    expect(rendered).toContain("| 3 | 0 (0.00%) | 0.400 ms | 0.600 ms | 0.300 ms | 1.50 |");
+    expect(rendered).toContain("API / minimal server CPU per call: **3.0×** (1.200 ms against 0.400 ms).");
+    expect(rendered).toContain("| level-up-rate-coupler-300 | 8700 | 0.300 ms | 1.200 ms | 0.600 ms | 5.000 ms | 1.50 |");
+    expect(rendered).toContain("ran on Node v24.1.0");
+    expect(report).not.toContain("## Fixed rate");
+  });
 });

@@ -7,6 +7,8 @@ import { evaluateTargets, findRun, referenceLevel, signedPercent } from "./targe
 
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 const rate = (v: number) => `${v.toFixed(0)}/s`;
+const cpuMs = (v: number | null | undefined) => (v == null ? "—" : `${v.toFixed(3)} ms`);
+const cores = (v: number | null | undefined) => (v == null ? "—" : v.toFixed(2));
 
 function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
@@ -116,8 +118,8 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
 
   out.push(`## Saturation and the ceiling: ${plan.saturationVus} concurrent clients, no think time`);
   out.push(
-    "The ceiling is the same level-up transaction, statement for statement (BEGIN; SET LOCAL lock_timeout; SELECT … FOR UPDATE progress; " +
-      "SELECT … FOR UPDATE license; UPDATE progress; UPDATE license and INSERT history when the level changes; INSERT audit; COMMIT), " +
+    "The ceiling is the same level-up transaction, statement for statement (BEGIN and SET LOCAL lock_timeout; one SELECT locking both rows FOR UPDATE OF progress, license with the idempotency lookup; " +
+      "one INSERT of the audit row with the progress update, and the license update and history row when the level changes, as data-modifying CTEs; COMMIT), " +
       "issued straight through node-postgres from a worker process (no HTTP, tRPC, Drizzle or validation), and as a pgbench script " +
       "(extended protocol), each client on its own connection, against the same learners.",
   );
@@ -134,6 +136,64 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
       return [r.target, rate(tput), ms(l.avg), ms(l.p95), ms(l.p99), ratio, errors, latencyRatio];
     });
   out.push(table(["Path", "Throughput", "Avg", "P95", "P99", "Throughput vs raw pg", "Errors", "Avg latency vs raw pg"], satRows));
+
+  const rateRuns = results.runs.filter((r) => r.scenario === "level-up-rate");
+  if (rateRuns.length > 0) {
+    out.push(`## Fixed rate: ${plan.rate} level-ups a second, the API against a minimal server`);
+    out.push(
+      "The same k6 script (constant-arrival-rate) sends `progression.levelUp` to the API and to a minimal baseline server " +
+        "(node:http, JSON.parse, the same level-up transaction through node-postgres, JSON.stringify; no auth, validation, logs or metrics), " +
+        "so both do the same work at the same rate and their CPU per call compares. Dropped iterations are calls k6 could not start in time.",
+    );
+    const api = rateRuns.find((r) => r.target === "coupler")?.cpu?.perCallMs.server;
+    const minimal = rateRuns.find((r) => r.target === "baseline")?.cpu?.perCallMs.server;
+    out.push(
+      table(
+        ["Server", "Throughput", "Avg", "P95", "Dropped iterations", "Failed requests", "Server CPU/call", "PostgreSQL CPU/call", "k6 CPU/call", "Cores busy"],
+        rateRuns.map((r) => {
+          const l = r.k6?.latency;
+          const c = r.cpu;
+          return [
+            r.target === "baseline" ? "minimal (baseline)" : "API",
+            rate(r.k6?.throughput ?? 0),
+            l ? ms(l.avg) : "—",
+            l ? ms(l.p95) : "—",
+            String(r.droppedIterations ?? "—"),
+            failures(r),
+            cpuMs(c?.perCallMs.server),
+            cpuMs(c?.perCallMs.postgres),
+            cpuMs(c?.perCallMs.loadGenerator),
+            cores(c?.coresBusy),
+          ];
+        }),
+      ),
+    );
+    if (api != null && minimal != null && minimal > 0) {
+      out.push(`API / minimal server CPU per call: **${(api / minimal).toFixed(1)}×** (${cpuMs(api)} against ${cpuMs(minimal)}).`);
+    }
+  }
+
+  const measured = results.runs.filter((r) => r.cpu);
+  if (measured.length > 0) {
+    out.push("## CPU per call");
+    out.push(
+      "CPU milliseconds per call (request, or transaction for the ceiling), from /proc: utime + stime of the load generator (k6, or pgbench's client), " +
+        "of the server (the API processes, the minimal server, or the raw-pg worker), and of PostgreSQL (the postmaster and all its backends, exited ones " +
+        "through the postmaster's cutime + cstime); Machine is all busy CPU in /proc/stat, so it includes everything else on the host. " +
+        "k6 runs are measured from 1 s into the steady phase to its end (calls = steady throughput × window), the raw-pg worker over its measured seconds, " +
+        `pgbench from start to exit. Cores busy = machine CPU seconds / wall seconds (${results.machine.cores} cores). ` +
+        `API processes and the minimal server ran on Node ${results.setup.serverNode?.version ?? results.machine.node}; the bench itself on ${results.machine.node}.`,
+    );
+    out.push(
+      table(
+        ["Run", "Calls", "Load generator", "Server", "PostgreSQL", "Machine", "Cores busy"],
+        measured.map((r) => {
+          const c = r.cpu as NonNullable<RunResult["cpu"]>;
+          return [r.id, String(c.calls), cpuMs(c.perCallMs.loadGenerator), cpuMs(c.perCallMs.server), cpuMs(c.perCallMs.postgres), cpuMs(c.perCallMs.machine), cores(c.coresBusy)];
+        }),
+      ),
+    );
+  }
 
   out.push("## Integrity after each run");
   out.push(
@@ -167,7 +227,7 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
         ["Host", `${machine.hostname}, ${machine.os}`],
         ["CPU", `${machine.cores} × ${machine.cpuModel}`],
         ["Memory", `${machine.memoryGiB} GiB`],
-        ["Node", machine.node],
+        ["Node", setup.serverNode && setup.serverNode.version !== machine.node ? `${machine.node} (bench, k6 orchestration), ${setup.serverNode.version} (API and minimal server)` : machine.node],
         ["PostgreSQL", `${machine.postgres} (${setup.database}, fsync ${setup.fsync ? "on" : "off"})`],
         ["k6", machine.k6],
         ["pgbench", machine.pgbench ?? "not found"],

@@ -1,0 +1,74 @@
+import { ownTicks, readAllPidStats, readMachineStat, treeTicks } from "./processCpu.ts";
+
+/**
+ * Who spent the CPU of a run: the load generator (k6, or pgbench's client),
+ * the server under test (the API processes, the minimal server, or the raw-pg
+ * worker), PostgreSQL (postmaster and every backend), and the whole machine.
+ */
+export const CPU_PARTS = ["loadGenerator", "server", "postgres", "machine"] as const;
+export type CpuPart = (typeof CPU_PARTS)[number];
+
+/** Where one part's ticks are read from. */
+export type CpuSource =
+  /** Processes that are alive over the whole window (k6, the API processes, a worker). */
+  | { pids: number[] }
+  /** A process tree (the postmaster and its backends, exited ones included). */
+  | { tree: number }
+  /** Children of this process that exited and were reaped (pgbench, run to its end). */
+  | { reapedChildren: true };
+
+/** Cumulative ticks at one instant; undefined where a source could not be read. */
+export interface CpuSnapshot {
+  atMs: number;
+  ticks: Partial<Record<CpuPart, number>>;
+}
+
+/** CPU over one measured window, and per call (request or transaction) in it. */
+export interface CpuUsage {
+  wallSeconds: number;
+  /** Calls completed in the window. */
+  calls: number;
+  /** Machine busy time over wall time: how many cores were busy on average (/proc/stat). */
+  coresBusy: number | null;
+  /** CPU milliseconds of each part over the window. */
+  cpuMs: Record<CpuPart, number | null>;
+  /** CPU milliseconds of each part per call. */
+  perCallMs: Record<CpuPart, number | null>;
+}
+
+/** Reads every source once: one pass over /proc for all of them. */
+export async function cpuSnapshot(sources: Partial<Record<Exclude<CpuPart, "machine">, CpuSource>>): Promise<CpuSnapshot> {
+  const [stats, machine] = await Promise.all([readAllPidStats(), readMachineStat()]);
+  const atMs = performance.now();
+  const ticks: CpuSnapshot["ticks"] = {};
+  if (machine) ticks.machine = machine.busy;
+  for (const [part, source] of Object.entries(sources) as [CpuPart, CpuSource][]) {
+    let value: number | undefined;
+    if ("tree" in source) value = treeTicks(stats, source.tree);
+    else if ("reapedChildren" in source) {
+      const self = stats.find((s) => s.pid === process.pid);
+      value = self ? self.cutime + self.cstime : undefined;
+    } else {
+      const found = source.pids.map((pid) => stats.find((s) => s.pid === pid));
+      value = found.every((s) => s !== undefined) ? found.reduce((sum, s) => sum + (s ? ownTicks(s) : 0), 0) : undefined;
+    }
+    if (value !== undefined) ticks[part] = value;
+  }
+  return { atMs, ticks };
+}
+
+/** The CPU between two snapshots, per part and per call. */
+export function cpuUsage(start: CpuSnapshot, end: CpuSnapshot, calls: number, ticksPerSecond: number): CpuUsage {
+  const wallSeconds = (end.atMs - start.atMs) / 1000;
+  const cpuMs = {} as Record<CpuPart, number | null>;
+  const perCallMs = {} as Record<CpuPart, number | null>;
+  for (const part of CPU_PARTS) {
+    const before = start.ticks[part];
+    const after = end.ticks[part];
+    const ms = before === undefined || after === undefined || after < before ? null : ((after - before) / ticksPerSecond) * 1000;
+    cpuMs[part] = ms;
+    perCallMs[part] = ms === null || calls <= 0 ? null : ms / calls;
+  }
+  const machineMs = cpuMs.machine;
+  return { wallSeconds, calls, coresBusy: machineMs === null || wallSeconds <= 0 ? null : machineMs / 1000 / wallSeconds, cpuMs, perCallMs };
+}
