@@ -84,7 +84,7 @@ export async function pairRows(database: Database, userId: number, specializatio
 export async function historySteps(database: Database, userId: number, specialization = "PLAYER"): Promise<[number, number][]> {
   const { rows } = await database.pool.query<{ from_level: number; to_level: number }>(
     `select h.from_level, h.to_level from license_progressions h
-     join user_licenses l on l.id = h.user_license_id
+     join user_licenses l on l.user_id = h.user_id and l.id = h.user_license_id
      where l.user_id = $1 and l.specialization_type = $2 order by h.id`,
     [userId, specialization],
   );

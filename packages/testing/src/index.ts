@@ -1,3 +1,4 @@
+export { checkCitusRules, type CitusLayout, type CitusViolation } from "./citusRules.ts";
 export { createTestDatabase, type TestDatabase } from "./testDatabase.ts";
 export {
   Session,

@@ -14,7 +14,7 @@ export const LEVEL_UP_SQL = {
   lockLicense: `SELECT * FROM user_licenses WHERE user_id = $1 AND specialization_type = $2 FOR UPDATE`,
   updateProgress: `UPDATE specialization_progress SET current_level = $1, total_xp = $2, completed_sessions = $3, updated_at = now() WHERE id = $4`,
   updateLicense: `UPDATE user_licenses SET current_level = $1, max_achieved_level = $2, updated_at = now() WHERE id = $3`,
-  insertHistory: `INSERT INTO license_progressions (user_license_id, from_level, to_level, reason, actor) VALUES ($1, $2, $3, 'level-up', $4)`,
+  insertHistory: `INSERT INTO license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) VALUES ($1, $2, $3, $4, 'level-up', $5)`,
   insertAudit: `INSERT INTO coupler_audit_log (operation, user_id, specialization_id, xp_delta, sessions_delta, from_level, to_level, actor, idempotency_key, outcome)
     VALUES ('levelUp', $1, $2, $3, $4, $5, $6, $7, NULL, 'applied')`,
 } as const;
@@ -54,7 +54,7 @@ export async function levelUpTransaction(
       await client.query(LEVEL_UP_SQL.updateLicense, [newLevel, maxAchieved, license.id]);
     }
     if (license.current_level !== newLevel) {
-      await client.query(LEVEL_UP_SQL.insertHistory, [license.id, license.current_level, newLevel, input.actor]);
+      await client.query(LEVEL_UP_SQL.insertHistory, [input.userId, license.id, license.current_level, newLevel, input.actor]);
     }
     await client.query(LEVEL_UP_SQL.insertAudit, [
       input.userId,
@@ -90,7 +90,7 @@ SELECT id AS lid, current_level AS llevel, max_achieved_level AS lmax FROM user_
 UPDATE specialization_progress SET current_level = :newlevel, total_xp = :newxp, completed_sessions = :psessions + 1, updated_at = now() WHERE id = :pid;
 \\if :newlevel != :llevel
 UPDATE user_licenses SET current_level = :newlevel, max_achieved_level = :newmax, updated_at = now() WHERE id = :lid;
-INSERT INTO license_progressions (user_license_id, from_level, to_level, reason, actor) VALUES (:lid, :llevel, :newlevel, 'level-up', 'pgbench');
+INSERT INTO license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) VALUES (:uid, :lid, :llevel, :newlevel, 'level-up', 'pgbench');
 \\elif :newmax != :lmax
 UPDATE user_licenses SET current_level = :newlevel, max_achieved_level = :newmax, updated_at = now() WHERE id = :lid;
 \\endif

@@ -86,7 +86,8 @@ export class Statements {
   /**
    * Every write of a change in one statement: the progress and license rows,
    * the history row, the idempotency record and the audit row, as
-   * data-modifying CTEs around the audit insert. The deferred foreign keys
+   * data-modifying CTEs around the audit insert. Every row is addressed by
+   * the learner's id as well, so on Citus the statement routes to one shard. The deferred foreign keys
    * and the coupling guard check the result at COMMIT.
    */
   write(db: Db, client: pg.PoolClient, shape: WriteShape) {
@@ -104,7 +105,7 @@ export class Statements {
                 completedSessions: sql`${ph("completedSessions")}`,
                 updatedAt: sql`now()`,
               })
-              .where(eq(specializationProgress.id, ph("progressId"))),
+              .where(and(eq(specializationProgress.studentId, ph("userId")), eq(specializationProgress.id, ph("progressId")))),
           ),
         );
       }
@@ -114,7 +115,7 @@ export class Statements {
             db
               .update(userLicenses)
               .set({ currentLevel: sql`${ph("currentLevel")}`, maxAchievedLevel: sql`${ph("maxAchievedLevel")}`, updatedAt: sql`now()` })
-              .where(eq(userLicenses.id, ph("licenseId"))),
+              .where(and(eq(userLicenses.userId, ph("userId")), eq(userLicenses.id, ph("licenseId")))),
           ),
         );
       }
@@ -122,6 +123,7 @@ export class Statements {
         ctes.push(
           db.$with("history").as(
             db.insert(licenseProgressions).values({
+              userId: ph("userId"),
               userLicenseId: ph("licenseId"),
               fromLevel: ph("fromLevel"),
               toLevel: ph("currentLevel"),

@@ -72,7 +72,7 @@ describe("interleaving", () => {
       await a.query("update specialization_progress set total_xp = 250, completed_sessions = 5, current_level = 2 where student_id = $1", [id]);
       await a.query("update user_licenses set current_level = 2, max_achieved_level = 2 where user_id = $1", [id]);
       await a.query(
-        "insert into license_progressions (user_license_id, from_level, to_level, reason, actor) select id, 1, 2, 'session A', 'a' from user_licenses where user_id = $1",
+        "insert into license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) select user_id, id, 1, 2, 'session A', 'a' from user_licenses where user_id = $1",
         [id],
       );
       expect(order).toEqual(["A locked the pair", "B waits on A"]);
@@ -136,7 +136,7 @@ describe("interleaving", () => {
       await a.query("update specialization_progress set current_level = 2, total_xp = 100 where student_id = $1", [id]);
       await a.query("update user_licenses set current_level = 2, max_achieved_level = 2 where user_id = $1", [id]);
       await a.query(
-        "insert into license_progressions (user_license_id, from_level, to_level, reason, actor) select id, 1, 2, 'session A', 'a' from user_licenses where user_id = $1",
+        "insert into license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) select user_id, id, 1, 2, 'session A', 'a' from user_licenses where user_id = $1",
         [id],
       );
       await a.query("commit");
