@@ -41,6 +41,12 @@ export {
   type ValidationIssue,
 } from "./errors/index.ts";
 export { GuardRefusedError, getGuard, setGuard, type GuardState } from "./guard.ts";
+export {
+  DEFAULT_IDEMPOTENCY_RETENTION_MS,
+  purgeExpiredIdempotencyKeys,
+  type PurgeOptions,
+  type Queryable,
+} from "./idempotency.ts";
 export * as inputs from "./inputs.ts";
 export { repairDesyncs, runIntegrityAudit, type IntegrityCheck, type IntegrityFinding, type IntegrityReport, type PairRef } from "./integrity.ts";
 export { createLogger, type Logger } from "./logger.ts";

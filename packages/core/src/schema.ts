@@ -190,19 +190,31 @@ export const couplerAuditLog = pgTable(
 );
 
 /**
- * Results of idempotent operations, keyed by the caller's idempotency key. A
+ * Results of idempotent operations. A key belongs to a learner, a
+ * specialization and a caller (the call's actor): the same key from another
+ * caller, or for another pair, is another key. Within its retention a
  * repeated key with the same request returns `response`; with a different
- * request it is refused.
+ * request it is refused. Older keys count as unused and are purged in
+ * batches (`purgeExpiredIdempotencyKeys`).
  */
-export const idempotencyKeys = pgTable("idempotency_keys", {
-  key: text("key").primaryKey(),
-  operation: text("operation").notNull(),
-  userId: integer("user_id").notNull(),
-  specializationId: text("specialization_id").notNull(),
-  requestHash: text("request_hash").notNull(),
-  response: jsonb("response").notNull(),
-  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-});
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    key: text("key").notNull(),
+    operation: text("operation").notNull(),
+    userId: integer("user_id").notNull(),
+    specializationId: text("specialization_id").notNull(),
+    caller: text("caller").notNull(),
+    requestHash: text("request_hash").notNull(),
+    response: jsonb("response").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // The name is a contract: runOperation retries a race on it.
+    primaryKey({ name: "idempotency_keys_pkey", columns: [t.userId, t.specializationId, t.caller, t.key] }),
+    index("idempotency_keys_created_at_idx").on(t.createdAt),
+  ],
+);
 
 /** One-row switch of the coupling guard (see `guard.ts`). */
 export const couplingGuard = pgTable(

@@ -4,6 +4,7 @@ export {
   Session,
   auditRows,
   backendPid,
+  couplerHeldBeforeCommit,
   createCoupler,
   createUsers,
   enrolledUser,

@@ -29,7 +29,6 @@ const SETTINGS = ["coupling_guard"];
 const KNOWN: Record<string, string> = {
   users_email_unique:
     "one email per account across all learners cannot be a shard-local constraint; before distributing users, move it to a table distributed by email (SCALING.md)",
-  idempotency_keys_pkey: "keyed by the key alone until the keys are scoped to (learner, specialization, caller)",
 };
 
 let database: TestDatabase;
