@@ -50,7 +50,7 @@ export {
 export * as inputs from "./inputs.ts";
 export { repairDesyncs, runIntegrityAudit, type IntegrityCheck, type IntegrityFinding, type IntegrityReport, type PairRef } from "./integrity.ts";
 export { createLogger, type Logger } from "./logger.ts";
-export { MIGRATIONS_FOLDER, migrate } from "./migrate.ts";
+export { MIGRATIONS_FOLDER, migrate, type MigrateOptions } from "./migrate.ts";
 export type { CouplerObserver, OperationEvent, OperationName, OperationOutcome } from "./observer.ts";
 export { SPECIALIZATIONS, levelForXp, type Specialization, type SpecializationRules } from "./specializations.ts";
 export { runTransaction, type IsolationLevel, type TransactionFaults, type TransactionOptions } from "./transaction.ts";
