@@ -58,7 +58,7 @@ export async function readSnapshot(pool: pg.Pool, pairs: { userId: number; speci
     );
     const history = await q<{ user_license_id: number; from_level: number; to_level: number }>(
       `select h.user_license_id, h.from_level, h.to_level from license_progressions h
-       join user_licenses l on l.id = h.user_license_id where l.user_id = any($1) order by h.id`,
+       join user_licenses l on l.user_id = h.user_id and l.id = h.user_license_id where l.user_id = any($1) order by h.id`,
     );
     const audit = await q<{
       id: string; operation: string; user_id: number; specialization_id: string; xp_delta: string; sessions_delta: number;

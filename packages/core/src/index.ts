@@ -41,10 +41,16 @@ export {
   type ValidationIssue,
 } from "./errors/index.ts";
 export { GuardRefusedError, getGuard, setGuard, type GuardState } from "./guard.ts";
+export {
+  DEFAULT_IDEMPOTENCY_RETENTION_MS,
+  purgeExpiredIdempotencyKeys,
+  type PurgeOptions,
+  type Queryable,
+} from "./idempotency.ts";
 export * as inputs from "./inputs.ts";
 export { repairDesyncs, runIntegrityAudit, type IntegrityCheck, type IntegrityFinding, type IntegrityReport, type PairRef } from "./integrity.ts";
 export { DEFAULT_LOG_LEVEL, createLogger, type Logger } from "./logger.ts";
-export { MIGRATIONS_FOLDER, assertServerVersion, migrate } from "./migrate.ts";
+export { MIGRATIONS_FOLDER, assertServerVersion, migrate, type MigrateOptions } from "./migrate.ts";
 export type { CouplerObserver, OperationEvent, OperationName, OperationOutcome } from "./observer.ts";
 export { SPECIALIZATIONS, levelForXp, type Specialization, type SpecializationRules } from "./specializations.ts";
 export { runTransaction, type IsolationLevel, type TransactionFaults, type TransactionOptions } from "./transaction.ts";

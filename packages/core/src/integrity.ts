@@ -61,8 +61,8 @@ const CHECKS = {
     select l.user_id, l.specialization_type, 'license of a missing user' from user_licenses l
       where not exists (select 1 from users u where u.id = l.user_id)
     union all
-    select -1, '', 'history row ' || h.id || ' of missing license ' || h.user_license_id from license_progressions h
-      where not exists (select 1 from user_licenses l where l.id = h.user_license_id)`,
+    select h.user_id, '', 'history row ' || h.id || ' of missing license ' || h.user_license_id from license_progressions h
+      where not exists (select 1 from user_licenses l where l.user_id = h.user_id and l.id = h.user_license_id)`,
   levelOutOfRange: sql`
     select p.student_id, p.specialization_id, 'progress level ' || p.current_level || ' outside 1..' || coalesce(s.max_level::text, '?')
     from specialization_progress p left join specializations s on s.id = p.specialization_id
@@ -77,17 +77,17 @@ const CHECKS = {
   // where the previous ended, and the last ends at the current level.
   historyGaps: sql`
     with steps as (
-      select h.user_license_id, h.id, h.from_level, h.to_level,
+      select h.user_id, h.user_license_id, h.id, h.from_level, h.to_level,
              coalesce(lag(h.to_level) over w, 1) as expected_from,
-             row_number() over (partition by h.user_license_id order by h.id desc) as from_end
+             row_number() over (partition by h.user_id, h.user_license_id order by h.id desc) as from_end
       from license_progressions h
-      window w as (partition by h.user_license_id order by h.id)
+      window w as (partition by h.user_id, h.user_license_id order by h.id)
     ), per_license as (
       select l.id, l.user_id, l.specialization_type, l.current_level,
              count(*) filter (where s.from_level <> s.expected_from) as breaks,
              coalesce(max(s.to_level) filter (where s.from_end = 1), 1) as last_level
-      from user_licenses l left join steps s on s.user_license_id = l.id
-      group by l.id
+      from user_licenses l left join steps s on s.user_id = l.user_id and s.user_license_id = l.id
+      group by l.user_id, l.id
     )
     select user_id, specialization_type,
            breaks || ' broken step(s); history ends at level ' || last_level || ', license at ' || current_level

@@ -50,7 +50,7 @@ export async function legacyLevelUp(
     await tx
       .update(specializationProgress)
       .set({ totalXp, completedSessions: row.completedSessions + sessionsCompleted, currentLevel: newLevel, updatedAt: sql`now()` })
-      .where(eq(specializationProgress.id, row.id));
+      .where(and(eq(specializationProgress.studentId, userId), eq(specializationProgress.id, row.id)));
     return { previousLevel: row.currentLevel, newLevel, totalXp };
   });
   await hooks.betweenTransactions?.();
@@ -83,8 +83,9 @@ async function legacyCopyLevelToLicense(pool: pg.Pool, userId: number, specializ
     await tx
       .update(userLicenses)
       .set({ currentLevel: level, maxAchievedLevel: Math.max(level, license.maxAchievedLevel), updatedAt: sql`now()` })
-      .where(eq(userLicenses.id, license.id));
+      .where(and(eq(userLicenses.userId, userId), eq(userLicenses.id, license.id)));
     await tx.insert(licenseProgressions).values({
+      userId,
       userLicenseId: license.id,
       fromLevel: license.currentLevel,
       toLevel: level,

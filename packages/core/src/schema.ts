@@ -21,6 +21,12 @@ import {
  * Constraints that Drizzle cannot express (the mutual DEFERRABLE foreign keys
  * between progress and license, the coupling guard trigger, the append-only
  * audit log) live in the hand-written migration `0001_coupling_constraints.sql`.
+ *
+ * Ready for Citus: the learner's user id is the distribution column of every
+ * per-learner table, so every primary key and unique constraint includes it,
+ * and so does every foreign key between per-learner tables. The catalogue
+ * (`specializations`, `specialization_levels`) is what reference tables hold.
+ * `0002_citus_colocation.sql` made the keys so; citusRules.test.ts keeps them so.
  */
 
 const timestamps = {
@@ -70,7 +76,7 @@ export const specializationLevels = pgTable(
 export const specializationProgress = pgTable(
   "specialization_progress",
   {
-    id: integer("id").primaryKey().generatedAlwaysAsIdentity(),
+    id: integer("id").notNull().generatedAlwaysAsIdentity(),
     studentId: integer("student_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
@@ -83,6 +89,7 @@ export const specializationProgress = pgTable(
     ...timestamps,
   },
   (t) => [
+    primaryKey({ name: "specialization_progress_pkey", columns: [t.studentId, t.id] }),
     unique("specialization_progress_student_specialization_key").on(t.studentId, t.specializationId),
     check("specialization_progress_level_positive", sql`${t.currentLevel} >= 1`),
     check("specialization_progress_total_xp_non_negative", sql`${t.totalXp} >= 0`),
@@ -98,7 +105,7 @@ export const specializationProgress = pgTable(
 export const userLicenses = pgTable(
   "user_licenses",
   {
-    id: integer("id").primaryKey().generatedAlwaysAsIdentity(),
+    id: integer("id").notNull().generatedAlwaysAsIdentity(),
     userId: integer("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
@@ -110,6 +117,7 @@ export const userLicenses = pgTable(
     ...timestamps,
   },
   (t) => [
+    primaryKey({ name: "user_licenses_pkey", columns: [t.userId, t.id] }),
     unique("user_licenses_user_specialization_key").on(t.userId, t.specializationType),
     check("user_licenses_level_positive", sql`${t.currentLevel} >= 1`),
     check("user_licenses_max_achieved_gte_current", sql`${t.maxAchievedLevel} >= ${t.currentLevel}`),
@@ -130,10 +138,10 @@ export const userLicenses = pgTable(
 export const licenseProgressions = pgTable(
   "license_progressions",
   {
-    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
-    userLicenseId: integer("user_license_id")
-      .notNull()
-      .references(() => userLicenses.id, { onDelete: "cascade" }),
+    id: bigint("id", { mode: "number" }).notNull().generatedAlwaysAsIdentity(),
+    /** The learner, copied from the license: the distribution column, and half of the license's key. */
+    userId: integer("user_id").notNull(),
+    userLicenseId: integer("user_license_id").notNull(),
     fromLevel: integer("from_level").notNull(),
     toLevel: integer("to_level").notNull(),
     reason: text("reason").notNull(),
@@ -141,7 +149,13 @@ export const licenseProgressions = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    index("license_progressions_license_idx").on(t.userLicenseId, t.id),
+    primaryKey({ name: "license_progressions_pkey", columns: [t.userId, t.id] }),
+    foreignKey({
+      name: "license_progressions_license_fkey",
+      columns: [t.userId, t.userLicenseId],
+      foreignColumns: [userLicenses.userId, userLicenses.id],
+    }).onDelete("cascade"),
+    index("license_progressions_license_idx").on(t.userId, t.userLicenseId, t.id),
     check("license_progressions_level_changes", sql`${t.fromLevel} <> ${t.toLevel}`),
     check("license_progressions_levels_positive", sql`${t.fromLevel} >= 1 and ${t.toLevel} >= 1`),
   ],
@@ -155,7 +169,7 @@ export const licenseProgressions = pgTable(
 export const couplerAuditLog = pgTable(
   "coupler_audit_log",
   {
-    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    id: bigint("id", { mode: "number" }).notNull().generatedAlwaysAsIdentity(),
     operation: text("operation").notNull(),
     userId: integer("user_id").notNull(),
     specializationId: text("specialization_id").notNull(),
@@ -169,25 +183,38 @@ export const couplerAuditLog = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
+    primaryKey({ name: "coupler_audit_log_pkey", columns: [t.userId, t.id] }),
     index("coupler_audit_log_pair_idx").on(t.userId, t.specializationId, t.id),
     check("coupler_audit_log_outcome", sql`${t.outcome} in ('applied', 'noop')`),
   ],
 );
 
 /**
- * Results of idempotent operations, keyed by the caller's idempotency key. A
+ * Results of idempotent operations. A key belongs to a learner, a
+ * specialization and a caller (the call's actor): the same key from another
+ * caller, or for another pair, is another key. Within its retention a
  * repeated key with the same request returns `response`; with a different
- * request it is refused.
+ * request it is refused. Older keys count as unused and are purged in
+ * batches (`purgeExpiredIdempotencyKeys`).
  */
-export const idempotencyKeys = pgTable("idempotency_keys", {
-  key: text("key").primaryKey(),
-  operation: text("operation").notNull(),
-  userId: integer("user_id").notNull(),
-  specializationId: text("specialization_id").notNull(),
-  requestHash: text("request_hash").notNull(),
-  response: jsonb("response").notNull(),
-  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-});
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    key: text("key").notNull(),
+    operation: text("operation").notNull(),
+    userId: integer("user_id").notNull(),
+    specializationId: text("specialization_id").notNull(),
+    caller: text("caller").notNull(),
+    requestHash: text("request_hash").notNull(),
+    response: jsonb("response").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // The name is a contract: runOperation retries a race on it.
+    primaryKey({ name: "idempotency_keys_pkey", columns: [t.userId, t.specializationId, t.caller, t.key] }),
+    index("idempotency_keys_created_at_idx").on(t.createdAt),
+  ],
+);
 
 /** One-row switch of the coupling guard (see `guard.ts`). */
 export const couplingGuard = pgTable(

@@ -19,6 +19,28 @@ export function createCoupler(database: Database, options: Partial<CouplerOption
   return new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger: createLogger("test", "silent"), ...options });
 }
 
+/**
+ * A coupler whose write transactions stop just before COMMIT, holding their
+ * row locks and everything they wrote, until `release()`. `held` resolves
+ * with the backend pid of the first transaction that got there.
+ */
+export function couplerHeldBeforeCommit(database: Database, options: Partial<CouplerOptions> = {}) {
+  let hold = (_pid: number) => {};
+  const held = new Promise<number>((resolve) => (hold = resolve));
+  let release = () => {};
+  const mayCommit = new Promise<void>((resolve) => (release = resolve));
+  const coupler = createCoupler(database, {
+    ...options,
+    faults: {
+      beforeCommit: async (client) => {
+        hold(backendPid(client));
+        await mayCommit;
+      },
+    },
+  });
+  return { coupler, held, release };
+}
+
 /** Users enrolled in `specialization`, ready for level-ups. */
 export async function enrolledUsers(database: Database, coupler: ProgressLicenseCoupler, count: number, specialization = "PLAYER") {
   const ids = await createUsers(database, count);
@@ -84,7 +106,7 @@ export async function pairRows(database: Database, userId: number, specializatio
 export async function historySteps(database: Database, userId: number, specialization = "PLAYER"): Promise<[number, number][]> {
   const { rows } = await database.pool.query<{ from_level: number; to_level: number }>(
     `select h.from_level, h.to_level from license_progressions h
-     join user_licenses l on l.id = h.user_license_id
+     join user_licenses l on l.user_id = h.user_id and l.id = h.user_license_id
      where l.user_id = $1 and l.specialization_type = $2 order by h.id`,
     [userId, specialization],
   );

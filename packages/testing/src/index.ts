@@ -1,8 +1,10 @@
+export { checkCitusRules, type CitusLayout, type CitusViolation } from "./citusRules.ts";
 export { createTestDatabase, type TestDatabase } from "./testDatabase.ts";
 export {
   Session,
   auditRows,
   backendPid,
+  couplerHeldBeforeCommit,
   createCoupler,
   createUsers,
   enrolledUser,

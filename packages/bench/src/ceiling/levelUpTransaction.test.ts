@@ -66,7 +66,7 @@ describe("the ceiling's level-up transaction", () => {
     const values = { newLevel: 3, totalXp: 300, completedSessions: 2, progressId: 7, maxAchievedLevel: 3, licenseId: 8, fromLevel: 2, actor: "a", userId: 1,
       specialization: "PLAYER", xpGained: 50, sessionsCompleted: 1 };
     const progressOnly = bind(LEVEL_UP_SQL.write({ license: false, history: false }), values);
-    expect(progressOnly.values).toEqual([3, 300, 2, 7, 1, "PLAYER", 50, 1, 2, "a"]);
+    expect(progressOnly.values).toEqual([3, 300, 2, 1, 7, "PLAYER", 50, 1, 2, "a"]);
     expect(progressOnly.text).not.toContain("@");
     expect(bind(LEVEL_UP_SQL.write({ license: true, history: true }), values).values).toHaveLength(12);
     expect(() => bind("SELECT @missing", {})).toThrow("no value for @missing");

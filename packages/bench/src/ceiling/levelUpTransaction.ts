@@ -1,4 +1,4 @@
-import { levelForXp, type LevelUpResult, type SpecializationRules } from "@coupler/core";
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS, levelForXp, type LevelUpResult, type SpecializationRules } from "@coupler/core";
 import type pg from "pg";
 
 /** SQLSTATE 55P03: a NOWAIT lock found the row held. */
@@ -24,27 +24,31 @@ export interface WriteShape {
  * data-modifying CTEs; COMMIT. Named statements, prepared once per connection,
  * as the coupler's default `preparedStatements: true`.
  */
+/** The call's idempotency key in its scope (learner, specialization, caller), as core's `keyOf`. */
+const KEY_OF_CALL = "k.user_id = @userId AND k.specialization_id = @specialization AND k.caller = @caller AND k.key = @key";
+
 export const LEVEL_UP_SQL = {
   begin: (lockTimeoutMs: number) => `BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE; SET LOCAL lock_timeout = ${Math.trunc(lockTimeoutMs)}`,
   lockPair: (mode: "wait" | "nowait") =>
-    `SELECT p.id AS progress_id, p.current_level AS progress_level, p.total_xp, p.completed_sessions,
+    `WITH expired_key AS (DELETE FROM idempotency_keys k WHERE ${KEY_OF_CALL} AND k.created_at <= now() - make_interval(secs => @retentionMs::double precision / 1000))
+     SELECT p.id AS progress_id, p.current_level AS progress_level, p.total_xp, p.completed_sessions,
        l.id AS license_id, l.current_level AS license_level, l.max_achieved_level,
        k.request_hash, k.response
      FROM specialization_progress p
      JOIN user_licenses l ON l.user_id = @userId AND l.specialization_type = @specialization
-     LEFT JOIN idempotency_keys k ON k.key = @key
+     LEFT JOIN idempotency_keys k ON ${KEY_OF_CALL} AND k.created_at > now() - make_interval(secs => @retentionMs::double precision / 1000)
      WHERE p.student_id = @userId AND p.specialization_id = @specialization
      FOR UPDATE OF p, l${mode === "nowait" ? " NOWAIT" : ""}`,
   write: (shape: WriteShape) => {
     const ctes = [
-      `progress AS (UPDATE specialization_progress SET current_level = @newLevel, total_xp = @totalXp, completed_sessions = @completedSessions, updated_at = now() WHERE id = @progressId)`,
+      `progress AS (UPDATE specialization_progress SET current_level = @newLevel, total_xp = @totalXp, completed_sessions = @completedSessions, updated_at = now() WHERE student_id = @userId AND id = @progressId)`,
     ];
     if (shape.license) {
-      ctes.push(`license AS (UPDATE user_licenses SET current_level = @newLevel, max_achieved_level = @maxAchievedLevel, updated_at = now() WHERE id = @licenseId)`);
+      ctes.push(`license AS (UPDATE user_licenses SET current_level = @newLevel, max_achieved_level = @maxAchievedLevel, updated_at = now() WHERE user_id = @userId AND id = @licenseId)`);
     }
     if (shape.history) {
       ctes.push(
-        `history AS (INSERT INTO license_progressions (user_license_id, from_level, to_level, reason, actor) VALUES (@licenseId, @fromLevel, @newLevel, 'level-up', @actor))`,
+        `history AS (INSERT INTO license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) VALUES (@userId, @licenseId, @fromLevel, @newLevel, 'level-up', @actor))`,
       );
     }
     return `WITH ${ctes.join(", ")}
@@ -103,7 +107,7 @@ async function attempt(client: pg.ClientBase, rules: SpecializationRules, input:
   await client.query(LEVEL_UP_SQL.begin(input.lockTimeoutMs));
   try {
     const locked = await client
-      .query<PairRow>({ name: `ceiling_lock_pair_${mode}`, ...bind(LEVEL_UP_SQL.lockPair(mode), { userId: input.userId, specialization: rules.id, key: null }) })
+      .query<PairRow>({ name: `ceiling_lock_pair_${mode}`, ...bind(LEVEL_UP_SQL.lockPair(mode), { userId: input.userId, specialization: rules.id, caller: input.actor, key: null, retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS }) })
       .catch((error: unknown) => {
         throw mode === "nowait" && (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE ? new LocksHeld() : error;
       });
@@ -161,7 +165,9 @@ export function pgbenchScript(lockTimeoutMs: number): string {
   const vars: Record<string, string> = {
     userId: ":uid",
     specialization: "'PLAYER'",
+    caller: "'pgbench'",
     key: "NULL",
+    retentionMs: "86400000",
     newLevel: ":newlevel",
     totalXp: ":newxp",
     completedSessions: ":psessions + 1",

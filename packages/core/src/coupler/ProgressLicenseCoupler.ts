@@ -1,4 +1,5 @@
 import { Catalogue } from "../catalogue.ts";
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS } from "../idempotency.ts";
 import { ValidationError } from "../errors/index.ts";
 import * as inputs from "../inputs.ts";
 import { createLogger } from "../logger.ts";
@@ -54,6 +55,7 @@ export class ProgressLicenseCoupler {
       noWait: options.noWait ?? false,
       maxRetries: options.maxRetries ?? 3,
       retryBaseDelayMs: options.retryBaseDelayMs ?? 5,
+      idempotencyRetentionMs: options.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS,
       observer: options.observer,
       logger: options.logger ?? createLogger(),
       faults: options.faults,

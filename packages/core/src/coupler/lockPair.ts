@@ -17,6 +17,8 @@ export interface PairKey {
   userId: number;
   specialization: string;
   idempotencyKey?: string | undefined;
+  /** The caller, whose idempotency keys are its own. */
+  actor: string;
 }
 
 /**
@@ -34,7 +36,13 @@ export async function lockPair(tx: WriteTx, key: PairKey): Promise<LockedPair> {
   const [row] = await withLockProbe(tx, (mode) =>
     tx.rt.statements
       .lockPair(tx.db, tx.client, mode)
-      .execute({ userId: key.userId, specialization: key.specialization, key: key.idempotencyKey ?? null }),
+      .execute({
+        userId: key.userId,
+        specialization: key.specialization,
+        caller: key.actor,
+        key: key.idempotencyKey ?? null,
+        retentionMs: tx.rt.idempotencyRetentionMs,
+      }),
   );
   if (row) return { progress: row.progress, license: row.license, stored: row.stored ?? undefined };
   const { progress, license } = await lockHalves(tx, key);
@@ -55,7 +63,7 @@ export async function lockPair(tx: WriteTx, key: PairKey): Promise<LockedPair> {
 /** Locks whichever halves of a pair exist: progress first, then license. */
 export async function lockHalves(
   tx: WriteTx,
-  key: PairKey,
+  key: Pick<PairKey, "userId" | "specialization">,
 ): Promise<{ progress: SpecializationProgress | undefined; license: UserLicense | undefined }> {
   const params = { userId: key.userId, specialization: key.specialization };
   const { statements } = tx.rt;
@@ -67,7 +75,7 @@ export async function lockHalves(
 }
 
 /** NOT_FOUND for the user, or for the enrollment when the user exists. */
-export async function notEnrolled(db: Db, key: PairKey, ctx: OperationContext): Promise<never> {
+export async function notEnrolled(db: Db, key: Pick<PairKey, "userId" | "specialization">, ctx: OperationContext): Promise<never> {
   await requireUser(db, key.userId, ctx);
   throw new NotFoundError("enrollment", `${ctx.operation}: user ${key.userId} is not enrolled in ${key.specialization}`, ctx);
 }

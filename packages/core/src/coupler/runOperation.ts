@@ -18,6 +18,7 @@ export interface CouplerRuntime {
   noWait: boolean;
   maxRetries: number;
   retryBaseDelayMs: number;
+  idempotencyRetentionMs: number;
   observer: CouplerObserver | undefined;
   logger: Logger;
   faults: CouplerFaults | undefined;

@@ -1,4 +1,4 @@
-import { and, eq, sql, type Placeholder, type WithSubquery } from "drizzle-orm";
+import { and, eq, not, sql, type Placeholder, type WithSubquery } from "drizzle-orm";
 import type pg from "pg";
 import type { Db } from "../client.ts";
 import {
@@ -41,10 +41,17 @@ export class Statements {
    * OF lists them in that order, and PostgreSQL takes row marks in that
    * order). The key row is read, not locked: the progress lock already
    * serializes calls on the pair. No row when either half is missing.
+   *
+   * A key is the caller's key for this pair, and only while it is younger
+   * than the retention: an older one is not matched, whether or not the
+   * purge has run, and the same statement deletes it so the call can store
+   * the key afresh.
    */
   lockPair(db: Db, client: pg.PoolClient, mode: LockMode) {
-    return this.#prepared(client, `coupler_lock_pair_${mode}`, (name) =>
-      db
+    return this.#prepared(client, `coupler_lock_pair_${mode}`, (name) => {
+      const expired = db.$with("expired_key").as(db.delete(idempotencyKeys).where(and(keyOf(), not(freshKey()))));
+      return db
+        .with(expired)
         .select({
           progress: specializationProgress,
           license: userLicenses,
@@ -52,11 +59,11 @@ export class Statements {
         })
         .from(specializationProgress)
         .innerJoin(userLicenses, licenseOf(ph("userId"), ph("specialization")))
-        .leftJoin(idempotencyKeys, eq(idempotencyKeys.key, ph("key")))
+        .leftJoin(idempotencyKeys, and(keyOf(), freshKey()))
         .where(progressOf(ph("userId"), ph("specialization")))
         .for("update", mode === "nowait" ? { of: [specializationProgress, userLicenses], noWait: true } : { of: [specializationProgress, userLicenses] })
-        .prepare(name),
-    );
+        .prepare(name);
+    });
   }
 
   /** The progress row alone (the path for pairs with a missing half). */
@@ -86,7 +93,8 @@ export class Statements {
   /**
    * Every write of a change in one statement: the progress and license rows,
    * the history row, the idempotency record and the audit row, as
-   * data-modifying CTEs around the audit insert. The deferred foreign keys
+   * data-modifying CTEs around the audit insert. Every row is addressed by
+   * the learner's id as well, so on Citus the statement routes to one shard. The deferred foreign keys
    * and the coupling guard check the result at COMMIT.
    */
   write(db: Db, client: pg.PoolClient, shape: WriteShape) {
@@ -104,7 +112,7 @@ export class Statements {
                 completedSessions: sql`${ph("completedSessions")}`,
                 updatedAt: sql`now()`,
               })
-              .where(eq(specializationProgress.id, ph("progressId"))),
+              .where(and(eq(specializationProgress.studentId, ph("userId")), eq(specializationProgress.id, ph("progressId")))),
           ),
         );
       }
@@ -114,7 +122,7 @@ export class Statements {
             db
               .update(userLicenses)
               .set({ currentLevel: sql`${ph("currentLevel")}`, maxAchievedLevel: sql`${ph("maxAchievedLevel")}`, updatedAt: sql`now()` })
-              .where(eq(userLicenses.id, ph("licenseId"))),
+              .where(and(eq(userLicenses.userId, ph("userId")), eq(userLicenses.id, ph("licenseId")))),
           ),
         );
       }
@@ -122,6 +130,7 @@ export class Statements {
         ctes.push(
           db.$with("history").as(
             db.insert(licenseProgressions).values({
+              userId: ph("userId"),
               userLicenseId: ph("licenseId"),
               fromLevel: ph("fromLevel"),
               toLevel: ph("currentLevel"),
@@ -139,6 +148,7 @@ export class Statements {
               operation: ph("keyOperation"),
               userId: ph("userId"),
               specializationId: ph("specializationId"),
+              caller: ph("caller"),
               requestHash: ph("requestHash"),
               response: ph("response"),
             }),
@@ -179,6 +189,21 @@ export class Statements {
     }
     return statement;
   }
+}
+
+/** The call's idempotency key in its scope: learner, specialization, caller. */
+function keyOf() {
+  return and(
+    eq(idempotencyKeys.userId, ph("userId")),
+    eq(idempotencyKeys.specializationId, ph("specialization")),
+    eq(idempotencyKeys.caller, ph("caller")),
+    eq(idempotencyKeys.key, ph("key")),
+  );
+}
+
+/** A key stored less than the retention ago. */
+function freshKey() {
+  return sql`${idempotencyKeys.createdAt} > now() - make_interval(secs => ${ph("retentionMs")}::double precision / 1000)`;
 }
 
 export function progressOf(userId: number | Placeholder, specialization: string | Placeholder) {

@@ -32,6 +32,12 @@ export interface CouplerOptions {
    * is missing on the next: every statement is then sent unnamed.
    */
   preparedStatements?: boolean;
+  /**
+   * How long an idempotency key is remembered, in ms (default 24 h). A key
+   * older than this is treated as never used, whether or not
+   * `purgeExpiredIdempotencyKeys` has removed it yet.
+   */
+  idempotencyRetentionMs?: number;
   observer?: CouplerObserver;
   logger?: Logger;
   faults?: CouplerFaults;
@@ -39,7 +45,7 @@ export interface CouplerOptions {
 
 /** Per-call overrides. */
 export interface CallOptions {
-  /** Who asked, written to the history and the audit log. */
+  /** Who asked, written to the history and the audit log; idempotency keys are per caller. Default "system". */
   actor?: string;
   noWait?: boolean;
   lockTimeoutMs?: number;

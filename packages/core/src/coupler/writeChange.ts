@@ -46,6 +46,7 @@ export async function writeChange(tx: WriteTx, pair: LockedPair, change: Change)
     historyActor: next?.actor ?? null,
     key: idempotency?.key ?? null,
     keyOperation: idempotency?.operation ?? null,
+    caller: idempotency?.caller ?? null,
     requestHash: idempotency?.requestHash ?? null,
     response: idempotency?.response ?? null,
     operation: audit.operation,

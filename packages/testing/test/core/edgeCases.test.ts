@@ -151,7 +151,7 @@ describe("the seed's edge cases", () => {
     await coupler.levelUpAtomic(id, "PLAYER", 300, 1);
     await rawTransaction(database, [["delete from users where id = $1", [id]]]);
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: undefined, licenseLevel: undefined });
-    const { rows } = await database.pool.query("select count(*)::int as n from license_progressions h where not exists (select 1 from user_licenses l where l.id = h.user_license_id)");
+    const { rows } = await database.pool.query("select count(*)::int as n from license_progressions h where not exists (select 1 from user_licenses l where l.user_id = h.user_id and l.id = h.user_license_id)");
     expect(rows[0]).toEqual({ n: 0 });
 
     const missing = 2_000_000_000;

@@ -1,17 +1,19 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LevelUpResult, ProgressLicenseCoupler } from "@coupler/core";
+import { purgeExpiredIdempotencyKeys, type LevelUpResult, type ProgressLicenseCoupler } from "@coupler/core";
 import { expectCouplerError, useTestDatabase } from "../../src/vitest.ts";
 import {
   auditRows,
-  backendPid,
+  couplerHeldBeforeCommit,
   createCoupler,
   enrolledUser,
+  enrolledUsers,
   pairRows,
   recordingObserver,
   snapshotTables,
   type TestDatabase,
   waitForLockWaiters,
+  withSession,
 } from "../../src/index.ts";
 
 let database: TestDatabase;
@@ -71,49 +73,135 @@ describe("idempotent level-ups", () => {
     expect(await storedKeys(k)).toHaveLength(1);
   });
 
-  it("the same key used concurrently for two learners applies to exactly one; the other gets VALIDATION", async () => {
-    const [a, b] = [await enrolledUser(database, coupler), await enrolledUser(database, coupler)];
+  it("the same key for another learner is another key: both apply, concurrently", async () => {
+    const [a = 0, b = 0] = await enrolledUsers(database, coupler, 2);
     const k = key();
-    const results = await Promise.allSettled([coupler.levelUpAtomic(a, "PLAYER", 100, 1, k), coupler.levelUpAtomic(b, "PLAYER", 100, 1, k)]);
-    const applied = results.filter((r) => r.status === "fulfilled");
-    const refused = results.filter((r) => r.status === "rejected");
-    expect(applied).toHaveLength(1);
-    expect(refused).toHaveLength(1);
-    expect(refused[0]?.reason).toMatchObject({ code: "VALIDATION" });
-    const winner = (await storedKeys(k))[0]?.user_id;
-    const loser = winner === a ? b : a;
-    expect(await pairRows(database, winner)).toMatchObject({ totalXp: 100 });
-    expect(await pairRows(database, loser)).toMatchObject({ totalXp: 0 });
+    const [first, second] = await Promise.all([coupler.levelUpAtomic(a, "PLAYER", 100, 1, k), coupler.levelUpAtomic(b, "PLAYER", 150, 1, k)]);
+    expect([first.replayed, second.replayed]).toEqual([false, false]);
+    expect(await pairRows(database, a)).toMatchObject({ totalXp: 100 });
+    expect(await pairRows(database, b)).toMatchObject({ totalXp: 150 });
+    expect(await storedKeys(k)).toHaveLength(2);
   });
 
-  it("when two learners' calls store the same key at once, the loser retries past the unique violation and is refused", async () => {
-    const [a, b] = [await enrolledUser(database, coupler), await enrolledUser(database, coupler)];
+  it("the same key for another specialization of the same learner is another key", async () => {
+    const id = await enrolledUser(database, coupler);
+    await coupler.enroll({ userId: id, specialization: "COACH" });
     const k = key();
-    // A stops before COMMIT with the key inserted; B's insert of that key must wait on A.
-    let aPid = 0;
-    let aInserted = () => {};
-    const aReady = new Promise<void>((resolve) => (aInserted = resolve));
-    let releaseA = () => {};
-    const aMayCommit = new Promise<void>((resolve) => (releaseA = resolve));
-    const holding = createCoupler(database, {
-      faults: {
-        beforeCommit: async (client) => {
-          aPid = backendPid(client);
-          aInserted();
-          await aMayCommit;
-        },
-      },
-    });
+    await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1, idempotencyKey: k });
+    const coach = await coupler.levelUp({ userId: id, specialization: "COACH", xpGained: 100, sessionsCompleted: 1, idempotencyKey: k });
+    expect(coach).toMatchObject({ replayed: false, totalXp: 100 });
+  });
+
+  it("another caller sending the same key gets its own application, not a replay or a refusal", async () => {
+    const id = await enrolledUser(database, coupler);
+    const k = key();
+    const byA = await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k, { actor: "instructor:7" });
+    const byB = await coupler.levelUpAtomic(id, "PLAYER", 200, 1, k, { actor: "instructor:8" });
+    expect(byA).toMatchObject({ replayed: false, totalXp: 100 });
+    expect(byB).toMatchObject({ replayed: false, totalXp: 300 });
+    // Each caller's key replays its own result, and refuses its own reuse for another request.
+    expect(await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k, { actor: "instructor:7" })).toMatchObject({ replayed: true, totalXp: 100 });
+    expect(await coupler.levelUpAtomic(id, "PLAYER", 200, 1, k, { actor: "instructor:8" })).toMatchObject({ replayed: true, totalXp: 300 });
+    await expectCouplerError(coupler.levelUpAtomic(id, "PLAYER", 999, 1, k, { actor: "instructor:7" }), "VALIDATION");
+    expect(await pairRows(database, id)).toMatchObject({ totalXp: 300, completedSessions: 2 });
+    const { rows } = await database.pool.query("select caller from idempotency_keys where key = $1 order by caller", [k]);
+    expect(rows).toEqual([{ caller: "instructor:7" }, { caller: "instructor:8" }]);
+  });
+
+  it("a call without an actor is the caller \"system\"", async () => {
+    const id = await enrolledUser(database, coupler);
+    const k = key();
+    await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k);
+    expect(await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k, { actor: "system" })).toMatchObject({ replayed: true });
+    const { rows } = await database.pool.query("select caller from idempotency_keys where key = $1", [k]);
+    expect(rows).toEqual([{ caller: "system" }]);
+  });
+
+  it("when a replay races past the pair lock to store the same key, it retries past the unique violation and replays", async () => {
+    const id = await enrolledUser(database, coupler);
+    const k = key();
+    // A stops before COMMIT with the key inserted; B, the same request, waits on A's pair lock.
+    const a = couplerHeldBeforeCommit(database);
     const observer = recordingObserver();
-    const loserCoupler = createCoupler(database, { observer, lockTimeoutMs: 20_000 });
-    const first = holding.levelUpAtomic(a, "PLAYER", 100, 1, k);
-    await aReady;
-    const second = loserCoupler.levelUpAtomic(b, "PLAYER", 100, 1, k).catch((error: unknown) => error);
+    const other = createCoupler(database, { observer, lockTimeoutMs: 20_000 });
+    const first = a.coupler.levelUpAtomic(id, "PLAYER", 100, 1, k);
+    const aPid = await a.held;
+    const second = other.levelUpAtomic(id, "PLAYER", 100, 1, k);
     await waitForLockWaiters(database, { blockedBy: aPid });
-    releaseA();
-    expect(await first).toMatchObject({ userId: a, replayed: false });
-    expect(await second).toMatchObject({ code: "VALIDATION" });
-    expect(observer.events[0]).toMatchObject({ outcome: "error", errorCode: "VALIDATION", retries: 1 });
-    expect(await pairRows(database, b)).toMatchObject({ totalXp: 0, completedSessions: 0 });
+    a.release();
+    expect(await first).toMatchObject({ replayed: false, totalXp: 100 });
+    // B's lock statement read the key table before A committed; its insert then met A's key.
+    expect(await second).toMatchObject({ replayed: true, totalXp: 100 });
+    expect(observer.events[0]).toMatchObject({ outcome: "replayed", retries: 1 });
+    expect(await pairRows(database, id)).toMatchObject({ totalXp: 100, completedSessions: 1 });
+  });
+});
+
+describe("idempotency key retention", () => {
+  const age = (k: string, interval: string) =>
+    database.pool.query(`update idempotency_keys set created_at = now() - $2::interval where key = $1`, [k, interval]);
+
+  it("a key older than the retention is not replayed, even before the purge: the call applies again and stores the key afresh", async () => {
+    const id = await enrolledUser(database, coupler);
+    const k = key();
+    await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k);
+    await age(k, "25 hours");
+    const again = await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k);
+    expect(again).toMatchObject({ replayed: false, totalXp: 200 });
+    const { rows } = await database.pool.query<{ fresh: boolean }>(
+      "select created_at > now() - interval '1 minute' as fresh from idempotency_keys where key = $1",
+      [k],
+    );
+    expect(rows).toEqual([{ fresh: true }]);
+    expect(await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k)).toMatchObject({ replayed: true, totalXp: 200 });
+  });
+
+  it("the retention is the coupler's idempotencyRetentionMs: a 2-hour-old key replays under 24 h, not under 1 h", async () => {
+    const id = await enrolledUser(database, coupler);
+    const k = key();
+    await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k);
+    await age(k, "2 hours");
+    expect(await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k)).toMatchObject({ replayed: true, totalXp: 100 });
+    const hourly = createCoupler(database, { idempotencyRetentionMs: 60 * 60 * 1000 });
+    expect(await hourly.levelUpAtomic(id, "PLAYER", 100, 1, k)).toMatchObject({ replayed: false, totalXp: 200 });
+  });
+
+  it("the purge deletes expired keys in batches, skips keys a transaction holds, and never waits on a writer of another pair", async () => {
+    const [old = 0, writer = 0] = await enrolledUsers(database, coupler, 2);
+    const expired = Array.from({ length: 23 }, key);
+    for (const k of expired) await coupler.levelUpAtomic(old, "PLAYER", 10, 0, k);
+    const fresh = key();
+    await coupler.levelUpAtomic(old, "PLAYER", 10, 0, fresh);
+    await database.pool.query("update idempotency_keys set created_at = now() - interval '3 days' where key = any($1)", [expired]);
+
+    // A level-up of another pair, stopped before COMMIT with its rows locked and its key stored.
+    const holding = couplerHeldBeforeCommit(database);
+    const write = holding.coupler.levelUpAtomic(writer, "PLAYER", 100, 1, key());
+    await holding.held;
+
+    // And a session holding one expired key row, as a coupler call replacing it would.
+    const [heldKey = ""] = expired;
+    const purged = await withSession(database, async (session) => {
+      await session.query("begin");
+      await session.query("select 1 from idempotency_keys where key = $1 for update", [heldKey]);
+      try {
+        return await purgeExpiredIdempotencyKeys(database.pool, { batchSize: 5 });
+      } finally {
+        await session.query("rollback");
+      }
+    });
+    expect(purged).toBe(22);
+    holding.release();
+    expect(await write).toMatchObject({ replayed: false, totalXp: 100 });
+
+    const { rows } = await database.pool.query<{ key: string }>("select key from idempotency_keys where user_id = $1 order by key", [old]);
+    expect(rows.map((r) => r.key).sort()).toEqual([heldKey, fresh].sort());
+    expect(await purgeExpiredIdempotencyKeys(database.pool)).toBe(1);
+    expect(await purgeExpiredIdempotencyKeys(database.pool)).toBe(0);
+  });
+
+  it("refuses a nonsensical batch size or retention", async () => {
+    await expect(purgeExpiredIdempotencyKeys(database.pool, { batchSize: 0 })).rejects.toThrow(RangeError);
+    await expect(purgeExpiredIdempotencyKeys(database.pool, { retentionMs: Number.NaN })).rejects.toThrow(RangeError);
   });
 });

@@ -42,9 +42,9 @@ describe("integrity audit", () => {
         ["insert into user_licenses (user_id, specialization_type) values ($1, 'PLAYER')", [licenseOnly]],
         ["insert into specialization_progress (student_id, specialization_id) values ($1, 'PLAYER')", [ghost]],
         ["insert into user_licenses (user_id, specialization_type) values ($1, 'PLAYER')", [ghost]],
-        "insert into license_progressions (user_license_id, from_level, to_level, reason, actor) values (999999, 1, 2, 'planted', 'test')",
+        ["insert into license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) values ($1, 999999, 1, 2, 'planted', 'test')", [ghost + 1]],
         ["update user_licenses set max_achieved_level = 11 where user_id = $1", [outOfRange]],
-        ["insert into license_progressions (user_license_id, from_level, to_level, reason, actor) values ($1, 5, 6, 'planted', 'test')", [gappedLicense]],
+        ["insert into license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) values ($1, $2, 5, 6, 'planted', 'test')", [gapped, gappedLicense]],
       ],
       { replica: true },
     );

@@ -66,13 +66,14 @@ describe("interleaving", () => {
       order.push("B waits on A");
       const activity = await activityOf(waiter);
       expect(activity).toMatchObject({ application_name: "coupler", wait_event_type: "Lock", state: "active" });
-      expect(activity?.query).toMatch(/for update/);
+      // The lock statement (its start: pg_stat_activity keeps the first 1 kB; FOR UPDATE is further on).
+      expect(activity?.query).toMatch(/^with "expired_key" as \(delete from "idempotency_keys"[\s\S]* from "specialization_progress" inner join "user_licenses"/);
 
       // A moves both rows (and the history) consistently: 250 XP, level 2.
       await a.query("update specialization_progress set total_xp = 250, completed_sessions = 5, current_level = 2 where student_id = $1", [id]);
       await a.query("update user_licenses set current_level = 2, max_achieved_level = 2 where user_id = $1", [id]);
       await a.query(
-        "insert into license_progressions (user_license_id, from_level, to_level, reason, actor) select id, 1, 2, 'session A', 'a' from user_licenses where user_id = $1",
+        "insert into license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) select user_id, id, 1, 2, 'session A', 'a' from user_licenses where user_id = $1",
         [id],
       );
       expect(order).toEqual(["A locked the pair", "B waits on A"]);
@@ -136,7 +137,7 @@ describe("interleaving", () => {
       await a.query("update specialization_progress set current_level = 2, total_xp = 100 where student_id = $1", [id]);
       await a.query("update user_licenses set current_level = 2, max_achieved_level = 2 where user_id = $1", [id]);
       await a.query(
-        "insert into license_progressions (user_license_id, from_level, to_level, reason, actor) select id, 1, 2, 'session A', 'a' from user_licenses where user_id = $1",
+        "insert into license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) select user_id, id, 1, 2, 'session A', 'a' from user_licenses where user_id = $1",
         [id],
       );
       await a.query("commit");

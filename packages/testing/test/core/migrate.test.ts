@@ -1,7 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { createDatabase, migrate } from "@coupler/core";
+import { MIGRATIONS_FOLDER, createDatabase, migrate } from "@coupler/core";
 import { adminQuery, withDatabase } from "@coupler/embedded";
+import pg from "pg";
 import { useTestDatabase } from "../../src/vitest.ts";
 
 describe("migrate", () => {
@@ -23,11 +27,7 @@ describe("migrate", () => {
   });
 
   it("migrates an empty database, twice in a row", async () => {
-    const adminUrl = inject("couplerAdminUrl");
-    const name = `coupler_empty_${randomBytes(4).toString("hex")}`;
-    await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
-    try {
-      const url = withDatabase(adminUrl, name);
+    await withEmptyDatabase(async (url) => {
       await migrate(url);
       await migrate(url);
       const database = createDatabase({ connectionString: url, max: 1 });
@@ -37,8 +37,79 @@ describe("migrate", () => {
       } finally {
         await database.close();
       }
-    } finally {
-      await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    }
+    });
+  });
+
+  it("two concurrent migrate() calls on an empty database both succeed and apply each migration once", async () => {
+    await withEmptyDatabase(async (url) => {
+      const applied = await Promise.all([migrate(url), migrate(url)]);
+      const journal = await journalEntries();
+      expect(applied.sort()).toEqual([0, journal.length]);
+      const rows = await query(url, "select hash from drizzle.__drizzle_migrations");
+      expect(rows).toHaveLength(journal.length);
+      expect(new Set(rows.map((r) => r["hash"])).size).toBe(journal.length);
+    });
+  });
+
+  it("0002 and 0003 carry existing data over: history gets its learner, a stored key its caller", async () => {
+    await withEmptyDatabase(async (url) => {
+      // The schema as of 0001, with a learner at level 2, one history step and a stored key.
+      const before = await mkdtemp(join(tmpdir(), "coupler-migrations-"));
+      try {
+        await cp(MIGRATIONS_FOLDER, before, { recursive: true });
+        const journal = JSON.parse(await readFile(join(before, "meta/_journal.json"), "utf8")) as { entries: { tag: string }[] };
+        journal.entries = journal.entries.filter((e) => e.tag < "0002");
+        await writeFile(join(before, "meta/_journal.json"), JSON.stringify(journal));
+        expect(await migrate(url, { migrationsFolder: before })).toBe(2);
+      } finally {
+        await rm(before, { recursive: true, force: true });
+      }
+      await query(url, `
+        insert into users (name, email) values ('Ada', 'ada@example.test'), ('Bo', 'bo@example.test');
+        insert into specialization_progress (student_id, specialization_id, current_level, total_xp) values (2, 'PLAYER', 2, 150);
+        insert into user_licenses (user_id, specialization_type, current_level, max_achieved_level) values (2, 'PLAYER', 2, 2);
+        insert into license_progressions (user_license_id, from_level, to_level, reason, actor) values (1, 1, 2, 'level-up', 'instructor:9');
+        insert into coupler_audit_log (operation, user_id, specialization_id, xp_delta, actor, idempotency_key, outcome)
+          values ('levelUp', 2, 'PLAYER', 150, 'instructor:9', 'k-1', 'applied');
+        insert into idempotency_keys (key, operation, user_id, specialization_id, request_hash, response)
+          values ('k-1', 'levelUp', 2, 'PLAYER', 'h', '{}'), ('k-orphan', 'levelUp', 2, 'PLAYER', 'h', '{}');`);
+      expect(await migrate(url)).toBe((await journalEntries()).length - 2);
+      const history = await query(url, "select user_id, user_license_id, from_level, to_level from license_progressions");
+      expect(history).toEqual([{ user_id: 2, user_license_id: 1, from_level: 1, to_level: 2 }]);
+      const keys = await query(url, "select key, caller from idempotency_keys order by key");
+      expect(keys).toEqual([
+        { key: "k-1", caller: "instructor:9" },
+        { key: "k-orphan", caller: "system" },
+      ]);
+      const audit = await query(url, "select user_id, id from coupler_audit_log");
+      expect(audit).toEqual([{ user_id: 2, id: "1" }]);
+    });
   });
 });
+
+async function journalEntries(): Promise<unknown[]> {
+  return (JSON.parse(await readFile(join(MIGRATIONS_FOLDER, "meta/_journal.json"), "utf8")) as { entries: unknown[] }).entries;
+}
+
+/** Rows of one query on its own connection. */
+async function query(url: string, text: string): Promise<Record<string, unknown>[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function withEmptyDatabase(fn: (url: string) => Promise<void>): Promise<void> {
+  const adminUrl = inject("couplerAdminUrl");
+  const name = `coupler_empty_${randomBytes(4).toString("hex")}`;
+  await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
+  try {
+    await fn(withDatabase(adminUrl, name));
+  } finally {
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+}
+

@@ -23,6 +23,7 @@ export async function history(db: Db, input: Required<Omit<HistoryInput, "cursor
     .from(licenseProgressions)
     .where(
       and(
+        eq(licenseProgressions.userId, input.userId),
         eq(licenseProgressions.userLicenseId, license.id),
         input.cursor === undefined ? undefined : lt(licenseProgressions.id, input.cursor),
       ),

@@ -69,6 +69,7 @@ export async function levelUp(tx: WriteTx, pair: LockedPair, input: LevelUpStep)
             operation: "levelUp",
             userId: input.userId,
             specializationId: input.specialization,
+            caller: input.actor,
             requestHash,
             response,
           }

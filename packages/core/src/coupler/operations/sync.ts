@@ -1,4 +1,4 @@
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { NotFoundError } from "../../errors/index.ts";
 import type { SyncInput } from "../../inputs.ts";
 import { couplerAuditLog, licenseProgressions, specializationProgress, userLicenses } from "../../schema.ts";
@@ -30,7 +30,7 @@ export async function sync(tx: WriteTx, input: SyncInput & { actor: string }): P
     await db.insert(specializationProgress).values({ studentId: input.userId, specializationId: input.specialization, currentLevel: level });
     changed = true;
   } else if (progress.currentLevel !== level) {
-    await db.update(specializationProgress).set({ currentLevel: level, updatedAt: sql`now()` }).where(eq(specializationProgress.id, progress.id));
+    await db.update(specializationProgress).set({ currentLevel: level, updatedAt: sql`now()` }).where(and(eq(specializationProgress.studentId, input.userId), eq(specializationProgress.id, progress.id)));
     changed = true;
   }
   if (!license) {
@@ -41,6 +41,7 @@ export async function sync(tx: WriteTx, input: SyncInput & { actor: string }): P
     // A license's history starts at level 1; record the jump so the chain ends at its level.
     if (rebuilt && level !== 1) {
       await db.insert(licenseProgressions).values({
+        userId: input.userId,
         userLicenseId: rebuilt.id,
         fromLevel: 1,
         toLevel: level,
@@ -54,8 +55,9 @@ export async function sync(tx: WriteTx, input: SyncInput & { actor: string }): P
     await db
       .update(userLicenses)
       .set({ currentLevel: level, maxAchievedLevel: Math.max(level, license.maxAchievedLevel), updatedAt: sql`now()` })
-      .where(eq(userLicenses.id, license.id));
+      .where(and(eq(userLicenses.userId, input.userId), eq(userLicenses.id, license.id)));
     await db.insert(licenseProgressions).values({
+      userId: input.userId,
       userLicenseId: license.id,
       fromLevel: license.currentLevel,
       toLevel: level,

@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Db } from "../../client.ts";
 import type { PairInput } from "../../inputs.ts";
 import { licenseProgressions } from "../../schema.ts";
@@ -42,7 +42,7 @@ export async function validate(
     const chain = await db
       .select({ fromLevel: licenseProgressions.fromLevel, toLevel: licenseProgressions.toLevel })
       .from(licenseProgressions)
-      .where(eq(licenseProgressions.userLicenseId, license.id))
+      .where(and(eq(licenseProgressions.userId, input.userId), eq(licenseProgressions.userLicenseId, license.id)))
       .orderBy(licenseProgressions.id);
     const gap = findHistoryGap(chain, license.currentLevel);
     if (gap) issues.push({ code: "HISTORY_GAP", message: gap });
