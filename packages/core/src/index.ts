@@ -43,8 +43,9 @@ export {
 export { GuardRefusedError, getGuard, setGuard, type GuardState } from "./guard.ts";
 export * as inputs from "./inputs.ts";
 export { repairDesyncs, runIntegrityAudit, type IntegrityCheck, type IntegrityFinding, type IntegrityReport, type PairRef } from "./integrity.ts";
-export { DEFAULT_LOG_LEVEL, createLogger, type Logger } from "./logger.ts";
+export { DEFAULT_LOG_LEVEL, REDACT_PATHS, createLogger, type Logger } from "./logger.ts";
 export { MIGRATIONS_FOLDER, migrate } from "./migrate.ts";
+export { REDACTED, redactSecrets, redactUrl } from "./redact.ts";
 export type { CouplerObserver, OperationEvent, OperationName, OperationOutcome } from "./observer.ts";
 export { SPECIALIZATIONS, levelForXp, type Specialization, type SpecializationRules } from "./specializations.ts";
 export { runTransaction, type IsolationLevel, type TransactionFaults, type TransactionOptions } from "./transaction.ts";
