@@ -14,6 +14,15 @@ const flag = z
   .default("false")
   .transform((v) => v === "true" || v === "1");
 
+/** on|off|true|false, default on. */
+const onOff = z
+  .enum(["on", "off", "true", "false"])
+  .default("on")
+  .transform((v) => v === "on" || v === "true");
+
+/** An optional variable whose empty value (`METRICS_PORT=` in an env file) means unset. */
+const unsetWhenEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
+
 /** `.coupler-data/pg` at the repository root (gitignored); the same from src/ and from dist/. */
 const DEFAULT_DATA_DIR = fileURLToPath(new URL("../../../.coupler-data/pg", import.meta.url));
 
@@ -29,6 +38,15 @@ export const apiConfigSchema = z
     MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(50),
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(50_000_000).default(100_000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+    HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+    HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(65_000),
+    HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(0).default(10_000),
+    METRICS_TOKEN: unsetWhenEmpty(z.string().min(16, "METRICS_TOKEN must be at least 16 characters")),
+    METRICS_PORT: unsetWhenEmpty(z.coerce.number().int().min(0).max(65_535)),
+    METRICS_HOST: unsetWhenEmpty(z.string().min(1)),
+    AUTH_MAX_TOKEN_LIFETIME: z.coerce.number().int().min(60).max(31_536_000).default(86_400),
+    COUPLER_PREPARED_STATEMENTS: onOff,
     COUPLER_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
     COUPLER_BENCH_MODE: flag,
     COUPLER_SEED_DEMO: flag,
@@ -36,6 +54,10 @@ export const apiConfigSchema = z
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === "production" && !env.AUTH_SECRET) {
       ctx.addIssue({ code: "custom", path: ["AUTH_SECRET"], message: "AUTH_SECRET is required in production" });
+    }
+    // node:http refuses a header bound longer than the whole-request bound.
+    if (env.HTTP_REQUEST_TIMEOUT_MS > 0 && env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({ code: "custom", path: ["HTTP_HEADERS_TIMEOUT_MS"], message: "must not exceed HTTP_REQUEST_TIMEOUT_MS" });
     }
   });
 
@@ -60,5 +82,14 @@ export function serverSettings(config: ApiConfig): ServerSettings {
     maxBodyBytes: config.MAX_BODY_BYTES,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     logLevel: config.LOG_LEVEL,
+    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: config.HTTP_MAX_CONNECTIONS,
+    metricsToken: config.METRICS_TOKEN,
+    metricsPort: config.METRICS_PORT,
+    metricsHost: config.METRICS_HOST,
+    maxTokenLifetimeSeconds: config.AUTH_MAX_TOKEN_LIFETIME,
+    preparedStatements: config.COUPLER_PREPARED_STATEMENTS,
   };
 }

@@ -1,15 +1,17 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
-import { ProgressLicenseCoupler, createDatabase, createLogger, runIntegrityAudit, type Logger } from "@coupler/core";
+import { ProgressLicenseCoupler, createDatabase, createLogger, redactUrl, runIntegrityAudit, type Logger } from "@coupler/core";
 import { createAuthenticator, secretKey } from "./auth.ts";
 import { createContext, type Services } from "./context.ts";
 import { parseApiConfig, serverSettings } from "./config.ts";
+import { applyHttpLimits, httpServerOptions, setSecurityHeaders, type HttpLimits } from "./httpLimits.ts";
+import { createMetricsEndpoint } from "./metricsEndpoint.ts";
 import { ApiMetrics } from "./metrics.ts";
 import { appRouter } from "./root.ts";
 
 /** The server's tunables, as `serverSettings(config)` derives them from the configuration. */
-export interface ServerSettings {
+export interface ServerSettings extends HttpLimits {
   /** 0 picks a free port. */
   port: number;
   host: string;
@@ -26,6 +28,16 @@ export interface ServerSettings {
   shutdownTimeoutMs: number;
   /** Level of the logger the server creates when given none. */
   logLevel: string;
+  /** When set, /metrics answers only `Authorization: Bearer <metricsToken>`. */
+  metricsToken: string | undefined;
+  /** When set, /metrics is served on a listener of its own at this port (0 = any free port), and the main port answers it with 404. */
+  metricsPort: number | undefined;
+  /** The metrics listener's address; the main `host` when unset. */
+  metricsHost: string | undefined;
+  /** The longest `exp − iat` a token may claim. */
+  maxTokenLifetimeSeconds: number;
+  /** Named prepared statements per pooled connection; off behind a transaction pooler. */
+  preparedStatements: boolean;
 }
 
 /**
@@ -44,6 +56,8 @@ export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:3000 (the router is at `${url}/trpc`). */
   url: string;
   port: number;
+  /** Where Prometheus scrapes, e.g. http://127.0.0.1:9464/metrics (on the main port unless `metricsPort` is set). */
+  metricsUrl: string;
   metrics: ApiMetrics;
   services: Services;
   /** Stops accepting, drains in-flight requests, then closes the pool. Idempotent. */
@@ -72,6 +86,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     db: database.db,
     lockTimeoutMs: options.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,
     maxRetries: options.maxRetries ?? DEFAULTS.maxRetries,
+    preparedStatements: options.preparedStatements ?? DEFAULTS.preparedStatements,
     observer: metrics,
     // Every call already gets a request log line; the coupler adds its own only for failures (or at debug).
     logger: logger.child({ component: "coupler" }, { level: logger.level === "info" ? "warn" : logger.level }),
@@ -83,7 +98,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     benchMode: options.benchMode ?? DEFAULTS.benchMode,
     onIntegrityReport: (report) => metrics.recordIntegrity(report),
   };
-  const authenticate = createAuthenticator(secretKey(options.authSecret));
+  const authenticate = createAuthenticator(secretKey(options.authSecret), {
+    maxTokenLifetimeSeconds: options.maxTokenLifetimeSeconds ?? DEFAULTS.maxTokenLifetimeSeconds,
+  });
   const procedures = new Set(Object.keys(appRouter._def.procedures));
 
   const trpc = createHTTPHandler({
@@ -101,7 +118,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let draining = false;
   let drained: (() => void) | undefined;
 
-  const server = createServer((req, res) => {
+  const limits: HttpLimits = {
+    headersTimeoutMs: options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs,
+    maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
+  };
+  const metricsPort = options.metricsPort ?? DEFAULTS.metricsPort;
+  const serveMetrics = createMetricsEndpoint({ metrics, token: options.metricsToken ?? DEFAULTS.metricsToken, logger });
+
+  const server = createServer(httpServerOptions(limits), (req, res) => {
+    setSecurityHeaders(res);
     const started = performance.now();
     inflight++;
     res.once("close", () => {
@@ -115,8 +142,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (draining) res.setHeader("connection", "close");
     route(req, res);
   });
-  // Node's default keep-alive (5 s) is shorter than many load generators expect.
-  server.keepAliveTimeout = 65_000;
+  // Node's default keep-alive (5 s) is shorter than many load generators expect; the default here is 65 s.
+  applyHttpLimits(server, limits);
 
   function route(req: IncomingMessage, res: ServerResponse) {
     const url = req.url ?? "/";
@@ -128,7 +155,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const path = url.split("?", 1)[0];
     if (path === "/healthz") return send(res, 200, { status: "ok" });
     if (path === "/readyz") return void ready(res);
-    if (path === "/metrics") return void sendMetrics(res);
+    if (path === "/metrics" && metricsPort === undefined) return void serveMetrics(req, res);
     return send(res, 404, { error: "not found" });
   }
 
@@ -143,16 +170,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   }
 
-  async function sendMetrics(res: ServerResponse) {
-    try {
-      const body = await metrics.registry.metrics();
-      res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body);
-    } catch (error) {
-      logger.error({ err: error }, "metrics collection failed");
-      send(res, 500, { error: "metrics collection failed" });
-    }
-  }
-
   let checking: Promise<void> | undefined;
   const checkIntegrity = () =>
     (checking ??= runIntegrityAudit(database.pool, { sampleLimit: 0 })
@@ -162,17 +179,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   void checkIntegrity();
   const timer = integrityIntervalMs > 0 ? setInterval(checkIntegrity, integrityIntervalMs).unref() : undefined;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? DEFAULTS.port, options.host ?? DEFAULTS.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
-  logger.info({ url, benchMode: services.benchMode }, "coupler API listening");
+  const host = options.host ?? DEFAULTS.host;
+  const url = await listen(server, options.port ?? DEFAULTS.port, host);
+  // Metrics on a port of their own: same limits and headers, nothing else served there.
+  const metricsServer =
+    metricsPort === undefined
+      ? undefined
+      : createServer(httpServerOptions(limits), (req, res) => {
+          setSecurityHeaders(res);
+          if ((req.url ?? "/").split("?", 1)[0] === "/metrics") return void serveMetrics(req, res);
+          send(res, 404, { error: "not found" });
+        });
+  if (metricsServer) applyHttpLimits(metricsServer, limits);
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -181,6 +199,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       clearInterval(timer);
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       if (inflight > 0) {
         await new Promise<void>((resolve) => {
           drained = resolve;
@@ -194,7 +214,31 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       logger.info("coupler API stopped");
     })());
 
-  return { url, port: address.port, metrics, services, close };
+  let metricsUrl = `${url}/metrics`;
+  if (metricsServer) {
+    try {
+      metricsUrl = `${await listen(metricsServer, metricsPort ?? 0, options.metricsHost ?? DEFAULTS.metricsHost ?? host)}/metrics`;
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  }
+  logger.info({ url, metricsUrl, database: redactUrl(options.databaseUrl), benchMode: services.benchMode }, "coupler API listening");
+
+  return { url, port: (server.address() as AddressInfo).port, metricsUrl, metrics, services, close };
+}
+
+/** Listens on `port` at `host` and resolves with the base URL, e.g. http://127.0.0.1:3000. */
+async function listen(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  return `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
 }
 
 /** The path without the query, and a bounded label for metrics (unknown paths collapse into one). */

@@ -49,8 +49,9 @@ export {
 } from "./idempotency.ts";
 export * as inputs from "./inputs.ts";
 export { repairDesyncs, runIntegrityAudit, type IntegrityCheck, type IntegrityFinding, type IntegrityReport, type PairRef } from "./integrity.ts";
-export { DEFAULT_LOG_LEVEL, createLogger, type Logger } from "./logger.ts";
+export { DEFAULT_LOG_LEVEL, REDACT_PATHS, createLogger, type Logger } from "./logger.ts";
 export { MIGRATIONS_FOLDER, assertServerVersion, migrate, type MigrateOptions } from "./migrate.ts";
+export { REDACTED, redactSecrets, redactUrl } from "./redact.ts";
 export type { CouplerObserver, OperationEvent, OperationName, OperationOutcome } from "./observer.ts";
 export { SPECIALIZATIONS, levelForXp, type Specialization, type SpecializationRules } from "./specializations.ts";
 export { runTransaction, type IsolationLevel, type TransactionFaults, type TransactionOptions } from "./transaction.ts";

@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "@coupler/core/config";
+import { parseApiConfig, serverSettings } from "./config.ts";
+
+describe("the operating limits in the configuration", () => {
+  it("defaults to 10 s headers, 30 s request, 65 s keep-alive, 10000 connections, 24 h tokens, prepared statements, open /metrics on the main port", () => {
+    expect(serverSettings(parseApiConfig({}))).toMatchObject({
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 65_000,
+      maxConnections: 10_000,
+      maxTokenLifetimeSeconds: 86_400,
+      preparedStatements: true,
+      metricsToken: undefined,
+      metricsPort: undefined,
+      metricsHost: undefined,
+    });
+  });
+
+  it("reads COUPLER_PREPARED_STATEMENTS as on, off, true or false, and nothing else", () => {
+    expect(parseApiConfig({ COUPLER_PREPARED_STATEMENTS: "off" }).COUPLER_PREPARED_STATEMENTS).toBe(false);
+    expect(parseApiConfig({ COUPLER_PREPARED_STATEMENTS: "false" }).COUPLER_PREPARED_STATEMENTS).toBe(false);
+    expect(parseApiConfig({ COUPLER_PREPARED_STATEMENTS: "true" }).COUPLER_PREPARED_STATEMENTS).toBe(true);
+    expect(() => parseApiConfig({ COUPLER_PREPARED_STATEMENTS: "no" })).toThrow(ConfigError);
+  });
+
+  it("treats an empty METRICS_PORT or METRICS_TOKEN (as an env file writes them) as unset, and refuses a short token", () => {
+    const config = parseApiConfig({ METRICS_PORT: "", METRICS_TOKEN: "" });
+    expect(config.METRICS_PORT).toBeUndefined();
+    expect(config.METRICS_TOKEN).toBeUndefined();
+    expect(parseApiConfig({ METRICS_PORT: "9464" }).METRICS_PORT).toBe(9464);
+    expect(() => parseApiConfig({ METRICS_TOKEN: "short" })).toThrow(/METRICS_TOKEN/);
+  });
+
+  it("refuses a header bound longer than the request bound, which node:http would reject at start", () => {
+    expect(() => parseApiConfig({ HTTP_HEADERS_TIMEOUT_MS: "40000", HTTP_REQUEST_TIMEOUT_MS: "30000" })).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
+    expect(parseApiConfig({ HTTP_HEADERS_TIMEOUT_MS: "40000", HTTP_REQUEST_TIMEOUT_MS: "0" }).HTTP_HEADERS_TIMEOUT_MS).toBe(40_000);
+  });
+});
