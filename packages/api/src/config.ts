@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS } from "@coupler/core";
 import { configFields, parseConfig } from "@coupler/core/config";
 import { z } from "zod";
 import type { ServerSettings } from "./server.ts";
@@ -47,6 +48,8 @@ export const apiConfigSchema = z
     METRICS_HOST: unsetWhenEmpty(z.string().min(1)),
     AUTH_MAX_TOKEN_LIFETIME: z.coerce.number().int().min(60).max(31_536_000).default(86_400),
     COUPLER_PREPARED_STATEMENTS: onOff,
+    COUPLER_IDEMPOTENCY_RETENTION_MS: z.coerce.number().int().min(1000).default(DEFAULT_IDEMPOTENCY_RETENTION_MS),
+    COUPLER_IDEMPOTENCY_PURGE_INTERVAL_MS: z.coerce.number().int().min(0).default(600_000),
     COUPLER_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
     COUPLER_BENCH_MODE: flag,
     COUPLER_SEED_DEMO: flag,
@@ -91,5 +94,7 @@ export function serverSettings(config: ApiConfig): ServerSettings {
     metricsHost: config.METRICS_HOST,
     maxTokenLifetimeSeconds: config.AUTH_MAX_TOKEN_LIFETIME,
     preparedStatements: config.COUPLER_PREPARED_STATEMENTS,
+    idempotencyRetentionMs: config.COUPLER_IDEMPOTENCY_RETENTION_MS,
+    idempotencyPurgeIntervalMs: config.COUPLER_IDEMPOTENCY_PURGE_INTERVAL_MS,
   };
 }

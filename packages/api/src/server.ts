@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
-import { ProgressLicenseCoupler, createDatabase, createLogger, redactUrl, runIntegrityAudit, type Logger } from "@coupler/core";
+import { ProgressLicenseCoupler, createDatabase, createLogger, redactUrl, type Logger } from "@coupler/core";
 import { createAuthenticator, secretKey } from "./auth.ts";
+import { startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
 import { parseApiConfig, serverSettings } from "./config.ts";
 import { applyHttpLimits, httpServerOptions, setSecurityHeaders, type HttpLimits } from "./httpLimits.ts";
@@ -38,6 +39,10 @@ export interface ServerSettings extends HttpLimits {
   maxTokenLifetimeSeconds: number;
   /** Named prepared statements per pooled connection; off behind a transaction pooler. */
   preparedStatements: boolean;
+  /** How long an idempotency key replays its first result. */
+  idempotencyRetentionMs: number;
+  /** How often expired idempotency keys are deleted; 0 = never. */
+  idempotencyPurgeIntervalMs: number;
 }
 
 /**
@@ -72,6 +77,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs;
   const integrityIntervalMs = options.integrityIntervalMs ?? DEFAULTS.integrityIntervalMs;
+  const idempotencyRetentionMs = options.idempotencyRetentionMs ?? DEFAULTS.idempotencyRetentionMs;
 
   // createDatabase gives the pool an 'error' listener: a killed idle backend is logged, not fatal.
   const database = createDatabase({
@@ -87,6 +93,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     lockTimeoutMs: options.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,
     maxRetries: options.maxRetries ?? DEFAULTS.maxRetries,
     preparedStatements: options.preparedStatements ?? DEFAULTS.preparedStatements,
+    idempotencyRetentionMs,
     observer: metrics,
     // Every call already gets a request log line; the coupler adds its own only for failures (or at debug).
     logger: logger.child({ component: "coupler" }, { level: logger.level === "info" ? "warn" : logger.level }),
@@ -170,14 +177,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   }
 
-  let checking: Promise<void> | undefined;
-  const checkIntegrity = () =>
-    (checking ??= runIntegrityAudit(database.pool, { sampleLimit: 0 })
-      .then((report) => metrics.recordIntegrity(report))
-      .catch((error: unknown) => logger.warn({ err: error }, "periodic integrity check failed"))
-      .finally(() => (checking = undefined)));
-  void checkIntegrity();
-  const timer = integrityIntervalMs > 0 ? setInterval(checkIntegrity, integrityIntervalMs).unref() : undefined;
+  const jobs = startBackgroundJobs({
+    pool: database.pool,
+    metrics,
+    logger,
+    integrityIntervalMs,
+    purgeIntervalMs: options.idempotencyPurgeIntervalMs ?? DEFAULTS.idempotencyPurgeIntervalMs,
+    idempotencyRetentionMs,
+  });
 
   const host = options.host ?? DEFAULTS.host;
   const url = await listen(server, options.port ?? DEFAULTS.port, host);
@@ -196,7 +203,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const close = () =>
     (closing ??= (async () => {
       draining = true;
-      clearInterval(timer);
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       metricsServer?.close();
@@ -209,7 +215,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       server.closeAllConnections();
       await stopped;
-      await checking;
+      await jobs.stop();
       await database.close();
       logger.info("coupler API stopped");
     })());
