@@ -45,6 +45,7 @@ export * as inputs from "./inputs.ts";
 export { repairDesyncs, runIntegrityAudit, type IntegrityCheck, type IntegrityFinding, type IntegrityReport, type PairRef } from "./integrity.ts";
 export { DEFAULT_LOG_LEVEL, createLogger, type Logger } from "./logger.ts";
 export { MIGRATIONS_FOLDER, migrate } from "./migrate.ts";
+export { redactUrl } from "./redactUrl.ts";
 export type { CouplerObserver, OperationEvent, OperationName, OperationOutcome } from "./observer.ts";
 export { SPECIALIZATIONS, levelForXp, type Specialization, type SpecializationRules } from "./specializations.ts";
 export { runTransaction, type IsolationLevel, type TransactionFaults, type TransactionOptions } from "./transaction.ts";
