@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { configFields, parseConfig } from "@coupler/core/config";
 import { z } from "zod";
@@ -17,6 +18,22 @@ const flag = z
 /** `.coupler-data/pg` at the repository root (gitignored); the same from src/ and from dist/. */
 const DEFAULT_DATA_DIR = fileURLToPath(new URL("../../../.coupler-data/pg", import.meta.url));
 
+/** `.env` at the repository root (gitignored); `.env.example` lists every variable. */
+const DEFAULT_ENV_FILE = fileURLToPath(new URL("../../../.env", import.meta.url));
+
+/**
+ * Loads the developer's `.env` into `process.env` (variables already set win),
+ * before an executable parses its configuration: COUPLER_ENV_FILE names
+ * another file, or none when empty (the tests' spawned executables). Returns
+ * the file loaded, if any.
+ */
+export function loadEnvFile(): string | undefined {
+  const file = process.env.COUPLER_ENV_FILE ?? DEFAULT_ENV_FILE;
+  if (!file || !existsSync(file)) return undefined;
+  process.loadEnvFile(file);
+  return file;
+}
+
 export const apiConfigSchema = z
   .object({
     ...configFields,
@@ -30,6 +47,9 @@ export const apiConfigSchema = z
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(50_000_000).default(100_000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
     COUPLER_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
+    /** HTTP worker processes (node:cluster) sharing PORT; 1 serves from the main process itself. */
+    API_WORKERS: z.coerce.number().int().min(1).max(256).default(1),
+    COUPLER_ENV_FILE: z.string().optional(),
     COUPLER_BENCH_MODE: flag,
     COUPLER_SEED_DEMO: flag,
   })

@@ -36,6 +36,8 @@ export interface ServerOptions extends Partial<ServerSettings> {
   databaseUrl: string;
   authSecret: string;
   logger?: Logger;
+  /** The /metrics body; this server's own registry when left out (a cluster worker passes the primary's aggregate of all workers). */
+  metricsText?: () => Promise<string>;
 }
 
 const DEFAULTS: ServerSettings = serverSettings(parseApiConfig({}));
@@ -145,7 +147,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   async function sendMetrics(res: ServerResponse) {
     try {
-      const body = await metrics.registry.metrics();
+      const body = await (options.metricsText?.() ?? metrics.registry.metrics());
       res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body);
     } catch (error) {
       logger.error({ err: error }, "metrics collection failed");
