@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { configFields, parseConfig } from "@coupler/core/config";
+import { ConfigError, configFields, parseConfig } from "@coupler/core/config";
 import { z } from "zod";
 import type { ServerSettings } from "./server.ts";
 
@@ -25,12 +25,16 @@ const DEFAULT_ENV_FILE = fileURLToPath(new URL("../../../.env", import.meta.url)
  * Loads the developer's `.env` into `process.env` (variables already set win),
  * before an executable parses its configuration: COUPLER_ENV_FILE names
  * another file, or none when empty (the tests' spawned executables). Returns
- * the file loaded, if any.
+ * the file loaded, if any; an unreadable file is a ConfigError.
  */
 export function loadEnvFile(): string | undefined {
   const file = process.env.COUPLER_ENV_FILE ?? DEFAULT_ENV_FILE;
   if (!file || !existsSync(file)) return undefined;
-  process.loadEnvFile(file);
+  try {
+    process.loadEnvFile(file);
+  } catch (error) {
+    throw new ConfigError(`cannot load ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
   return file;
 }
 

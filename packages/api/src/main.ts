@@ -12,7 +12,7 @@
 import cluster from "node:cluster";
 import { dirname, join } from "node:path";
 import { ProgressLicenseCoupler, createDatabase, migrate, redactUrl } from "@coupler/core";
-import { ConfigError, orExit } from "@coupler/core/config";
+import { orExit } from "@coupler/core/config";
 import { ensureDatabase, startEmbeddedPostgres, type RunningPostgres } from "@coupler/embedded";
 import { AggregatorRegistry } from "prom-client";
 import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, signToken } from "./auth.ts";
@@ -29,13 +29,7 @@ const DEMO_TOKEN_LIFETIME_SECONDS = Math.min(12 * 60 * 60, DEFAULT_MAX_TOKEN_LIF
 const DEMO_TOKEN_LIFETIME = `${DEMO_TOKEN_LIFETIME_SECONDS / 3600} h`;
 const MINT_HINT = "pnpm --silent --filter @coupler/api token --sub <user id> --role student|instructor|admin";
 
-const envFile = orExit(() => {
-  try {
-    return loadEnvFile();
-  } catch (error) {
-    throw new ConfigError(`cannot load ${process.env.COUPLER_ENV_FILE ?? ".env"}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}, "coupler-api");
+const envFile = orExit(loadEnvFile, "coupler-api");
 const env = orExit(() => parseApiConfig(process.env), "coupler-api");
 const logger = await createApiLogger("coupler-api", env.LOG_LEVEL);
 
