@@ -1,6 +1,7 @@
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS } from "@coupler/core";
-import { configFields, parseConfig } from "@coupler/core/config";
+import { ConfigError, configFields, parseConfig } from "@coupler/core/config";
 import { z } from "zod";
 import type { ServerSettings } from "./server.ts";
 
@@ -27,6 +28,26 @@ const unsetWhenEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (
 /** `.coupler-data/pg` at the repository root (gitignored); the same from src/ and from dist/. */
 const DEFAULT_DATA_DIR = fileURLToPath(new URL("../../../.coupler-data/pg", import.meta.url));
 
+/** `.env` at the repository root (gitignored); `.env.example` lists every variable. */
+const DEFAULT_ENV_FILE = fileURLToPath(new URL("../../../.env", import.meta.url));
+
+/**
+ * Loads the developer's `.env` into `process.env` (variables already set win),
+ * before an executable parses its configuration: COUPLER_ENV_FILE names
+ * another file, or none when empty (the tests' spawned executables). Returns
+ * the file loaded, if any; an unreadable file is a ConfigError.
+ */
+export function loadEnvFile(): string | undefined {
+  const file = process.env.COUPLER_ENV_FILE ?? DEFAULT_ENV_FILE;
+  if (!file || !existsSync(file)) return undefined;
+  try {
+    process.loadEnvFile(file);
+  } catch (error) {
+    throw new ConfigError(`cannot load ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return file;
+}
+
 export const apiConfigSchema = z
   .object({
     ...configFields,
@@ -51,6 +72,9 @@ export const apiConfigSchema = z
     COUPLER_IDEMPOTENCY_RETENTION_MS: z.coerce.number().int().min(1000).default(DEFAULT_IDEMPOTENCY_RETENTION_MS),
     COUPLER_IDEMPOTENCY_PURGE_INTERVAL_MS: z.coerce.number().int().min(0).default(600_000),
     COUPLER_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
+    /** HTTP worker processes (node:cluster) sharing PORT; 1 serves from the main process itself. */
+    API_WORKERS: z.coerce.number().int().min(1).max(256).default(1),
+    COUPLER_ENV_FILE: z.string().optional(),
     COUPLER_BENCH_MODE: flag,
     COUPLER_SEED_DEMO: flag,
   })

@@ -1,99 +1,165 @@
 /**
  * The API executable (`node packages/api/dist/main.js`, `pnpm start`): on the
  * database in DATABASE_URL, or, without one, on an embedded PostgreSQL kept in
- * COUPLER_DATA_DIR. Migrates, seeds demo data (embedded, or when
- * COUPLER_SEED_DEMO=true), and prints how to call it. SIGTERM, SIGINT or the
- * launcher going away drain in-flight calls, close the pool, then stop the
+ * COUPLER_DATA_DIR. Loads the repository's `.env` first, if there is one.
+ * Migrates, seeds demo data (embedded, or when COUPLER_SEED_DEMO=true), and
+ * prints how to call it. With API_WORKERS > 1 this process prepares the
+ * database and forks that many HTTP workers (workers.ts), each of which runs
+ * this file again as a cluster worker. SIGTERM, SIGINT or the launcher going
+ * away drain in-flight calls (in every worker), close the pools, then stop the
  * embedded PostgreSQL, and exit 0 (see shutdown.ts).
  */
-import { ProgressLicenseCoupler, createDatabase, createLogger, migrate } from "@coupler/core";
+import cluster from "node:cluster";
+import { dirname, join } from "node:path";
+import { ProgressLicenseCoupler, createDatabase, migrate, redactUrl } from "@coupler/core";
 import { orExit } from "@coupler/core/config";
 import { ensureDatabase, startEmbeddedPostgres, type RunningPostgres } from "@coupler/embedded";
-import { signToken } from "./auth.ts";
+import { AggregatorRegistry } from "prom-client";
+import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, signToken } from "./auth.ts";
 import { resolveAuthSecret } from "./devSecret.ts";
-import { parseApiConfig, serverSettings } from "./config.ts";
+import { loadEnvFile, parseApiConfig, serverSettings } from "./config.ts";
+import { createApiLogger } from "./logger.ts";
 import { enableGuardOnFreshInstall, seedDemo, type DemoUser } from "./seedDemo.ts";
 import { startServer, type RunningServer } from "./server.ts";
 import { stopOnSignals } from "./shutdown.ts";
+import { forkWorkers, metricsFromPrimary, type WorkerPool } from "./workers.ts";
 
-const TOKEN_LIFETIME = "7d";
+/** Demo tokens stay within the API's token lifetime limit (AUTH_MAX_TOKEN_LIFETIME, 24 h by default). */
+const DEMO_TOKEN_LIFETIME_SECONDS = Math.min(12 * 60 * 60, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS);
+const DEMO_TOKEN_LIFETIME = `${DEMO_TOKEN_LIFETIME_SECONDS / 3600} h`;
+const MINT_HINT = "pnpm --silent --filter @coupler/api token --sub <user id> --role student|instructor|admin";
 
+const envFile = orExit(loadEnvFile, "coupler-api");
 const env = orExit(() => parseApiConfig(process.env), "coupler-api");
-const logger = createLogger("coupler-api", env.LOG_LEVEL);
-let embedded: RunningPostgres | undefined;
-let server: RunningServer | undefined;
-// From the start, so a signal during start-up also stops what has started; PostgreSQL only after the drain.
-stopOnSignals(logger, async () => {
-  await server?.close();
-  await embedded?.stop();
-});
+const logger = await createApiLogger("coupler-api", env.LOG_LEVEL);
 
-try {
-  let databaseUrl = env.DATABASE_URL;
-  if (!databaseUrl) {
-    logger.info({ dataDir: env.COUPLER_DATA_DIR }, "no DATABASE_URL; starting the embedded PostgreSQL");
-    embedded = await startEmbeddedPostgres({ dataDir: env.COUPLER_DATA_DIR, detached: true });
-    databaseUrl = await ensureDatabase(embedded.url, "coupler");
+if (cluster.isWorker) await runWorker();
+else await runPrimary();
+
+/** A cluster worker: serves on the primary's database and secret (passed in its environment). */
+async function runWorker(): Promise<void> {
+  let server: RunningServer | undefined;
+  stopOnSignals(logger, async () => {
+    await server?.close();
+  });
+  try {
+    if (!env.DATABASE_URL || !env.AUTH_SECRET) throw new Error("a worker needs DATABASE_URL and AUTH_SECRET from its primary");
+    server = await startServer({ ...serverSettings(env), databaseUrl: env.DATABASE_URL, authSecret: env.AUTH_SECRET, logger, metricsText: metricsFromPrimary });
+    // What this worker contributes when the primary aggregates: constructing an AggregatorRegistry
+    // installs prom-client's listener that answers the primary's requests (nothing else does).
+    AggregatorRegistry.setRegistries([server.metrics.registry]);
+    new AggregatorRegistry();
+  } catch (error) {
+    logger.fatal({ err: error }, "API worker failed to start");
+    process.exit(1);
   }
-  const { secret, source: secretSource } = await resolveAuthSecret(env);
-  await migrate(databaseUrl);
+}
 
-  let demo: DemoUser[] = [];
-  let guardEnabled: boolean | undefined;
-  if (embedded || env.COUPLER_SEED_DEMO) {
-    const database = createDatabase({ connectionString: databaseUrl, max: 2, logger });
-    try {
-      demo = await seedDemo(database, new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger }));
-      // Only an embedded install is known to be fresh; on a shared server the operator decides.
-      if (embedded) guardEnabled = await enableGuardOnFreshInstall(database.pool);
-    } finally {
-      await database.close();
+async function runPrimary(): Promise<void> {
+  let embedded: RunningPostgres | undefined;
+  let server: RunningServer | undefined;
+  let workers: WorkerPool | undefined;
+  const stopAll = async () => {
+    await workers?.stop();
+    await server?.close();
+    await embedded?.stop();
+  };
+  // From the start, so a signal during start-up also stops what has started; PostgreSQL only after the drain.
+  stopOnSignals(logger, stopAll);
+  const fail = async (error: unknown) => {
+    logger.fatal({ err: error }, "coupler API failed to start");
+    await stopAll().catch(() => {});
+    process.exit(1);
+  };
+
+  try {
+    if (envFile) logger.info({ envFile }, "loaded environment file");
+    let databaseUrl = env.DATABASE_URL;
+    if (!databaseUrl) {
+      logger.info({ dataDir: env.COUPLER_DATA_DIR }, "no DATABASE_URL; starting the embedded PostgreSQL");
+      embedded = await startEmbeddedPostgres({
+        dataDir: env.COUPLER_DATA_DIR,
+        detached: true,
+        passwordFile: join(dirname(env.COUPLER_DATA_DIR), "pg.password"),
+      });
+      databaseUrl = await ensureDatabase(embedded.url, "coupler");
     }
-  }
+    const { secret, source: secretSource } = await resolveAuthSecret(env);
+    await migrate(databaseUrl);
 
-  server = await startServer({ ...serverSettings(env), databaseUrl, authSecret: secret, logger });
-  printBanner({ url: server.url, databaseUrl, secretSource, demo, guardEnabled, tokens: await demoTokens(demo, secret) });
-} catch (error) {
-  logger.fatal({ err: error }, "coupler API failed to start");
-  await embedded?.stop().catch(() => {});
-  process.exit(1);
+    let demo: DemoUser[] = [];
+    let guardEnabled: boolean | undefined;
+    if (embedded || env.COUPLER_SEED_DEMO) {
+      const database = createDatabase({ connectionString: databaseUrl, max: 2, logger });
+      try {
+        demo = await seedDemo(database, new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger }));
+        // Only an embedded install is known to be fresh; on a shared server the operator decides.
+        if (embedded) guardEnabled = await enableGuardOnFreshInstall(database.pool);
+      } finally {
+        await database.close();
+      }
+    }
+
+    let url: string;
+    if (env.API_WORKERS === 1) {
+      server = await startServer({ ...serverSettings(env), databaseUrl, authSecret: secret, logger });
+      url = server.url;
+    } else {
+      workers = forkWorkers({ count: env.API_WORKERS, env: { DATABASE_URL: databaseUrl, AUTH_SECRET: secret }, logger, onFailure: (error) => void fail(error) });
+      url = await workers.ready;
+    }
+    // Tokens only for the development server on its own embedded PostgreSQL: anywhere else they are credentials.
+    const tokens = embedded ? await demoTokens(demo, secret) : undefined;
+    printBanner({ url, databaseUrl, dataDir: embedded?.dataDir, secretSource, demo, guardEnabled, tokens, workers: env.API_WORKERS });
+  } catch (error) {
+    await fail(error);
+  }
 }
 
 async function demoTokens(demo: DemoUser[], secret: string): Promise<Map<DemoUser, string>> {
   const tokens = new Map<DemoUser, string>();
-  for (const user of demo) tokens.set(user, await signToken({ sub: user.id, role: user.role }, secret, { expiresIn: TOKEN_LIFETIME }));
+  for (const user of demo) tokens.set(user, await signToken({ sub: user.id, role: user.role }, secret, { expiresIn: DEMO_TOKEN_LIFETIME_SECONDS }));
   return tokens;
 }
 
 function printBanner(info: {
   url: string;
   databaseUrl: string;
+  /** Set when this process started the embedded PostgreSQL. */
+  dataDir: string | undefined;
   secretSource: string;
   demo: DemoUser[];
   guardEnabled: boolean | undefined;
-  tokens: Map<DemoUser, string>;
+  /** Demo tokens; undefined on an external database, where none are printed. */
+  tokens: Map<DemoUser, string> | undefined;
+  workers: number;
 }): void {
   const lines = [
     "",
     "Coupler API is up.",
-    `  API           ${info.url}/trpc`,
-    `  DATABASE_URL  ${info.databaseUrl}${embedded ? `  (embedded, data in ${embedded.dataDir})` : ""}`,
+    `  API           ${info.url}/trpc${info.workers > 1 ? `  (${info.workers} worker processes)` : ""}`,
+    `  DATABASE_URL  ${redactUrl(info.databaseUrl)}${info.dataDir ? `  (embedded, data in ${info.dataDir}, password in ${join(dirname(info.dataDir), "pg.password")})` : ""}`,
     `  AUTH_SECRET   ${info.secretSource === "AUTH_SECRET" ? "from the environment" : `generated for development, kept in ${info.secretSource}`}`,
     `  health        ${info.url}/healthz  ${info.url}/readyz  ${info.url}/metrics`,
   ];
   if (info.guardEnabled !== undefined) lines.push(`  coupling guard ${info.guardEnabled ? "on" : "off"}`);
+  const { tokens } = info;
+  if (info.demo.length > 0 && !tokens) {
+    lines.push("", "Demo users (no tokens printed for a database of your own; mint one with the token CLI):");
+    for (const user of info.demo) lines.push(`  ${user.role.padEnd(10)} ${user.name} (id ${user.id})`);
+  }
   const byRole = (role: string) => info.demo.find((u) => u.role === role);
   const student = byRole("student");
   const instructor = byRole("instructor");
-  if (info.demo.length > 0) {
-    lines.push("", `Demo users and tokens (valid ${TOKEN_LIFETIME}):`);
+  if (info.demo.length > 0 && tokens) {
+    lines.push("", `Demo users and tokens (valid ${DEMO_TOKEN_LIFETIME}):`);
     for (const user of info.demo) {
-      lines.push(`  ${user.role.padEnd(10)} ${user.name} (id ${user.id})`, `    ${info.tokens.get(user) ?? ""}`);
+      lines.push(`  ${user.role.padEnd(10)} ${user.name} (id ${user.id})`, `    ${tokens.get(user) ?? ""}`);
     }
   }
-  if (student && instructor) {
-    const studentToken = info.tokens.get(student) ?? "";
-    const instructorToken = info.tokens.get(instructor) ?? "";
+  if (student && instructor && tokens) {
+    const studentToken = tokens.get(student) ?? "";
+    const instructorToken = tokens.get(instructor) ?? "";
     const pair = JSON.stringify({ userId: student.id, specialization: "PLAYER" });
     const levelUp = JSON.stringify({ userId: student.id, specialization: "PLAYER", xpGained: 150, sessionsCompleted: 1 });
     lines.push(
@@ -106,6 +172,6 @@ function printBanner(info: {
       `    -H 'authorization: Bearer ${studentToken}'`,
     );
   }
-  lines.push("", "More tokens: pnpm --filter @coupler/api token --sub <user id> --role student|instructor|admin", "Stop with Ctrl-C.", "");
+  lines.push("", `${tokens ? "More tokens" : "Tokens"} (same AUTH_SECRET): TOKEN=$(${MINT_HINT})`, "Stop with Ctrl-C.", "");
   process.stdout.write(`${lines.join("\n")}\n`);
 }

@@ -7,6 +7,12 @@ const DURATION_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 /**
  * The server's Prometheus metrics, on a registry of its own (not prom-client's
  * global one), so several servers can run in one process.
+ *
+ * With API_WORKERS > 1 the primary sums every worker's registry (prom-client's
+ * AggregatorRegistry, see workers.ts): counters and histograms add up. The
+ * integrity gauges are the same database's state seen by each worker's own
+ * periodic check, so they take the maximum (a finding stays visible until every
+ * worker's check has seen it gone) rather than N times the count.
  */
 export class ApiMetrics implements CouplerObserver {
   readonly registry = new Registry();
@@ -51,22 +57,26 @@ export class ApiMetrics implements CouplerObserver {
   readonly desyncs = new Gauge({
     name: "progress_license_desync_count",
     help: "Pairs whose progress and license levels differ, at the last integrity check.",
+    aggregator: "max",
     registers: [this.registry],
   });
   readonly orphans = new Gauge({
     name: "orphan_record_count",
     help: "Rows without their counterpart at the last integrity check: progress without license, license without progress, rows of missing users, history of missing licenses.",
+    aggregator: "max",
     registers: [this.registry],
   });
   readonly integrityFindings = new Gauge({
     name: "coupler_integrity_findings",
     help: "Findings of the last integrity check, by check.",
     labelNames: ["check"] as const,
+    aggregator: "max",
     registers: [this.registry],
   });
   readonly integrityCheckedAt = new Gauge({
     name: "coupler_integrity_last_check_timestamp_seconds",
     help: "When the last integrity check finished (Unix time).",
+    aggregator: "max",
     registers: [this.registry],
   });
   readonly http = new Histogram({

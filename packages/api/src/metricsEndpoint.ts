@@ -8,7 +8,13 @@ import type { ApiMetrics } from "./metrics.ts";
  * request bearing `Authorization: Bearer <token>` is answered; anything else
  * gets 401 with `WWW-Authenticate: Bearer`, so scrapers know what to send.
  */
-export function createMetricsEndpoint(options: { metrics: ApiMetrics; token: string | undefined; logger: Logger }) {
+export function createMetricsEndpoint(options: {
+  metrics: ApiMetrics;
+  /** The body to serve instead of this process's registry (a cluster worker asks its primary for the aggregate). */
+  text?: (() => Promise<string>) | undefined;
+  token: string | undefined;
+  logger: Logger;
+}) {
   const expected = options.token === undefined ? undefined : digest(options.token);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (expected && !bears(req.headers.authorization, expected)) {
@@ -17,7 +23,7 @@ export function createMetricsEndpoint(options: { metrics: ApiMetrics; token: str
       return;
     }
     try {
-      const body = await options.metrics.registry.metrics();
+      const body = await (options.text?.() ?? options.metrics.registry.metrics());
       res.writeHead(200, { "content-type": options.metrics.registry.contentType }).end(body);
     } catch (error) {
       options.logger.error({ err: error }, "metrics collection failed");

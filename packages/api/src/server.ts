@@ -53,6 +53,8 @@ export interface ServerOptions extends Partial<ServerSettings> {
   databaseUrl: string;
   authSecret: string;
   logger?: Logger;
+  /** The /metrics body; this server's own registry when left out (a cluster worker passes the primary's aggregate of all workers). */
+  metricsText?: () => Promise<string>;
 }
 
 const DEFAULTS: ServerSettings = serverSettings(parseApiConfig({}));
@@ -132,7 +134,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
   };
   const metricsPort = options.metricsPort ?? DEFAULTS.metricsPort;
-  const serveMetrics = createMetricsEndpoint({ metrics, token: options.metricsToken ?? DEFAULTS.metricsToken, logger });
+  const serveMetrics = createMetricsEndpoint({ metrics, text: options.metricsText, token: options.metricsToken ?? DEFAULTS.metricsToken, logger });
 
   const server = createServer(httpServerOptions(limits), (req, res) => {
     setSecurityHeaders(res);

@@ -1,56 +1,16 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDatabase } from "@coupler/core";
 import { createCoupler, enrolledUser, waitForLockWaiters, whilePairLocked, type TestDatabase } from "@coupler/testing";
 import { useTestDatabase } from "@coupler/testing/vitest";
 import { signToken } from "../src/auth.ts";
+import { isRunning, runMain, startMain, waitFor, type RunningMain } from "./runMain.ts";
 
-/*
- * The API executable as it runs for real: its own process, its own signals.
- * It runs from source (tsx, "source" condition) rather than dist/, because the
- * tests do not build and a dist/ left from an older build could be stale.
- */
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-const PACKAGE = fileURLToPath(new URL("..", import.meta.url));
-
-interface RunningMain {
-  child: ChildProcess;
-  url: string;
-  databaseUrl: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output: string[];
-}
-
-/** Starts main.ts with exactly `env` (plus PATH), and waits for its banner. */
-async function startMain(env: Record<string, string>): Promise<RunningMain> {
-  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", MAIN], {
-    cwd: PACKAGE,
-    env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", INTEGRITY_CHECK_INTERVAL_MS: "0", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const output: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-  createInterface({ input: child.stderr ?? process.stdin }).on("line", (line) => output.push(line));
-  const banner = new Promise<{ url: string; databaseUrl: string }>((resolve, reject) => {
-    let url: string | undefined;
-    createInterface({ input: child.stdout ?? process.stdin }).on("line", (line) => {
-      output.push(line);
-      url ??= /^ {2}API +(http:\/\/\S+)\/trpc$/.exec(line)?.[1];
-      const databaseUrl = /^ {2}DATABASE_URL +(postgres\S+)/.exec(line)?.[1];
-      if (url && databaseUrl) resolve({ url, databaseUrl });
-    });
-    void exited.then(({ code }) => reject(new Error(`main exited (${code}) before its banner:\n${output.join("\n")}`)));
-  });
-  return { child, exited, output, ...(await banner) };
-}
+/** A JWT anywhere in a line (header.payload.signature, base64url). */
+const JWT = /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/;
 
 /**
  * Sends `signal` while a level-up waits on a row lock the test holds, checks
@@ -82,23 +42,6 @@ async function drainsInFlightCall(main: RunningMain, database: { url: string; na
   expect(await main.exited).toEqual({ code: 0, signal: null });
 }
 
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe("the API executable on DATABASE_URL", () => {
   let database: TestDatabase;
   const secret = randomBytes(32).toString("hex");
@@ -120,12 +63,26 @@ describe("the API executable on DATABASE_URL", () => {
     });
   }
 
+  it("seeds demo users with COUPLER_SEED_DEMO=true but prints no token, no database password and no AUTH_SECRET", async () => {
+    const main = await startMain({ DATABASE_URL: database.url, AUTH_SECRET: secret, COUPLER_SEED_DEMO: "true" });
+    try {
+      const { username, password } = new URL(database.url);
+      expect(main.databaseUrl).toBe(database.url.replace(`:${password}@`, ":***@"));
+      const output = main.output.join("\n");
+      expect(output).not.toContain(`${username}:${password}@`);
+      expect(output).not.toContain(secret);
+      expect(output).not.toMatch(JWT);
+      expect(output).toContain("Ivan Instructor");
+      expect(output).toContain("token --sub <user id>");
+      main.child.kill("SIGTERM");
+      expect(await main.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      main.child.kill("SIGKILL");
+    }
+  });
+
   it("refuses a bad environment with one line and exit code 2", async () => {
-    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", MAIN], {
-      cwd: PACKAGE,
-      env: { PATH: process.env.PATH ?? "", PORT: "abc", DATABASE_URL: database.url },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = runMain({ PORT: "abc", DATABASE_URL: database.url });
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise((resolve) => child.once("exit", resolve));
@@ -146,7 +103,23 @@ describe("the API executable without DATABASE_URL", () => {
       try {
         const postgresPid = Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n", 1)[0]);
         expect(isRunning(postgresPid)).toBe(true);
-        await drainsInFlightCall(main, { url: main.databaseUrl, name: "coupler" }, "SIGINT", secret);
+
+        // The server's password is generated and kept beside the data dir, readable by its owner only.
+        const passwordFile = join(home, "pg.password");
+        expect((await stat(passwordFile)).mode & 0o777).toBe(0o600);
+        const password = (await readFile(passwordFile, "utf8")).trim();
+        const databaseUrl = main.databaseUrl.replace(":***@", `:${encodeURIComponent(password)}@`);
+        expect(databaseUrl).not.toBe(main.databaseUrl);
+        const output = main.output.join("\n");
+        expect(output).not.toContain(password);
+        expect(output).not.toContain(secret);
+        expect(output).toMatch(JWT); // the development server on its own PostgreSQL prints demo tokens
+        // The fixed password every checkout used to share no longer opens it (regression: it was "coupler" for all).
+        const withFixed = createDatabase({ connectionString: databaseUrl.replace(`:${encodeURIComponent(password)}@`, ":coupler@"), max: 1 });
+        await expect(withFixed.pool.query("select 1")).rejects.toMatchObject({ code: "28P01" }); // invalid_password
+        await withFixed.close();
+
+        await drainsInFlightCall(main, { url: databaseUrl, name: "coupler" }, "SIGINT", secret);
         await waitFor(() => !isRunning(postgresPid));
       } finally {
         main.child.kill("SIGKILL");

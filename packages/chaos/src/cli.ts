@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { databaseConfig, orExit, parseConfig } from "@coupler/core/config";
+import { ConfigError, databaseConfig, orExit, parseConfig } from "@coupler/core/config";
 import { NO_FAULTS } from "./faults.ts";
 import { randomSeed } from "./random.ts";
 import type { K6FaultResult } from "./k6Mode.ts";
@@ -20,25 +20,38 @@ const USAGE = `usage: pnpm chaos [--seed N] [--clients K] [--ops N] [--duration 
   --ops and --duration bound each mode (coupler, legacy, http); the run stops at whichever comes first.
   --k6 then runs the bench's k6 level-up scenario (20 s) against the API while its backends are killed.`;
 
-const { values } = parseArgs({
-  options: {
-    seed: { type: "string" },
-    clients: { type: "string" },
-    ops: { type: "string" },
-    duration: { type: "string" },
-    rounds: { type: "string" },
-    learners: { type: "string" },
-    "no-legacy": { type: "boolean", default: false },
-    "no-restart": { type: "boolean", default: false },
-    "no-faults": { type: "boolean", default: false },
-    http: { type: "boolean", default: false },
-    k6: { type: "boolean", default: false },
-    "k6-bin": { type: "string", default: "/opt/k6/k6" },
-    external: { type: "boolean", default: false },
-    out: { type: "string" },
-    help: { type: "boolean", default: false },
-  },
-});
+const HELP_HINT = "(pnpm chaos --help for usage)";
+
+// A bad flag is one line and exit code 2, like the other executables.
+const { values } = orExit(() => {
+  try {
+    return parseFlags();
+  } catch (error) {
+    throw new ConfigError(`${error instanceof Error ? error.message : String(error)} ${HELP_HINT}`);
+  }
+}, "chaos");
+
+function parseFlags() {
+  return parseArgs({
+    options: {
+      seed: { type: "string" },
+      clients: { type: "string" },
+      ops: { type: "string" },
+      duration: { type: "string" },
+      rounds: { type: "string" },
+      learners: { type: "string" },
+      "no-legacy": { type: "boolean", default: false },
+      "no-restart": { type: "boolean", default: false },
+      "no-faults": { type: "boolean", default: false },
+      http: { type: "boolean", default: false },
+      k6: { type: "boolean", default: false },
+      "k6-bin": { type: "string", default: "/opt/k6/k6" },
+      external: { type: "boolean", default: false },
+      out: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+}
 
 if (values.help) {
   console.log(USAGE);
@@ -49,7 +62,7 @@ function int(name: string, raw: string | undefined, fallback: number, min: numbe
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) {
-    console.error(`--${name} must be an integer in ${min}..${max}, got ${raw}\n${USAGE}`);
+    console.error(`chaos: --${name} must be an integer in ${min}..${max}, got ${raw} ${HELP_HINT}`);
     process.exit(2);
   }
   return n;

