@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { ProgressLicenseCoupler, createDatabase, createLogger, runIntegrityAudit, type Logger } from "@coupler/core";
 import { createAuthenticator, secretKey } from "./auth.ts";
 import { createContext, type Services } from "./context.ts";
+import { createLeanHandler } from "./http/leanHandler.ts";
 import { apiEnv } from "./env.ts";
 import { ApiMetrics } from "./metrics.ts";
 import { appRouter } from "./root.ts";
@@ -26,6 +28,8 @@ export interface ServerOptions {
   /** How long `close()` waits for in-flight requests before cutting connections. */
   shutdownTimeoutMs?: number;
   logger?: Logger;
+  /** Serve single queries and mutations without tRPC's Fetch adapter (see http/leanHandler.ts); default true. */
+  leanHttp?: boolean;
 }
 
 export interface RunningServer {
@@ -75,16 +79,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const authenticate = createAuthenticator(secretKey(options.authSecret));
   const procedures = new Set(Object.keys(appRouter._def.procedures));
 
+  const contextFor = (opts: { req: IncomingMessage }) => createContext({ ...opts, services, authenticate });
+  const onError = ({ error, path }: { error: TRPCError; path: string | undefined }) => {
+    if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error.cause ?? error, path }, "procedure failed");
+  };
+
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
     maxBatchSize: options.maxBatchSize ?? env.MAX_BATCH_SIZE,
     maxBodySize: maxBodyBytes,
-    createContext: (opts) => createContext({ ...opts, services, authenticate }),
-    onError: ({ error, path }) => {
-      if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error.cause ?? error, path }, "procedure failed");
-    },
+    createContext: contextFor,
+    onError,
   });
+  const lean = (options.leanHttp ?? true)
+    ? createLeanHandler({ router: appRouter, maxBodySize: maxBodyBytes, createContext: contextFor, onError, tooLarge: (res) => tooLarge(res, maxBodyBytes) })
+    : undefined;
 
   let inflight = 0;
   let draining = false;
@@ -112,6 +122,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (url.startsWith("/trpc/")) {
       const length = Number(req.headers["content-length"] ?? 0);
       if (length > maxBodyBytes) return tooLarge(res, maxBodyBytes);
+      if (lean?.(req, res)) return;
       return trpc(req, res);
     }
     const path = url.split("?", 1)[0];
