@@ -7,6 +7,16 @@ export default defineConfig({
     env: { LOG_LEVEL: "silent" },
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    // The HTTP tests run twice: on the lean path (the default) and on tRPC's own adapter, which must answer alike.
+    projects: [
+      {
+        extends: true,
+        test: { name: "lean", include: ["src/**/*.test.ts", "test/**/*.test.ts"], provide: { leanHttp: true } },
+      },
+      {
+        extends: true,
+        test: { name: "official", include: ["test/**/*.test.ts"], exclude: ["test/leanHttp.*.test.ts"], provide: { leanHttp: false } },
+      },
+    ],
   },
 });
