@@ -34,7 +34,7 @@ export interface TestApi extends AsyncDisposable {
 export async function startTestApi(options: Partial<ServerOptions> & { database?: TestDatabase } = {}): Promise<TestApi> {
   const { database: given, ...serverOptions } = options;
   const database = given ?? (await useTestDatabase());
-  const secret = randomBytes(32).toString("hex");
+  const secret = serverOptions.authSecret ?? randomBytes(32).toString("hex");
   const server = await startServer({
     databaseUrl: database.url,
     authSecret: secret,
