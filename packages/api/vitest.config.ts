@@ -7,6 +7,8 @@ export default defineConfig({
     env: { LOG_LEVEL: "silent" },
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Test files share a worker's module cache: every file imports the same server, and imports were most of the run.
+    isolate: false,
     // The HTTP tests run twice: on the lean path (the default) and on tRPC's own adapter, which must answer alike.
     projects: [
       {
