@@ -8,7 +8,7 @@
  * test clusters) unless --durable. Request logs are serialized at the chosen
  * level into /dev/null, so their cost counts but the terminal does not.
  */
-import { request, Agent } from "node:http";
+import { Agent } from "node:http";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { createDatabase, migrate } from "@coupler/core";
@@ -17,6 +17,7 @@ import { createCoupler, enrolledUser } from "@coupler/testing";
 import { signToken } from "../src/auth.ts";
 import { createCouplerClient } from "../src/client.ts";
 import { startServer } from "../src/server.ts";
+import { keepAlivePost } from "./keepAlivePost.ts";
 
 const { values } = parseArgs({
   options: {
@@ -50,7 +51,7 @@ try {
   // The same call as k6 or curl sends it: one keep-alive connection, plain JSON.
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const body = JSON.stringify(input);
-  const raw = await measure(() => rawPost(`${server.url}/trpc/progression.levelUp`, body, token, agent));
+  const raw = await measure(() => keepAlivePost(`${server.url}/trpc/progression.levelUp`, body, token, agent));
   agent.destroy();
 
   // Server-side time (request in → response out) from the server's own histogram, both HTTP runs together.
@@ -84,15 +85,4 @@ function format(sorted: number[]): string {
   const at = (q: number) => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN).toFixed(3);
   const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
   return `p50 ${at(0.5)} ms  p95 ${at(0.95)} ms  p99 ${at(0.99)} ms  mean ${mean.toFixed(3)} ms`;
-}
-
-function rawPost(url: string, body: string, token: string, agent: Agent): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: "POST", agent, headers: { "content-type": "application/json", authorization: `Bearer ${token}` } }, (res) => {
-      res.resume();
-      res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
 }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { ProgressLicenseCoupler, createDatabase, createLogger, redactUrl, type Logger } from "@coupler/core";
 import { createAuthenticator, secretKey } from "./auth.ts";
@@ -8,6 +9,7 @@ import { createContext, type Services } from "./context.ts";
 import { parseApiConfig, serverSettings } from "./config.ts";
 import { applyHttpLimits, httpServerOptions, setSecurityHeaders, type HttpLimits } from "./httpLimits.ts";
 import { createMetricsEndpoint } from "./metricsEndpoint.ts";
+import { createLeanHandler } from "./http/leanHandler.ts";
 import { ApiMetrics } from "./metrics.ts";
 import { appRouter } from "./root.ts";
 
@@ -55,6 +57,8 @@ export interface ServerOptions extends Partial<ServerSettings> {
   logger?: Logger;
   /** The /metrics body; this server's own registry when left out (a cluster worker passes the primary's aggregate of all workers). */
   metricsText?: () => Promise<string>;
+  /** Serve single queries and mutations without tRPC's Fetch adapter (see http/leanHandler.ts); default true. */
+  leanHttp?: boolean;
 }
 
 const DEFAULTS: ServerSettings = serverSettings(parseApiConfig({}));
@@ -112,16 +116,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const procedures = new Set(Object.keys(appRouter._def.procedures));
 
+  const contextFor = (opts: { req: IncomingMessage }) => createContext({ ...opts, services, authenticate });
+  const onError = ({ error, path }: { error: TRPCError; path: string | undefined }) => {
+    if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error.cause ?? error, path }, "procedure failed");
+  };
+
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
     maxBatchSize: options.maxBatchSize ?? DEFAULTS.maxBatchSize,
     maxBodySize: maxBodyBytes,
-    createContext: (opts) => createContext({ ...opts, services, authenticate }),
-    onError: ({ error, path }) => {
-      if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error.cause ?? error, path }, "procedure failed");
-    },
+    createContext: contextFor,
+    onError,
   });
+  const lean = (options.leanHttp ?? true)
+    ? createLeanHandler({ router: appRouter, maxBodySize: maxBodyBytes, createContext: contextFor, onError, tooLarge: (res) => tooLarge(res, maxBodyBytes) })
+    : undefined;
 
   let inflight = 0;
   let draining = false;
@@ -159,6 +169,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (url.startsWith("/trpc/")) {
       const length = Number(req.headers["content-length"] ?? 0);
       if (length > maxBodyBytes) return tooLarge(res, maxBodyBytes);
+      if (lean?.(req, res)) return;
       return trpc(req, res);
     }
     const path = url.split("?", 1)[0];

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { TRPCClientError } from "@trpc/client";
-import { expect } from "vitest";
+import { expect, inject } from "vitest";
 import { useTestDatabase } from "@coupler/testing/vitest";
 import type { TestDatabase } from "@coupler/testing";
 // Brings in the ProvidedContext keys the global setup provides (for `inject` types).
@@ -8,6 +8,13 @@ import type {} from "@coupler/testing/globalSetup";
 import { signToken, type Role } from "../src/auth.ts";
 import { createCouplerClient, type CouplerClient, type CouplerClientOptions } from "../src/client.ts";
 import { startServer, type RunningServer, type ServerOptions } from "../src/server.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Which path the vitest project serves /trpc/ calls on (vitest.config.ts runs the HTTP tests on both). */
+    leanHttp: boolean;
+  }
+}
 
 /** Staff ids only appear in tokens and in the actor column; they need no users row. */
 export const ADMIN_ID = 900_001;
@@ -27,7 +34,7 @@ export interface TestApi extends AsyncDisposable {
 export async function startTestApi(options: Partial<ServerOptions> & { database?: TestDatabase } = {}): Promise<TestApi> {
   const { database: given, ...serverOptions } = options;
   const database = given ?? (await useTestDatabase());
-  const secret = randomBytes(32).toString("hex");
+  const secret = serverOptions.authSecret ?? randomBytes(32).toString("hex");
   const server = await startServer({
     databaseUrl: database.url,
     authSecret: secret,
@@ -36,6 +43,7 @@ export async function startTestApi(options: Partial<ServerOptions> & { database?
     poolSize: 10,
     integrityIntervalMs: 0,
     logLevel: "silent",
+    leanHttp: inject("leanHttp"),
     ...serverOptions,
   });
   const token = (role: Role, sub: number, expiresIn: string | number = "10m") => signToken({ sub, role }, secret, { expiresIn });

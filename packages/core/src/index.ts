@@ -54,6 +54,7 @@ export { MIGRATIONS_FOLDER, assertServerVersion, migrate, type MigrateOptions } 
 export { REDACTED, redactSecrets, redactUrl } from "./redact.ts";
 export type { CouplerObserver, OperationEvent, OperationName, OperationOutcome } from "./observer.ts";
 export { SPECIALIZATIONS, levelForXp, type Specialization, type SpecializationRules } from "./specializations.ts";
+export { validated } from "./validate.ts";
 export { runTransaction, type IsolationLevel, type TransactionFaults, type TransactionOptions } from "./transaction.ts";
 export { createUser } from "./users.ts";
 // Drizzle operators, so other packages need no drizzle-orm dependency of their own.
