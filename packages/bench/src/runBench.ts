@@ -4,7 +4,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { signToken } from "@coupler/api";
-import { ProgressLicenseCoupler, createDatabase, createUser, migrate, repairDesyncs, runIntegrityAudit, setGuard } from "@coupler/core";
+import { ProgressLicenseCoupler, createDatabase, createLogger, createUser, migrate, repairDesyncs, runIntegrityAudit, setGuard } from "@coupler/core";
 import { adminQuery, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "@coupler/embedded";
 import { startMinimalServerProcess } from "./baseline/startMinimalServerProcess.ts";
 import { runPgbench, runRawPgCeiling } from "./ceiling/runCeiling.ts";
@@ -69,7 +69,8 @@ export async function runBench(plan: BenchPlan, tools: {
     await migrate(databaseUrl);
     const database = createDatabase({ connectionString: databaseUrl, max: 4, applicationName: "coupler-bench" });
     cleanup.push(() => database.close());
-    const coupler = new ProgressLicenseCoupler({ pool: database.pool, db: database.db });
+    // Enrolling and repairs between runs are the bench's own bookkeeping: only failures belong in its output.
+    const coupler = new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger: createLogger("bench", "warn") });
 
     progress.info(`seeding ${plan.learners} learners for each path`);
     const learners: Record<"coupler" | "legacy", LearnerRange> = {
