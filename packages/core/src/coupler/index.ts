@@ -11,6 +11,7 @@ export type {
   EnrollResult,
   HistoryEntry,
   HistoryPage,
+  LevelChange,
   LevelUpResult,
   LicenseState,
   PairState,

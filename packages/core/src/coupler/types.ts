@@ -77,7 +77,8 @@ export interface EnrollResult extends PairState {
   created: boolean;
 }
 
-export interface LevelUpResult {
+/** A pair after a change of its level, XP or sessions. */
+export interface LevelChange {
   userId: number;
   specialization: string;
   previousLevel: number;
@@ -85,19 +86,15 @@ export interface LevelUpResult {
   totalXp: number;
   completedSessions: number;
   maxAchievedLevel: number;
+}
+
+export interface LevelUpResult extends LevelChange {
   leveledUp: boolean;
   /** True when an earlier call with the same idempotency key produced this result. */
   replayed: boolean;
 }
 
-export interface AdvanceResult {
-  userId: number;
-  specialization: string;
-  previousLevel: number;
-  newLevel: number;
-  totalXp: number;
-  completedSessions: number;
-  maxAchievedLevel: number;
+export interface AdvanceResult extends LevelChange {
   changed: boolean;
 }
 
