@@ -1,10 +1,10 @@
-import { TRPCError, initTRPC } from "@trpc/server";
+import { TRPCError, initTRPC, type TRPCDefaultErrorShape, type TRPC_ERROR_CODE_KEY, type TRPC_ERROR_CODE_NUMBER } from "@trpc/server";
 import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import { z } from "zod";
 import { inputs } from "@coupler/core";
 import type { Principal, Role } from "./auth.ts";
 import type { Context } from "./context.ts";
-import { CouplerTRPCError, describeIssues, errorDetails, toTRPCError } from "./errors.ts";
+import { CouplerTRPCError, describeIssues, errorDetails, toTRPCError, type ErrorDetails } from "./errors.ts";
 
 /**
  * Error responses carry the tRPC code, the HTTP status, the coupler code and
@@ -12,7 +12,7 @@ import { CouplerTRPCError, describeIssues, errorDetails, toTRPCError } from "./e
  * shows its cause: SQL and stacks stay in the server log. A body that is not
  * JSON is reported as PARSE_ERROR (HTTP 400), like JSON-RPC does.
  */
-export const errorFormatter = ({ shape, error }: { shape: DefaultShape; error: TRPCError }) => {
+export const errorFormatter = ({ shape, error }: { shape: TRPCDefaultErrorShape; error: TRPCError }): CouplerErrorShape => {
   const details = errorDetails(error);
   const parseError = error.code === "BAD_REQUEST" && error.cause instanceof SyntaxError;
   let message = shape.message;
@@ -31,10 +31,21 @@ export const errorFormatter = ({ shape, error }: { shape: DefaultShape; error: T
   };
 };
 
-interface DefaultShape {
-  code: number;
+/**
+ * What an error response carries. Typed with tRPC's code unions (not plain
+ * number/string) so it fits `TRPCErrorShape`: otherwise tRPC falls back to its
+ * default shape and clients cannot see `couplerCode`, `retryable` or `issues`.
+ */
+export interface CouplerErrorShape {
+  code: TRPC_ERROR_CODE_NUMBER;
   message: string;
-  data: { code: string; httpStatus: number; path?: string | undefined };
+  data: CouplerErrorData;
+}
+
+export interface CouplerErrorData extends ErrorDetails {
+  code: TRPC_ERROR_CODE_KEY;
+  httpStatus: number;
+  path: string | undefined;
 }
 
 const t = initTRPC.context<Context>().create({ errorFormatter, isDev: false });
