@@ -6,6 +6,7 @@ import { createAuthenticator, secretKey } from "./auth.ts";
 import { createContext, type Services } from "./context.ts";
 import { parseApiConfig, serverSettings } from "./config.ts";
 import { ApiMetrics } from "./metrics.ts";
+import { createOpenApiRoutes } from "./openapi/openApiRoutes.ts";
 import { appRouter } from "./root.ts";
 
 /** The server's tunables, as `serverSettings(config)` derives them from the configuration. */
@@ -97,6 +98,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
 
+  const openApi = createOpenApiRoutes({
+    router: appRouter,
+    maxBodyBytes,
+    createContext: (opts) => createContext({ ...opts, services, authenticate }),
+    onError: ({ error, path }) => {
+      if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error.cause ?? error, path }, "procedure failed");
+    },
+  });
+
   let inflight = 0;
   let draining = false;
   let drained: (() => void) | undefined;
@@ -120,6 +130,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   function route(req: IncomingMessage, res: ServerResponse) {
     const url = req.url ?? "/";
+    // REST under /api, /openapi.json, /docs, and GET /trpc pointing at them (openapi/openApiRoutes.ts).
+    if (openApi(req, res)) return;
     if (url.startsWith("/trpc/")) {
       const length = Number(req.headers["content-length"] ?? 0);
       if (length > maxBodyBytes) return tooLarge(res, maxBodyBytes);

@@ -1,5 +1,6 @@
 import { TRPCError, initTRPC, type TRPCDefaultErrorShape, type TRPC_ERROR_CODE_KEY, type TRPC_ERROR_CODE_NUMBER } from "@trpc/server";
 import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
+import type { OpenApiMeta } from "trpc-to-openapi";
 import { z } from "zod";
 import { inputs } from "@coupler/core";
 import type { Principal, Role } from "./auth.ts";
@@ -48,9 +49,31 @@ export interface CouplerErrorData extends ErrorDetails {
   path: string | undefined;
 }
 
-const t = initTRPC.context<Context>().create({ errorFormatter, isDev: false });
+/** Each procedure's `meta.openapi` places it in the REST routes under /api and in /openapi.json. */
+const t = initTRPC.context<Context>().meta<OpenApiMeta>().create({ errorFormatter, isDev: false });
 
 export const router = t.router;
+
+/**
+ * The REST route of a procedure (under /api) and its entry in /openapi.json.
+ * Every procedure needs a bearer token, so every route is protected.
+ */
+export function rest(method: "GET" | "POST", path: `/${string}`, summary: string): OpenApiMeta {
+  const tag = path.split("/")[1] ?? "";
+  return { openapi: { method, path, summary, protect: true, tags: [tag], errorResponses: ERROR_RESPONSES } };
+}
+
+/** The error statuses any procedure may answer (see errors.ts); the body is tRPC's error shape. */
+const ERROR_RESPONSES: Record<number, string> = {
+  400: "Bad input (data.issues names the fields), or malformed JSON",
+  401: "Missing, malformed, badly signed or expired bearer token",
+  403: "The token's role may not call this, or a student reads another learner's records",
+  404: "User, specialization or enrollment missing",
+  409: "Lock timeout, deadlock or a concurrent change (data.retryable: true), or a taken email or refused guard switch",
+  413: "Request body too large",
+  500: "Internal server error",
+  503: "Database unreachable; retry with the same idempotency key",
+};
 export const createCallerFactory = t.createCallerFactory;
 
 /** Every procedure's errors go through `toTRPCError`. */
