@@ -47,7 +47,8 @@ export const enrollResult = pairState.extend({
   created: z.boolean().describe("false when the learner was already enrolled (nothing changed)"),
 }) satisfies z.ZodType<Jsonify<EnrollResult>>;
 
-export const levelUpResult = z.object({
+/** What a level-up and an advance both report about the pair after the change. */
+const levelChange = z.object({
   userId: z.number().int(),
   specialization: z.string(),
   previousLevel: z.number().int(),
@@ -55,20 +56,14 @@ export const levelUpResult = z.object({
   totalXp: z.number().int(),
   completedSessions: z.number().int(),
   maxAchievedLevel: z.number().int(),
+});
+
+export const levelUpResult = levelChange.extend({
   leveledUp: z.boolean(),
   replayed: z.boolean().describe("true when an earlier call with the same idempotency key produced this result"),
 }) satisfies z.ZodType<LevelUpResult>;
 
-export const advanceResult = z.object({
-  userId: z.number().int(),
-  specialization: z.string(),
-  previousLevel: z.number().int(),
-  newLevel: z.number().int(),
-  totalXp: z.number().int(),
-  completedSessions: z.number().int(),
-  maxAchievedLevel: z.number().int(),
-  changed: z.boolean(),
-}) satisfies z.ZodType<AdvanceResult>;
+export const advanceResult = levelChange.extend({ changed: z.boolean() }) satisfies z.ZodType<AdvanceResult>;
 
 export const syncResult = z.object({
   userId: z.number().int(),
