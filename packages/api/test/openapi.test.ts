@@ -1,17 +1,10 @@
 import type { AnyTRPCProcedure } from "@trpc/server";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCoupler, enrolledUser } from "@coupler/testing";
+import { describe, expect, it } from "vitest";
 import { DOCS_HTML } from "../src/openapi/docsPage.ts";
 import { appRouter } from "../src/root.ts";
-import { INSTRUCTOR_ID, post, startTestApi, type TestApi } from "./harness.ts";
+import { INSTRUCTOR_ID, post, useApiWithLearner } from "./harness.ts";
 
-let api: TestApi;
-let learner: number;
-beforeAll(async () => {
-  api = await startTestApi();
-  learner = await enrolledUser(api.database, createCoupler(api.database));
-});
-afterAll(() => api.close());
+const fixture = useApiWithLearner();
 
 interface Operation {
   operationId?: string;
@@ -33,14 +26,14 @@ async function rest(method: "GET" | "POST", path: string, input: Record<string, 
   const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   const res =
     method === "GET"
-      ? await fetch(`${api.url}/api${path}?${new URLSearchParams(Object.entries(input).map(([k, v]): [string, string] => [k, String(v)]))}`, { headers: auth })
-      : await fetch(`${api.url}/api${path}`, { method, headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(input) });
+      ? await fetch(`${fixture.api.url}/api${path}?${new URLSearchParams(Object.entries(input).map(([k, v]): [string, string] => [k, String(v)]))}`, { headers: auth })
+      : await fetch(`${fixture.api.url}/api${path}`, { method, headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(input) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> & { data?: Record<string, unknown> } };
 }
 
 describe("GET /openapi.json", () => {
   it("describes every procedure of the router, each protected by the bearer scheme", async () => {
-    const res = await fetch(`${api.url}/openapi.json`);
+    const res = await fetch(`${fixture.api.url}/openapi.json`);
     expect(res.status).toBe(200);
     const doc = (await res.json()) as OpenApi;
     expect(doc.openapi).toMatch(/^3\./);
@@ -61,29 +54,29 @@ describe("GET /openapi.json", () => {
 });
 
 describe("REST routes under /api", () => {
-  const levelUp = (xpGained: unknown) => ({ userId: learner, specialization: "PLAYER", xpGained, sessionsCompleted: 1 });
+  const levelUp = (xpGained: unknown) => ({ userId: fixture.learner, specialization: "PLAYER", xpGained, sessionsCompleted: 1 });
 
   it("award XP on POST /api/progression/levelUp with a bearer token, like the tRPC call", async () => {
-    const token = await api.token("instructor", INSTRUCTOR_ID);
+    const token = await fixture.api.token("instructor", INSTRUCTOR_ID);
     const { status, body } = await rest("POST", "/progression/levelUp", { ...levelUp(150), idempotencyKey: "rest-levelup-1" }, token);
     expect(status).toBe(200);
-    expect(body).toMatchObject({ userId: learner, totalXp: 150, completedSessions: 1, replayed: false });
+    expect(body).toMatchObject({ userId: fixture.learner, totalXp: 150, completedSessions: 1, replayed: false });
     const replay = await rest("POST", "/progression/levelUp", { ...levelUp(150), idempotencyKey: "rest-levelup-1" }, token);
     expect(replay.body).toMatchObject({ totalXp: 150, replayed: true });
-    const read = await rest("GET", "/progression/get", { userId: learner, specialization: "PLAYER" }, token);
+    const read = await rest("GET", "/progression/get", { userId: fixture.learner, specialization: "PLAYER" }, token);
     expect(read.status).toBe(200);
     expect(read.body).toMatchObject({ progress: { totalXp: 150, completedSessions: 1 } });
   });
 
   const CASES: [string, () => Promise<string | undefined>, unknown][] = [
-    ["bad input", () => api.token("instructor", INSTRUCTOR_ID), -5],
+    ["bad input", () => fixture.api.token("instructor", INSTRUCTOR_ID), -5],
     ["no token", async () => undefined, 10],
-    ["a student's token", () => api.token("student", learner), 10],
+    ["a student's token", () => fixture.api.token("student", fixture.learner), 10],
   ];
   for (const [name, token, xp] of CASES) {
     it(`answers ${name} with the status and error data of the tRPC path`, async () => {
       const viaRest = await rest("POST", "/progression/levelUp", levelUp(xp), await token());
-      const viaTrpc = await post(api.url, "progression.levelUp", JSON.stringify(levelUp(xp)), await token());
+      const viaTrpc = await post(fixture.api.url, "progression.levelUp", JSON.stringify(levelUp(xp)), await token());
       expect(viaRest.status).toBe(viaTrpc.status);
       expect(viaRest.status).toBeGreaterThanOrEqual(400);
       expect(viaRest.body.code).toBe(viaTrpc.body.error?.data.code);
@@ -94,7 +87,7 @@ describe("REST routes under /api", () => {
   }
 
   it("answers an unknown learner with NOT_FOUND and couplerCode, like tRPC", async () => {
-    const token = await api.token("instructor", INSTRUCTOR_ID);
+    const token = await fixture.api.token("instructor", INSTRUCTOR_ID);
     const input = { userId: 2_000_000_000, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 1 };
     const viaRest = await rest("POST", "/progression/levelUp", input, token);
     expect(viaRest.status).toBe(404);
@@ -105,13 +98,13 @@ describe("REST routes under /api", () => {
 describe("GET /trpc without a procedure", () => {
   it("points at the documentation and the OpenAPI document", async () => {
     for (const path of ["/trpc", "/trpc/"]) {
-      const res = await fetch(`${api.url}${path}`);
+      const res = await fetch(`${fixture.api.url}${path}`);
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ docs: "/docs", openapi: "/openapi.json", rest: "/api" });
     }
     // tRPC calls are untouched.
-    const read = await fetch(`${api.url}/trpc/progression.get?input=${encodeURIComponent(JSON.stringify({ userId: learner, specialization: "PLAYER" }))}`, {
-      headers: { authorization: `Bearer ${await api.token("student", learner)}` },
+    const read = await fetch(`${fixture.api.url}/trpc/progression.get?input=${encodeURIComponent(JSON.stringify({ userId: fixture.learner, specialization: "PLAYER" }))}`, {
+      headers: { authorization: `Bearer ${await fixture.api.token("student", fixture.learner)}` },
     });
     expect(read.status).toBe(200);
   });
@@ -119,13 +112,13 @@ describe("GET /trpc without a procedure", () => {
 
 describe("GET /docs", () => {
   it("serves Swagger UI and its assets from this server, with no external URL in the page", async () => {
-    const res = await fetch(`${api.url}/docs`);
+    const res = await fetch(`${fixture.api.url}/docs`);
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(html).toBe(DOCS_HTML);
     expect(html).not.toMatch(/https?:\/\//);
     for (const src of html.matchAll(/(?:src|href)="([^"]+)"/g)) {
-      const asset = await fetch(`${api.url}${src[1]}`);
+      const asset = await fetch(`${fixture.api.url}${src[1]}`);
       expect(asset.status, src[1]).toBe(200);
     }
   });
