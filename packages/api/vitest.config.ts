@@ -17,7 +17,18 @@ export default couplerVitestConfig({
       test: {
         name: "official",
         include: ["test/**/*.test.ts"],
-        exclude: ["test/leanHttp.*.test.ts", "test/main.test.ts", "test/workers.test.ts", "test/tokenCli.test.ts", "test/slowClient.test.ts", "test/deployMetrics.test.ts"],
+        exclude: [
+          "test/leanHttp.*.test.ts",
+          // Not about /trpc: the process, the CLIs, socket limits, dashboards, REST, /docs and the packed client.
+          "test/main.test.ts",
+          "test/workers.test.ts",
+          "test/tokenCli.test.ts",
+          "test/slowClient.test.ts",
+          "test/deployMetrics.test.ts",
+          "test/openapi.test.ts",
+          "test/docsBrowser.test.ts",
+          "test/clientConsumer.test.ts",
+        ],
         provide: { leanHttp: false },
       },
     },

@@ -1,8 +1,12 @@
-import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from "@trpc/client";
+import { TRPCClientError, createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from "@trpc/client";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "./root.ts";
+import type { CouplerErrorData } from "./trpc.ts";
 
-export type { AppRouter };
+export { TRPCClientError };
+export type { AppRouter, CouplerErrorData };
+/** What a failed call rejects with; `data` carries `couplerCode`, `retryable` and `issues`. */
+export type CouplerClientError = TRPCClientError<AppRouter>;
 /** Input types of every procedure, e.g. `RouterInputs["progression"]["levelUp"]`. */
 export type RouterInputs = inferRouterInputs<AppRouter>;
 /** Output types of every procedure, as plain JSON (dates are ISO strings). */
@@ -35,4 +39,13 @@ export function createCouplerClient(
       ? httpLink({ url: endpoint, headers })
       : httpBatchLink({ url: endpoint, headers, maxItems: options.maxItems ?? 50 });
   return createTRPCClient<AppRouter>({ links: [link] });
+}
+
+/**
+ * Whether `error` is a failed Coupler call, narrowing it so `error.data?.couplerCode`,
+ * `retryable` and `issues` type-check. A guard rather than `instanceof` alone:
+ * a consumer may load a second copy of @trpc/client.
+ */
+export function isCouplerClientError(error: unknown): error is CouplerClientError {
+  return error instanceof TRPCClientError || (error instanceof Error && error.name === "TRPCClientError");
 }

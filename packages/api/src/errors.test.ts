@@ -1,4 +1,5 @@
 import { TRPCError } from "@trpc/server";
+import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import { describe, expect, it } from "vitest";
 import {
   ConflictError,
@@ -24,7 +25,7 @@ const CASES: [CouplerError, TRPCError["code"], boolean | undefined][] = [
 ];
 
 function shape(error: TRPCError) {
-  return errorFormatter({ shape: { code: -1, message: error.message, data: { code: error.code, httpStatus: 0 } }, error });
+  return errorFormatter({ shape: { code: TRPC_ERROR_CODES_BY_KEY[error.code], message: error.message, data: { code: error.code, httpStatus: 0 } }, error });
 }
 
 describe("toTRPCError", () => {

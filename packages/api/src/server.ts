@@ -11,6 +11,7 @@ import { applyHttpLimits, httpServerOptions, setSecurityHeaders, type HttpLimits
 import { createMetricsEndpoint } from "./metricsEndpoint.ts";
 import { createLeanHandler } from "./http/leanHandler.ts";
 import { ApiMetrics } from "./metrics.ts";
+import { createOpenApiRoutes } from "./openapi/openApiRoutes.ts";
 import { appRouter } from "./root.ts";
 
 /** The server's tunables, as `serverSettings(config)` derives them from the configuration. */
@@ -133,6 +134,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ? createLeanHandler({ router: appRouter, maxBodySize: maxBodyBytes, createContext: contextFor, onError, tooLarge: (res) => tooLarge(res, maxBodyBytes) })
     : undefined;
 
+  const openApi = createOpenApiRoutes({
+    router: appRouter,
+    maxBodyBytes,
+    createContext: (opts) => createContext({ ...opts, services, authenticate }),
+    onError: ({ error, path }) => {
+      if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error.cause ?? error, path }, "procedure failed");
+    },
+  });
+
   let inflight = 0;
   let draining = false;
   let drained: (() => void) | undefined;
@@ -166,6 +176,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   function route(req: IncomingMessage, res: ServerResponse) {
     const url = req.url ?? "/";
+    // REST under /api, /openapi.json, /docs, and GET /trpc pointing at them (openapi/openApiRoutes.ts).
+    if (openApi(req, res)) return;
     if (url.startsWith("/trpc/")) {
       const length = Number(req.headers["content-length"] ?? 0);
       if (length > maxBodyBytes) return tooLarge(res, maxBodyBytes);

@@ -1,10 +1,11 @@
-import { TRPCError, initTRPC } from "@trpc/server";
+import { TRPCError, initTRPC, type TRPCDefaultErrorShape, type TRPC_ERROR_CODE_KEY, type TRPC_ERROR_CODE_NUMBER } from "@trpc/server";
 import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
+import type { OpenApiMeta } from "trpc-to-openapi";
 import { z } from "zod";
 import { inputs } from "@coupler/core";
 import type { Principal, Role } from "./auth.ts";
 import type { Context } from "./context.ts";
-import { CouplerTRPCError, describeIssues, errorDetails, toTRPCError } from "./errors.ts";
+import { CouplerTRPCError, describeIssues, errorDetails, toTRPCError, type ErrorDetails } from "./errors.ts";
 
 /**
  * Error responses carry the tRPC code, the HTTP status, the coupler code and
@@ -12,7 +13,7 @@ import { CouplerTRPCError, describeIssues, errorDetails, toTRPCError } from "./e
  * shows its cause: SQL and stacks stay in the server log. A body that is not
  * JSON is reported as PARSE_ERROR (HTTP 400), like JSON-RPC does.
  */
-export const errorFormatter = ({ shape, error }: { shape: DefaultShape; error: TRPCError }) => {
+export const errorFormatter = ({ shape, error }: { shape: TRPCDefaultErrorShape; error: TRPCError }): CouplerErrorShape => {
   const details = errorDetails(error);
   const parseError = error.code === "BAD_REQUEST" && error.cause instanceof SyntaxError;
   let message = shape.message;
@@ -31,15 +32,48 @@ export const errorFormatter = ({ shape, error }: { shape: DefaultShape; error: T
   };
 };
 
-interface DefaultShape {
-  code: number;
+/**
+ * What an error response carries. Typed with tRPC's code unions (not plain
+ * number/string) so it fits `TRPCErrorShape`: otherwise tRPC falls back to its
+ * default shape and clients cannot see `couplerCode`, `retryable` or `issues`.
+ */
+export interface CouplerErrorShape {
+  code: TRPC_ERROR_CODE_NUMBER;
   message: string;
-  data: { code: string; httpStatus: number; path?: string | undefined };
+  data: CouplerErrorData;
 }
 
-const t = initTRPC.context<Context>().create({ errorFormatter, isDev: false });
+export interface CouplerErrorData extends ErrorDetails {
+  code: TRPC_ERROR_CODE_KEY;
+  httpStatus: number;
+  path: string | undefined;
+}
+
+/** Each procedure's `meta.openapi` places it in the REST routes under /api and in /openapi.json. */
+const t = initTRPC.context<Context>().meta<OpenApiMeta>().create({ errorFormatter, isDev: false });
 
 export const router = t.router;
+
+/**
+ * The REST route of a procedure (under /api) and its entry in /openapi.json.
+ * Every procedure needs a bearer token, so every route is protected.
+ */
+export function rest(method: "GET" | "POST", path: `/${string}`, summary: string): OpenApiMeta {
+  const tag = path.split("/")[1] ?? "";
+  return { openapi: { method, path, summary, protect: true, tags: [tag], errorResponses: ERROR_RESPONSES } };
+}
+
+/** The error statuses any procedure may answer (see errors.ts); the body is tRPC's error shape. */
+const ERROR_RESPONSES: Record<number, string> = {
+  400: "Bad input (data.issues names the fields), or malformed JSON",
+  401: "Missing, malformed, badly signed or expired bearer token",
+  403: "The token's role may not call this, or a student reads another learner's records",
+  404: "User, specialization or enrollment missing",
+  409: "Lock timeout, deadlock or a concurrent change (data.retryable: true), or a taken email or refused guard switch",
+  413: "Request body too large",
+  500: "Internal server error",
+  503: "Database unreachable; retry with the same idempotency key",
+};
 export const createCallerFactory = t.createCallerFactory;
 
 /** Every procedure's errors go through `toTRPCError`. */

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { TRPCClientError } from "@trpc/client";
-import { expect, inject } from "vitest";
+import { afterAll, beforeAll, expect, inject } from "vitest";
+import { createCoupler, enrolledUser } from "@coupler/testing";
 import { useTestDatabase } from "@coupler/testing/vitest";
 import type { TestDatabase } from "@coupler/testing";
 // Brings in the ProvidedContext keys the global setup provides (for `inject` types).
@@ -84,4 +85,32 @@ export async function expectTRPCError(promise: Promise<unknown>, code: string): 
   const { data, message } = error as { data: Record<string, unknown>; message: string };
   expect(data.code, message).toBe(code);
   return { ...data, message };
+}
+
+export interface ApiWithLearner {
+  api: TestApi;
+  /** A learner enrolled in PLAYER and COACH. */
+  learner: number;
+}
+
+/** This test file's API (started before all its tests, closed after) and one enrolled learner; read the fields inside tests. */
+export function useApiWithLearner(): ApiWithLearner {
+  let started: ApiWithLearner | undefined;
+  beforeAll(async () => {
+    const api = await startTestApi();
+    started = { api, learner: await enrolledUser(api.database, createCoupler(api.database)) };
+  });
+  afterAll(() => started?.api.close());
+  const get = () => {
+    if (!started) throw new Error("useApiWithLearner: read inside a test, after beforeAll");
+    return started;
+  };
+  return {
+    get api() {
+      return get().api;
+    },
+    get learner() {
+      return get().learner;
+    },
+  };
 }

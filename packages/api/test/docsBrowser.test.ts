@@ -1,0 +1,76 @@
+import { accessSync, constants } from "node:fs";
+import type { AnyTRPCProcedure } from "@trpc/server";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { appRouter } from "../src/root.ts";
+import { INSTRUCTOR_ID, useApiWithLearner } from "./harness.ts";
+
+/** A real headless Chromium from the system (no browser download): CHROMIUM_PATH, or the usual install paths. */
+function findChromium(): string | undefined {
+  const candidates = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
+  return candidates.find((path): path is string => {
+    if (!path) return false;
+    try {
+      accessSync(path, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const chromium = findChromium();
+if (!chromium) console.warn("docsBrowser.test.ts: skipped, no chromium binary found (set CHROMIUM_PATH or install chromium)");
+
+// `_def.procedures` is flat at run time ("progression.levelUp" → procedure), though typed as the nested record.
+const PATHS = Object.keys(appRouter._def.procedures as unknown as Record<string, AnyTRPCProcedure>).map((path) => `/${path.replace(".", "/")}`);
+
+const fixture = useApiWithLearner();
+let browser: Browser | undefined;
+let page: Page;
+const offOrigin: string[] = [];
+
+describe.skipIf(!chromium)("the /docs page in headless Chromium", () => {
+  beforeAll(async () => {
+    browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+    page = await browser.newPage();
+    page.on("request", (request) => {
+      const url = request.url();
+      if (!url.startsWith(fixture.api.url) && !url.startsWith("data:")) offOrigin.push(url);
+    });
+    await page.goto(`${fixture.api.url}/docs`, { waitUntil: "networkidle0" });
+    await page.waitForSelector(".opblock");
+  }, 60_000);
+  afterAll(() => browser?.close());
+
+  it("lists every procedure of the router", async () => {
+    const listed = await page.$$eval(".opblock-summary-path", (nodes) => nodes.map((n) => n.getAttribute("data-path")));
+    expect(listed.sort()).toEqual([...PATHS].sort());
+  });
+
+  it("tries progression.get with a bearer token and gets 200 from the running API", async () => {
+    const token = await fixture.api.token("instructor", INSTRUCTOR_ID);
+    await page.click(".btn.authorize");
+    await page.waitForSelector(".auth-container input");
+    await page.type(".auth-container input", token);
+    await page.click(".auth-btn-wrapper .authorize");
+    await page.click(".auth-btn-wrapper .btn-done");
+
+    const scope = '.opblock-get:has(.opblock-summary-path[data-path="/progression/get"])';
+    await page.click(`${scope} .opblock-summary-path`);
+    const tryOut = await page.waitForSelector(`${scope} .try-out__btn`);
+    await tryOut?.click();
+    await page.type(`${scope} tr[data-param-name="userId"] input`, String(fixture.learner));
+    await page.select(`${scope} tr[data-param-name="specialization"] select`, "PLAYER");
+    await page.click(`${scope} .execute`);
+    await page.waitForSelector(`${scope} .live-responses-table tbody .response-col_status`, { timeout: 15_000 });
+    const status = await page.$eval(`${scope} .live-responses-table tbody .response-col_status`, (n) => n.textContent?.trim());
+    expect(status).toBe("200");
+    const body = await page.$eval(`${scope} .live-responses-table tbody .response-col_description pre`, (n) => n.textContent ?? "");
+    expect(JSON.parse(body)).toMatchObject({ userId: fixture.learner, specialization: "PLAYER", progress: { currentLevel: 1 } });
+  });
+
+  it("loaded nothing from another origin", () => {
+    expect(offOrigin).toEqual([]);
+  });
+});

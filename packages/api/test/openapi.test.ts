@@ -1,0 +1,125 @@
+import type { AnyTRPCProcedure } from "@trpc/server";
+import { describe, expect, it } from "vitest";
+import { DOCS_HTML } from "../src/openapi/docsPage.ts";
+import { appRouter } from "../src/root.ts";
+import { INSTRUCTOR_ID, post, useApiWithLearner } from "./harness.ts";
+
+const fixture = useApiWithLearner();
+
+interface Operation {
+  operationId?: string;
+  security?: Record<string, string[]>[];
+  responses: Record<string, unknown>;
+}
+interface OpenApi {
+  openapi: string;
+  servers: { url: string }[];
+  paths: Record<string, Record<string, Operation>>;
+  components: { securitySchemes: Record<string, { type: string; scheme: string }> };
+}
+
+/** Every procedure of the router, with its type: computed, so a new procedure without `meta.openapi` fails here. */
+// `_def.procedures` is flat at run time ("progression.levelUp" → procedure), though typed as the nested record.
+const PROCEDURES = Object.entries(appRouter._def.procedures as unknown as Record<string, AnyTRPCProcedure>).map(([path, p]) => ({ path, type: p._def.type }));
+
+async function rest(method: "GET" | "POST", path: string, input: Record<string, unknown>, token?: string) {
+  const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const res =
+    method === "GET"
+      ? await fetch(`${fixture.api.url}/api${path}?${new URLSearchParams(Object.entries(input).map(([k, v]): [string, string] => [k, String(v)]))}`, { headers: auth })
+      : await fetch(`${fixture.api.url}/api${path}`, { method, headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(input) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> & { data?: Record<string, unknown> } };
+}
+
+describe("GET /openapi.json", () => {
+  it("describes every procedure of the router, each protected by the bearer scheme", async () => {
+    const res = await fetch(`${fixture.api.url}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as OpenApi;
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.servers).toEqual([{ url: "/api" }]);
+    expect(doc.components.securitySchemes.Authorization).toMatchObject({ type: "http", scheme: "bearer" });
+    const described = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method, op })));
+    expect(PROCEDURES.length).toBeGreaterThan(10);
+    for (const { path, type } of PROCEDURES) {
+      const restPath = `/${path.replace(".", "/")}`;
+      const entry = described.find((d) => d.path === restPath);
+      expect(entry, `${path} is missing from /openapi.json`).toBeDefined();
+      expect(entry?.method).toBe(type === "query" ? "get" : "post");
+      expect(entry?.op.security).toEqual([{ Authorization: [] }]);
+      expect(Object.keys(entry?.op.responses ?? {})).toEqual(expect.arrayContaining(["200", "400", "401", "403", "409", "500"]));
+    }
+    expect(described).toHaveLength(PROCEDURES.length);
+  });
+});
+
+describe("REST routes under /api", () => {
+  const levelUp = (xpGained: unknown) => ({ userId: fixture.learner, specialization: "PLAYER", xpGained, sessionsCompleted: 1 });
+
+  it("award XP on POST /api/progression/levelUp with a bearer token, like the tRPC call", async () => {
+    const token = await fixture.api.token("instructor", INSTRUCTOR_ID);
+    const { status, body } = await rest("POST", "/progression/levelUp", { ...levelUp(150), idempotencyKey: "rest-levelup-1" }, token);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ userId: fixture.learner, totalXp: 150, completedSessions: 1, replayed: false });
+    const replay = await rest("POST", "/progression/levelUp", { ...levelUp(150), idempotencyKey: "rest-levelup-1" }, token);
+    expect(replay.body).toMatchObject({ totalXp: 150, replayed: true });
+    const read = await rest("GET", "/progression/get", { userId: fixture.learner, specialization: "PLAYER" }, token);
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ progress: { totalXp: 150, completedSessions: 1 } });
+  });
+
+  const CASES: [string, () => Promise<string | undefined>, unknown][] = [
+    ["bad input", () => fixture.api.token("instructor", INSTRUCTOR_ID), -5],
+    ["no token", async () => undefined, 10],
+    ["a student's token", () => fixture.api.token("student", fixture.learner), 10],
+  ];
+  for (const [name, token, xp] of CASES) {
+    it(`answers ${name} with the status and error data of the tRPC path`, async () => {
+      const viaRest = await rest("POST", "/progression/levelUp", levelUp(xp), await token());
+      const viaTrpc = await post(fixture.api.url, "progression.levelUp", JSON.stringify(levelUp(xp)), await token());
+      expect(viaRest.status).toBe(viaTrpc.status);
+      expect(viaRest.status).toBeGreaterThanOrEqual(400);
+      expect(viaRest.body.code).toBe(viaTrpc.body.error?.data.code);
+      expect(viaRest.body.data).toEqual(viaTrpc.body.error?.data);
+      // trpc-to-openapi words input errors itself ("Input validation failed", plus zod's raw `issues`); data.issues is ours on both paths.
+      if (viaRest.status !== 400) expect(viaRest.body.message).toBe(viaTrpc.body.error?.message);
+    });
+  }
+
+  it("answers an unknown learner with NOT_FOUND and couplerCode, like tRPC", async () => {
+    const token = await fixture.api.token("instructor", INSTRUCTOR_ID);
+    const input = { userId: 2_000_000_000, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 1 };
+    const viaRest = await rest("POST", "/progression/levelUp", input, token);
+    expect(viaRest.status).toBe(404);
+    expect(viaRest.body.data).toMatchObject({ code: "NOT_FOUND", couplerCode: "NOT_FOUND", retryable: false });
+  });
+});
+
+describe("GET /trpc without a procedure", () => {
+  it("points at the documentation and the OpenAPI document", async () => {
+    for (const path of ["/trpc", "/trpc/"]) {
+      const res = await fetch(`${fixture.api.url}${path}`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ docs: "/docs", openapi: "/openapi.json", rest: "/api" });
+    }
+    // tRPC calls are untouched.
+    const read = await fetch(`${fixture.api.url}/trpc/progression.get?input=${encodeURIComponent(JSON.stringify({ userId: fixture.learner, specialization: "PLAYER" }))}`, {
+      headers: { authorization: `Bearer ${await fixture.api.token("student", fixture.learner)}` },
+    });
+    expect(read.status).toBe(200);
+  });
+});
+
+describe("GET /docs", () => {
+  it("serves Swagger UI and its assets from this server, with no external URL in the page", async () => {
+    const res = await fetch(`${fixture.api.url}/docs`);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toBe(DOCS_HTML);
+    expect(html).not.toMatch(/https?:\/\//);
+    for (const src of html.matchAll(/(?:src|href)="([^"]+)"/g)) {
+      const asset = await fetch(`${fixture.api.url}${src[1]}`);
+      expect(asset.status, src[1]).toBe(200);
+    }
+  });
+});

@@ -1,0 +1,33 @@
+/**
+ * The Coupler API's typed client, for services outside this repository.
+ * The code lives in @coupler/api (`src/client.ts`, which the API's own tests
+ * use); this package ships it as one bundled module (esbuild) and one bundled
+ * .d.ts (dts-bundle-generator) typed against `AppRouter` from ./appRouter.ts,
+ * so an installed copy needs only @trpc/client and @trpc/server.
+ */
+import type { TRPCClient, TRPCClientError } from "@trpc/client";
+import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+import { createCouplerClient as createClient, isCouplerClientError as isClientError, type CouplerClientOptions } from "@coupler/api/client";
+import type { AppRouter } from "./appRouter.ts";
+
+export { TRPCClientError } from "@trpc/client";
+export type { AppRouter, CouplerErrorShape } from "./appRouter.ts";
+export type { CouplerClientOptions, CouplerErrorData } from "@coupler/api/client";
+
+/** Input types of every procedure, e.g. `RouterInputs["progression"]["levelUp"]`. */
+export type RouterInputs = inferRouterInputs<AppRouter>;
+/** Output types of every procedure, as plain JSON (dates are ISO strings). */
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
+export type CouplerClient = TRPCClient<AppRouter>;
+/** What a failed call rejects with; `data` carries `couplerCode`, `retryable` and `issues`. */
+export type CouplerClientError = TRPCClientError<AppRouter>;
+
+/**
+ * A typed client for the Coupler API. `url` is the server's base URL (as
+ * printed by `pnpm start`); `token` a JWT string, or a function returning the
+ * current one.
+ */
+export const createCouplerClient: (url: string, token?: string | (() => string | undefined), options?: CouplerClientOptions) => CouplerClient = createClient;
+
+/** Whether `error` is a failed Coupler call; narrows it so `error.data?.couplerCode`, `retryable` and `issues` type-check. */
+export const isCouplerClientError: (error: unknown) => error is CouplerClientError = isClientError;
