@@ -38,12 +38,14 @@ export async function startApiProcess(options: {
   node?: string | undefined;
   /** Its own process group, so stop() also reaches anything it started. */
   detached?: boolean;
-  stdout?: "ignore" | "inherit";
+  stdout?: "ignore" | "inherit" | "pipe";
+  /** "pipe" to read what it writes to stderr from `child.stderr` (the security probes check it for secrets). */
+  stderr?: "inherit" | "pipe";
 }): Promise<ApiProcess> {
   const port = await freePort();
   const child = spawn(options.node ?? process.execPath, [builtApiMain()], {
     env: { ...options.env, PORT: String(port), HOST: "127.0.0.1" },
-    stdio: ["ignore", options.stdout ?? "ignore", "inherit"],
+    stdio: ["ignore", options.stdout ?? "ignore", options.stderr ?? "inherit"],
     detached: options.detached ?? false,
   });
   const stop = async () => {
