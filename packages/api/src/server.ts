@@ -136,11 +136,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const openApi = createOpenApiRoutes({
     router: appRouter,
-    maxBodyBytes,
-    createContext: (opts) => createContext({ ...opts, services, authenticate }),
-    onError: ({ error, path }) => {
-      if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error.cause ?? error, path }, "procedure failed");
-    },
+    maxBodySize: maxBodyBytes,
+    createContext: contextFor,
+    onError,
+    tooLarge: (res) => tooLarge(res, maxBodyBytes),
   });
 
   let inflight = 0;

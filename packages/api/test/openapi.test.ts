@@ -1,6 +1,7 @@
 import type { AnyTRPCProcedure } from "@trpc/server";
 import { describe, expect, it } from "vitest";
 import { DOCS_HTML } from "../src/openapi/docsPage.ts";
+import { inputs } from "@coupler/core";
 import { appRouter } from "../src/root.ts";
 import { INSTRUCTOR_ID, post, useApiWithLearner } from "./harness.ts";
 
@@ -81,10 +82,38 @@ describe("REST routes under /api", () => {
       expect(viaRest.status).toBeGreaterThanOrEqual(400);
       expect(viaRest.body.code).toBe(viaTrpc.body.error?.data.code);
       expect(viaRest.body.data).toEqual(viaTrpc.body.error?.data);
-      // trpc-to-openapi words input errors itself ("Input validation failed", plus zod's raw `issues`); data.issues is ours on both paths.
-      if (viaRest.status !== 400) expect(viaRest.body.message).toBe(viaTrpc.body.error?.message);
+      expect(viaRest.body.message).toBe(viaTrpc.body.error?.message);
     });
   }
+
+  // Regression: trpc-to-openapi's handler set `coerce` on the shared input schemas on its first REST call,
+  // after which /trpc and the coupler itself took "100" for 100.
+  it("leaves /trpc and the library's schemas strict after REST calls", async () => {
+    const token = await fixture.api.token("instructor", INSTRUCTOR_ID);
+    expect((await rest("POST", "/progression/levelUp", levelUp(5), token)).status).toBe(200);
+    expect((await rest("GET", "/progression/get", { userId: fixture.learner, specialization: "PLAYER" }, token)).status).toBe(200);
+    const viaTrpc = await post(fixture.api.url, "progression.levelUp", JSON.stringify({ ...levelUp(5), xpGained: "100" }), token);
+    expect(viaTrpc.status).toBe(400);
+    expect(inputs.levelUpInput.safeParse({ ...levelUp(5), xpGained: "100" }).success).toBe(false);
+    expect((await rest("POST", "/progression/levelUp", { ...levelUp(5), xpGained: "100" }, token)).status).toBe(400);
+  });
+
+  it("reads GET query parameters as the types their fields expect, and refuses what does not convert", async () => {
+    const token = await fixture.api.token("instructor", INSTRUCTOR_ID);
+    const page = await rest("GET", "/progression/history", { userId: fixture.learner, specialization: "PLAYER", limit: 2 }, token);
+    expect(page.status).toBe(200);
+    const bad = await rest("GET", "/progression/history", { userId: "seven", specialization: "PLAYER" }, token);
+    expect(bad.status).toBe(400);
+    expect(bad.body.data?.issues).toEqual(expect.arrayContaining([expect.objectContaining({ path: "userId" })]));
+  });
+
+  it("answers an unknown route 404 and the wrong method 405, in the error shape", async () => {
+    const token = await fixture.api.token("instructor", INSTRUCTOR_ID);
+    const missing = await rest("GET", "/progression/nothing", {}, token);
+    expect(missing).toMatchObject({ status: 404, body: { code: "NOT_FOUND" } });
+    const wrongMethod = await rest("GET", "/progression/levelUp", levelUp(1), token);
+    expect(wrongMethod).toMatchObject({ status: 405, body: { code: "METHOD_NOT_SUPPORTED" } });
+  });
 
   it("answers an unknown learner with NOT_FOUND and couplerCode, like tRPC", async () => {
     const token = await fixture.api.token("instructor", INSTRUCTOR_ID);

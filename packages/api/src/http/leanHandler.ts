@@ -12,6 +12,7 @@ import {
   type ProcedureType,
   type TRPCResponse,
 } from "@trpc/server/unstable-core-do-not-import";
+import { readBody } from "./readBody.ts";
 
 const BASE = "/trpc/";
 
@@ -124,32 +125,6 @@ export function createLeanHandler<TRouter extends AnyTRPCRouter>(opts: LeanHandl
     res.end(body);
   }
 
-  function readBody(req: IncomingMessage, res: ServerResponse, path: string, proc: AnyTRPCProcedure) {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= maxBodySize) {
-        chunks.push(chunk);
-        return;
-      }
-      req.off("data", onData);
-      req.off("end", onEnd);
-      tooLarge(res);
-    };
-    const onEnd = () => {
-      const first = chunks[0];
-      let text = first === undefined ? "" : chunks.length === 1 ? first.toString("utf8") : Buffer.concat(chunks, size).toString("utf8");
-      // Request.text() decodes as WHATWG "UTF-8 decode", which drops a leading byte order mark.
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      void respond(req, res, path, proc, text).catch((cause: unknown) => fail(req, res, cause));
-    };
-    req.on("data", onData);
-    req.on("end", onEnd);
-    // A client that goes away mid-body: nothing to answer.
-    req.on("error", noop);
-  }
-
   /** What the adapter's exception handler does when handling itself throws. */
   function fail(req: IncomingMessage, res: ServerResponse, cause: unknown) {
     const error = getTRPCErrorFromUnknown(cause);
@@ -174,7 +149,12 @@ export function createLeanHandler<TRouter extends AnyTRPCRouter>(opts: LeanHandl
     const contentType = headers["content-type"];
     if (req.method === "POST") {
       if (type !== "mutation" || query !== -1 || !isJsonContentType(contentType)) return false;
-      readBody(req, res, path, proc);
+      readBody(
+        req,
+        maxBodySize,
+        (text) => void respond(req, res, path, proc, text).catch((cause: unknown) => fail(req, res, cause)),
+        () => tooLarge(res),
+      );
       return true;
     }
     if (req.method === "GET") {
@@ -225,5 +205,3 @@ class HostCheck {
     return true;
   }
 }
-
-function noop(): void {}
