@@ -77,16 +77,23 @@ describe("plannedRuns", () => {
     expect(estimateSeconds(FULL_PLAN)).toBeLessThanOrEqual(25 * 60);
   });
 
-  it("keeps only the chosen scenarios and targets", () => {
+  it("keeps only the chosen scenarios and targets, with the minimal baseline beside saturation", () => {
     const runs = plannedRuns({ ...FULL_PLAN, scenarios: ["saturation"], targets: ["legacy"] });
-    expect(runs.map((r) => r.id)).toEqual(["saturation-legacy-50"]);
+    expect(runs.map((r) => r.id)).toEqual(["saturation-legacy-50", "saturation-baseline-50"]);
   });
 
-  it("adds the fixed-rate runs, API and minimal baseline, with --rate, and leaves them out by default", () => {
-    expect(plannedRuns(FULL_PLAN).some((r) => r.scenario === "level-up-rate")).toBe(false);
+  it("runs the fixed-rate and one-at-a-time pairs, API and minimal baseline, in the full run, and adds the fixed rate with --rate", () => {
+    const full = plannedRuns(FULL_PLAN).map((r) => r.id);
+    expect(full).toEqual(expect.arrayContaining(["level-up-rate-coupler-300", "level-up-rate-baseline-300", "single-coupler-1", "single-baseline-1"]));
     const p = plan(["--rate", "300", "--scenarios", "saturation"]);
     expect(p.rate).toBe(300);
-    expect(plannedRuns(p).map((r) => r.id)).toEqual(["saturation-coupler-50", "saturation-legacy-50", "level-up-rate-coupler-300", "level-up-rate-baseline-300"]);
+    expect(plannedRuns(p).map((r) => r.id)).toEqual([
+      "saturation-coupler-50",
+      "saturation-legacy-50",
+      "saturation-baseline-50",
+      "level-up-rate-coupler-300",
+      "level-up-rate-baseline-300",
+    ]);
     expect(plan(["--scenarios", "level-up-rate"]).rate).toBe(FULL_PLAN.rate);
     expect(() => plan(["--rate", "0"])).toThrow(UsageError);
   });

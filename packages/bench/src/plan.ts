@@ -1,6 +1,6 @@
 /** What one `pnpm bench` run measures; built from the command line by `parseBenchArgs`. */
 
-export const SCENARIOS = ["level-up", "sync", "validation", "hot-spot", "saturation", "level-up-rate", "ceiling"] as const;
+export const SCENARIOS = ["level-up", "sync", "validation", "hot-spot", "saturation", "single", "level-up-rate", "ceiling"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export const TARGETS = ["coupler", "legacy"] as const;
@@ -42,14 +42,13 @@ export interface BenchPlan {
   node: string | undefined;
 }
 
-/** The full run: five levels, both paths, hot spot, saturation and ceiling; about 20 minutes on 2 cores. */
+/** The full run: five levels, both paths, hot spot, saturation, one-at-a-time, fixed rate and ceiling; about 25 minutes on 2 cores. */
 export const FULL_PLAN: BenchPlan = {
   quick: false,
   levels: [10, 50, 100, 500, 1000],
   durationSeconds: 30,
   rampUpSeconds: 5,
-  // The fixed-rate comparison runs on request (--rate, or --scenarios level-up-rate).
-  scenarios: SCENARIOS.filter((s) => s !== "level-up-rate"),
+  scenarios: [...SCENARIOS],
   targets: [...TARGETS],
   apiProcesses: 1,
   poolSize: 50,
@@ -101,7 +100,9 @@ export function plannedRuns(plan: BenchPlan): PlannedRun[] {
     }
   }
   if (plan.scenarios.includes("hot-spot")) for (const t of plan.targets) add("hot-spot", t, plan.hotSpot.vus);
-  if (plan.scenarios.includes("saturation")) for (const t of plan.targets) add("saturation", t, plan.saturationVus);
+  // The minimal server beside the API: throughput at saturation, and one call at a time, compared in the same run.
+  if (plan.scenarios.includes("saturation")) for (const t of [...plan.targets, "baseline"] as const) add("saturation", t, plan.saturationVus);
+  if (plan.scenarios.includes("single")) for (const t of ["coupler", "baseline"] as const) add("single", t, 1);
   // At a fixed rate "vus" is the rate; the API (coupler) and the baseline always both run, to be compared.
   if (plan.scenarios.includes("level-up-rate")) for (const t of ["coupler", "baseline"] as const) add("level-up-rate", t, plan.rate);
   if (plan.scenarios.includes("ceiling")) {

@@ -34,6 +34,8 @@ const SCRIPTS = {
   validation: "validation.js",
   "hot-spot": "hot-spot.js",
   saturation: "saturation.js",
+  // One VU, no think time: the latency of a single call with nothing else in flight.
+  single: "saturation.js",
   "level-up-rate": "level-up-rate.js",
 } as const;
 

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { BenchResults } from "../results.ts";
+import type { BenchResults, RunResult } from "../results.ts";
 import { latencyScale, renderCharts } from "./charts.ts";
 import { readingTheNumbers, renderReport } from "./renderReport.ts";
 import { evaluateTargets } from "./targets.ts";
@@ -57,11 +57,50 @@ describe("renderReport", () => {
   });
 
   it("marks each target met, not met or not measured, honestly", () => {
+    // The quick fixture has no fixed-rate, one-at-a-time, 1000-user or minimal-server runs.
     const checks = evaluateTargets(results);
-    expect(checks.map((c) => c.met)).toEqual([null, false, true, false, true]);
-    expect(checks[0]?.measured).toBe("not measured (no 1000-user level in this run)");
-    expect(checks[3]?.measured).toBe("21% (104/s vs 490/s)");
-    expect(report).toMatch(/\| saturation throughput ≥ 50% .* \| \*\*no\*\* \|/);
+    expect(checks.map((c) => c.met)).toEqual([null, null, null, null, null, null, true, true]);
+    expect(checks[2]?.measured).toBe("not measured (no 1000-user level in this run)");
+    expect(report).toMatch(/\| API CPU per level-up ≤ 1\.25× .* \| not measured \|/);
+  });
+
+  it("checks the CPU, single-call and saturation targets against the minimal server of the same run", () => {
+    const base = results.runs.find((r) => r.scenario === "saturation" && r.target === "coupler")?.k6;
+    if (!base) throw new Error("the fixture has a saturation run");
+    const k6 = (p50: number, throughput: number) => ({ ...base, latency: { ...base.latency, p50 }, throughput, failed: 0 });
+    const cpu = (server: number, postgres: number) => ({
+      wallSeconds: 10,
+      calls: 3000,
+      coresBusy: 1.5,
+      cpuMs: { loadGenerator: 2100, server: server * 3000, postgres: postgres * 3000, machine: 6000 },
+      perCallMs: { loadGenerator: 0.7, server, postgres, machine: 2 },
+    });
+    const run = (scenario: RunResult["scenario"], target: RunResult["target"], vus: number, extra: Partial<RunResult>): RunResult => ({
+      id: `${scenario}-${target}-${vus}`,
+      scenario,
+      target,
+      vus,
+      operation: "levelUp",
+      ...extra,
+    });
+    const measured = {
+      ...results,
+      runs: [
+        ...results.runs.filter((r) => r.scenario !== "saturation" || r.target !== "coupler"),
+        run("saturation", "coupler", 50, { k6: k6(9, 900) }),
+        run("saturation", "baseline", 50, { k6: k6(8, 1000) }),
+        run("single", "coupler", 1, { k6: k6(1.4, 600) }),
+        run("single", "baseline", 1, { k6: k6(1.1, 800) }),
+        run("level-up-rate", "coupler", 300, { cpu: cpu(0.7, 0.5) }),
+        run("level-up-rate", "baseline", 300, { cpu: cpu(0.5, 0.52) }),
+      ],
+    };
+    const [apiCpu, pgCpu, , , single, saturation] = evaluateTargets(measured);
+    expect(apiCpu).toMatchObject({ met: false, measured: "1.40× (0.70 ms vs 0.50 ms)" });
+    expect(pgCpu?.met).toBe(true);
+    expect(single).toMatchObject({ met: true, measured: "p50 1.40 ms (minimal server 1.10 ms)" });
+    expect(saturation?.met).toBe(true);
+    expect(saturation?.measured).toMatch(/^90% \(900\/s vs 1000\/s\)/);
   });
 });
 
