@@ -73,7 +73,7 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
   out.push(
     `Lock contention is measured, not guessed: the coupler first asks for the pair's row locks with NOWAIT; when another transaction holds them, ` +
       `it restarts the transaction and waits, and the call counts as contended. The share is \`coupler_lock_contention_total\` over the calls that took locks, ` +
-      `and the wait is \`coupler_lock_wait_seconds\` (time in the two SELECT … FOR UPDATE statements, round trips included), both scraped from /metrics before and after each run ` +
+      `and the wait is \`coupler_lock_wait_seconds\` (time in the one SELECT … FOR UPDATE OF progress, license statement, round trip included), both scraped from /metrics before and after each run ` +
       `(p95 wait is the upper bound of its histogram bucket). ` +
       `PostgreSQL's own view is beside it: pg_stat_activity sampled every 250 ms for backends waiting on a lock (wait_event_type = 'Lock'). Learners drawn at random from ${plan.learners}.`,
   );
