@@ -2,6 +2,9 @@
  * `pnpm --filter @coupler/bench report:publish <results dir>`: turns a run's
  * summary.json into the repository's BENCHMARKS.md, with its charts under
  * docs/benchmarks/, so readers see the latest full run without running it.
+ * Further results dirs (the fixed-rate and single-call runs on another Node,
+ * `--node`) add a Node versions table; docs/benchmarks/profile.md, the CPU
+ * profile's findings, is appended as written.
  * Re-rendering from summary.json (not copying report.md) keeps the published
  * report in step with the report code.
  */
@@ -10,27 +13,36 @@ import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchResults } from "./results.ts";
 import { renderCharts } from "./report/charts.ts";
+import { renderNodeComparison } from "./report/renderNodeComparison.ts";
 import { renderReport } from "./report/renderReport.ts";
 
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 
-export async function publishReport(resultsDir: string, repo = REPO): Promise<string> {
-  const results = JSON.parse(await readFile(join(resultsDir, "summary.json"), "utf8")) as BenchResults;
+/** A hand-written section kept beside the charts (the CPU profile's findings); appended when present. */
+const NOTES = join("docs", "benchmarks", "profile.md");
+
+export async function publishReport(resultsDir: string, repo = REPO, compareDirs: string[] = []): Promise<string> {
+  const read = async (dir: string) => JSON.parse(await readFile(join(dir, "summary.json"), "utf8")) as BenchResults;
+  const results = await read(resultsDir);
   const chartDir = join(repo, "docs", "benchmarks");
   await mkdir(chartDir, { recursive: true });
   const charts = await renderCharts(results);
   for (const chart of charts) await writeFile(join(chartDir, chart.file), chart.svg);
   const linked = charts.map((c) => ({ ...c, file: relative(repo, join(chartDir, c.file)) }));
   const target = join(repo, "BENCHMARKS.md");
-  await writeFile(target, renderReport(results, linked));
+  const sections = [renderReport(results, linked)];
+  if (compareDirs.length > 0) sections.push(renderNodeComparison([results, ...(await Promise.all(compareDirs.map(read)))]));
+  const notes = await readFile(join(repo, NOTES), "utf8").catch(() => undefined);
+  if (notes) sections.push(notes);
+  await writeFile(target, sections.map((s) => s.trimEnd()).join("\n\n") + "\n");
   return target;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const dir = process.argv[2];
+  const [dir, ...compare] = process.argv.slice(2);
   if (!dir) {
-    process.stderr.write("usage: pnpm --filter @coupler/bench report:publish <results dir with summary.json>\n");
+    process.stderr.write("usage: pnpm --filter @coupler/bench report:publish <results dir with summary.json> [results dir of the same runs on another Node …]\n");
     process.exit(64);
   }
-  process.stdout.write(`${await publishReport(resolve(dir))}\n`);
+  process.stdout.write(`${await publishReport(resolve(dir), REPO, compare.map((d) => resolve(d)))}\n`);
 }

@@ -126,13 +126,17 @@ export async function runBench(plan: BenchPlan, tools: {
       };
     };
 
-    const k6Env = (target: "coupler" | "legacy" | "baseline", vus: number, hot: boolean, rampUp: number, steady: number) => {
+    // The API against the minimal server (fixed rate, one call at a time): one process each, so the
+    // comparison is per process; the other API processes idle (and are not counted) meanwhile.
+    const oneProcess = (scenario: PlannedRun["scenario"]) => scenario === "level-up-rate" || scenario === "single";
+    const apiUrls = (scenario: PlannedRun["scenario"]) => (oneProcess(scenario) ? api.urls.slice(0, 1) : api.urls);
+    const k6Env = (target: "coupler" | "legacy" | "baseline", vus: number, hot: boolean, rampUp: number, steady: number, scenario: PlannedRun["scenario"] = "level-up") => {
       const think = hot ? plan.hotSpot.thinkMs : plan.thinkMs;
       const xp = hot ? plan.hotSpot.xp : plan.xp;
       const seeded = learners[target === "legacy" ? "legacy" : "coupler"];
       return {
         ...tokens,
-        BASE_URLS: target === "baseline" && baseline ? baseline.url : api.urls.join(","),
+        BASE_URLS: target === "baseline" && baseline ? baseline.url : apiUrls(scenario).join(","),
         TARGET: target,
         VUS: String(vus),
         RAMP_UP_SECONDS: String(rampUp),
@@ -205,10 +209,10 @@ export async function runBench(plan: BenchPlan, tools: {
         } else {
           // The guard is on for coupler runs (as deployed) and must be off for the legacy path.
           await setGuard(database.pool, run.target !== "legacy", "bench");
-          const scenarioEnv = k6Env(run.target, run.vus, run.scenario === "hot-spot", plan.rampUpSeconds, plan.durationSeconds);
+          const scenarioEnv = k6Env(run.target, run.vus, run.scenario === "hot-spot", plan.rampUpSeconds, plan.durationSeconds, run.scenario);
           const before = await scrapeMetrics(api.urls);
           const sampler = sampleLockWaits(database.pool);
-          const serverPids = run.target === "baseline" && baseline ? [baseline.pid] : api.pids;
+          const serverPids = run.target === "baseline" && baseline ? [baseline.pid] : oneProcess(run.scenario) ? api.pids.slice(0, 1) : api.pids;
           let window: ReturnType<typeof cpuWindow> | undefined;
           const k6 = await progress.run(
             label,
