@@ -2,8 +2,8 @@
  * `pnpm --filter @coupler/bench report:publish <results dir>`: turns a run's
  * summary.json into the repository's BENCHMARKS.md, with its charts under
  * docs/benchmarks/, so readers see the latest full run without running it.
- * Further results dirs (the fixed-rate and single-call runs on another Node,
- * `--node`) add a Node versions table; docs/benchmarks/profile.md, the CPU
+ * Further results dirs (`--scenarios single,level-up-rate` runs, one per Node
+ * version with `--node`, back to back) add a Node versions table; docs/benchmarks/profile.md, the CPU
  * profile's findings, is appended as written.
  * Re-rendering from summary.json (not copying report.md) keeps the published
  * report in step with the report code.
@@ -31,7 +31,7 @@ export async function publishReport(resultsDir: string, repo = REPO, compareDirs
   const linked = charts.map((c) => ({ ...c, file: relative(repo, join(chartDir, c.file)) }));
   const target = join(repo, "BENCHMARKS.md");
   const sections = [renderReport(results, linked)];
-  if (compareDirs.length > 0) sections.push(renderNodeComparison([results, ...(await Promise.all(compareDirs.map(read)))]));
+  if (compareDirs.length > 0) sections.push(renderNodeComparison(await Promise.all(compareDirs.map(read))));
   const notes = await readFile(join(repo, NOTES), "utf8").catch(() => undefined);
   if (notes) sections.push(notes);
   await writeFile(target, sections.map((s) => s.trimEnd()).join("\n\n") + "\n");
@@ -41,7 +41,7 @@ export async function publishReport(resultsDir: string, repo = REPO, compareDirs
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [dir, ...compare] = process.argv.slice(2);
   if (!dir) {
-    process.stderr.write("usage: pnpm --filter @coupler/bench report:publish <results dir with summary.json> [results dir of the same runs on another Node …]\n");
+    process.stderr.write("usage: pnpm --filter @coupler/bench report:publish <results dir with summary.json> [results dirs of single,level-up-rate runs, one per Node version …]\n");
     process.exit(64);
   }
   process.stdout.write(`${await publishReport(resolve(dir), REPO, compare.map((d) => resolve(d)))}\n`);

@@ -21,7 +21,7 @@ export function renderNodeComparison(runs: BenchResults[]): string {
   return [
     "## Node versions",
     "",
-    `CPU per level-up at a fixed ${rate}/s (k6 constant-arrival-rate, same script), from /proc, each Node version in its own run of \`pnpm bench --node <binary>\` on this machine, one after the other. ` +
+    `CPU per level-up at a fixed ${rate}/s (k6 constant-arrival-rate, same script), from /proc, each Node version in its own run of \`pnpm bench --scenarios single,level-up-rate --node <binary>\` on this machine, back to back (one API process against one minimal server). ` +
       "Node 20 reached its end of life on 2026-04-30; Node 24 LTS is the recommended runtime, Node 20 keeps working (CI runs it).",
     "",
     "| Node (API and minimal server) | API CPU/call | minimal server CPU/call | API / minimal | PostgreSQL CPU/call (through the API) | single level-up p50 (1 VU) |",
