@@ -7,6 +7,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { findK6 } from "@coupler/bench/k6";
 import { ConfigError, databaseConfig, orExit, parseConfig } from "@coupler/core/config";
 import { NO_FAULTS } from "./faults.ts";
 import { randomSeed } from "./random.ts";
@@ -45,7 +46,7 @@ function parseFlags() {
       "no-faults": { type: "boolean", default: false },
       http: { type: "boolean", default: false },
       k6: { type: "boolean", default: false },
-      "k6-bin": { type: "string", default: "/opt/k6/k6" },
+      "k6-bin": { type: "string" },
       external: { type: "boolean", default: false },
       out: { type: "string" },
       help: { type: "boolean", default: false },
@@ -104,6 +105,9 @@ const options: ChaosOptions = {
   log: (line) => console.log(line),
 };
 
+// As pnpm bench finds it: --k6-bin, else K6_BIN, else k6 on PATH; looked up before the run, so a missing k6 says so at once.
+const k6Bin = values.k6 ? (values["k6-bin"] ?? findK6({ K6_BIN: process.env.K6_BIN, PATH: process.env.PATH ?? "", PATHEXT: process.env.PATHEXT })) : undefined;
+
 if (values.http) {
   const { apiHttpTarget } = await import("./httpTarget.ts");
   options.http = apiHttpTarget();
@@ -114,7 +118,7 @@ console.log(formatSummary(result));
 if (values.k6) {
   const { runK6WithFaults } = await import("./k6Mode.ts");
   result.k6 = await runK6WithFaults({
-    k6: values["k6-bin"],
+    k6: k6Bin ?? "k6",
     seed: result.seed,
     vus: int("clients", values.clients, DEFAULT_OPTIONS.clients, 1, 64),
     seconds: 20,
