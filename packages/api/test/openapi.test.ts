@@ -107,6 +107,18 @@ describe("REST routes under /api", () => {
     expect(bad.body.data?.issues).toEqual(expect.arrayContaining([expect.objectContaining({ path: "userId" })]));
   });
 
+  it("counts a REST call in the request metrics under its procedure's name", async () => {
+    const token = await fixture.api.token("instructor", INSTRUCTOR_ID);
+    const series = 'http_request_duration_seconds_count{procedure="progression.history",status="200"}';
+    const count = async () => {
+      const text = await (await fetch(fixture.api.server.metricsUrl)).text();
+      return Number(text.split("\n").find((line) => line.startsWith(`${series} `))?.split(" ")[1] ?? 0);
+    };
+    const before = await count();
+    expect((await rest("GET", "/progression/history", { userId: fixture.learner, specialization: "PLAYER" }, token)).status).toBe(200);
+    await expect.poll(count).toBe(before + 1);
+  });
+
   it("answers an unknown route 404 and the wrong method 405, in the error shape", async () => {
     const token = await fixture.api.token("instructor", INSTRUCTOR_ID);
     const missing = await rest("GET", "/progression/nothing", {}, token);
