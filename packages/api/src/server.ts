@@ -10,6 +10,7 @@ import { parseApiConfig, serverSettings } from "./config.ts";
 import { applyHttpLimits, httpServerOptions, setSecurityHeaders, type HttpLimits } from "./httpLimits.ts";
 import { createMetricsEndpoint } from "./metricsEndpoint.ts";
 import { createLeanHandler } from "./http/leanHandler.ts";
+import { createRequestLabeler } from "./http/requestLabel.ts";
 import { ApiMetrics } from "./metrics.ts";
 import { REST_BASE } from "./openapi/openApiDocument.ts";
 import { createOpenApiRoutes } from "./openapi/openApiRoutes.ts";
@@ -116,15 +117,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const authenticate = createAuthenticator(secretKey(options.authSecret), {
     maxTokenLifetimeSeconds: options.maxTokenLifetimeSeconds ?? DEFAULTS.maxTokenLifetimeSeconds,
   });
-  const procedures = new Set(Object.keys(appRouter._def.procedures));
-  // A REST route is counted under its procedure's name, like the same call on /trpc.
-  const restRoutes = new Map(
-    // `_def.procedures` is flat at run time ("progression.levelUp" → procedure), though typed as the nested record.
-    Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { meta?: { openapi?: { path: string } } } }>).flatMap(([name, proc]) => {
-      const route = proc._def.meta?.openapi?.path;
-      return route ? [[`${REST_BASE}${route}`, name] as const] : [];
-    }),
-  );
+  const describe = createRequestLabeler(appRouter, REST_BASE);
 
   const contextFor = (opts: { req: IncomingMessage }) => createContext({ ...opts, services, authenticate });
   const onError = ({ error, path }: { error: TRPCError; path: string | undefined }) => {
@@ -171,7 +164,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     res.once("close", () => {
       inflight--;
       const seconds = (performance.now() - started) / 1000;
-      const { path, label } = describe(req, procedures, restRoutes);
+      const { path, label } = describe(req);
       metrics.observeRequest(label, res.statusCode, seconds);
       logger.info({ method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1e5) / 100 }, "request");
       if (draining && inflight === 0) drained?.();
@@ -278,19 +271,6 @@ async function listen(server: Server, port: number, host: string): Promise<strin
   });
   const address = server.address() as AddressInfo;
   return `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
-}
-
-/** The path without the query, and a bounded label for metrics (unknown paths collapse into one). */
-function describe(req: IncomingMessage, procedures: ReadonlySet<string>, restRoutes: ReadonlyMap<string, string>): { path: string; label: string } {
-  const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
-  const rest = restRoutes.get(path);
-  if (rest) return { path, label: rest };
-  if (path.startsWith("/trpc/")) {
-    const name = path.slice("/trpc/".length);
-    if (name.includes(",")) return { path, label: "batch" };
-    return { path, label: procedures.has(name) ? name : "unknown" };
-  }
-  return { path, label: path === "/healthz" || path === "/readyz" || path === "/metrics" ? path : "unknown" };
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
