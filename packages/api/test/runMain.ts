@@ -87,3 +87,11 @@ export function logLines(output: readonly string[]): Record<string, unknown>[] {
     }
   });
 }
+
+/** The sum of a counter's or histogram's samples named `name` (e.g. `x_count`) whose labels contain `labels`, in an exposition text. */
+export function sampleSum(metrics: string, name: string, labels: string): number {
+  return metrics
+    .split("\n")
+    .filter((line) => line.startsWith(`${name}{`) && line.includes(labels))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+}
