@@ -24,6 +24,7 @@ export default couplerVitestConfig({
           "test/workers.test.ts",
           "test/workersMetrics.test.ts",
           "test/prometheus.test.ts",
+          "test/readinessMetric.test.ts",
           "test/tokenCli.test.ts",
           "test/slowClient.test.ts",
           "test/deployMetrics.test.ts",
