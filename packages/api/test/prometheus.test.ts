@@ -1,7 +1,6 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,7 +11,7 @@ import { createDatabase } from "@coupler/core";
 import { createCoupler, enrolledUser, type TestDatabase } from "@coupler/testing";
 import { useTestDatabase } from "@coupler/testing/vitest";
 import { signToken } from "../src/auth.ts";
-import { startMain, waitFor, type RunningMain } from "./runMain.ts";
+import { freePort, startMain, type RunningMain } from "./runMain.ts";
 
 /*
  * The alerting rules against the real Prometheus (Debian's `prometheus`
@@ -78,16 +77,6 @@ describe.skipIf(!promtool)("deploy/prometheus/alerts.yml under promtool", () => 
     }
   });
 });
-
-/** A free TCP port on the loopback interface (the kernel picks it; released before Prometheus binds it). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 interface QueryResponse {
   status: "success" | "error";

@@ -1,25 +1,9 @@
-import { createServer } from "node:net";
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "@coupler/core";
 import { startServer } from "../src/server.ts";
 import { startTestApi } from "./harness.ts";
-
-/** The unlabelled sample `name value` of an exposition text. */
-function gauge(metrics: string, name: string): number | undefined {
-  const line = metrics.split("\n").find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
-
-/** A loopback port nothing listens on: bound by the kernel's choice, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
+import { freePort, gauge } from "./runMain.ts";
 
 /** Scrapes `url` every 100 ms until coupler_ready reads `value` (the probe runs at start), for at most 5 s; the last answer. */
 async function scrapeUntilReady(url: string, value: number): Promise<{ status: number; text: string }> {
@@ -43,7 +27,7 @@ describe("coupler_ready: readiness as a metric", () => {
   it("is 0 while the process is up and its database unreachable, and /metrics still answers 200 without waiting on the database", async () => {
     const logged: string[] = [];
     const server = await startServer({
-      databaseUrl: `postgres://coupler@127.0.0.1:${await closedPort()}/coupler`,
+      databaseUrl: `postgres://coupler@127.0.0.1:${await freePort()}/coupler`,
       authSecret: randomBytes(32).toString("hex"),
       host: "127.0.0.1",
       port: 0,

@@ -5,7 +5,7 @@ import { createDatabase } from "@coupler/core";
 import { createCoupler, enrolledUser, type TestDatabase } from "@coupler/testing";
 import { useTestDatabase } from "@coupler/testing/vitest";
 import { signToken } from "../src/auth.ts";
-import { logLines, sampleSum, startMain, waitFor, type RunningMain } from "./runMain.ts";
+import { gauge, logLines, sampleSum, startMain, waitFor, type RunningMain } from "./runMain.ts";
 
 /** What a scrape must answer within whatever one worker is doing (issue 16); the primary waits WORKER_METRICS_TIMEOUT_MS (500 ms) per collection. */
 const SCRAPE_DEADLINE_MS = 1_000;
@@ -28,12 +28,6 @@ function get(agent: Agent, url: string): Promise<{ status: number; body: string;
       .on("error", reject)
       .end();
   });
-}
-
-/** A gauge's value in an exposition text (the unlabelled sample `name value`). */
-function gauge(metrics: string, name: string): number | undefined {
-  const line = metrics.split("\n").find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
 
 describe("/metrics of the API executable with API_WORKERS=2 when one worker does not answer", () => {
