@@ -7,6 +7,12 @@ import { useTestDatabase } from "@coupler/testing/vitest";
 import { signToken } from "../src/auth.ts";
 import { gauge, logLines, sampleSum, startMain, waitFor, type RunningMain } from "./runMain.ts";
 
+/*
+ * Regression (issue 16): with API_WORKERS=2 and one worker SIGKILLed, the next
+ * scrape waited 5 s and answered 500, because prom-client's clusterMetrics()
+ * fails the whole collection when one worker does not answer.
+ */
+
 /** What a scrape must answer within whatever one worker is doing (issue 16); the primary waits WORKER_METRICS_TIMEOUT_MS (500 ms) per collection. */
 const SCRAPE_DEADLINE_MS = 1_000;
 const CALLS = 12;
