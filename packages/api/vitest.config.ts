@@ -22,6 +22,9 @@ export default couplerVitestConfig({
           // Not about /trpc: the process, the CLIs, socket limits, dashboards, REST, /docs and the packed client.
           "test/main.test.ts",
           "test/workers.test.ts",
+          "test/workersMetrics.test.ts",
+          "test/prometheus.test.ts",
+          "test/readinessMetric.test.ts",
           "test/tokenCli.test.ts",
           "test/slowClient.test.ts",
           "test/deployMetrics.test.ts",

@@ -1,6 +1,10 @@
 import { purgeExpiredIdempotencyKeys, runIntegrityAudit, type Database, type Logger } from "@coupler/core";
 import type { ApiMetrics } from "./metrics.ts";
 
+/** How often the readiness gauge is refreshed (`coupler_ready`), and how long one probe may take before it counts as a failure. */
+export const READINESS_PROBE_INTERVAL_MS = 5_000;
+export const READINESS_PROBE_TIMEOUT_MS = 2_000;
+
 export interface BackgroundJobs {
   /** Stops the timers and waits for a run in progress. */
   stop(): Promise<void>;
@@ -10,7 +14,11 @@ export interface BackgroundJobs {
  * The server's periodic work, off the request path: the integrity audit that
  * refreshes the desync and orphan gauges (once at start, then every
  * `integrityIntervalMs`; 0 = only at start), and the purge of idempotency keys
- * past their retention (every `purgeIntervalMs`; 0 = never). A run never
+ * past their retention (every `purgeIntervalMs`; 0 = never), and a readiness
+ * probe (`select 1`, the query /readyz runs) every READINESS_PROBE_INTERVAL_MS
+ * that sets `coupler_ready`, so a process that is up but cannot reach its
+ * database shows on /metrics without a scrape ever waiting on the database.
+ * A probe unanswered within READINESS_PROBE_TIMEOUT_MS counts as failed. A run never
  * overlaps the previous one of its kind, and a failure is logged, not thrown.
  */
 export function startBackgroundJobs(options: {
@@ -34,9 +42,27 @@ export function startBackgroundJobs(options: {
       })
       .catch((error: unknown) => logger.warn({ err: error }, "idempotency key purge failed")),
   );
+  let reachable = true; // log the change to unreachable once, not every probe
+  const readiness = periodic(READINESS_PROBE_INTERVAL_MS, true, async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${READINESS_PROBE_TIMEOUT_MS} ms`)), READINESS_PROBE_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([pool.query("select 1"), timeout]);
+      metrics.ready.set(1);
+      reachable = true;
+    } catch (error) {
+      if (reachable) logger.warn({ err: error }, "readiness probe failed: the database is unreachable");
+      reachable = false;
+      metrics.ready.set(0);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
   return {
     async stop() {
-      await Promise.all([integrity.stop(), purge.stop()]);
+      await Promise.all([integrity.stop(), purge.stop(), readiness.stop()]);
     },
   };
 }

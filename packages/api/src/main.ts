@@ -14,7 +14,6 @@ import { dirname, join } from "node:path";
 import { ProgressLicenseCoupler, createDatabase, migrate, redactUrl } from "@coupler/core";
 import { orExit } from "@coupler/core/config";
 import { ensureDatabase, startEmbeddedPostgres, type RunningPostgres } from "@coupler/embedded";
-import { AggregatorRegistry } from "prom-client";
 import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, signToken } from "./auth.ts";
 import { resolveAuthSecret } from "./devSecret.ts";
 import { loadEnvFile, parseApiConfig, serverSettings } from "./config.ts";
@@ -22,7 +21,7 @@ import { createApiLogger } from "./logger.ts";
 import { enableGuardOnFreshInstall, seedDemo, type DemoUser } from "./seedDemo.ts";
 import { startServer, type RunningServer } from "./server.ts";
 import { stopOnSignals } from "./shutdown.ts";
-import { forkWorkers, metricsFromPrimary, type WorkerPool } from "./workers.ts";
+import { answerMetricsCollection, forkWorkers, metricsFromPrimary, type WorkerPool } from "./workers.ts";
 
 /** Demo tokens stay within the API's token lifetime limit (AUTH_MAX_TOKEN_LIFETIME, 24 h by default). */
 const DEMO_TOKEN_LIFETIME_SECONDS = Math.min(12 * 60 * 60, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS);
@@ -45,10 +44,8 @@ async function runWorker(): Promise<void> {
   try {
     if (!env.DATABASE_URL || !env.AUTH_SECRET) throw new Error("a worker needs DATABASE_URL and AUTH_SECRET from its primary");
     server = await startServer({ ...serverSettings(env), databaseUrl: env.DATABASE_URL, authSecret: env.AUTH_SECRET, logger, metricsText: metricsFromPrimary });
-    // What this worker contributes when the primary aggregates: constructing an AggregatorRegistry
-    // installs prom-client's listener that answers the primary's requests (nothing else does).
-    AggregatorRegistry.setRegistries([server.metrics.registry]);
-    new AggregatorRegistry();
+    // What this worker contributes when the primary aggregates a scrape (workers.ts).
+    answerMetricsCollection(server.metrics.registry);
   } catch (error) {
     logger.fatal({ err: error }, "API worker failed to start");
     process.exit(1);

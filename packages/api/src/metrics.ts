@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { CouplerObserver, IntegrityReport, OperationEvent } from "@coupler/core";
+import { WORKERS_MISSING_HELP, WORKERS_MISSING_METRIC } from "./workers.ts";
 
 // Coupler calls take about a millisecond; lock waits can reach lock_timeout.
 const DURATION_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -8,11 +9,13 @@ const DURATION_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0
  * The server's Prometheus metrics, on a registry of its own (not prom-client's
  * global one), so several servers can run in one process.
  *
- * With API_WORKERS > 1 the primary sums every worker's registry (prom-client's
- * AggregatorRegistry, see workers.ts): counters and histograms add up. The
- * integrity gauges are the same database's state seen by each worker's own
- * periodic check, so they take the maximum (a finding stays visible until every
- * worker's check has seen it gone) rather than N times the count.
+ * With API_WORKERS > 1 the primary sums the registries of the workers that
+ * answer (prom-client's `AggregatorRegistry.aggregate`, see workers.ts):
+ * counters and histograms add up. The integrity gauges are the same database's
+ * state seen by each worker's own periodic check, so they take the maximum (a
+ * finding stays visible until every worker's check has seen it gone) rather
+ * than N times the count. Readiness takes the minimum: one worker that cannot
+ * reach the database makes the process not ready.
  */
 export class ApiMetrics implements CouplerObserver {
   readonly registry = new Registry();
@@ -77,6 +80,19 @@ export class ApiMetrics implements CouplerObserver {
     name: "coupler_integrity_last_check_timestamp_seconds",
     help: "When the last integrity check finished (Unix time).",
     aggregator: "max",
+    registers: [this.registry],
+  });
+  readonly ready = new Gauge({
+    name: "coupler_ready",
+    help: "1 when the last readiness probe (select 1, as /readyz runs it) reached the database, 0 when it failed or the server is draining.",
+    aggregator: "min",
+    registers: [this.registry],
+  });
+  /** Set by the primary when it aggregates workers (see workers.ts); 0 in a single process. Omitted from a worker's share. */
+  readonly workersMissing = new Gauge({
+    name: WORKERS_MISSING_METRIC,
+    help: WORKERS_MISSING_HELP,
+    aggregator: "omit",
     registers: [this.registry],
   });
   readonly http = new Histogram({

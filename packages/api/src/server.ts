@@ -196,8 +196,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (draining) return send(res, 503, { status: "shutting down" });
     try {
       await database.pool.query("select 1");
+      metrics.ready.set(1);
       send(res, 200, { status: "ready" });
     } catch (error) {
+      metrics.ready.set(0);
       logger.warn({ err: error }, "readiness check failed");
       send(res, 503, { status: "database unreachable" });
     }

@@ -5,18 +5,40 @@
  * demo data), then forks the workers; each runs `startServer` and shares the
  * listening socket (Linux hands connections out round-robin). /metrics must
  * count every worker's requests whichever worker answers it, so a worker asks
- * the primary over IPC; the primary collects every worker's registry with
- * prom-client's AggregatorRegistry (`clusterMetrics()`, answered by
- * prom-client's own listener in each worker) and sends the text back.
+ * the primary over IPC; the primary asks every listening worker for its
+ * registry (`getMetricsAsJSON`, answered by `answerMetricsCollection` in each
+ * worker), waits at most WORKER_METRICS_TIMEOUT_MS for each, sums what came
+ * back with prom-client's `AggregatorRegistry.aggregate` and sends the text.
+ *
+ * prom-client's own `clusterMetrics()` is not used: it fails the whole
+ * collection when one worker does not answer within 5 s, so one killed or
+ * stopped worker turned every scrape into a 5 s wait and a 500 (issue 16).
+ * Here a worker that is dead, not yet listening (a replacement starting) or
+ * stopped is left out, and `coupler_metrics_workers_missing` says how many
+ * of the API_WORKERS were.
  */
 import cluster, { type Worker } from "node:cluster";
-import { AggregatorRegistry } from "prom-client";
+import { AggregatorRegistry, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import type { Logger } from "@coupler/core";
 
 const METRICS_REQUEST = "coupler:metrics-request";
 const METRICS_RESPONSE = "coupler:metrics-response";
-/** Longer than prom-client's own 5 s limit on collecting from the workers. */
-const METRICS_TIMEOUT_MS = 10_000;
+const COLLECT_REQUEST = "coupler:metrics-collect";
+const COLLECT_RESPONSE = "coupler:metrics-collected";
+
+/**
+ * How long the primary waits for each worker's registry before leaving it
+ * out of a scrape (all workers are asked at once, so this bounds the whole
+ * collection). Well under the 1 s a scrape must answer in with a worker dead
+ * or stopped, and far above what a live worker needs (a few ms).
+ */
+export const WORKER_METRICS_TIMEOUT_MS = 500;
+/** How long a worker waits for the primary's aggregate: the collection's bound plus room to aggregate and send. */
+const PRIMARY_METRICS_TIMEOUT_MS = WORKER_METRICS_TIMEOUT_MS + 1_500;
+
+/** The gauge the primary adds to every aggregate; ApiMetrics declares it too (0 in a single process). */
+export const WORKERS_MISSING_METRIC = "coupler_metrics_workers_missing";
+export const WORKERS_MISSING_HELP = `API worker processes (of API_WORKERS) whose metrics this scrape lacks: dead, restarting or not answering within ${WORKER_METRICS_TIMEOUT_MS} ms. Always 0 without workers.`;
 
 interface MetricsRequest {
   type: typeof METRICS_REQUEST;
@@ -26,6 +48,16 @@ interface MetricsResponse {
   type: typeof METRICS_RESPONSE;
   id: number;
   body?: string;
+  error?: string;
+}
+interface CollectRequest {
+  type: typeof COLLECT_REQUEST;
+  id: number;
+}
+interface CollectResponse {
+  type: typeof COLLECT_RESPONSE;
+  id: number;
+  metrics?: MetricObjectWithValues<MetricValue<string>>[];
   error?: string;
 }
 
@@ -44,7 +76,6 @@ export interface WorkerPool {
  */
 export function forkWorkers(options: { count: number; env: Record<string, string>; logger: Logger; onFailure: (error: Error) => void }): WorkerPool {
   const { logger } = options;
-  const aggregator = new AggregatorRegistry();
   const live = new Set<Worker>();
   const listening = new Set<Worker>();
   let stopping = false;
@@ -53,10 +84,11 @@ export function forkWorkers(options: { count: number; env: Record<string, string
   const ready = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
   ready.catch(() => {}); // the caller awaits it; a late rejection is reported through onFailure as well
 
+  const collector = createCollector();
   const answerMetrics = async (worker: Worker, id: number) => {
     let response: MetricsResponse;
     try {
-      response = { type: METRICS_RESPONSE, id, body: await aggregator.clusterMetrics() };
+      response = { type: METRICS_RESPONSE, id, body: await collector.metrics([...listening], options.count) };
     } catch (error) {
       response = { type: METRICS_RESPONSE, id, error: error instanceof Error ? error.message : String(error) };
     }
@@ -68,6 +100,7 @@ export function forkWorkers(options: { count: number; env: Record<string, string
     live.add(worker);
     worker.on("message", (message: unknown) => {
       if (isMessage<MetricsRequest>(message, METRICS_REQUEST)) void answerMetrics(worker, message.id);
+      if (isMessage<CollectResponse>(message, COLLECT_RESPONSE)) collector.received(message);
     });
     worker.on("listening", (address) => {
       listening.add(worker);
@@ -109,6 +142,65 @@ export function forkWorkers(options: { count: number; env: Record<string, string
   return { ready, stop };
 }
 
+/**
+ * The primary's side of a scrape: asks each listening worker for its
+ * registry, waits at most WORKER_METRICS_TIMEOUT_MS, and aggregates what
+ * arrived (counters and histograms summed, gauges by their `aggregator`).
+ * Answers that come later (a stopped worker continued) are dropped.
+ */
+function createCollector() {
+  let nextId = 0;
+  const waiting = new Map<number, (response: CollectResponse) => void>();
+  const own = new Registry();
+  const missingGauge = new Gauge({ name: WORKERS_MISSING_METRIC, help: WORKERS_MISSING_HELP, registers: [own] });
+
+  const ask = (worker: Worker) =>
+    new Promise<CollectResponse["metrics"]>((resolve) => {
+      const id = nextId++;
+      const timer = setTimeout(() => (waiting.delete(id), resolve(undefined)), WORKER_METRICS_TIMEOUT_MS);
+      waiting.set(id, (response) => (clearTimeout(timer), waiting.delete(id), resolve(response.metrics)));
+      // A worker killed a moment ago may still be in the set; sending to it fails (callback or throw) and it counts as missing.
+      try {
+        if (!worker.isConnected()) throw new Error("worker disconnected");
+        worker.send({ type: COLLECT_REQUEST, id } satisfies CollectRequest, (error: Error | null) => {
+          if (error) waiting.get(id)?.({ type: COLLECT_RESPONSE, id });
+        });
+      } catch {
+        waiting.get(id)?.({ type: COLLECT_RESPONSE, id });
+      }
+    });
+
+  return {
+    received(response: CollectResponse): void {
+      waiting.get(response.id)?.(response);
+    },
+    /** The exposition text of every worker that answered in time, plus the missing-workers gauge; `expected` is API_WORKERS. */
+    async metrics(workers: Worker[], expected: number): Promise<string> {
+      const answers = (await Promise.all(workers.map(ask))).filter((metrics) => metrics !== undefined);
+      missingGauge.set(Math.max(0, expected - answers.length));
+      const aggregated = AggregatorRegistry.aggregate<typeof Registry.PROMETHEUS_CONTENT_TYPE>(answers);
+      return Registry.merge([aggregated, own]).metrics();
+    },
+  };
+}
+
+/**
+ * In a worker: answers the primary's collection requests with `registry`'s
+ * metrics as JSON (what `AggregatorRegistry.aggregate` takes). Call once,
+ * after the server is up. The registry must declare WORKERS_MISSING_METRIC
+ * with the "omit" aggregator, so the primary's own count replaces it.
+ */
+export function answerMetricsCollection(registry: Registry): void {
+  process.on("message", (message: unknown) => {
+    if (!isMessage<CollectRequest>(message, COLLECT_REQUEST)) return;
+    const { id } = message;
+    registry.getMetricsAsJSON().then(
+      (metrics) => process.send?.({ type: COLLECT_RESPONSE, id, metrics } satisfies CollectResponse),
+      (error: unknown) => process.send?.({ type: COLLECT_RESPONSE, id, error: String(error) } satisfies CollectResponse),
+    );
+  });
+}
+
 let nextRequest = 0;
 let listeningForResponses = false;
 const pending = new Map<number, { resolve: (body: string) => void; reject: (error: Error) => void }>();
@@ -120,8 +212,8 @@ export function metricsFromPrimary(): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       pending.delete(id);
-      reject(new Error(`the primary did not send metrics within ${METRICS_TIMEOUT_MS} ms`));
-    }, METRICS_TIMEOUT_MS).unref();
+      reject(new Error(`the primary did not send metrics within ${PRIMARY_METRICS_TIMEOUT_MS} ms`));
+    }, PRIMARY_METRICS_TIMEOUT_MS).unref();
     pending.set(id, {
       resolve: (body) => (clearTimeout(timer), resolve(body)),
       reject: (error) => (clearTimeout(timer), reject(error)),

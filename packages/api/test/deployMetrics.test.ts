@@ -62,7 +62,16 @@ interface Dashboard {
   panels: { title: string; type: string; datasource?: { uid: string }; targets?: { expr: string }[] }[];
 }
 interface RuleFile {
-  groups: { name: string; rules: { alert: string; expr: string; for?: string }[] }[];
+  groups: { name: string; rules: { alert: string; expr: string; for?: string; annotations?: Record<string, string> }[] }[];
+}
+
+/** The anchors GitHub gives a Markdown file's headings: lower case, punctuation dropped, spaces to hyphens. */
+function headingAnchors(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  for (const [, heading] of markdown.matchAll(/^#{1,6} +(.+)$/gm)) {
+    if (heading !== undefined) anchors.add(heading.trim().toLowerCase().replace(/[^\w\- ]/g, "").replace(/ /g, "-"));
+  }
+  return anchors;
 }
 
 async function deployFile(path: string): Promise<string> {
@@ -110,6 +119,24 @@ describe("deploy/: the Grafana dashboard and the Prometheus alerts", () => {
     const readme = await deployFile("README.md");
     for (const alert of alerts) expect(readme, `deploy/README.md does not explain ${alert}`).toContain(`\`${alert}\``);
     expect(rules.groups.flatMap((g) => g.rules).find((r) => r.alert === "CouplerDesyncedPairs")?.for).toBe("1m");
+  });
+
+  it("gives every alert a runbook_url that points at its own entry of deploy/README.md", async () => {
+    const rules = parseYaml(await deployFile("prometheus/alerts.yml")) as RuleFile;
+    const anchors = headingAnchors(await deployFile("README.md"));
+    for (const rule of rules.groups.flatMap((g) => g.rules)) {
+      const anchor = `${rule.alert.toLowerCase()}`;
+      expect(rule.annotations?.runbook_url, rule.alert).toBe(`deploy/README.md#${anchor}`);
+      expect(anchors.has(anchor), `deploy/README.md has no heading for ${rule.alert}`).toBe(true);
+    }
+  });
+
+  it("tells operators, in the desync runbook, to repair the pairs before switching the guard on", async () => {
+    const readme = await deployFile("README.md");
+    const entry = readme.slice(readme.indexOf("### CouplerDesyncedPairs"), readme.indexOf("### CouplerOrphanRecords"));
+    expect(entry.indexOf("progression.sync")).toBeGreaterThan(0);
+    expect(entry.indexOf("progression.sync")).toBeLessThan(entry.indexOf("admin.setGuard"));
+    expect(entry).toMatch(/refused/);
   });
 
   it("queries only metrics the running API exports on /metrics", async () => {

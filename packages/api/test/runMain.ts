@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess, type ChildProcessByStdio } from "node:child_process";
 import type { Readable } from "node:stream";
+import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
@@ -86,4 +87,28 @@ export function logLines(output: readonly string[]): Record<string, unknown>[] {
       return [];
     }
   });
+}
+
+/** The sum of a counter's or histogram's samples named `name` (e.g. `x_count`) whose labels contain `labels`, in an exposition text. */
+export function sampleSum(metrics: string, name: string, labels: string): number {
+  return metrics
+    .split("\n")
+    .filter((line) => line.startsWith(`${name}{`) && line.includes(labels))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+}
+
+/** An unlabelled sample's value (`name value`) in an exposition text; undefined when absent. */
+export function gauge(metrics: string, name: string): number | undefined {
+  const line = metrics.split("\n").find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
+/** A loopback port free a moment ago: the kernel picks it, and it is released for the caller to bind (or to find closed). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
 }

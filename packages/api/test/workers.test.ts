@@ -4,17 +4,9 @@ import { createDatabase } from "@coupler/core";
 import { createCoupler, enrolledUser, type TestDatabase } from "@coupler/testing";
 import { useTestDatabase } from "@coupler/testing/vitest";
 import { signToken } from "../src/auth.ts";
-import { isRunning, logLines, startMain, waitFor } from "./runMain.ts";
+import { isRunning, logLines, sampleSum, startMain, waitFor } from "./runMain.ts";
 
 const CALLS = 24;
-
-/** The sum of a counter's or histogram's `_count` samples whose labels contain `labels`. */
-function sampleSum(metrics: string, name: string, labels: string): number {
-  return metrics
-    .split("\n")
-    .filter((line) => line.startsWith(`${name}{`) && line.includes(labels))
-    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
-}
 
 describe("the API executable with API_WORKERS=2", () => {
   let database: TestDatabase;

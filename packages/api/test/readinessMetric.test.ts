@@ -1,0 +1,49 @@
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { createLogger } from "@coupler/core";
+import { startServer } from "../src/server.ts";
+import { startTestApi } from "./harness.ts";
+import { freePort, gauge } from "./runMain.ts";
+
+/** Scrapes `url` every 100 ms until coupler_ready reads `value` (the probe runs at start), for at most 5 s; the last answer. */
+async function scrapeUntilReady(url: string, value: number): Promise<{ status: number; text: string }> {
+  let last = { status: 0, text: "" };
+  for (let i = 0; i < 50 && gauge(last.text, "coupler_ready") !== value; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    const res = await fetch(`${url}/metrics`);
+    last = { status: res.status, text: await res.text() };
+  }
+  return last;
+}
+
+describe("coupler_ready: readiness as a metric", () => {
+  it("is 1 once the readiness probe has reached the database, and coupler_metrics_workers_missing is 0 in a single process", async () => {
+    await using api = await startTestApi();
+    const { text } = await scrapeUntilReady(api.url, 1);
+    expect(gauge(text, "coupler_ready")).toBe(1);
+    expect(gauge(text, "coupler_metrics_workers_missing")).toBe(0);
+  });
+
+  it("is 0 while the process is up and its database unreachable, and /metrics still answers 200 without waiting on the database", async () => {
+    const logged: string[] = [];
+    const server = await startServer({
+      databaseUrl: `postgres://coupler@127.0.0.1:${await freePort()}/coupler`,
+      authSecret: randomBytes(32).toString("hex"),
+      host: "127.0.0.1",
+      port: 0,
+      integrityIntervalMs: 0,
+      logger: createLogger("coupler-api-test", "warn", { write: (line: string) => void logged.push(line) }),
+    });
+    try {
+      // The gauge starts at 0; wait for the probe's own verdict before reading it.
+      for (let i = 0; i < 50 && !logged.some((l) => l.includes("readiness probe failed")); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(logged.some((l) => l.includes("readiness probe failed: the database is unreachable"))).toBe(true);
+      const { status, text } = await scrapeUntilReady(server.url, 0);
+      expect(status).toBe(200);
+      expect(gauge(text, "coupler_ready")).toBe(0);
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
+    } finally {
+      await server.close();
+    }
+  });
+});
