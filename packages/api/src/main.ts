@@ -127,8 +127,8 @@ async function runPrimary(): Promise<void> {
           logger,
         });
       }
-      const workerEnv: Record<string, string> = { DATABASE_URL: databaseUrl, AUTH_SECRET: secret };
-      if (primaryMetrics) workerEnv[PRIMARY_METRICS_URL_ENV] = primaryMetrics.url;
+      // Always set, so a value inherited from the shell cannot tell the workers the primary serves /metrics when it does not.
+      const workerEnv = { DATABASE_URL: databaseUrl, AUTH_SECRET: secret, [PRIMARY_METRICS_URL_ENV]: primaryMetrics?.url ?? "" };
       workers = forkWorkers({ count: env.API_WORKERS, env: workerEnv, logger, onFailure: (error) => void fail(error) });
       url = await workers.ready;
       metricsUrl = primaryMetrics?.url ?? `${url}/metrics`;

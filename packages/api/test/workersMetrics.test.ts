@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { Agent, request } from "node:http";
+import { createServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDatabase } from "@coupler/core";
 import { createCoupler, enrolledUser, type TestDatabase } from "@coupler/testing";
 import { useTestDatabase } from "@coupler/testing/vitest";
 import { signToken } from "../src/auth.ts";
-import { gauge, logLines, sampleSum, startMain, waitFor, type RunningMain } from "./runMain.ts";
+import { gauge, logLines, runMain, sampleSum, startMain, waitFor, type RunningMain } from "./runMain.ts";
 
 /*
  * Regression (issue 16): with API_WORKERS=2 and one worker SIGKILLed, the next
@@ -193,6 +194,24 @@ describe("/metrics at METRICS_PORT of the API executable with API_WORKERS=2, ser
     expect((await get(false, `${new URL(main.metricsUrl).origin}/healthz`)).status).toBe(404);
     // Two fresh connections, so both workers are asked at least once in turn (round-robin).
     for (let i = 0; i < 2; i++) expect((await get(false, `${main.url}/metrics`, auth)).status).toBe(404);
+  }, 30_000);
+
+  it("exits 1 when METRICS_PORT is taken, naming the port, before any worker serves", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const child = runMain({ DATABASE_URL: database.url, AUTH_SECRET: randomBytes(32).toString("hex"), API_WORKERS: "2", METRICS_PORT: String(port) });
+      let output = "";
+      child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      expect(await new Promise((resolve) => child.once("exit", resolve))).toBe(1);
+      expect(output).toContain(`EADDRINUSE`);
+      expect(output).toContain(String(port));
+      expect(output).not.toContain("coupler API listening");
+    } finally {
+      taken.close();
+    }
   }, 30_000);
 
   it("answers every scrape on a fresh connection with 200 within the deadline while a worker is stopped (SIGSTOP): the live worker's calls and 1 worker missing", async () => {
