@@ -5,7 +5,8 @@
  * Migrates, seeds demo data (embedded, or when COUPLER_SEED_DEMO=true), and
  * prints how to call it. With API_WORKERS > 1 this process prepares the
  * database and forks that many HTTP workers (workers.ts), each of which runs
- * this file again as a cluster worker. SIGTERM, SIGINT or the launcher going
+ * this file again as a cluster worker; with METRICS_PORT set as well, this
+ * process serves /metrics there for all of them. SIGTERM, SIGINT or the launcher going
  * away drain in-flight calls (in every worker), close the pools, then stop the
  * embedded PostgreSQL, and exit 0 (see shutdown.ts).
  */
@@ -21,7 +22,7 @@ import { createApiLogger } from "./logger.ts";
 import { enableGuardOnFreshInstall, seedDemo, type DemoUser } from "./seedDemo.ts";
 import { startServer, type RunningServer } from "./server.ts";
 import { stopOnSignals } from "./shutdown.ts";
-import { answerMetricsCollection, forkWorkers, metricsFromPrimary, type WorkerPool } from "./workers.ts";
+import { PRIMARY_METRICS_URL_ENV, answerMetricsCollection, forkWorkers, metricsFromPrimary, servePrimaryMetrics, type WorkerPool } from "./workers.ts";
 
 /** Demo tokens stay within the API's token lifetime limit (AUTH_MAX_TOKEN_LIFETIME, 24 h by default). */
 const DEMO_TOKEN_LIFETIME_SECONDS = Math.min(12 * 60 * 60, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS);
@@ -35,7 +36,7 @@ const logger = await createApiLogger("coupler-api", env.LOG_LEVEL);
 if (cluster.isWorker) await runWorker();
 else await runPrimary();
 
-/** A cluster worker: serves on the primary's database and secret (passed in its environment). */
+/** A cluster worker: serves on the primary's database and secret (passed in its environment), and leaves METRICS_PORT to the primary. */
 async function runWorker(): Promise<void> {
   let server: RunningServer | undefined;
   stopOnSignals(logger, async () => {
@@ -43,7 +44,15 @@ async function runWorker(): Promise<void> {
   });
   try {
     if (!env.DATABASE_URL || !env.AUTH_SECRET) throw new Error("a worker needs DATABASE_URL and AUTH_SECRET from its primary");
-    server = await startServer({ ...serverSettings(env), databaseUrl: env.DATABASE_URL, authSecret: env.AUTH_SECRET, logger, metricsText: metricsFromPrimary });
+    const externalMetricsUrl = process.env[PRIMARY_METRICS_URL_ENV];
+    server = await startServer({
+      ...serverSettings(env),
+      databaseUrl: env.DATABASE_URL,
+      authSecret: env.AUTH_SECRET,
+      logger,
+      metricsText: metricsFromPrimary,
+      ...(externalMetricsUrl ? { externalMetricsUrl } : {}),
+    });
     // What this worker contributes when the primary aggregates a scrape (workers.ts).
     answerMetricsCollection(server.metrics.registry);
   } catch (error) {
@@ -56,8 +65,10 @@ async function runPrimary(): Promise<void> {
   let embedded: RunningPostgres | undefined;
   let server: RunningServer | undefined;
   let workers: WorkerPool | undefined;
+  let primaryMetrics: { url: string; close(): Promise<void> } | undefined;
   const stopAll = async () => {
     await workers?.stop();
+    await primaryMetrics?.close();
     await server?.close();
     await embedded?.stop();
   };
@@ -98,16 +109,33 @@ async function runPrimary(): Promise<void> {
     }
 
     let url: string;
+    let metricsUrl: string;
     if (env.API_WORKERS === 1) {
       server = await startServer({ ...serverSettings(env), databaseUrl, authSecret: secret, logger });
       url = server.url;
+      metricsUrl = server.metricsUrl;
     } else {
-      workers = forkWorkers({ count: env.API_WORKERS, env: { DATABASE_URL: databaseUrl, AUTH_SECRET: secret }, logger, onFailure: (error) => void fail(error) });
+      const settings = serverSettings(env);
+      // METRICS_PORT is this process's, so no worker can hold a scrape (workers.ts); it listens before the workers start, so a taken port fails fast.
+      if (settings.metricsPort !== undefined) {
+        primaryMetrics = await servePrimaryMetrics({
+          settings,
+          text: async () => {
+            if (!workers) throw new Error("the workers are not started yet");
+            return workers.metrics();
+          },
+          logger,
+        });
+      }
+      // Always set, so a value inherited from the shell cannot tell the workers the primary serves /metrics when it does not.
+      const workerEnv = { DATABASE_URL: databaseUrl, AUTH_SECRET: secret, [PRIMARY_METRICS_URL_ENV]: primaryMetrics?.url ?? "" };
+      workers = forkWorkers({ count: env.API_WORKERS, env: workerEnv, logger, onFailure: (error) => void fail(error) });
       url = await workers.ready;
+      metricsUrl = primaryMetrics?.url ?? `${url}/metrics`;
     }
     // Tokens only for the development server on its own embedded PostgreSQL: anywhere else they are credentials.
     const tokens = embedded ? await demoTokens(demo, secret) : undefined;
-    printBanner({ url, databaseUrl, dataDir: embedded?.dataDir, secretSource, demo, guardEnabled, tokens, workers: env.API_WORKERS });
+    printBanner({ url, metricsUrl, databaseUrl, dataDir: embedded?.dataDir, secretSource, demo, guardEnabled, tokens, workers: env.API_WORKERS });
   } catch (error) {
     await fail(error);
   }
@@ -121,6 +149,8 @@ async function demoTokens(demo: DemoUser[], secret: string): Promise<Map<DemoUse
 
 function printBanner(info: {
   url: string;
+  /** Where to scrape: on the main port, or at METRICS_PORT. */
+  metricsUrl: string;
   databaseUrl: string;
   /** Set when this process started the embedded PostgreSQL. */
   dataDir: string | undefined;
@@ -137,7 +167,7 @@ function printBanner(info: {
     `  API           ${info.url}/trpc${info.workers > 1 ? `  (${info.workers} worker processes)` : ""}`,
     `  DATABASE_URL  ${redactUrl(info.databaseUrl)}${info.dataDir ? `  (embedded, data in ${info.dataDir}, password in ${join(dirname(info.dataDir), "pg.password")})` : ""}`,
     `  AUTH_SECRET   ${info.secretSource === "AUTH_SECRET" ? "from the environment" : `generated for development, kept in ${info.secretSource}`}`,
-    `  health        ${info.url}/healthz  ${info.url}/readyz  ${info.url}/metrics`,
+    `  health        ${info.url}/healthz  ${info.url}/readyz  ${info.metricsUrl}`,
   ];
   if (info.guardEnabled !== undefined) lines.push(`  coupling guard ${info.guardEnabled ? "on" : "off"}`);
   const { tokens } = info;

@@ -8,7 +8,7 @@ import { startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
 import { parseApiConfig, serverSettings } from "./config.ts";
 import { applyHttpLimits, httpServerOptions, setSecurityHeaders, type HttpLimits } from "./httpLimits.ts";
-import { createMetricsEndpoint } from "./metricsEndpoint.ts";
+import { createMetricsEndpoint, createMetricsServer } from "./metricsEndpoint.ts";
 import { createLeanHandler } from "./http/leanHandler.ts";
 import { createRequestLabeler } from "./http/requestLabel.ts";
 import { ApiMetrics } from "./metrics.ts";
@@ -60,6 +60,13 @@ export interface ServerOptions extends Partial<ServerSettings> {
   logger?: Logger;
   /** The /metrics body; this server's own registry when left out (a cluster worker passes the primary's aggregate of all workers). */
   metricsText?: () => Promise<string>;
+  /**
+   * Where another process serves /metrics on `metricsPort` (a cluster worker's
+   * primary, workers.ts): this server then opens no metrics listener, answers
+   * /metrics on its main port with 404 as it would with its own, and reports
+   * this URL as its `metricsUrl`.
+   */
+  externalMetricsUrl?: string;
   /** Serve single queries and mutations without tRPC's Fetch adapter (see http/leanHandler.ts); default true. */
   leanHttp?: boolean;
 }
@@ -155,7 +162,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
   };
   const metricsPort = options.metricsPort ?? DEFAULTS.metricsPort;
-  const serveMetrics = createMetricsEndpoint({ metrics, text: options.metricsText, token: options.metricsToken ?? DEFAULTS.metricsToken, logger });
+  const serveMetrics = createMetricsEndpoint({
+    text: options.metricsText ?? (() => metrics.registry.metrics()),
+    contentType: metrics.registry.contentType,
+    token: options.metricsToken ?? DEFAULTS.metricsToken,
+    logger,
+  });
 
   const server = createServer(httpServerOptions(limits), (req, res) => {
     setSecurityHeaders(res);
@@ -188,7 +200,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const path = url.split("?", 1)[0];
     if (path === "/healthz") return send(res, 200, { status: "ok" });
     if (path === "/readyz") return void ready(res);
-    if (path === "/metrics" && metricsPort === undefined) return void serveMetrics(req, res);
+    if (path === "/metrics" && metricsPort === undefined && options.externalMetricsUrl === undefined) return void serveMetrics(req, res);
     return send(res, 404, { error: "not found" });
   }
 
@@ -217,15 +229,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const host = options.host ?? DEFAULTS.host;
   const url = await listen(server, options.port ?? DEFAULTS.port, host);
   // Metrics on a port of their own: same limits and headers, nothing else served there.
-  const metricsServer =
-    metricsPort === undefined
-      ? undefined
-      : createServer(httpServerOptions(limits), (req, res) => {
-          setSecurityHeaders(res);
-          if ((req.url ?? "/").split("?", 1)[0] === "/metrics") return void serveMetrics(req, res);
-          send(res, 404, { error: "not found" });
-        });
-  if (metricsServer) applyHttpLimits(metricsServer, limits);
+  const metricsServer = metricsPort === undefined || options.externalMetricsUrl !== undefined ? undefined : createMetricsServer(limits, serveMetrics);
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -248,7 +252,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       logger.info("coupler API stopped");
     })());
 
-  let metricsUrl = `${url}/metrics`;
+  let metricsUrl = options.externalMetricsUrl ?? `${url}/metrics`;
   if (metricsServer) {
     try {
       metricsUrl = `${await listen(metricsServer, metricsPort ?? 0, options.metricsHost ?? DEFAULTS.metricsHost ?? host)}/metrics`;
@@ -263,7 +267,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 }
 
 /** Listens on `port` at `host` and resolves with the base URL, e.g. http://127.0.0.1:3000. */
-async function listen(server: Server, port: number, host: string): Promise<string> {
+export async function listen(server: Server, port: number, host: string): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

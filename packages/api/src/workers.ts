@@ -4,11 +4,19 @@
  * The primary prepares the database once (embedded PostgreSQL, migrations,
  * demo data), then forks the workers; each runs `startServer` and shares the
  * listening socket (Linux hands connections out round-robin). /metrics must
- * count every worker's requests whichever worker answers it, so a worker asks
- * the primary over IPC; the primary asks every listening worker for its
- * registry (`getMetricsAsJSON`, answered by `answerMetricsCollection` in each
- * worker), waits at most WORKER_METRICS_TIMEOUT_MS for each, sums what came
- * back with prom-client's `AggregatorRegistry.aggregate` and sends the text.
+ * count every worker's requests, so the primary asks every listening worker
+ * for its registry (`getMetricsAsJSON`, answered by `answerMetricsCollection`
+ * in each worker), waits at most WORKER_METRICS_TIMEOUT_MS for each, and sums
+ * what came back with prom-client's `AggregatorRegistry.aggregate`.
+ *
+ * Who serves that sum depends on METRICS_PORT. Set, the primary listens on it
+ * itself (`servePrimaryMetrics`) and the workers do not: the primary handles
+ * no API request, so a scrape is answered whatever a worker is doing. Unset,
+ * /metrics stays on the main port, where the cluster hands the scrape's
+ * connection to some worker, which asks the primary over IPC
+ * (`metricsFromPrimary`). That worker may be the stopped one: round-robin
+ * hands a SIGSTOPped worker new connections too, and they hang until it
+ * continues. Hence METRICS_PORT is the setting to use with workers.
  *
  * prom-client's own `clusterMetrics()` is not used: it fails the whole
  * collection when one worker does not answer within 5 s, so one killed or
@@ -20,6 +28,8 @@
 import cluster, { type Worker } from "node:cluster";
 import { AggregatorRegistry, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import type { Logger } from "@coupler/core";
+import { createMetricsEndpoint, createMetricsServer } from "./metricsEndpoint.ts";
+import { listen, type ServerSettings } from "./server.ts";
 
 const METRICS_REQUEST = "coupler:metrics-request";
 const METRICS_RESPONSE = "coupler:metrics-response";
@@ -64,6 +74,8 @@ interface CollectResponse {
 export interface WorkerPool {
   /** Resolves with the shared URL once every worker listens; rejects if one exits first. */
   ready: Promise<string>;
+  /** The exposition text of every listening worker that answers within WORKER_METRICS_TIMEOUT_MS, plus WORKERS_MISSING_METRIC. */
+  metrics(): Promise<string>;
   /** SIGTERM to every worker (each drains, see shutdown.ts); resolves once all have exited. No restarts from then on. */
   stop(): Promise<void>;
 }
@@ -85,10 +97,11 @@ export function forkWorkers(options: { count: number; env: Record<string, string
   ready.catch(() => {}); // the caller awaits it; a late rejection is reported through onFailure as well
 
   const collector = createCollector();
+  const metrics = () => collector.metrics([...listening], options.count);
   const answerMetrics = async (worker: Worker, id: number) => {
     let response: MetricsResponse;
     try {
-      response = { type: METRICS_RESPONSE, id, body: await collector.metrics([...listening], options.count) };
+      response = { type: METRICS_RESPONSE, id, body: await metrics() };
     } catch (error) {
       response = { type: METRICS_RESPONSE, id, error: error instanceof Error ? error.message : String(error) };
     }
@@ -139,7 +152,38 @@ export function forkWorkers(options: { count: number; env: Record<string, string
         ),
       );
     })());
-  return { ready, stop };
+  return { ready, metrics, stop };
+}
+
+/** The environment variable through which the primary tells its workers it serves /metrics on METRICS_PORT (its URL there). Not a setting. */
+export const PRIMARY_METRICS_URL_ENV = "COUPLER_PRIMARY_METRICS_URL";
+
+/**
+ * In the primary, with METRICS_PORT set: listens on `settings.metricsPort`
+ * (0 = any free port) at `metricsHost` (else `host`) and answers GET /metrics
+ * with `text` (a pool's `metrics()`), behind METRICS_TOKEN as in a single
+ * process. Resolves with the scrape URL once listening; rejects when the port
+ * cannot be had (EADDRINUSE, EACCES). `close()` stops it and cuts open
+ * connections.
+ */
+export async function servePrimaryMetrics(options: {
+  settings: ServerSettings;
+  text: () => Promise<string>;
+  logger: Logger;
+}): Promise<{ url: string; close(): Promise<void> }> {
+  const { settings, logger } = options;
+  const serve = createMetricsEndpoint({ text: options.text, contentType: Registry.PROMETHEUS_CONTENT_TYPE, token: settings.metricsToken, logger });
+  const server = createMetricsServer(settings, serve);
+  const url = `${await listen(server, settings.metricsPort ?? 0, settings.metricsHost ?? settings.host)}/metrics`;
+  logger.info({ metricsUrl: url }, "primary serving /metrics for all workers");
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 /**
@@ -205,7 +249,7 @@ let nextRequest = 0;
 let listeningForResponses = false;
 const pending = new Map<number, { resolve: (body: string) => void; reject: (error: Error) => void }>();
 
-/** In a worker: the /metrics text of all workers together, from the primary. */
+/** In a worker, when /metrics is on the main port (no METRICS_PORT): the /metrics text of all workers together, from the primary. */
 export function metricsFromPrimary(): Promise<string> {
   if (!listeningForResponses) listenForResponses();
   const id = nextRequest++;

@@ -17,7 +17,8 @@ import { freePort, startMain, type RunningMain } from "./runMain.ts";
  * The alerting rules against the real Prometheus (Debian's `prometheus`
  * package, which ships promtool; .ci/run installs it): promtool checks the
  * rules and runs their unit tests, and a Prometheus scrapes a running API with
- * two workers and evaluates every rule. Skipped, and says why, only where the
+ * two workers at its METRICS_PORT (as deploy/README.md tells operators to)
+ * and evaluates every rule. Skipped, and says why, only where the
  * binaries are missing.
  */
 const PROMETHEUS_DIR = fileURLToPath(new URL("../../../deploy/prometheus/", import.meta.url));
@@ -87,7 +88,7 @@ interface RulesResponse {
   data: { groups: { rules: { name: string; health: string; lastError?: string; lastEvaluation: string }[] }[] };
 }
 
-describe.skipIf(!prometheus)("a real Prometheus scraping the API with API_WORKERS=2", () => {
+describe.skipIf(!prometheus)("a real Prometheus scraping the API with API_WORKERS=2 at its METRICS_PORT", () => {
   let database: TestDatabase;
   let main: RunningMain;
   let server: ChildProcess | undefined;
@@ -101,7 +102,7 @@ describe.skipIf(!prometheus)("a real Prometheus scraping the API with API_WORKER
     const userId = await enrolledUser(setup, createCoupler(setup));
     await setup.close();
     const secret = randomBytes(32).toString("hex");
-    main = await startMain({ DATABASE_URL: database.url, AUTH_SECRET: secret, API_WORKERS: "2" });
+    main = await startMain({ DATABASE_URL: database.url, AUTH_SECRET: secret, API_WORKERS: "2", METRICS_PORT: "0" });
     const token = await signToken({ sub: 1, role: "instructor" }, secret, { expiresIn: "5m" });
     for (let i = 0; i < 6; i++) {
       const res = await fetch(`${main.url}/trpc/progression.levelUp`, {
@@ -121,7 +122,7 @@ describe.skipIf(!prometheus)("a real Prometheus scraping the API with API_WORKER
         `rule_files: [${JSON.stringify(ALERTS)}]`,
         "scrape_configs:",
         "  - job_name: coupler",
-        `    static_configs: [{ targets: [${JSON.stringify(new URL(main.url).host)}] }]`,
+        `    static_configs: [{ targets: [${JSON.stringify(new URL(main.metricsUrl).host)}] }]`,
         "",
       ].join("\n"),
     );
@@ -154,7 +155,8 @@ describe.skipIf(!prometheus)("a real Prometheus scraping the API with API_WORKER
     }
   }
 
-  it("scrapes the API as up, both workers answering, the calls of both counted and the database ready", async () => {
+  it("scrapes the API as up at its METRICS_PORT, both workers answering, the calls of both counted and the database ready", async () => {
+    expect(new URL(main.metricsUrl).port).not.toBe(new URL(main.url).port);
     await eventually(async () => (await query('up{job="coupler"}')).data.result[0]?.value[1] === "1");
     const missing = await query('coupler_metrics_workers_missing{job="coupler"}');
     expect(missing.data.result.map((r) => r.value[1])).toEqual(["0"]);

@@ -15,6 +15,8 @@ export const PACKAGE = fileURLToPath(new URL("..", import.meta.url));
 export interface RunningMain {
   child: ChildProcess;
   url: string;
+  /** Where the banner says to scrape: `${url}/metrics`, or METRICS_PORT's listener. */
+  metricsUrl: string;
   /** As the banner prints it: the password redacted. */
   databaseUrl: string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -45,15 +47,17 @@ export async function startMain(env: Record<string, string>): Promise<RunningMai
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
   createInterface({ input: child.stderr }).on("line", (line) => output.push(line));
-  const banner = new Promise<{ url: string; databaseUrl: string }>((resolve, reject) => {
+  const banner = new Promise<{ url: string; metricsUrl: string; databaseUrl: string }>((resolve, reject) => {
     let url: string | undefined;
+    let metricsUrl: string | undefined;
     let databaseUrl: string | undefined;
     createInterface({ input: child.stdout }).on("line", (line) => {
       output.push(line);
       url ??= /^ {2}API +(http:\/\/\S+)\/trpc\b/.exec(line)?.[1];
       databaseUrl ??= /^ {2}DATABASE_URL +(postgres\S+)/.exec(line)?.[1];
+      metricsUrl ??= /^ {2}health +.*\s(http:\/\/\S+\/metrics)$/.exec(line)?.[1];
       // The banner ends with this line; everything it prints is in `output` by then.
-      if (url && databaseUrl && line.startsWith("Stop with Ctrl-C")) resolve({ url, databaseUrl });
+      if (url && metricsUrl && databaseUrl && line.startsWith("Stop with Ctrl-C")) resolve({ url, metricsUrl, databaseUrl });
     });
     void exited.then(({ code }) => reject(new Error(`main exited (${code}) before its banner:\n${output.join("\n")}`)));
   });
