@@ -6,8 +6,8 @@ import { ProgressLicenseCoupler, createDatabase, createLogger, redactUrl, type L
 import { createAuthenticator, secretKey } from "./auth.ts";
 import { startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
-import { parseApiConfig, serverSettings } from "./config.ts";
-import { applyHttpLimits, httpServerOptions, setSecurityHeaders, type HttpLimits } from "./httpLimits.ts";
+import { resolveServerSettings, type ServerSettings } from "./config.ts";
+import { applyHttpLimits, httpServerOptions, setSecurityHeaders } from "./httpLimits.ts";
 import { createMetricsEndpoint } from "./metricsEndpoint.ts";
 import { createLeanHandler } from "./http/leanHandler.ts";
 import { createRequestLabeler } from "./http/requestLabel.ts";
@@ -16,43 +16,12 @@ import { REST_BASE } from "./openapi/openApiDocument.ts";
 import { createOpenApiRoutes } from "./openapi/openApiRoutes.ts";
 import { appRouter } from "./root.ts";
 
-/** The server's tunables, as `serverSettings(config)` derives them from the configuration. */
-export interface ServerSettings extends HttpLimits {
-  /** 0 picks a free port. */
-  port: number;
-  host: string;
-  poolSize: number;
-  lockTimeoutMs: number;
-  maxRetries: number;
-  /** Serve `bench.*` (the legacy write path). */
-  benchMode: boolean;
-  /** How often the integrity check refreshes the desync and orphan gauges; 0 = only at start. */
-  integrityIntervalMs: number;
-  maxBatchSize: number;
-  maxBodyBytes: number;
-  /** How long `close()` waits for in-flight requests before cutting connections. */
-  shutdownTimeoutMs: number;
-  /** Level of the logger the server creates when given none. */
-  logLevel: string;
-  /** When set, /metrics answers only `Authorization: Bearer <metricsToken>`. */
-  metricsToken: string | undefined;
-  /** When set, /metrics is served on a listener of its own at this port (0 = any free port), and the main port answers it with 404. */
-  metricsPort: number | undefined;
-  /** The metrics listener's address; the main `host` when unset. */
-  metricsHost: string | undefined;
-  /** The longest `exp − iat` a token may claim. */
-  maxTokenLifetimeSeconds: number;
-  /** Named prepared statements per pooled connection; off behind a transaction pooler. */
-  preparedStatements: boolean;
-  /** How long an idempotency key replays its first result. */
-  idempotencyRetentionMs: number;
-  /** How often expired idempotency keys are deleted; 0 = never. */
-  idempotencyPurgeIntervalMs: number;
-}
+export type { ServerSettings };
 
 /**
- * Resolved configuration: the server reads no environment. A setting left out
- * takes the default an unset environment variable has (see config.ts).
+ * What `startServer` takes: the server reads no environment. A setting left
+ * out takes the default an unset environment variable has, resolved once by
+ * config.ts (`resolveServerSettings`); executables pass `serverSettings(config)` whole.
  */
 export interface ServerOptions extends Partial<ServerSettings> {
   databaseUrl: string;
@@ -63,8 +32,6 @@ export interface ServerOptions extends Partial<ServerSettings> {
   /** Serve single queries and mutations without tRPC's Fetch adapter (see http/leanHandler.ts); default true. */
   leanHttp?: boolean;
 }
-
-const DEFAULTS: ServerSettings = serverSettings(parseApiConfig({}));
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:3000 (the router is at `${url}/trpc`). */
@@ -82,16 +49,14 @@ const JSON_HEADERS = { "content-type": "application/json" };
 
 /** Starts the HTTP server: tRPC at /trpc, plus /healthz, /readyz and /metrics. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger("coupler-api", options.logLevel ?? DEFAULTS.logLevel);
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
-  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs;
-  const integrityIntervalMs = options.integrityIntervalMs ?? DEFAULTS.integrityIntervalMs;
-  const idempotencyRetentionMs = options.idempotencyRetentionMs ?? DEFAULTS.idempotencyRetentionMs;
+  const settings = resolveServerSettings(options);
+  const { maxBodyBytes, idempotencyRetentionMs, metricsPort } = settings;
+  const logger = options.logger ?? createLogger("coupler-api", settings.logLevel);
 
   // createDatabase gives the pool an 'error' listener: a killed idle backend is logged, not fatal.
   const database = createDatabase({
     connectionString: options.databaseUrl,
-    max: options.poolSize ?? DEFAULTS.poolSize,
+    max: settings.poolSize,
     applicationName: "coupler-api",
     logger,
   });
@@ -99,9 +64,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const coupler = new ProgressLicenseCoupler({
     pool: database.pool,
     db: database.db,
-    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,
-    maxRetries: options.maxRetries ?? DEFAULTS.maxRetries,
-    preparedStatements: options.preparedStatements ?? DEFAULTS.preparedStatements,
+    lockTimeoutMs: settings.lockTimeoutMs,
+    maxRetries: settings.maxRetries,
+    preparedStatements: settings.preparedStatements,
     idempotencyRetentionMs,
     observer: metrics,
     // Every call already gets a request log line; the coupler adds its own only for failures (or at debug).
@@ -111,11 +76,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     coupler,
     pool: database.pool,
     logger,
-    benchMode: options.benchMode ?? DEFAULTS.benchMode,
+    benchMode: settings.benchMode,
     onIntegrityReport: (report) => metrics.recordIntegrity(report),
   };
   const authenticate = createAuthenticator(secretKey(options.authSecret), {
-    maxTokenLifetimeSeconds: options.maxTokenLifetimeSeconds ?? DEFAULTS.maxTokenLifetimeSeconds,
+    maxTokenLifetimeSeconds: settings.maxTokenLifetimeSeconds,
   });
   const describe = createRequestLabeler(appRouter, REST_BASE);
 
@@ -127,7 +92,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
-    maxBatchSize: options.maxBatchSize ?? DEFAULTS.maxBatchSize,
+    maxBatchSize: settings.maxBatchSize,
     maxBodySize: maxBodyBytes,
     createContext: contextFor,
     onError,
@@ -148,16 +113,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let draining = false;
   let drained: (() => void) | undefined;
 
-  const limits: HttpLimits = {
-    headersTimeoutMs: options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
-    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
-    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs,
-    maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
-  };
-  const metricsPort = options.metricsPort ?? DEFAULTS.metricsPort;
-  const serveMetrics = createMetricsEndpoint({ metrics, text: options.metricsText, token: options.metricsToken ?? DEFAULTS.metricsToken, logger });
+  const serveMetrics = createMetricsEndpoint({ metrics, text: options.metricsText, token: settings.metricsToken, logger });
 
-  const server = createServer(httpServerOptions(limits), (req, res) => {
+  const server = createServer(httpServerOptions(settings), (req, res) => {
     setSecurityHeaders(res);
     const started = performance.now();
     inflight++;
@@ -173,19 +131,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     route(req, res);
   });
   // Node's default keep-alive (5 s) is shorter than many load generators expect; the default here is 65 s.
-  applyHttpLimits(server, limits);
+  applyHttpLimits(server, settings);
 
   function route(req: IncomingMessage, res: ServerResponse) {
     const url = req.url ?? "/";
-    // REST under /api, /openapi.json, /docs, and GET /trpc pointing at them (openapi/openApiRoutes.ts).
-    if (openApi(req, res)) return;
-    if (url.startsWith("/trpc/")) {
-      const length = Number(req.headers["content-length"] ?? 0);
-      if (length > maxBodyBytes) return tooLarge(res, maxBodyBytes);
+    const path = url.split("?", 1)[0];
+    // Procedure calls go straight to tRPC; only `GET /trpc/` (the pointer to the REST docs) is the OpenAPI routes'.
+    if (path?.startsWith("/trpc/") && !(path === "/trpc/" && (req.method === "GET" || req.method === "HEAD"))) {
+      // The one check of an announced length; the lean path's readBody also stops a body that announced none.
+      if (Number(req.headers["content-length"] ?? 0) > maxBodyBytes) return tooLarge(res, maxBodyBytes);
       if (lean?.(req, res)) return;
       return trpc(req, res);
     }
-    const path = url.split("?", 1)[0];
+    // REST under /api, /openapi.json, /docs, and GET /trpc pointing at them (openapi/openApiRoutes.ts).
+    if (openApi(req, res)) return;
     if (path === "/healthz") return send(res, 200, { status: "ok" });
     if (path === "/readyz") return void ready(res);
     if (path === "/metrics" && metricsPort === undefined) return void serveMetrics(req, res);
@@ -207,23 +166,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     pool: database.pool,
     metrics,
     logger,
-    integrityIntervalMs,
-    purgeIntervalMs: options.idempotencyPurgeIntervalMs ?? DEFAULTS.idempotencyPurgeIntervalMs,
+    integrityIntervalMs: settings.integrityIntervalMs,
+    purgeIntervalMs: settings.idempotencyPurgeIntervalMs,
     idempotencyRetentionMs,
   });
 
-  const host = options.host ?? DEFAULTS.host;
-  const url = await listen(server, options.port ?? DEFAULTS.port, host);
+  const { host } = settings;
+  const url = await listen(server, settings.port, host);
   // Metrics on a port of their own: same limits and headers, nothing else served there.
   const metricsServer =
     metricsPort === undefined
       ? undefined
-      : createServer(httpServerOptions(limits), (req, res) => {
+      : createServer(httpServerOptions(settings), (req, res) => {
           setSecurityHeaders(res);
           if ((req.url ?? "/").split("?", 1)[0] === "/metrics") return void serveMetrics(req, res);
           send(res, 404, { error: "not found" });
         });
-  if (metricsServer) applyHttpLimits(metricsServer, limits);
+  if (metricsServer) applyHttpLimits(metricsServer, settings);
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -236,7 +195,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (inflight > 0) {
         await new Promise<void>((resolve) => {
           drained = resolve;
-          setTimeout(resolve, shutdownTimeoutMs).unref();
+          setTimeout(resolve, settings.shutdownTimeoutMs).unref();
         });
       }
       server.closeAllConnections();
@@ -249,7 +208,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let metricsUrl = `${url}/metrics`;
   if (metricsServer) {
     try {
-      metricsUrl = `${await listen(metricsServer, metricsPort ?? 0, options.metricsHost ?? DEFAULTS.metricsHost ?? host)}/metrics`;
+      metricsUrl = `${await listen(metricsServer, metricsPort ?? 0, settings.metricsHost ?? host)}/metrics`;
     } catch (error) {
       await close();
       throw error;
