@@ -138,9 +138,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const path = url.split("?", 1)[0];
     // Procedure calls go straight to tRPC; only `GET /trpc/` (the pointer to the REST docs) is the OpenAPI routes'.
     if (path?.startsWith("/trpc/") && !(path === "/trpc/" && (req.method === "GET" || req.method === "HEAD"))) {
-      // The one check of an announced length; the lean path's readBody also stops a body that announced none.
-      if (Number(req.headers["content-length"] ?? 0) > maxBodyBytes) return tooLarge(res, maxBodyBytes);
+      // The lean path checks the body limit of what it takes (http/readBody.ts); here, that of what tRPC's adapter gets.
       if (lean?.(req, res)) return;
+      if (Number(req.headers["content-length"] ?? 0) > maxBodyBytes) return tooLarge(res, maxBodyBytes);
       return trpc(req, res);
     }
     // REST under /api, /openapi.json, /docs, and GET /trpc pointing at them (openapi/openApiRoutes.ts).

@@ -95,6 +95,8 @@ export function createLeanHandler<TRouter extends AnyTRPCRouter>(opts: LeanHandl
     }
     if (req.method === "GET") {
       if (type !== "query" || (contentType !== undefined && !isJsonContentType(contentType))) return false;
+      // The lean path never reads a GET's body; one announced over the limit goes to the server's check (413), as on tRPC's adapter.
+      if (Number(headers["content-length"] ?? 0) > maxBodySize) return false;
       let input: string | undefined;
       if (query !== -1) {
         const params = new URLSearchParams(url.slice(query + 1));
