@@ -36,7 +36,7 @@ try {
   const coupler = createCoupler(database, { logger: pino({ level: "silent" }) });
   const learner = await enrolledUser(database, coupler, "PLAYER");
   // Baseline without HTTP: the coupler's own transaction on a small pool.
-  const direct = await measure(() => coupler.levelUpAtomic(learner, "PLAYER", 1, 1));
+  const direct = await measure(() => coupler.levelUp({ userId: learner, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 1 }));
   await database.close();
 
   const secret = "latency-script-secret-0123456789abcdef";

@@ -5,6 +5,7 @@ import type { CouplerErrorData } from "./trpc.ts";
 
 export { TRPCClientError };
 export type { AppRouter, CouplerErrorData };
+export type { ProcedureTypes, RouterRecord } from "./trpcInternals.ts";
 /** What a failed call rejects with; `data` carries `couplerCode`, `retryable` and `issues`. */
 export type CouplerClientError = TRPCClientError<AppRouter>;
 /** Input types of every procedure, e.g. `RouterInputs["progression"]["levelUp"]`. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "@coupler/core/config";
-import { parseApiConfig, serverSettings } from "./config.ts";
+import { parseApiConfig, resolveServerSettings, serverSettings } from "./config.ts";
 
 describe("the operating limits in the configuration", () => {
   it("defaults to 10 s headers, 30 s request, 65 s keep-alive, 10000 connections, 24 h tokens, prepared statements, open /metrics on the main port", () => {
@@ -35,5 +35,15 @@ describe("the operating limits in the configuration", () => {
   it("refuses a header bound longer than the request bound, which node:http would reject at start", () => {
     expect(() => parseApiConfig({ HTTP_HEADERS_TIMEOUT_MS: "40000", HTTP_REQUEST_TIMEOUT_MS: "30000" })).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
     expect(parseApiConfig({ HTTP_HEADERS_TIMEOUT_MS: "40000", HTTP_REQUEST_TIMEOUT_MS: "0" }).HTTP_HEADERS_TIMEOUT_MS).toBe(40_000);
+  });
+
+  it("fills every setting a caller leaves out or sets to undefined with the environment's default, and keeps the rest", () => {
+    const resolved = resolveServerSettings({ port: 0, maxBodyBytes: 4096, host: undefined, metricsToken: "t".repeat(16) });
+    expect(resolved).toEqual({ ...serverSettings(parseApiConfig({})), port: 0, maxBodyBytes: 4096, metricsToken: "t".repeat(16) });
+  });
+
+  it("keeps nothing but the settings (a database URL or secret passed alongside stays out)", () => {
+    const resolved = resolveServerSettings({ databaseUrl: "postgres://x", authSecret: "s" } as Parameters<typeof resolveServerSettings>[0]);
+    expect(Object.keys(resolved).sort()).toEqual(Object.keys(serverSettings(parseApiConfig({}))).sort());
   });
 });

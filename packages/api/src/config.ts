@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS } from "@coupler/core";
 import { ConfigError, configFields, parseConfig } from "@coupler/core/config";
 import { z } from "zod";
-import type { ServerSettings } from "./server.ts";
+import type { HttpLimits } from "./httpLimits.ts";
 
 /**
  * The API's configuration, keyed by environment variable name: core's fields
@@ -95,6 +95,40 @@ export function parseApiConfig(source: Record<string, string | undefined>): ApiC
   return parseConfig(apiConfigSchema, source);
 }
 
+/** The server's tunables, as `serverSettings(config)` derives them from the configuration. */
+export interface ServerSettings extends HttpLimits {
+  /** 0 picks a free port. */
+  port: number;
+  host: string;
+  poolSize: number;
+  lockTimeoutMs: number;
+  maxRetries: number;
+  /** Serve `bench.*` (the legacy write path). */
+  benchMode: boolean;
+  /** How often the integrity check refreshes the desync and orphan gauges; 0 = only at start. */
+  integrityIntervalMs: number;
+  maxBatchSize: number;
+  maxBodyBytes: number;
+  /** How long `close()` waits for in-flight requests before cutting connections. */
+  shutdownTimeoutMs: number;
+  /** Level of the logger the server creates when given none. */
+  logLevel: string;
+  /** When set, /metrics answers only `Authorization: Bearer <metricsToken>`. */
+  metricsToken: string | undefined;
+  /** When set, /metrics is served on a listener of its own at this port (0 = any free port), and the main port answers it with 404. */
+  metricsPort: number | undefined;
+  /** The metrics listener's address; the main `host` when unset. */
+  metricsHost: string | undefined;
+  /** The longest `exp − iat` a token may claim. */
+  maxTokenLifetimeSeconds: number;
+  /** Named prepared statements per pooled connection; off behind a transaction pooler. */
+  preparedStatements: boolean;
+  /** How long an idempotency key replays its first result. */
+  idempotencyRetentionMs: number;
+  /** How often expired idempotency keys are deleted; 0 = never. */
+  idempotencyPurgeIntervalMs: number;
+}
+
 /** What `startServer` takes from the configuration (the database and secret are resolved by the caller). */
 export function serverSettings(config: ApiConfig): ServerSettings {
   return {
@@ -121,4 +155,20 @@ export function serverSettings(config: ApiConfig): ServerSettings {
     idempotencyRetentionMs: config.COUPLER_IDEMPOTENCY_RETENTION_MS,
     idempotencyPurgeIntervalMs: config.COUPLER_IDEMPOTENCY_PURGE_INTERVAL_MS,
   };
+}
+
+let defaults: ServerSettings | undefined;
+
+/**
+ * `given` with every setting it leaves out (or sets to undefined) filled with
+ * the default an unset environment variable has: the schema's defaults,
+ * resolved once per process, so the server never states a default itself.
+ */
+export function resolveServerSettings(given: Partial<ServerSettings>): ServerSettings {
+  defaults ??= serverSettings(parseApiConfig({}));
+  const resolved: ServerSettings = { ...defaults };
+  for (const key of Object.keys(defaults) as (keyof ServerSettings)[]) {
+    if (given[key] !== undefined) Object.assign(resolved, { [key]: given[key] });
+  }
+  return resolved;
 }

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
@@ -6,53 +6,23 @@ import { ProgressLicenseCoupler, createDatabase, createLogger, redactUrl, type L
 import { createAuthenticator, secretKey } from "./auth.ts";
 import { startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
-import { parseApiConfig, serverSettings } from "./config.ts";
-import { applyHttpLimits, httpServerOptions, setSecurityHeaders, type HttpLimits } from "./httpLimits.ts";
+import { resolveServerSettings, type ServerSettings } from "./config.ts";
+import { applyHttpLimits, httpServerOptions, setSecurityHeaders } from "./httpLimits.ts";
 import { createMetricsEndpoint, createMetricsServer } from "./metricsEndpoint.ts";
 import { createLeanHandler } from "./http/leanHandler.ts";
+import { listen } from "./http/listen.ts";
 import { createRequestLabeler } from "./http/requestLabel.ts";
 import { ApiMetrics } from "./metrics.ts";
 import { REST_BASE } from "./openapi/openApiDocument.ts";
 import { createOpenApiRoutes } from "./openapi/openApiRoutes.ts";
 import { appRouter } from "./root.ts";
 
-/** The server's tunables, as `serverSettings(config)` derives them from the configuration. */
-export interface ServerSettings extends HttpLimits {
-  /** 0 picks a free port. */
-  port: number;
-  host: string;
-  poolSize: number;
-  lockTimeoutMs: number;
-  maxRetries: number;
-  /** Serve `bench.*` (the legacy write path). */
-  benchMode: boolean;
-  /** How often the integrity check refreshes the desync and orphan gauges; 0 = only at start. */
-  integrityIntervalMs: number;
-  maxBatchSize: number;
-  maxBodyBytes: number;
-  /** How long `close()` waits for in-flight requests before cutting connections. */
-  shutdownTimeoutMs: number;
-  /** Level of the logger the server creates when given none. */
-  logLevel: string;
-  /** When set, /metrics answers only `Authorization: Bearer <metricsToken>`. */
-  metricsToken: string | undefined;
-  /** When set, /metrics is served on a listener of its own at this port (0 = any free port), and the main port answers it with 404. */
-  metricsPort: number | undefined;
-  /** The metrics listener's address; the main `host` when unset. */
-  metricsHost: string | undefined;
-  /** The longest `exp − iat` a token may claim. */
-  maxTokenLifetimeSeconds: number;
-  /** Named prepared statements per pooled connection; off behind a transaction pooler. */
-  preparedStatements: boolean;
-  /** How long an idempotency key replays its first result. */
-  idempotencyRetentionMs: number;
-  /** How often expired idempotency keys are deleted; 0 = never. */
-  idempotencyPurgeIntervalMs: number;
-}
+export type { ServerSettings };
 
 /**
- * Resolved configuration: the server reads no environment. A setting left out
- * takes the default an unset environment variable has (see config.ts).
+ * What `startServer` takes: the server reads no environment. A setting left
+ * out takes the default an unset environment variable has, resolved once by
+ * config.ts (`resolveServerSettings`); executables pass `serverSettings(config)` whole.
  */
 export interface ServerOptions extends Partial<ServerSettings> {
   databaseUrl: string;
@@ -71,8 +41,6 @@ export interface ServerOptions extends Partial<ServerSettings> {
   leanHttp?: boolean;
 }
 
-const DEFAULTS: ServerSettings = serverSettings(parseApiConfig({}));
-
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:3000 (the router is at `${url}/trpc`). */
   url: string;
@@ -89,16 +57,14 @@ const JSON_HEADERS = { "content-type": "application/json" };
 
 /** Starts the HTTP server: tRPC at /trpc, plus /healthz, /readyz and /metrics. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger("coupler-api", options.logLevel ?? DEFAULTS.logLevel);
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
-  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs;
-  const integrityIntervalMs = options.integrityIntervalMs ?? DEFAULTS.integrityIntervalMs;
-  const idempotencyRetentionMs = options.idempotencyRetentionMs ?? DEFAULTS.idempotencyRetentionMs;
+  const settings = resolveServerSettings(options);
+  const { maxBodyBytes, idempotencyRetentionMs, metricsPort } = settings;
+  const logger = options.logger ?? createLogger("coupler-api", settings.logLevel);
 
   // createDatabase gives the pool an 'error' listener: a killed idle backend is logged, not fatal.
   const database = createDatabase({
     connectionString: options.databaseUrl,
-    max: options.poolSize ?? DEFAULTS.poolSize,
+    max: settings.poolSize,
     applicationName: "coupler-api",
     logger,
   });
@@ -106,9 +72,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const coupler = new ProgressLicenseCoupler({
     pool: database.pool,
     db: database.db,
-    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,
-    maxRetries: options.maxRetries ?? DEFAULTS.maxRetries,
-    preparedStatements: options.preparedStatements ?? DEFAULTS.preparedStatements,
+    lockTimeoutMs: settings.lockTimeoutMs,
+    maxRetries: settings.maxRetries,
+    preparedStatements: settings.preparedStatements,
     idempotencyRetentionMs,
     observer: metrics,
     // Every call already gets a request log line; the coupler adds its own only for failures (or at debug).
@@ -118,11 +84,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     coupler,
     pool: database.pool,
     logger,
-    benchMode: options.benchMode ?? DEFAULTS.benchMode,
+    benchMode: settings.benchMode,
     onIntegrityReport: (report) => metrics.recordIntegrity(report),
   };
   const authenticate = createAuthenticator(secretKey(options.authSecret), {
-    maxTokenLifetimeSeconds: options.maxTokenLifetimeSeconds ?? DEFAULTS.maxTokenLifetimeSeconds,
+    maxTokenLifetimeSeconds: settings.maxTokenLifetimeSeconds,
   });
   const describe = createRequestLabeler(appRouter, REST_BASE);
 
@@ -134,7 +100,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
-    maxBatchSize: options.maxBatchSize ?? DEFAULTS.maxBatchSize,
+    maxBatchSize: settings.maxBatchSize,
     maxBodySize: maxBodyBytes,
     createContext: contextFor,
     onError,
@@ -155,21 +121,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let draining = false;
   let drained: (() => void) | undefined;
 
-  const limits: HttpLimits = {
-    headersTimeoutMs: options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
-    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
-    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs,
-    maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
-  };
-  const metricsPort = options.metricsPort ?? DEFAULTS.metricsPort;
   const serveMetrics = createMetricsEndpoint({
     text: options.metricsText ?? (() => metrics.registry.metrics()),
     contentType: metrics.registry.contentType,
-    token: options.metricsToken ?? DEFAULTS.metricsToken,
+    token: settings.metricsToken,
     logger,
   });
 
-  const server = createServer(httpServerOptions(limits), (req, res) => {
+  const server = createServer(httpServerOptions(settings), (req, res) => {
     setSecurityHeaders(res);
     const started = performance.now();
     inflight++;
@@ -185,19 +144,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     route(req, res);
   });
   // Node's default keep-alive (5 s) is shorter than many load generators expect; the default here is 65 s.
-  applyHttpLimits(server, limits);
+  applyHttpLimits(server, settings);
 
   function route(req: IncomingMessage, res: ServerResponse) {
     const url = req.url ?? "/";
-    // REST under /api, /openapi.json, /docs, and GET /trpc pointing at them (openapi/openApiRoutes.ts).
-    if (openApi(req, res)) return;
-    if (url.startsWith("/trpc/")) {
-      const length = Number(req.headers["content-length"] ?? 0);
-      if (length > maxBodyBytes) return tooLarge(res, maxBodyBytes);
+    const path = url.split("?", 1)[0];
+    // Procedure calls go straight to tRPC; only `GET /trpc/` (the pointer to the REST docs) is the OpenAPI routes'.
+    if (path?.startsWith("/trpc/") && !(path === "/trpc/" && (req.method === "GET" || req.method === "HEAD"))) {
+      // The lean path checks the body limit of what it takes (http/readBody.ts); here, that of what tRPC's adapter gets.
       if (lean?.(req, res)) return;
+      if (Number(req.headers["content-length"] ?? 0) > maxBodyBytes) return tooLarge(res, maxBodyBytes);
       return trpc(req, res);
     }
-    const path = url.split("?", 1)[0];
+    // REST under /api, /openapi.json, /docs, and GET /trpc pointing at them (openapi/openApiRoutes.ts).
+    if (openApi(req, res)) return;
     if (path === "/healthz") return send(res, 200, { status: "ok" });
     if (path === "/readyz") return void ready(res);
     if (path === "/metrics" && metricsPort === undefined && options.externalMetricsUrl === undefined) return void serveMetrics(req, res);
@@ -221,15 +181,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     pool: database.pool,
     metrics,
     logger,
-    integrityIntervalMs,
-    purgeIntervalMs: options.idempotencyPurgeIntervalMs ?? DEFAULTS.idempotencyPurgeIntervalMs,
+    integrityIntervalMs: settings.integrityIntervalMs,
+    purgeIntervalMs: settings.idempotencyPurgeIntervalMs,
     idempotencyRetentionMs,
   });
 
-  const host = options.host ?? DEFAULTS.host;
-  const url = await listen(server, options.port ?? DEFAULTS.port, host);
+  const { host } = settings;
+  const url = await listen(server, settings.port, host);
   // Metrics on a port of their own: same limits and headers, nothing else served there.
-  const metricsServer = metricsPort === undefined || options.externalMetricsUrl !== undefined ? undefined : createMetricsServer(limits, serveMetrics);
+  const metricsServer =
+    metricsPort === undefined || options.externalMetricsUrl !== undefined ? undefined : createMetricsServer(settings, serveMetrics);
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -242,7 +203,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (inflight > 0) {
         await new Promise<void>((resolve) => {
           drained = resolve;
-          setTimeout(resolve, shutdownTimeoutMs).unref();
+          setTimeout(resolve, settings.shutdownTimeoutMs).unref();
         });
       }
       server.closeAllConnections();
@@ -255,7 +216,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let metricsUrl = options.externalMetricsUrl ?? `${url}/metrics`;
   if (metricsServer) {
     try {
-      metricsUrl = `${await listen(metricsServer, metricsPort ?? 0, options.metricsHost ?? DEFAULTS.metricsHost ?? host)}/metrics`;
+      metricsUrl = `${await listen(metricsServer, metricsPort ?? 0, settings.metricsHost ?? host)}/metrics`;
     } catch (error) {
       await close();
       throw error;
@@ -264,19 +225,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   logger.info({ url, metricsUrl, database: redactUrl(options.databaseUrl), benchMode: services.benchMode }, "coupler API listening");
 
   return { url, port: (server.address() as AddressInfo).port, metricsUrl, metrics, services, close };
-}
-
-/** Listens on `port` at `host` and resolves with the base URL, e.g. http://127.0.0.1:3000. */
-export async function listen(server: Server, port: number, host: string): Promise<string> {
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  return `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -29,7 +29,8 @@ import cluster, { type Worker } from "node:cluster";
 import { AggregatorRegistry, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import type { Logger } from "@coupler/core";
 import { createMetricsEndpoint, createMetricsServer } from "./metricsEndpoint.ts";
-import { listen, type ServerSettings } from "./server.ts";
+import type { ServerSettings } from "./config.ts";
+import { listen } from "./http/listen.ts";
 
 const METRICS_REQUEST = "coupler:metrics-request";
 const METRICS_RESPONSE = "coupler:metrics-response";

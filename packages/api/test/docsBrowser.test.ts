@@ -1,8 +1,8 @@
 import { accessSync, constants } from "node:fs";
-import type { AnyTRPCProcedure } from "@trpc/server";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appRouter } from "../src/root.ts";
+import { procedureTable } from "../src/trpcInternals.ts";
 import { INSTRUCTOR_ID, useApiWithLearner } from "./harness.ts";
 
 /** A real headless Chromium from the system (no browser download): CHROMIUM_PATH, or the usual install paths. */
@@ -22,8 +22,7 @@ function findChromium(): string | undefined {
 const chromium = findChromium();
 if (!chromium) console.warn("docsBrowser.test.ts: skipped, no chromium binary found (set CHROMIUM_PATH or install chromium)");
 
-// `_def.procedures` is flat at run time ("progression.levelUp" → procedure), though typed as the nested record.
-const PATHS = Object.keys(appRouter._def.procedures as unknown as Record<string, AnyTRPCProcedure>).map((path) => `/${path.replace(".", "/")}`);
+const PATHS = [...procedureTable(appRouter).keys()].map((path) => `/${path.replace(".", "/")}`);
 
 const fixture = useApiWithLearner();
 let browser: Browser | undefined;

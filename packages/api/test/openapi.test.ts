@@ -1,8 +1,8 @@
-import type { AnyTRPCProcedure } from "@trpc/server";
 import { describe, expect, it } from "vitest";
 import { DOCS_HTML } from "../src/openapi/docsPage.ts";
 import { inputs } from "@coupler/core";
 import { appRouter } from "../src/root.ts";
+import { procedureTable } from "../src/trpcInternals.ts";
 import { INSTRUCTOR_ID, post, useApiWithLearner } from "./harness.ts";
 
 const fixture = useApiWithLearner();
@@ -20,8 +20,7 @@ interface OpenApi {
 }
 
 /** Every procedure of the router, with its type: computed, so a new procedure without `meta.openapi` fails here. */
-// `_def.procedures` is flat at run time ("progression.levelUp" → procedure), though typed as the nested record.
-const PROCEDURES = Object.entries(appRouter._def.procedures as unknown as Record<string, AnyTRPCProcedure>).map(([path, p]) => ({ path, type: p._def.type }));
+const PROCEDURES = [...procedureTable(appRouter).values()].map(({ path, type }) => ({ path, type }));
 
 async function rest(method: "GET" | "POST", path: string, input: Record<string, unknown>, token?: string) {
   const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};

@@ -33,5 +33,5 @@ export function sync(config) {
  */
 export function validate(config) {
   const input = { userId: pickLearner(config), specialization: config.specialization };
-  return query(config, "progression.validate", input, config.instructorToken, "validation");
+  return query(config, "progression.validate", input, config.instructorToken, "validate");
 }

@@ -25,6 +25,10 @@ describe("parseBenchArgs", () => {
     expect(p.learners).toBe(QUICK_PLAN.learners);
   });
 
+  it("takes --scenarios validation, the name before the bench used core's `validate`, as validate", () => {
+    expect(plan(["--scenarios", "validation,validate,sync"]).scenarios).toEqual(["validate", "sync"]);
+  });
+
   it("reads durations as seconds with or without a unit", () => {
     expect(plan(["--duration", "45"]).durationSeconds).toBe(45);
     expect(plan(["--duration", "45s"]).durationSeconds).toBe(45);
@@ -62,13 +66,13 @@ describe("parseBenchArgs", () => {
 });
 
 describe("plannedRuns", () => {
-  it("runs level-up and sync on both paths at every level, validation once, then hot spot, saturation and the two ceilings", () => {
+  it("runs level-up and sync on both paths at every level, validate once, then hot spot, saturation and the two ceilings", () => {
     const runs = plannedRuns(FULL_PLAN);
     const count = (scenario: string) => runs.filter((r) => r.scenario === scenario).length;
     expect(count("level-up")).toBe(10);
     expect(count("sync")).toBe(10);
-    expect(count("validation")).toBe(5);
-    expect(runs.filter((r) => r.scenario === "validation").every((r) => r.target === "coupler")).toBe(true);
+    expect(count("validate")).toBe(5);
+    expect(runs.filter((r) => r.scenario === "validate").every((r) => r.target === "coupler")).toBe(true);
     expect(runs.filter((r) => r.scenario === "ceiling").map((r) => r.target)).toEqual(["raw-pg", "pgbench"]);
     expect(new Set(runs.map((r) => r.id)).size).toBe(runs.length);
   });

@@ -17,7 +17,7 @@ ceiling, and writes packages/bench/results/<timestamp>/ (report.md, summary.json
 
 Options:
   --quick                 short smoke run of every scenario (levels 10,50; 5 s each)
-  --levels 10,50,100      concurrent users of level-up / sync / validation (default 10,50,100,500,1000)
+  --levels 10,50,100      concurrent users of level-up / sync / validate (default 10,50,100,500,1000)
   --duration 30           steady seconds per run, after the ramp-up (also "30s", "1m")
   --ramp-up 5             ramp-up seconds per run
   --scenarios a,b         any of ${SCENARIOS.join(", ")} (default: all)
@@ -36,6 +36,9 @@ Options:
   -h, --help              this text
 
 Environment: K6_BIN (else k6 on PATH), PGBENCH_BIN (else pgbench on PATH), DATABASE_URL, BENCH_NODE.`;
+
+/** Scenario names from before the bench used core's operation names; still accepted on the command line. */
+const SCENARIO_ALIASES: Record<string, ScenarioName> = { validation: "validate" };
 
 export type ParsedArgs = { help: true } | { help: false; plan: BenchPlan };
 
@@ -72,7 +75,8 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
   }
   if (values.help) return { help: true };
   const base = values.quick ? QUICK_PLAN : FULL_PLAN;
-  const scenarios = values.scenarios === undefined ? base.scenarios : oneOf(list(values.scenarios, "--scenarios"), SCENARIOS, "--scenarios");
+  const scenarios =
+    values.scenarios === undefined ? base.scenarios : oneOf(list(values.scenarios, "--scenarios").map((s) => SCENARIO_ALIASES[s] ?? s), SCENARIOS, "--scenarios");
   const plan: BenchPlan = {
     ...base,
     levels: values.levels === undefined ? base.levels : list(values.levels, "--levels").map((v) => count(v, "--levels", 1, 10_000)),

@@ -1,6 +1,6 @@
 /** What one `pnpm bench` run measures; built from the command line by `parseBenchArgs`. */
 
-export const SCENARIOS = ["level-up", "sync", "validation", "hot-spot", "saturation", "single", "level-up-rate", "ceiling"] as const;
+export const SCENARIOS = ["level-up", "sync", "validate", "hot-spot", "saturation", "single", "level-up-rate", "ceiling"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export const TARGETS = ["coupler", "legacy"] as const;
@@ -9,7 +9,7 @@ export type Target = (typeof TARGETS)[number];
 
 export interface BenchPlan {
   quick: boolean;
-  /** Concurrent users (VUs) of the user-model scenarios (level-up, sync, validation). */
+  /** Concurrent users (VUs) of the user-model scenarios (level-up, sync, validate). */
   levels: number[];
   /** Steady seconds of each run, after the ramp-up. */
   durationSeconds: number;
@@ -85,16 +85,16 @@ export interface PlannedRun {
   vus: number;
 }
 
-/** The runs a plan makes. Validation has no legacy path, so it runs once. */
+/** The runs a plan makes. validate has no legacy path, so it runs once. */
 export function plannedRuns(plan: BenchPlan): PlannedRun[] {
   const runs: PlannedRun[] = [];
   const add = (scenario: ScenarioName, target: PlannedRun["target"], vus: number) =>
     runs.push({ id: `${scenario}-${target}-${vus}`, scenario, target, vus });
-  for (const scenario of ["level-up", "sync", "validation"] as const) {
+  for (const scenario of ["level-up", "sync", "validate"] as const) {
     if (!plan.scenarios.includes(scenario)) continue;
     for (const vus of plan.levels) {
       for (const target of plan.targets) {
-        if (scenario === "validation" && target === "legacy") continue;
+        if (scenario === "validate" && target === "legacy") continue;
         add(scenario, target, vus);
       }
     }

@@ -11,7 +11,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BenchResults } from "./results.ts";
+import { withCurrentNames, type BenchResults } from "./results.ts";
 import { renderCharts } from "./report/charts.ts";
 import { renderNodeComparison } from "./report/renderNodeComparison.ts";
 import { renderReport } from "./report/renderReport.ts";
@@ -22,7 +22,7 @@ const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 const NOTES = join("docs", "benchmarks", "profile.md");
 
 export async function publishReport(resultsDir: string, repo = REPO, compareDirs: string[] = []): Promise<string> {
-  const read = async (dir: string) => JSON.parse(await readFile(join(dir, "summary.json"), "utf8")) as BenchResults;
+  const read = async (dir: string) => withCurrentNames(JSON.parse(await readFile(join(dir, "summary.json"), "utf8")) as BenchResults);
   const results = await read(resultsDir);
   const chartDir = join(repo, "docs", "benchmarks");
   await mkdir(chartDir, { recursive: true });

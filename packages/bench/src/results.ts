@@ -17,7 +17,7 @@ export interface IntegrityCounts {
 
 /** One run's outcome: a k6 scenario (with lock stats and audit) or a ceiling. */
 export interface RunResult extends PlannedRun {
-  operation: "levelUp" | "sync" | "validation";
+  operation: "levelUp" | "sync" | "validate";
   k6?: OperationResult & { exitCode: number };
   lock?: LockStats;
   /** Backends waiting on row locks, sampled from pg_stat_activity during the run. */
@@ -71,4 +71,18 @@ export interface BenchResults {
     postmasterPid?: number | null;
   };
   runs: RunResult[];
+}
+
+/**
+ * Results as this version names them: a summary.json written before the
+ * bench used core's operation names calls `validate` "validation" (scenario,
+ * run id and operation); republishing it gives today's names.
+ */
+export function withCurrentNames(results: BenchResults): BenchResults {
+  const rename = <T extends string>(name: T): T => ((name as string) === "validation" ? ("validate" as T) : name);
+  return {
+    ...results,
+    plan: { ...results.plan, scenarios: results.plan.scenarios.map(rename) },
+    runs: results.runs.map((run) => ({ ...run, id: run.id.replace(/^validation-/, "validate-"), scenario: rename(run.scenario), operation: rename(run.operation) })),
+  };
 }

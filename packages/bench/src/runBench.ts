@@ -31,7 +31,7 @@ const WARM_UP_SECONDS = 3;
 const SCRIPTS = {
   "level-up": "level-up.js",
   sync: "sync.js",
-  validation: "validation.js",
+  validate: "validate.js",
   "hot-spot": "hot-spot.js",
   saturation: "saturation.js",
   // One VU, no think time: the latency of a single call with nothing else in flight.
@@ -167,7 +167,7 @@ export async function runBench(plan: BenchPlan, tools: {
 
     const results: RunResult[] = [];
     for (const run of runs) {
-      const operation = run.scenario === "sync" ? "sync" : run.scenario === "validation" ? "validation" : "levelUp";
+      const operation = run.scenario === "sync" ? "sync" : run.scenario === "validate" ? "validate" : "levelUp";
       const result: RunResult = { ...run, operation };
       const label = `${run.scenario} ${run.target} ${run.vus} VUs`;
       try {
@@ -235,7 +235,7 @@ export async function runBench(plan: BenchPlan, tools: {
             result.cpu = cpuUsage(measured.start, measured.end, Math.round(result.k6.throughput * wallSeconds), ticksPerSecond);
           }
           if (run.scenario === "level-up-rate") result.droppedIterations = k6.summary.metrics["dropped_iterations"]?.values["count"] ?? 0;
-          if (run.target === "coupler" && operation !== "validation") result.lock = lockStats(before, after, operation);
+          if (run.target === "coupler" && operation !== "validate") result.lock = lockStats(before, after, operation);
           result.integrity = await audit(run.target === "legacy");
         }
         progress.info(`    ${describe(result)}`);

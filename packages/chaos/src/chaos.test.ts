@@ -130,8 +130,8 @@ describe("the checker under forced interleavings", () => {
   it("finds nothing when the coupler runs the same lost-update interleaving", async () => {
     const userId = await enrolledUser(database, coupler);
     const [a, b] = (await raceBehindLock(userId, [
-      () => coupler.levelUpAtomic(userId, "PLAYER", 120, 1, "forced-coupler-a"),
-      () => coupler.levelUpAtomic(userId, "PLAYER", 70, 1, "forced-coupler-b"),
+      () => coupler.levelUp({ userId, specialization: "PLAYER", xpGained: 120, sessionsCompleted: 1, idempotencyKey: "forced-coupler-a" }),
+      () => coupler.levelUp({ userId, specialization: "PLAYER", xpGained: 70, sessionsCompleted: 1, idempotencyKey: "forced-coupler-b" }),
     ])) as [{ totalXp: number }, { totalXp: number }];
     const history = new History();
     const base = { round: 1, kind: "levelUp" as const, userId, specialization: "PLAYER" };

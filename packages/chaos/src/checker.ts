@@ -28,7 +28,7 @@ export type Invariant =
   | "AUDIT_MATCHES_HISTORY"
   /** No idempotency key has two applied audit rows. */
   | "KEY_APPLIED_TWICE"
-  /** validateConsistency, called by a client mid-run, found the pair consistent. */
+  /** validate, called by a client mid-run, found the pair consistent. */
   | "VALIDATE_CONSISTENT"
   /** runIntegrityAudit over the whole database (orphans included) is clean. */
   | "INTEGRITY_AUDIT"

@@ -37,19 +37,19 @@ export class CouplerDriver implements ChaosDriver {
     const call = { actor: `chaos-client-${op.client}` };
     switch (op.kind) {
       case "levelUp": {
-        const r = await coupler.levelUpAtomic(op.userId, op.specialization, op.xp ?? 0, op.sessions ?? 0, op.key, call);
+        const r = await coupler.levelUp({ userId: op.userId, specialization: op.specialization, xpGained: op.xp ?? 0, sessionsCompleted: op.sessions ?? 0, idempotencyKey: op.key }, call);
         return { totalXp: r.totalXp, newLevel: r.newLevel, replayed: r.replayed };
       }
       case "advance": {
-        const r = await coupler.updateLevelAtomic(op.userId, op.specialization, op.newLevel ?? 1, { reason: "chaos advance", actor: call.actor }, call);
+        const r = await coupler.advance({ userId: op.userId, specialization: op.specialization, newLevel: op.newLevel ?? 1, reason: "chaos advance" }, call);
         return { newLevel: r.newLevel, totalXp: r.totalXp };
       }
       case "sync": {
-        const r = await coupler.syncExistingRecordsAtomic(op.userId, op.specialization, op.source ?? "progress", call);
+        const r = await coupler.sync({ userId: op.userId, specialization: op.specialization, source: op.source ?? "progress" }, call);
         return { newLevel: r.level };
       }
       case "validate": {
-        const r = await coupler.validateConsistency(op.userId, op.specialization);
+        const r = await coupler.validate({ userId: op.userId, specialization: op.specialization });
         return { consistent: r.consistent, issues: r.issues.map((i) => `${i.code}: ${i.message}`) };
       }
     }
@@ -100,7 +100,7 @@ export class LegacyDriver implements ChaosDriver {
         return { newLevel: r.level };
       }
       case "validate": {
-        const r = await this.reader.validateConsistency(op.userId, op.specialization);
+        const r = await this.reader.validate({ userId: op.userId, specialization: op.specialization });
         return { consistent: r.consistent, issues: r.issues.map((i) => `${i.code}: ${i.message}`) };
       }
     }

@@ -31,9 +31,9 @@ describe("the level curve through the coupler", () => {
         for (const step of steps as Step[]) {
           if (step.kind === "advance") {
             level = Math.min(step.level, rules.maxLevel);
-            await coupler.updateLevelAtomic(userId, specialization, level, { reason: "property", actor: "property" });
+            await coupler.advance({ userId, specialization, newLevel: level, reason: "property" }, { actor: "property" });
           } else {
-            const result = await coupler.levelUpAtomic(userId, specialization, step.xp, 0);
+            const result = await coupler.levelUp({ userId, specialization, xpGained: step.xp, sessionsCompleted: 0 });
             totalXp += step.xp;
             expect(result.previousLevel).toBe(level);
             expect(result.newLevel).toBeGreaterThanOrEqual(level);

@@ -1,5 +1,5 @@
-import type { AnyTRPCProcedure, TRPCBuiltRouter, TRPCDecorateCreateRouterOptions, TRPCMutationProcedure, TRPCQueryProcedure, TRPC_ERROR_CODE_NUMBER } from "@trpc/server";
-import type { AppRouter as ServerRouter, CouplerErrorData } from "@coupler/api/client";
+import type { AnyTRPCProcedure, AnyTRPCQueryProcedure, TRPCBuiltRouter, TRPCDecorateCreateRouterOptions, TRPCMutationProcedure, TRPCQueryProcedure, TRPC_ERROR_CODE_NUMBER } from "@trpc/server";
+import type { CouplerErrorData, ProcedureTypes, RouterRecord, AppRouter as ServerRouter } from "@coupler/api/client";
 
 /**
  * The API's router as a client sees it: every procedure's kind, input and
@@ -24,15 +24,15 @@ type Root = { ctx: object; meta: object; errorShape: CouplerErrorShape; transfor
  * type alias would be written as a reference back to the server's router.
  * The router is two levels deep (slice.procedure), so two inline levels.
  */
-export const record = published<ServerRouter["_def"]["record"]>();
+export const record = published<RouterRecord<ServerRouter>>();
 
 function published<R>() {
   return undefined as unknown as {
     [S in keyof R]: {
       [P in keyof R[S]]: R[S][P] extends AnyTRPCProcedure
-        ? R[S][P]["_def"]["type"] extends "query"
-          ? TRPCQueryProcedure<{ input: R[S][P]["_def"]["$types"]["input"]; output: R[S][P]["_def"]["$types"]["output"]; meta: object; errorShape: CouplerErrorShape }>
-          : TRPCMutationProcedure<{ input: R[S][P]["_def"]["$types"]["input"]; output: R[S][P]["_def"]["$types"]["output"]; meta: object; errorShape: CouplerErrorShape }>
+        ? R[S][P] extends AnyTRPCQueryProcedure
+          ? TRPCQueryProcedure<{ input: ProcedureTypes<R[S][P]>["input"]; output: ProcedureTypes<R[S][P]>["output"]; meta: object; errorShape: CouplerErrorShape }>
+          : TRPCMutationProcedure<{ input: ProcedureTypes<R[S][P]>["input"]; output: ProcedureTypes<R[S][P]>["output"]; meta: object; errorShape: CouplerErrorShape }>
         : never;
     };
   };

@@ -149,7 +149,7 @@ export async function repairDesyncs(
     ...report.missingProgress.samples.map((p): [PairRef, "progress" | "license"] => [p, "license"]),
   ];
   for (const [pair, from] of jobs) {
-    results.push(await coupler.syncExistingRecordsAtomic(pair.userId, pair.specialization, from, { actor: options.actor ?? "repair" }));
+    results.push(await coupler.sync({ userId: pair.userId, specialization: pair.specialization, source: from }, { actor: options.actor ?? "repair" }));
   }
   return results;
 }

@@ -1,37 +1,24 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AnyTRPCProcedure, AnyTRPCRouter, TRPCError, inferRouterContext } from "@trpc/server";
-import { getHTTPStatusCode } from "@trpc/server/http";
+import type { AnyTRPCRouter, inferRouterContext } from "@trpc/server";
 import {
-  TRPCError as TRPCErrorClass,
-  getErrorShape,
-  getTRPCErrorFromUnknown,
-  isAsyncIterable,
-  isObject,
-  isPromise,
-  transformTRPCResponse,
-  type ProcedureType,
-  type TRPCResponse,
-} from "@trpc/server/unstable-core-do-not-import";
+  parseJsonInput,
+  procedureTable,
+  respondToCall,
+  unhandledErrorBody,
+  type HttpContextFactory,
+  type ProcedureErrorHandler,
+} from "../trpcInternals.ts";
 import { readBody } from "./readBody.ts";
 
 const BASE = "/trpc/";
-
-export interface LeanErrorHandlerOptions<TContext> {
-  error: TRPCError;
-  path: string | undefined;
-  input: unknown;
-  ctx: TContext | undefined;
-  type: ProcedureType | "unknown";
-  req: IncomingMessage;
-}
 
 export interface LeanHandlerOptions<TRouter extends AnyTRPCRouter> {
   router: TRouter;
   /** Bodies above this many bytes are refused with `tooLarge`, whether or not they announced a content-length. */
   maxBodySize: number;
-  createContext: (opts: { req: IncomingMessage; res: ServerResponse }) => Promise<inferRouterContext<TRouter>>;
+  createContext: HttpContextFactory<TRouter>;
   /** Called for every failed call, with what the standalone adapter passes to its own `onError`. */
-  onError?: (opts: LeanErrorHandlerOptions<inferRouterContext<TRouter>>) => void;
+  onError?: ProcedureErrorHandler<inferRouterContext<TRouter>>;
   /** Answers a body over the limit (the caller's 413 envelope; it must close the connection). */
   tooLarge: (res: ServerResponse) => void;
 }
@@ -63,62 +50,13 @@ export type LeanHandler = (req: IncomingMessage, res: ServerResponse) => boolean
  * server's 413 envelope rather than tRPC's PAYLOAD_TOO_LARGE error.
  */
 export function createLeanHandler<TRouter extends AnyTRPCRouter>(opts: LeanHandlerOptions<TRouter>): LeanHandler {
-  type Ctx = inferRouterContext<TRouter>;
   const { router, maxBodySize, createContext, onError, tooLarge } = opts;
-  const config = router._def._config;
-  const procedures = new Map<string, AnyTRPCProcedure>(Object.entries(router._def.procedures as Record<string, AnyTRPCProcedure>));
+  const procedures = procedureTable(router);
   const hosts = new HostCheck();
 
-  /** Runs the call the way resolveResponse's single-call branch does, and writes the answer. */
-  async function respond(req: IncomingMessage, res: ServerResponse, path: string, proc: AnyTRPCProcedure, raw: string | undefined) {
-    const type = proc._def.type as ProcedureType;
-    let ctx: Ctx | undefined;
-    let error: TRPCError | undefined;
-    let data: unknown;
-    // tRPC reads the input lazily (after the middlewares before `.input()`), and keeps a failed parse's error.
-    let parsed: { input: unknown } | undefined;
-    let parseError: TRPCError | undefined;
-    const getRawInput = async () => {
-      if (parsed) return parsed.input;
-      if (parseError) throw parseError;
-      try {
-        const value = raw ? (JSON.parse(raw) as unknown) : undefined;
-        parsed = { input: value === undefined ? undefined : config.transformer.input.deserialize(value) };
-        return parsed.input;
-      } catch (cause) {
-        parseError =
-          cause instanceof TRPCErrorClass
-            ? cause
-            : new TRPCErrorClass({ code: "BAD_REQUEST", message: cause instanceof Error ? cause.message : "Invalid input", cause });
-        throw parseError;
-      }
-    };
-    try {
-      ctx = await createContext({ req, res });
-      data = await proc({ path, getRawInput, ctx, type, signal: undefined, batchIndex: 0 });
-    } catch (cause) {
-      error = getTRPCErrorFromUnknown(cause);
-      onError?.({ error, path, input: parsed?.input, ctx, type, req });
-    }
-    let body: string;
-    let status: number;
-    try {
-      if (!error && isDataStream(data)) {
-        throw new TRPCErrorClass({ code: "UNSUPPORTED_MEDIA_TYPE", message: "Cannot use stream-like response in non-streaming request - use httpBatchStreamLink" });
-      }
-      const response: TRPCResponse = error
-        ? { error: getErrorShape({ config, ctx, error, input: parsed?.input, path, type }) }
-        : { result: { data } };
-      status = getHTTPStatusCode([response], error ? [error] : []);
-      body = JSON.stringify(transformTRPCResponse(config, response));
-    } catch (cause) {
-      // resolveResponse's outer catch: no path or input in the report or the shape.
-      const outer = getTRPCErrorFromUnknown(cause);
-      onError?.({ error: outer, path: undefined, input: undefined, ctx, type, req });
-      const response: TRPCResponse = { error: getErrorShape({ config, ctx, error: outer, input: undefined, path: undefined, type }) };
-      status = getHTTPStatusCode([response], [outer]);
-      body = JSON.stringify(transformTRPCResponse(config, response));
-    }
+  /** Runs the call the way resolveResponse's single-call branch does (trpcInternals.ts), and writes the answer. */
+  async function respond(req: IncomingMessage, res: ServerResponse, path: string, raw: string | undefined) {
+    const { status, body } = await respondToCall(router, { req, res, path, getInput: () => parseJsonInput(router, raw), createContext, onError });
     if (res.statusCode === 200) res.statusCode = status;
     res.setHeader("content-type", "application/json");
     res.setHeader("vary", "trpc-accept, accept");
@@ -127,12 +65,10 @@ export function createLeanHandler<TRouter extends AnyTRPCRouter>(opts: LeanHandl
 
   /** What the adapter's exception handler does when handling itself throws. */
   function fail(req: IncomingMessage, res: ServerResponse, cause: unknown) {
-    const error = getTRPCErrorFromUnknown(cause);
-    onError?.({ error, path: undefined, input: undefined, ctx: undefined, type: "unknown", req });
+    const { status, body } = unhandledErrorBody(router, req, cause, onError);
     if (res.headersSent) return void res.end();
-    const shape = getErrorShape({ config, error, type: "unknown", path: undefined, input: undefined, ctx: undefined });
-    res.statusCode = shape.data.httpStatus;
-    res.end(JSON.stringify(transformTRPCResponse(config, { error: shape })));
+    res.statusCode = status;
+    res.end(body);
   }
 
   return (req, res) => {
@@ -145,20 +81,22 @@ export function createLeanHandler<TRouter extends AnyTRPCRouter>(opts: LeanHandl
     const { headers } = req;
     if (headers["trpc-accept"] !== undefined || headers.accept?.includes("jsonl")) return false;
     if (!hosts.ok(headers.host)) return false;
-    const type = proc._def.type as ProcedureType;
+    const { type } = proc;
     const contentType = headers["content-type"];
     if (req.method === "POST") {
       if (type !== "mutation" || query !== -1 || !isJsonContentType(contentType)) return false;
       readBody(
         req,
         maxBodySize,
-        (text) => void respond(req, res, path, proc, text).catch((cause: unknown) => fail(req, res, cause)),
+        (text) => void respond(req, res, path, text).catch((cause: unknown) => fail(req, res, cause)),
         () => tooLarge(res),
       );
       return true;
     }
     if (req.method === "GET") {
       if (type !== "query" || (contentType !== undefined && !isJsonContentType(contentType))) return false;
+      // The lean path never reads a GET's body; one announced over the limit goes to the server's check (413), as on tRPC's adapter.
+      if (Number(headers["content-length"] ?? 0) > maxBodySize) return false;
       let input: string | undefined;
       if (query !== -1) {
         const params = new URLSearchParams(url.slice(query + 1));
@@ -166,7 +104,7 @@ export function createLeanHandler<TRouter extends AnyTRPCRouter>(opts: LeanHandl
         input = params.get("input") ?? undefined;
       }
       // A GET's body is never read by tRPC; Node discards it.
-      void respond(req, res, path, proc, input).catch((cause: unknown) => fail(req, res, cause));
+      void respond(req, res, path, input).catch((cause: unknown) => fail(req, res, cause));
       return true;
     }
     return false;
@@ -179,14 +117,6 @@ function isJsonContentType(value: string | undefined): boolean {
   if (value === "application/json") return true;
   const semicolon = value.indexOf(";");
   return (semicolon === -1 ? value : value.slice(0, semicolon)).trim().toLowerCase() === "application/json";
-}
-
-/** resolveResponse's check for results a non-streaming response cannot carry. */
-function isDataStream(value: unknown): boolean {
-  if (!isObject(value)) return false;
-  if (isAsyncIterable(value)) return true;
-  const values = Object.values(value);
-  return values.some(isPromise) || values.some(isAsyncIterable);
 }
 
 /**

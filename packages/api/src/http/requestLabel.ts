@@ -1,30 +1,30 @@
 import type { IncomingMessage } from "node:http";
 import type { AnyTRPCRouter } from "@trpc/server";
+import { procedureTable } from "../trpcInternals.ts";
+
+/** Routes that are not procedures, each its own label; every path under `/docs/` (Swagger UI's assets) counts as `/docs`. */
+const ROUTES = new Set(["/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/trpc"]);
 
 /**
  * The path without the query, and a bounded label for the request metrics:
- * the procedure's name for /trpc and its REST route alike, `batch`, a health
- * path, or `unknown` (so arbitrary paths cannot grow the label set).
+ * the procedure's name for /trpc and its REST route alike, `batch`, one of
+ * the server's own routes (health, metrics, the docs and their assets), or
+ * `unknown` (so arbitrary paths cannot grow the label set).
  */
 export function createRequestLabeler(router: AnyTRPCRouter, restBase: string) {
-  // `_def.procedures` is flat at run time ("progression.levelUp" → procedure), though typed as the nested record.
-  const procedures = router._def.procedures as unknown as Record<string, { _def: { meta?: { openapi?: { path: string } } } }>;
-  const names = new Set(Object.keys(procedures));
-  const restRoutes = new Map(
-    Object.entries(procedures).flatMap(([name, proc]) => {
-      const route = proc._def.meta?.openapi?.path;
-      return route ? [[`${restBase}${route}`, name] as const] : [];
-    }),
-  );
+  const procedures = procedureTable(router);
+  const restRoutes = new Map([...procedures.values()].flatMap(({ path, openapi }) => (openapi ? [[`${restBase}${openapi.path}`, path] as const] : [])));
   return (req: IncomingMessage): { path: string; label: string } => {
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     const rest = restRoutes.get(path);
     if (rest) return { path, label: rest };
-    if (path.startsWith("/trpc/")) {
+    if (path.startsWith("/trpc/") && path !== "/trpc/") {
       const name = path.slice("/trpc/".length);
       if (name.includes(",")) return { path, label: "batch" };
-      return { path, label: names.has(name) ? name : "unknown" };
+      return { path, label: procedures.has(name) ? name : "unknown" };
     }
-    return { path, label: path === "/healthz" || path === "/readyz" || path === "/metrics" ? path : "unknown" };
+    if (path.startsWith("/docs/")) return { path, label: "/docs" };
+    const route = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
+    return { path, label: ROUTES.has(route) ? route : "unknown" };
   };
 }

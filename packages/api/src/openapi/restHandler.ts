@@ -1,15 +1,20 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AnyTRPCProcedure, AnyTRPCRouter, inferRouterContext } from "@trpc/server";
-import { getHTTPStatusCodeFromError } from "@trpc/server/http";
-import { TRPCError, getErrorShape, getTRPCErrorFromUnknown, type ProcedureType } from "@trpc/server/unstable-core-do-not-import";
-import type { LeanErrorHandlerOptions } from "../http/leanHandler.ts";
+import { TRPCError, type AnyTRPCRouter, type inferRouterContext } from "@trpc/server";
 import { readBody } from "../http/readBody.ts";
+import {
+  callProcedure,
+  failedCall,
+  parseJsonInput,
+  procedureTable,
+  type CallResult,
+  type HttpContextFactory,
+  type ProcedureErrorHandler,
+} from "../trpcInternals.ts";
 
 interface Route {
   method: "GET" | "POST";
   /** The tRPC path, e.g. "progression.levelUp". */
   path: string;
-  proc: AnyTRPCProcedure;
   /** For GET: how each query parameter becomes the type its input field expects. */
   fields: Record<string, string>;
 }
@@ -19,8 +24,8 @@ export interface RestHandlerOptions<TRouter extends AnyTRPCRouter> {
   /** Where the routes are mounted, e.g. "/api". */
   base: string;
   maxBodySize: number;
-  createContext: (opts: { req: IncomingMessage; res: ServerResponse }) => Promise<inferRouterContext<TRouter>>;
-  onError?: (opts: LeanErrorHandlerOptions<inferRouterContext<TRouter>>) => void;
+  createContext: HttpContextFactory<TRouter>;
+  onError?: ProcedureErrorHandler<inferRouterContext<TRouter>>;
   tooLarge: (res: ServerResponse) => void;
 }
 
@@ -38,28 +43,37 @@ export interface RestHandlerOptions<TRouter extends AnyTRPCRouter> {
  */
 export function createRestHandler<TRouter extends AnyTRPCRouter>(opts: RestHandlerOptions<TRouter>) {
   const { router, base, maxBodySize, createContext, onError, tooLarge } = opts;
-  const config = router._def._config;
   const routes = new Map<string, Route>();
-  for (const [path, proc] of Object.entries(router._def.procedures as Record<string, AnyTRPCProcedure>)) {
-    const meta = (proc._def.meta as { openapi?: { method: "GET" | "POST"; path: string } } | undefined)?.openapi;
-    if (meta) routes.set(meta.path, { method: meta.method, path, proc, fields: fieldTypes(proc._def.inputs) });
+  for (const { path, openapi, inputs } of procedureTable(router).values()) {
+    if (openapi) routes.set(openapi.path, { method: openapi.method, path, fields: fieldTypes(inputs) });
   }
 
+  /** Calls the route's procedure (trpcInternals.ts) and answers its output, or the error in REST's envelope. */
   async function call(req: IncomingMessage, res: ServerResponse, route: Route | undefined, getInput: () => unknown) {
-    const type = (route?.proc._def.type ?? "unknown") as ProcedureType;
-    let ctx: inferRouterContext<TRouter> | undefined;
-    let input: unknown;
+    const result: CallResult<TRouter> = route
+      ? await callProcedure(router, { req, res, path: route.path, getInput, createContext, onError })
+      : failedCall(router, {
+          req,
+          cause: new TRPCError({ code: "NOT_FOUND", message: `No REST route ${req.method} ${req.url?.split("?", 1)[0]}` }),
+          path: undefined,
+          input: undefined,
+          ctx: undefined,
+          type: "unknown",
+          onError,
+        });
     try {
-      if (!route) throw new TRPCError({ code: "NOT_FOUND", message: `No REST route ${req.method} ${req.url?.split("?", 1)[0]}` });
-      ctx = await createContext({ req, res });
-      const data = await route.proc({ path: route.path, getRawInput: async () => (input = getInput()), ctx, type, signal: undefined, batchIndex: 0 });
-      send(res, 200, data);
+      answer(res, result);
     } catch (cause) {
-      const error = getTRPCErrorFromUnknown(cause);
-      onError?.({ error, path: route?.path, input, ctx, type, req });
-      const shape = getErrorShape({ config, ctx, error, input, path: route?.path, type });
-      send(res, getHTTPStatusCodeFromError(error), { message: shape.message, code: shape.data.code, data: shape.data });
+      // An output JSON cannot carry (a BigInt, a cycle): a 500 like any other failure.
+      answer(res, failedCall(router, { req, cause, path: route?.path, input: undefined, ctx: result.ctx, type: result.type, onError }));
     }
+  }
+
+  /** A success answers the procedure's output; a failure tRPC's error shape in REST's envelope. */
+  function answer(res: ServerResponse, { response, status }: CallResult<TRouter>) {
+    if ("result" in response) return send(res, 200, response.result.data);
+    const shape = response.error as { message: string; data: { code: string } };
+    send(res, status, { message: shape.message, code: shape.data.code, data: shape.data });
   }
 
   return (req: IncomingMessage, res: ServerResponse): boolean => {
@@ -77,7 +91,7 @@ export function createRestHandler<TRouter extends AnyTRPCRouter>(opts: RestHandl
         void call(req, res, route, fail(new TRPCError({ code: "UNSUPPORTED_MEDIA_TYPE", message: "send the input as application/json" })));
         return true;
       }
-      readBody(req, maxBodySize, (text) => void call(req, res, route, () => parseJson(text)), () => tooLarge(res));
+      readBody(req, maxBodySize, (text) => void call(req, res, route, () => parseJsonInput(router, text)), () => tooLarge(res));
     } else if (route) {
       const params = new URLSearchParams(query === -1 ? "" : url.slice(query + 1));
       void call(req, res, route, () => Object.fromEntries([...params].map(([key, value]) => [key, convert(route.fields[key], value)])));
@@ -86,15 +100,6 @@ export function createRestHandler<TRouter extends AnyTRPCRouter>(opts: RestHandl
     }
     return true;
   };
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return text === "" ? undefined : (JSON.parse(text) as unknown);
-  } catch (cause) {
-    // The error formatter reports a SyntaxError cause as PARSE_ERROR, as on /trpc.
-    throw new TRPCError({ code: "BAD_REQUEST", message: cause instanceof Error ? cause.message : "Invalid JSON", cause });
-  }
 }
 
 /** A query value as its field's type: numbers and booleans from their text; anything that does not convert stays a string for the schema to refuse. */
@@ -112,7 +117,7 @@ interface ZodDef {
 }
 
 /** The leaf type of every field of a procedure's object inputs, seen through optional, default, nullable and pipes. */
-function fieldTypes(inputs: unknown[]): Record<string, string> {
+function fieldTypes(inputs: readonly unknown[]): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const input of inputs) {
     const shape = unwrap((input as { _zod: { def: ZodDef } })._zod.def).shape ?? {};
@@ -131,5 +136,6 @@ function isJson(value: string | undefined): boolean {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json" }).end(text);
 }

@@ -18,14 +18,14 @@ beforeAll(async () => {
 });
 
 describe("the ceiling's level-up transaction", () => {
-  it("leaves the same rows, history and audit as the coupler's levelUpAtomic for the same awards", async () => {
+  it("leaves the same rows, history and audit as the coupler's levelUp for the same awards", async () => {
     const coupler = createCoupler(database);
     const [viaCoupler, viaPg] = await enrolledUsers(database, coupler, 2);
     if (viaCoupler === undefined || viaPg === undefined) throw new Error("two learners expected");
     const client = await database.pool.connect();
     try {
       for (const xp of [40, 70, 250, 0, 5000]) {
-        await coupler.levelUpAtomic(viaCoupler, "PLAYER", xp, 1);
+        await coupler.levelUp({ userId: viaCoupler, specialization: "PLAYER", xpGained: xp, sessionsCompleted: 1 });
         await levelUpTransaction(client, rules, { userId: viaPg, xpGained: xp, sessionsCompleted: 1, lockTimeoutMs: 2000, actor: "raw-pg" });
       }
     } finally {

@@ -24,7 +24,7 @@ describe("renderReport", () => {
     expect(rows).toEqual([
       "| Level Up | 69.92 ms | 38.34 ms | -45% |",
       "| Sync | 16.39 ms | 51.71 ms | +215% |",
-      "| Validation | n/a (one read path; no legacy variant) | 36.56 ms | — |",
+      "| Validate | n/a (one read path; no legacy variant) | 36.56 ms | — |",
     ]);
   });
 

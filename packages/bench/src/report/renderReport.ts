@@ -62,12 +62,12 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
   out.push("Average latency of the steady phase, as in the seed's table. Before = the legacy two-transaction path (`bench.*`), After = the coupler (`progression.*`).");
   const opRow = (name: string, scenario: RunResult["scenario"]) => {
     const after = findRun(results, scenario, "coupler", ref)?.k6;
-    const before = scenario === "validation" ? undefined : findRun(results, scenario, "legacy", ref)?.k6;
+    const before = scenario === "validate" ? undefined : findRun(results, scenario, "legacy", ref)?.k6;
     const change = before && after && before.latency.avg > 0 ? signedPercent(after.latency.avg / before.latency.avg - 1) : "—";
-    const beforeCell = scenario === "validation" ? "n/a (one read path; no legacy variant)" : before ? ms(before.latency.avg) : "not measured";
+    const beforeCell = scenario === "validate" ? "n/a (one read path; no legacy variant)" : before ? ms(before.latency.avg) : "not measured";
     return [name, beforeCell, after ? ms(after.latency.avg) : "not measured", change];
   };
-  out.push(table(["Operation", "Before", "After", "Change"], [opRow("Level Up", "level-up"), opRow("Sync", "sync"), opRow("Validation", "validation")]));
+  out.push(table(["Operation", "Before", "After", "Change"], [opRow("Level Up", "level-up"), opRow("Sync", "sync"), opRow("Validate", "validate")]));
 
   out.push("## Level-up against concurrent users (coupler)");
   out.push(
@@ -93,7 +93,7 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
     table(
       ["Scenario", "Path", "Users", "Avg", "P50", "P95", "P99", "Throughput", "Failed requests"],
       results.runs
-        .filter((r) => r.k6 && ["level-up", "sync", "validation"].includes(r.scenario))
+        .filter((r) => r.k6 && ["level-up", "sync", "validate"].includes(r.scenario))
         .map((r) => [r.scenario, r.target, String(r.vus), ...latencyCells((r.k6 as NonNullable<RunResult["k6"]>).latency), rate(r.k6?.throughput ?? 0), failures(r)]),
     ),
   );

@@ -13,6 +13,7 @@ import { levelUp } from "./operations/levelUp.ts";
 import { sync } from "./operations/sync.ts";
 import { validate } from "./operations/validate.ts";
 import { precheck, rulesFor, runRead, runWrite, type CouplerRuntime, type OperationContext } from "./runOperation.ts";
+import { SeedAliases } from "./seedAliases.ts";
 import { Statements } from "./statements.ts";
 import type {
   AdvanceResult,
@@ -39,13 +40,15 @@ export type Input<T extends { specialization: string }> = Omit<T, "specializatio
  *
  * Each method takes one input object, checks it with the schema in `inputs`
  * (the API's schemas too), and hands it to the operation of the same name
- * in `operations/`. The seed's names remain as aliases at the bottom.
+ * in `operations/`. The seed's names remain as deprecated aliases, inherited
+ * from `SeedAliases` (seedAliases.ts).
  */
-export class ProgressLicenseCoupler {
+export class ProgressLicenseCoupler extends SeedAliases {
   readonly catalogue: Catalogue;
   readonly #rt: CouplerRuntime;
 
   constructor(options: CouplerOptions) {
+    super();
     this.catalogue = new Catalogue(options.db);
     this.#rt = {
       pool: options.pool,
@@ -147,42 +150,6 @@ export class ProgressLicenseCoupler {
     const ctx = this.#ctx("history", input);
     const parsed = await precheck(this.#rt, ctx, () => parseInput(inputs.historyInput, input, ctx));
     return runRead(this.#rt, ctx, (db) => history(db, parsed, ctx));
-  }
-
-  // ---- the seed's names, positional as the seed had them ----
-
-  /** The seed's `level_up_atomic`: {@link levelUp}. */
-  levelUpAtomic(
-    userId: number,
-    specialization: string,
-    xpGained: number,
-    sessionsCompleted: number,
-    idempotencyKey?: string,
-    call: CallOptions = {},
-  ): Promise<LevelUpResult> {
-    return this.levelUp({ userId, specialization, xpGained, sessionsCompleted, idempotencyKey }, call);
-  }
-
-  /** The seed's `update_level_atomic`: {@link advance}, with the actor among the details. */
-  updateLevelAtomic(
-    userId: number,
-    specialization: string,
-    newLevel: number,
-    details: { xpChange?: number; sessionsChange?: number; reason: string; actor: string },
-    call: CallOptions = {},
-  ): Promise<AdvanceResult> {
-    const { actor, ...rest } = details;
-    return this.advance({ userId, specialization, newLevel, ...rest }, { ...call, actor });
-  }
-
-  /** The seed's `sync_existing_records_atomic`: {@link sync}. */
-  syncExistingRecordsAtomic(userId: number, specialization: string, source: inputs.SyncSource, call: CallOptions = {}): Promise<SyncResult> {
-    return this.sync({ userId, specialization, source }, call);
-  }
-
-  /** The seed's `validate_consistency`: {@link validate}. */
-  validateConsistency(userId: number, specialization: string): Promise<ConsistencyReport> {
-    return this.validate({ userId, specialization });
   }
 
   #ctx(operation: OperationContext["operation"], input: unknown): OperationContext {
