@@ -21,6 +21,7 @@ export default couplerVitestConfig({
           "test/leanHttp.*.test.ts",
           // Not about /trpc: the process, the CLIs, socket limits, dashboards, REST, /docs and the packed client.
           "test/main.test.ts",
+          "test/daemon.test.ts",
           "test/workers.test.ts",
           "test/tokenCli.test.ts",
           "test/slowClient.test.ts",

@@ -6,8 +6,9 @@
  * prints how to call it. With API_WORKERS > 1 this process prepares the
  * database and forks that many HTTP workers (workers.ts), each of which runs
  * this file again as a cluster worker. SIGTERM, SIGINT or the launcher going
- * away drain in-flight calls (in every worker), close the pools, then stop the
- * embedded PostgreSQL, and exit 0 (see shutdown.ts).
+ * away (only with `--stop-with-parent`, which `pnpm start` and `pnpm dev` pass)
+ * drain in-flight calls (in every worker), close the pools, then stop the
+ * embedded PostgreSQL, and exit 0 (see shutdown.ts). `--help` prints USAGE.
  */
 import cluster from "node:cluster";
 import { dirname, join } from "node:path";
@@ -16,6 +17,8 @@ import { orExit } from "@coupler/core/config";
 import { ensureDatabase, startEmbeddedPostgres, type RunningPostgres } from "@coupler/embedded";
 import { AggregatorRegistry } from "prom-client";
 import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, signToken } from "./auth.ts";
+import { parseFlags } from "./cli/parseFlags.ts";
+import { dataDirHolder } from "./dataDirHolder.ts";
 import { resolveAuthSecret } from "./devSecret.ts";
 import { loadEnvFile, parseApiConfig, serverSettings } from "./config.ts";
 import { createApiLogger } from "./logger.ts";
@@ -29,6 +32,26 @@ const DEMO_TOKEN_LIFETIME_SECONDS = Math.min(12 * 60 * 60, DEFAULT_MAX_TOKEN_LIF
 const DEMO_TOKEN_LIFETIME = `${DEMO_TOKEN_LIFETIME_SECONDS / 3600} h`;
 const MINT_HINT = "pnpm --silent --filter @coupler/api token --sub <user id> --role student|instructor|admin";
 
+const USAGE = `usage: node packages/api/dist/main.js [--stop-with-parent]   (or: pnpm start)
+
+Serves the coupler API (tRPC at /trpc, REST at /api, docs at /docs) on
+DATABASE_URL, or on an embedded PostgreSQL in COUPLER_DATA_DIR when it is unset.
+Configured by environment variables (see .env.example and the README), not flags.
+
+  --stop-with-parent  also shut down when the process that started this one exits
+                      (pnpm start and pnpm dev pass it; off by default, so nohup,
+                      setsid and supervisors keep the API running until signalled)
+  -h, --help          this text
+`;
+
+const flags = orExit(() => parseFlags("coupler-api", { "stop-with-parent": { type: "boolean", default: false } }), "coupler-api");
+if (!flags) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+// A cluster worker stops with its primary, always.
+const stopOptions = { stopWithParent: cluster.isWorker || flags["stop-with-parent"] === true };
+
 const envFile = orExit(loadEnvFile, "coupler-api");
 const env = orExit(() => parseApiConfig(process.env), "coupler-api");
 const logger = await createApiLogger("coupler-api", env.LOG_LEVEL);
@@ -39,9 +62,13 @@ else await runPrimary();
 /** A cluster worker: serves on the primary's database and secret (passed in its environment). */
 async function runWorker(): Promise<void> {
   let server: RunningServer | undefined;
-  stopOnSignals(logger, async () => {
-    await server?.close();
-  });
+  stopOnSignals(
+    logger,
+    async () => {
+      await server?.close();
+    },
+    stopOptions,
+  );
   try {
     if (!env.DATABASE_URL || !env.AUTH_SECRET) throw new Error("a worker needs DATABASE_URL and AUTH_SECRET from its primary");
     server = await startServer({ ...serverSettings(env), databaseUrl: env.DATABASE_URL, authSecret: env.AUTH_SECRET, logger, metricsText: metricsFromPrimary });
@@ -59,13 +86,15 @@ async function runPrimary(): Promise<void> {
   let embedded: RunningPostgres | undefined;
   let server: RunningServer | undefined;
   let workers: WorkerPool | undefined;
+  let drained = false;
   const stopAll = async () => {
     await workers?.stop();
     await server?.close();
+    drained = true;
     await embedded?.stop();
   };
   // From the start, so a signal during start-up also stops what has started; PostgreSQL only after the drain.
-  stopOnSignals(logger, stopAll);
+  stopOnSignals(logger, stopAll, { ...stopOptions, drained: () => drained });
   const fail = async (error: unknown) => {
     logger.fatal({ err: error }, "coupler API failed to start");
     await stopAll().catch(() => {});
@@ -77,6 +106,11 @@ async function runPrimary(): Promise<void> {
     let databaseUrl = env.DATABASE_URL;
     if (!databaseUrl) {
       logger.info({ dataDir: env.COUPLER_DATA_DIR }, "no DATABASE_URL; starting the embedded PostgreSQL");
+      const holder = await dataDirHolder(env.COUPLER_DATA_DIR);
+      if (holder) {
+        process.stderr.write(`coupler-api: ${holder}\n`);
+        process.exit(1);
+      }
       embedded = await startEmbeddedPostgres({
         dataDir: env.COUPLER_DATA_DIR,
         detached: true,

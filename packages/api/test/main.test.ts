@@ -42,6 +42,16 @@ async function drainsInFlightCall(main: RunningMain, database: { url: string; na
   expect(await main.exited).toEqual({ code: 0, signal: null });
 }
 
+/** Waits for a process that should end by itself; its exit code and output. */
+async function finished(child: ReturnType<typeof runMain>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { code, stdout, stderr };
+}
+
 describe("the API executable on DATABASE_URL", () => {
   let database: TestDatabase;
   const secret = randomBytes(32).toString("hex");
@@ -81,6 +91,23 @@ describe("the API executable on DATABASE_URL", () => {
     }
   });
 
+  it("answers --help with its usage and exit 0, without starting a server", async () => {
+    const { code, stdout } = await finished(runMain({ DATABASE_URL: database.url }, ["--help"]));
+    expect(code).toBe(0);
+    expect(stdout).toContain("usage: node packages/api/dist/main.js");
+    expect(stdout).toContain("--stop-with-parent");
+    expect(stdout).not.toContain("Coupler API is up");
+  });
+
+  it("refuses an unknown flag with one line and exit code 2 (regression: --bogus started the server)", async () => {
+    const { code, stderr, stdout } = await finished(runMain({ DATABASE_URL: database.url }, ["--bogus"]));
+    expect(code).toBe(2);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(stderr).toContain("--bogus");
+    expect(stderr).toContain("--help");
+    expect(stdout).toBe("");
+  });
+
   it("refuses a bad environment with one line and exit code 2", async () => {
     const child = runMain({ PORT: "abc", DATABASE_URL: database.url });
     let stderr = "";
@@ -118,6 +145,15 @@ describe("the API executable without DATABASE_URL", () => {
         const withFixed = createDatabase({ connectionString: databaseUrl.replace(`:${encodeURIComponent(password)}@`, ":coupler@"), max: 1 });
         await expect(withFixed.pool.query("select 1")).rejects.toMatchObject({ code: "28P01" }); // invalid_password
         await withFixed.close();
+
+        // A second start on the same data dir says in one line who holds it (regression: a JSON stack trace).
+        const second = await finished(runMain({ COUPLER_DATA_DIR: dataDir, AUTH_SECRET: secret }));
+        expect(second.code).toBe(1);
+        expect(second.stderr.trim().split("\n")).toHaveLength(1);
+        expect(second.stderr).toContain(`another coupler is running with data dir ${dataDir}`);
+        expect(second.stderr).toContain(`PID ${postgresPid}`);
+        expect(second.stderr + second.stdout).not.toContain("    at ");
+        expect(isRunning(postgresPid)).toBe(true);
 
         await drainsInFlightCall(main, { url: databaseUrl, name: "coupler" }, "SIGINT", secret);
         await waitFor(() => !isRunning(postgresPid));
