@@ -1,10 +1,11 @@
 import { TRPCClientError, createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from "@trpc/client";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "./root.ts";
+import type { ApiErrorCode } from "./errors.ts";
 import type { CouplerErrorData } from "./trpc.ts";
 
 export { TRPCClientError };
-export type { AppRouter, CouplerErrorData };
+export type { AppRouter, ApiErrorCode, CouplerErrorData };
 /** What a failed call rejects with; `data` carries `couplerCode`, `retryable` and `issues`. */
 export type CouplerClientError = TRPCClientError<AppRouter>;
 /** Input types of every procedure, e.g. `RouterInputs["progression"]["levelUp"]`. */

@@ -15,6 +15,7 @@ import { ApiMetrics } from "./metrics.ts";
 import { REST_BASE } from "./openapi/openApiDocument.ts";
 import { createOpenApiRoutes } from "./openapi/openApiRoutes.ts";
 import { appRouter } from "./root.ts";
+import { serverError, type CouplerErrorShape } from "./trpc.ts";
 
 /** The server's tunables, as `serverSettings(config)` derives them from the configuration. */
 export interface ServerSettings extends HttpLimits {
@@ -124,10 +125,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error.cause ?? error, path }, "procedure failed");
   };
 
+  const maxBatchSize = options.maxBatchSize ?? DEFAULTS.maxBatchSize;
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
-    maxBatchSize: options.maxBatchSize ?? DEFAULTS.maxBatchSize,
+    maxBatchSize,
     maxBodySize: maxBodyBytes,
     createContext: contextFor,
     onError,
@@ -141,7 +143,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxBodySize: maxBodyBytes,
     createContext: contextFor,
     onError,
-    tooLarge: (res) => tooLarge(res, maxBodyBytes),
+    tooLarge: (res) => tooLarge(res, maxBodyBytes, "rest"),
   });
 
   let inflight = 0;
@@ -182,6 +184,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (url.startsWith("/trpc/")) {
       const length = Number(req.headers["content-length"] ?? 0);
       if (length > maxBodyBytes) return tooLarge(res, maxBodyBytes);
+      if (batchSize(url) > maxBatchSize) {
+        return sendError(res, serverError("BAD_REQUEST", `a batch may hold at most ${maxBatchSize} calls (MAX_BATCH_SIZE); this one has ${batchSize(url)}`));
+      }
       if (lean?.(req, res)) return;
       return trpc(req, res);
     }
@@ -189,7 +194,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (path === "/healthz") return send(res, 200, { status: "ok" });
     if (path === "/readyz") return void ready(res);
     if (path === "/metrics" && metricsPort === undefined) return void serveMetrics(req, res);
-    return send(res, 404, { error: "not found" });
+    return sendError(res, serverError("NOT_FOUND", `no route ${req.method} ${path}; see / for what this server answers`));
   }
 
   async function ready(res: ServerResponse) {
@@ -221,7 +226,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       : createServer(httpServerOptions(limits), (req, res) => {
           setSecurityHeaders(res);
           if ((req.url ?? "/").split("?", 1)[0] === "/metrics") return void serveMetrics(req, res);
-          send(res, 404, { error: "not found" });
+          sendError(res, serverError("NOT_FOUND", "this port serves only /metrics"));
         });
   if (metricsServer) applyHttpLimits(metricsServer, limits);
 
@@ -277,14 +282,20 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, JSON_HEADERS).end(JSON.stringify(body));
 }
 
-/** The same error envelope tRPC uses, so clients parse it alike. */
-function tooLarge(res: ServerResponse, limit: number): void {
+/** tRPC's error envelope (`{ error }`), or the REST body (`{ message, code, data }`). */
+function sendError(res: ServerResponse, shape: CouplerErrorShape, kind: "trpc" | "rest" = "trpc"): void {
+  send(res, shape.data.httpStatus, kind === "trpc" ? { error: shape } : { message: shape.message, code: shape.data.code, data: shape.data });
+}
+
+/** A body over the limit, in the error shape of the path it was sent to. */
+function tooLarge(res: ServerResponse, limit: number, kind: "trpc" | "rest" = "trpc"): void {
   res.setHeader("connection", "close"); // the unread body must not be parsed as a next request
-  send(res, 413, {
-    error: {
-      code: -32600,
-      message: `request body exceeds ${limit} bytes`,
-      data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 },
-    },
-  });
+  sendError(res, serverError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes (MAX_BODY_BYTES)`), kind);
+}
+
+/** How many calls a /trpc URL batches (`/trpc/a,b,c?batch=1`); 1 when it is not a batch. */
+function batchSize(url: string): number {
+  const query = url.indexOf("?");
+  if (query === -1 || new URLSearchParams(url.slice(query + 1)).get("batch") !== "1") return 1;
+  return url.slice("/trpc/".length, query).split(",").length;
 }
