@@ -164,3 +164,19 @@ describe("GET /docs", () => {
     }
   });
 });
+
+describe("the README's procedure table", () => {
+  it("names every field progression.validate and progression.levelUp return (regression: validate's output omitted fields)", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const { consistencyReport, levelUpResult } = await import("../src/router/outputs.ts");
+    const readme = await readFile(new URL("../../../README.md", import.meta.url), "utf8");
+    for (const [path, schema] of [
+      ["progression.validate", consistencyReport],
+      ["progression.levelUp", levelUpResult],
+    ] as const) {
+      const row = readme.split("\n").find((line) => line.startsWith(`| \`${path}\``)) ?? "";
+      const output = row.split("→").at(-1) ?? "";
+      for (const field of Object.keys(schema.shape)) expect(output, `${path}: ${field}`).toMatch(new RegExp(`\\b${field}\\b`));
+    }
+  });
+});
