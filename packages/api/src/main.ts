@@ -174,6 +174,7 @@ function printBanner(info: {
     `  API           ${info.url}/trpc${info.workers > 1 ? `  (${info.workers} worker processes)` : ""}`,
     `  DATABASE_URL  ${redactUrl(info.databaseUrl)}${info.dataDir ? `  (embedded, data in ${info.dataDir}, password in ${join(dirname(info.dataDir), "pg.password")})` : ""}`,
     `  AUTH_SECRET   ${info.secretSource === "AUTH_SECRET" ? "from the environment" : `generated for development, kept in ${info.secretSource}`}`,
+    `  docs          ${info.url}/  ${info.url}/docs (Swagger UI)  ${info.url}/openapi.json  REST under ${info.url}/api`,
     `  health        ${info.url}/healthz  ${info.url}/readyz  ${info.url}/metrics`,
   ];
   if (info.guardEnabled !== undefined) lines.push(`  coupling guard ${info.guardEnabled ? "on" : "off"}`);

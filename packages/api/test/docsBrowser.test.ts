@@ -80,7 +80,7 @@ describe.skipIf(!chromium)("the /docs page in headless Chromium", () => {
     const tryOut = await page.waitForSelector(`${scope} .try-out__btn`);
     await tryOut?.click();
     const body = await page.waitForSelector(`${scope} textarea.body-param__text`);
-    const text = (await body?.evaluate((n) => (n as HTMLTextAreaElement).value)) ?? "";
+    const text = (await body?.evaluate((n) => (n as unknown as { value: string }).value)) ?? "";
     expect(JSON.parse(text)).toEqual({ userId: 3, specialization: "PLAYER", xpGained: 150, sessionsCompleted: 1, idempotencyKey: "example-key-1" });
   });
 

@@ -141,6 +141,8 @@ describe("the API executable without DATABASE_URL", () => {
         expect(output).not.toContain(password);
         expect(output).not.toContain(secret);
         expect(output).toMatch(JWT); // the development server on its own PostgreSQL prints demo tokens
+        // The banner names the front doors: the landing page, Swagger UI, the OpenAPI document and the REST base.
+        for (const path of ["/docs", "/openapi.json", "/api"]) expect(output).toContain(`${main.url}${path}`);
         // The fixed password every checkout used to share no longer opens it (regression: it was "coupler" for all).
         const withFixed = createDatabase({ connectionString: databaseUrl.replace(`:${encodeURIComponent(password)}@`, ":coupler@"), max: 1 });
         await expect(withFixed.pool.query("select 1")).rejects.toMatchObject({ code: "28P01" }); // invalid_password

@@ -223,3 +223,19 @@ describe("Swagger's prefilled examples", () => {
     expect(description).toContain("pnpm --silent --filter @coupler/api token --sub");
   });
 });
+
+describe("the server's front doors", () => {
+  it("answers GET / with a small page linking /docs, /openapi.json, /metrics and /api (regression: a bare 404)", async () => {
+    const res = await fetch(`${fixture.api.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    const html = await res.text();
+    for (const href of ["/docs", "/openapi.json", "/metrics", "/api"]) expect(html).toContain(`href="${href}"`);
+  });
+
+  it("answers GET /api with where the REST routes are described (regression: a bare 404)", async () => {
+    const res = await fetch(`${fixture.api.url}/api`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ docs: "/docs", openapi: "/openapi.json" });
+  });
+});
