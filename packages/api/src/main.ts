@@ -11,7 +11,7 @@
  * embedded PostgreSQL, and exit 0 (see shutdown.ts). `--help` prints USAGE.
  */
 import cluster from "node:cluster";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { ProgressLicenseCoupler, createDatabase, migrate, redactUrl } from "@coupler/core";
 import { orExit } from "@coupler/core/config";
 import { ensureDatabase, startEmbeddedPostgres, type RunningPostgres } from "@coupler/embedded";
@@ -156,6 +156,19 @@ async function demoTokens(demo: DemoUser[], secret: string): Promise<Map<DemoUse
   return tokens;
 }
 
+/**
+ * How to mint a token this server accepts: with the same AUTH_SECRET, or with
+ * the development secret of this data dir, named when it is not the default
+ * one (issue 17: with a custom COUPLER_DATA_DIR the hint signed with another
+ * secret, and the API said only "invalid token").
+ */
+function mintHint(secretSource: string, dataDir: string | undefined): string {
+  if (secretSource === "AUTH_SECRET") return `with the same AUTH_SECRET in the environment: TOKEN=$(${MINT_HINT})`;
+  const custom = dataDir !== undefined && resolve(dataDir) !== resolve(parseApiConfig({}).COUPLER_DATA_DIR);
+  const prefix = custom ? `COUPLER_DATA_DIR=${resolve(dataDir)} ` : "";
+  return `signed with ${secretSource}: TOKEN=$(${prefix}${MINT_HINT})`;
+}
+
 function printBanner(info: {
   url: string;
   databaseUrl: string;
@@ -207,6 +220,6 @@ function printBanner(info: {
       `    -H 'authorization: Bearer ${studentToken}'`,
     );
   }
-  lines.push("", `${tokens ? "More tokens" : "Tokens"} (same AUTH_SECRET): TOKEN=$(${MINT_HINT})`, "Stop with Ctrl-C.", "");
+  lines.push("", `${tokens ? "More tokens" : "Tokens"}, ${mintHint(info.secretSource, info.dataDir)}`, "Stop with Ctrl-C.", "");
   process.stdout.write(`${lines.join("\n")}\n`);
 }

@@ -7,7 +7,7 @@ import { createDatabase } from "@coupler/core";
 import { createCoupler, enrolledUser, waitForLockWaiters, whilePairLocked, type TestDatabase } from "@coupler/testing";
 import { useTestDatabase } from "@coupler/testing/vitest";
 import { signToken } from "../src/auth.ts";
-import { isRunning, runMain, startMain, waitFor, type RunningMain } from "./runMain.ts";
+import { isRunning, runMain, runToken, startMain, waitFor, type RunningMain } from "./runMain.ts";
 
 /** A JWT anywhere in a line (header.payload.signature, base64url). */
 const JWT = /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/;
@@ -43,7 +43,7 @@ async function drainsInFlightCall(main: RunningMain, database: { url: string; na
 }
 
 /** Waits for a process that should end by itself; its exit code and output. */
-async function finished(child: ReturnType<typeof runMain>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function finished(child: ReturnType<typeof runMain | typeof runToken>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -124,10 +124,11 @@ describe("the API executable without DATABASE_URL", () => {
     const home = await mkdtemp(join(tmpdir(), "coupler-main-"));
     await chmod(home, 0o755); // as root, the postgres user must reach its data dir
     const dataDir = join(home, "pg");
-    const secret = randomBytes(32).toString("hex");
     try {
-      const main = await startMain({ COUPLER_DATA_DIR: dataDir, AUTH_SECRET: secret, COUPLER_LOCK_TIMEOUT_MS: "20000" });
+      // No AUTH_SECRET: the development secret is generated beside the data dir, as on a first `pnpm start`.
+      const main = await startMain({ COUPLER_DATA_DIR: dataDir, COUPLER_LOCK_TIMEOUT_MS: "20000" });
       try {
+        const secret = (await readFile(join(home, "auth-secret"), "utf8")).trim();
         const postgresPid = Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n", 1)[0]);
         expect(isRunning(postgresPid)).toBe(true);
 
@@ -148,8 +149,18 @@ describe("the API executable without DATABASE_URL", () => {
         await expect(withFixed.pool.query("select 1")).rejects.toMatchObject({ code: "28P01" }); // invalid_password
         await withFixed.close();
 
+        // The banner's "more tokens" hint names this data dir, so it signs with this server's secret (regression: another one).
+        const hint = main.output.find((line) => line.includes("TOKEN=$(")) ?? "";
+        expect(hint).toContain(`TOKEN=$(COUPLER_DATA_DIR=${dataDir} pnpm --silent --filter @coupler/api token`);
+        const minted = await finished(runToken({ COUPLER_DATA_DIR: dataDir }, ["--sub", "3", "--role", "student"]));
+        expect(minted.code).toBe(0);
+        const read = await fetch(`${main.url}/trpc/progression.get?input=${encodeURIComponent(JSON.stringify({ userId: 3, specialization: "PLAYER" }))}`, {
+          headers: { authorization: `Bearer ${minted.stdout.trim()}` },
+        });
+        expect(read.status).toBe(200);
+
         // A second start on the same data dir says in one line who holds it (regression: a JSON stack trace).
-        const second = await finished(runMain({ COUPLER_DATA_DIR: dataDir, AUTH_SECRET: secret }));
+        const second = await finished(runMain({ COUPLER_DATA_DIR: dataDir }));
         expect(second.code).toBe(1);
         expect(second.stderr.trim().split("\n")).toHaveLength(1);
         expect(second.stderr).toContain(`another coupler is running with data dir ${dataDir}`);

@@ -36,6 +36,15 @@ export function runMain(env: Record<string, string>, args: string[] = []): Child
   });
 }
 
+/** Runs the token CLI (src/cli/token.ts) like runMain runs main.ts. */
+export function runToken(env: Record<string, string>, args: string[]): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, ["--conditions=source", "--import", "tsx", fileURLToPath(new URL("../src/cli/token.ts", import.meta.url)), ...args], {
+    cwd: PACKAGE,
+    env: { PATH: process.env.PATH ?? "", COUPLER_ENV_FILE: "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
 /** Starts main.ts and waits for its banner. */
 export async function startMain(env: Record<string, string>): Promise<RunningMain> {
   const child = runMain(env);
