@@ -22,6 +22,7 @@ export default couplerVitestConfig({
           // Not about /trpc: the process, the CLIs, socket limits, dashboards, REST, /docs and the packed client.
           "test/main.test.ts",
           "test/daemon.test.ts",
+          "test/executables.test.ts",
           "test/workers.test.ts",
           "test/tokenCli.test.ts",
           "test/slowClient.test.ts",

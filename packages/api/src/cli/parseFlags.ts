@@ -16,8 +16,6 @@ export function parseFlags<const O extends Options>(program: string, options: O,
     if (argv.includes("--help") || argv.includes("-h")) return undefined;
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (error) {
-    // parseArgs's own message goes on to explain `--` escaping; its first sentence names the problem.
-    const message = (error instanceof Error ? error.message : String(error)).split(/\.\s/, 1)[0] ?? "";
-    throw new ConfigError(`${message.replace(/\.$/, "")} (${program} --help for usage)`);
+    throw new ConfigError(`${error instanceof Error ? error.message : String(error)} (${program} --help for usage)`);
   }
 }
