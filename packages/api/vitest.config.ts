@@ -23,6 +23,7 @@ export default couplerVitestConfig({
           "test/main.test.ts",
           "test/daemon.test.ts",
           "test/executables.test.ts",
+          "test/shutdown.test.ts",
           "test/workers.test.ts",
           "test/tokenCli.test.ts",
           "test/slowClient.test.ts",
