@@ -134,14 +134,18 @@ export function apiErrorCode(code: TRPCCode, parseError = false): Pick<ErrorDeta
   return { couplerCode, retryable };
 }
 
-/** The error data every path shares (the tRPC error formatter calls this for /trpc, both its paths, and /api). */
-export function errorDetails(error: TRPCError, parseError = false): ErrorDetails {
+/**
+ * The error data every path shares (the tRPC error formatter calls this for
+ * /trpc, both its paths, and /api). `input` is the call's raw input, when
+ * known: a field absent from it is reported as "required".
+ */
+export function errorDetails(error: TRPCError, parseError = false, input?: unknown): ErrorDetails {
   const details: ErrorDetails =
     error instanceof CouplerTRPCError
       ? // A 500 is never worth repeating blindly, whatever core thought.
         { couplerCode: error.couplerCode, retryable: error.code !== "INTERNAL_SERVER_ERROR" && error.retryable }
       : apiErrorCode(error.code, parseError);
-  const issues = issuesOf(error.cause);
+  const issues = issuesOf(error.cause, input);
   if (issues) details.issues = issues;
   return details;
 }
@@ -152,25 +156,38 @@ export function describeIssues(issues: Issue[]): string {
 
 /**
  * Field issues of a core ValidationError or of tRPC's standard-schema input
- * error, written for the person fixing the call: one issue per field (the
- * first; zod reports every failed check, so 1e20 as a user id was both "not an
- * integer" and "too big"), and a missing field says "required" rather than
- * "expected number, received undefined".
+ * error, written for the person fixing the call: one issue per field (zod
+ * reports every failed check, so 1e20 as a user id was both "too big for an
+ * integer" and "too big"; the last, the field's own bound, is kept), and a
+ * field absent from the input says "required" rather than "expected number,
+ * received undefined" or the list of allowed values.
  */
-function issuesOf(cause: unknown): Issue[] | undefined {
+function issuesOf(cause: unknown, input: unknown): Issue[] | undefined {
   const raw = (cause as { issues?: unknown } | undefined)?.issues;
   if (!Array.isArray(raw)) return undefined;
   const byPath = new Map<string, Issue>();
   for (const issue of raw as { path?: unknown; message?: unknown }[]) {
-    const path = Array.isArray(issue.path) ? issue.path.map(segment).join(".") : "";
+    const segments = Array.isArray(issue.path) ? issue.path.map(segment) : [];
+    const path = segments.join(".");
     const message = typeof issue.message === "string" ? issue.message : "invalid";
-    if (!byPath.has(path)) byPath.set(path, { path, message: MISSING.test(message) ? "required" : message });
+    const missing = segments.length > 0 && (input === undefined ? MISSING.test(message) : valueAt(input, segments) === undefined);
+    byPath.set(path, { path, message: missing ? "required" : message });
   }
   return [...byPath.values()];
 }
 
-/** zod's message for a field that is absent (`Invalid input: expected number, received undefined`). */
+/** zod's message for an absent field, when the input itself is not at hand. */
 const MISSING = /received undefined$/;
+
+/** The value at `segments` inside `input`, or undefined. */
+function valueAt(input: unknown, segments: string[]): unknown {
+  let value = input;
+  for (const key of segments) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
 
 function segment(part: unknown): string {
   const key = typeof part === "object" && part !== null && "key" in part ? (part as { key: unknown }).key : part;

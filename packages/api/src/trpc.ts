@@ -17,9 +17,9 @@ import { CouplerTRPCError, describeIssues, errorDetails, toTRPCError, type Error
  * stacks stay in the server log. A body that is not JSON is reported as
  * PARSE_ERROR (HTTP 400), like JSON-RPC does.
  */
-export const errorFormatter = ({ shape, error }: { shape: TRPCDefaultErrorShape; error: TRPCError }): CouplerErrorShape => {
+export const errorFormatter = ({ shape, error, input }: { shape: TRPCDefaultErrorShape; error: TRPCError; input?: unknown }): CouplerErrorShape => {
   const parseError = error.code === "BAD_REQUEST" && error.cause instanceof SyntaxError;
-  const details = errorDetails(error, parseError);
+  const details = errorDetails(error, parseError, input);
   return {
     code: parseError ? TRPC_ERROR_CODES_BY_KEY.PARSE_ERROR : shape.code,
     message: messageFor(error, shape.message, parseError, details),

@@ -144,13 +144,20 @@ describe("every error carries data.couplerCode and data.retryable", () => {
 describe("error messages are written for the person fixing the call", () => {
   it("says 'required' for each missing field", async () => {
     const { data, message } = await viaTrpc({ path: "progression.levelUp", input: {}, role: "instructor" });
-    expect(data.issues).toEqual(expect.arrayContaining([{ path: "userId", message: "required" }, { path: "xpGained", message: "required" }]));
+    expect(data.issues).toEqual(["userId", "specialization", "xpGained", "sessionsCompleted"].map((path) => ({ path, message: "required" })));
     expect(message).not.toContain("received undefined");
   });
 
   it("gives a field one issue, not one per failed check (regression: userId 1e20 had two)", async () => {
     const { data } = await viaTrpc({ path: "progression.levelUp", input: levelUp({ userId: 1e20 }), role: "instructor" });
-    expect(data.issues?.filter((issue) => issue.path === "userId")).toHaveLength(1);
+    const issues = data.issues?.filter((issue) => issue.path === "userId") ?? [];
+    expect(issues).toHaveLength(1);
+    expect(issues[0]?.message).toContain("2147483647");
+  });
+
+  it("keeps a present field's own message (a wrong value is not 'required')", async () => {
+    const { data } = await viaTrpc({ path: "progression.levelUp", input: levelUp({ specialization: "WIZARD" }), role: "instructor" });
+    expect(data.issues).toEqual([{ path: "specialization", message: "specialization must be one of PLAYER, COACH, INTERNSHIP" }]);
   });
 
   it("answers a form-encoded POST to /trpc with balanced quotes and the fix", async () => {
