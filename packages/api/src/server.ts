@@ -7,7 +7,7 @@ import { createAuthenticator, secretKey } from "./auth.ts";
 import { startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
 import { parseApiConfig, serverSettings } from "./config.ts";
-import { applyHttpLimits, httpServerOptions, setSecurityHeaders, type HttpLimits } from "./httpLimits.ts";
+import { applyHttpLimits, batchSize, httpServerOptions, setSecurityHeaders, type HttpLimits } from "./httpLimits.ts";
 import { createMetricsEndpoint } from "./metricsEndpoint.ts";
 import { createLeanHandler } from "./http/leanHandler.ts";
 import { createRequestLabeler } from "./http/requestLabel.ts";
@@ -291,11 +291,4 @@ function sendError(res: ServerResponse, shape: CouplerErrorShape, kind: "trpc" |
 function tooLarge(res: ServerResponse, limit: number, kind: "trpc" | "rest" = "trpc"): void {
   res.setHeader("connection", "close"); // the unread body must not be parsed as a next request
   sendError(res, serverError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes (MAX_BODY_BYTES)`), kind);
-}
-
-/** How many calls a /trpc URL batches (`/trpc/a,b,c?batch=1`); 1 when it is not a batch. */
-function batchSize(url: string): number {
-  const query = url.indexOf("?");
-  if (query === -1 || new URLSearchParams(url.slice(query + 1)).get("batch") !== "1") return 1;
-  return url.slice("/trpc/".length, query).split(",").length;
 }
