@@ -21,6 +21,9 @@ export default couplerVitestConfig({
           "test/leanHttp.*.test.ts",
           // Not about /trpc: the process, the CLIs, socket limits, dashboards, REST, /docs and the packed client.
           "test/main.test.ts",
+          "test/daemon.test.ts",
+          "test/executables.test.ts",
+          "test/shutdown.test.ts",
           "test/workers.test.ts",
           "test/workersMetrics.test.ts",
           "test/prometheus.test.ts",

@@ -1,14 +1,26 @@
 import { TRPCClientError, createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from "@trpc/client";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "./root.ts";
+import type { ApiErrorCode } from "./errors.ts";
 import type { CouplerErrorData } from "./trpc.ts";
 
 export { TRPCClientError };
-export type { AppRouter, CouplerErrorData };
+export type { AppRouter, ApiErrorCode, CouplerErrorData };
 export type { ProcedureTypes, RouterRecord } from "./trpcInternals.ts";
 /** What a failed call rejects with; `data` carries `couplerCode`, `retryable` and `issues`. */
 export type CouplerClientError = TRPCClientError<AppRouter>;
-/** Input types of every procedure, e.g. `RouterInputs["progression"]["levelUp"]`. */
+/**
+ * Input types of every procedure, e.g. `RouterInputs["progression"]["levelUp"]`.
+ *
+ * `progression.levelUp`'s optional `idempotencyKey` is 1 to 255 printable
+ * ASCII characters without spaces (`"k1"`, a session id, a UUID); anything
+ * else is refused with VALIDATION at run time. A key is scoped to (learner,
+ * specialization, caller): the same key from another token's user, or for
+ * another pair, is another key and applies again. Within the server's
+ * retention (COUPLER_IDEMPOTENCY_RETENTION_MS, 24 h by default) a repeat with
+ * the same input returns the first result with `replayed: true` and changes
+ * nothing; with a different input it is refused (VALIDATION).
+ */
 export type RouterInputs = inferRouterInputs<AppRouter>;
 /** Output types of every procedure, as plain JSON (dates are ISO strings). */
 export type RouterOutputs = inferRouterOutputs<AppRouter>;

@@ -12,7 +12,7 @@ import {
   type CouplerError,
 } from "@coupler/core";
 import { errorDetails, toTRPCError } from "./errors.ts";
-import { errorFormatter } from "./trpc.ts";
+import { errorFormatter, serverError } from "./trpc.ts";
 
 const CASES: [CouplerError, TRPCError["code"], boolean | undefined][] = [
   [new ValidationError("bad", [{ path: ["xpGained"], message: "XP must not be negative" }]), "BAD_REQUEST", false],
@@ -21,7 +21,7 @@ const CASES: [CouplerError, TRPCError["code"], boolean | undefined][] = [
   [new ConflictError("raced"), "CONFLICT", true],
   [new DeadlockError("deadlock", 4), "CONFLICT", true],
   [new UnavailableError("down"), "SERVICE_UNAVAILABLE", true],
-  [new DatabaseError("levelUp: database error 42P01", "42P01"), "INTERNAL_SERVER_ERROR", undefined],
+  [new DatabaseError("levelUp: database error 42P01", "42P01"), "INTERNAL_SERVER_ERROR", false],
 ];
 
 function shape(error: TRPCError) {
@@ -58,5 +58,28 @@ describe("toTRPCError", () => {
     const formatted = shape(toTRPCError(new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: leaky })));
     expect(formatted.message).toBe("Internal server error");
     expect(JSON.stringify(formatted)).not.toMatch(/secret_table|stack/);
+  });
+});
+
+describe("the error formatter", () => {
+  const codes = Object.keys(TRPC_ERROR_CODES_BY_KEY) as TRPCError["code"][];
+  it("gives every tRPC code (so every HTTP status, 429 included) a couplerCode and a boolean retryable", () => {
+    for (const code of codes) {
+      const { data } = shape(new TRPCError({ code, message: "x" }));
+      expect(typeof data.couplerCode, code).toBe("string");
+      expect(typeof data.retryable, code).toBe("boolean");
+    }
+  });
+
+  it("names the errors the API raises itself with stable codes", () => {
+    const codeOf = (code: TRPCError["code"]) => serverError(code, "x").data;
+    expect(codeOf("BAD_REQUEST")).toMatchObject({ couplerCode: "VALIDATION", retryable: false, httpStatus: 400 });
+    expect(codeOf("UNAUTHORIZED")).toMatchObject({ couplerCode: "UNAUTHENTICATED", retryable: false, httpStatus: 401 });
+    expect(codeOf("FORBIDDEN")).toMatchObject({ couplerCode: "FORBIDDEN", retryable: false, httpStatus: 403 });
+    expect(codeOf("NOT_FOUND")).toMatchObject({ couplerCode: "NOT_FOUND", retryable: false, httpStatus: 404 });
+    expect(codeOf("PAYLOAD_TOO_LARGE")).toMatchObject({ couplerCode: "PAYLOAD_TOO_LARGE", retryable: false, httpStatus: 413 });
+    expect(codeOf("UNSUPPORTED_MEDIA_TYPE")).toMatchObject({ couplerCode: "UNSUPPORTED_MEDIA_TYPE", retryable: false, httpStatus: 415 });
+    expect(codeOf("TOO_MANY_REQUESTS")).toMatchObject({ couplerCode: "TOO_MANY_REQUESTS", retryable: true, httpStatus: 429 });
+    expect(codeOf("SERVICE_UNAVAILABLE")).toMatchObject({ couplerCode: "UNAVAILABLE", retryable: true, httpStatus: 503 });
   });
 });

@@ -44,3 +44,14 @@ export function setSecurityHeaders(res: OutgoingMessage): void {
   res.setHeader("x-content-type-options", "nosniff");
   res.setHeader("cache-control", "no-store");
 }
+
+/**
+ * How many calls a /trpc URL batches (`/trpc/a,b,c?batch=1`, as tRPC reads
+ * it); 1 when it is not a batch. The server refuses more than MAX_BATCH_SIZE
+ * before tRPC parses anything, with a message that states the limit.
+ */
+export function batchSize(url: string): number {
+  const query = url.indexOf("?");
+  if (query === -1 || new URLSearchParams(url.slice(query + 1)).get("batch") !== "1") return 1;
+  return url.slice("/trpc/".length, query).split(",").length;
+}

@@ -6,16 +6,20 @@
  * prints how to call it. With API_WORKERS > 1 this process prepares the
  * database and forks that many HTTP workers (workers.ts), each of which runs
  * this file again as a cluster worker; with METRICS_PORT set as well, this
- * process serves /metrics there for all of them. SIGTERM, SIGINT or the launcher going
- * away drain in-flight calls (in every worker), close the pools, then stop the
- * embedded PostgreSQL, and exit 0 (see shutdown.ts).
+ * process serves /metrics there for all of them. SIGTERM, SIGINT or the
+ * launcher going away (only with `--stop-with-parent`, which `pnpm start` and
+ * `pnpm dev` pass) drain in-flight calls (in every worker), close the pools,
+ * then stop the embedded PostgreSQL, and exit 0 (see shutdown.ts). `--help`
+ * prints USAGE.
  */
 import cluster from "node:cluster";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { ProgressLicenseCoupler, createDatabase, migrate, redactUrl } from "@coupler/core";
 import { orExit } from "@coupler/core/config";
 import { ensureDatabase, startEmbeddedPostgres, type RunningPostgres } from "@coupler/embedded";
 import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, signToken } from "./auth.ts";
+import { parseFlags } from "./cli/parseFlags.ts";
+import { dataDirHolder } from "./dataDirHolder.ts";
 import { resolveAuthSecret } from "./devSecret.ts";
 import { loadEnvFile, parseApiConfig, serverSettings } from "./config.ts";
 import { createApiLogger } from "./logger.ts";
@@ -29,6 +33,26 @@ const DEMO_TOKEN_LIFETIME_SECONDS = Math.min(12 * 60 * 60, DEFAULT_MAX_TOKEN_LIF
 const DEMO_TOKEN_LIFETIME = `${DEMO_TOKEN_LIFETIME_SECONDS / 3600} h`;
 const MINT_HINT = "pnpm --silent --filter @coupler/api token --sub <user id> --role student|instructor|admin";
 
+const USAGE = `usage: node packages/api/dist/main.js [--stop-with-parent]   (or: pnpm start)
+
+Serves the coupler API (tRPC at /trpc, REST at /api, docs at /docs) on
+DATABASE_URL, or on an embedded PostgreSQL in COUPLER_DATA_DIR when it is unset.
+Configured by environment variables (see .env.example and the README), not flags.
+
+  --stop-with-parent  also shut down when the process that started this one exits
+                      (pnpm start and pnpm dev pass it; off by default, so nohup,
+                      setsid and supervisors keep the API running until signalled)
+  -h, --help          this text
+`;
+
+const flags = orExit(() => parseFlags("coupler-api", { "stop-with-parent": { type: "boolean", default: false } }), "coupler-api");
+if (!flags) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+// A cluster worker stops with its primary, always.
+const stopOptions = { stopWithParent: cluster.isWorker || flags["stop-with-parent"] === true };
+
 const envFile = orExit(loadEnvFile, "coupler-api");
 const env = orExit(() => parseApiConfig(process.env), "coupler-api");
 const logger = await createApiLogger("coupler-api", env.LOG_LEVEL);
@@ -39,9 +63,13 @@ else await runPrimary();
 /** A cluster worker: serves on the primary's database and secret (passed in its environment), and leaves METRICS_PORT to the primary. */
 async function runWorker(): Promise<void> {
   let server: RunningServer | undefined;
-  stopOnSignals(logger, async () => {
-    await server?.close();
-  });
+  stopOnSignals(
+    logger,
+    async () => {
+      await server?.close();
+    },
+    stopOptions,
+  );
   try {
     if (!env.DATABASE_URL || !env.AUTH_SECRET) throw new Error("a worker needs DATABASE_URL and AUTH_SECRET from its primary");
     const externalMetricsUrl = process.env[PRIMARY_METRICS_URL_ENV];
@@ -66,14 +94,16 @@ async function runPrimary(): Promise<void> {
   let server: RunningServer | undefined;
   let workers: WorkerPool | undefined;
   let primaryMetrics: { url: string; close(): Promise<void> } | undefined;
+  let drained = false;
   const stopAll = async () => {
     await workers?.stop();
     await primaryMetrics?.close();
     await server?.close();
+    drained = true;
     await embedded?.stop();
   };
   // From the start, so a signal during start-up also stops what has started; PostgreSQL only after the drain.
-  stopOnSignals(logger, stopAll);
+  stopOnSignals(logger, stopAll, { ...stopOptions, drained: () => drained });
   const fail = async (error: unknown) => {
     logger.fatal({ err: error }, "coupler API failed to start");
     await stopAll().catch(() => {});
@@ -85,6 +115,11 @@ async function runPrimary(): Promise<void> {
     let databaseUrl = env.DATABASE_URL;
     if (!databaseUrl) {
       logger.info({ dataDir: env.COUPLER_DATA_DIR }, "no DATABASE_URL; starting the embedded PostgreSQL");
+      const holder = await dataDirHolder(env.COUPLER_DATA_DIR);
+      if (holder) {
+        process.stderr.write(`coupler-api: ${holder}\n`);
+        process.exit(1);
+      }
       embedded = await startEmbeddedPostgres({
         dataDir: env.COUPLER_DATA_DIR,
         detached: true,
@@ -147,6 +182,19 @@ async function demoTokens(demo: DemoUser[], secret: string): Promise<Map<DemoUse
   return tokens;
 }
 
+/**
+ * How to mint a token this server accepts: with the same AUTH_SECRET, or with
+ * the development secret of this data dir, named when it is not the default
+ * one (issue 17: with a custom COUPLER_DATA_DIR the hint signed with another
+ * secret, and the API said only "invalid token").
+ */
+function mintHint(secretSource: string, dataDir: string | undefined): string {
+  if (secretSource === "AUTH_SECRET") return `with the same AUTH_SECRET in the environment: TOKEN=$(${MINT_HINT})`;
+  const custom = dataDir !== undefined && resolve(dataDir) !== resolve(parseApiConfig({}).COUPLER_DATA_DIR);
+  const prefix = custom ? `COUPLER_DATA_DIR=${resolve(dataDir)} ` : "";
+  return `signed with ${secretSource}: TOKEN=$(${prefix}${MINT_HINT})`;
+}
+
 function printBanner(info: {
   url: string;
   /** Where to scrape: on the main port, or at METRICS_PORT. */
@@ -167,6 +215,7 @@ function printBanner(info: {
     `  API           ${info.url}/trpc${info.workers > 1 ? `  (${info.workers} worker processes)` : ""}`,
     `  DATABASE_URL  ${redactUrl(info.databaseUrl)}${info.dataDir ? `  (embedded, data in ${info.dataDir}, password in ${join(dirname(info.dataDir), "pg.password")})` : ""}`,
     `  AUTH_SECRET   ${info.secretSource === "AUTH_SECRET" ? "from the environment" : `generated for development, kept in ${info.secretSource}`}`,
+    `  docs          ${info.url}/  ${info.url}/docs (Swagger UI)  ${info.url}/openapi.json  REST under ${info.url}/api`,
     `  health        ${info.url}/healthz  ${info.url}/readyz  ${info.metricsUrl}`,
   ];
   if (info.guardEnabled !== undefined) lines.push(`  coupling guard ${info.guardEnabled ? "on" : "off"}`);
@@ -199,6 +248,6 @@ function printBanner(info: {
       `    -H 'authorization: Bearer ${studentToken}'`,
     );
   }
-  lines.push("", `${tokens ? "More tokens" : "Tokens"} (same AUTH_SECRET): TOKEN=$(${MINT_HINT})`, "Stop with Ctrl-C.", "");
+  lines.push("", `${tokens ? "More tokens" : "Tokens"}, ${mintHint(info.secretSource, info.dataDir)}`, "Stop with Ctrl-C.", "");
   process.stdout.write(`${lines.join("\n")}\n`);
 }

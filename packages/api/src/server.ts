@@ -7,7 +7,7 @@ import { createAuthenticator, secretKey } from "./auth.ts";
 import { startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
 import { resolveServerSettings, type ServerSettings } from "./config.ts";
-import { applyHttpLimits, httpServerOptions, setSecurityHeaders } from "./httpLimits.ts";
+import { applyHttpLimits, batchSize, httpServerOptions, setSecurityHeaders } from "./httpLimits.ts";
 import { createMetricsEndpoint, createMetricsServer } from "./metricsEndpoint.ts";
 import { createLeanHandler } from "./http/leanHandler.ts";
 import { listen } from "./http/listen.ts";
@@ -16,6 +16,7 @@ import { ApiMetrics } from "./metrics.ts";
 import { REST_BASE } from "./openapi/openApiDocument.ts";
 import { createOpenApiRoutes } from "./openapi/openApiRoutes.ts";
 import { appRouter } from "./root.ts";
+import { serverError, type CouplerErrorShape } from "./trpc.ts";
 
 export type { ServerSettings };
 
@@ -97,10 +98,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error.cause ?? error, path }, "procedure failed");
   };
 
+  const { maxBatchSize } = settings;
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
-    maxBatchSize: settings.maxBatchSize,
+    maxBatchSize,
     maxBodySize: maxBodyBytes,
     createContext: contextFor,
     onError,
@@ -114,7 +116,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxBodySize: maxBodyBytes,
     createContext: contextFor,
     onError,
-    tooLarge: (res) => tooLarge(res, maxBodyBytes),
+    tooLarge: (res) => tooLarge(res, maxBodyBytes, "rest"),
   });
 
   let inflight = 0;
@@ -151,6 +153,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const path = url.split("?", 1)[0];
     // Procedure calls go straight to tRPC; only `GET /trpc/` (the pointer to the REST docs) is the OpenAPI routes'.
     if (path?.startsWith("/trpc/") && !(path === "/trpc/" && (req.method === "GET" || req.method === "HEAD"))) {
+      if (batchSize(url) > maxBatchSize) {
+        return sendError(res, serverError("BAD_REQUEST", `a batch may hold at most ${maxBatchSize} calls (MAX_BATCH_SIZE); this one has ${batchSize(url)}`));
+      }
       // The lean path checks the body limit of what it takes (http/readBody.ts); here, that of what tRPC's adapter gets.
       if (lean?.(req, res)) return;
       if (Number(req.headers["content-length"] ?? 0) > maxBodyBytes) return tooLarge(res, maxBodyBytes);
@@ -161,7 +166,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (path === "/healthz") return send(res, 200, { status: "ok" });
     if (path === "/readyz") return void ready(res);
     if (path === "/metrics" && metricsPort === undefined && options.externalMetricsUrl === undefined) return void serveMetrics(req, res);
-    return send(res, 404, { error: "not found" });
+    return sendError(res, serverError("NOT_FOUND", `no route ${req.method} ${path}; see / for what this server answers`));
   }
 
   async function ready(res: ServerResponse) {
@@ -231,14 +236,13 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, JSON_HEADERS).end(JSON.stringify(body));
 }
 
-/** The same error envelope tRPC uses, so clients parse it alike. */
-function tooLarge(res: ServerResponse, limit: number): void {
+/** tRPC's error envelope (`{ error }`), or the REST body (`{ message, code, data }`). */
+function sendError(res: ServerResponse, shape: CouplerErrorShape, kind: "trpc" | "rest" = "trpc"): void {
+  send(res, shape.data.httpStatus, kind === "trpc" ? { error: shape } : { message: shape.message, code: shape.data.code, data: shape.data });
+}
+
+/** A body over the limit, in the error shape of the path it was sent to. */
+function tooLarge(res: ServerResponse, limit: number, kind: "trpc" | "rest" = "trpc"): void {
   res.setHeader("connection", "close"); // the unread body must not be parsed as a next request
-  send(res, 413, {
-    error: {
-      code: -32600,
-      message: `request body exceeds ${limit} bytes`,
-      data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 },
-    },
-  });
+  sendError(res, serverError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes (MAX_BODY_BYTES)`), kind);
 }

@@ -1,4 +1,5 @@
 import { TRPCError, initTRPC, type TRPCDefaultErrorShape, type TRPC_ERROR_CODE_KEY, type TRPC_ERROR_CODE_NUMBER } from "@trpc/server";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import { z } from "zod";
@@ -8,21 +9,20 @@ import type { Context } from "./context.ts";
 import { CouplerTRPCError, describeIssues, errorDetails, toTRPCError, type ErrorDetails } from "./errors.ts";
 
 /**
- * Error responses carry the tRPC code, the HTTP status, the coupler code and
- * `retryable` when there is one, and field issues for bad input. A 500 never
- * shows its cause: SQL and stacks stay in the server log. A body that is not
- * JSON is reported as PARSE_ERROR (HTTP 400), like JSON-RPC does.
+ * The one place an error response is shaped, for /trpc (the lean path and
+ * tRPC's adapter, single and batched) and the REST routes under /api alike:
+ * the tRPC code and HTTP status, `couplerCode` and `retryable` on every error
+ * (see ApiErrorCode in errors.ts), and field issues for bad input. Messages
+ * are for the person fixing the call. A 500 never shows its cause: SQL and
+ * stacks stay in the server log. A body that is not JSON is reported as
+ * PARSE_ERROR (HTTP 400), like JSON-RPC does.
  */
-export const errorFormatter = ({ shape, error }: { shape: TRPCDefaultErrorShape; error: TRPCError }): CouplerErrorShape => {
-  const details = errorDetails(error);
+export const errorFormatter = ({ shape, error, input }: { shape: TRPCDefaultErrorShape; error: TRPCError; input?: unknown }): CouplerErrorShape => {
   const parseError = error.code === "BAD_REQUEST" && error.cause instanceof SyntaxError;
-  let message = shape.message;
-  if (error.code === "INTERNAL_SERVER_ERROR") message = "Internal server error";
-  else if (parseError) message = `request is not valid JSON: ${shape.message}`;
-  else if (details.issues && !(error instanceof CouplerTRPCError)) message = `invalid input (${describeIssues(details.issues)})`;
+  const details = errorDetails(error, parseError, input);
   return {
     code: parseError ? TRPC_ERROR_CODES_BY_KEY.PARSE_ERROR : shape.code,
-    message,
+    message: messageFor(error, shape.message, parseError, details),
     data: {
       code: parseError ? "PARSE_ERROR" : shape.data.code,
       httpStatus: shape.data.httpStatus,
@@ -31,6 +31,34 @@ export const errorFormatter = ({ shape, error }: { shape: TRPCDefaultErrorShape;
     },
   };
 };
+
+/** tRPC's own messages that leave the caller guessing, rewritten (matched on tRPC 11's wording). */
+function messageFor(error: TRPCError, message: string, parseError: boolean, details: ErrorDetails): string {
+  if (error.code === "INTERNAL_SERVER_ERROR") return "Internal server error";
+  if (parseError) return `request is not valid JSON: ${message}`;
+  if (details.issues) {
+    // Core's own message lists every zod issue; this one has one per field.
+    const operation = error instanceof CouplerTRPCError ? /^(\w+): invalid input/.exec(message)?.[1] : undefined;
+    return `${operation ? `${operation}: ` : ""}invalid input (${describeIssues(details.issues)})`;
+  }
+  if (error.code === "UNSUPPORTED_MEDIA_TYPE" && message.startsWith("Unsupported content-type")) {
+    const type = /"([^"]*)"?$/.exec(message)?.[1];
+    return `unsupported content-type${type ? ` "${type}"` : ""}: send the input as application/json`;
+  }
+  return message;
+}
+
+/**
+ * An error the server answers itself, outside any procedure call (a body over
+ * the limit, a batch over the limit, an unknown path), shaped by the same
+ * formatter as every other error. Returns the HTTP status and tRPC's error
+ * shape (wrap it as `{ error }` on /trpc; REST sends `{ message, code, data }`).
+ */
+export function serverError(code: TRPC_ERROR_CODE_KEY, message: string): CouplerErrorShape {
+  const error = new TRPCError({ code, message });
+  const httpStatus = getHTTPStatusCodeFromError(error);
+  return errorFormatter({ shape: { code: TRPC_ERROR_CODES_BY_KEY[code], message, data: { code, httpStatus } }, error });
+}
 
 /**
  * What an error response carries. Typed with tRPC's code unions (not plain
@@ -65,14 +93,15 @@ export function rest(method: "GET" | "POST", path: `/${string}`, summary: string
 
 /** The error statuses any procedure may answer (see errors.ts); the body is tRPC's error shape. */
 const ERROR_RESPONSES: Record<number, string> = {
-  400: "Bad input (data.issues names the fields), or malformed JSON",
-  401: "Missing, malformed, badly signed or expired bearer token",
-  403: "The token's role may not call this, or a student reads another learner's records",
-  404: "User, specialization or enrollment missing",
-  409: "Lock timeout, deadlock or a concurrent change (data.retryable: true), or a taken email or refused guard switch",
-  413: "Request body too large",
-  500: "Internal server error",
-  503: "Database unreachable; retry with the same idempotency key",
+  400: "data.couplerCode VALIDATION (data.issues names the fields, one issue each) or MALFORMED_JSON",
+  401: "data.couplerCode UNAUTHENTICATED: missing, malformed, badly signed, expired or too long-lived bearer token",
+  403: "data.couplerCode FORBIDDEN: the token's role may not call this, or a student reads another learner's records",
+  404: "data.couplerCode NOT_FOUND: user, specialization or enrollment missing",
+  409: "data.couplerCode LOCK_TIMEOUT, DEADLOCK or CONFLICT: retry when data.retryable is true (a race); not for a taken email or refused guard switch",
+  413: "data.couplerCode PAYLOAD_TOO_LARGE: request body over MAX_BODY_BYTES",
+  415: "data.couplerCode UNSUPPORTED_MEDIA_TYPE: send the input as application/json",
+  500: "data.couplerCode INTERNAL or DB: internal server error (details in the server log)",
+  503: "data.couplerCode UNAVAILABLE: database unreachable; retry with the same idempotency key",
 };
 export const createCallerFactory = t.createCallerFactory;
 

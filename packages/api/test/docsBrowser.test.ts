@@ -51,6 +51,8 @@ describe.skipIf(!chromium)("the /docs page in headless Chromium", () => {
     const token = await fixture.api.token("instructor", INSTRUCTOR_ID);
     await page.click(".btn.authorize");
     await page.waitForSelector(".auth-container input");
+    // The dialog says where a token comes from (regression: it said only "Value:").
+    expect(await page.$eval(".auth-container", (n) => n.textContent ?? "")).toContain("start banner");
     await page.type(".auth-container input", token);
     await page.click(".auth-btn-wrapper .authorize");
     await page.click(".auth-btn-wrapper .btn-done");
@@ -59,6 +61,8 @@ describe.skipIf(!chromium)("the /docs page in headless Chromium", () => {
     await page.click(`${scope} .opblock-summary-path`);
     const tryOut = await page.waitForSelector(`${scope} .try-out__btn`);
     await tryOut?.click();
+    // The field is prefilled with the demo learner's id; select it so typing replaces it.
+    await page.click(`${scope} tr[data-param-name="userId"] input`, { count: 3 });
     await page.type(`${scope} tr[data-param-name="userId"] input`, String(fixture.learner));
     await page.select(`${scope} tr[data-param-name="specialization"] select`, "PLAYER");
     await page.click(`${scope} .execute`);
@@ -67,6 +71,16 @@ describe.skipIf(!chromium)("the /docs page in headless Chromium", () => {
     expect(status).toBe("200");
     const body = await page.$eval(`${scope} .live-responses-table tbody .response-col_description pre`, (n) => n.textContent ?? "");
     expect(JSON.parse(body)).toMatchObject({ userId: fixture.learner, specialization: "PLAYER", progress: { currentLevel: 1 } });
+  });
+
+  it("prefills levelUp's try-out body with the harmless example: the demo learner, 150 XP, key example-key-1", async () => {
+    const scope = '.opblock-post:has(.opblock-summary-path[data-path="/progression/levelUp"])';
+    await page.click(`${scope} .opblock-summary-path`);
+    const tryOut = await page.waitForSelector(`${scope} .try-out__btn`);
+    await tryOut?.click();
+    const body = await page.waitForSelector(`${scope} textarea.body-param__text`);
+    const text = (await body?.evaluate((n) => (n as unknown as { value: string }).value)) ?? "";
+    expect(JSON.parse(text)).toEqual({ userId: 3, specialization: "PLAYER", xpGained: 150, sessionsCompleted: 1, idempotencyKey: "example-key-1" });
   });
 
   it("loaded nothing from another origin", () => {

@@ -110,6 +110,26 @@ describe("idempotent level-ups over HTTP", () => {
     expect(await pairRows(api.database, id)).toMatchObject({ totalXp: 40, completedSessions: 1 });
   });
 
+  it('takes short keys such as "k1" and a session id "4411" through the typed client (regression: refused as under 8 characters)', async () => {
+    const id = await newLearner();
+    const instructor = await api.client("instructor");
+    for (const idempotencyKey of ["k1", "4411"]) {
+      const call = { userId: id, specialization: "PLAYER" as const, xpGained: 10, sessionsCompleted: 1, idempotencyKey };
+      expect(await instructor.progression.levelUp.mutate(call)).toMatchObject({ replayed: false });
+      expect(await instructor.progression.levelUp.mutate(call)).toMatchObject({ replayed: true });
+    }
+    expect(await pairRows(api.database, id)).toMatchObject({ totalXp: 20, completedSessions: 2 });
+  });
+
+  it("applies the same key and body again for another caller: a key is scoped to (learner, specialization, caller)", async () => {
+    const id = await newLearner();
+    const call = { userId: id, specialization: "PLAYER" as const, xpGained: 40, sessionsCompleted: 1, idempotencyKey: "k1" };
+    const first = await (await api.client("instructor", INSTRUCTOR_ID)).progression.levelUp.mutate(call);
+    const other = await (await api.client("instructor", INSTRUCTOR_ID + 1)).progression.levelUp.mutate(call);
+    expect([first.replayed, other.replayed]).toEqual([false, false]);
+    expect(other.totalXp).toBe(80);
+  });
+
   it("refuses the same key with a different payload and writes nothing", async () => {
     const id = await newLearner();
     const instructor = await api.client("instructor");

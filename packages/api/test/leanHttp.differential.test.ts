@@ -130,11 +130,17 @@ describe("the lean path answers like tRPC's adapter", () => {
     const chunks = [Buffer.from('{"pad":"'), Buffer.alloc(MAX_BODY, "x"), Buffer.from('"}')];
     const a = await send(lean, "lean", { path: "progression.levelUp", body: chunks, token: "instructor" });
     expect(a.status).toBe(413);
-    expect(a.body).toEqual({ error: { code: -32600, message: `request body exceeds ${MAX_BODY} bytes`, data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 } } });
+    expect(a.body).toEqual({
+      error: {
+        code: -32013, // tRPC's PAYLOAD_TOO_LARGE
+        message: `request body exceeds ${MAX_BODY} bytes (MAX_BODY_BYTES)`,
+        data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413, couplerCode: "PAYLOAD_TOO_LARGE", retryable: false },
+      },
+    });
     // tRPC's adapter refuses it too, with its own shape of the same error.
     const b = await send(official, "official", { path: "progression.levelUp", body: chunks, token: "instructor" });
     expect(b.status).toBe(413);
-    expect(b.body).toMatchObject({ error: { data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 } } });
+    expect(b.body).toMatchObject({ error: { data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413, couplerCode: "PAYLOAD_TOO_LARGE", retryable: false } } });
   });
 });
 

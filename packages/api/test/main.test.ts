@@ -7,7 +7,7 @@ import { createDatabase } from "@coupler/core";
 import { createCoupler, enrolledUser, waitForLockWaiters, whilePairLocked, type TestDatabase } from "@coupler/testing";
 import { useTestDatabase } from "@coupler/testing/vitest";
 import { signToken } from "../src/auth.ts";
-import { isRunning, runMain, startMain, waitFor, type RunningMain } from "./runMain.ts";
+import { isRunning, runMain, runToken, startMain, waitFor, type RunningMain } from "./runMain.ts";
 
 /** A JWT anywhere in a line (header.payload.signature, base64url). */
 const JWT = /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/;
@@ -40,6 +40,16 @@ async function drainsInFlightCall(main: RunningMain, database: { url: string; na
   expect(response.status).toBe(200);
   expect(await response.json()).toMatchObject({ result: { data: { newLevel: 2 } } });
   expect(await main.exited).toEqual({ code: 0, signal: null });
+}
+
+/** Waits for a process that should end by itself; its exit code and output. */
+async function finished(child: ReturnType<typeof runMain | typeof runToken>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { code, stdout, stderr };
 }
 
 describe("the API executable on DATABASE_URL", () => {
@@ -81,6 +91,23 @@ describe("the API executable on DATABASE_URL", () => {
     }
   });
 
+  it("answers --help with its usage and exit 0, without starting a server", async () => {
+    const { code, stdout } = await finished(runMain({ DATABASE_URL: database.url }, ["--help"]));
+    expect(code).toBe(0);
+    expect(stdout).toContain("usage: node packages/api/dist/main.js");
+    expect(stdout).toContain("--stop-with-parent");
+    expect(stdout).not.toContain("Coupler API is up");
+  });
+
+  it("refuses an unknown flag with one line and exit code 2 (regression: --bogus started the server)", async () => {
+    const { code, stderr, stdout } = await finished(runMain({ DATABASE_URL: database.url }, ["--bogus"]));
+    expect(code).toBe(2);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(stderr).toContain("--bogus");
+    expect(stderr).toContain("--help");
+    expect(stdout).toBe("");
+  });
+
   it("refuses a bad environment with one line and exit code 2", async () => {
     const child = runMain({ PORT: "abc", DATABASE_URL: database.url });
     let stderr = "";
@@ -97,10 +124,11 @@ describe("the API executable without DATABASE_URL", () => {
     const home = await mkdtemp(join(tmpdir(), "coupler-main-"));
     await chmod(home, 0o755); // as root, the postgres user must reach its data dir
     const dataDir = join(home, "pg");
-    const secret = randomBytes(32).toString("hex");
     try {
-      const main = await startMain({ COUPLER_DATA_DIR: dataDir, AUTH_SECRET: secret, COUPLER_LOCK_TIMEOUT_MS: "20000" });
+      // No AUTH_SECRET: the development secret is generated beside the data dir, as on a first `pnpm start`.
+      const main = await startMain({ COUPLER_DATA_DIR: dataDir, COUPLER_LOCK_TIMEOUT_MS: "20000" });
       try {
+        const secret = (await readFile(join(home, "auth-secret"), "utf8")).trim();
         const postgresPid = Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n", 1)[0]);
         expect(isRunning(postgresPid)).toBe(true);
 
@@ -114,10 +142,31 @@ describe("the API executable without DATABASE_URL", () => {
         expect(output).not.toContain(password);
         expect(output).not.toContain(secret);
         expect(output).toMatch(JWT); // the development server on its own PostgreSQL prints demo tokens
+        // The banner names the front doors: the landing page, Swagger UI, the OpenAPI document and the REST base.
+        for (const path of ["/docs", "/openapi.json", "/api"]) expect(output).toContain(`${main.url}${path}`);
         // The fixed password every checkout used to share no longer opens it (regression: it was "coupler" for all).
         const withFixed = createDatabase({ connectionString: databaseUrl.replace(`:${encodeURIComponent(password)}@`, ":coupler@"), max: 1 });
         await expect(withFixed.pool.query("select 1")).rejects.toMatchObject({ code: "28P01" }); // invalid_password
         await withFixed.close();
+
+        // The banner's "more tokens" hint names this data dir, so it signs with this server's secret (regression: another one).
+        const hint = main.output.find((line) => line.includes("TOKEN=$(")) ?? "";
+        expect(hint).toContain(`TOKEN=$(COUPLER_DATA_DIR=${dataDir} pnpm --silent --filter @coupler/api token`);
+        const minted = await finished(runToken({ COUPLER_DATA_DIR: dataDir }, ["--sub", "3", "--role", "student"]));
+        expect(minted.code).toBe(0);
+        const read = await fetch(`${main.url}/trpc/progression.get?input=${encodeURIComponent(JSON.stringify({ userId: 3, specialization: "PLAYER" }))}`, {
+          headers: { authorization: `Bearer ${minted.stdout.trim()}` },
+        });
+        expect(read.status).toBe(200);
+
+        // A second start on the same data dir says in one line who holds it (regression: a JSON stack trace).
+        const second = await finished(runMain({ COUPLER_DATA_DIR: dataDir }));
+        expect(second.code).toBe(1);
+        expect(second.stderr.trim().split("\n")).toHaveLength(1);
+        expect(second.stderr).toContain(`another coupler is running with data dir ${dataDir}`);
+        expect(second.stderr).toContain(`PID ${postgresPid}`);
+        expect(second.stderr + second.stdout).not.toContain("    at ");
+        expect(isRunning(postgresPid)).toBe(true);
 
         await drainsInFlightCall(main, { url: databaseUrl, name: "coupler" }, "SIGINT", secret);
         await waitFor(() => !isRunning(postgresPid));

@@ -3,7 +3,10 @@ import { DOCS_HTML } from "../src/openapi/docsPage.ts";
 import { inputs } from "@coupler/core";
 import { appRouter } from "../src/root.ts";
 import { procedureTable } from "../src/trpcInternals.ts";
-import { INSTRUCTOR_ID, post, useApiWithLearner } from "./harness.ts";
+import { createCoupler } from "@coupler/testing";
+import { EXAMPLE_LEARNER_ID } from "../src/openapi/examples.ts";
+import { seedDemo } from "../src/seedDemo.ts";
+import { INSTRUCTOR_ID, post, startTestApi, useApiWithLearner } from "./harness.ts";
 
 const fixture = useApiWithLearner();
 
@@ -161,5 +164,77 @@ describe("GET /docs", () => {
       const asset = await fetch(`${fixture.api.url}${src[1]}`);
       expect(asset.status, src[1]).toBe(200);
     }
+  });
+});
+
+describe("the README's procedure table", () => {
+  it("names every field progression.validate and progression.levelUp return (regression: validate's output omitted fields)", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const { consistencyReport, levelUpResult } = await import("../src/router/outputs.ts");
+    const readme = await readFile(new URL("../../../README.md", import.meta.url), "utf8");
+    for (const [path, schema] of [
+      ["progression.validate", consistencyReport],
+      ["progression.levelUp", levelUpResult],
+    ] as const) {
+      const row = readme.split("\n").find((line) => line.startsWith(`| \`${path}\``)) ?? "";
+      const output = row.split("→").at(-1) ?? "";
+      for (const field of Object.keys(schema.shape)) expect(output, `${path}: ${field}`).toMatch(new RegExp(`\\b${field}\\b`));
+    }
+  });
+});
+
+describe("Swagger's prefilled examples", () => {
+  it("prefill every JSON body field and the known query parameters, with levelUp's harmless: the demo learner, 150 XP, one session, an obvious key", async () => {
+    const doc = (await (await fetch(`${fixture.api.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown> }; example?: Record<string, unknown> }> } }>>;
+    };
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const operation of Object.values(item)) {
+        const json = operation.requestBody?.content["application/json"];
+        if (json) expect(Object.keys(json.example ?? {}).sort(), path).toEqual(Object.keys(json.schema.properties).sort());
+      }
+    }
+    expect(doc.paths["/progression/levelUp"]?.post?.requestBody?.content["application/json"]?.example).toEqual({
+      userId: EXAMPLE_LEARNER_ID,
+      specialization: "PLAYER",
+      xpGained: 150,
+      sessionsCompleted: 1,
+      idempotencyKey: "example-key-1",
+    });
+  });
+
+  it("run on a freshly seeded demo database, levelUp's example awards the enrolled demo student 150 XP and replays on a second try", async () => {
+    await using api = await startTestApi();
+    const [, , sam] = await seedDemo(api.database, createCoupler(api.database));
+    expect(sam).toMatchObject({ id: EXAMPLE_LEARNER_ID, role: "student" });
+    const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as { paths: Record<string, { post: { requestBody: { content: Record<string, { example: unknown }> } } }> };
+    const example = JSON.stringify(doc.paths["/progression/levelUp"]?.post.requestBody.content["application/json"]?.example);
+    const token = await api.token("instructor", 2);
+    const call = () => fetch(`${api.url}/api/progression/levelUp`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: example });
+    expect(await (await call()).json()).toMatchObject({ userId: EXAMPLE_LEARNER_ID, totalXp: 150, newLevel: 2, replayed: false });
+    expect(await (await call()).json()).toMatchObject({ totalXp: 150, replayed: true });
+  });
+
+  it("say in the bearer scheme where a token comes from", async () => {
+    const doc = (await (await fetch(`${fixture.api.url}/openapi.json`)).json()) as OpenApi & { components: { securitySchemes: Record<string, { description?: string }> } };
+    const description = doc.components.securitySchemes.Authorization?.description ?? "";
+    expect(description).toContain("start banner");
+    expect(description).toContain("pnpm --silent --filter @coupler/api token --sub");
+  });
+});
+
+describe("the server's front doors", () => {
+  it("answers GET / with a small page linking /docs, /openapi.json, /metrics and /api (regression: a bare 404)", async () => {
+    const res = await fetch(`${fixture.api.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    const html = await res.text();
+    for (const href of ["/docs", "/openapi.json", "/metrics", "/api"]) expect(html).toContain(`href="${href}"`);
+  });
+
+  it("answers GET /api with where the REST routes are described (regression: a bare 404)", async () => {
+    const res = await fetch(`${fixture.api.url}/api`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ docs: "/docs", openapi: "/openapi.json" });
   });
 });

@@ -1,9 +1,14 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { authenticate, secretKey } from "../src/auth.ts";
+import { resolveAuthSecret } from "../src/devSecret.ts";
 import { PACKAGE } from "./runMain.ts";
 
 const TOKEN_CLI = fileURLToPath(new URL("../src/cli/token.ts", import.meta.url));
@@ -11,10 +16,15 @@ const secret = randomBytes(32).toString("hex");
 
 /** Runs the token CLI with `args`; never rejects (a non-zero exit is in `code`). */
 async function token(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return tokenWith({ AUTH_SECRET: secret }, ...args);
+}
+
+/** The token CLI with `env` instead of AUTH_SECRET. */
+async function tokenWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ["--conditions=source", "--import", "tsx", TOKEN_CLI, ...args], {
       cwd: PACKAGE,
-      env: { PATH: process.env.PATH ?? "", AUTH_SECRET: secret, COUPLER_ENV_FILE: "" },
+      env: { PATH: process.env.PATH ?? "", COUPLER_ENV_FILE: "", ...env },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -37,6 +47,49 @@ describe("the token CLI", () => {
     const { code, stdout } = await token("--help");
     expect(code).toBe(0);
     expect(stdout).toMatch(/^usage: token --sub <user id> --role student\|instructor\|admin/);
+  });
+
+  it("refuses a lifetime over the API's maximum (--expires 48h) with one line and exit 2, as the API would refuse the token", async () => {
+    const { code, stdout, stderr } = await token("--sub", "1", "--role", "admin", "--expires", "48h");
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(stderr).toContain("token lifetime exceeds the 24h maximum");
+  });
+
+  it("allows 48h when the API's AUTH_MAX_TOKEN_LIFETIME allows it", async () => {
+    const { code, stdout } = await tokenWith({ AUTH_SECRET: secret, AUTH_MAX_TOKEN_LIFETIME: String(72 * 3600) }, "--sub", "1", "--role", "admin", "--expires", "48h");
+    expect(code).toBe(0);
+    expect(await authenticate(`Bearer ${stdout.trim()}`, secretKey(secret), { maxTokenLifetimeSeconds: 72 * 3600 })).toMatchObject({ ok: true });
+  });
+
+  it("signs with the development secret of the COUPLER_DATA_DIR it is given, and says so on stderr", async () => {
+    const home = await mkdtemp(join(tmpdir(), "coupler-token-"));
+    try {
+      const dataDir = join(home, "pg");
+      // What a `pnpm start` on that data dir left behind.
+      const { secret: devSecret, source } = await resolveAuthSecret({ COUPLER_DATA_DIR: dataDir });
+      const { code, stdout, stderr } = await tokenWith({ COUPLER_DATA_DIR: dataDir }, "--sub", "3", "--role", "student");
+      expect(code).toBe(0);
+      expect(stderr).toBe(`token: signed with the development secret in ${source} (AUTH_SECRET unset)\n`);
+      expect(await authenticate(`Bearer ${stdout.trim()}`, secretKey(devSecret))).toMatchObject({ ok: true, principal: { userId: 3 } });
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses to invent a secret no server knows: a data dir without one is one line and exit 2", async () => {
+    const home = await mkdtemp(join(tmpdir(), "coupler-token-"));
+    try {
+      const { code, stdout, stderr } = await tokenWith({ COUPLER_DATA_DIR: join(home, "pg") }, "--sub", "3", "--role", "student");
+      expect(code).toBe(2);
+      expect(stdout).toBe("");
+      expect(stderr.trim().split("\n")).toHaveLength(1);
+      expect(stderr).toContain(join(home, "auth-secret"));
+      expect(existsSync(join(home, "auth-secret"))).toBe(false);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   });
 
   for (const args of [["--bogus"], ["--sub", "x", "--role", "admin"], ["--sub", "1", "--role", "root"], ["--sub", "1", "--role", "admin", "--expires", "soon"]]) {

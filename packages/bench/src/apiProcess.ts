@@ -43,7 +43,8 @@ export async function startApiProcess(options: {
   stderr?: "inherit" | "pipe";
 }): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn(options.node ?? process.execPath, [builtApiMain()], {
+  // A launcher like pnpm start: the API stops if this process dies without stopping it.
+  const child = spawn(options.node ?? process.execPath, [builtApiMain(), "--stop-with-parent"], {
     env: { ...options.env, PORT: String(port), HOST: "127.0.0.1" },
     stdio: ["ignore", options.stdout ?? "ignore", options.stderr ?? "inherit"],
     detached: options.detached ?? false,

@@ -65,6 +65,22 @@ describe("parseBenchArgs", () => {
   });
 });
 
+describe("a bad pnpm bench command line", () => {
+  it("is one line pointing at --help, with exit code 2 like the other executables", () => {
+    const error = (() => {
+      try {
+        parseBenchArgs(["--frobnicate"]);
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).message.split("\n")).toHaveLength(1);
+    expect((error as UsageError).message).toContain("pnpm bench --help");
+    expect((error as UsageError).exitCode).toBe(2);
+  });
+});
+
 describe("plannedRuns", () => {
   it("runs level-up and sync on both paths at every level, validate once, then hot spot, saturation and the two ceilings", () => {
     const runs = plannedRuns(FULL_PLAN);

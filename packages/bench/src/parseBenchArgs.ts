@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
 import { FULL_PLAN, QUICK_PLAN, SCENARIOS, TARGETS, type BenchPlan, type ScenarioName, type Target } from "./plan.ts";
 
-/** Exit code for a bad command line (EX_USAGE). */
-export const USAGE_EXIT_CODE = 64;
+/** Exit code for a bad command line: 2, like every other executable here (and the shells' usage errors). */
+export const USAGE_EXIT_CODE = 2;
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -71,7 +71,8 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
       },
     }));
   } catch (error) {
-    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`, { cause: error });
+    // One line (parseArgs's messages are), then where the usage is.
+    throw new UsageError(`pnpm bench: ${error instanceof Error ? error.message : String(error)} (pnpm bench --help for usage)`, { cause: error });
   }
   if (values.help) return { help: true };
   const base = values.quick ? QUICK_PLAN : FULL_PLAN;

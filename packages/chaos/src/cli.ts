@@ -15,11 +15,27 @@ import type { K6FaultResult } from "./k6Mode.ts";
 import { DEFAULT_OPTIONS, runChaos, type ChaosMode, type ChaosOptions, type ChaosResult } from "./runChaos.ts";
 import { formatSummary } from "./formatSummary.ts";
 
-const USAGE = `usage: pnpm chaos [--seed N] [--clients K] [--ops N] [--duration SECONDS] [--rounds R]
-                  [--learners N] [--no-legacy] [--no-restart] [--no-faults] [--http] [--k6 [--k6-bin PATH]]
-                  [--external] [--out FILE]
-  --ops and --duration bound each mode (coupler, legacy, http); the run stops at whichever comes first.
-  --k6 then runs the bench's k6 level-up scenario (20 s) against the API while its backends are killed.`;
+const USAGE = `usage: pnpm chaos [options]
+
+Runs the coupler and the legacy path under the same seeded workload and faults on a
+private embedded PostgreSQL (127.0.0.1), checks every invariant, prints a summary and
+writes the full result as JSON. Exits 1 if the coupler broke an invariant.
+
+  --seed N            workload and fault seed, to replay a run (default: random, printed)
+  --clients K         concurrent clients per mode (default ${DEFAULT_OPTIONS.clients}, 1..64)
+  --ops N             operations per mode, at most (default ${DEFAULT_OPTIONS.ops})
+  --duration SECONDS  seconds per mode, at most (default ${DEFAULT_OPTIONS.durationMs / 1000}); a mode stops at --ops or --duration
+  --rounds R          rounds, each ending with a full check (default ${DEFAULT_OPTIONS.rounds})
+  --learners N        learners the clients contend on (default ${DEFAULT_OPTIONS.learners})
+  --no-legacy         skip the legacy two-transaction path (default: run it, to show what it loses)
+  --no-restart        never restart PostgreSQL mid-run (default: restart it as one of the faults)
+  --no-faults         no faults at all (a baseline run)
+  --http              also run the workload through the API over HTTP (the built API; pnpm chaos builds it)
+  --k6                then run the bench's k6 level-up scenario (20 s) against the API while its backends are killed
+  --k6-bin PATH       the k6 binary for --k6 (default: K6_BIN, else k6 on PATH)
+  --external          use DATABASE_URL (loopback only) instead of a private embedded PostgreSQL; implies --no-restart
+  --out FILE          where the JSON result goes (default packages/chaos/results/chaos-<seed>.json)
+  -h, --help          this text`;
 
 const HELP_HINT = "(pnpm chaos --help for usage)";
 
@@ -49,7 +65,7 @@ function parseFlags() {
       "k6-bin": { type: "string" },
       external: { type: "boolean", default: false },
       out: { type: "string" },
-      help: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
 }

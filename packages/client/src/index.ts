@@ -12,9 +12,28 @@ import type { AppRouter } from "./appRouter.ts";
 
 export { TRPCClientError } from "@trpc/client";
 export type { AppRouter, CouplerErrorShape } from "./appRouter.ts";
-export type { CouplerClientOptions, CouplerErrorData } from "@coupler/api/client";
+/**
+ * `error.data.couplerCode`, on every failed call: a closed union, each code
+ * with its HTTP status (VALIDATION 400, MALFORMED_JSON 400, UNAUTHENTICATED
+ * 401, FORBIDDEN 403, NOT_FOUND 404, METHOD_NOT_SUPPORTED 405, TIMEOUT 408,
+ * LOCK_TIMEOUT/DEADLOCK/CONFLICT 409, PAYLOAD_TOO_LARGE 413,
+ * UNSUPPORTED_MEDIA_TYPE 415, TOO_MANY_REQUESTS 429, INTERNAL/DB 500,
+ * UNAVAILABLE 503). Branch on it and on `error.data.retryable`, never on the message.
+ */
+export type { ApiErrorCode, CouplerClientOptions, CouplerErrorData } from "@coupler/api/client";
 
-/** Input types of every procedure, e.g. `RouterInputs["progression"]["levelUp"]`. */
+/**
+ * Input types of every procedure, e.g. `RouterInputs["progression"]["levelUp"]`.
+ *
+ * `progression.levelUp`'s optional `idempotencyKey` is 1 to 255 printable
+ * ASCII characters without spaces (`"k1"`, a session id, a UUID); anything
+ * else is refused with VALIDATION at run time. A key is scoped to (learner,
+ * specialization, caller): the same key from another token's user, or for
+ * another pair, is another key and applies again. Within the server's
+ * retention (COUPLER_IDEMPOTENCY_RETENTION_MS, 24 h by default) a repeat with
+ * the same input returns the first result with `replayed: true` and changes
+ * nothing; with a different input it is refused (VALIDATION).
+ */
 export type RouterInputs = inferRouterInputs<AppRouter>;
 /** Output types of every procedure, as plain JSON (dates are ISO strings). */
 export type RouterOutputs = inferRouterOutputs<AppRouter>;

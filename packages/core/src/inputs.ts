@@ -18,11 +18,29 @@ export const specialization = z.enum(SPECIALIZATIONS, {
 export const level = z.number().int().min(1, "level must be at least 1").max(1_000);
 export const xpAmount = z.number().int().min(0, "XP must not be negative").max(MAX_XP_PER_CALL);
 export const sessionsAmount = z.number().int().min(0, "sessions must not be negative").max(MAX_SESSIONS_PER_CALL);
+/** Idempotency keys: 1 to this many characters, as the payment APIs that made the pattern common allow (Stripe: 255). */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+const KEY_RULE = `idempotency key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters without spaces`;
+/**
+ * A caller's key for "apply this once": 1 to 255 printable ASCII characters
+ * (U+0021 to U+007E; "k1", a session id such as "4411", a UUID). It belongs to
+ * the learner, the specialization and the caller (the token's role and user):
+ * the same key from another caller or for another pair is another key. Within
+ * the retention (COUPLER_IDEMPOTENCY_RETENTION_MS, 24 h by default) a repeat
+ * with the same input replays the first result (`replayed: true`) and changes
+ * nothing; with a different input it is refused (VALIDATION).
+ */
 export const idempotencyKey = z
   .string()
-  .min(8, "idempotency key must be 8 to 200 characters")
-  .max(200, "idempotency key must be 8 to 200 characters")
-  .regex(/^[\x21-\x7e]+$/, "idempotency key must be printable ASCII without spaces");
+  .min(1, KEY_RULE)
+  .max(MAX_IDEMPOTENCY_KEY_LENGTH, KEY_RULE)
+  .regex(/^[\x21-\x7e]*$/, KEY_RULE)
+  .describe(
+    `Optional. 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters, no spaces (e.g. a session id). ` +
+      "Scoped to (learner, specialization, caller): the same key from another caller, or for another pair, is another key. " +
+      "Within the retention (COUPLER_IDEMPOTENCY_RETENTION_MS, 24 h by default) a repeat with the same input replays the first result " +
+      "(replayed: true) and changes nothing; with a different input it is refused (VALIDATION).",
+  );
 /** Free text for a text column. PostgreSQL text cannot hold U+0000, so it is refused here (a 400) rather than by the database (a 500). */
 const text = (max: number) =>
   z

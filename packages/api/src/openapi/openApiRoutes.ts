@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AppRouter } from "../root.ts";
 import { serveDocs } from "./docsPage.ts";
 import { REST_BASE, openApiDocument } from "./openApiDocument.ts";
+import { LANDING_HTML, REST_INDEX } from "./landingPage.ts";
 import { createRestHandler, type RestHandlerOptions } from "./restHandler.ts";
 
 type Options = Omit<RestHandlerOptions<AppRouter>, "base">;
@@ -17,8 +18,8 @@ export const TRPC_INDEX = {
 /**
  * REST routes under /api (the same procedures, context, auth, validation and
  * error codes as /trpc; see restHandler.ts), the OpenAPI
- * document at /openapi.json, Swagger UI at /docs, and a pointer to them at
- * `GET /trpc`. Returns a request handler that answers false for any other path.
+ * document at /openapi.json, Swagger UI at /docs, pointers to them at
+ * `GET /trpc` and `GET /api`, and a landing page at `GET /`. Returns a request handler that answers false for any other path.
  */
 export function createOpenApiRoutes(options: Options): (req: IncomingMessage, res: ServerResponse) => boolean {
   const rest = createRestHandler({ ...options, base: REST_BASE });
@@ -29,6 +30,11 @@ export function createOpenApiRoutes(options: Options): (req: IncomingMessage, re
     if (req.method !== "GET" && req.method !== "HEAD") return false;
     if (path === "/openapi.json") return json(res, 200, openApiDocument());
     if (path === "/trpc" || path === "/trpc/") return json(res, 200, TRPC_INDEX);
+    if (path === REST_BASE) return json(res, 200, REST_INDEX);
+    if (path === "/") {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'none'" }).end(LANDING_HTML);
+      return true;
+    }
     return serveDocs(path, res);
   };
 }

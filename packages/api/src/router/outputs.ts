@@ -60,7 +60,7 @@ const levelChange = z.object({
 
 export const levelUpResult = levelChange.extend({
   leveledUp: z.boolean(),
-  replayed: z.boolean().describe("true when an earlier call with the same idempotency key produced this result"),
+  replayed: z.boolean().describe("true when an earlier call by the same caller, for the same learner and specialization, with the same idempotency key produced this result (nothing changed)"),
 }) satisfies z.ZodType<LevelUpResult>;
 
 export const advanceResult = levelChange.extend({ changed: z.boolean() }) satisfies z.ZodType<AdvanceResult>;

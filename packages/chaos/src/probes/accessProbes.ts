@@ -2,7 +2,7 @@ import { readPair, statusProbe } from "./statusProbe.ts";
 import { claims } from "./tokens.ts";
 import type { Probe, ProbeTarget } from "./types.ts";
 
-const FORBIDDEN = "403 FORBIDDEN";
+const FORBIDDEN = "403 FORBIDDEN (FORBIDDEN)";
 const levelUp = (t: ProbeTarget, xpGained = 1) => ({ userId: t.users.student, specialization: "PLAYER", xpGained, sessionsCompleted: 0 });
 const advance = (t: ProbeTarget) => ({ userId: t.users.student, specialization: "PLAYER", newLevel: 1, reason: "probe" });
 
@@ -58,21 +58,21 @@ export const accessProbes: Probe[] = [
     id: "role-unknown-role",
     category: "roles",
     sends: 'a correctly signed token with role "superuser"',
-    expect: "401 UNAUTHORIZED",
+    expect: "401 UNAUTHORIZED (UNAUTHENTICATED)",
     request: (t) => readPair(t.users.student, t.forge({ claims: claims(t.users.admin, "superuser"), secret: t.authSecret })),
   }),
   statusProbe({
     id: "role-sub-not-number",
     category: "roles",
     sends: 'a correctly signed admin token with sub "admin"',
-    expect: "401 UNAUTHORIZED",
+    expect: "401 UNAUTHORIZED (UNAUTHENTICATED)",
     request: (t) => readPair(t.users.student, t.forge({ claims: claims("admin", "admin"), secret: t.authSecret })),
   }),
   statusProbe({
     id: "role-sub-zero",
     category: "roles",
     sends: 'a correctly signed student token with sub "0"',
-    expect: "401 UNAUTHORIZED",
+    expect: "401 UNAUTHORIZED (UNAUTHENTICATED)",
     request: (t) => readPair(t.users.student, t.forge({ claims: claims("0", "student"), secret: t.authSecret })),
   }),
 ];

@@ -15,7 +15,8 @@ import { PROBE_CATEGORIES } from "./types.ts";
 const USAGE = `usage: pnpm --filter @coupler/chaos probe [--json FILE] [--markdown] [--only CATEGORY|ID ...]
   --json FILE   also write the run (every probe, expected and actual) as JSON
   --markdown    print only the Markdown table on stdout (progress goes to stderr)
-  --only X      run the probes of category X or with id X (repeatable); categories: ${PROBE_CATEGORIES.join(", ")}`;
+  --only X      run the probes of category X or with id X (repeatable; default: every probe); categories: ${PROBE_CATEGORIES.join(", ")}
+  -h, --help    this text`;
 
 const { values } = orExit(() => {
   try {
@@ -24,7 +25,7 @@ const { values } = orExit(() => {
         json: { type: "string" },
         markdown: { type: "boolean", default: false },
         only: { type: "string", multiple: true },
-        help: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
       },
     });
   } catch (error) {

@@ -2,8 +2,8 @@ import type { HttpResponse } from "./http.ts";
 import { statusProbe } from "./statusProbe.ts";
 import type { Probe, ProbeTarget } from "./types.ts";
 
-/** Refused by the input schema before any handler runs: no core code, the field named in `data.issues`. */
-const BAD_REQUEST = "400 BAD_REQUEST";
+/** Refused by the input schema before any handler runs: couplerCode VALIDATION, the field named in `data.issues`. */
+const BAD_REQUEST = "400 BAD_REQUEST (VALIDATION)";
 
 /** Why a 400 does not name `field` in its `data.issues`, or undefined. */
 function namesField(res: HttpResponse, field: string | undefined): string | undefined {

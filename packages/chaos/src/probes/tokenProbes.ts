@@ -4,7 +4,7 @@ import type { HttpRequest } from "./http.ts";
 import type { Probe, ProbeTarget } from "./types.ts";
 
 const OK = "200";
-const UNAUTHORIZED = "401 UNAUTHORIZED";
+const UNAUTHORIZED = "401 UNAUTHORIZED (UNAUTHENTICATED)";
 
 /** Every token probe reads the first student's pair, which an admin may: only the token decides the answer. */
 function tokenProbe(id: string, category: "token forgery" | "token lifetime", sends: string, expect: string, request: (t: ProbeTarget) => HttpRequest): Probe {

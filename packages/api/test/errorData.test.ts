@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCoupler, enrolledUser } from "@coupler/testing";
+import { startTestApi, type TestApi } from "./harness.ts";
+
+/*
+ * Issue 17: `data.couplerCode` and `data.retryable` were missing from input
+ * errors (400), 401, 403 and 415, so a client branching on them missed the
+ * commonest errors. Every error status, on every path a client can take
+ * (/trpc single and batched, on the lean path and tRPC's adapter — this file
+ * runs in both vitest projects — and REST under /api), carries both.
+ */
+const MAX_BODY = 4096;
+const MAX_BATCH = 3;
+
+let api: TestApi;
+/** An API on a database nobody listens on: every call that reaches the database is 503. */
+let down: TestApi;
+let learner: number;
+const tokens: Record<"admin" | "instructor" | "student", string> = { admin: "", instructor: "", student: "" };
+
+beforeAll(async () => {
+  api = await startTestApi({ maxBodyBytes: MAX_BODY, maxBatchSize: MAX_BATCH });
+  learner = await enrolledUser(api.database, createCoupler(api.database));
+  tokens.admin = await api.token("admin", 1);
+  tokens.instructor = await api.token("instructor", 2);
+  tokens.student = await api.token("student", learner + 1);
+  down = await startTestApi({ database: { ...api.database, url: "postgres://nobody:x@127.0.0.1:1/none", drop: async () => {} }, authSecret: api.secret, lockTimeoutMs: 200, maxRetries: 0 });
+});
+afterAll(async () => {
+  await down?.close();
+  await api?.close();
+});
+
+type Role = keyof typeof tokens;
+interface Call {
+  path: string;
+  input: unknown;
+  role?: Role;
+  /** Sent as the raw body instead of JSON.stringify(input). */
+  raw?: string;
+  contentType?: string;
+  on?: () => TestApi;
+}
+interface ErrorData {
+  code?: string;
+  couplerCode?: string;
+  retryable?: unknown;
+  httpStatus?: number;
+  issues?: { path: string; message: string }[];
+}
+
+const levelUp = (fields: Record<string, unknown> = {}) => ({ userId: learner, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1, ...fields });
+const REST_PATH: Record<string, string> = {
+  "progression.levelUp": "/progression/levelUp",
+  "users.create": "/users/create",
+  "progression.nothing": "/progression/nothing",
+};
+
+function headers(call: Call): Record<string, string> {
+  return {
+    "content-type": call.contentType ?? "application/json",
+    ...(call.role ? { authorization: `Bearer ${tokens[call.role]}` } : {}),
+  };
+}
+const body = (call: Call) => call.raw ?? JSON.stringify(call.input);
+const base = (call: Call) => (call.on?.() ?? api).url;
+
+/** One POST to /trpc/<path>: the status and `error.data`. */
+async function viaTrpc(call: Call): Promise<{ status: number; data: ErrorData; message: string }> {
+  const res = await fetch(`${base(call)}/trpc/${call.path}`, { method: "POST", headers: headers(call), body: body(call) });
+  const json = (await res.json()) as { error: { message: string; data: ErrorData } };
+  return { status: res.status, data: json.error.data, message: json.error.message };
+}
+
+/** The same call as a batch of one (`?batch=1`): tRPC's adapter answers it, an array of results. */
+async function viaBatch(call: Call): Promise<{ status: number; data: ErrorData }> {
+  const batched = call.raw ?? JSON.stringify({ 0: call.input });
+  const res = await fetch(`${base(call)}/trpc/${call.path}?batch=1`, { method: "POST", headers: headers(call), body: batched });
+  const json = (await res.json()) as { error: { data: ErrorData } } | { error: { data: ErrorData } }[];
+  return { status: res.status, data: (Array.isArray(json) ? json[0] : json)?.error.data ?? {} };
+}
+
+/** The same call on the REST route. */
+async function viaRest(call: Call): Promise<{ status: number; data: ErrorData }> {
+  const res = await fetch(`${base(call)}/api${REST_PATH[call.path] ?? ""}`, { method: "POST", headers: headers(call), body: body(call) });
+  const json = (await res.json()) as { data: ErrorData };
+  return { status: res.status, data: json.data };
+}
+
+/** [what, HTTP status, couplerCode, retryable, the call]. */
+const CASES: [string, number, string, boolean, () => Call][] = [
+  ["input that breaks the schema", 400, "VALIDATION", false, () => ({ path: "progression.levelUp", input: levelUp({ xpGained: "ten" }), role: "instructor" })],
+  ["malformed JSON", 400, "MALFORMED_JSON", false, () => ({ path: "progression.levelUp", input: null, raw: '{"userId": 1,', role: "instructor" })],
+  ["no bearer token", 401, "UNAUTHENTICATED", false, () => ({ path: "progression.levelUp", input: levelUp() })],
+  ["a student awarding XP", 403, "FORBIDDEN", false, () => ({ path: "progression.levelUp", input: levelUp(), role: "student" })],
+  ["a learner not enrolled", 404, "NOT_FOUND", false, () => ({ path: "progression.levelUp", input: levelUp({ specialization: "INTERNSHIP" }), role: "instructor" })],
+  ["an unknown procedure", 404, "NOT_FOUND", false, () => ({ path: "progression.nothing", input: {}, role: "admin" })],
+  ["a taken email", 409, "CONFLICT", false, () => ({ path: "users.create", input: { name: "Taken", email: "taken@example.test" }, role: "admin" })],
+  ["a body over MAX_BODY_BYTES", 413, "PAYLOAD_TOO_LARGE", false, () => ({ path: "progression.levelUp", input: levelUp({ pad: "x".repeat(MAX_BODY) }), role: "instructor" })],
+  ["a form-encoded body", 415, "UNSUPPORTED_MEDIA_TYPE", false, () => ({ path: "progression.levelUp", input: null, raw: "userId=1", contentType: "application/x-www-form-urlencoded", role: "instructor" })],
+  ["a database nobody listens on", 503, "UNAVAILABLE", true, () => ({ path: "progression.levelUp", input: levelUp(), role: "instructor", on: () => down })],
+];
+
+describe("every error carries data.couplerCode and data.retryable", () => {
+  beforeAll(async () => {
+    // The email the CONFLICT case takes again.
+    await fetch(`${api.url}/trpc/users.create`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${tokens.admin}` }, body: JSON.stringify({ name: "Taken", email: "taken@example.test" }) });
+  });
+
+  for (const [what, status, couplerCode, retryable, call] of CASES) {
+    it(`answers ${what} with ${status}, couplerCode ${couplerCode} and retryable ${retryable}, on /trpc, in a batch and on REST`, async () => {
+      const single = await viaTrpc(call());
+      expect(single.status, single.message).toBe(status);
+      expect(single.data).toMatchObject({ couplerCode, retryable, httpStatus: status });
+
+      const batch = await viaBatch(call());
+      expect(batch.data).toMatchObject({ couplerCode, retryable });
+
+      if (REST_PATH[call().path] !== undefined) {
+        const rest = await viaRest(call());
+        expect(rest.status).toBe(status);
+        expect(rest.data).toMatchObject({ couplerCode, retryable, httpStatus: status });
+      }
+    });
+  }
+
+  it("answers a batch over MAX_BATCH_SIZE with VALIDATION, stating the limit", async () => {
+    const paths = Array.from({ length: MAX_BATCH + 1 }, () => "progression.levelUp").join(",");
+    const inputs = Object.fromEntries(Array.from({ length: MAX_BATCH + 1 }, (_, i) => [i, levelUp()]));
+    const res = await fetch(`${api.url}/trpc/${paths}?batch=1`, { method: "POST", headers: headers({ path: "", input: null, role: "instructor" }), body: JSON.stringify(inputs) });
+    const json = (await res.json()) as { error: { message: string; data: ErrorData } };
+    expect(res.status).toBe(400);
+    expect(json.error.data).toMatchObject({ couplerCode: "VALIDATION", retryable: false });
+    expect(json.error.message).toContain(`at most ${MAX_BATCH} calls`);
+  });
+
+  it("answers a path outside every route with NOT_FOUND in tRPC's error shape", async () => {
+    const res = await fetch(`${api.url}/nowhere`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { data: ErrorData } }).error.data).toMatchObject({ couplerCode: "NOT_FOUND", retryable: false });
+  });
+});
+
+describe("error messages are written for the person fixing the call", () => {
+  it("says 'required' for each missing field", async () => {
+    const { data, message } = await viaTrpc({ path: "progression.levelUp", input: {}, role: "instructor" });
+    expect(data.issues).toEqual(["userId", "specialization", "xpGained", "sessionsCompleted"].map((path) => ({ path, message: "required" })));
+    expect(message).not.toContain("received undefined");
+  });
+
+  it("gives a field one issue, not one per failed check (regression: userId 1e20 had two)", async () => {
+    const { data } = await viaTrpc({ path: "progression.levelUp", input: levelUp({ userId: 1e20 }), role: "instructor" });
+    const issues = data.issues?.filter((issue) => issue.path === "userId") ?? [];
+    expect(issues).toHaveLength(1);
+    expect(issues[0]?.message).toContain("2147483647");
+  });
+
+  it("keeps a present field's own message (a wrong value is not 'required')", async () => {
+    const { data } = await viaTrpc({ path: "progression.levelUp", input: levelUp({ specialization: "WIZARD" }), role: "instructor" });
+    expect(data.issues).toEqual([{ path: "specialization", message: "specialization must be one of PLAYER, COACH, INTERNSHIP" }]);
+  });
+
+  it("answers a form-encoded POST to /trpc with balanced quotes and the fix", async () => {
+    const { message } = await viaTrpc({ path: "progression.levelUp", input: null, raw: "userId=1", contentType: "application/x-www-form-urlencoded", role: "instructor" });
+    expect(message).toBe('unsupported content-type "application/x-www-form-urlencoded": send the input as application/json');
+  });
+});
