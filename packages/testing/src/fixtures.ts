@@ -1,16 +1,17 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ProgressLicenseCoupler, createLogger, sql, type CouplerOptions, type Database, type OperationEvent } from "@coupler/core";
-import { users } from "@coupler/core/schema";
+import { userEmails, users } from "@coupler/core/schema";
 import pg from "pg";
 
 let seq = 0;
 
-/** Inserts `count` users and returns their ids. */
+/** Inserts `count` users, with their `user_emails` rows as createUser writes them, and returns their ids. */
 export async function createUsers(database: Database, count: number): Promise<number[]> {
   const rows = await database.db
     .insert(users)
     .values(Array.from({ length: count }, () => ({ name: `Learner ${++seq}`, email: `learner-${process.pid}-${Date.now()}-${++seq}@example.test` })))
-    .returning({ id: users.id });
+    .returning({ id: users.id, email: users.email });
+  if (rows.length > 0) await database.db.insert(userEmails).values(rows.map((r) => ({ email: r.email, userId: r.id })));
   return rows.map((r) => r.id);
 }
 

@@ -1,6 +1,32 @@
-/** `pnpm db:migrate`: applies the migrations to DATABASE_URL. */
+/** `pnpm db:migrate [--citus]`: applies the migrations to DATABASE_URL; with --citus, then distributes the tables on that Citus coordinator. */
+import { parseArgs } from "node:util";
+import { CitusSetupError, distributeOnCitus } from "../citus.ts";
 import { ConfigError, databaseConfig, orExit, parseConfig } from "../config.ts";
 import { migrate } from "../migrate.ts";
+
+const HELP = `Usage: pnpm db:migrate [--citus]
+
+Applies Coupler's migrations to the PostgreSQL 15+ database in DATABASE_URL.
+
+Options:
+  --citus   DATABASE_URL is a Citus coordinator (with its workers added): after the
+            migrations, make the catalogue and coupling_guard reference tables and
+            distribute every per-learner table by the learner's id, co-located with
+            users (SCALING.md). Safe to run again: it changes nothing the second time.
+  --help    Show this help.
+`;
+
+const { values } = orExit(() => {
+  try {
+    return parseArgs({ options: { citus: { type: "boolean", default: false }, help: { type: "boolean", default: false } } });
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message}\n\n${HELP}`);
+  }
+}, "migrate");
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 
 const url = orExit(() => {
   const { DATABASE_URL } = parseConfig(databaseConfig, process.env);
@@ -9,3 +35,16 @@ const url = orExit(() => {
 }, "migrate");
 await migrate(url);
 console.log("migrations applied");
+if (values.citus) {
+  const done = await distributeOnCitus(url).catch((error: unknown) => {
+    if (!(error instanceof CitusSetupError)) throw error;
+    process.stderr.write(`migrate: ${error.message}\n`);
+    process.exit(1);
+  });
+  const changed = [...done.reference.map((t) => `${t} (reference)`), ...done.distributed.map((t) => `${t} (distributed)`)];
+  console.log(
+    changed.length > 0
+      ? `citus: placed ${changed.join(", ")} over workers ${done.workers.join(", ")}`
+      : `citus: every table already placed; nothing changed (workers ${done.workers.join(", ")})`,
+  );
+}
