@@ -105,6 +105,10 @@ export async function distributeOnCitus(connectionString: string): Promise<Citus
       await client.query("set local citus.multi_shard_modify_mode = 'sequential'");
       const keys = await foreignKeysBetween(client, [...CITUS_LAYOUT.reference, ...CITUS_LAYOUT.distributed.map(([t]) => t)]);
       for (const key of keys) await client.query(`alter table ${ident(key.table)} drop constraint ${ident(key.name)}`);
+      // Copying rows into the shards would queue the guard's deferred trigger events, and then
+      // re-adding a foreign key there fails ("pending trigger events"): off while distributing.
+      const triggers = await deferredTriggers(client, CITUS_LAYOUT.distributed.map(([t]) => t));
+      for (const t of triggers) await client.query(`alter table ${ident(t.table)} disable trigger ${ident(t.name)}`);
       for (const table of pendingReference) await client.query("select create_reference_table($1)", [table]);
       const [lead] = CITUS_LAYOUT.distributed[0];
       for (const [table, column] of pendingDistributed) {
@@ -112,6 +116,7 @@ export async function distributeOnCitus(connectionString: string): Promise<Citus
         await client.query("select create_distributed_table($1, $2, colocate_with => $3)", [table, column, colocateWith]);
       }
       for (const key of keys) await client.query(`alter table ${ident(key.table)} add constraint ${ident(key.name)} ${key.definition}`);
+      for (const t of triggers) await client.query(`alter table ${ident(t.table)} enable ${ENABLE_MODE[t.enabled] ?? ""} trigger ${ident(t.name)}`);
       await client.query("commit");
       return { reference: pendingReference, distributed: pendingDistributed.map(([t]) => t), foreignKeys: keys.map((k) => k.name), workers };
     } catch (error) {
@@ -184,6 +189,28 @@ async function foreignKeysBetween(client: pg.Client, tables: string[]): Promise<
      join pg_namespace n on n.oid = c.relnamespace
      where k.contype = 'f' and n.nspname = 'public' and c.relname = any($1) and t.relname = any($1)
      order by c.relname, k.conname`,
+    [tables],
+  );
+  return rows;
+}
+
+interface Trigger {
+  table: string;
+  name: string;
+  /** pg_trigger.tgenabled: O (origin), A (always), R (replica), D (disabled). */
+  enabled: string;
+}
+
+/** How `ALTER TABLE … ENABLE <mode> TRIGGER` restores each tgenabled state. */
+const ENABLE_MODE: Record<string, string> = { O: "", A: "always", R: "replica" };
+
+/** The enabled deferrable constraint triggers (the coupling guard's) of `tables`. */
+async function deferredTriggers(client: pg.Client, tables: string[]): Promise<Trigger[]> {
+  const { rows } = await client.query<Trigger>(
+    `select c.relname as table, t.tgname as name, t.tgenabled as enabled
+     from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
+     where not t.tgisinternal and t.tgdeferrable and t.tgenabled <> 'D' and n.nspname = 'public' and c.relname = any($1)
+     order by 1, 2`,
     [tables],
   );
   return rows;

@@ -1,0 +1,11 @@
+import { createDatabase, createUser, ProgressLicenseCoupler, createLogger } from "@coupler/core";
+import { recordStatements, explainRouting } from "./src/citusRouting.ts";
+const url = process.argv[2]!;
+const database = createDatabase({ connectionString: url, max: 2 });
+const coupler = new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger: createLogger("t", "silent") });
+const { id } = await createUser(database.pool, { name: "R", email: `r${Date.now()}@x.test` });
+await coupler.enroll({ userId: id, specialization: "PLAYER" });
+const { statements } = await recordStatements(() => coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 150, sessionsCompleted: 1, idempotencyKey: `k-${Date.now()}` }));
+console.log(statements.length, statements.map(s => s.text.slice(0, 60)));
+for (const r of await explainRouting(url, statements)) console.log(r.statement, r.taskCounts, r.nodes, r.subplans, "\n", r.plan);
+await database.close();
