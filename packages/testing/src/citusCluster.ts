@@ -16,7 +16,7 @@ export interface CitusNode {
   port: number;
   /** Data directory, when this process started the node (undefined for CITUS_URL). */
   dataDir?: string;
-  /** Restarts the server (fast shutdown, then start); only for nodes this process started. */
+  /** Restarts the server as after a crash (immediate shutdown, then start with recovery); only for nodes this process started. */
   restart?(): Promise<void>;
 }
 
@@ -73,12 +73,19 @@ export function citusAvailability(env: Record<string, string | undefined> = proc
  * (initdb into a temp dir, loopback only, trust authentication: throwaway
  * test servers). Throws when citusAvailability() says no.
  */
-export async function startCitusCluster(options: { workers?: number; env?: Record<string, string | undefined> } = {}): Promise<CitusCluster> {
+export async function startCitusCluster(
+  options: {
+    workers?: number;
+    env?: Record<string, string | undefined>;
+    /** fsync and full-page writes on, as a benchmark needs (default off: faster, for tests). */
+    durable?: boolean;
+  } = {},
+): Promise<CitusCluster> {
   const env = options.env ?? process.env;
   const availability = citusAvailability(env);
   if (!availability.available) throw new Error(`no Citus cluster: ${availability.reason}`);
   if (env.CITUS_URL) return fromUrl(env.CITUS_URL);
-  return startLocal(availability.bindir ?? "", options.workers ?? 2);
+  return startLocal(availability.bindir ?? "", options.workers ?? 2, options.durable ?? false);
 }
 
 async function fromUrl(url: string): Promise<CitusCluster> {
@@ -109,7 +116,7 @@ function node(name: string, adminUrl: string, extra: Partial<CitusNode> = {}): C
   return { name, adminUrl, host: u.hostname, port: Number(u.port || 5432), ...extra };
 }
 
-async function startLocal(bindir: string, workerCount: number): Promise<CitusCluster> {
+async function startLocal(bindir: string, workerCount: number, durable: boolean): Promise<CitusCluster> {
   const root = await mkdtemp(join(tmpdir(), "coupler-citus-"));
   const asRoot = process.getuid?.() === 0;
   const ids = asRoot ? { uid: idOf("-u"), gid: idOf("-g") } : {};
@@ -136,10 +143,9 @@ async function startLocal(bindir: string, workerCount: number): Promise<CitusClu
         "citus.node_conninfo = 'sslmode=disable'",
         "max_connections = 300",
         "max_prepared_transactions = 200",
-        // Throwaway test servers: durability off, as for the embedded test server.
-        "fsync = off",
-        "synchronous_commit = off",
-        "full_page_writes = off",
+        // Throwaway test servers: no fsync unless durable (the OS, not the server, is what must survive).
+        // Commits stay synchronous: chaos crashes a worker (restart), and an acknowledged commit must not be lost.
+        ...(durable ? [] : ["fsync = off", "full_page_writes = off"]),
         "lc_messages = 'C'",
       ];
       await writeFile(join(dataDir, "postgresql.auto.conf"), `${conf.join("\n")}\n`);
@@ -150,7 +156,7 @@ async function startLocal(bindir: string, workerCount: number): Promise<CitusClu
         node(name, `postgres://postgres@127.0.0.1:${port}/postgres`, {
           dataDir,
           restart: async () => {
-            await run("pg_ctl", ["-D", dataDir, "-m", "fast", "-w", "-t", "60", "stop"]);
+            await run("pg_ctl", ["-D", dataDir, "-m", "immediate", "-w", "-t", "60", "stop"]);
             await run("pg_ctl", ["-D", dataDir, "-l", join(dataDir, "server.log"), "-w", "-t", "60", "start"]);
           },
         }),
