@@ -36,6 +36,8 @@ export interface CitusDistribution {
   foreignKeys: string[];
   /** Active worker nodes of the cluster, `host:port`. */
   workers: string[];
+  /** Database settings set now (empty when they were already so). */
+  settings: string[];
 }
 
 /** The database is not a Citus coordinator Coupler can distribute on (no citus extension, or no worker). */
@@ -77,6 +79,11 @@ interface Placed {
  * `coupling_guard`, all local tasks. Citus refuses remote tasks inside a
  * trigger, so such a read could fail, never see another worker's data.
  *
+ * It also sets `citus.propagate_set_commands = 'local'` as the database's
+ * default: the coupler's `SET LOCAL lock_timeout` (and statement_timeout)
+ * must reach the worker where the row locks are taken, or a lock wait there
+ * would have no bound. Sessions opened afterwards get it.
+ *
  * Throws CitusSetupError when the citus extension cannot be created or the
  * cluster has no active worker; errors of Citus itself pass through.
  */
@@ -93,13 +100,14 @@ export async function distributeOnCitus(connectionString: string): Promise<Citus
       if (workers.length === 0) {
         throw new CitusSetupError("the Citus coordinator has no active worker node: add the workers first (select citus_add_node(host, port))");
       }
+      const settingChanged = await propagateSetLocal(client);
       const placed = await placedTables(client);
       const pendingReference = CITUS_LAYOUT.reference.filter((t) => !placed.has(t));
       const pendingDistributed = [...CITUS_LAYOUT.distributed, CITUS_LAYOUT.byEmail].filter(([t]) => !placed.has(t));
       checkPlacement(placed);
       if (pendingReference.length === 0 && pendingDistributed.length === 0) {
         await client.query("commit");
-        return { reference: [], distributed: [], foreignKeys: [], workers };
+        return { reference: [], distributed: [], foreignKeys: [], workers, settings: settingChanged };
       }
       await client.query("set local citus.enable_unsafe_triggers = on");
       await client.query("set local citus.multi_shard_modify_mode = 'sequential'");
@@ -118,7 +126,13 @@ export async function distributeOnCitus(connectionString: string): Promise<Citus
       for (const key of keys) await client.query(`alter table ${ident(key.table)} add constraint ${ident(key.name)} ${key.definition}`);
       for (const t of triggers) await client.query(`alter table ${ident(t.table)} enable ${ENABLE_MODE[t.enabled] ?? ""} trigger ${ident(t.name)}`);
       await client.query("commit");
-      return { reference: pendingReference, distributed: pendingDistributed.map(([t]) => t), foreignKeys: keys.map((k) => k.name), workers };
+      return {
+        reference: pendingReference,
+        distributed: pendingDistributed.map(([t]) => t),
+        foreignKeys: keys.map((k) => k.name),
+        workers,
+        settings: settingChanged,
+      };
     } catch (error) {
       await client.query("rollback").catch(() => {});
       throw error;
@@ -140,6 +154,21 @@ async function ensureCitusExtension(client: pg.Client): Promise<void> {
       { cause: error },
     );
   }
+}
+
+const PROPAGATE = "citus.propagate_set_commands";
+
+/** Makes `SET LOCAL` reach the workers for every new session of this database; returns what it changed. */
+async function propagateSetLocal(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ set: boolean }>(
+    `select exists (select 1 from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase
+                    where d.datname = current_database() and s.setrole = 0 and $1 = any(s.setconfig)) as set`,
+    [`${PROPAGATE}=local`],
+  );
+  if (rows[0]?.set) return [];
+  const { rows: db } = await client.query<{ name: string }>("select current_database() as name");
+  await client.query(`alter database ${ident(db[0]?.name ?? "")} set ${PROPAGATE} = 'local'`);
+  return [`${PROPAGATE} = 'local'`];
 }
 
 async function activeWorkers(client: pg.Client): Promise<string[]> {

@@ -23,6 +23,7 @@ import {
   pairRows,
   recordStatements,
   startCitusCluster,
+  whilePairLocked,
   withSession,
   type CitusCluster,
   type CitusDatabase,
@@ -96,7 +97,7 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
         )
       ).rows[0];
     const before = await state();
-    expect(await distributeOnCitus(citus.url)).toMatchObject({ reference: [], distributed: [], foreignKeys: [] });
+    expect(await distributeOnCitus(citus.url)).toMatchObject({ reference: [], distributed: [], foreignKeys: [], settings: [] });
     expect(await state()).toEqual(before);
   });
 
@@ -182,6 +183,14 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
     expect(rows.map((r) => Number(r.nodes))).toEqual(ids.map(() => 1));
     const workers = new Set(await Promise.all(ids.map(workerOf)));
     expect(workers.size).toBe(2); // 8 learners over 2 workers: both hold some
+  });
+
+  it("a lock wait on the worker is bounded by the coupler's lock timeout: SET LOCAL reaches the worker", async () => {
+    const id = await enrolledUser(database, coupler);
+    const impatient = createCoupler(database, { lockTimeoutMs: 300 });
+    const error = await whilePairLocked(database, id, () => expectCouplerError(impatient.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 0 }), "LOCK_TIMEOUT"));
+    expect(error.message).toContain("300 ms");
+    expect(await pairRows(database, id)).toMatchObject({ totalXp: 0 });
   });
 
   it("the coupling guard fires on the shards: a raw desync is refused at COMMIT, the coupler's writes pass", async () => {
