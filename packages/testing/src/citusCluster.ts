@@ -170,6 +170,15 @@ async function startLocal(bindir: string, workerCount: number, durable: boolean)
   return cluster(coordinator, workers, "started", stopAll);
 }
 
+/**
+ * The cluster whose nodes' `postgres` databases are at these URLs, to create
+ * databases on (for a test process that did not start the cluster: the
+ * global setup passes the URLs on). Stopping it does nothing.
+ */
+export function citusClusterAt(coordinatorAdminUrl: string, workerAdminUrls: string[]): CitusCluster {
+  return cluster(node("coordinator", coordinatorAdminUrl), workerAdminUrls.map((u, i) => node(`worker${i + 1}`, u)), "CITUS_URL", async () => {});
+}
+
 function cluster(coordinator: CitusNode, workers: CitusNode[], source: CitusCluster["source"], stop: () => Promise<void>): CitusCluster {
   return {
     coordinator,
