@@ -44,8 +44,16 @@ export async function citusNodes(url: string): Promise<{ workers: string[]; post
   const nodeUrls = [url, ...rows.map((r) => Object.assign(new URL(url), { hostname: r.host, port: String(r.port) }).toString())];
   const pids: number[] = [];
   for (const nodeUrl of nodeUrls) {
-    const pid = await findPostmaster((text) => query<{ pid: number }>(nodeUrl, text)).catch(() => undefined);
-    if (pid !== undefined) pids.push(pid);
+    // The connection stays open while its backend's parent is read (a closed one's backend is gone).
+    const client = new pg.Client({ connectionString: nodeUrl });
+    client.on("error", () => {});
+    await client.connect();
+    try {
+      const pid = await findPostmaster((text) => client.query<{ pid: number }>(text)).catch(() => undefined);
+      if (pid !== undefined) pids.push(pid);
+    } finally {
+      await client.end();
+    }
   }
   return { workers: rows.map((r) => `${r.host}:${r.port}`), postmasterPids: pids };
 }
