@@ -30,7 +30,7 @@ export function renderCitusSection(citus: BenchResults, single?: BenchResults): 
     return `| ${run.scenario} | ${run.vus} | ${[...(single ? cells(twin(run)) : []), ...cells(run)].join(" | ")} |`;
   });
   const describe = (r: BenchResults) =>
-    `${r.machine.postgres.split(" on ")[0]}, ${r.setup.apiProcesses} API process(es) with a pool of ${r.setup.poolSize}, fsync ${r.setup.fsync ? "on" : "off"}, ${r.plan.durationSeconds} s steady per run, Node ${r.setup.serverNode?.version ?? r.machine.node}, k6 ${r.machine.k6}`;
+    `${r.machine.postgres.split(" on ")[0]}, ${r.setup.apiProcesses} API process(es) with a pool of ${r.setup.poolSize}, fsync ${r.setup.fsync ? "on" : "off"}, ${r.plan.durationSeconds} s steady per run, Node ${r.setup.serverNode?.version ?? r.machine.node}, ${r.machine.k6}`;
   return [
     "## Citus: coordinator + 2 workers on this machine",
     "",
