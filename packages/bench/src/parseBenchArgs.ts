@@ -33,6 +33,9 @@ Options:
   --rate 300              also run level-ups at this fixed rate (k6 constant-arrival-rate) against
                           the API and the minimal baseline server, CPU per call of each
   --node PATH             Node binary for the API processes and the minimal server (or BENCH_NODE)
+  --citus                 on Citus: DATABASE_URL is the coordinator, or a coordinator + 2 workers are started
+                          from the installed PostgreSQL (fsync on); tables distributed as db:migrate --citus;
+                          PostgreSQL CPU summed over all nodes
   -h, --help              this text
 
 Environment: K6_BIN (else k6 on PATH), PGBENCH_BIN (else pgbench on PATH), DATABASE_URL, BENCH_NODE.`;
@@ -67,6 +70,7 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
         "fast-db": { type: "boolean" },
         rate: { type: "string" },
         node: { type: "string" },
+        citus: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -99,6 +103,7 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
     fastDb: values["fast-db"] ?? base.fastDb,
     rate: option(values.rate, "--rate", base.rate, 1, 100_000),
     node: values.node ?? (env.BENCH_NODE || base.node),
+    citus: values.citus ?? base.citus,
   };
   if (plan.hotSpot.learners > plan.learners) {
     throw new UsageError(`--hot-spot-learners (${plan.hotSpot.learners}) cannot exceed --learners (${plan.learners})`);

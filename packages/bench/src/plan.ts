@@ -40,6 +40,13 @@ export interface BenchPlan {
   rate: number;
   /** Node binary for the API processes and the minimal server; undefined = the one running the bench. */
   node: string | undefined;
+  /**
+   * Bench on Citus: DATABASE_URL is a coordinator (with workers), or, without
+   * it, a coordinator and two workers are started from the installed
+   * PostgreSQL (fsync on). The tables are distributed as `db:migrate --citus`
+   * does, and "postgres" CPU is summed over every node's processes.
+   */
+  citus: boolean;
 }
 
 /** The full run: five levels, both paths, hot spot, saturation, one-at-a-time, fixed rate and ceiling; about 25 minutes on 2 cores. */
@@ -62,6 +69,7 @@ export const FULL_PLAN: BenchPlan = {
   fastDb: false,
   rate: 300,
   node: undefined,
+  citus: false,
 };
 
 /** `--quick`: every scenario, two small levels, a few seconds each: a smoke run of the pipeline. */

@@ -62,7 +62,9 @@ export interface BenchResults {
     poolSize: number;
     lockTimeoutMs: number;
     fsync: boolean;
-    database: "embedded" | "DATABASE_URL";
+    database: "embedded" | "DATABASE_URL" | "citus";
+    /** On Citus: the workers (host:port) and the postmasters whose trees make up "postgres" CPU. */
+    citus?: { workers: string[]; postmasterPids: number[] };
     /** The Node the API processes and the minimal server ran with (--node / BENCH_NODE, else the bench's own). */
     serverNode?: { binary: string; version: string };
     /** /proc's clock ticks per second; null where CPU could not be measured (no /proc). */

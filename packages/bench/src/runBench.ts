@@ -4,13 +4,14 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { signToken } from "@coupler/api";
-import { ProgressLicenseCoupler, createDatabase, createLogger, createUser, migrate, repairDesyncs, runIntegrityAudit, setGuard } from "@coupler/core";
+import { ProgressLicenseCoupler, createDatabase, createLogger, createUser, distributeOnCitus, migrate, repairDesyncs, runIntegrityAudit, setGuard } from "@coupler/core";
 import { adminQuery, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "@coupler/embedded";
 import { startMinimalServerProcess } from "./baseline/startMinimalServerProcess.ts";
 import { runPgbench, runRawPgCeiling } from "./ceiling/runCeiling.ts";
 import { cpuSnapshot, cpuUsage, type CpuSnapshot } from "./cpu/cpuUsage.ts";
 import { cpuWindow, type CpuSources } from "./cpu/cpuWindow.ts";
 import { clockTicksPerSecond, findPostmaster } from "./cpu/processCpu.ts";
+import { citusNodes, startBenchCluster } from "./citusBench.ts";
 import type { BenchEnv } from "./env.ts";
 import { k6Version, runK6 } from "./k6.ts";
 import { operationResult } from "./k6Summary.ts";
@@ -61,7 +62,12 @@ export async function runBench(plan: BenchPlan, tools: {
   const cleanup: (() => Promise<unknown>)[] = [];
   try {
     let databaseUrl = env.DATABASE_URL;
-    if (!databaseUrl) {
+    if (!databaseUrl && plan.citus) {
+      progress.info("starting a Citus coordinator and 2 workers (fsync on)");
+      const cluster = await startBenchCluster();
+      cleanup.push(() => cluster.stop());
+      databaseUrl = cluster.url;
+    } else if (!databaseUrl) {
       progress.info(`starting embedded PostgreSQL${plan.fastDb ? " (fsync off)" : ""}`);
       const server: RunningPostgres = await startEmbeddedPostgres({ fast: plan.fastDb, settings: { shared_buffers: "256MB" } });
       cleanup.push(() => server.stop());
@@ -69,6 +75,7 @@ export async function runBench(plan: BenchPlan, tools: {
       databaseUrl = withDatabase(server.url, "coupler_bench");
     }
     await migrate(databaseUrl);
+    if (plan.citus) await distributeOnCitus(databaseUrl);
     const database = createDatabase({ connectionString: databaseUrl, max: 4, applicationName: "coupler-bench" });
     cleanup.push(() => database.close());
     // Enrolling and repairs between runs are the bench's own bookkeeping: only failures belong in its output.
@@ -107,7 +114,11 @@ export async function runBench(plan: BenchPlan, tools: {
     }
     const ticksPerSecond = await clockTicksPerSecond();
     const postmaster = await findPostmaster((text) => database.pool.query<{ pid: number }>(text)).catch(() => undefined);
-    const postgresCpu: CpuSources = postmaster === undefined ? {} : { postgres: { tree: postmaster } };
+    // On Citus "postgres" is every node: the coordinator's postmaster tree plus each worker's.
+    const citus = plan.citus ? await citusNodes(databaseUrl) : undefined;
+    const postgresCpu: CpuSources = citus
+      ? citus.postmasterPids.length === citus.workers.length + 1 ? { postgres: { trees: citus.postmasterPids } } : {}
+      : postmaster === undefined ? {} : { postgres: { tree: postmaster } };
 
     const machine = await machineInfo(database.pool, await k6Version(tools.k6, env), tools.pgbench);
     const audit = async (repair: boolean): Promise<IntegrityCounts> => {
@@ -257,8 +268,9 @@ export async function runBench(plan: BenchPlan, tools: {
         apiProcesses: plan.apiProcesses,
         poolSize: plan.poolSize,
         lockTimeoutMs: LOCK_TIMEOUT_MS,
-        fsync: env.DATABASE_URL ? true : !plan.fastDb,
-        database: env.DATABASE_URL ? "DATABASE_URL" : "embedded",
+        fsync: env.DATABASE_URL || plan.citus ? true : !plan.fastDb,
+        database: plan.citus ? "citus" : env.DATABASE_URL ? "DATABASE_URL" : "embedded",
+        ...(citus ? { citus } : {}),
         serverNode,
         clockTicksPerSecond: ticksPerSecond,
         postmasterPid: postmaster ?? null,

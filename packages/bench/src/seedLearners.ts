@@ -17,7 +17,8 @@ export async function seedLearners(pool: pg.Pool, count: number, label: string, 
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
-    const { rows } = await client.query<{ first: number; last: number; n: string }>(
+    // bigint ids come back as strings from pg; the range is read as numbers below.
+    const { rows } = await client.query<{ first: string; last: string; n: string }>(
       `WITH u AS (
          INSERT INTO users (name, email)
          SELECT 'Bench learner ' || g, 'bench-' || $1::text || '-' || g || '@bench.test' FROM generate_series(1, $2::int) g
@@ -25,7 +26,7 @@ export async function seedLearners(pool: pg.Pool, count: number, label: string, 
        SELECT min(id) AS first, max(id) AS last, count(*) AS n FROM u`,
       [`${label}-${Date.now()}`, count],
     );
-    const range = rows[0];
+    const range = rows[0] && { first: Number(rows[0].first), last: Number(rows[0].last) };
     // Identity values of one INSERT in one session come out consecutive; the k6 scripts rely on it.
     if (!range || range.last - range.first + 1 !== count) throw new Error(`seeded learner ids are not contiguous: ${JSON.stringify(range)}`);
     await client.query(

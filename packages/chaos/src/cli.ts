@@ -34,6 +34,9 @@ writes the full result as JSON. Exits 1 if the coupler broke an invariant.
   --k6                then run the bench's k6 level-up scenario (20 s) against the API while its backends are killed
   --k6-bin PATH       the k6 binary for --k6 (default: K6_BIN, else k6 on PATH)
   --external          use DATABASE_URL (loopback only) instead of a private embedded PostgreSQL; implies --no-restart
+  --citus             run on a Citus coordinator + 2 workers (CITUS_URL, or started here from the installed
+                      PostgreSQL with the citus extension): tables distributed as db:migrate --citus does, half
+                      the outside kills hit worker backends, and each round restarts one worker (--no-restart skips it)
   --out FILE          where the JSON result goes (default packages/chaos/results/chaos-<seed>.json)
   -h, --help          this text`;
 
@@ -64,6 +67,7 @@ function parseFlags() {
       k6: { type: "boolean", default: false },
       "k6-bin": { type: "string" },
       external: { type: "boolean", default: false },
+      citus: { type: "boolean", default: false },
       out: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -106,6 +110,24 @@ if (values.external && !external) {
   process.exit(2);
 }
 
+let citusCluster: { stop(): Promise<void> } | undefined;
+let citus: ChaosOptions["citus"];
+if (values.citus) {
+  // The test harness's cluster: CITUS_URL, or a coordinator and two workers from the installed PostgreSQL.
+  const { citusAvailability, startCitusCluster } = await import("@coupler/testing");
+  const availability = citusAvailability();
+  if (!availability.available) {
+    console.error(`chaos: --citus needs a Citus cluster: ${availability.reason}`);
+    process.exit(2);
+  }
+  // Ctrl-C or a kill: exit normally, so the cluster's exit hook stops the servers it started.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
+  const cluster = await startCitusCluster({ workers: 2 });
+  citusCluster = cluster;
+  citus = cluster;
+  console.log(`Citus cluster (${cluster.source}): coordinator ${cluster.coordinator.host}:${cluster.coordinator.port}, workers ${cluster.workers.map((w) => `${w.host}:${w.port}`).join(", ")}`);
+}
+
 const options: ChaosOptions = {
   ...DEFAULT_OPTIONS,
   seed: int("seed", values.seed, randomSeed(), 0, 2 ** 32 - 1),
@@ -118,6 +140,7 @@ const options: ChaosOptions = {
   faults: values["no-faults"] ? NO_FAULTS : DEFAULT_OPTIONS.faults,
   adminUrl: external ? loopbackUrl(external) : undefined,
   restart: !values["no-restart"] && !external,
+  citus,
   log: (line) => console.log(line),
 };
 
@@ -129,7 +152,7 @@ if (values.http) {
   options.http = apiHttpTarget();
 }
 
-const result: ChaosResult & { k6?: K6FaultResult } = await runChaos(options);
+const result: ChaosResult & { k6?: K6FaultResult } = await runChaos(options).finally(() => citusCluster?.stop());
 console.log(formatSummary(result));
 if (values.k6) {
   const { runK6WithFaults } = await import("./k6Mode.ts");

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { CouplerFaults } from "@coupler/core";
 import type { LegacyHooks } from "@coupler/core/legacy";
+import type { CitusFaultTargets } from "./citusTarget.ts";
 import type { Random } from "./random.ts";
 
 export type FaultKind =
@@ -22,6 +23,10 @@ export type FaultKind =
   | "clientAbort"
   /** The database server was stopped and started again. */
   | "restart"
+  /** Citus: pg_terminate_backend on a busy backend of a worker, one the coordinator opened for the workload. */
+  | "killWorkerBackend"
+  /** Citus: one worker's server stopped (fast shutdown) and started again. */
+  | "restartWorker"
   /** Legacy only: an error between the progress transaction and the license transaction. */
   | "failBetweenLegacyTransactions";
 
@@ -35,6 +40,8 @@ const FAULT_KINDS = [
   "statementTimeout",
   "clientAbort",
   "restart",
+  "killWorkerBackend",
+  "restartWorker",
   "failBetweenLegacyTransactions",
 ] as const satisfies readonly FaultKind[];
 
@@ -96,6 +103,11 @@ export interface FaultInjectorOptions {
   random: Random;
   /** The embedded server, when it may be restarted. */
   server?: { restart(): Promise<void> } | undefined;
+  /**
+   * On Citus: the workers. Every other outside kill then hits a worker
+   * backend instead of a coordinator one, and the restarts restart a worker.
+   */
+  citus?: CitusFaultTargets | undefined;
   log?: (line: string) => void;
 }
 
@@ -167,9 +179,13 @@ export class FaultInjector {
     if (this.#active) return;
     this.#active = true;
     this.#stopping = new AbortController();
-    const { rates, server, random } = this.#options;
+    const { rates, server, random, citus } = this.#options;
     if (rates.killIntervalMs) this.#loops.push(this.#killLoop(rates.killIntervalMs));
-    if (server) {
+    if (citus) {
+      for (let i = 0; i < rates.restartsPerRound; i++) {
+        this.#loops.push(this.#restartWorkerAt(random.int(100, Math.max(200, Math.min(600, Math.floor(roundMs / 4)))), citus));
+      }
+    } else if (server) {
       for (let i = 0; i < rates.restartsPerRound; i++) {
         // Early in the round: a round may end well before its time budget when its operation budget runs
         // out, and with four round trips a level-up a CI-sized round can be over in about a second.
@@ -198,6 +214,11 @@ export class FaultInjector {
       await this.#sleep(this.#options.random.int(min, max));
       if (!this.#active) return;
       try {
+        const { citus, random } = this.#options;
+        if (citus && random.chance(0.5)) {
+          if (await citus.killWorkerBackend(random)) this.counts.killWorkerBackend++;
+          continue;
+        }
         const { rows } = await this.#options.adminPool.query<{ pid: number }>(
           `select pid from pg_stat_activity
            where datname = $1 and application_name = $2 and pid <> pg_backend_pid() and state <> 'idle'`,
@@ -223,9 +244,18 @@ export class FaultInjector {
     this.#options.log?.(`  database back after ${Math.round(performance.now() - started)} ms`);
   }
 
+  async #restartWorkerAt(delayMs: number, citus: CitusFaultTargets): Promise<void> {
+    await this.#sleep(delayMs);
+    if (!this.#active) return;
+    const started = performance.now();
+    const worker = await citus.restartWorker(this.#options.random);
+    this.counts.restartWorker++;
+    this.#options.log?.(`  restarted Citus worker ${worker}; back after ${Math.round(performance.now() - started)} ms`);
+  }
+
   async #terminate(pid: number, delayMs: number): Promise<void> {
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-    await this.#options.adminPool.query("select pg_terminate_backend($1)", [pid]).catch(() => {});
+    await this.#options.adminPool.query("select pg_terminate_backend($1::int)", [pid]).catch(() => {});
   }
 
   #track(promise: Promise<unknown>): void {

@@ -3,6 +3,7 @@ import { createDatabase, createLogger, type Database, type IntegrityReport, migr
 import { users } from "@coupler/core/schema";
 import { adminQuery, type RunningPostgres, startEmbeddedPostgres, withDatabase } from "@coupler/embedded";
 import { checkCoupler, type Violation } from "./checker.ts";
+import { citusChaosDatabase, type CitusChaosCluster, type CitusFaultTargets } from "./citusTarget.ts";
 import { CouplerDriver, LegacyDriver, type ChaosDriver } from "./drivers.ts";
 import { DEFAULT_FAULT_RATES, FaultInjector, type FaultKind, type FaultRates } from "./faults.ts";
 import { History, type OpKind } from "./history.ts";
@@ -30,8 +31,10 @@ export interface ChaosOptions {
   faults: FaultRates;
   /** Superuser URL of an existing server; omitted = a private embedded server (which may be restarted). */
   adminUrl?: string | undefined;
-  /** Restart the database during rounds (embedded server only). */
+  /** Restart the database during rounds (embedded server only; on Citus, one worker). */
   restart: boolean;
+  /** Run on this Citus cluster instead: each mode gets a database distributed as `db:migrate --citus` does, and the faults reach the workers. */
+  citus?: CitusChaosCluster | undefined;
   /** Pause between mid-round snapshot checks. */
   snapshotIntervalMs: number;
   /** Reaches the HTTP API for the `http` mode (see httpMode.ts). */
@@ -97,7 +100,7 @@ export interface ChaosResult {
   seed: number;
   startedAt: string;
   durationMs: number;
-  options: Omit<ChaosOptions, "log" | "http" | "adminUrl"> & { server: "embedded" | "external" };
+  options: Omit<ChaosOptions, "log" | "http" | "adminUrl" | "citus"> & { server: "embedded" | "external" | "citus" };
   modes: ModeReport[];
   /** Coupler and http violations (must be 0). */
   couplerViolations: number;
@@ -123,21 +126,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const log = options.log ?? (() => {});
   const started = performance.now();
   const startedAt = new Date().toISOString();
-  const server = options.adminUrl ? undefined : await startEmbeddedPostgres({ fast: true, settings: { max_connections: 200 } });
+  const server = options.adminUrl || options.citus ? undefined : await startEmbeddedPostgres({ fast: true, settings: { max_connections: 200 } });
   const adminUrl = options.adminUrl ?? server?.url ?? "";
-  log(`chaos seed=${options.seed} clients=${options.clients} ops=${options.ops} duration=${options.durationMs}ms rounds=${options.rounds} server=${server ? "embedded" : "external"}`);
+  const kind = options.citus ? "citus" : server ? "embedded" : "external";
+  log(`chaos seed=${options.seed} clients=${options.clients} ops=${options.ops} duration=${options.durationMs}ms rounds=${options.rounds} server=${kind}`);
   const modes: ModeReport[] = [];
   try {
     for (const mode of options.modes) modes.push(await runMode(mode, options, adminUrl, options.restart ? server : undefined, log));
   } finally {
     await server?.stop();
   }
-  const { log: _log, http: _http, adminUrl: _adminUrl, ...rest } = options;
+  const { log: _log, http: _http, adminUrl: _adminUrl, citus: _citus, ...rest } = options;
   return {
     seed: options.seed,
     startedAt,
     durationMs: Math.round(performance.now() - started),
-    options: { ...rest, server: server ? "embedded" : "external" },
+    options: { ...rest, server: kind },
     modes,
     couplerViolations: modes.filter((m) => m.mode !== "legacy").reduce((sum, m) => sum + m.violationCount, 0),
   };
@@ -150,10 +154,17 @@ async function runMode(
   server: RunningPostgres | undefined,
   log: (line: string) => void,
 ): Promise<ModeReport> {
-  const name = `coupler_chaos_${mode}_${randomBytes(4).toString("hex")}`;
-  await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
-  const url = withDatabase(adminUrl, name);
-  await migrate(url);
+  let name = `coupler_chaos_${mode}_${randomBytes(4).toString("hex")}`;
+  let url = withDatabase(adminUrl || "postgres://localhost/postgres", name);
+  let citus: (CitusFaultTargets & { drop(): Promise<void> }) | undefined;
+  if (options.citus) {
+    const distributed = await citusChaosDatabase(options.citus, options.restart);
+    ({ name, url } = distributed);
+    citus = { ...distributed.targets, drop: distributed.drop };
+  } else {
+    await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
+    await migrate(url);
+  }
   const logger = createLogger("chaos", "silent");
   const admin = createDatabase({ connectionString: url, max: 4, applicationName: ADMIN, connectionTimeoutMillis: 5_000 });
   const work = createDatabase({ connectionString: url, max: options.clients + 4, applicationName: VICTIM, connectionTimeoutMillis: 3_000 });
@@ -177,6 +188,7 @@ async function runMode(
       rates: mode === "http" ? { ...options.faults, ...IN_PROCESS_ONLY } : options.faults,
       random: root.fork(`faults-${mode}`),
       server,
+      citus,
       log,
     });
     const couplerOn = (db: Database) => new ProgressLicenseCoupler({ pool: db.pool, db: db.db, logger, lockTimeoutMs: 1_000, faults: injector.hooks });
@@ -274,7 +286,12 @@ async function runMode(
   } finally {
     await http?.close();
     await Promise.all([work.close(), short.close(), admin.close()]);
-    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+    if (citus) {
+      await citus.close();
+      await citus.drop();
+    } else {
+      await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+    }
   }
 }
 

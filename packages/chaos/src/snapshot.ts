@@ -48,26 +48,27 @@ export interface DbSnapshot {
 export async function readSnapshot(pool: pg.Pool, pairs: { userId: number; specialization: string }[]): Promise<DbSnapshot> {
   const userIds = [...new Set(pairs.map((p) => p.userId))];
   return runTransaction(pool, { isolationLevel: "repeatable read", accessMode: "read only" }, async (_tx, client) => {
+    // bigint columns (ids, learner ids since migration 0004) arrive as strings; read as numbers below.
     const q = async <R extends pg.QueryResultRow>(text: string, values: unknown[] = [userIds]) => (await client.query<R>(text, values)).rows;
     const specs = await q<{ id: string; max_level: number }>("select id, max_level from specializations", []);
-    const progress = await q<{ student_id: number; specialization_id: string; current_level: number; total_xp: string; completed_sessions: number }>(
+    const progress = await q<{ student_id: string; specialization_id: string; current_level: number; total_xp: string; completed_sessions: number }>(
       "select student_id, specialization_id, current_level, total_xp, completed_sessions from specialization_progress where student_id = any($1)",
     );
-    const licenses = await q<{ id: number; user_id: number; specialization_type: string; current_level: number; max_achieved_level: number }>(
+    const licenses = await q<{ id: string; user_id: string; specialization_type: string; current_level: number; max_achieved_level: number }>(
       "select id, user_id, specialization_type, current_level, max_achieved_level from user_licenses where user_id = any($1)",
     );
-    const history = await q<{ user_license_id: number; from_level: number; to_level: number }>(
+    const history = await q<{ user_license_id: string; from_level: number; to_level: number }>(
       `select h.user_license_id, h.from_level, h.to_level from license_progressions h
        join user_licenses l on l.user_id = h.user_id and l.id = h.user_license_id where l.user_id = any($1) order by h.id`,
     );
     const audit = await q<{
-      id: string; operation: string; user_id: number; specialization_id: string; xp_delta: string; sessions_delta: number;
+      id: string; operation: string; user_id: string; specialization_id: string; xp_delta: string; sessions_delta: number;
       from_level: number | null; to_level: number | null; idempotency_key: string | null; outcome: string;
     }>(
       `select id, operation, user_id, specialization_id, xp_delta, sessions_delta, from_level, to_level, idempotency_key, outcome
        from coupler_audit_log where user_id = any($1) order by id`,
     );
-    const keys = await q<{ key: string; user_id: number; specialization_id: string; response: { totalXp?: unknown } }>(
+    const keys = await q<{ key: string; user_id: string; specialization_id: string; response: { totalXp?: unknown } }>(
       "select key, user_id, specialization_id, response from idempotency_keys where user_id = any($1)",
     );
     const duplicates = await q<{ key: string; n: string }>(
@@ -90,19 +91,19 @@ export async function readSnapshot(pool: pg.Pool, pairs: { userId: number; speci
     }
     const pairOf = (userId: number, specialization: string) => snapshot.pairs.get(pairKey(userId, specialization));
     for (const r of progress) {
-      const pair = pairOf(r.student_id, r.specialization_id);
+      const pair = pairOf(Number(r.student_id), r.specialization_id);
       if (pair) pair.progress = { level: r.current_level, totalXp: Number(r.total_xp), sessions: r.completed_sessions };
     }
     const byLicense = new Map<number, PairSnapshot>();
     for (const r of licenses) {
-      const pair = pairOf(r.user_id, r.specialization_type);
+      const pair = pairOf(Number(r.user_id), r.specialization_type);
       if (!pair) continue;
-      pair.license = { id: r.id, level: r.current_level, maxAchieved: r.max_achieved_level };
-      byLicense.set(r.id, pair);
+      pair.license = { id: Number(r.id), level: r.current_level, maxAchieved: r.max_achieved_level };
+      byLicense.set(Number(r.id), pair);
     }
-    for (const r of history) byLicense.get(r.user_license_id)?.history.push({ fromLevel: r.from_level, toLevel: r.to_level });
+    for (const r of history) byLicense.get(Number(r.user_license_id))?.history.push({ fromLevel: r.from_level, toLevel: r.to_level });
     for (const r of audit) {
-      pairOf(r.user_id, r.specialization_id)?.audit.push({
+      pairOf(Number(r.user_id), r.specialization_id)?.audit.push({
         id: Number(r.id),
         operation: r.operation,
         xpDelta: Number(r.xp_delta),
@@ -115,7 +116,7 @@ export async function readSnapshot(pool: pg.Pool, pairs: { userId: number; speci
     }
     for (const r of keys) {
       const totalXp = typeof r.response.totalXp === "number" ? r.response.totalXp : undefined;
-      snapshot.keys.set(r.key, { key: r.key, userId: r.user_id, specialization: r.specialization_id, totalXp });
+      snapshot.keys.set(r.key, { key: r.key, userId: Number(r.user_id), specialization: r.specialization_id, totalXp });
     }
     return snapshot;
   });

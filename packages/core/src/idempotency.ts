@@ -25,6 +25,13 @@ export interface PurgeOptions {
  * on a writer and holds its own row locks only for one small batch. The
  * coupler already ignores expired keys, so how often this runs changes only
  * the table's size, never what a call sees.
+ *
+ * On Citus (`idempotency_keys` distributed, see citus.ts) the same statement
+ * runs on every shard instead, through `run_command_on_shards`: Citus does not
+ * push `FOR UPDATE SKIP LOCKED` down to the shards of a multi-shard query. A
+ * batch is then up to `batchSize` keys per shard, each shard's delete its own
+ * transaction on its worker, the shards in parallel; no two-phase commit, and
+ * no lock is held across shards.
  */
 export async function purgeExpiredIdempotencyKeys(db: Queryable, options: PurgeOptions = {}): Promise<number> {
   const retentionMs = options.retentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS;
@@ -34,19 +41,47 @@ export async function purgeExpiredIdempotencyKeys(db: Queryable, options: PurgeO
     throw new RangeError(`purgeExpiredIdempotencyKeys: retentionMs must be >= 0 and batchSize a positive integer (got ${retentionMs}, ${batchSize})`);
   }
   const table = `"${getTableName(idempotencyKeys)}"`;
-  const statement = `
-    delete from ${table} k using (
-      select user_id, specialization_id, caller, key from ${table}
-      where created_at <= now() - make_interval(secs => $1::double precision / 1000)
-      order by created_at limit $2
+  const statement = (target: string, retention: string, limit: string) => `
+    delete from ${target} k using (
+      select user_id, specialization_id, caller, key from ${target}
+      where created_at <= now() - make_interval(secs => ${retention}::double precision / 1000)
+      order by created_at limit ${limit}
       for update skip locked
     ) expired
     where (k.user_id, k.specialization_id, k.caller, k.key) = (expired.user_id, expired.specialization_id, expired.caller, expired.key)`;
+  const citus = await isDistributed(db, getTableName(idempotencyKeys));
+  // On Citus the numbers are part of the command text (validated above: a number and an integer);
+  // %1$s is where run_command_on_shards puts each shard's name.
+  const perShard = statement("%1$s", String(retentionMs), String(batchSize));
+  const plain = statement(table, "$1", "$2");
   let deleted = 0;
   for (let batch = 0; batch < maxBatches; batch++) {
-    const { rowCount } = await db.query(statement, [retentionMs, batchSize]);
-    deleted += rowCount ?? 0;
-    if ((rowCount ?? 0) < batchSize) break;
+    if (citus) {
+      const { rows } = await db.query<{ shardid: string; success: boolean; result: string }>(
+        "select shardid, success, result from run_command_on_shards($1::regclass, $2)",
+        [table, perShard],
+      );
+      const failed = rows.find((r) => !r.success);
+      if (failed) throw new Error(`purgeExpiredIdempotencyKeys: shard ${failed.shardid} failed: ${failed.result}`);
+      const counts = rows.map((r) => Number(r.result.split(" ")[1] ?? 0));
+      deleted += counts.reduce((a, b) => a + b, 0);
+      if (Math.max(0, ...counts) < batchSize) break;
+    } else {
+      const { rowCount } = await db.query(plain, [retentionMs, batchSize]);
+      deleted += rowCount ?? 0;
+      if ((rowCount ?? 0) < batchSize) break;
+    }
   }
   return deleted;
+}
+
+/** Whether `table` is a Citus distributed table here (false on plain PostgreSQL, where pg_dist_partition does not exist). */
+async function isDistributed(db: Queryable, table: string): Promise<boolean> {
+  const { rows: citus } = await db.query<{ present: boolean }>("select to_regclass('pg_catalog.pg_dist_partition') is not null as present");
+  if (citus[0]?.present !== true) return false;
+  const { rows } = await db.query<{ distributed: boolean }>(
+    "select exists (select 1 from pg_catalog.pg_dist_partition where logicalrelid = to_regclass($1)) as distributed",
+    [`"${table}"`],
+  );
+  return rows[0]?.distributed === true;
 }

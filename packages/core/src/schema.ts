@@ -34,10 +34,34 @@ const timestamps = {
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 };
 
+/**
+ * A learner id: the distribution column of every per-learner table on Citus,
+ * so every table that names a learner uses the same type (Citus co-locates
+ * only columns of one type). `bigint` in the database, `number` in
+ * TypeScript: exact while ids stay below 2^53 (Number.MAX_SAFE_INTEGER), and
+ * the API accepts at most 2^31 - 1 (inputs.ts).
+ */
+const learnerId = (name: string) => bigint(name, { mode: "number" });
+
 export const users = pgTable("users", {
-  id: integer("id").primaryKey().generatedAlwaysAsIdentity(),
+  id: learnerId("id").primaryKey().generatedAlwaysAsIdentity(),
   name: text("name").notNull(),
-  email: text("email").notNull().unique(),
+  /** Unique through `user_emails` (one row per email, written with the user by createUser), not by a key here. */
+  email: text("email").notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * One row per registered email: the uniqueness of `users.email`. A table of
+ * its own because on Citus `users` is distributed by id and cannot enforce a
+ * key without it; this one is distributed by email, so its primary key is a
+ * shard-local key. createUser writes both rows in one transaction (on Citus,
+ * usually a two-shard transaction: 2PC). No foreign key to `users`: the two
+ * are distributed by different columns.
+ */
+export const userEmails = pgTable("user_emails", {
+  email: text("email").primaryKey(),
+  userId: learnerId("user_id").notNull(),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
@@ -76,8 +100,8 @@ export const specializationLevels = pgTable(
 export const specializationProgress = pgTable(
   "specialization_progress",
   {
-    id: integer("id").notNull().generatedAlwaysAsIdentity(),
-    studentId: integer("student_id")
+    id: bigint("id", { mode: "number" }).notNull().generatedAlwaysAsIdentity(),
+    studentId: learnerId("student_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
     specializationId: text("specialization_id")
@@ -105,8 +129,8 @@ export const specializationProgress = pgTable(
 export const userLicenses = pgTable(
   "user_licenses",
   {
-    id: integer("id").notNull().generatedAlwaysAsIdentity(),
-    userId: integer("user_id")
+    id: bigint("id", { mode: "number" }).notNull().generatedAlwaysAsIdentity(),
+    userId: learnerId("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
     specializationType: text("specialization_type")
@@ -140,8 +164,8 @@ export const licenseProgressions = pgTable(
   {
     id: bigint("id", { mode: "number" }).notNull().generatedAlwaysAsIdentity(),
     /** The learner, copied from the license: the distribution column, and half of the license's key. */
-    userId: integer("user_id").notNull(),
-    userLicenseId: integer("user_license_id").notNull(),
+    userId: learnerId("user_id").notNull(),
+    userLicenseId: bigint("user_license_id", { mode: "number" }).notNull(),
     fromLevel: integer("from_level").notNull(),
     toLevel: integer("to_level").notNull(),
     reason: text("reason").notNull(),
@@ -171,7 +195,7 @@ export const couplerAuditLog = pgTable(
   {
     id: bigint("id", { mode: "number" }).notNull().generatedAlwaysAsIdentity(),
     operation: text("operation").notNull(),
-    userId: integer("user_id").notNull(),
+    userId: learnerId("user_id").notNull(),
     specializationId: text("specialization_id").notNull(),
     xpDelta: bigint("xp_delta", { mode: "number" }).notNull().default(0),
     sessionsDelta: integer("sessions_delta").notNull().default(0),
@@ -202,7 +226,7 @@ export const idempotencyKeys = pgTable(
   {
     key: text("key").notNull(),
     operation: text("operation").notNull(),
-    userId: integer("user_id").notNull(),
+    userId: learnerId("user_id").notNull(),
     specializationId: text("specialization_id").notNull(),
     caller: text("caller").notNull(),
     requestHash: text("request_hash").notNull(),

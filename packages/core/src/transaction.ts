@@ -48,8 +48,10 @@ export async function runTransaction<T>(
   client.on("error", onError);
   try {
     await faults?.beforeBegin?.(client);
-    await client.query(beginStatement(options));
+    // Open before BEGIN is sent: when "BEGIN; SET LOCAL …" fails after its BEGIN (a statement
+    // timeout, say), the transaction is open and aborted; ROLLBACK ends it (and is harmless if not).
     open = true;
+    await client.query(beginStatement(options));
     const result = await fn(dbForClient(client), client);
     await faults?.beforeCommit?.(client);
     open = false; // A failed COMMIT ends the transaction on the server too.

@@ -1,16 +1,17 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ProgressLicenseCoupler, createLogger, sql, type CouplerOptions, type Database, type OperationEvent } from "@coupler/core";
-import { users } from "@coupler/core/schema";
+import { userEmails, users } from "@coupler/core/schema";
 import pg from "pg";
 
 let seq = 0;
 
-/** Inserts `count` users and returns their ids. */
+/** Inserts `count` users, with their `user_emails` rows as createUser writes them, and returns their ids. */
 export async function createUsers(database: Database, count: number): Promise<number[]> {
   const rows = await database.db
     .insert(users)
     .values(Array.from({ length: count }, () => ({ name: `Learner ${++seq}`, email: `learner-${process.pid}-${Date.now()}-${++seq}@example.test` })))
-    .returning({ id: users.id });
+    .returning({ id: users.id, email: users.email });
+  if (rows.length > 0) await database.db.insert(userEmails).values(rows.map((r) => ({ email: r.email, userId: r.id })));
   return rows.map((r) => r.id);
 }
 
@@ -238,7 +239,8 @@ export function backendPid(client: pg.ClientBase): number {
  * heavyweight lock (wait_event_type = 'Lock'), in the manner of PostgreSQL's
  * isolation tester, which steps on only once a session is observed blocked.
  * With `blockedBy`, only waiters that pg_blocking_pids says that backend
- * blocks count. Returns the waiters' pids.
+ * blocks count. Returns the waiters' pids. On Citus, Citus's own account
+ * of lock waits across the nodes (citus_lock_waits) instead.
  */
 export async function waitForLockWaiters(
   database: { url: string; name: string },
@@ -247,14 +249,18 @@ export async function waitForLockWaiters(
   const count = options.count ?? 1;
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   return withSession(database, async (session) => {
-    for (;;) {
-      const { rows } = await session.query<{ pid: number }>(
-        `select pid from pg_stat_activity
+    // On Citus the row locks are taken on a worker: the coordinator's citus_lock_waits names waiter and
+    // blocker by global pid (node id × 10^10 + pid), the coordinator's backends with their own pids.
+    const { rows: citus } = await session.query<{ on: boolean }>("select to_regclass('pg_catalog.citus_lock_waits') is not null as on");
+    const query = citus[0]?.on
+      ? `select distinct (waiting_gpid % 10000000000)::int as pid from citus_lock_waits
+         where $1::text is not null and ($2::int is null or blocking_gpid % 10000000000 = $2::int) order by 1`
+      : `select pid from pg_stat_activity
          where datname = $1 and wait_event_type = 'Lock'
            and ($2::int is null or $2::int = any(pg_blocking_pids(pid)))
-         order by pid`,
-        [database.name, options.blockedBy ?? null],
-      );
+         order by pid`;
+    for (;;) {
+      const { rows } = await session.query<{ pid: number }>(query, [database.name, options.blockedBy ?? null]);
       if (rows.length >= count) return rows.map((r) => r.pid);
       if (Date.now() > deadline) throw new Error(`fewer than ${count} backend(s) were observed waiting on a lock`);
       await sleep(5);

@@ -1,3 +1,12 @@
+export {
+  citusAvailability,
+  startCitusCluster,
+  type CitusAvailability,
+  type CitusCluster,
+  type CitusDatabase,
+  type CitusNode,
+} from "./citusCluster.ts";
+export { explainRouting, isTransactionControl, recordStatements, type SentStatement, type StatementRouting } from "./citusRouting.ts";
 export { checkCitusRules, type CitusLayout, type CitusViolation } from "./citusRules.ts";
 export { createTestDatabase, type TestDatabase } from "./testDatabase.ts";
 export {

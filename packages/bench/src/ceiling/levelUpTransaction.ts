@@ -107,7 +107,7 @@ async function attempt(client: pg.ClientBase, rules: SpecializationRules, input:
   await client.query(LEVEL_UP_SQL.begin(input.lockTimeoutMs));
   try {
     const locked = await client
-      .query<PairRow>({ name: `ceiling_lock_pair_${mode}`, ...bind(LEVEL_UP_SQL.lockPair(mode), { userId: input.userId, specialization: rules.id, caller: input.actor, key: null, retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS }) })
+      .query<PairRow>({ name: `ceiling_lock_pair_${mode}`, ...bind(LEVEL_UP_SQL.lockPair(mode), { userId: input.userId, specialization: rules.id, caller: input.actor, key: "", retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS }) })
       .catch((error: unknown) => {
         throw mode === "nowait" && (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE ? new LocksHeld() : error;
       });
@@ -166,7 +166,7 @@ export function pgbenchScript(lockTimeoutMs: number): string {
     userId: ":uid",
     specialization: "'PLAYER'",
     caller: "'pgbench'",
-    key: "NULL",
+    key: "''", // as the coupler: "" for no key (key = NULL would prune to no shard on Citus)
     retentionMs: "86400000",
     newLevel: ":newlevel",
     totalXp: ":newxp",

@@ -14,6 +14,8 @@ export type CpuSource =
   | { pids: number[] }
   /** A process tree (the postmaster and its backends, exited ones included). */
   | { tree: number }
+  /** Several process trees, summed: every node of a Citus cluster on this machine. */
+  | { trees: number[] }
   /** Children of this process that exited and were reaped (pgbench, run to its end). */
   | { reapedChildren: true };
 
@@ -45,6 +47,10 @@ export async function cpuSnapshot(sources: Partial<Record<Exclude<CpuPart, "mach
   for (const [part, source] of Object.entries(sources) as [CpuPart, CpuSource][]) {
     let value: number | undefined;
     if ("tree" in source) value = treeTicks(stats, source.tree);
+    else if ("trees" in source) {
+      const each = source.trees.map((root) => treeTicks(stats, root));
+      value = each.every((t) => t !== undefined) ? each.reduce((sum: number, t) => sum + (t ?? 0), 0) : undefined;
+    }
     else if ("reapedChildren" in source) {
       const self = stats.find((s) => s.pid === process.pid);
       value = self ? self.cutime + self.cstime : undefined;

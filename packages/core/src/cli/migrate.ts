@@ -1,24 +1,33 @@
-/** `pnpm db:migrate` (`node packages/core/dist/cli/migrate.js`): applies the migrations to DATABASE_URL. */
+/** `pnpm db:migrate [--citus]`: applies the migrations to DATABASE_URL; with --citus, then distributes the tables on that Citus coordinator. */
 import { parseArgs } from "node:util";
+import { CitusSetupError, distributeOnCitus } from "../citus.ts";
 import { ConfigError, databaseConfig, orExit, parseConfig } from "../config.ts";
 import { migrate } from "../migrate.ts";
 
-const HELP = `usage: pnpm db:migrate   (or: node packages/core/dist/cli/migrate.js)
+const HELP = `usage: pnpm db:migrate [--citus]   (or: node packages/core/dist/cli/migrate.js [--citus])
 
 Applies every pending migration (packages/core/drizzle, in order, each once) to the
-PostgreSQL 15+ database in DATABASE_URL, and prints "migrations applied". Safe to
-repeat. Takes no flags besides:
+PostgreSQL 15+ database in DATABASE_URL, and prints "migrations applied". Safe to repeat.
+
+  --citus      DATABASE_URL is a Citus coordinator (with its workers added): after the
+               migrations, make the catalogue and coupling_guard reference tables and
+               distribute every per-learner table by the learner's id, co-located with
+               users (SCALING.md). Safe to run again: it changes nothing the second time.
   -h, --help   this text
 `;
 
-const help = orExit(() => {
+const values = orExit(() => {
   try {
-    return parseArgs({ options: { help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values.help === true;
+    return parseArgs({
+      options: { citus: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (error) {
     throw new ConfigError(`${error instanceof Error ? error.message : String(error)} (pnpm db:migrate --help for usage)`);
   }
 }, "migrate");
-if (help) {
+if (values.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
@@ -30,3 +39,16 @@ const url = orExit(() => {
 }, "migrate");
 await migrate(url);
 console.log("migrations applied");
+if (values.citus) {
+  const done = await distributeOnCitus(url).catch((error: unknown) => {
+    if (!(error instanceof CitusSetupError)) throw error;
+    process.stderr.write(`migrate: ${error.message}\n`);
+    process.exit(1);
+  });
+  const changed = [...done.reference.map((t) => `${t} (reference)`), ...done.distributed.map((t) => `${t} (distributed)`)];
+  console.log(
+    changed.length > 0
+      ? `citus: placed ${changed.join(", ")} over workers ${done.workers.join(", ")}`
+      : `citus: every table already placed; nothing changed (workers ${done.workers.join(", ")})`,
+  );
+}

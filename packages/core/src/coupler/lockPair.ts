@@ -40,7 +40,9 @@ export async function lockPair(tx: WriteTx, key: PairKey): Promise<LockedPair> {
         userId: key.userId,
         specialization: key.specialization,
         caller: key.actor,
-        key: key.idempotencyKey ?? null,
+        // No key: "", which no stored key equals (keys are never empty). Not NULL: `key = NULL`
+        // is constant false, which Citus prunes to no shard, and then refuses the FOR UPDATE.
+        key: key.idempotencyKey ?? "",
         retentionMs: tx.rt.idempotencyRetentionMs,
       }),
   );

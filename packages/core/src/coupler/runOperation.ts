@@ -182,8 +182,11 @@ function isRetryable(error: unknown, state: string | undefined): boolean {
   if (state === SqlState.deadlockDetected || state === SqlState.serializationFailure) return true;
   // Two calls raced to store the same idempotency key: the retry sees the winner's result.
   if (state === SqlState.uniqueViolation) {
-    const constraint = (error as { cause?: { constraint?: unknown } }).cause?.constraint ?? (error as { constraint?: unknown }).constraint;
-    return constraint === "idempotency_keys_pkey";
+    const cause = (error as { cause?: { constraint?: unknown; message?: unknown } }).cause;
+    // On Citus the error comes from a worker without the constraint field, its message naming the
+    // shard's copy of the key: ... violates unique constraint "idempotency_keys_pkey_102191".
+    const constraint = cause?.constraint ?? (error as { constraint?: unknown }).constraint ?? /unique constraint "([^"]+)"/.exec(String(cause?.message))?.[1];
+    return typeof constraint === "string" && /^idempotency_keys_pkey(_\d+)?$/.test(constraint);
   }
   return false;
 }

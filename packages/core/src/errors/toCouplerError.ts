@@ -27,6 +27,9 @@ const CONNECTION_MESSAGES = [
   "timeout exceeded when trying to connect",
   "Client was closed and is not queryable",
   "Cannot use a pool after calling end",
+  // Citus (XX000): the COMMIT of a single-shard transaction did not reach its worker (the worker
+  // restarted, or its backend died): as with a lost connection, the outcome is unknown.
+  "could not commit transaction for shard",
 ];
 const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND"]);
 

@@ -42,6 +42,13 @@ describe("toCouplerError", () => {
     ["57014 query_canceled", pgError("57014"), "UNAVAILABLE", true, "UnavailableError"],
     ["ECONNREFUSED", Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" }), "UNAVAILABLE", true, "UnavailableError"],
     ["a terminated connection", new Error("Connection terminated unexpectedly"), "UNAVAILABLE", true, "UnavailableError"],
+    [
+      "Citus: a COMMIT that did not reach its worker (XX000)",
+      Object.assign(pgError("XX000"), { message: "could not commit transaction for shard 102083 on at least one active node" }),
+      "UNAVAILABLE",
+      true,
+      "UnavailableError",
+    ],
     ["23505 unique_violation", pgError("23505", { constraint: "users_email_unique" }), "DB", false, "DatabaseError"],
     ["22012 division_by_zero", pgError("22012"), "DB", false, "DatabaseError"],
     ["an error without a code", new Error("something else"), "DB", false, "DatabaseError"],

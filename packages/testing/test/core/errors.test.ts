@@ -1,5 +1,5 @@
 import { and, eq, LockTimeoutError, sql, sqlStateOf, toCouplerError } from "@coupler/core";
-import { specializationProgress, users } from "@coupler/core/schema";
+import { specializationProgress, userEmails } from "@coupler/core/schema";
 import { DrizzleQueryError } from "drizzle-orm/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCoupler, enrolledUser, type TestDatabase, whilePairLocked } from "../../src/index.ts";
@@ -25,11 +25,11 @@ describe("DrizzleQueryError cause handling", () => {
   });
 
   it("reads the constraint name from the cause of a wrapped unique violation", async () => {
-    const values = { name: "Twin", email: `twin-${process.pid}@example.test` };
-    await database.db.insert(users).values(values);
-    const error = await database.db.insert(users).values(values).catch((e: unknown) => e);
+    const values = { email: `twin-${process.pid}@example.test`, userId: 1 };
+    await database.db.insert(userEmails).values(values);
+    const error = await database.db.insert(userEmails).values(values).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DrizzleQueryError);
-    expect(toCouplerError(error, context).message).toContain("23505 (constraint users_email_unique)");
+    expect(toCouplerError(error, context).message).toContain("23505 (constraint user_emails_pkey)");
   });
 
   it("maps a wrapped lock_not_available from a real NOWAIT lock to LOCK_TIMEOUT", async () => {

@@ -51,7 +51,7 @@ describe("migrate", () => {
     });
   });
 
-  it("0002 and 0003 carry existing data over: history gets its learner, a stored key its caller", async () => {
+  it("0002, 0003 and 0004 carry existing data over: history gets its learner, a stored key its caller, every email its user_emails row", async () => {
     await withEmptyDatabase(async (url) => {
       // The schema as of 0001, with a learner at level 2, one history step and a stored key.
       const before = await mkdtemp(join(tmpdir(), "coupler-migrations-"));
@@ -75,14 +75,20 @@ describe("migrate", () => {
           values ('k-1', 'levelUp', 2, 'PLAYER', 'h', '{}'), ('k-orphan', 'levelUp', 2, 'PLAYER', 'h', '{}');`);
       expect(await migrate(url)).toBe((await journalEntries()).length - 2);
       const history = await query(url, "select user_id, user_license_id, from_level, to_level from license_progressions");
-      expect(history).toEqual([{ user_id: 2, user_license_id: 1, from_level: 1, to_level: 2 }]);
+      // bigint since 0004: pg returns int8 as a string.
+      expect(history).toEqual([{ user_id: "2", user_license_id: "1", from_level: 1, to_level: 2 }]);
       const keys = await query(url, "select key, caller from idempotency_keys order by key");
       expect(keys).toEqual([
         { key: "k-1", caller: "instructor:9" },
         { key: "k-orphan", caller: "system" },
       ]);
       const audit = await query(url, "select user_id, id from coupler_audit_log");
-      expect(audit).toEqual([{ user_id: 2, id: "1" }]);
+      expect(audit).toEqual([{ user_id: "2", id: "1" }]);
+      const emails = await query(url, "select email, user_id from user_emails order by email");
+      expect(emails).toEqual([
+        { email: "ada@example.test", user_id: "1" },
+        { email: "bo@example.test", user_id: "2" },
+      ]);
     });
   });
 });

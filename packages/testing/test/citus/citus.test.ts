@@ -1,0 +1,266 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  CITUS_LAYOUT,
+  createDatabase,
+  createUser,
+  distributeOnCitus,
+  migrate,
+  purgeExpiredIdempotencyKeys,
+  runIntegrityAudit,
+  setGuard,
+  type Database,
+  type ProgressLicenseCoupler,
+} from "@coupler/core";
+import {
+  citusAvailability,
+  createCoupler,
+  enrolledUser,
+  enrolledUsers,
+  explainRouting,
+  pairRows,
+  recordStatements,
+  startCitusCluster,
+  whilePairLocked,
+  withSession,
+  type CitusCluster,
+  type CitusDatabase,
+  type StatementRouting,
+} from "../../src/index.ts";
+import { expectCouplerError } from "../../src/vitest.ts";
+
+/**
+ * Coupler on a real Citus cluster: a coordinator and two workers this file
+ * starts from the installed PostgreSQL (or the cluster at CITUS_URL). Skips,
+ * saying why, where Citus cannot be had (CI has none).
+ */
+const availability = citusAvailability();
+if (!availability.available) console.log(`Citus suite skipped: ${availability.reason}`);
+
+const CLI = fileURLToPath(new URL("../../../core/src/cli/migrate.ts", import.meta.url));
+const run = promisify(execFile);
+const migrateCli = (url: string) =>
+  run(process.execPath, ["--import", "tsx", CLI, "--citus"], { env: { ...process.env, DATABASE_URL: url }, cwd: fileURLToPath(new URL("../..", import.meta.url)) });
+
+describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 workers)", () => {
+  let cluster: CitusCluster;
+  let citus: CitusDatabase;
+  let database: Database & { url: string };
+  let coupler: ProgressLicenseCoupler;
+
+  beforeAll(async () => {
+    cluster = await startCitusCluster({ workers: 2 });
+    citus = await cluster.createDatabase();
+    await migrate(citus.url);
+    await distributeOnCitus(citus.url);
+    database = { ...createDatabase({ connectionString: citus.url, max: 10 }), url: citus.url };
+    coupler = createCoupler(database);
+  }, 240_000);
+  afterAll(async () => {
+    await database?.close();
+    await citus?.drop();
+    await cluster?.stop();
+  }, 120_000);
+
+  /** `host:port` of the worker holding `userId`'s shards. */
+  const workerOf = async (userId: number) => {
+    const { rows } = await database.pool.query<{ node: string }>(
+      "select nodename || ':' || nodeport as node from citus_shards where shardid = get_shard_id_for_distribution_column('users', $1::bigint)",
+      [userId],
+    );
+    return rows[0]?.node;
+  };
+
+  it("places every table: per-learner tables by the learner's id co-located with users, user_emails by email, the catalogue and guard switch as reference tables", async () => {
+    const { rows } = await database.pool.query<{ table: string; type: string; column: string | null; colocated: boolean }>(
+      `select table_name::text as table, citus_table_type as type, distribution_column as column,
+              colocation_id = (select colocation_id from citus_tables where table_name = 'users'::regclass) as colocated
+       from citus_tables order by 1`,
+    );
+    const expected = [
+      ...CITUS_LAYOUT.distributed.map(([table, column]) => ({ table, type: "distributed", column, colocated: true })),
+      { table: CITUS_LAYOUT.byEmail[0], type: "distributed", column: CITUS_LAYOUT.byEmail[1], colocated: false },
+      ...CITUS_LAYOUT.reference.map((table) => ({ table, type: "reference", column: "<none>", colocated: false })),
+    ].sort((a, b) => a.table.localeCompare(b.table));
+    expect(rows).toEqual(expected);
+  });
+
+  it("a second distributeOnCitus changes nothing: no table, shard or foreign key moves", async () => {
+    const state = async () =>
+      (
+        await database.pool.query(
+          `select (select json_agg(p order by logicalrelid) from pg_dist_partition p) as partitions,
+                  (select json_agg(s order by shardid) from pg_dist_shard s) as shards,
+                  (select json_agg(conname order by conname) from pg_constraint where contype = 'f' and connamespace = 'public'::regnamespace) as keys`,
+        )
+      ).rows[0];
+    const before = await state();
+    expect(await distributeOnCitus(citus.url)).toMatchObject({ reference: [], distributed: [], foreignKeys: [], settings: [] });
+    expect(await state()).toEqual(before);
+  });
+
+  it("pnpm db:migrate --citus distributes a database that already holds learners, and the second run changes nothing", async () => {
+    const other = await cluster.createDatabase();
+    try {
+      await migrate(other.url);
+      const local = createDatabase({ connectionString: other.url, max: 2 });
+      const localCoupler = createCoupler(local);
+      const ids = await enrolledUsers(local, localCoupler, 5);
+      for (const id of ids) await localCoupler.levelUpAtomic(id, "PLAYER", 250, 1);
+      await local.close();
+
+      const first = await migrateCli(other.url);
+      expect(first.stdout).toMatch(/citus: placed .*users \(distributed\)/);
+      const second = await migrateCli(other.url);
+      expect(second.stdout).toContain("citus: every table already placed; nothing changed");
+
+      const after = createDatabase({ connectionString: other.url, max: 2 });
+      try {
+        const { rows } = await after.pool.query<{ n: string; on_shards: string }>(
+          `select (select count(*) from specialization_progress where total_xp = 250) as n,
+                  (select sum(result::bigint) from run_command_on_shards('specialization_progress', 'select count(*) from %s')) as on_shards`,
+        );
+        expect(rows[0]).toEqual({ n: "5", on_shards: "5" });
+        expect((await runIntegrityAudit(after.pool)).violations).toBe(0);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      await other.drop();
+    }
+  }, 120_000);
+
+  it("every coupled call routes to the one worker holding the learner's shards, and a level-up is four round trips", async () => {
+    await coupler.catalogue.get("PLAYER"); // the catalogue is cached after its first read
+    const created = await createUser(database.pool, { name: "Routed", email: `routed-${Date.now()}@example.test` });
+    const learner = created.id;
+    const worker = await workerOf(learner);
+    const key = `routing-${Date.now()}`;
+    const operations: [string, () => Promise<unknown>][] = [
+      ["enroll", () => coupler.enroll({ userId: learner, specialization: "PLAYER" })],
+      ["levelUp", () => coupler.levelUp({ userId: learner, specialization: "PLAYER", xpGained: 350, sessionsCompleted: 2, idempotencyKey: key })],
+      ["levelUp replayed", () => coupler.levelUp({ userId: learner, specialization: "PLAYER", xpGained: 350, sessionsCompleted: 2, idempotencyKey: key })],
+      ["advance", () => coupler.advance({ userId: learner, specialization: "PLAYER", newLevel: 5, reason: "routing" })],
+      ["sync", () => coupler.sync({ userId: learner, specialization: "PLAYER", source: "progress" })],
+      ["validate", () => coupler.validate({ userId: learner, specialization: "PLAYER" })],
+      ["get", () => coupler.get({ userId: learner, specialization: "PLAYER" })],
+      ["history", () => coupler.history({ userId: learner, specialization: "PLAYER" })],
+    ];
+    const report: string[] = [];
+    for (const [name, operation] of operations) {
+      const { statements } = await recordStatements(operation);
+      if (name === "levelUp") expect(statements).toHaveLength(4);
+      const routing: StatementRouting[] = await explainRouting(citus.url, statements);
+      expect(routing.length).toBeGreaterThan(0);
+      for (const r of routing) {
+        // Every task of the statement and of its subplans: one task each, on the learner's worker.
+        expect(r.taskCounts.length, `${name}: ${r.statement}\n${r.plan}`).toBeGreaterThan(0);
+        expect(r.taskCounts.every((n) => n === 1), `${name}: ${r.statement}\n${r.plan}`).toBe(true);
+        expect(new Set(r.nodes), `${name}: ${r.statement}\n${r.plan}`).toEqual(new Set([worker]));
+      }
+      report.push(
+        `${name}: ${statements.length} round trips; ` +
+          routing.map((r) => `${r.statement.slice(0, 40)}… → ${r.taskCounts.length} task(s) on ${[...new Set(r.nodes)].join(",")}${r.subplans ? ` (${r.subplans} subplans)` : ""}`).join("; "),
+      );
+    }
+    console.log(`routing on Citus (learner ${learner} on ${worker}):\n${report.join("\n")}`);
+    expect(await pairRows(database, learner)).toMatchObject({ progressLevel: 5, licenseLevel: 5 });
+  });
+
+  it("no learner's rows span workers: each learner's shards of every per-learner table are on one node", async () => {
+    const ids = await enrolledUsers(database, coupler, 8);
+    for (const id of ids) await coupler.levelUpAtomic(id, "PLAYER", 150, 1, `span-${id}-key`);
+    const tables = CITUS_LAYOUT.distributed.map(([t]) => t);
+    const { rows } = await database.pool.query<{ id: string; nodes: string }>(
+      `select u.id, count(distinct (s.nodename, s.nodeport)) as nodes
+       from unnest($1::bigint[]) u(id) cross join unnest($2::text[]) t(name)
+       join citus_shards s on s.shardid = get_shard_id_for_distribution_column(t.name::regclass, u.id)
+       group by u.id`,
+      [ids, tables],
+    );
+    expect(rows.map((r) => Number(r.nodes))).toEqual(ids.map(() => 1));
+    const workers = new Set(await Promise.all(ids.map(workerOf)));
+    expect(workers.size).toBe(2); // 8 learners over 2 workers: both hold some
+  });
+
+  it("a lock wait on the worker is bounded by the coupler's lock timeout: SET LOCAL reaches the worker", async () => {
+    const id = await enrolledUser(database, coupler);
+    const impatient = createCoupler(database, { lockTimeoutMs: 300 });
+    const error = await whilePairLocked(database, id, () => expectCouplerError(impatient.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 0 }), "LOCK_TIMEOUT"));
+    expect(error.message).toContain("300 ms");
+    expect(await pairRows(database, id)).toMatchObject({ totalXp: 0 });
+  });
+
+  it("the coupling guard fires on the shards: a raw desync is refused at COMMIT, the coupler's writes pass", async () => {
+    const id = await enrolledUser(database, coupler);
+    await setGuard(database.pool, true, "citus-test");
+    try {
+      await coupler.levelUpAtomic(id, "PLAYER", 300, 1);
+      const warnings: string[] = [];
+      await withSession(database, async (session) => {
+        session.client.on("notice", (n) => warnings.push(n.message ?? ""));
+        await session.query("begin");
+        await session.query("update specialization_progress set current_level = 1 where student_id = $1", [id]);
+        // On Citus the deferred trigger's error arrives as a WARNING from the worker, and COMMIT fails.
+        await expect(session.query("commit")).rejects.toThrow(/could not commit transaction/);
+      });
+      expect(warnings.some((w) => w.includes("coupling guard"))).toBe(true);
+      expect(await pairRows(database, id)).toMatchObject({ progressLevel: 3, licenseLevel: 3 });
+    } finally {
+      await setGuard(database.pool, false, "citus-test");
+    }
+  });
+
+  it("the audit log stays append-only on the shards: UPDATE, DELETE and TRUNCATE are refused", async () => {
+    const id = await enrolledUser(database, coupler);
+    await expect(database.pool.query("update coupler_audit_log set actor = 'x' where user_id = $1", [id])).rejects.toThrow(/append-only/);
+    await expect(database.pool.query("delete from coupler_audit_log where user_id = $1", [id])).rejects.toThrow(/append-only/);
+    await expect(database.pool.query("truncate coupler_audit_log")).rejects.toThrow(/append-only/);
+  });
+
+  it("an email is taken once across shards: of two concurrent sign-ups with it, one gets CONFLICT and leaves no row", async () => {
+    const email = `twin-${Date.now()}@example.test`;
+    const results = await Promise.allSettled([createUser(database.pool, { name: "A", email }), createUser(database.pool, { name: "B", email })]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    const rejected = results.find((r) => r.status === "rejected");
+    await expectCouplerError(Promise.reject(rejected?.reason), "CONFLICT");
+    const { rows } = await database.pool.query<{ users: string; emails: string }>(
+      "select (select count(*) from users where email = $1) as users, (select count(*) from user_emails where email = $1) as emails",
+      [email],
+    );
+    expect(rows[0]).toEqual({ users: "1", emails: "1" });
+  });
+
+  it("the purge deletes expired keys shard by shard and skips a key a transaction holds", async () => {
+    const ids = await enrolledUsers(database, coupler, 6);
+    const keys = ids.map((id) => `purge-${id}-key`);
+    for (const [i, id] of ids.entries()) await coupler.levelUpAtomic(id, "PLAYER", 10, 0, keys[i]);
+    await database.pool.query("update idempotency_keys set created_at = now() - interval '3 days' where key = any($1)", [keys]);
+    const [heldId = 0] = ids;
+    const purged = await withSession(database, async (session) => {
+      await session.query("begin");
+      await session.query("select 1 from idempotency_keys where user_id = $1 and key = $2 for update", [heldId, keys[0]]);
+      try {
+        return await purgeExpiredIdempotencyKeys(database.pool, { batchSize: 2 });
+      } finally {
+        await session.query("rollback");
+      }
+    });
+    expect(purged).toBe(5);
+    const { rows } = await database.pool.query<{ key: string }>("select key from idempotency_keys where key = any($1)", [keys]);
+    expect(rows.map((r) => r.key)).toEqual([keys[0]]);
+    expect(await purgeExpiredIdempotencyKeys(database.pool)).toBeGreaterThanOrEqual(1);
+  });
+
+  it("the integrity audit runs across all shards: it finds a desync planted with the guard off, and sync repairs it", async () => {
+    const id = await enrolledUser(database, coupler);
+    expect((await runIntegrityAudit(database.pool)).violations).toBe(0);
+    await database.pool.query("update specialization_progress set current_level = 2 where student_id = $1", [id]);
+    const report = await runIntegrityAudit(database.pool);
+    expect(report.desynced.samples).toContainEqual(expect.objectContaining({ userId: id, specialization: "PLAYER" }));
+    await coupler.sync({ userId: id, specialization: "PLAYER", source: "license" });
+    expect((await runIntegrityAudit(database.pool)).violations).toBe(0);
+  });
+});
