@@ -4,13 +4,10 @@ import { ValidationError } from "../errors/index.ts";
 import * as inputs from "../inputs.ts";
 import { createLogger } from "../logger.ts";
 import { parseInput } from "../validate.ts";
-import { lockPair } from "./lockPair.ts";
-import { advance } from "./operations/advance.ts";
+import { WriteCombiner } from "./combiner.ts";
 import { enroll } from "./operations/enroll.ts";
 import { get } from "./operations/get.ts";
 import { history } from "./operations/history.ts";
-import { levelUp } from "./operations/levelUp.ts";
-import { sync } from "./operations/sync.ts";
 import { validate } from "./operations/validate.ts";
 import { precheck, rulesFor, runRead, runWrite, type CouplerRuntime, type OperationContext } from "./runOperation.ts";
 import { Statements } from "./statements.ts";
@@ -40,10 +37,16 @@ export type Input<T extends { specialization: string }> = Omit<T, "specializatio
  * Each method takes one input object, checks it with the schema in `inputs`
  * (the API's schemas too), and hands it to the operation of the same name
  * in `operations/`. The seed's names remain as aliases at the bottom.
+ *
+ * Writes to one pair (levelUp, advance, sync) that arrive while a
+ * transaction on that pair is in flight in this coupler wait in memory and
+ * run together in its next transaction, each caller getting its own result
+ * or error as if alone (write combining, `combiner.ts`; on by default).
  */
 export class ProgressLicenseCoupler {
   readonly catalogue: Catalogue;
   readonly #rt: CouplerRuntime;
+  readonly #combiner: WriteCombiner;
 
   constructor(options: CouplerOptions) {
     this.catalogue = new Catalogue(options.db);
@@ -60,6 +63,12 @@ export class ProgressLicenseCoupler {
       logger: options.logger ?? createLogger(),
       faults: options.faults,
     };
+    this.#combiner = new WriteCombiner(this.#rt, options.combining);
+  }
+
+  /** Whether concurrent writes to one pair share a transaction (see `CouplerOptions.combining`). */
+  get combining(): boolean {
+    return this.#combiner.enabled;
   }
 
   /** Creates the progress and license rows of a learner at level 1, together. Idempotent. */
@@ -85,7 +94,7 @@ export class ProgressLicenseCoupler {
       const valid = parseInput(inputs.levelUpInput, input, ctx);
       return { ...valid, rules: await rulesFor(this.#rt, valid.specialization, ctx), actor: call.actor ?? DEFAULT_ACTOR };
     });
-    return runWrite(this.#rt, ctx, call, async (tx) => levelUp(tx, await lockPair(tx, step), step));
+    return this.#combiner.submit(ctx, call, { operation: "levelUp", input: step });
   }
 
   /**
@@ -106,7 +115,7 @@ export class ProgressLicenseCoupler {
       }
       return { ...valid, actor: call.actor ?? DEFAULT_ACTOR };
     });
-    return runWrite(this.#rt, ctx, call, async (tx) => advance(tx, await lockPair(tx, step), step));
+    return this.#combiner.submit(ctx, call, { operation: "advance", input: step });
   }
 
   /**
@@ -117,12 +126,12 @@ export class ProgressLicenseCoupler {
    */
   async sync(input: Input<inputs.SyncInput>, call: CallOptions = {}): Promise<SyncResult> {
     const ctx = this.#ctx("sync", input);
-    const parsed = await precheck(this.#rt, ctx, async () => {
+    const step = await precheck(this.#rt, ctx, async () => {
       const valid = parseInput(inputs.syncInput, input, ctx);
       await rulesFor(this.#rt, valid.specialization, ctx);
-      return valid;
+      return { ...valid, actor: call.actor ?? DEFAULT_ACTOR };
     });
-    return runWrite(this.#rt, ctx, call, (tx) => sync(tx, { ...parsed, actor: call.actor ?? DEFAULT_ACTOR }));
+    return this.#combiner.submit(ctx, call, { operation: "sync", input: step });
   }
 
   /** Checks one pair in a single snapshot: both halves present, levels equal and in range, history contiguous. */

@@ -1,4 +1,5 @@
-import { and, eq, not, sql, type Placeholder, type WithSubquery } from "drizzle-orm";
+import { and, eq, fillPlaceholders, not, sql, type Placeholder, type Query, type SQL } from "drizzle-orm";
+import { PgDialect, type AnyPgColumn } from "drizzle-orm/pg-core";
 import type pg from "pg";
 import type { Db } from "../client.ts";
 import {
@@ -11,17 +12,60 @@ import {
 
 export type LockMode = "wait" | "nowait";
 
-/** Which rows a write statement touches; each shape is its own statement. */
-export interface WriteShape {
-  progress: boolean;
-  license: boolean;
-  history: boolean;
-  idempotency: boolean;
+/** The lock statement's parameters. */
+export interface LockParams {
+  userId: number;
+  specialization: string;
+  /** The callers and idempotency keys of the batch's calls that have one, pairwise. */
+  callers: string[];
+  keys: string[];
+  /** How long a key is remembered, in ms. */
+  retentionMs: number;
 }
 
-/** Values for a write statement; the unused ones of a shape are null. */
+/** The write statement's parameters: the pair's final rows, and a row per history step, idempotency record and audit entry. */
+export interface WriteParams {
+  userId: number;
+  specialization: string;
+  progressId: number;
+  licenseId: number;
+  /** Whether the progress row is rewritten, with these values. */
+  writeProgress: boolean;
+  currentLevel: number;
+  totalXp: number;
+  completedSessions: number;
+  /** Whether the license row is rewritten, with these values. */
+  writeLicense: boolean;
+  licenseLevel: number;
+  maxAchievedLevel: number;
+  historyFrom: number[];
+  historyTo: number[];
+  historyReasons: string[];
+  historyActors: string[];
+  keys: string[];
+  keyOperations: string[];
+  keyCallers: string[];
+  keyHashes: string[];
+  /** Each response as JSON text. */
+  keyResponses: string[];
+  auditOperations: string[];
+  auditXp: number[];
+  auditSessions: number[];
+  auditFrom: (number | null)[];
+  auditTo: (number | null)[];
+  auditActors: string[];
+  auditKeys: (string | null)[];
+  auditOutcomes: string[];
+}
 
-const ph = sql.placeholder;
+/** A placeholder whose name must be one of `P`'s keys: a misspelt parameter does not type-check. */
+const param = <P>() => <K extends keyof P & string>(name: K) => sql.placeholder(name);
+const lockParam = param<LockParams>();
+const writeParam = param<WriteParams>();
+const dialect = new PgDialect();
+
+/** The write statement's text and parameters in order, rendered on first use. */
+let writeQuery: Query | undefined;
 
 /**
  * The coupler's hot statements, each a named builder. A statement is built
@@ -36,11 +80,19 @@ export class Statements {
   constructor(readonly named: boolean) {}
 
   /**
-   * Both rows of a pair and the stored result of an idempotency key, locked
-   * in one statement in the fixed order: progress, then license (FOR UPDATE
-   * OF lists them in that order, and PostgreSQL takes row marks in that
-   * order). The key row is read, not locked: the progress lock already
-   * serializes calls on the pair. No row when either half is missing.
+   * Both rows of a pair and the stored results of the batch's idempotency
+   * keys, locked in one statement in the fixed order: progress, then license
+   * (FOR UPDATE OF lists them in that order, and PostgreSQL takes row marks
+   * in that order). A row per stored key (or one, with null key columns).
+   * Key rows are read, not locked: the progress lock already serializes
+   * calls on the pair. No row when either half is missing.
+   *
+   * `free` is the contention measurement, taken by the same statement: an
+   * uncorrelated EXISTS over the progress row FOR UPDATE SKIP LOCKED, which
+   * PostgreSQL runs once as an InitPlan before the rows are locked. It is
+   * false when another transaction held the progress row as this statement
+   * started, so the call is about to wait. (It locks the row when free, which
+   * the statement does next anyway, in the same order.)
    *
    * A key is the caller's key for this pair, and only while it is younger
    * than the retention: an older one is not matched, whether or not the
@@ -49,18 +101,29 @@ export class Statements {
    */
   lockPair(db: Db, client: pg.PoolClient, mode: LockMode) {
     return this.#prepared(client, `coupler_lock_pair_${mode}`, (name) => {
-      const expired = db.$with("expired_key").as(db.delete(idempotencyKeys).where(and(keyOf(), not(freshKey()))));
+      const expired = db.$with("expired_key").as(db.delete(idempotencyKeys).where(and(keysOf(), not(freshKey()))));
+      const probe = db
+        .select({ one: sql`1` })
+        .from(specializationProgress)
+        .where(progressOf(lockParam("userId"), lockParam("specialization")))
+        .for("update", { skipLocked: true });
       return db
         .with(expired)
         .select({
           progress: specializationProgress,
           license: userLicenses,
-          stored: { requestHash: idempotencyKeys.requestHash, response: idempotencyKeys.response },
+          stored: {
+            caller: idempotencyKeys.caller,
+            key: idempotencyKeys.key,
+            requestHash: idempotencyKeys.requestHash,
+            response: idempotencyKeys.response,
+          },
+          free: sql<boolean>`exists ${probe}`.mapWith(Boolean),
         })
         .from(specializationProgress)
-        .innerJoin(userLicenses, licenseOf(ph("userId"), ph("specialization")))
-        .leftJoin(idempotencyKeys, and(keyOf(), freshKey()))
-        .where(progressOf(ph("userId"), ph("specialization")))
+        .innerJoin(userLicenses, licenseOf(lockParam("userId"), lockParam("specialization")))
+        .leftJoin(idempotencyKeys, and(keysOf(), freshKey()))
+        .where(progressOf(lockParam("userId"), lockParam("specialization")))
         .for("update", mode === "nowait" ? { of: [specializationProgress, userLicenses], noWait: true } : { of: [specializationProgress, userLicenses] })
         .prepare(name);
     });
@@ -72,7 +135,7 @@ export class Statements {
       db
         .select()
         .from(specializationProgress)
-        .where(progressOf(ph("userId"), ph("specialization")))
+        .where(progressOf(lockParam("userId"), lockParam("specialization")))
         .for("update", mode === "nowait" ? { noWait: true } : {})
         .prepare(name),
     );
@@ -84,94 +147,26 @@ export class Statements {
       db
         .select()
         .from(userLicenses)
-        .where(licenseOf(ph("userId"), ph("specialization")))
+        .where(licenseOf(lockParam("userId"), lockParam("specialization")))
         .for("update", mode === "nowait" ? { noWait: true } : {})
         .prepare(name),
     );
   }
 
   /**
-   * Every write of a change in one statement: the progress and license rows,
-   * the history row, the idempotency record and the audit row, as
-   * data-modifying CTEs around the audit insert. Every row is addressed by
-   * the learner's id as well, so on Citus the statement routes to one shard. The deferred foreign keys
-   * and the coupling guard check the result at COMMIT.
+   * Every write of a batch of calls in one statement, as data-modifying CTEs
+   * around the audit insert: the progress and license rows once (each only
+   * when its flag is set), a history row per level change, an idempotency
+   * record per keyed call and an audit row per call, the last three from
+   * typed arrays (unnest ... WITH ORDINALITY keeps the calls' order in the
+   * rows' ids). Every row is addressed by the learner's id as well, so on
+   * Citus the statement routes to one shard. The deferred foreign keys and
+   * the coupling guard check the result at COMMIT.
    */
-  write(db: Db, client: pg.PoolClient, shape: WriteShape) {
-    const suffix = (["progress", "license", "history", "idempotency"] as const).map((k) => (shape[k] ? k[0] : "")).join("");
-    return this.#prepared(client, `coupler_write_${suffix || "audit"}`, (name) => {
-      const ctes: WithSubquery[] = [];
-      if (shape.progress) {
-        ctes.push(
-          db.$with("progress").as(
-            db
-              .update(specializationProgress)
-              .set({
-                currentLevel: sql`${ph("currentLevel")}`,
-                totalXp: sql`${ph("totalXp")}`,
-                completedSessions: sql`${ph("completedSessions")}`,
-                updatedAt: sql`now()`,
-              })
-              .where(and(eq(specializationProgress.studentId, ph("userId")), eq(specializationProgress.id, ph("progressId")))),
-          ),
-        );
-      }
-      if (shape.license) {
-        ctes.push(
-          db.$with("license").as(
-            db
-              .update(userLicenses)
-              .set({ currentLevel: sql`${ph("currentLevel")}`, maxAchievedLevel: sql`${ph("maxAchievedLevel")}`, updatedAt: sql`now()` })
-              .where(and(eq(userLicenses.userId, ph("userId")), eq(userLicenses.id, ph("licenseId")))),
-          ),
-        );
-      }
-      if (shape.history) {
-        ctes.push(
-          db.$with("history").as(
-            db.insert(licenseProgressions).values({
-              userId: ph("userId"),
-              userLicenseId: ph("licenseId"),
-              fromLevel: ph("fromLevel"),
-              toLevel: ph("currentLevel"),
-              reason: ph("reason"),
-              actor: ph("historyActor"),
-            }),
-          ),
-        );
-      }
-      if (shape.idempotency) {
-        ctes.push(
-          db.$with("idempotency").as(
-            db.insert(idempotencyKeys).values({
-              key: ph("key"),
-              operation: ph("keyOperation"),
-              userId: ph("userId"),
-              specializationId: ph("specializationId"),
-              caller: ph("caller"),
-              requestHash: ph("requestHash"),
-              response: ph("response"),
-            }),
-          ),
-        );
-      }
-      return db
-        .with(...ctes)
-        .insert(couplerAuditLog)
-        .values({
-          operation: ph("operation"),
-          userId: ph("userId"),
-          specializationId: ph("specializationId"),
-          xpDelta: ph("xpDelta"),
-          sessionsDelta: ph("sessionsDelta"),
-          fromLevel: ph("auditFrom"),
-          toLevel: ph("auditTo"),
-          actor: ph("actor"),
-          idempotencyKey: ph("auditKey"),
-          outcome: ph("outcome"),
-        })
-        .prepare(name);
-    });
+  async write(client: pg.PoolClient, params: WriteParams): Promise<void> {
+    const query = (writeQuery ??= dialect.sqlToQuery(writeStatement()));
+    const values = fillPlaceholders(query.params, { ...params });
+    await client.query(this.named ? { name: "coupler_write_batch", text: query.sql, values } : { text: query.sql, values });
   }
 
   /** A statement of one connection, built on first use. `name` must identify the statement's shape. */
@@ -191,19 +186,57 @@ export class Statements {
   }
 }
 
-/** The call's idempotency key in its scope: learner, specialization, caller. */
-function keyOf() {
+/** The batch's idempotency keys, each in its scope: learner, specialization, caller. */
+function keysOf() {
   return and(
-    eq(idempotencyKeys.userId, ph("userId")),
-    eq(idempotencyKeys.specializationId, ph("specialization")),
-    eq(idempotencyKeys.caller, ph("caller")),
-    eq(idempotencyKeys.key, ph("key")),
+    eq(idempotencyKeys.userId, lockParam("userId")),
+    eq(idempotencyKeys.specializationId, lockParam("specialization")),
+    sql`(${idempotencyKeys.caller}, ${idempotencyKeys.key}) in (select * from unnest(${lockParam("callers")}::text[], ${lockParam("keys")}::text[]))`,
   );
 }
 
 /** A key stored less than the retention ago. */
 function freshKey() {
-  return sql`${idempotencyKeys.createdAt} > now() - make_interval(secs => ${ph("retentionMs")}::double precision / 1000)`;
+  return sql`${idempotencyKeys.createdAt} > now() - make_interval(secs => ${lockParam("retentionMs")}::double precision / 1000)`;
+}
+
+/** A column's bare name, for insert lists and SET clauses. */
+const col = (column: AnyPgColumn) => sql.identifier(column.name);
+
+/** See `Statements.write`. */
+function writeStatement(): SQL {
+  const w = writeParam;
+  const p = specializationProgress;
+  const l = userLicenses;
+  const h = licenseProgressions;
+  const k = idempotencyKeys;
+  const a = couplerAuditLog;
+  return sql`with progress as (
+  update ${p} set ${col(p.currentLevel)} = ${w("currentLevel")}::int, ${col(p.totalXp)} = ${w("totalXp")}::bigint,
+    ${col(p.completedSessions)} = ${w("completedSessions")}::int, ${col(p.updatedAt)} = now()
+  where ${p.studentId} = ${w("userId")}::int and ${p.id} = ${w("progressId")}::int and ${w("writeProgress")}::boolean
+), license as (
+  update ${l} set ${col(l.currentLevel)} = ${w("licenseLevel")}::int, ${col(l.maxAchievedLevel)} = ${w("maxAchievedLevel")}::int, ${col(l.updatedAt)} = now()
+  where ${l.userId} = ${w("userId")}::int and ${l.id} = ${w("licenseId")}::int and ${w("writeLicense")}::boolean
+), history as (
+  insert into ${h} (${col(h.userId)}, ${col(h.userLicenseId)}, ${col(h.fromLevel)}, ${col(h.toLevel)}, ${col(h.reason)}, ${col(h.actor)})
+  select ${w("userId")}::int, ${w("licenseId")}::int, s.from_level, s.to_level, s.reason, s.actor
+  from unnest(${w("historyFrom")}::int[], ${w("historyTo")}::int[], ${w("historyReasons")}::text[], ${w("historyActors")}::text[])
+    with ordinality as s(from_level, to_level, reason, actor, n)
+  order by s.n
+), idempotency as (
+  insert into ${k} (${col(k.key)}, ${col(k.operation)}, ${col(k.userId)}, ${col(k.specializationId)}, ${col(k.caller)}, ${col(k.requestHash)}, ${col(k.response)})
+  select s.key, s.operation, ${w("userId")}::int, ${w("specialization")}::text, s.caller, s.request_hash, s.response::jsonb
+  from unnest(${w("keys")}::text[], ${w("keyOperations")}::text[], ${w("keyCallers")}::text[], ${w("keyHashes")}::text[], ${w("keyResponses")}::text[])
+    as s(key, operation, caller, request_hash, response)
+)
+insert into ${a} (${col(a.operation)}, ${col(a.userId)}, ${col(a.specializationId)}, ${col(a.xpDelta)}, ${col(a.sessionsDelta)},
+  ${col(a.fromLevel)}, ${col(a.toLevel)}, ${col(a.actor)}, ${col(a.idempotencyKey)}, ${col(a.outcome)})
+select s.operation, ${w("userId")}::int, ${w("specialization")}::text, s.xp, s.sessions, s.from_level, s.to_level, s.actor, s.key, s.outcome
+from unnest(${w("auditOperations")}::text[], ${w("auditXp")}::bigint[], ${w("auditSessions")}::int[], ${w("auditFrom")}::int[],
+  ${w("auditTo")}::int[], ${w("auditActors")}::text[], ${w("auditKeys")}::text[], ${w("auditOutcomes")}::text[])
+  with ordinality as s(operation, xp, sessions, from_level, to_level, actor, key, outcome, n)
+order by s.n`;
 }
 
 export function progressOf(userId: number | Placeholder, specialization: string | Placeholder) {
