@@ -118,6 +118,11 @@ export function serverSettings(config: ApiConfig): ServerSettings {
     metricsHost: config.METRICS_HOST,
     maxTokenLifetimeSeconds: config.AUTH_MAX_TOKEN_LIFETIME,
     preparedStatements: config.COUPLER_PREPARED_STATEMENTS,
+    combining: {
+      enabled: config.COUPLER_WRITE_COMBINING,
+      maxBatchSize: config.COUPLER_WRITE_COMBINING_MAX_BATCH,
+      maxQueuePerPair: config.COUPLER_WRITE_COMBINING_MAX_QUEUE,
+    },
     idempotencyRetentionMs: config.COUPLER_IDEMPOTENCY_RETENTION_MS,
     idempotencyPurgeIntervalMs: config.COUPLER_IDEMPOTENCY_PURGE_INTERVAL_MS,
   };

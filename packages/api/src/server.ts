@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
-import { ProgressLicenseCoupler, createDatabase, createLogger, redactUrl, type Logger } from "@coupler/core";
+import { ProgressLicenseCoupler, createDatabase, createLogger, redactUrl, type CombiningOptions, type Logger } from "@coupler/core";
 import { createAuthenticator, secretKey } from "./auth.ts";
 import { startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
@@ -48,6 +48,8 @@ export interface ServerSettings extends HttpLimits {
   idempotencyRetentionMs: number;
   /** How often expired idempotency keys are deleted; 0 = never. */
   idempotencyPurgeIntervalMs: number;
+  /** Write combining per pair (COUPLER_WRITE_COMBINING, _MAX_BATCH, _MAX_QUEUE). */
+  combining: Required<CombiningOptions>;
 }
 
 /**
@@ -103,6 +105,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxRetries: options.maxRetries ?? DEFAULTS.maxRetries,
     preparedStatements: options.preparedStatements ?? DEFAULTS.preparedStatements,
     idempotencyRetentionMs,
+    combining: options.combining ?? DEFAULTS.combining,
     observer: metrics,
     // Every call already gets a request log line; the coupler adds its own only for failures (or at debug).
     logger: logger.child({ component: "coupler" }, { level: logger.level === "info" ? "warn" : logger.level }),

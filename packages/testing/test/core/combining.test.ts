@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isCouplerError, type CallOptions, type CouplerFaults, type OperationEvent, type ProgressLicenseCoupler } from "@coupler/core";
+import { isCouplerError, type CallOptions, type CouplerFaults, type CouplerOptions, type OperationEvent, type ProgressLicenseCoupler } from "@coupler/core";
 import { expectCouplerError, useTestDatabase } from "../../src/vitest.ts";
 import {
   backendPid,
@@ -89,8 +89,8 @@ async function differential(ops: Op[], options: { maxBatchSize: number; desync: 
   const serial = createCoupler(database, { combining: { enabled: false } });
   const events = recordingObserver();
   const transactions = { count: 0 };
-  const combined = createCoupler(database, {
-    combining: { enabled: true, maxBatchSize: options.maxBatchSize },
+  const combined = combiningCoupler({
+    combining: { maxBatchSize: options.maxBatchSize },
     observer: events,
     faults: { beforeBegin: async () => void transactions.count++ },
   });
@@ -110,6 +110,11 @@ async function differential(ops: Op[], options: { maxBatchSize: number; desync: 
     return [first, ...others];
   }).then((calls) => Promise.all(calls));
   return { serialSeen, combinedSeen, serial: await footprint(a), combined: await footprint(b), transactions: transactions.count, events: events.events };
+}
+
+/** A coupler with write combining on (core's default), whatever COUPLER_WRITE_COMBINING the suite runs under. */
+function combiningCoupler(options: Partial<CouplerOptions> = {}): ProgressLicenseCoupler {
+  return createCoupler(database, { ...options, combining: { enabled: true, ...options.combining } });
 }
 
 const actors = ["alice", "bob"] as const;
@@ -195,7 +200,7 @@ describe("write combining: each caller sees what it would have seen alone", () =
         };
       },
     };
-    const coupler = createCoupler(database, { faults });
+    const coupler = combiningCoupler({ faults });
     const [id = 0] = await enrolledUsers(database, coupler, 1);
     statements.count = 0;
     await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1, idempotencyKey: "key-lone-call" });
@@ -234,7 +239,7 @@ describe("write combining: each caller sees what it would have seen alone", () =
 
 describe("write combining: bounds and failures", () => {
   it("refuses a call with OVERLOADED (retryable, nothing changed) when the pair's queue is full; the queued calls go on", async () => {
-    const coupler = createCoupler(database, { combining: { maxQueuePerPair: 2 } });
+    const coupler = combiningCoupler({ combining: { maxQueuePerPair: 2 } });
     const [id = 0] = await enrolledUsers(database, coupler, 1);
     const award = () => coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 });
     const { calls, refused } = await whilePairLocked(database, id, async () => {
@@ -253,7 +258,7 @@ describe("write combining: bounds and failures", () => {
 
   it("a backend killed mid-batch fails every call of the batch with UNAVAILABLE and writes nothing", async () => {
     let kills = 0;
-    const coupler = createCoupler(database, {
+    const coupler = combiningCoupler({
       faults: {
         midTransaction: async (client) => {
           // The second transaction is the batch of queued calls.
@@ -283,7 +288,7 @@ describe("write combining: bounds and failures", () => {
 
   it("an error that is no call's own splits the batch: each call runs alone and gets what it would have", async () => {
     let failures = 0;
-    const coupler = createCoupler(database, {
+    const coupler = combiningCoupler({
       faults: {
         midTransaction: async () => {
           if (++failures === 2) throw new Error("injected failure of the batch's transaction");
@@ -302,16 +307,17 @@ describe("write combining: bounds and failures", () => {
   });
 
   it("every call of a batch on a learner who is not enrolled gets NOT_FOUND, and nothing is written", async () => {
-    const coupler = createCoupler(database);
+    const coupler = combiningCoupler();
     const [id = 0] = await createUsers(database, 1);
     const before = await snapshotTables(database);
     const calls = Array.from({ length: 4 }, () => coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }));
-    for (const call of calls) await expectCouplerError(call, "NOT_FOUND");
+    const outcomes = await Promise.allSettled(calls);
+    expect(outcomes.map((o) => o.status === "rejected" && (o.reason as { code?: unknown }).code)).toEqual(Array(4).fill("NOT_FOUND"));
     expect(await snapshotTables(database)).toEqual(before);
   });
 
   it("a sync queued with level-ups on a pair missing its license rebuilds it, and the level-ups after it apply", async () => {
-    const coupler = createCoupler(database);
+    const coupler = combiningCoupler();
     const [id = 0] = await createUsers(database, 1);
     // Replica role disables the foreign-key triggers: a progress row at level 3 without its license.
     await rawTransaction(
@@ -335,7 +341,7 @@ describe("write combining: bounds and failures", () => {
   });
 
   it("calls that waited in memory longer than their lock timeout get LOCK_TIMEOUT and change nothing", async () => {
-    const coupler = createCoupler(database, { lockTimeoutMs: 150 });
+    const coupler = combiningCoupler({ lockTimeoutMs: 150 });
     const [id = 0] = await enrolledUsers(database, coupler, 1);
     const before = await snapshotTables(database);
     const outcomes = await whilePairLocked(database, id, async () => {
@@ -351,7 +357,7 @@ describe("write combining: bounds and failures", () => {
   });
 
   it("a NOWAIT call does not queue: it fails at once while the pair's transaction holds the rows", async () => {
-    const coupler = createCoupler(database);
+    const coupler = combiningCoupler();
     const [id = 0] = await enrolledUsers(database, coupler, 1);
     await whilePairLocked(database, id, async () => {
       const running = coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 });
@@ -368,7 +374,7 @@ describe("write combining: bounds and failures", () => {
 
   it("calls with another lock timeout wait for a batch of their own", async () => {
     const transactions = { count: 0 };
-    const coupler = createCoupler(database, { faults: { beforeBegin: async () => void transactions.count++ } });
+    const coupler = combiningCoupler({ faults: { beforeBegin: async () => void transactions.count++ } });
     const [id = 0] = await enrolledUsers(database, coupler, 1);
     transactions.count = 0;
     await whilePairLocked(database, id, async () => {
@@ -386,7 +392,7 @@ describe("write combining: bounds and failures", () => {
 describe("write combining: contention measured without a second transaction", () => {
   it("marks queued calls contended, reports their wait, and needs no retry", async () => {
     const observer = recordingObserver();
-    const coupler = createCoupler(database, { observer });
+    const coupler = combiningCoupler({ observer });
     const [id = 0] = await enrolledUsers(database, coupler, 1);
     observer.events.length = 0;
     await whilePairLocked(database, id, async () => {
