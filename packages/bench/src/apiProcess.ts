@@ -41,9 +41,11 @@ export async function startApiProcess(options: {
   stdout?: "ignore" | "inherit" | "pipe";
   /** "pipe" to read what it writes to stderr from `child.stderr` (the security probes check it for secrets). */
   stderr?: "inherit" | "pipe";
+  /** Another build's main.js to run instead of this workspace's (the bench's "before" runs). */
+  entry?: string | undefined;
 }): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn(options.node ?? process.execPath, [builtApiMain()], {
+  const child = spawn(options.node ?? process.execPath, [options.entry ?? builtApiMain()], {
     env: { ...options.env, PORT: String(port), HOST: "127.0.0.1" },
     stdio: ["ignore", options.stdout ?? "ignore", options.stderr ?? "inherit"],
     detached: options.detached ?? false,
