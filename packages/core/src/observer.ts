@@ -29,6 +29,12 @@ export interface OperationEvent {
   retries: number;
   /** Deadlocks PostgreSQL reported during the call, retried or not. */
   deadlocks: number;
+  /**
+   * Calls that shared this call's last transaction, itself included (write
+   * combining; 1 when alone). Undefined for reads, enroll and calls refused
+   * before a transaction.
+   */
+  batchSize?: number | undefined;
 }
 
 /**

@@ -214,11 +214,11 @@ export class WriteCombiner {
           (db, client) => this.#body({ rt, ctx: first.ctx, db, client, attempt, call: first.call }, batch),
           rt.faults,
         );
-        batch.forEach((p, i) => this.#finish(p, settled[i] as Settled, this.#waitOf(p, attempt, batchStarted), retries, deadlocks));
+        batch.forEach((p, i) => this.#finish(p, settled[i] as Settled, this.#waitOf(p, attempt, batchStarted), retries, deadlocks, batch.length));
         return [];
       } catch (error) {
         if (error instanceof AllFailed) {
-          batch.forEach((p, i) => this.#finish(p, error.settled[i] as Settled, this.#waitOf(p, attempt, batchStarted), retries, deadlocks));
+          batch.forEach((p, i) => this.#finish(p, error.settled[i] as Settled, this.#waitOf(p, attempt, batchStarted), retries, deadlocks, batch.length));
           return [];
         }
         if (error instanceof IncompletePair) return this.#oneByOne(batch);
@@ -238,7 +238,7 @@ export class WriteCombiner {
         for (const p of batch) {
           // The batch waited as long as its oldest call had left; a younger call has time left and waits again.
           if (state === SqlState.lockNotAvailable && batch.length > 1 && remainingMs(p, now) >= 1) requeue.push(p);
-          else this.#finish(p, { ok: false, error: classify(p) }, this.#waitOf(p, attempt, batchStarted), retries, deadlocks);
+          else this.#finish(p, { ok: false, error: classify(p) }, this.#waitOf(p, attempt, batchStarted), retries, deadlocks, batch.length);
         }
         return requeue;
       }
@@ -305,8 +305,9 @@ export class WriteCombiner {
     };
   }
 
-  #finish(p: PendingCall, settled: Settled, attempt: Attempt, retries: number, deadlocks: number): void {
-    report(this.#rt, p.ctx, settled.ok ? settled.outcome : "error", settled.ok ? undefined : settled.error, p.started, attempt, retries, deadlocks);
+  #finish(p: PendingCall, settled: Settled, attempt: Attempt, retries: number, deadlocks: number, batchSize?: number): void {
+    const outcome = settled.ok ? settled.outcome : "error";
+    report(this.#rt, p.ctx, outcome, settled.ok ? undefined : settled.error, p.started, attempt, retries, deadlocks, batchSize);
     p.settle(settled);
   }
 }

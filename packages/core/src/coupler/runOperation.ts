@@ -143,6 +143,7 @@ export function report(
   attempt: Attempt,
   retries: number,
   deadlocks: number,
+  batchSize?: number,
 ): void {
   const event = {
     operation: ctx.operation,
@@ -155,6 +156,7 @@ export function report(
     contended: attempt.contended,
     retries,
     deadlocks,
+    ...(batchSize === undefined ? {} : { batchSize }),
   };
   try {
     rt.observer?.onOperation(event);
