@@ -1,4 +1,4 @@
-import { CouplerError, LockTimeoutError, OverloadedError, SqlState, isCouplerError, sqlStateOf, toCouplerError } from "../errors/index.ts";
+import { LockTimeoutError, OverloadedError, SqlState, isCouplerError, sqlStateOf, toCouplerError, type CouplerError } from "../errors/index.ts";
 import type { OperationOutcome } from "../observer.ts";
 import { runTransaction } from "../transaction.ts";
 import type { Planned } from "./change.ts";
@@ -41,6 +41,8 @@ interface PendingCall {
   started: number;
   /** It waited in memory behind a transaction of this process on its pair. */
   queued: boolean;
+  /** Its caller has its answer. */
+  done: boolean;
   settle(settled: Settled): void;
 }
 
@@ -126,6 +128,7 @@ export class WriteCombiner {
         lockTimeoutMs: call.lockTimeoutMs ?? rt.lockTimeoutMs,
         started: performance.now(),
         queued: false,
+        done: false,
         settle: (s) => (s.ok ? resolve(s.result as T) : reject(s.error)),
       };
       if (!this.enabled || (call.noWait ?? rt.noWait)) {
@@ -159,10 +162,24 @@ export class WriteCombiner {
     try {
       while (lane.queue.length > 0) {
         const batch = this.#take(lane);
-        if (batch.length > 0) lane.queue.unshift(...(await this.#runBatch(batch)));
+        if (batch.length > 0) lane.queue.unshift(...(await this.#settling(batch, this.#runBatch(batch))));
       }
     } finally {
       this.#lanes.delete(key);
+    }
+  }
+
+  /** `running`, and should it ever throw (a bug), an answer for every call of `batch` still waiting: no caller hangs. */
+  async #settling(batch: PendingCall[], running: Promise<PendingCall[]>): Promise<PendingCall[]> {
+    try {
+      return await running;
+    } catch (error) {
+      const rt = this.#rt;
+      for (const p of batch.filter((c) => !c.done)) {
+        const failure = toCouplerError(error, { ...p.ctx, lockTimeoutMs: p.lockTimeoutMs, noWait: p.call.noWait ?? rt.noWait, attempts: 1 });
+        this.#finish(p, { ok: false, error: failure }, { lockWaitMs: undefined, contended: p.queued }, 0, 0);
+      }
+      return [];
     }
   }
 
@@ -186,7 +203,7 @@ export class WriteCombiner {
 
   async #runAlone(pending: PendingCall): Promise<void> {
     let retry = [pending];
-    while (retry.length > 0) retry = await this.#runBatch(retry);
+    while (retry.length > 0) retry = await this.#settling(retry, this.#runBatch(retry));
   }
 
   /**
@@ -307,6 +324,8 @@ export class WriteCombiner {
 
   #finish(p: PendingCall, settled: Settled, attempt: Attempt, retries: number, deadlocks: number, batchSize?: number): void {
     const outcome = settled.ok ? settled.outcome : "error";
+    if (p.done) return;
+    p.done = true;
     report(this.#rt, p.ctx, outcome, settled.ok ? undefined : settled.error, p.started, attempt, retries, deadlocks, batchSize);
     p.settle(settled);
   }
