@@ -43,8 +43,8 @@ export async function lockPairWithKeys(tx: WriteTx, pair: PairKey, keys: CallerK
     tx.rt.statements.lockPair(tx.db, tx.client, mode).execute({
       userId: pair.userId,
       specialization: pair.specialization,
-      callers: keys.map((k) => k.caller),
-      keys: keys.map((k) => k.key),
+      callers: [...new Set(keys.map((k) => k.caller))],
+      keys: [...new Set(keys.map((k) => k.key))],
       retentionMs: tx.rt.idempotencyRetentionMs,
     }),
   );

@@ -16,7 +16,7 @@ export type LockMode = "wait" | "nowait";
 export interface LockParams {
   userId: number;
   specialization: string;
-  /** The callers and idempotency keys of the batch's calls that have one, pairwise. */
+  /** The distinct callers and the distinct idempotency keys of the batch's keyed calls. */
   callers: string[];
   keys: string[];
   /** How long a key is remembered, in ms. */
@@ -29,12 +29,12 @@ export interface WriteParams {
   specialization: string;
   progressId: number;
   licenseId: number;
-  /** Whether the progress row is rewritten, with these values. */
+  /** Whether the progress row is rewritten, with these values (the statement's shape; not sent). */
   writeProgress: boolean;
   currentLevel: number;
   totalXp: number;
   completedSessions: number;
-  /** Whether the license row is rewritten, with these values. */
+  /** Whether the license row is rewritten, with these values (the statement's shape; not sent). */
   writeLicense: boolean;
   licenseLevel: number;
   maxAchievedLevel: number;
@@ -64,8 +64,8 @@ const lockParam = param<LockParams>();
 const writeParam = param<WriteParams>();
 const dialect = new PgDialect();
 
-/** The write statement's text and parameters in order, rendered on first use. */
-let writeQuery: Query | undefined;
+/** Each write statement's text and parameters in order, by shape, rendered on first use. */
+const writeQueries = new Map<string, Query>();
 
 /**
  * The coupler's hot statements, each a named builder. A statement is built
@@ -155,18 +155,27 @@ export class Statements {
 
   /**
    * Every write of a batch of calls in one statement, as data-modifying CTEs
-   * around the audit insert: the progress and license rows once (each only
-   * when its flag is set), a history row per level change, an idempotency
-   * record per keyed call and an audit row per call, the last three from
-   * typed arrays (unnest ... WITH ORDINALITY keeps the calls' order in the
-   * rows' ids). Every row is addressed by the learner's id as well, so on
+   * around the audit insert: the progress and license rows once, a history
+   * row per level change, an idempotency record per keyed call and an audit
+   * row per call, the last three from typed arrays (unnest ... WITH
+   * ORDINALITY keeps the calls' order in the rows' ids). A part with nothing
+   * to write is left out (each shape is a statement of its own, prepared
+   * once per connection), so a level-up without a level change or a key
+   * opens no more tables than it must. Every row is addressed by the learner's id as well, so on
    * Citus the statement routes to one shard. The deferred foreign keys and
    * the coupling guard check the result at COMMIT.
    */
   async write(client: pg.PoolClient, params: WriteParams): Promise<void> {
-    const query = (writeQuery ??= dialect.sqlToQuery(writeStatement()));
+    const shape = writeShape(params);
+    const suffix = (["progress", "license", "history", "idempotency"] as const).map((part) => (shape[part] ? part[0] : "")).join("");
+    const name = `coupler_write_${suffix || "audit"}`;
+    let query = writeQueries.get(name);
+    if (!query) {
+      query = dialect.sqlToQuery(writeStatement(shape));
+      writeQueries.set(name, query);
+    }
     const values = fillPlaceholders(query.params, { ...params });
-    await client.query(this.named ? { name: "coupler_write_batch", text: query.sql, values } : { text: query.sql, values });
+    await client.query(this.named ? { name, text: query.sql, values } : { text: query.sql, values });
   }
 
   /** A statement of one connection, built on first use. `name` must identify the statement's shape. */
@@ -186,12 +195,20 @@ export class Statements {
   }
 }
 
-/** The batch's idempotency keys, each in its scope: learner, specialization, caller. */
+/**
+ * The batch's idempotency keys in their scope (learner, specialization,
+ * caller): every stored key of the batch's callers among the batch's keys,
+ * as `= any` over the primary key's columns (an index scan, as cheap as one
+ * key when the batch has one). It may match a caller with another caller's
+ * key string: the coupler uses only exact (caller, key) pairs, and the
+ * delete takes only expired keys, which count as never used anyway.
+ */
 function keysOf() {
   return and(
     eq(idempotencyKeys.userId, lockParam("userId")),
     eq(idempotencyKeys.specializationId, lockParam("specialization")),
-    sql`(${idempotencyKeys.caller}, ${idempotencyKeys.key}) in (select * from unnest(${lockParam("callers")}::text[], ${lockParam("keys")}::text[]))`,
+    sql`${idempotencyKeys.caller} = any(${lockParam("callers")}::text[])`,
+    sql`${idempotencyKeys.key} = any(${lockParam("keys")}::text[])`,
   );
 }
 
@@ -203,34 +220,66 @@ function freshKey() {
 /** A column's bare name, for insert lists and SET clauses. */
 const col = (column: AnyPgColumn) => sql.identifier(column.name);
 
+/** Which parts of the write statement a batch needs; each combination is its own statement. */
+export interface WriteShape {
+  progress: boolean;
+  license: boolean;
+  history: boolean;
+  idempotency: boolean;
+}
+
+/** The shape of `params`: a part is left out when it has nothing to write (no relation opened, no rows). */
+export function writeShape(params: WriteParams): WriteShape {
+  return {
+    progress: params.writeProgress,
+    license: params.writeLicense,
+    history: params.historyFrom.length > 0,
+    idempotency: params.keys.length > 0,
+  };
+}
+
 /** See `Statements.write`. */
-function writeStatement(): SQL {
+function writeStatement(shape: WriteShape): SQL {
   const w = writeParam;
   const p = specializationProgress;
   const l = userLicenses;
   const h = licenseProgressions;
   const k = idempotencyKeys;
   const a = couplerAuditLog;
-  return sql`with progress as (
+  const ctes: SQL[] = [];
+  if (shape.progress) {
+    ctes.push(sql`progress as (
   update ${p} set ${col(p.currentLevel)} = ${w("currentLevel")}::int, ${col(p.totalXp)} = ${w("totalXp")}::bigint,
     ${col(p.completedSessions)} = ${w("completedSessions")}::int, ${col(p.updatedAt)} = now()
-  where ${p.studentId} = ${w("userId")}::int and ${p.id} = ${w("progressId")}::int and ${w("writeProgress")}::boolean
-), license as (
+  where ${p.studentId} = ${w("userId")}::int and ${p.id} = ${w("progressId")}::int
+)`);
+  }
+  if (shape.license) {
+    ctes.push(sql`license as (
   update ${l} set ${col(l.currentLevel)} = ${w("licenseLevel")}::int, ${col(l.maxAchievedLevel)} = ${w("maxAchievedLevel")}::int, ${col(l.updatedAt)} = now()
-  where ${l.userId} = ${w("userId")}::int and ${l.id} = ${w("licenseId")}::int and ${w("writeLicense")}::boolean
-), history as (
+  where ${l.userId} = ${w("userId")}::int and ${l.id} = ${w("licenseId")}::int
+)`);
+  }
+  if (shape.history) {
+    ctes.push(sql`history as (
   insert into ${h} (${col(h.userId)}, ${col(h.userLicenseId)}, ${col(h.fromLevel)}, ${col(h.toLevel)}, ${col(h.reason)}, ${col(h.actor)})
   select ${w("userId")}::int, ${w("licenseId")}::int, s.from_level, s.to_level, s.reason, s.actor
   from unnest(${w("historyFrom")}::int[], ${w("historyTo")}::int[], ${w("historyReasons")}::text[], ${w("historyActors")}::text[])
     with ordinality as s(from_level, to_level, reason, actor, n)
   order by s.n
-), idempotency as (
+)`);
+  }
+  if (shape.idempotency) {
+    ctes.push(sql`idempotency as (
   insert into ${k} (${col(k.key)}, ${col(k.operation)}, ${col(k.userId)}, ${col(k.specializationId)}, ${col(k.caller)}, ${col(k.requestHash)}, ${col(k.response)})
   select s.key, s.operation, ${w("userId")}::int, ${w("specialization")}::text, s.caller, s.request_hash, s.response::jsonb
   from unnest(${w("keys")}::text[], ${w("keyOperations")}::text[], ${w("keyCallers")}::text[], ${w("keyHashes")}::text[], ${w("keyResponses")}::text[])
     as s(key, operation, caller, request_hash, response)
-)
-insert into ${a} (${col(a.operation)}, ${col(a.userId)}, ${col(a.specializationId)}, ${col(a.xpDelta)}, ${col(a.sessionsDelta)},
+)`);
+  }
+  const withClause = ctes.length > 0 ? sql`with ${sql.join(ctes, sql`, `)}
+` : sql``;
+  return sql`${withClause}insert into ${a} (${col(a.operation)}, ${col(a.userId)}, ${col(a.specializationId)}, ${col(a.xpDelta)}, ${col(a.sessionsDelta)},
   ${col(a.fromLevel)}, ${col(a.toLevel)}, ${col(a.actor)}, ${col(a.idempotencyKey)}, ${col(a.outcome)})
 select s.operation, ${w("userId")}::int, ${w("specialization")}::text, s.xp, s.sessions, s.from_level, s.to_level, s.actor, s.key, s.outcome
 from unnest(${w("auditOperations")}::text[], ${w("auditXp")}::bigint[], ${w("auditSessions")}::int[], ${w("auditFrom")}::int[],
