@@ -40,7 +40,7 @@ export interface Outcome<T> {
 export interface Attempt {
   /** Time spent in the lock statements of the last attempt, in ms. */
   lockWaitMs: number | undefined;
-  /** Another transaction held the pair's rows when the lock statement started (or, for a combined call, see `report`). */
+  /** Another transaction held the pair's progress row when the lock statement started (a queued call counts too: `WriteCombiner`). */
   contended: boolean;
 }
 
