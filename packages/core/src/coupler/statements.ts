@@ -1,4 +1,4 @@
-import { and, eq, fillPlaceholders, not, sql, type Placeholder, type Query, type SQL } from "drizzle-orm";
+import { and, eq, fillPlaceholders, not, sql, type Placeholder, type Query, type SQL, type SQLChunk } from "drizzle-orm";
 import { PgDialect, type AnyPgColumn } from "drizzle-orm/pg-core";
 import type pg from "pg";
 import type { Db } from "../client.ts";
@@ -158,7 +158,8 @@ export class Statements {
    * around the audit insert: the progress and license rows once, a history
    * row per level change, an idempotency record per keyed call and an audit
    * row per call, the last three from typed arrays (unnest ... WITH
-   * ORDINALITY keeps the calls' order in the rows' ids). A part with nothing
+   * ORDINALITY keeps the calls' order in the rows' ids), or, for a batch of
+   * one call, from scalar parameters. A part with nothing
    * to write is left out (each shape is a statement of its own, prepared
    * once per connection), so a level-up without a level change or a key
    * opens no more tables than it must. Every row is addressed by the learner's id as well, so on
@@ -167,14 +168,18 @@ export class Statements {
    */
   async write(client: pg.PoolClient, params: WriteParams): Promise<void> {
     const shape = writeShape(params);
+    const single = params.auditOperations.length === 1 && params.historyFrom.length <= 1 && params.keys.length <= 1;
     const suffix = (["progress", "license", "history", "idempotency"] as const).map((part) => (shape[part] ? part[0] : "")).join("");
-    const name = `coupler_write_${suffix || "audit"}`;
+    const name = `coupler_write_${single ? "one" : "many"}_${suffix || "audit"}`;
     let query = writeQueries.get(name);
     if (!query) {
-      query = dialect.sqlToQuery(writeStatement(shape));
+      query = dialect.sqlToQuery(writeStatement(shape, single));
       writeQueries.set(name, query);
     }
-    const values = fillPlaceholders(query.params, { ...params });
+    // One row: each array parameter's first element, as the scalar the statement takes.
+    const bound: Record<string, unknown> = { ...params };
+    if (single) for (const [name, value] of Object.entries(params)) if (Array.isArray(value)) bound[name] = value[0] ?? null;
+    const values = fillPlaceholders(query.params, bound);
     await client.query(this.named ? { name, text: query.sql, values } : { text: query.sql, values });
   }
 
@@ -238,14 +243,37 @@ export function writeShape(params: WriteParams): WriteShape {
   };
 }
 
-/** See `Statements.write`. */
-function writeStatement(shape: WriteShape): SQL {
+/** The array parameters of the write statement: a row per history step, idempotency record or audit entry. */
+type RowParam = {
+  [K in keyof WriteParams]: WriteParams[K] extends unknown[] ? K : never;
+}[keyof WriteParams];
+
+/**
+ * The rows a CTE inserts, as a select list over its columns and the FROM that
+ * produces them. Several rows: `unnest` of the typed arrays WITH ORDINALITY,
+ * in order. One row (a batch of one, the usual case): the first elements as
+ * scalar parameters, no FROM, so a lone call's statement parses no arrays
+ * and sorts nothing.
+ */
+function rowsOf(single: boolean, columns: [RowParam, string][]): { columns: SQL[]; from: SQL } {
+  if (single) return { columns: columns.map(([name, type]) => sql`${writeParam(name)}::${sql.raw(type)}`), from: sql`` };
+  const aliases = columns.map((_, i) => sql.raw(`c${i}`));
+  const arrays = columns.map(([name, type]) => sql`${writeParam(name)}::${sql.raw(type)}[]`);
+  return {
+    columns: aliases.map((alias) => sql`s.${alias}`),
+    from: sql` from unnest(${sql.join(arrays, sql`, `)}) with ordinality as s(${sql.join(aliases, sql`, `)}, n) order by s.n`,
+  };
+}
+
+/** See `Statements.write`. `single`: every part has at most one row (see `rowsOf`). */
+function writeStatement(shape: WriteShape, single: boolean): SQL {
   const w = writeParam;
   const p = specializationProgress;
   const l = userLicenses;
   const h = licenseProgressions;
   const k = idempotencyKeys;
   const a = couplerAuditLog;
+  const list = (items: SQLChunk[]) => sql.join(items, sql`, `);
   const ctes: SQL[] = [];
   if (shape.progress) {
     ctes.push(sql`progress as (
@@ -261,31 +289,35 @@ function writeStatement(shape: WriteShape): SQL {
 )`);
   }
   if (shape.history) {
+    const rows = rowsOf(single, [["historyFrom", "int"], ["historyTo", "int"], ["historyReasons", "text"], ["historyActors", "text"]]);
     ctes.push(sql`history as (
-  insert into ${h} (${col(h.userId)}, ${col(h.userLicenseId)}, ${col(h.fromLevel)}, ${col(h.toLevel)}, ${col(h.reason)}, ${col(h.actor)})
-  select ${w("userId")}::int, ${w("licenseId")}::int, s.from_level, s.to_level, s.reason, s.actor
-  from unnest(${w("historyFrom")}::int[], ${w("historyTo")}::int[], ${w("historyReasons")}::text[], ${w("historyActors")}::text[])
-    with ordinality as s(from_level, to_level, reason, actor, n)
-  order by s.n
+  insert into ${h} (${list([h.userId, h.userLicenseId, h.fromLevel, h.toLevel, h.reason, h.actor].map(col))})
+  select ${w("userId")}::int, ${w("licenseId")}::int, ${list(rows.columns)}${rows.from}
 )`);
   }
   if (shape.idempotency) {
+    const rows = rowsOf(single, [["keys", "text"], ["keyOperations", "text"], ["keyCallers", "text"], ["keyHashes", "text"], ["keyResponses", "text"]]);
+    const [key, operation, caller, hash, response] = rows.columns;
     ctes.push(sql`idempotency as (
-  insert into ${k} (${col(k.key)}, ${col(k.operation)}, ${col(k.userId)}, ${col(k.specializationId)}, ${col(k.caller)}, ${col(k.requestHash)}, ${col(k.response)})
-  select s.key, s.operation, ${w("userId")}::int, ${w("specialization")}::text, s.caller, s.request_hash, s.response::jsonb
-  from unnest(${w("keys")}::text[], ${w("keyOperations")}::text[], ${w("keyCallers")}::text[], ${w("keyHashes")}::text[], ${w("keyResponses")}::text[])
-    as s(key, operation, caller, request_hash, response)
+  insert into ${k} (${list([k.key, k.operation, k.userId, k.specializationId, k.caller, k.requestHash, k.response].map(col))})
+  select ${key}, ${operation}, ${w("userId")}::int, ${w("specialization")}::text, ${caller}, ${hash}, (${response})::jsonb${rows.from}
 )`);
   }
-  const withClause = ctes.length > 0 ? sql`with ${sql.join(ctes, sql`, `)}
-` : sql``;
-  return sql`${withClause}insert into ${a} (${col(a.operation)}, ${col(a.userId)}, ${col(a.specializationId)}, ${col(a.xpDelta)}, ${col(a.sessionsDelta)},
-  ${col(a.fromLevel)}, ${col(a.toLevel)}, ${col(a.actor)}, ${col(a.idempotencyKey)}, ${col(a.outcome)})
-select s.operation, ${w("userId")}::int, ${w("specialization")}::text, s.xp, s.sessions, s.from_level, s.to_level, s.actor, s.key, s.outcome
-from unnest(${w("auditOperations")}::text[], ${w("auditXp")}::bigint[], ${w("auditSessions")}::int[], ${w("auditFrom")}::int[],
-  ${w("auditTo")}::int[], ${w("auditActors")}::text[], ${w("auditKeys")}::text[], ${w("auditOutcomes")}::text[])
-  with ordinality as s(operation, xp, sessions, from_level, to_level, actor, key, outcome, n)
-order by s.n`;
+  const rows = rowsOf(single, [
+    ["auditOperations", "text"],
+    ["auditXp", "bigint"],
+    ["auditSessions", "int"],
+    ["auditFrom", "int"],
+    ["auditTo", "int"],
+    ["auditActors", "text"],
+    ["auditKeys", "text"],
+    ["auditOutcomes", "text"],
+  ]);
+  const [operation, xp, sessions, from, to, actor, key, outcome] = rows.columns;
+  const withClause = ctes.length > 0 ? sql`with ${list(ctes)}\n` : sql``;
+  const columns = [a.operation, a.userId, a.specializationId, a.xpDelta, a.sessionsDelta, a.fromLevel, a.toLevel, a.actor, a.idempotencyKey, a.outcome];
+  return sql`${withClause}insert into ${a} (${list(columns.map(col))})
+select ${operation}, ${w("userId")}::int, ${w("specialization")}::text, ${xp}, ${sessions}, ${from}, ${to}, ${actor}, ${key}, ${outcome}${rows.from}`;
 }
 
 export function progressOf(userId: number | Placeholder, specialization: string | Placeholder) {
