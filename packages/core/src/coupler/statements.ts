@@ -279,20 +279,20 @@ function writeStatement(shape: WriteShape, single: boolean): SQL {
     ctes.push(sql`progress as (
   update ${p} set ${col(p.currentLevel)} = ${w("currentLevel")}::int, ${col(p.totalXp)} = ${w("totalXp")}::bigint,
     ${col(p.completedSessions)} = ${w("completedSessions")}::int, ${col(p.updatedAt)} = now()
-  where ${p.studentId} = ${w("userId")}::int and ${p.id} = ${w("progressId")}::int
+  where ${p.studentId} = ${w("userId")}::bigint and ${p.id} = ${w("progressId")}::bigint
 )`);
   }
   if (shape.license) {
     ctes.push(sql`license as (
   update ${l} set ${col(l.currentLevel)} = ${w("licenseLevel")}::int, ${col(l.maxAchievedLevel)} = ${w("maxAchievedLevel")}::int, ${col(l.updatedAt)} = now()
-  where ${l.userId} = ${w("userId")}::int and ${l.id} = ${w("licenseId")}::int
+  where ${l.userId} = ${w("userId")}::bigint and ${l.id} = ${w("licenseId")}::bigint
 )`);
   }
   if (shape.history) {
     const rows = rowsOf(single, [["historyFrom", "int"], ["historyTo", "int"], ["historyReasons", "text"], ["historyActors", "text"]]);
     ctes.push(sql`history as (
   insert into ${h} (${list([h.userId, h.userLicenseId, h.fromLevel, h.toLevel, h.reason, h.actor].map(col))})
-  select ${w("userId")}::int, ${w("licenseId")}::int, ${list(rows.columns)}${rows.from}
+  select ${w("userId")}::bigint, ${w("licenseId")}::bigint, ${list(rows.columns)}${rows.from}
 )`);
   }
   if (shape.idempotency) {
@@ -300,7 +300,7 @@ function writeStatement(shape: WriteShape, single: boolean): SQL {
     const [key, operation, caller, hash, response] = rows.columns;
     ctes.push(sql`idempotency as (
   insert into ${k} (${list([k.key, k.operation, k.userId, k.specializationId, k.caller, k.requestHash, k.response].map(col))})
-  select ${key}, ${operation}, ${w("userId")}::int, ${w("specialization")}::text, ${caller}, ${hash}, (${response})::jsonb${rows.from}
+  select ${key}, ${operation}, ${w("userId")}::bigint, ${w("specialization")}::text, ${caller}, ${hash}, (${response})::jsonb${rows.from}
 )`);
   }
   const rows = rowsOf(single, [
@@ -317,7 +317,7 @@ function writeStatement(shape: WriteShape, single: boolean): SQL {
   const withClause = ctes.length > 0 ? sql`with ${list(ctes)}\n` : sql``;
   const columns = [a.operation, a.userId, a.specializationId, a.xpDelta, a.sessionsDelta, a.fromLevel, a.toLevel, a.actor, a.idempotencyKey, a.outcome];
   return sql`${withClause}insert into ${a} (${list(columns.map(col))})
-select ${operation}, ${w("userId")}::int, ${w("specialization")}::text, ${xp}, ${sessions}, ${from}, ${to}, ${actor}, ${key}, ${outcome}${rows.from}`;
+select ${operation}, ${w("userId")}::bigint, ${w("specialization")}::text, ${xp}, ${sessions}, ${from}, ${to}, ${actor}, ${key}, ${outcome}${rows.from}`;
 }
 
 export function progressOf(userId: number | Placeholder, specialization: string | Placeholder) {
