@@ -24,6 +24,15 @@ describe("the operating limits in the configuration", () => {
     expect(() => parseApiConfig({ COUPLER_PREPARED_STATEMENTS: "no" })).toThrow(ConfigError);
   });
 
+  it("reads COUPLER_WRITE_COMBINING as on (the default), off, true or false, with its batch and queue bounds", () => {
+    expect(serverSettings(parseApiConfig({})).combining).toEqual({ enabled: true, maxBatchSize: 64, maxQueuePerPair: 1024 });
+    const off = parseApiConfig({ COUPLER_WRITE_COMBINING: "off", COUPLER_WRITE_COMBINING_MAX_BATCH: "8", COUPLER_WRITE_COMBINING_MAX_QUEUE: "16" });
+    expect(serverSettings(off).combining).toEqual({ enabled: false, maxBatchSize: 8, maxQueuePerPair: 16 });
+    expect(parseApiConfig({ COUPLER_WRITE_COMBINING: "true" }).COUPLER_WRITE_COMBINING).toBe(true);
+    expect(() => parseApiConfig({ COUPLER_WRITE_COMBINING: "maybe" })).toThrow(ConfigError);
+    expect(() => parseApiConfig({ COUPLER_WRITE_COMBINING_MAX_BATCH: "0" })).toThrow(ConfigError);
+  });
+
   it("treats an empty METRICS_PORT or METRICS_TOKEN (as an env file writes them) as unset, and refuses a short token", () => {
     const config = parseApiConfig({ METRICS_PORT: "", METRICS_TOKEN: "" });
     expect(config.METRICS_PORT).toBeUndefined();

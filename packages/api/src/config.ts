@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_IDEMPOTENCY_RETENTION_MS } from "@coupler/core";
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CombiningOptions } from "@coupler/core";
 import { ConfigError, configFields, parseConfig } from "@coupler/core/config";
 import { z } from "zod";
 import type { HttpLimits } from "./httpLimits.ts";
@@ -127,6 +127,8 @@ export interface ServerSettings extends HttpLimits {
   idempotencyRetentionMs: number;
   /** How often expired idempotency keys are deleted; 0 = never. */
   idempotencyPurgeIntervalMs: number;
+  /** Write combining per pair (COUPLER_WRITE_COMBINING, _MAX_BATCH, _MAX_QUEUE). */
+  combining: Required<CombiningOptions>;
 }
 
 /** What `startServer` takes from the configuration (the database and secret are resolved by the caller). */
@@ -152,6 +154,11 @@ export function serverSettings(config: ApiConfig): ServerSettings {
     metricsHost: config.METRICS_HOST,
     maxTokenLifetimeSeconds: config.AUTH_MAX_TOKEN_LIFETIME,
     preparedStatements: config.COUPLER_PREPARED_STATEMENTS,
+    combining: {
+      enabled: config.COUPLER_WRITE_COMBINING,
+      maxBatchSize: config.COUPLER_WRITE_COMBINING_MAX_BATCH,
+      maxQueuePerPair: config.COUPLER_WRITE_COMBINING_MAX_QUEUE,
+    },
     idempotencyRetentionMs: config.COUPLER_IDEMPOTENCY_RETENTION_MS,
     idempotencyPurgeIntervalMs: config.COUPLER_IDEMPOTENCY_PURGE_INTERVAL_MS,
   };

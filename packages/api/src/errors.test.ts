@@ -7,6 +7,7 @@ import {
   DeadlockError,
   LockTimeoutError,
   NotFoundError,
+  OverloadedError,
   UnavailableError,
   ValidationError,
   type CouplerError,
@@ -21,6 +22,7 @@ const CASES: [CouplerError, TRPCError["code"], boolean | undefined][] = [
   [new ConflictError("raced"), "CONFLICT", true],
   [new DeadlockError("deadlock", 4), "CONFLICT", true],
   [new UnavailableError("down"), "SERVICE_UNAVAILABLE", true],
+  [new OverloadedError("1024 calls already wait for the pair", 1024), "TOO_MANY_REQUESTS", true],
   [new DatabaseError("levelUp: database error 42P01", "42P01"), "INTERNAL_SERVER_ERROR", false],
 ];
 

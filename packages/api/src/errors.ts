@@ -19,6 +19,8 @@ const CODE_MAP = {
   UNAVAILABLE: "SERVICE_UNAVAILABLE",
   /** 500: any other database failure; details stay in the server log. */
   DB: "INTERNAL_SERVER_ERROR",
+  /** 429: too many calls already wait for this learner's pair in this process; retryable, nothing changed. */
+  OVERLOADED: "TOO_MANY_REQUESTS",
 } as const satisfies Record<CouplerErrorCode, TRPCCode>;
 
 /** A TRPCError that came from a coupler error; the original is its `cause`. */
@@ -74,6 +76,8 @@ export type ApiErrorCode =
   | "UNAVAILABLE"
   /** 500: a database failure; details stay in the server log. */
   | "DB"
+  /** 429: the pair's write-combining queue is full; retryable, nothing changed. */
+  | "OVERLOADED"
   /** 400: the body or the `input` parameter is not JSON. */
   | "MALFORMED_JSON"
   /** 401: missing, malformed, badly signed, expired or too long-lived bearer token. */

@@ -35,14 +35,14 @@ export class ApiMetrics implements CouplerObserver {
   });
   readonly lockWait = new Histogram({
     name: "coupler_lock_wait_seconds",
-    help: "Time spent acquiring a pair's row locks (writes only).",
+    help: "Time spent waiting for a pair (writes only): in memory behind this process's transaction on it, plus the lock statement.",
     labelNames: ["operation"] as const,
     buckets: DURATION_BUCKETS,
     registers: [this.registry],
   });
   readonly contention = new Counter({
     name: "coupler_lock_contention_total",
-    help: "Calls that found the pair's rows locked by another transaction (a NOWAIT probe failed) and waited for them.",
+    help: "Calls that found their pair busy and waited: queued in memory behind this process's transaction on the pair (write combining), or found its rows locked by another transaction when the lock statement started.",
     labelNames: ["operation"] as const,
     registers: [this.registry],
   });

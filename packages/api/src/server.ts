@@ -77,6 +77,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxRetries: settings.maxRetries,
     preparedStatements: settings.preparedStatements,
     idempotencyRetentionMs,
+    combining: settings.combining,
     observer: metrics,
     // Every call already gets a request log line; the coupler adds its own only for failures (or at debug).
     logger: logger.child({ component: "coupler" }, { level: logger.level === "info" ? "warn" : logger.level }),

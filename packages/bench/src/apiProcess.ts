@@ -41,10 +41,13 @@ export async function startApiProcess(options: {
   stdout?: "ignore" | "inherit" | "pipe";
   /** "pipe" to read what it writes to stderr from `child.stderr` (the security probes check it for secrets). */
   stderr?: "inherit" | "pipe";
+  /** Another build's main.js to run instead of this workspace's (the bench's "before" runs). */
+  entry?: string | undefined;
 }): Promise<ApiProcess> {
   const port = await freePort();
   // A launcher like pnpm start: the API stops if this process dies without stopping it.
-  const child = spawn(options.node ?? process.execPath, [builtApiMain(), "--stop-with-parent"], {
+  // (An older build given as `entry` ignores the flag and always stopped with its parent.)
+  const child = spawn(options.node ?? process.execPath, [options.entry ?? builtApiMain(), "--stop-with-parent"], {
     env: { ...options.env, PORT: String(port), HOST: "127.0.0.1" },
     stdio: ["ignore", options.stdout ?? "ignore", options.stderr ?? "inherit"],
     detached: options.detached ?? false,

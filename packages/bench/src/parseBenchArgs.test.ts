@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { UsageError, parseBenchArgs } from "./parseBenchArgs.ts";
-import { FULL_PLAN, QUICK_PLAN, estimateSeconds, plannedRuns, type BenchPlan } from "./plan.ts";
+import { FULL_PLAN, QUICK_PLAN, estimateSeconds, hotSpotVariant, plannedRuns, type BenchPlan } from "./plan.ts";
 
 function plan(argv: string[]): BenchPlan {
   const parsed = parseBenchArgs(argv);
@@ -93,8 +93,30 @@ describe("plannedRuns", () => {
     expect(new Set(runs.map((r) => r.id)).size).toBe(runs.length);
   });
 
-  it("plans the full run to fit in 25 minutes", () => {
-    expect(estimateSeconds(FULL_PLAN)).toBeLessThanOrEqual(25 * 60);
+  it("plans the full run to fit in 30 minutes", () => {
+    expect(estimateSeconds(FULL_PLAN)).toBeLessThanOrEqual(30 * 60);
+  });
+
+  it("runs the coupler's hot spot with combining on, off, spread over many learners and on two workers, and the legacy hot spot", () => {
+    const hot = plannedRuns(FULL_PLAN).filter((r) => r.scenario === "hot-spot");
+    expect(hot.map((r) => r.id)).toEqual([
+      "hot-spot-coupler-200",
+      "hot-spot-legacy-200",
+      "hot-spot-coupler-200-combining-off",
+      "hot-spot-coupler-200-spread",
+      "hot-spot-coupler-200-workers-2",
+      "hot-spot-coupler-200-workers-2-spread",
+    ]);
+    expect(hotSpotVariant(FULL_PLAN, "combining-off")).toEqual({ name: "combining-off", learners: 5, apiEnv: { COUPLER_WRITE_COMBINING: "off" }, before: false });
+    expect(hotSpotVariant(FULL_PLAN, "workers-2-spread")).toEqual({ name: "workers-2-spread", learners: 2000, apiEnv: { API_WORKERS: "2" }, before: false });
+  });
+
+  it("adds the before build's hot spot, hot and spread, with --before-api, and drops the variants with --hot-spot-variants none", () => {
+    const parsed = parseBenchArgs(["--scenarios", "hot-spot", "--targets", "coupler", "--hot-spot-variants", "none", "--before-api", "/tmp/base/main.js"]);
+    if (parsed.help) throw new Error("unexpected help");
+    expect(plannedRuns(parsed.plan).map((r) => r.id)).toEqual(["hot-spot-coupler-200", "hot-spot-coupler-200-before", "hot-spot-coupler-200-before-spread"]);
+    expect(parsed.plan.beforeApi).toBe("/tmp/base/main.js");
+    expect(() => parseBenchArgs(["--hot-spot-variants", "before"])).toThrow(UsageError);
   });
 
   it("keeps only the chosen scenarios and targets, with the minimal baseline beside saturation", () => {

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { FULL_PLAN, QUICK_PLAN, SCENARIOS, TARGETS, type BenchPlan, type ScenarioName, type Target } from "./plan.ts";
+import { FULL_PLAN, HOT_SPOT_VARIANTS, QUICK_PLAN, SCENARIOS, TARGETS, type BenchPlan, type ScenarioName, type Target } from "./plan.ts";
 
 /** Exit code for a bad command line: 2, like every other executable here (and the shells' usage errors). */
 export const USAGE_EXIT_CODE = 2;
@@ -28,6 +28,11 @@ Options:
   --saturation-vus 50     concurrency of the saturation run and the ceiling
   --hot-spot-vus 200      VUs of the hot-spot run
   --hot-spot-learners 5   learners the hot-spot VUs share
+  --hot-spot-spread 2000  learners of the hot spot's "spread" variants (the same load over many learners)
+  --hot-spot-variants a,b coupler hot-spot runs besides the default (combining on, 1 process): any of
+                          combining-off, spread, workers-2, workers-2-spread (default: all four), or none
+  --before-api PATH       another API build's dist/main.js (e.g. the base commit's): adds hot-spot runs
+                          "before" and "before-spread" against it, in the same run
   --out DIR               results folder (default packages/bench/results/<timestamp>)
   --fast-db               embedded PostgreSQL without fsync (faster, not durable)
   --rate 300              also run level-ups at this fixed rate (k6 constant-arrival-rate) against
@@ -66,6 +71,9 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
         "saturation-vus": { type: "string" },
         "hot-spot-vus": { type: "string" },
         "hot-spot-learners": { type: "string" },
+        "hot-spot-spread": { type: "string" },
+        "hot-spot-variants": { type: "string" },
+        "before-api": { type: "string" },
         out: { type: "string" },
         "fast-db": { type: "boolean" },
         rate: { type: "string" },
@@ -98,15 +106,26 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
       ...base.hotSpot,
       vus: option(values["hot-spot-vus"], "--hot-spot-vus", base.hotSpot.vus, 1, 10_000),
       learners: option(values["hot-spot-learners"], "--hot-spot-learners", base.hotSpot.learners, 1, 1_000_000),
+      spreadLearners: option(values["hot-spot-spread"], "--hot-spot-spread", base.hotSpot.spreadLearners, 1, 1_000_000),
+      variants:
+        values["hot-spot-variants"] === undefined
+          ? base.hotSpot.variants
+          : values["hot-spot-variants"] === "none"
+            ? []
+            : oneOf(list(values["hot-spot-variants"], "--hot-spot-variants"), HOT_SPOT_VARIANTS.filter((v) => !v.startsWith("before")), "--hot-spot-variants"),
     },
     outDir: values.out ?? base.outDir,
     fastDb: values["fast-db"] ?? base.fastDb,
     rate: option(values.rate, "--rate", base.rate, 1, 100_000),
     node: values.node ?? (env.BENCH_NODE || base.node),
     citus: values.citus ?? base.citus,
+    beforeApi: values["before-api"] ?? base.beforeApi,
   };
   if (plan.hotSpot.learners > plan.learners) {
     throw new UsageError(`--hot-spot-learners (${plan.hotSpot.learners}) cannot exceed --learners (${plan.learners})`);
+  }
+  if (plan.hotSpot.spreadLearners > plan.learners) {
+    throw new UsageError(`--hot-spot-spread (${plan.hotSpot.spreadLearners}) cannot exceed --learners (${plan.learners})`);
   }
   return { help: false, plan: { ...plan, levels: [...new Set(plan.levels)].sort((a, b) => a - b) } };
 }

@@ -29,7 +29,16 @@ export interface BenchPlan {
    * part of the measured work, as in real use.
    */
   xp: { min: number; max: number };
-  hotSpot: { vus: number; learners: number; thinkMs: { min: number; max: number }; xp: { min: number; max: number } };
+  hotSpot: {
+    vus: number;
+    learners: number;
+    thinkMs: { min: number; max: number };
+    xp: { min: number; max: number };
+    /** Learners the "spread" variants share: the same load over many learners, the reference a hot spot is compared with. */
+    spreadLearners: number;
+    /** The coupler hot-spot runs besides the default one (combining on, one API process), each against an API of its own. */
+    variants: HotSpotVariantName[];
+  };
   /** Concurrency of the saturation run and of the ceiling beside it. */
   saturationVus: number;
   /** Results folder; a timestamped one under packages/bench/results when omitted. */
@@ -47,9 +56,49 @@ export interface BenchPlan {
    * does, and "postgres" CPU is summed over every node's processes.
    */
   citus: boolean;
+  /**
+   * Another build of the API (its dist/main.js, e.g. a checkout of the base
+   * commit): adds the "before" hot-spot variants, run against it in the same
+   * bench run.
+   */
+  beforeApi: string | undefined;
 }
 
-/** The full run: five levels, both paths, hot spot, saturation, one-at-a-time, fixed rate and ceiling; about 25 minutes on 2 cores. */
+/**
+ * Hot-spot variants: `combining-off` (COUPLER_WRITE_COMBINING=off), `spread`
+ * (the same VUs over `spreadLearners` learners), `workers-2` and
+ * `workers-2-spread` (API_WORKERS=2), and, with `beforeApi`, `before` and
+ * `before-spread` (that build, hot and spread).
+ */
+export const HOT_SPOT_VARIANTS = ["combining-off", "spread", "workers-2", "workers-2-spread", "before", "before-spread"] as const;
+export type HotSpotVariantName = (typeof HOT_SPOT_VARIANTS)[number];
+
+/** How a hot-spot variant differs from the default run. */
+export interface HotSpotVariant {
+  name: HotSpotVariantName;
+  /** Learners the VUs share. */
+  learners: number;
+  /** Environment of its API process, over the bench's. */
+  apiEnv: Record<string, string>;
+  /** Run the API build given as `beforeApi`. */
+  before: boolean;
+}
+
+/** What each variant changes. */
+export function hotSpotVariant(plan: BenchPlan, name: HotSpotVariantName): HotSpotVariant {
+  const spread = name.endsWith("spread");
+  return {
+    name,
+    learners: spread ? plan.hotSpot.spreadLearners : plan.hotSpot.learners,
+    apiEnv: {
+      ...(name === "combining-off" ? { COUPLER_WRITE_COMBINING: "off" } : {}),
+      ...(name.startsWith("workers-2") ? { API_WORKERS: "2" } : {}),
+    },
+    before: name.startsWith("before"),
+  };
+}
+
+/** The full run: five levels, both paths, hot spot, saturation, one-at-a-time, fixed rate and ceiling; about 30 minutes on 2 cores. */
 export const FULL_PLAN: BenchPlan = {
   quick: false,
   levels: [10, 50, 100, 500, 1000],
@@ -63,13 +112,21 @@ export const FULL_PLAN: BenchPlan = {
   thinkMs: { min: 500, max: 1500 },
   xp: { min: 20, max: 120 },
   // Small awards: a hot learner gets thousands of calls and would otherwise sit at the top level.
-  hotSpot: { vus: 200, learners: 5, thinkMs: { min: 0, max: 100 }, xp: { min: 1, max: 3 } },
+  hotSpot: {
+    vus: 200,
+    learners: 5,
+    thinkMs: { min: 0, max: 100 },
+    xp: { min: 1, max: 3 },
+    spreadLearners: 2_000,
+    variants: ["combining-off", "spread", "workers-2", "workers-2-spread"],
+  },
   saturationVus: 50,
   outDir: undefined,
   fastDb: false,
   rate: 300,
   node: undefined,
   citus: false,
+  beforeApi: undefined,
 };
 
 /** `--quick`: every scenario, two small levels, a few seconds each: a smoke run of the pipeline. */
@@ -80,7 +137,7 @@ export const QUICK_PLAN: BenchPlan = {
   durationSeconds: 5,
   rampUpSeconds: 2,
   learners: 2_000,
-  hotSpot: { ...FULL_PLAN.hotSpot, vus: 20, learners: 2 },
+  hotSpot: { ...FULL_PLAN.hotSpot, vus: 20, learners: 2, spreadLearners: 1_000 },
   saturationVus: 10,
 };
 
@@ -91,6 +148,8 @@ export interface PlannedRun {
   /** baseline: the minimal server (src/baseline), driven by the same k6 script as the API. */
   target: Target | "baseline" | "raw-pg" | "pgbench";
   vus: number;
+  /** A hot-spot run that differs from the default one (see `HotSpotVariant`). */
+  variant?: HotSpotVariantName;
 }
 
 /** The runs a plan makes. validate has no legacy path, so it runs once. */
@@ -107,7 +166,16 @@ export function plannedRuns(plan: BenchPlan): PlannedRun[] {
       }
     }
   }
-  if (plan.scenarios.includes("hot-spot")) for (const t of plan.targets) add("hot-spot", t, plan.hotSpot.vus);
+  if (plan.scenarios.includes("hot-spot")) {
+    for (const t of plan.targets) add("hot-spot", t, plan.hotSpot.vus);
+    if (plan.targets.includes("coupler")) {
+      const variants = [...plan.hotSpot.variants.filter((v) => !v.startsWith("before"))];
+      if (plan.beforeApi) variants.push("before", "before-spread");
+      for (const variant of variants) {
+        runs.push({ id: `hot-spot-coupler-${plan.hotSpot.vus}-${variant}`, scenario: "hot-spot", target: "coupler", vus: plan.hotSpot.vus, variant });
+      }
+    }
+  }
   // The minimal server beside the API: throughput at saturation, and one call at a time, compared in the same run.
   if (plan.scenarios.includes("saturation")) for (const t of [...plan.targets, "baseline"] as const) add("saturation", t, plan.saturationVus);
   if (plan.scenarios.includes("single")) for (const t of ["coupler", "baseline"] as const) add("single", t, 1);

@@ -17,13 +17,13 @@ import { k6Version, runK6 } from "./k6.ts";
 import { operationResult } from "./k6Summary.ts";
 import { lockStats } from "./lockStats.ts";
 import { machineInfo } from "./machineInfo.ts";
-import { estimateSeconds, plannedRuns, type BenchPlan, type PlannedRun } from "./plan.ts";
+import { estimateSeconds, hotSpotVariant, plannedRuns, type BenchPlan, type PlannedRun } from "./plan.ts";
 import { Progress } from "./progress.ts";
 import { scrapeMetrics } from "./prometheus.ts";
 import type { BenchResults, IntegrityCounts, RunResult } from "./results.ts";
 import { sampleLockWaits } from "./sampleLockWaits.ts";
 import { seedLearners, type LearnerRange } from "./seedLearners.ts";
-import { startApiProcesses } from "./startApiProcesses.ts";
+import { startApiProcesses, type ApiProcesses } from "./startApiProcesses.ts";
 
 const K6_DIR = fileURLToPath(new URL("../k6/", import.meta.url));
 const LOCK_TIMEOUT_MS = 2000;
@@ -96,14 +96,8 @@ export async function runBench(plan: BenchPlan, tools: {
 
     const serverNode = { binary: plan.node ?? process.execPath, version: await nodeVersion(plan.node ?? process.execPath) };
     progress.info(`starting ${plan.apiProcesses} API process(es) in bench mode (Node ${serverNode.version})`);
-    const api = await startApiProcesses(plan.apiProcesses, {
-      databaseUrl,
-      authSecret,
-      poolSize: plan.poolSize,
-      lockTimeoutMs: LOCK_TIMEOUT_MS,
-      baseEnv: inherited,
-      node: plan.node,
-    });
+    const apiOptions = { databaseUrl, authSecret, poolSize: plan.poolSize, lockTimeoutMs: LOCK_TIMEOUT_MS, baseEnv: inherited, node: plan.node };
+    const api = await startApiProcesses(plan.apiProcesses, apiOptions);
     cleanup.push(() => api.stop());
     let baseline: { url: string; pid: number } | undefined;
     if (runs.some((r) => r.target === "baseline")) {
@@ -141,13 +135,22 @@ export async function runBench(plan: BenchPlan, tools: {
     // comparison is per process; the other API processes idle (and are not counted) meanwhile.
     const oneProcess = (scenario: PlannedRun["scenario"]) => scenario === "level-up-rate" || scenario === "single";
     const apiUrls = (scenario: PlannedRun["scenario"]) => (oneProcess(scenario) ? api.urls.slice(0, 1) : api.urls);
-    const k6Env = (target: "coupler" | "legacy" | "baseline", vus: number, hot: boolean, rampUp: number, steady: number, scenario: PlannedRun["scenario"] = "level-up") => {
+    const k6Env = (
+      target: "coupler" | "legacy" | "baseline",
+      vus: number,
+      hot: boolean,
+      rampUp: number,
+      steady: number,
+      scenario: PlannedRun["scenario"] = "level-up",
+      /** A hot-spot variant's own API and learner count. */
+      own?: { urls: string[]; hotLearners: number },
+    ) => {
       const think = hot ? plan.hotSpot.thinkMs : plan.thinkMs;
       const xp = hot ? plan.hotSpot.xp : plan.xp;
       const seeded = learners[target === "legacy" ? "legacy" : "coupler"];
       return {
         ...tokens,
-        BASE_URLS: target === "baseline" && baseline ? baseline.url : apiUrls(scenario).join(","),
+        BASE_URLS: target === "baseline" && baseline ? baseline.url : (own?.urls ?? apiUrls(scenario)).join(","),
         TARGET: target,
         VUS: String(vus),
         RAMP_UP_SECONDS: String(rampUp),
@@ -157,7 +160,7 @@ export async function runBench(plan: BenchPlan, tools: {
         RATE: String(plan.rate),
         DURATION: String(steady),
         PRE_ALLOCATED_VUS: String(Math.max(10, Math.ceil(plan.rate / 10))),
-        HOT_LEARNERS: String(plan.hotSpot.learners),
+        HOT_LEARNERS: String(own?.hotLearners ?? plan.hotSpot.learners),
         THINK_MIN_MS: String(think.min),
         THINK_MAX_MS: String(think.max),
         XP_MIN: String(xp.min),
@@ -176,11 +179,29 @@ export async function runBench(plan: BenchPlan, tools: {
       await audit(target === "legacy");
     }
 
+    /**
+     * A hot-spot variant that needs an API of its own (other settings, or the
+     * "before" build): one process, started and warmed up for this run only.
+     */
+    const variantApi = async (run: PlannedRun): Promise<{ own: ApiProcesses | undefined; hotLearners: number } | undefined> => {
+      if (!run.variant) return undefined;
+      const variant = hotSpotVariant(plan, run.variant);
+      if (Object.keys(variant.apiEnv).length === 0 && !variant.before) return { own: undefined, hotLearners: variant.learners };
+      const own = await startApiProcesses(1, { ...apiOptions, extraEnv: variant.apiEnv, entry: variant.before ? plan.beforeApi : undefined });
+      const file = (ext: string) => join(tools.outDir, "k6", `warm-up-${run.id}.${ext}`);
+      const warmUp = k6Env("coupler", 10, false, 0, WARM_UP_SECONDS, "saturation", { urls: own.urls, hotLearners: variant.learners });
+      await progress
+        .run(`warm-up ${run.id} (not counted)`, WARM_UP_SECONDS, runK6(tools.k6, scriptFor("saturation"), env, warmUp, file("json"), file("log")))
+        .catch((error: unknown) => progress.info(`    warm-up ${run.id} failed: ${String(error)}`));
+      return { own, hotLearners: variant.learners };
+    };
+
     const results: RunResult[] = [];
     for (const run of runs) {
       const operation = run.scenario === "sync" ? "sync" : run.scenario === "validate" ? "validate" : "levelUp";
       const result: RunResult = { ...run, operation };
-      const label = `${run.scenario} ${run.target} ${run.vus} VUs`;
+      const label = `${run.scenario} ${run.target} ${run.vus} VUs${run.variant ? ` (${run.variant})` : ""}`;
+      const variants: ApiProcesses[] = [];
       try {
         if (run.target === "raw-pg" || run.target === "pgbench") {
           const options = {
@@ -220,10 +241,19 @@ export async function runBench(plan: BenchPlan, tools: {
         } else {
           // The guard is on for coupler runs (as deployed) and must be off for the legacy path.
           await setGuard(database.pool, run.target !== "legacy", "bench");
-          const scenarioEnv = k6Env(run.target, run.vus, run.scenario === "hot-spot", plan.rampUpSeconds, plan.durationSeconds, run.scenario);
-          const before = await scrapeMetrics(api.urls);
+          const variant = await variantApi(run);
+          if (variant?.own) variants.push(variant.own);
+          const ownApi = variant?.own;
+          const scenarioEnv = k6Env(run.target, run.vus, run.scenario === "hot-spot", plan.rampUpSeconds, plan.durationSeconds, run.scenario, variant && {
+            urls: ownApi?.urls ?? api.urls,
+            hotLearners: variant.hotLearners,
+          });
+          const runUrls = ownApi?.urls ?? api.urls;
+          const before = await scrapeMetrics(runUrls);
           const sampler = sampleLockWaits(database.pool);
           const serverPids = run.target === "baseline" && baseline ? [baseline.pid] : oneProcess(run.scenario) ? api.pids.slice(0, 1) : api.pids;
+          // An API of its own is counted as a process tree: with API_WORKERS=2 its workers are its children.
+          const server = ownApi?.pids[0] !== undefined ? { tree: ownApi.pids[0] } : { pids: serverPids };
           let window: ReturnType<typeof cpuWindow> | undefined;
           const k6 = await progress.run(
             label,
@@ -232,13 +262,13 @@ export async function runBench(plan: BenchPlan, tools: {
               // From 1 s into the steady phase to its end (k6's own start-up only shifts the window later).
               window = cpuWindow((plan.rampUpSeconds + 1) * 1000, (plan.rampUpSeconds + plan.durationSeconds) * 1000, {
                 loadGenerator: { pids: [pid] },
-                server: { pids: serverPids },
+                server,
                 ...postgresCpu,
               });
             }),
           );
           result.pgLockWaits = await sampler.stop();
-          const after = await scrapeMetrics(api.urls);
+          const after = await scrapeMetrics(runUrls);
           result.k6 = { ...operationResult(k6.summary, operation, plan.durationSeconds), exitCode: k6.exitCode };
           const measured = await window;
           if (measured) {
@@ -253,6 +283,8 @@ export async function runBench(plan: BenchPlan, tools: {
       } catch (error) {
         result.skipped = error instanceof Error ? error.message : String(error);
         progress.info(`    ${label} failed: ${result.skipped}`);
+      } finally {
+        for (const own of variants.splice(0)) await own.stop().catch(() => {});
       }
       results.push(result);
     }

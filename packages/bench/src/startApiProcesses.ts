@@ -24,6 +24,10 @@ export async function startApiProcesses(
     baseEnv: Record<string, string | undefined>;
     /** The Node binary to run them with; default this process's. */
     node?: string | undefined;
+    /** Variables over the bench's own (a hot-spot variant's COUPLER_WRITE_COMBINING, API_WORKERS). */
+    extraEnv?: Record<string, string> | undefined;
+    /** Another API build's main.js (the "before" runs). */
+    entry?: string | undefined;
   },
 ): Promise<ApiProcesses> {
   const env = {
@@ -38,8 +42,9 @@ export async function startApiProcesses(
     NODE_ENV: "production",
     // The bench audits around each run itself; a periodic audit would only add load.
     INTEGRITY_CHECK_INTERVAL_MS: "0",
+    ...options.extraEnv,
   };
-  const started = await Promise.allSettled(Array.from({ length: count }, () => startApiProcess({ env, node: options.node })));
+  const started = await Promise.allSettled(Array.from({ length: count }, () => startApiProcess({ env, node: options.node, entry: options.entry })));
   const running = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const stop = async () => {
     await Promise.all(running.map((p) => p.stop()));

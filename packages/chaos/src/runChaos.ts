@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createDatabase, createLogger, type Database, type IntegrityReport, migrate, ProgressLicenseCoupler, runIntegrityAudit } from "@coupler/core";
+import { createDatabase, createLogger, type Database, type IntegrityReport, migrate, type OperationEvent, ProgressLicenseCoupler, runIntegrityAudit } from "@coupler/core";
 import { users } from "@coupler/core/schema";
 import { adminQuery, type RunningPostgres, startEmbeddedPostgres, withDatabase } from "@coupler/embedded";
 import { checkCoupler, type Violation } from "./checker.ts";
@@ -86,6 +86,8 @@ export interface ModeReport {
   /** Up to 50 violations, deduplicated. */
   violations: Violation[];
   integrity: IntegrityReport | undefined;
+  /** Coupler mode: calls that shared a transaction with others (write combining), and how many of those failed (faults that hit a batch). */
+  combined?: { calls: number; failed: number; largestBatch: number };
   legacy?: LegacyCounts & {
     /** Desynced pairs seen by the mid-round snapshot checks (summed over snapshots). */
     desyncsObservedMidRound: number;
@@ -191,7 +193,17 @@ async function runMode(
       citus,
       log,
     });
-    const couplerOn = (db: Database) => new ProgressLicenseCoupler({ pool: db.pool, db: db.db, logger, lockTimeoutMs: 1_000, faults: injector.hooks });
+    const combined = { calls: 0, failed: 0, largestBatch: 0 };
+    const observer = {
+      onOperation: (event: OperationEvent) => {
+        if ((event.batchSize ?? 1) <= 1) return;
+        combined.calls++;
+        if (event.outcome === "error") combined.failed++;
+        combined.largestBatch = Math.max(combined.largestBatch, event.batchSize ?? 1);
+      },
+    };
+    const couplerOn = (db: Database) =>
+      new ProgressLicenseCoupler({ pool: db.pool, db: db.db, logger, lockTimeoutMs: 1_000, faults: injector.hooks, observer });
     const driver: ChaosDriver =
       mode === "coupler"
         ? new CouplerDriver({ normal: couplerOn(work), shortTimeout: couplerOn(short) })
@@ -273,6 +285,7 @@ async function runMode(
       violationCount: violations.length,
       violations: violations.slice(0, 50),
       integrity,
+      ...(mode === "coupler" ? { combined } : {}),
     };
     if (mode === "legacy") {
       report.legacy = {

@@ -16,6 +16,15 @@ export const configFields = {
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   COUPLER_LOCK_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(2000),
   COUPLER_MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(3),
+  /** Write combining (CouplerOptions.combining): on|off|true|false, default on. */
+  COUPLER_WRITE_COMBINING: z
+    .enum(["on", "off", "true", "false"])
+    .default("on")
+    .transform((v) => v === "on" || v === "true"),
+  /** Most calls one combined transaction runs. */
+  COUPLER_WRITE_COMBINING_MAX_BATCH: z.coerce.number().int().min(1).max(10_000).default(64),
+  /** Most calls that may wait for one pair in one process; more get OVERLOADED. */
+  COUPLER_WRITE_COMBINING_MAX_QUEUE: z.coerce.number().int().min(0).max(1_000_000).default(1024),
 };
 
 /** For executables that need only a database. */

@@ -3,6 +3,9 @@ export { createDatabase, dbForClient, type Database, type DatabaseOptions, type 
 export {
   ProgressLicenseCoupler,
   findHistoryGap,
+  DEFAULT_MAX_BATCH_SIZE,
+  DEFAULT_MAX_QUEUE_PER_PAIR,
+  type CombiningOptions,
   type CallOptions,
   type ConsistencyIssue,
   type ConsistencyIssueCode,
@@ -28,6 +31,7 @@ export {
   DeadlockError,
   LockTimeoutError,
   NotFoundError,
+  OverloadedError,
   SqlState,
   UnavailableError,
   ValidationError,

@@ -21,14 +21,25 @@ export interface OperationEvent {
   specialization: string | undefined;
   /** Wall time of the whole call, retries and back-off included. */
   durationMs: number;
-  /** Time spent acquiring the pair's row locks in the last attempt; undefined for reads. */
+  /** Time waiting for the pair in the last attempt: queued in memory (write combining) plus the lock statement; undefined for reads. */
   lockWaitMs: number | undefined;
-  /** The lock wait exceeded the contention threshold: another transaction held the rows. */
+  /**
+   * The call found its pair busy and waited: it queued in memory behind this
+   * process's transaction on the pair (write combining), or another
+   * transaction held the pair's progress row when the lock statement started
+   * (the statement measures it itself; no probe, no restart).
+   */
   contended: boolean;
   /** Attempts beyond the first (deadlock or serialization retries). */
   retries: number;
   /** Deadlocks PostgreSQL reported during the call, retried or not. */
   deadlocks: number;
+  /**
+   * Calls that shared this call's last transaction, itself included (write
+   * combining; 1 when alone). Undefined for reads, enroll and calls refused
+   * before a transaction.
+   */
+  batchSize?: number | undefined;
 }
 
 /**

@@ -15,9 +15,16 @@ export async function createUsers(database: Database, count: number): Promise<nu
   return rows.map((r) => r.id);
 }
 
+/**
+ * Write combining for the couplers the tests create: on (core's default)
+ * unless COUPLER_WRITE_COMBINING=off, so the whole suite runs under both
+ * settings (`COUPLER_WRITE_COMBINING=off pnpm --filter @coupler/testing test`).
+ */
+const combining = { enabled: process.env.COUPLER_WRITE_COMBINING !== "off" };
+
 /** A coupler over `database` with quiet logs; options override the defaults. */
 export function createCoupler(database: Database, options: Partial<CouplerOptions> = {}): ProgressLicenseCoupler {
-  return new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger: createLogger("test", "silent"), ...options });
+  return new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger: createLogger("test", "silent"), combining, ...options });
 }
 
 /**

@@ -19,7 +19,10 @@ export interface WriteShape {
  *
  * BEGIN; SET LOCAL lock_timeout (one round trip); one SELECT locking both rows
  * `FOR UPDATE OF progress, license` with the idempotency lookup, first NOWAIT
- * (a held row restarts the transaction and waits, as the coupler's probe does);
+ * (a held row restarts the transaction and waits, as the coupler's contention
+ * probe did before write combining; the coupler now asks inside its one lock
+ * statement, and takes its keys and audit rows as arrays, so a lone call is
+ * the same four round trips with slightly larger statements);
  * one INSERT of the audit row with the progress, license and history writes as
  * data-modifying CTEs; COMMIT. Named statements, prepared once per connection,
  * as the coupler's default `preparedStatements: true`.

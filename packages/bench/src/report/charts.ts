@@ -151,11 +151,12 @@ function lockWaitSpec(results: BenchResults): TopLevelSpec {
 function hotSpotSpec(results: BenchResults): TopLevelSpec {
   const values = results.runs.flatMap((r) => {
     if (r.scenario !== "hot-spot" || !r.k6) return [];
-    const latency = ["avg", "p95", "p99"].map((stat) => ({ measure: `latency ${stat}`, path: r.target, ms: r.k6?.latency[stat as "avg" | "p95" | "p99"] ?? 0 }));
+    const path = r.variant ? `${r.target} ${r.variant}` : r.target;
+    const latency = ["avg", "p95", "p99"].map((stat) => ({ measure: `latency ${stat}`, path, ms: r.k6?.latency[stat as "avg" | "p95" | "p99"] ?? 0 }));
     const lock = r.lock
       ? [
-          { measure: "lock wait avg", path: r.target, ms: r.lock.lockWaitAvgMs },
-          { measure: "lock wait p95", path: r.target, ms: r.lock.lockWaitP95Ms },
+          { measure: "lock wait avg", path, ms: r.lock.lockWaitAvgMs },
+          { measure: "lock wait p95", path, ms: r.lock.lockWaitP95Ms },
         ]
       : [];
     return [...latency, ...lock];

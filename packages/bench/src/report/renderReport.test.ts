@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { BenchResults, RunResult } from "../results.ts";
+import type { HotSpotVariantName } from "../plan.ts";
 import { latencyScale, renderCharts } from "./charts.ts";
 import { readingTheNumbers, renderReport } from "./renderReport.ts";
 import { evaluateTargets } from "./targets.ts";
@@ -34,13 +35,18 @@ describe("renderReport", () => {
       "| 10 | 38.34 ms | 93.01 ms | 146.55 ms",
       "| 50 | 446.56 ms | 1390.56 ms | 1624.36 ms",
     ]);
-    expect(rows[0]).toContain("100.0% found the rows locked (avg lock wait 9.49 ms, p95 ≤ 25.00 ms)");
+    expect(rows[0]).toContain("100.0% found the pair busy (avg lock wait 9.49 ms, p95 ≤ 25.00 ms)");
     expect(rows[0]).toContain("PostgreSQL: a lock waiter in 0% of samples");
     expect(report).toContain("pg_stat_activity sampled every 250 ms");
   });
 
   it("has the hot-spot, saturation and ceiling tables with throughput as a ratio to raw pg", () => {
-    expect(tableAfter("## Hot spot", "| Path | Avg | P95 | P99 | Throughput | Failed requests | Lock contention | Desynced pairs after |")).toHaveLength(2);
+    expect(
+      tableAfter(
+        "## Hot spot",
+        "| Path | Build | Combining | Workers | Learners | Throughput | Of spread | Avg | P95 | P99 | PG CPU/call | Failed | Lock contention | Desynced after |",
+      ),
+    ).toHaveLength(2);
     const sat = tableAfter("## Saturation", "| Path | Throughput | Avg | P95 | P99 | Throughput vs raw pg | Errors | Avg latency vs raw pg |");
     expect(sat.map((r) => r.split(" | ")[0])).toEqual(["| coupler", "| legacy", "| raw-pg", "| pgbench"]);
     expect(sat[0]).toContain("| 104/s |");
@@ -57,9 +63,10 @@ describe("renderReport", () => {
   });
 
   it("marks each target met, not met or not measured, honestly", () => {
-    // The quick fixture has no fixed-rate, one-at-a-time, 1000-user or minimal-server runs.
+    // The quick fixture has no fixed-rate, one-at-a-time, 1000-user, minimal-server or spread hot-spot runs.
     const checks = evaluateTargets(results);
-    expect(checks.map((c) => c.met)).toEqual([null, null, null, null, null, null, true, true]);
+    expect(checks.map((c) => c.met)).toEqual([null, null, null, null, null, null, true, null, true]);
+    expect(checks[7]?.measured).toMatch(/^no spread run, P95 /);
     expect(checks[2]?.measured).toBe("not measured (no 1000-user level in this run)");
     expect(report).toMatch(/\| API CPU per level-up ≤ 1\.25× .* \| not measured \|/);
   });
@@ -144,6 +151,39 @@ describe("renderCharts", () => {
     expect(latency?.svg).not.toContain("10,000");
     expect(latencyScale([33, 1624])).toEqual({ type: "linear", nice: true });
     expect(latencyScale([5, 16_000])).toEqual({ type: "log", domain: [4, 20_000], nice: false });
+  });
+});
+
+describe("the hot spot's comparison", () => {
+  it("puts combining on and off, the spread-out twin and two workers side by side, each hot run as a share of its spread twin", () => {
+    const hot = results.runs.find((r) => r.scenario === "hot-spot" && r.target === "coupler");
+    if (!hot?.k6) throw new Error("the fixture has a coupler hot-spot run");
+    const variant = (name: HotSpotVariantName, throughput: number): RunResult => ({
+      ...hot,
+      id: `${hot.id}-${name}`,
+      variant: name,
+      k6: { ...hot.k6, throughput } as NonNullable<RunResult["k6"]>,
+    });
+    const withVariants: BenchResults = {
+      ...results,
+      plan: { ...results.plan, hotSpot: { ...results.plan.hotSpot, spreadLearners: 1000, variants: ["combining-off", "spread", "workers-2", "workers-2-spread"] } },
+      runs: [
+        ...results.runs.map((r) => (r === hot ? { ...r, k6: { ...hot.k6, throughput: 900 } as NonNullable<RunResult["k6"]> } : r)),
+        variant("combining-off", 450),
+        variant("spread", 1000),
+        variant("workers-2", 700),
+        variant("workers-2-spread", 1000),
+      ],
+    };
+    const rendered = renderReport(withVariants, []);
+    const rows = rendered.split("\n").filter((l) => l.startsWith("| coupler |"));
+    expect(rows.find((r) => r.includes("| this | on | 1 | 2 | 900/s | 90% |"))).toBeDefined();
+    expect(rows.find((r) => r.includes("| this | off | 1 | 2 | 450/s | 45% |"))).toBeDefined();
+    expect(rows.find((r) => r.includes("| this | on | 1 | 1000 | 1000/s | — |"))).toBeDefined();
+    expect(rows.find((r) => r.includes("| this | on | 2 | 2 | 700/s | 70% |"))).toBeDefined();
+    expect(rendered).toContain("### Workers: the hot spot at API_WORKERS=1 and 2 (combining on)");
+    expect(rendered).toMatch(/\| 1 \| 900\/s \| 1000\/s \| 90% \|/);
+    expect(rendered).toMatch(/\| 2 \| 700\/s \| 1000\/s \| 70% \|/);
   });
 });
 

@@ -1,26 +1,16 @@
 import type { LatencyStats } from "../latencyStats.ts";
-import type { LockStats } from "../lockStats.ts";
 import type { BenchResults, RunResult } from "../results.ts";
-import type { PgLockWaits } from "../sampleLockWaits.ts";
 import type { Chart } from "./charts.ts";
+import { contentionCell, table } from "./markdown.ts";
+import { renderHotSpot } from "./renderHotSpot.ts";
 import { evaluateTargets, findRun, referenceLevel, signedPercent } from "./targets.ts";
+
+export { contentionCell } from "./markdown.ts";
 
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 const rate = (v: number) => `${v.toFixed(0)}/s`;
 const cpuMs = (v: number | null | undefined) => (v == null ? "—" : `${v.toFixed(3)} ms`);
 const cores = (v: number | null | undefined) => (v == null ? "—" : v.toFixed(2));
-
-function table(header: string[], rows: string[][]): string {
-  return [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
-}
-
-/** "0.4% found the rows locked (avg lock wait 0.21 ms, p95 ≤ 0.50 ms)" */
-export function contentionCell(lock: LockStats | undefined, pg?: PgLockWaits): string {
-  if (!lock) return "n/a";
-  const share = `${(lock.contentionShare * 100).toFixed(1)}%`;
-  const seen = pg ? `; PostgreSQL: a lock waiter in ${(pg.shareWithWaiters * 100).toFixed(0)}% of samples, ${pg.avgWaiting.toFixed(2)} waiting on average (max ${pg.maxWaiting})` : "";
-  return `${share} found the rows locked (avg lock wait ${ms(lock.lockWaitAvgMs)}, p95 ≤ ${ms(lock.lockWaitP95Ms)})${seen}`;
-}
 
 function failures(run: RunResult): string {
   const k6 = run.k6;
@@ -71,9 +61,10 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
 
   out.push("## Level-up against concurrent users (coupler)");
   out.push(
-    `Lock contention is measured, not guessed: the coupler first asks for the pair's row locks with NOWAIT; when another transaction holds them, ` +
-      `it restarts the transaction and waits, and the call counts as contended. The share is \`coupler_lock_contention_total\` over the calls that took locks, ` +
-      `and the wait is \`coupler_lock_wait_seconds\` (time in the one SELECT … FOR UPDATE OF progress, license statement, round trip included), both scraped from /metrics before and after each run ` +
+    `Lock contention is measured, not guessed: a call counts as contended when it found its pair busy, either queued in memory behind its process's ` +
+      `transaction on the pair (write combining) or finding the pair's rows locked by another transaction when its lock statement started ` +
+      `(the statement asks itself, FOR UPDATE SKIP LOCKED in an InitPlan; no extra statement or transaction). The share is \`coupler_lock_contention_total\` over the calls that took locks, ` +
+      `and the wait is \`coupler_lock_wait_seconds\` (time queued in memory plus the one SELECT … FOR UPDATE OF progress, license statement, round trip included), both scraped from /metrics before and after each run ` +
       `(p95 wait is the upper bound of its histogram bucket). ` +
       `PostgreSQL's own view is beside it: pg_stat_activity sampled every 250 ms for backends waiting on a lock (wait_event_type = 'Lock'). Learners drawn at random from ${plan.learners}.`,
   );
@@ -98,23 +89,7 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
     ),
   );
 
-  out.push(`## Hot spot: ${plan.hotSpot.vus} VUs on ${plan.hotSpot.learners} learners`);
-  out.push(
-    `Row locks are per learner and specialization, so contention grows with requests per learner, not with users in total. ` +
-      `Here every VU levels up one of ${plan.hotSpot.learners} learners with ${plan.hotSpot.thinkMs.min}–${plan.hotSpot.thinkMs.max} ms think time.`,
-  );
-  out.push(
-    table(
-      ["Path", "Avg", "P95", "P99", "Throughput", "Failed requests", "Lock contention", "Desynced pairs after"],
-      results.runs
-        .filter((r) => r.scenario === "hot-spot")
-        .map((r) => {
-          const l = r.k6?.latency;
-          const contention = r.target === "legacy" ? "none: no row locks" : contentionCell(r.lock, r.pgLockWaits);
-          return [r.target, l ? ms(l.avg) : "—", l ? ms(l.p95) : "—", l ? ms(l.p99) : "—", rate(r.k6?.throughput ?? 0), failures(r), contention, String(r.integrity?.desynced ?? "—")];
-        }),
-    ),
-  );
+  out.push(...renderHotSpot(results));
 
   out.push(`## Saturation and the ceiling: ${plan.saturationVus} concurrent clients, no think time`);
   out.push(

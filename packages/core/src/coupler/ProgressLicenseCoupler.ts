@@ -4,13 +4,10 @@ import { ValidationError } from "../errors/index.ts";
 import * as inputs from "../inputs.ts";
 import { createLogger } from "../logger.ts";
 import { parseInput } from "../validate.ts";
-import { lockPair } from "./lockPair.ts";
-import { advance } from "./operations/advance.ts";
+import { WriteCombiner } from "./combiner.ts";
 import { enroll } from "./operations/enroll.ts";
 import { get } from "./operations/get.ts";
 import { history } from "./operations/history.ts";
-import { levelUp } from "./operations/levelUp.ts";
-import { sync } from "./operations/sync.ts";
 import { validate } from "./operations/validate.ts";
 import { precheck, rulesFor, runRead, runWrite, type CouplerRuntime, type OperationContext } from "./runOperation.ts";
 import { SeedAliases } from "./seedAliases.ts";
@@ -42,10 +39,16 @@ export type Input<T extends { specialization: string }> = Omit<T, "specializatio
  * (the API's schemas too), and hands it to the operation of the same name
  * in `operations/`. The seed's names remain as deprecated aliases, inherited
  * from `SeedAliases` (seedAliases.ts).
+ *
+ * Writes to one pair (levelUp, advance, sync) that arrive while a
+ * transaction on that pair is in flight in this coupler wait in memory and
+ * run together in its next transaction, each caller getting its own result
+ * or error as if alone (write combining, `combiner.ts`; on by default).
  */
 export class ProgressLicenseCoupler extends SeedAliases {
   readonly catalogue: Catalogue;
   readonly #rt: CouplerRuntime;
+  readonly #combiner: WriteCombiner;
 
   constructor(options: CouplerOptions) {
     super();
@@ -63,6 +66,12 @@ export class ProgressLicenseCoupler extends SeedAliases {
       logger: options.logger ?? createLogger(),
       faults: options.faults,
     };
+    this.#combiner = new WriteCombiner(this.#rt, options.combining);
+  }
+
+  /** Whether concurrent writes to one pair share a transaction (see `CouplerOptions.combining`). */
+  get combining(): boolean {
+    return this.#combiner.enabled;
   }
 
   /** Creates the progress and license rows of a learner at level 1, together. Idempotent. */
@@ -88,7 +97,7 @@ export class ProgressLicenseCoupler extends SeedAliases {
       const valid = parseInput(inputs.levelUpInput, input, ctx);
       return { ...valid, rules: await rulesFor(this.#rt, valid.specialization, ctx), actor: call.actor ?? DEFAULT_ACTOR };
     });
-    return runWrite(this.#rt, ctx, call, async (tx) => levelUp(tx, await lockPair(tx, step), step));
+    return this.#combiner.submit(ctx, call, { operation: "levelUp", input: step });
   }
 
   /**
@@ -109,7 +118,7 @@ export class ProgressLicenseCoupler extends SeedAliases {
       }
       return { ...valid, actor: call.actor ?? DEFAULT_ACTOR };
     });
-    return runWrite(this.#rt, ctx, call, async (tx) => advance(tx, await lockPair(tx, step), step));
+    return this.#combiner.submit(ctx, call, { operation: "advance", input: step });
   }
 
   /**
@@ -120,12 +129,12 @@ export class ProgressLicenseCoupler extends SeedAliases {
    */
   async sync(input: Input<inputs.SyncInput>, call: CallOptions = {}): Promise<SyncResult> {
     const ctx = this.#ctx("sync", input);
-    const parsed = await precheck(this.#rt, ctx, async () => {
+    const step = await precheck(this.#rt, ctx, async () => {
       const valid = parseInput(inputs.syncInput, input, ctx);
       await rulesFor(this.#rt, valid.specialization, ctx);
-      return valid;
+      return { ...valid, actor: call.actor ?? DEFAULT_ACTOR };
     });
-    return runWrite(this.#rt, ctx, call, (tx) => sync(tx, { ...parsed, actor: call.actor ?? DEFAULT_ACTOR }));
+    return this.#combiner.submit(ctx, call, { operation: "sync", input: step });
   }
 
   /** Checks one pair in a single snapshot: both halves present, levels equal and in range, history contiguous. */

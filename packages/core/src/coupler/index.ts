@@ -1,5 +1,6 @@
 export { ProgressLicenseCoupler, type Input } from "./ProgressLicenseCoupler.ts";
 export { findHistoryGap } from "./findHistoryGap.ts";
+export { DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_QUEUE_PER_PAIR, type CombiningOptions } from "./combiner.ts";
 export type {
   AdvanceResult,
   CallOptions,

@@ -1,75 +1,101 @@
 import { eq } from "drizzle-orm";
 import type { Db } from "../client.ts";
-import { NotFoundError, SqlState, sqlStateOf } from "../errors/index.ts";
+import { NotFoundError } from "../errors/index.ts";
 import { users, type SpecializationProgress, type UserLicense } from "../schema.ts";
-import { LocksHeld, type OperationContext, type WriteTx } from "./runOperation.ts";
+import type { PairRows, StoredResult } from "./change.ts";
+import type { OperationContext, WriteTx } from "./runOperation.ts";
 import type { LockMode } from "./statements.ts";
 
-/** A pair whose two rows this transaction holds FOR UPDATE. */
-export interface LockedPair {
-  progress: SpecializationProgress;
-  license: UserLicense;
-  /** The stored result of the call's idempotency key, when it was used before. */
-  stored: { requestHash: string; response: unknown } | undefined;
+/** A caller's idempotency key: keys are per caller, learner and specialization. */
+export interface CallerKey {
+  caller: string;
+  key: string;
+}
+
+/** A pair whose two rows this transaction holds FOR UPDATE, with the stored results of the keys asked for. */
+export interface LockedPair extends PairRows {
+  /** Stored results by `storedKey(caller, key)`. */
+  stored: Map<string, StoredResult>;
 }
 
 export interface PairKey {
   userId: number;
   specialization: string;
-  idempotencyKey?: string | undefined;
-  /** The caller, whose idempotency keys are its own. */
-  actor: string;
+}
+
+/** The map key of a caller's idempotency key. */
+export function storedKey(caller: string, key: string): string {
+  return `${caller}\u0000${key}`;
 }
 
 /**
- * Locks a pair's two rows in the fixed order (progress, then license) and
- * requires both. One round trip when both exist; a pair with a missing half
- * falls back to locking the halves one by one, to say which half is missing.
+ * Locks a pair's two rows in the fixed order (progress, then license) in one
+ * round trip, reading the stored results of `keys` in the same statement.
+ * Undefined when either half is missing (see `lockPair` for the slow path).
  *
- * Contention is measured, not guessed from timings: the first attempt asks
- * with NOWAIT. If the rows are held, the transaction restarts and waits
- * (bounded by lock_timeout), and the call counts as contended. Uncontended
- * calls pay nothing for this.
+ * Contention is measured by the same statement, not guessed from timings: it
+ * reports whether another transaction held the progress row when it started
+ * (see `Statements.lockPair`), and the call then counts as contended. No
+ * extra statement, no restart.
  */
-export async function lockPair(tx: WriteTx, key: PairKey): Promise<LockedPair> {
-  const { ctx } = tx;
-  const [row] = await withLockProbe(tx, (mode) =>
-    tx.rt.statements
-      .lockPair(tx.db, tx.client, mode)
-      .execute({
-        userId: key.userId,
-        specialization: key.specialization,
-        caller: key.actor,
-        // No key: "", which no stored key equals (keys are never empty). Not NULL: `key = NULL`
-        // is constant false, which Citus prunes to no shard, and then refuses the FOR UPDATE.
-        key: key.idempotencyKey ?? "",
-        retentionMs: tx.rt.idempotencyRetentionMs,
-      }),
+export async function lockPairWithKeys(tx: WriteTx, pair: PairKey, keys: CallerKey[]): Promise<LockedPair | undefined> {
+  const rows = await timedLock(tx, (mode) =>
+    tx.rt.statements.lockPair(tx.db, tx.client, mode).execute({
+      userId: pair.userId,
+      specialization: pair.specialization,
+      callers: [...new Set(keys.map((k) => k.caller))],
+      keys: [...new Set(keys.map((k) => k.key))],
+      retentionMs: tx.rt.idempotencyRetentionMs,
+    }),
   );
-  if (row) return { progress: row.progress, license: row.license, stored: row.stored ?? undefined };
-  const { progress, license } = await lockHalves(tx, key);
-  if (!progress && !license) return notEnrolled(tx.db, key, ctx);
+  const [first] = rows;
+  if (!first) return undefined;
+  if (!first.free) tx.attempt.contended = true;
+  const stored = new Map<string, StoredResult>();
+  for (const row of rows) {
+    const s = row.stored;
+    if (s?.caller != null && s.key != null) stored.set(storedKey(s.caller, s.key), { requestHash: s.requestHash, response: s.response });
+  }
+  return { progress: { ...first.progress }, license: { ...first.license }, stored };
+}
+
+/**
+ * Locks a pair's two rows and requires both: the pair statement, and when it
+ * finds no pair, the halves one by one (see `lockHalvesOrNotFound`).
+ */
+export async function lockPair(tx: WriteTx, pair: PairKey, keys: CallerKey[] = []): Promise<LockedPair> {
+  return (await lockPairWithKeys(tx, pair, keys)) ?? lockHalvesOrNotFound(tx, pair, keys);
+}
+
+/**
+ * After the pair statement found no pair: locks the halves one by one, to say
+ * which half is missing (NOT_FOUND), or to lock a pair enrolled between the
+ * two statements (then reads the keys again under the locks).
+ */
+export async function lockHalvesOrNotFound(tx: WriteTx, pair: PairKey, keys: CallerKey[]): Promise<LockedPair> {
+  const { ctx } = tx;
+  const { progress, license } = await lockHalves(tx, pair);
+  if (!progress && !license) return notEnrolled(tx.db, pair, ctx);
   if (!progress || !license) {
     const missing = progress ? "license" : "progress";
     const other = progress ? "progress" : "license";
     throw new NotFoundError(
       missing,
-      `${ctx.operation}: user ${key.userId} in ${key.specialization} has no ${missing} row; repair it with sync from ${other}`,
+      `${ctx.operation}: user ${pair.userId} in ${pair.specialization} has no ${missing} row; repair it with sync from ${other}`,
       ctx,
     );
   }
-  // Enrolled between the two statements: the halves are locked now, in order.
-  return { progress, license, stored: undefined };
+  return (await lockPairWithKeys(tx, pair, keys)) ?? { progress: { ...progress }, license: { ...license }, stored: new Map() };
 }
 
 /** Locks whichever halves of a pair exist: progress first, then license. */
 export async function lockHalves(
   tx: WriteTx,
-  key: Pick<PairKey, "userId" | "specialization">,
+  key: PairKey,
 ): Promise<{ progress: SpecializationProgress | undefined; license: UserLicense | undefined }> {
   const params = { userId: key.userId, specialization: key.specialization };
   const { statements } = tx.rt;
-  return withLockProbe(tx, async (mode) => {
+  return timedLock(tx, async (mode) => {
     const [progress] = await statements.lockProgress(tx.db, tx.client, mode).execute(params);
     const [license] = await statements.lockLicense(tx.db, tx.client, mode).execute(params);
     return { progress, license };
@@ -77,7 +103,7 @@ export async function lockHalves(
 }
 
 /** NOT_FOUND for the user, or for the enrollment when the user exists. */
-export async function notEnrolled(db: Db, key: Pick<PairKey, "userId" | "specialization">, ctx: OperationContext): Promise<never> {
+export async function notEnrolled(db: Db, key: PairKey, ctx: OperationContext): Promise<never> {
   await requireUser(db, key.userId, ctx);
   throw new NotFoundError("enrollment", `${ctx.operation}: user ${key.userId} is not enrolled in ${key.specialization}`, ctx);
 }
@@ -87,17 +113,11 @@ export async function requireUser(db: Db, userId: number, ctx: OperationContext)
   if (!user) throw new NotFoundError("user", `${ctx.operation}: user ${userId} does not exist`, ctx);
 }
 
-/** Runs `lock` in the call's lock mode, timing it; a held row under the probe restarts the transaction. */
-async function withLockProbe<T>(tx: WriteTx, lock: (mode: LockMode) => Promise<T>): Promise<T> {
+/** Runs `lock` in the call's lock mode (NOWAIT when asked), adding its time to the attempt's lock wait. */
+async function timedLock<T>(tx: WriteTx, lock: (mode: LockMode) => Promise<T>): Promise<T> {
   const noWait = tx.call.noWait ?? tx.rt.noWait;
-  const probing = !noWait && tx.attempt.probe;
   const started = performance.now();
-  try {
-    const rows = await lock(noWait || probing ? "nowait" : "wait");
-    tx.attempt.lockWaitMs = (tx.attempt.lockWaitMs ?? 0) + (performance.now() - started);
-    return rows;
-  } catch (error) {
-    if (probing && sqlStateOf(error) === SqlState.lockNotAvailable) throw new LocksHeld();
-    throw error;
-  }
+  const rows = await lock(noWait ? "nowait" : "wait");
+  tx.attempt.lockWaitMs = (tx.attempt.lockWaitMs ?? 0) + (performance.now() - started);
+  return rows;
 }

@@ -36,17 +36,13 @@ export interface Outcome<T> {
   result: T;
 }
 
-/** The lock bookkeeping of one call, carried across its attempts. */
+/** The lock bookkeeping of one transaction's calls, carried across its attempts. */
 export interface Attempt {
+  /** Time spent in the lock statements of the last attempt, in ms. */
   lockWaitMs: number | undefined;
-  /** Take the locks with NOWAIT first, to learn whether another transaction holds them. */
-  probe: boolean;
-  /** A probe found the rows locked: this call had to wait. */
+  /** Another transaction held the pair's progress row when the lock statement started (a queued call counts too: `WriteCombiner`). */
   contended: boolean;
 }
-
-/** The NOWAIT probe found the pair locked; the transaction restarts and waits. */
-export class LocksHeld extends Error {}
 
 /** One write transaction as the operations see it. */
 export interface WriteTx {
@@ -58,7 +54,7 @@ export interface WriteTx {
   call: CallOptions;
 }
 
-const WRITE: TransactionOptions = { isolationLevel: "read committed", accessMode: "read write" };
+export const WRITE: TransactionOptions = { isolationLevel: "read committed", accessMode: "read write" };
 const SNAPSHOT: TransactionOptions = { isolationLevel: "repeatable read", accessMode: "read only" };
 
 /** Runs the checks that precede the transaction; a refusal is reported like any failed call. */
@@ -68,7 +64,7 @@ export async function precheck<T>(rt: CouplerRuntime, ctx: OperationContext, che
     return await checks();
   } catch (error) {
     const failure = toCouplerError(error, { ...ctx, lockTimeoutMs: rt.lockTimeoutMs, noWait: rt.noWait, attempts: 1 });
-    report(rt, ctx, "error", failure, started, { lockWaitMs: undefined, probe: false, contended: false }, 0, 0);
+    report(rt, ctx, "error", failure, started, { lockWaitMs: undefined, contended: false }, 0, 0);
     throw failure;
   }
 }
@@ -110,7 +106,7 @@ async function run<T>(
   const started = performance.now();
   let retries = 0;
   let deadlocks = 0;
-  const attempt: Attempt = { lockWaitMs: undefined, probe: true, contended: false };
+  const attempt: Attempt = { lockWaitMs: undefined, contended: false };
   for (;;) {
     attempt.lockWaitMs = undefined;
     try {
@@ -118,17 +114,11 @@ async function run<T>(
       report(rt, ctx, outcome, undefined, started, attempt, retries, deadlocks);
       return result;
     } catch (error) {
-      if (error instanceof LocksHeld) {
-        // Not a retry: the same transaction again, now waiting for the locks.
-        attempt.probe = false;
-        attempt.contended = true;
-        continue;
-      }
       const state = sqlStateOf(error);
       if (state === SqlState.deadlockDetected) deadlocks++;
-      if (!(error instanceof CouplerError) && isRetryable(error, state) && retries < rt.maxRetries) {
+      if (shouldRetry(rt, error, state, retries)) {
         retries++;
-        await sleep(Math.random() * rt.retryBaseDelayMs * 2 ** retries);
+        await backOff(rt, retries);
         continue;
       }
       const failure = toCouplerError(error, {
@@ -143,7 +133,8 @@ async function run<T>(
   }
 }
 
-function report(
+/** Reports one call to the observer and the log. */
+export function report(
   rt: CouplerRuntime,
   ctx: OperationContext,
   outcome: OperationOutcome,
@@ -152,6 +143,7 @@ function report(
   attempt: Attempt,
   retries: number,
   deadlocks: number,
+  batchSize?: number,
 ): void {
   const event = {
     operation: ctx.operation,
@@ -164,6 +156,7 @@ function report(
     contended: attempt.contended,
     retries,
     deadlocks,
+    ...(batchSize === undefined ? {} : { batchSize }),
   };
   try {
     rt.observer?.onOperation(event);
@@ -176,6 +169,16 @@ function report(
     const level = error.code === "DB" || error.code === "UNAVAILABLE" ? "error" : "warn";
     rt.logger[level]({ ...event, err: error }, `${ctx.operation} failed: ${error.message}`);
   }
+}
+
+/** Whether a failed transaction is tried again: a deadlock, serialization failure or key race, within the retries. */
+export function shouldRetry(rt: CouplerRuntime, error: unknown, state: string | undefined, retries: number): boolean {
+  return !(error instanceof CouplerError) && isRetryable(error, state) && retries < rt.maxRetries;
+}
+
+/** The jittered exponential back-off before retry number `retries`. */
+export function backOff(rt: CouplerRuntime, retries: number): Promise<void> {
+  return sleep(Math.random() * rt.retryBaseDelayMs * 2 ** retries);
 }
 
 function isRetryable(error: unknown, state: string | undefined): boolean {

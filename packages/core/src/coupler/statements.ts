@@ -1,4 +1,5 @@
-import { and, eq, not, sql, type Placeholder, type WithSubquery } from "drizzle-orm";
+import { and, eq, fillPlaceholders, not, sql, type Placeholder, type Query, type SQL, type SQLChunk } from "drizzle-orm";
+import { PgDialect, type AnyPgColumn } from "drizzle-orm/pg-core";
 import type pg from "pg";
 import type { Db } from "../client.ts";
 import {
@@ -11,17 +12,60 @@ import {
 
 export type LockMode = "wait" | "nowait";
 
-/** Which rows a write statement touches; each shape is its own statement. */
-export interface WriteShape {
-  progress: boolean;
-  license: boolean;
-  history: boolean;
-  idempotency: boolean;
+/** The lock statement's parameters. */
+export interface LockParams {
+  userId: number;
+  specialization: string;
+  /** The distinct callers and the distinct idempotency keys of the batch's keyed calls. */
+  callers: string[];
+  keys: string[];
+  /** How long a key is remembered, in ms. */
+  retentionMs: number;
 }
 
-/** Values for a write statement; the unused ones of a shape are null. */
+/** The write statement's parameters: the pair's final rows, and a row per history step, idempotency record and audit entry. */
+export interface WriteParams {
+  userId: number;
+  specialization: string;
+  progressId: number;
+  licenseId: number;
+  /** Whether the progress row is rewritten, with these values (the statement's shape; not sent). */
+  writeProgress: boolean;
+  currentLevel: number;
+  totalXp: number;
+  completedSessions: number;
+  /** Whether the license row is rewritten, with these values (the statement's shape; not sent). */
+  writeLicense: boolean;
+  licenseLevel: number;
+  maxAchievedLevel: number;
+  historyFrom: number[];
+  historyTo: number[];
+  historyReasons: string[];
+  historyActors: string[];
+  keys: string[];
+  keyOperations: string[];
+  keyCallers: string[];
+  keyHashes: string[];
+  /** Each response as JSON text. */
+  keyResponses: string[];
+  auditOperations: string[];
+  auditXp: number[];
+  auditSessions: number[];
+  auditFrom: (number | null)[];
+  auditTo: (number | null)[];
+  auditActors: string[];
+  auditKeys: (string | null)[];
+  auditOutcomes: string[];
+}
 
-const ph = sql.placeholder;
+/** A placeholder whose name must be one of `P`'s keys: a misspelt parameter does not type-check. */
+const param = <P>() => <K extends keyof P & string>(name: K) => sql.placeholder(name);
+const lockParam = param<LockParams>();
+const writeParam = param<WriteParams>();
+const dialect = new PgDialect();
+
+/** Each write statement's text and parameters in order, by shape, rendered on first use. */
+const writeQueries = new Map<string, Query>();
 
 /**
  * The coupler's hot statements, each a named builder. A statement is built
@@ -36,11 +80,19 @@ export class Statements {
   constructor(readonly named: boolean) {}
 
   /**
-   * Both rows of a pair and the stored result of an idempotency key, locked
-   * in one statement in the fixed order: progress, then license (FOR UPDATE
-   * OF lists them in that order, and PostgreSQL takes row marks in that
-   * order). The key row is read, not locked: the progress lock already
-   * serializes calls on the pair. No row when either half is missing.
+   * Both rows of a pair and the stored results of the batch's idempotency
+   * keys, locked in one statement in the fixed order: progress, then license
+   * (FOR UPDATE OF lists them in that order, and PostgreSQL takes row marks
+   * in that order). A row per stored key (or one, with null key columns).
+   * Key rows are read, not locked: the progress lock already serializes
+   * calls on the pair. No row when either half is missing.
+   *
+   * `free` is the contention measurement, taken by the same statement: an
+   * uncorrelated EXISTS over the progress row FOR UPDATE SKIP LOCKED, which
+   * PostgreSQL runs once as an InitPlan before the rows are locked. It is
+   * false when another transaction held the progress row as this statement
+   * started, so the call is about to wait. (It locks the row when free, which
+   * the statement does next anyway, in the same order.)
    *
    * A key is the caller's key for this pair, and only while it is younger
    * than the retention: an older one is not matched, whether or not the
@@ -49,18 +101,29 @@ export class Statements {
    */
   lockPair(db: Db, client: pg.PoolClient, mode: LockMode) {
     return this.#prepared(client, `coupler_lock_pair_${mode}`, (name) => {
-      const expired = db.$with("expired_key").as(db.delete(idempotencyKeys).where(and(keyOf(), not(freshKey()))));
+      const expired = db.$with("expired_key").as(db.delete(idempotencyKeys).where(and(keysOf(), not(freshKey()))));
+      const probe = db
+        .select({ one: sql`1` })
+        .from(specializationProgress)
+        .where(progressOf(lockParam("userId"), lockParam("specialization")))
+        .for("update", { skipLocked: true });
       return db
         .with(expired)
         .select({
           progress: specializationProgress,
           license: userLicenses,
-          stored: { requestHash: idempotencyKeys.requestHash, response: idempotencyKeys.response },
+          stored: {
+            caller: idempotencyKeys.caller,
+            key: idempotencyKeys.key,
+            requestHash: idempotencyKeys.requestHash,
+            response: idempotencyKeys.response,
+          },
+          free: sql<boolean>`exists ${probe}`.mapWith(Boolean),
         })
         .from(specializationProgress)
-        .innerJoin(userLicenses, licenseOf(ph("userId"), ph("specialization")))
-        .leftJoin(idempotencyKeys, and(keyOf(), freshKey()))
-        .where(progressOf(ph("userId"), ph("specialization")))
+        .innerJoin(userLicenses, licenseOf(lockParam("userId"), lockParam("specialization")))
+        .leftJoin(idempotencyKeys, and(keysOf(), freshKey()))
+        .where(progressOf(lockParam("userId"), lockParam("specialization")))
         .for("update", mode === "nowait" ? { of: [specializationProgress, userLicenses], noWait: true } : { of: [specializationProgress, userLicenses] })
         .prepare(name);
     });
@@ -72,7 +135,7 @@ export class Statements {
       db
         .select()
         .from(specializationProgress)
-        .where(progressOf(ph("userId"), ph("specialization")))
+        .where(progressOf(lockParam("userId"), lockParam("specialization")))
         .for("update", mode === "nowait" ? { noWait: true } : {})
         .prepare(name),
     );
@@ -84,94 +147,40 @@ export class Statements {
       db
         .select()
         .from(userLicenses)
-        .where(licenseOf(ph("userId"), ph("specialization")))
+        .where(licenseOf(lockParam("userId"), lockParam("specialization")))
         .for("update", mode === "nowait" ? { noWait: true } : {})
         .prepare(name),
     );
   }
 
   /**
-   * Every write of a change in one statement: the progress and license rows,
-   * the history row, the idempotency record and the audit row, as
-   * data-modifying CTEs around the audit insert. Every row is addressed by
-   * the learner's id as well, so on Citus the statement routes to one shard. The deferred foreign keys
-   * and the coupling guard check the result at COMMIT.
+   * Every write of a batch of calls in one statement, as data-modifying CTEs
+   * around the audit insert: the progress and license rows once, a history
+   * row per level change, an idempotency record per keyed call and an audit
+   * row per call, the last three from typed arrays (unnest ... WITH
+   * ORDINALITY keeps the calls' order in the rows' ids), or, for a batch of
+   * one call, from scalar parameters. A part with nothing
+   * to write is left out (each shape is a statement of its own, prepared
+   * once per connection), so a level-up without a level change or a key
+   * opens no more tables than it must. Every row is addressed by the learner's id as well, so on
+   * Citus the statement routes to one shard. The deferred foreign keys and
+   * the coupling guard check the result at COMMIT.
    */
-  write(db: Db, client: pg.PoolClient, shape: WriteShape) {
-    const suffix = (["progress", "license", "history", "idempotency"] as const).map((k) => (shape[k] ? k[0] : "")).join("");
-    return this.#prepared(client, `coupler_write_${suffix || "audit"}`, (name) => {
-      const ctes: WithSubquery[] = [];
-      if (shape.progress) {
-        ctes.push(
-          db.$with("progress").as(
-            db
-              .update(specializationProgress)
-              .set({
-                currentLevel: sql`${ph("currentLevel")}`,
-                totalXp: sql`${ph("totalXp")}`,
-                completedSessions: sql`${ph("completedSessions")}`,
-                updatedAt: sql`now()`,
-              })
-              .where(and(eq(specializationProgress.studentId, ph("userId")), eq(specializationProgress.id, ph("progressId")))),
-          ),
-        );
-      }
-      if (shape.license) {
-        ctes.push(
-          db.$with("license").as(
-            db
-              .update(userLicenses)
-              .set({ currentLevel: sql`${ph("currentLevel")}`, maxAchievedLevel: sql`${ph("maxAchievedLevel")}`, updatedAt: sql`now()` })
-              .where(and(eq(userLicenses.userId, ph("userId")), eq(userLicenses.id, ph("licenseId")))),
-          ),
-        );
-      }
-      if (shape.history) {
-        ctes.push(
-          db.$with("history").as(
-            db.insert(licenseProgressions).values({
-              userId: ph("userId"),
-              userLicenseId: ph("licenseId"),
-              fromLevel: ph("fromLevel"),
-              toLevel: ph("currentLevel"),
-              reason: ph("reason"),
-              actor: ph("historyActor"),
-            }),
-          ),
-        );
-      }
-      if (shape.idempotency) {
-        ctes.push(
-          db.$with("idempotency").as(
-            db.insert(idempotencyKeys).values({
-              key: ph("key"),
-              operation: ph("keyOperation"),
-              userId: ph("userId"),
-              specializationId: ph("specializationId"),
-              caller: ph("caller"),
-              requestHash: ph("requestHash"),
-              response: ph("response"),
-            }),
-          ),
-        );
-      }
-      return db
-        .with(...ctes)
-        .insert(couplerAuditLog)
-        .values({
-          operation: ph("operation"),
-          userId: ph("userId"),
-          specializationId: ph("specializationId"),
-          xpDelta: ph("xpDelta"),
-          sessionsDelta: ph("sessionsDelta"),
-          fromLevel: ph("auditFrom"),
-          toLevel: ph("auditTo"),
-          actor: ph("actor"),
-          idempotencyKey: ph("auditKey"),
-          outcome: ph("outcome"),
-        })
-        .prepare(name);
-    });
+  async write(client: pg.PoolClient, params: WriteParams): Promise<void> {
+    const shape = writeShape(params);
+    const single = params.auditOperations.length === 1 && params.historyFrom.length <= 1 && params.keys.length <= 1;
+    const suffix = (["progress", "license", "history", "idempotency"] as const).map((part) => (shape[part] ? part[0] : "")).join("");
+    const name = `coupler_write_${single ? "one" : "many"}_${suffix || "audit"}`;
+    let query = writeQueries.get(name);
+    if (!query) {
+      query = dialect.sqlToQuery(writeStatement(shape, single));
+      writeQueries.set(name, query);
+    }
+    // One row: each array parameter's first element, as the scalar the statement takes.
+    const bound: Record<string, unknown> = { ...params };
+    if (single) for (const [name, value] of Object.entries(params)) if (Array.isArray(value)) bound[name] = value[0] ?? null;
+    const values = fillPlaceholders(query.params, bound);
+    await client.query(this.named ? { name, text: query.sql, values } : { text: query.sql, values });
   }
 
   /** A statement of one connection, built on first use. `name` must identify the statement's shape. */
@@ -191,19 +200,124 @@ export class Statements {
   }
 }
 
-/** The call's idempotency key in its scope: learner, specialization, caller. */
-function keyOf() {
+/**
+ * The batch's idempotency keys in their scope (learner, specialization,
+ * caller): every stored key of the batch's callers among the batch's keys,
+ * as `= any` over the primary key's columns (an index scan, as cheap as one
+ * key when the batch has one). It may match a caller with another caller's
+ * key string: the coupler uses only exact (caller, key) pairs, and the
+ * delete takes only expired keys, which count as never used anyway.
+ */
+function keysOf() {
   return and(
-    eq(idempotencyKeys.userId, ph("userId")),
-    eq(idempotencyKeys.specializationId, ph("specialization")),
-    eq(idempotencyKeys.caller, ph("caller")),
-    eq(idempotencyKeys.key, ph("key")),
+    eq(idempotencyKeys.userId, lockParam("userId")),
+    eq(idempotencyKeys.specializationId, lockParam("specialization")),
+    sql`${idempotencyKeys.caller} = any(${lockParam("callers")}::text[])`,
+    sql`${idempotencyKeys.key} = any(${lockParam("keys")}::text[])`,
   );
 }
 
 /** A key stored less than the retention ago. */
 function freshKey() {
-  return sql`${idempotencyKeys.createdAt} > now() - make_interval(secs => ${ph("retentionMs")}::double precision / 1000)`;
+  return sql`${idempotencyKeys.createdAt} > now() - make_interval(secs => ${lockParam("retentionMs")}::double precision / 1000)`;
+}
+
+/** A column's bare name, for insert lists and SET clauses. */
+const col = (column: AnyPgColumn) => sql.identifier(column.name);
+
+/** Which parts of the write statement a batch needs; each combination is its own statement. */
+export interface WriteShape {
+  progress: boolean;
+  license: boolean;
+  history: boolean;
+  idempotency: boolean;
+}
+
+/** The shape of `params`: a part is left out when it has nothing to write (no relation opened, no rows). */
+export function writeShape(params: WriteParams): WriteShape {
+  return {
+    progress: params.writeProgress,
+    license: params.writeLicense,
+    history: params.historyFrom.length > 0,
+    idempotency: params.keys.length > 0,
+  };
+}
+
+/** The array parameters of the write statement: a row per history step, idempotency record or audit entry. */
+type RowParam = {
+  [K in keyof WriteParams]: WriteParams[K] extends unknown[] ? K : never;
+}[keyof WriteParams];
+
+/**
+ * The rows a CTE inserts, as a select list over its columns and the FROM that
+ * produces them. Several rows: `unnest` of the typed arrays WITH ORDINALITY,
+ * in order. One row (a batch of one, the usual case): the first elements as
+ * scalar parameters, no FROM, so a lone call's statement parses no arrays
+ * and sorts nothing.
+ */
+function rowsOf(single: boolean, columns: [RowParam, string][]): { columns: SQL[]; from: SQL } {
+  if (single) return { columns: columns.map(([name, type]) => sql`${writeParam(name)}::${sql.raw(type)}`), from: sql`` };
+  const aliases = columns.map((_, i) => sql.raw(`c${i}`));
+  const arrays = columns.map(([name, type]) => sql`${writeParam(name)}::${sql.raw(type)}[]`);
+  return {
+    columns: aliases.map((alias) => sql`s.${alias}`),
+    from: sql` from unnest(${sql.join(arrays, sql`, `)}) with ordinality as s(${sql.join(aliases, sql`, `)}, n) order by s.n`,
+  };
+}
+
+/** See `Statements.write`. `single`: every part has at most one row (see `rowsOf`). */
+function writeStatement(shape: WriteShape, single: boolean): SQL {
+  const w = writeParam;
+  const p = specializationProgress;
+  const l = userLicenses;
+  const h = licenseProgressions;
+  const k = idempotencyKeys;
+  const a = couplerAuditLog;
+  const list = (items: SQLChunk[]) => sql.join(items, sql`, `);
+  const ctes: SQL[] = [];
+  if (shape.progress) {
+    ctes.push(sql`progress as (
+  update ${p} set ${col(p.currentLevel)} = ${w("currentLevel")}::int, ${col(p.totalXp)} = ${w("totalXp")}::bigint,
+    ${col(p.completedSessions)} = ${w("completedSessions")}::int, ${col(p.updatedAt)} = now()
+  where ${p.studentId} = ${w("userId")}::bigint and ${p.id} = ${w("progressId")}::bigint
+)`);
+  }
+  if (shape.license) {
+    ctes.push(sql`license as (
+  update ${l} set ${col(l.currentLevel)} = ${w("licenseLevel")}::int, ${col(l.maxAchievedLevel)} = ${w("maxAchievedLevel")}::int, ${col(l.updatedAt)} = now()
+  where ${l.userId} = ${w("userId")}::bigint and ${l.id} = ${w("licenseId")}::bigint
+)`);
+  }
+  if (shape.history) {
+    const rows = rowsOf(single, [["historyFrom", "int"], ["historyTo", "int"], ["historyReasons", "text"], ["historyActors", "text"]]);
+    ctes.push(sql`history as (
+  insert into ${h} (${list([h.userId, h.userLicenseId, h.fromLevel, h.toLevel, h.reason, h.actor].map(col))})
+  select ${w("userId")}::bigint, ${w("licenseId")}::bigint, ${list(rows.columns)}${rows.from}
+)`);
+  }
+  if (shape.idempotency) {
+    const rows = rowsOf(single, [["keys", "text"], ["keyOperations", "text"], ["keyCallers", "text"], ["keyHashes", "text"], ["keyResponses", "text"]]);
+    const [key, operation, caller, hash, response] = rows.columns;
+    ctes.push(sql`idempotency as (
+  insert into ${k} (${list([k.key, k.operation, k.userId, k.specializationId, k.caller, k.requestHash, k.response].map(col))})
+  select ${key}, ${operation}, ${w("userId")}::bigint, ${w("specialization")}::text, ${caller}, ${hash}, (${response})::jsonb${rows.from}
+)`);
+  }
+  const rows = rowsOf(single, [
+    ["auditOperations", "text"],
+    ["auditXp", "bigint"],
+    ["auditSessions", "int"],
+    ["auditFrom", "int"],
+    ["auditTo", "int"],
+    ["auditActors", "text"],
+    ["auditKeys", "text"],
+    ["auditOutcomes", "text"],
+  ]);
+  const [operation, xp, sessions, from, to, actor, key, outcome] = rows.columns;
+  const withClause = ctes.length > 0 ? sql`with ${list(ctes)}\n` : sql``;
+  const columns = [a.operation, a.userId, a.specializationId, a.xpDelta, a.sessionsDelta, a.fromLevel, a.toLevel, a.actor, a.idempotencyKey, a.outcome];
+  return sql`${withClause}insert into ${a} (${list(columns.map(col))})
+select ${operation}, ${w("userId")}::bigint, ${w("specialization")}::text, ${xp}, ${sessions}, ${from}, ${to}, ${actor}, ${key}, ${outcome}${rows.from}`;
 }
 
 export function progressOf(userId: number | Placeholder, specialization: string | Placeholder) {

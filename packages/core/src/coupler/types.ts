@@ -4,12 +4,14 @@ import type { Db } from "../client.ts";
 import type { SyncSource } from "../inputs.ts";
 import type { CouplerObserver } from "../observer.ts";
 import type { TransactionFaults } from "../transaction.ts";
+import type { CombiningOptions } from "./combiner.ts";
 
 export interface CouplerFaults extends TransactionFaults {
   /**
    * In the middle of a write transaction: after the pair's rows are locked
-   * and before the write that completes the change (for sync, between the
-   * progress write and the license write). A kill here must leave nothing.
+   * and before the write statement of the transaction's calls (for a sync of
+   * a pair with a missing half, between the progress write and the license
+   * write). A kill here must leave nothing.
    */
   midTransaction?(client: pg.PoolClient): Promise<void>;
 }
@@ -41,6 +43,14 @@ export interface CouplerOptions {
   observer?: CouplerObserver;
   logger?: Logger;
   faults?: CouplerFaults;
+  /**
+   * Write combining: concurrent levelUp, advance and sync calls on one pair
+   * share a transaction (on by default; `{ enabled: false }` gives every call
+   * its own). Bounded by `maxBatchSize` calls per transaction (default 64)
+   * and `maxQueuePerPair` waiting calls per pair (default 1024; beyond it a
+   * call fails at once with OVERLOADED).
+   */
+  combining?: CombiningOptions;
 }
 
 /** Per-call overrides. */

@@ -16,7 +16,9 @@ export type CouplerErrorCode =
   /** The database is unreachable or dropped the connection; the outcome of a write may be unknown. */
   | "UNAVAILABLE"
   /** Any other database failure. */
-  | "DB";
+  | "DB"
+  /** Too many calls wait for the same pair in this process (write combining's queue is full); nothing changed, retryable. */
+  | "OVERLOADED";
 
 export interface CouplerErrorContext {
   operation?: string | undefined;
@@ -57,6 +59,7 @@ const CODES: ReadonlySet<string> = new Set<CouplerErrorCode>([
   "CONFLICT",
   "UNAVAILABLE",
   "DB",
+  "OVERLOADED",
 ]);
 
 /** True for any coupler error, also across package copies where `instanceof` fails. */

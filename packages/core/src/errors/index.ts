@@ -3,6 +3,7 @@ export { CouplerError, isCouplerError, type CouplerErrorCode, type CouplerErrorC
 export { DatabaseError } from "./DatabaseError.ts";
 export { DeadlockError } from "./DeadlockError.ts";
 export { LockTimeoutError } from "./LockTimeoutError.ts";
+export { OverloadedError } from "./OverloadedError.ts";
 export { NotFoundError, type MissingEntity } from "./NotFoundError.ts";
 export { UnavailableError } from "./UnavailableError.ts";
 export { ValidationError, type ValidationIssue } from "./ValidationError.ts";
