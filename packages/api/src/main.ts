@@ -17,7 +17,7 @@ import { dirname, join, resolve } from "node:path";
 import { ProgressLicenseCoupler, createDatabase, migrate, redactUrl } from "@coupler/core";
 import { orExit } from "@coupler/core/config";
 import { ensureDatabase, startEmbeddedPostgres, type RunningPostgres } from "@coupler/embedded";
-import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, signToken } from "./auth.ts";
+import { formatSeconds, signToken } from "./auth.ts";
 import { parseFlags } from "./cli/parseFlags.ts";
 import { dataDirHolder } from "./dataDirHolder.ts";
 import { resolveAuthSecret } from "./devSecret.ts";
@@ -28,9 +28,8 @@ import { startServer, type RunningServer } from "./server.ts";
 import { stopOnSignals } from "./shutdown.ts";
 import { PRIMARY_METRICS_URL_ENV, answerMetricsCollection, forkWorkers, metricsFromPrimary, servePrimaryMetrics, type WorkerPool } from "./workers.ts";
 
-/** Demo tokens stay within the API's token lifetime limit (AUTH_MAX_TOKEN_LIFETIME, 24 h by default). */
-const DEMO_TOKEN_LIFETIME_SECONDS = Math.min(12 * 60 * 60, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS);
-const DEMO_TOKEN_LIFETIME = `${DEMO_TOKEN_LIFETIME_SECONDS / 3600} h`;
+/** Demo tokens live 12 h, or less when AUTH_MAX_TOKEN_LIFETIME is shorter (a longer one would be refused by this very API). */
+const DEMO_TOKEN_LIFETIME_SECONDS = 12 * 60 * 60;
 const MINT_HINT = "pnpm --silent --filter @coupler/api token --sub <user id> --role student|instructor|admin";
 
 const USAGE = `usage: node packages/api/dist/main.js [--stop-with-parent]   (or: pnpm start)
@@ -169,16 +168,17 @@ async function runPrimary(): Promise<void> {
       metricsUrl = primaryMetrics?.url ?? `${url}/metrics`;
     }
     // Tokens only for the development server on its own embedded PostgreSQL: anywhere else they are credentials.
-    const tokens = embedded ? await demoTokens(demo, secret) : undefined;
-    printBanner({ url, metricsUrl, databaseUrl, dataDir: embedded?.dataDir, secretSource, demo, guardEnabled, tokens, workers: env.API_WORKERS });
+    const tokenLifetimeSeconds = Math.min(DEMO_TOKEN_LIFETIME_SECONDS, env.AUTH_MAX_TOKEN_LIFETIME);
+    const tokens = embedded ? await demoTokens(demo, secret, tokenLifetimeSeconds) : undefined;
+    printBanner({ url, metricsUrl, databaseUrl, dataDir: embedded?.dataDir, secretSource, demo, guardEnabled, tokens, tokenLifetimeSeconds, workers: env.API_WORKERS });
   } catch (error) {
     await fail(error);
   }
 }
 
-async function demoTokens(demo: DemoUser[], secret: string): Promise<Map<DemoUser, string>> {
+async function demoTokens(demo: DemoUser[], secret: string, lifetimeSeconds: number): Promise<Map<DemoUser, string>> {
   const tokens = new Map<DemoUser, string>();
-  for (const user of demo) tokens.set(user, await signToken({ sub: user.id, role: user.role }, secret, { expiresIn: DEMO_TOKEN_LIFETIME_SECONDS }));
+  for (const user of demo) tokens.set(user, await signToken({ sub: user.id, role: user.role }, secret, { expiresIn: lifetimeSeconds }));
   return tokens;
 }
 
@@ -207,6 +207,8 @@ function printBanner(info: {
   guardEnabled: boolean | undefined;
   /** Demo tokens; undefined on an external database, where none are printed. */
   tokens: Map<DemoUser, string> | undefined;
+  /** How long the demo tokens are valid, in seconds. */
+  tokenLifetimeSeconds: number;
   workers: number;
 }): void {
   const lines = [
@@ -228,7 +230,7 @@ function printBanner(info: {
   const student = byRole("student");
   const instructor = byRole("instructor");
   if (info.demo.length > 0 && tokens) {
-    lines.push("", `Demo users and tokens (valid ${DEMO_TOKEN_LIFETIME}):`);
+    lines.push("", `Demo users and tokens (valid ${formatSeconds(info.tokenLifetimeSeconds)}, within AUTH_MAX_TOKEN_LIFETIME):`);
     for (const user of info.demo) {
       lines.push(`  ${user.role.padEnd(10)} ${user.name} (id ${user.id})`, `    ${tokens.get(user) ?? ""}`);
     }
