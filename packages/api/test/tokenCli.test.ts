@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -73,6 +73,24 @@ describe("the token CLI", () => {
       expect(code).toBe(0);
       expect(stderr).toBe(`token: signed with the development secret in ${source} (AUTH_SECRET unset)\n`);
       expect(await authenticate(`Bearer ${stdout.trim()}`, secretKey(devSecret))).toMatchObject({ ok: true, principal: { userId: 3 } });
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("resolves a relative COUPLER_DATA_DIR from an env file against the repository root, as pnpm start does, from its own working directory", async () => {
+    // .env.example's own form (`COUPLER_DATA_DIR=.coupler-data/…`), under the gitignored .coupler-data at the root.
+    const root = fileURLToPath(new URL("../../../", import.meta.url));
+    const home = await mkdtemp(join(root, ".coupler-data", "token-test-"));
+    try {
+      const { secret: devSecret } = await resolveAuthSecret({ COUPLER_DATA_DIR: join(home, "pg") });
+      const envFile = join(home, "test.env");
+      await writeFile(envFile, `COUPLER_DATA_DIR=${relative(root, join(home, "pg"))}\n`);
+      // cwd is packages/api, where `pnpm --filter @coupler/api token` runs (regression: "no development secret at .coupler-data/auth-secret").
+      const { code, stdout, stderr } = await tokenWith({ COUPLER_ENV_FILE: envFile }, "--sub", "3", "--role", "student");
+      expect(stderr).toBe(`token: signed with the development secret in ${join(home, "auth-secret")} (AUTH_SECRET unset)\n`);
+      expect(code).toBe(0);
+      expect(await authenticate(`Bearer ${stdout.trim()}`, secretKey(devSecret))).toMatchObject({ ok: true });
     } finally {
       await rm(home, { recursive: true, force: true });
     }
