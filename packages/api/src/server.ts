@@ -4,7 +4,7 @@ import type { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { ProgressLicenseCoupler, createDatabase, createLogger, redactUrl, type Logger } from "@coupler/core";
 import { createAuthenticator, secretKey } from "./auth.ts";
-import { startBackgroundJobs } from "./backgroundJobs.ts";
+import { probeDatabase, startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
 import { resolveServerSettings, type ServerSettings } from "./config.ts";
 import { applyHttpLimits, batchSize, httpServerOptions, setSecurityHeaders } from "./httpLimits.ts";
@@ -172,7 +172,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   async function ready(res: ServerResponse) {
     if (draining) return send(res, 503, { status: "shutting down" });
     try {
-      await database.pool.query("select 1");
+      await probeDatabase(database.pool); // bounded: a stopped database answers 503 within 2 s, not after the TCP timeout
       metrics.ready.set(1);
       send(res, 200, { status: "ready" });
     } catch (error) {
