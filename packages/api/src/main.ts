@@ -83,9 +83,25 @@ async function runWorker(): Promise<void> {
     // What this worker contributes when the primary aggregates a scrape (workers.ts).
     answerMetricsCollection(server.metrics.registry);
   } catch (error) {
-    logger.fatal({ err: error }, "API worker failed to start");
+    const line = oneLineStartFailure(error);
+    if (line) process.stderr.write(`coupler-api worker: ${line}\n`);
+    else logger.fatal({ err: error }, "API worker failed to start");
     process.exit(1);
   }
+}
+
+/**
+ * A start-up failure the operator fixes without a stack trace, as one line: a
+ * port that is taken or not ours to bind (PORT, METRICS_PORT). Undefined for
+ * anything else, which is logged whole.
+ */
+function oneLineStartFailure(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code !== "EADDRINUSE" && code !== "EACCES") return undefined;
+  const { address, port } = error as { address?: string; port?: number };
+  const where = address === undefined ? "" : ` on ${address}:${port ?? ""}`;
+  const what = code === "EADDRINUSE" ? "the address is already in use" : "this user may not bind that port";
+  return `cannot listen${where}: ${what} (${code}); free it, or set PORT / METRICS_PORT to another port`;
 }
 
 async function runPrimary(): Promise<void> {
@@ -104,7 +120,9 @@ async function runPrimary(): Promise<void> {
   // From the start, so a signal during start-up also stops what has started; PostgreSQL only after the drain.
   stopOnSignals(logger, stopAll, { ...stopOptions, drained: () => drained });
   const fail = async (error: unknown) => {
-    logger.fatal({ err: error }, "coupler API failed to start");
+    const line = oneLineStartFailure(error);
+    if (line) process.stderr.write(`coupler-api: ${line}\n`);
+    else logger.fatal({ err: error }, "coupler API failed to start");
     await stopAll().catch(() => {});
     process.exit(1);
   };

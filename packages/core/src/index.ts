@@ -1,5 +1,5 @@
 export { Catalogue } from "./catalogue.ts";
-export { createDatabase, dbForClient, type Database, type DatabaseOptions, type Db, type Schema } from "./client.ts";
+export { createDatabase, dbForClient, describeDbError, type Database, type DatabaseOptions, type Db, type Schema } from "./client.ts";
 export {
   ProgressLicenseCoupler,
   findHistoryGap,
