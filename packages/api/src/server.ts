@@ -117,8 +117,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     createContext: contextFor,
     onError,
     tooLarge: (res) => tooLarge(res, maxBodyBytes, "rest"),
+    // The landing page links /metrics where it is: here, or at METRICS_PORT (known once that listens).
+    metricsUrl: () => (metricsPort === undefined && options.externalMetricsUrl === undefined ? "/metrics" : metricsUrl),
   });
 
+  let metricsUrl = "/metrics";
   let inflight = 0;
   let draining = false;
   let drained: (() => void) | undefined;
@@ -218,7 +221,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       logger.info("coupler API stopped");
     })());
 
-  let metricsUrl = options.externalMetricsUrl ?? `${url}/metrics`;
+  metricsUrl = options.externalMetricsUrl ?? `${url}/metrics`;
   if (metricsServer) {
     try {
       metricsUrl = `${await listen(metricsServer, metricsPort ?? 0, settings.metricsHost ?? host)}/metrics`;

@@ -236,5 +236,8 @@ describe("the server's front doors", () => {
     const res = await fetch(`${fixture.api.url}/api`);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ docs: "/docs", openapi: "/openapi.json" });
+    // Counted as its own route, not as an unknown path (regression).
+    const metrics = await (await fetch(`${fixture.api.url}/metrics`)).text();
+    expect(metrics).toMatch(/http_request_duration_seconds_count\{procedure="\/api",status="200"\} [1-9]/);
   });
 });
