@@ -95,6 +95,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const contextFor = (opts: { req: IncomingMessage }) => createContext({ ...opts, services, authenticate });
   const onError = ({ error, path }: { error: TRPCError; path: string | undefined }) => {
+    // tRPC's adapter, finding a body without content-length (chunked) over the limit, says only "PAYLOAD_TOO_LARGE";
+    // onError runs before the error is shaped, so the message is the same as everywhere else.
+    if (error.code === "PAYLOAD_TOO_LARGE") error.message = tooLargeMessage(maxBodyBytes);
     if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error.cause ?? error, path }, "procedure failed");
   };
 
@@ -247,5 +250,10 @@ function sendError(res: ServerResponse, shape: CouplerErrorShape, kind: "trpc" |
 /** A body over the limit, in the error shape of the path it was sent to. */
 function tooLarge(res: ServerResponse, limit: number, kind: "trpc" | "rest" = "trpc"): void {
   res.setHeader("connection", "close"); // the unread body must not be parsed as a next request
-  sendError(res, serverError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes (MAX_BODY_BYTES)`), kind);
+  sendError(res, serverError("PAYLOAD_TOO_LARGE", tooLargeMessage(limit)), kind);
+}
+
+/** The one message for a body over MAX_BODY_BYTES, however it was sent. */
+function tooLargeMessage(limit: number): string {
+  return `request body exceeds ${limit} bytes (MAX_BODY_BYTES)`;
 }
