@@ -55,6 +55,8 @@ export interface RunningServer {
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
+/** The methods a procedure call may use (HEAD as GET without a body). */
+const TRPC_METHODS = new Set(["GET", "HEAD", "POST"]);
 
 /** Starts the HTTP server: tRPC at /trpc, plus /healthz, /readyz and /metrics. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -159,6 +161,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const path = url.split("?", 1)[0];
     // Procedure calls go straight to tRPC; only `GET /trpc/` (the pointer to the REST docs) is the OpenAPI routes'.
     if (path?.startsWith("/trpc/") && !(path === "/trpc/" && (req.method === "GET" || req.method === "HEAD"))) {
+      // Queries are GET, mutations POST; anything else is 405 before tRPC (which answered DELETE with a 415 about content-type).
+      if (!TRPC_METHODS.has(req.method ?? "")) {
+        res.setHeader("allow", "GET, POST");
+        return sendError(res, serverError("METHOD_NOT_SUPPORTED", `method ${req.method} is not supported: call a query with GET, a mutation with POST`));
+      }
       if (batchSize(url) > maxBatchSize) {
         return sendError(res, serverError("BAD_REQUEST", `a batch may hold at most ${maxBatchSize} calls (MAX_BATCH_SIZE); this one has ${batchSize(url)}`));
       }

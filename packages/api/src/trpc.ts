@@ -45,6 +45,9 @@ function messageFor(error: TRPCError, message: string, parseError: boolean, deta
     const type = /"([^"]*)"?$/.exec(message)?.[1];
     return `unsupported content-type${type ? ` "${type}"` : ""}: send the input as application/json`;
   }
+  if (error.code === "UNSUPPORTED_MEDIA_TYPE" && message.startsWith("Missing content-type")) {
+    return "missing content-type header: send the input as application/json (content-type: application/json)";
+  }
   return message;
 }
 

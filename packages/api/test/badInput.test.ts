@@ -112,6 +112,26 @@ describe("bad input is refused with a 4xx and writes nothing", () => {
     expect(await snapshotTables(api.database)).toEqual(before);
   });
 
+  it("answers a POST without content-type with 415 saying to send application/json, on /trpc and REST alike", async () => {
+    for (const path of ["/trpc/progression.levelUp", "/api/progression/levelUp"]) {
+      const res = await rawRequest(`${api.url}${path}`, "POST", levelUp({}), instructor);
+      expect(res.status).toBe(415);
+      expect(res.body).toContain("send the input as application/json");
+    }
+  });
+
+  for (const method of ["DELETE", "PUT", "PATCH", "OPTIONS"]) {
+    it(`answers ${method} on a procedure with 405 METHOD_NOT_SUPPORTED (regression: DELETE got a 415 about content-type), and changes nothing`, async () => {
+      const before = await snapshotTables(api.database);
+      for (const path of ["/trpc/progression.get", "/trpc/progression.levelUp", "/api/progression/levelUp"]) {
+        const res = await rawRequest(`${api.url}${path}`, method, method === "DELETE" || method === "OPTIONS" ? undefined : levelUp({}), instructor);
+        expect(res.status).toBe(405);
+        expect(res.body).toContain("METHOD_NOT_SUPPORTED");
+      }
+      expect(await snapshotTables(api.database)).toEqual(before);
+    });
+  }
+
   it("answers an unknown procedure with 404 and a query sent as a mutation with 405", async () => {
     expect((await post(api.url, "progression.explode", "{}", admin)).status).toBe(404);
     expect((await post(api.url, "progression.get", JSON.stringify({ userId: learner, specialization: "PLAYER" }), admin)).status).toBe(405);
@@ -132,5 +152,18 @@ function chunkedPost(url: string, body: string, token: string): Promise<{ status
     });
     for (let i = 0; i < body.length; i += 1024) req.write(body.slice(i, i + 1024));
     req.end();
+  });
+}
+
+/** A request with exactly the headers given (no content-type unless set): its status and body. */
+function rawRequest(url: string, method: string, body: string | undefined, token: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      let text = "";
+      res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : Buffer.from(body));
   });
 }
