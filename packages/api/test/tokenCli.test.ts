@@ -57,6 +57,25 @@ describe("the token CLI", () => {
     expect(stderr).toContain("token lifetime exceeds the 24h maximum");
   });
 
+  it("accepts --expires in plain seconds, as AUTH_MAX_TOKEN_LIFETIME is written (regression: 86400 was 'Invalid time period format')", async () => {
+    const { code, stdout } = await token("--sub", "1", "--role", "admin", "--expires", "86400");
+    expect(code).toBe(0);
+    const [, payload = ""] = stdout.trim().split(".");
+    const { iat, exp } = JSON.parse(Buffer.from(payload, "base64url").toString()) as { iat: number; exp: number };
+    expect(exp - iat).toBe(86400);
+    expect(await authenticate(`Bearer ${stdout.trim()}`, secretKey(secret))).toMatchObject({ ok: true });
+  });
+
+  for (const expires of ["0s", "0", "1h ago"]) {
+    it(`refuses --expires ${expires}, an already-expired token, with one line and exit 2 (regression: exit 0 with a dead token)`, async () => {
+      const { code, stdout, stderr } = await token("--sub", "1", "--role", "admin", "--expires", expires);
+      expect(code).toBe(2);
+      expect(stdout).toBe("");
+      expect(stderr.trim().split("\n")).toHaveLength(1);
+      expect(stderr).toContain("must be more than 0 seconds");
+    });
+  }
+
   it("allows 48h when the API's AUTH_MAX_TOKEN_LIFETIME allows it", async () => {
     const { code, stdout } = await tokenWith({ AUTH_SECRET: secret, AUTH_MAX_TOKEN_LIFETIME: String(72 * 3600) }, "--sub", "1", "--role", "admin", "--expires", "48h");
     expect(code).toBe(0);
