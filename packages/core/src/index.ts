@@ -48,6 +48,7 @@ export {
   type Queryable,
 } from "./idempotency.ts";
 export * as inputs from "./inputs.ts";
+export { couplerIssueMessage, missingInputMessage } from "./issueMessages.ts";
 export { repairDesyncs, runIntegrityAudit, type IntegrityCheck, type IntegrityFinding, type IntegrityReport, type PairRef } from "./integrity.ts";
 export { DEFAULT_LOG_LEVEL, REDACT_PATHS, createLogger, type Logger } from "./logger.ts";
 export { MIGRATIONS_FOLDER, assertServerVersion, migrate, type MigrateOptions } from "./migrate.ts";
