@@ -44,7 +44,7 @@ Configured by environment variables (see .env.example and the README), not flags
   -h, --help          this text
 `;
 
-const flags = orExit(() => parseFlags("coupler-api", { "stop-with-parent": { type: "boolean", default: false } }), "coupler-api");
+const flags = orExit(() => parseFlags("node packages/api/dist/main.js --help", { "stop-with-parent": { type: "boolean", default: false } }), "coupler-api");
 if (!flags) {
   process.stdout.write(USAGE);
   process.exit(0);
@@ -213,6 +213,11 @@ function mintHint(secretSource: string, dataDir: string | undefined): string {
   return `signed with ${secretSource}: TOKEN=$(${prefix}${MINT_HINT})`;
 }
 
+/** How to stop this process: Ctrl-C on a terminal; a daemon or a service has only signals. */
+function stopHint(): string {
+  return process.stdin.isTTY || process.stdout.isTTY ? "Stop with Ctrl-C (SIGINT) or SIGTERM." : "Stop with SIGTERM or SIGINT.";
+}
+
 function printBanner(info: {
   url: string;
   /** Where to scrape: on the main port, or at METRICS_PORT. */
@@ -268,6 +273,6 @@ function printBanner(info: {
       `    -H 'authorization: Bearer ${studentToken}'`,
     );
   }
-  lines.push("", `${tokens ? "More tokens" : "Tokens"}, ${mintHint(info.secretSource, info.dataDir)}`, "Stop with Ctrl-C.", "");
+  lines.push("", `${tokens ? "More tokens" : "Tokens"}, ${mintHint(info.secretSource, info.dataDir)}`, stopHint(), "");
   process.stdout.write(`${lines.join("\n")}\n`);
 }

@@ -104,7 +104,8 @@ describe("the API executable on DATABASE_URL", () => {
     expect(code).toBe(2);
     expect(stderr.trim().split("\n")).toHaveLength(1);
     expect(stderr).toContain("--bogus");
-    expect(stderr).toContain("--help");
+    // The command a person can run (regression: "coupler-api --help", a name no executable has).
+    expect(stderr).toContain("(node packages/api/dist/main.js --help for usage)");
     expect(stdout).toBe("");
   });
 
@@ -144,6 +145,8 @@ describe("the API executable without DATABASE_URL", () => {
         expect(output).not.toContain(secret);
         expect(output).toMatch(JWT); // the development server on its own PostgreSQL prints demo tokens
         expect(output).toContain("Demo users and tokens (valid 1h, within AUTH_MAX_TOKEN_LIFETIME)");
+        // Not on a terminal here, so no Ctrl-C to press (regression: the banner said "Stop with Ctrl-C." to a service).
+        expect(main.output).toContain("Stop with SIGTERM or SIGINT.");
         const demoToken = JWT.exec(output)?.[0] ?? "";
         const asDemo = await fetch(`${main.url}/trpc/progression.get?input=${encodeURIComponent(JSON.stringify({ userId: 3, specialization: "PLAYER" }))}`, {
           headers: { authorization: `Bearer ${demoToken}` },

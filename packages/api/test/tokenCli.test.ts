@@ -136,6 +136,7 @@ describe("the token CLI", () => {
       expect(stdout).toBe("");
       expect(stderr.trim().split("\n")).toHaveLength(1);
       expect(stderr).toMatch(/^token: /);
+      if (args[0] === "--bogus") expect(stderr).toContain("(pnpm --silent --filter @coupler/api token --help for usage)");
     });
   }
 });

@@ -34,7 +34,7 @@ Run it with the same AUTH_SECRET or COUPLER_DATA_DIR as the API, or the API answ
 `;
 
 const args = orExit(() => {
-  const values = parseFlags("token", { sub: { type: "string" }, role: { type: "string" }, expires: { type: "string", default: "1h" } });
+  const values = parseFlags("pnpm --silent --filter @coupler/api token --help", { sub: { type: "string" }, role: { type: "string" }, expires: { type: "string", default: "1h" } });
   if (!values) return undefined;
   const sub = Number(values.sub);
   if (!Number.isInteger(sub) || sub < 1) throw new ConfigError(`--sub must be a positive integer user id; ${USAGE}`);
