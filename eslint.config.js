@@ -12,6 +12,10 @@ const noTrpcInternals = [
   { selector: "MemberExpression[property.value='_def']", message: internalsMessage },
   { selector: "ObjectPattern > Property[key.name='_def']", message: internalsMessage },
   { selector: "TSIndexedAccessType > TSLiteralType > Literal[value='_def']", message: internalsMessage },
+  // no-restricted-imports sees only static imports: `await import(…)`, `import("…").T` types and require(…) too.
+  { selector: "ImportExpression[source.value=/^@trpc\\u002Fserver\\u002Funstable-core-do-not-import/]", message: internalsMessage },
+  { selector: "TSImportType[argument.literal.value=/^@trpc\\u002Fserver\\u002Funstable-core-do-not-import/]", message: internalsMessage },
+  { selector: "CallExpression[callee.name='require'][arguments.0.value=/^@trpc\\u002Fserver\\u002Funstable-core-do-not-import/]", message: internalsMessage },
 ];
 const noSeedAliases = [
   {

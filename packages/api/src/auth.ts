@@ -100,7 +100,7 @@ function lifetimeProblem(iat: number | undefined, exp: number | undefined, maxSe
 }
 
 /** 86400 → "24h", 90 → "90s": the form the operator most likely configured. */
-function formatSeconds(seconds: number): string {
+export function formatSeconds(seconds: number): string {
   return seconds % 3600 === 0 ? `${seconds / 3600}h` : `${seconds}s`;
 }
 

@@ -5,6 +5,24 @@ import type { ApiMetrics } from "./metrics.ts";
 export const READINESS_PROBE_INTERVAL_MS = 5_000;
 export const READINESS_PROBE_TIMEOUT_MS = 2_000;
 
+/**
+ * `select 1` on `pool`, bounded: resolves once the database answers, rejects
+ * with "no answer within 2000 ms" (READINESS_PROBE_TIMEOUT_MS) when it does
+ * not, e.g. a stopped or unreachable server, or with the driver's error. What
+ * both /readyz and the periodic readiness probe ask.
+ */
+export async function probeDatabase(pool: Database["pool"]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${READINESS_PROBE_TIMEOUT_MS} ms`)), READINESS_PROBE_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([pool.query("select 1"), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface BackgroundJobs {
   /** Stops the timers and waits for a run in progress. */
   stop(): Promise<void>;
@@ -44,20 +62,14 @@ export function startBackgroundJobs(options: {
   );
   let reachable = true; // log the change to unreachable once, not every probe
   const readiness = periodic(READINESS_PROBE_INTERVAL_MS, true, async () => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${READINESS_PROBE_TIMEOUT_MS} ms`)), READINESS_PROBE_TIMEOUT_MS);
-    });
     try {
-      await Promise.race([pool.query("select 1"), timeout]);
+      await probeDatabase(pool);
       metrics.ready.set(1);
       reachable = true;
     } catch (error) {
       if (reachable) logger.warn({ err: error }, "readiness probe failed: the database is unreachable");
       reachable = false;
       metrics.ready.set(0);
-    } finally {
-      clearTimeout(timer);
     }
   });
   return {

@@ -41,6 +41,13 @@ describe("the operating limits in the configuration", () => {
     expect(() => parseApiConfig({ METRICS_TOKEN: "short" })).toThrow(/METRICS_TOKEN/);
   });
 
+  it("says what a bad value must be, in words (regression: 'expected number, received NaN' for PORT=abc)", () => {
+    expect(() => parseApiConfig({ PORT: "abc" })).toThrow("invalid configuration: PORT: must be a number");
+    expect(() => parseApiConfig({ HOST: "" })).toThrow("invalid configuration: HOST: must not be empty");
+    expect(() => parseApiConfig({ DB_POOL_SIZE: "0" })).toThrow("invalid configuration: DB_POOL_SIZE: must be at least 1");
+    expect(() => parseApiConfig({ LOG_LEVEL: "loud" })).toThrow("LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent");
+  });
+
   it("refuses a header bound longer than the request bound, which node:http would reject at start", () => {
     expect(() => parseApiConfig({ HTTP_HEADERS_TIMEOUT_MS: "40000", HTTP_REQUEST_TIMEOUT_MS: "30000" })).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
     expect(parseApiConfig({ HTTP_HEADERS_TIMEOUT_MS: "40000", HTTP_REQUEST_TIMEOUT_MS: "0" }).HTTP_HEADERS_TIMEOUT_MS).toBe(40_000);

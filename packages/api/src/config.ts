@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CombiningOptions } from "@coupler/core";
 import { ConfigError, configFields, parseConfig } from "@coupler/core/config";
@@ -25,8 +26,11 @@ const onOff = z
 /** An optional variable whose empty value (`METRICS_PORT=` in an env file) means unset. */
 const unsetWhenEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
 
-/** `.coupler-data/pg` at the repository root (gitignored); the same from src/ and from dist/. */
-const DEFAULT_DATA_DIR = fileURLToPath(new URL("../../../.coupler-data/pg", import.meta.url));
+/** The repository (workspace) root; the same from src/ and from dist/. */
+const WORKSPACE_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** `.coupler-data/pg` at the repository root (gitignored). */
+const DEFAULT_DATA_DIR = resolve(WORKSPACE_ROOT, ".coupler-data/pg");
 
 /** `.env` at the repository root (gitignored); `.env.example` lists every variable. */
 const DEFAULT_ENV_FILE = fileURLToPath(new URL("../../../.env", import.meta.url));
@@ -71,7 +75,13 @@ export const apiConfigSchema = z
     COUPLER_PREPARED_STATEMENTS: onOff,
     COUPLER_IDEMPOTENCY_RETENTION_MS: z.coerce.number().int().min(1000).default(DEFAULT_IDEMPOTENCY_RETENTION_MS),
     COUPLER_IDEMPOTENCY_PURGE_INTERVAL_MS: z.coerce.number().int().min(0).default(600_000),
-    COUPLER_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
+    // One rule for every executable, whatever its working directory (pnpm start runs at the root, pnpm dev and the
+    // token CLI in packages/api): a relative path is relative to the repository root, as .env.example's own line means.
+    COUPLER_DATA_DIR: z
+      .string()
+      .min(1)
+      .default(DEFAULT_DATA_DIR)
+      .transform((dir) => resolve(WORKSPACE_ROOT, dir)),
     /** HTTP worker processes (node:cluster) sharing PORT; 1 serves from the main process itself. */
     API_WORKERS: z.coerce.number().int().min(1).max(256).default(1),
     COUPLER_ENV_FILE: z.string().optional(),

@@ -180,8 +180,8 @@ function issuesOf(cause: unknown, input: unknown): Issue[] | undefined {
   return [...byPath.values()];
 }
 
-/** zod's message for an absent field, when the input itself is not at hand. */
-const MISSING = /received undefined$/;
+/** zod's message for an absent field (core's issueMessages.ts says "required"), when the input itself is not at hand. */
+const MISSING = /^required$|received undefined$/;
 
 /** The value at `segments` inside `input`, or undefined. */
 function valueAt(input: unknown, segments: string[]): unknown {

@@ -17,7 +17,7 @@ import { dirname, join, resolve } from "node:path";
 import { ProgressLicenseCoupler, createDatabase, migrate, redactUrl } from "@coupler/core";
 import { orExit } from "@coupler/core/config";
 import { ensureDatabase, startEmbeddedPostgres, type RunningPostgres } from "@coupler/embedded";
-import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, signToken } from "./auth.ts";
+import { formatSeconds, signToken } from "./auth.ts";
 import { parseFlags } from "./cli/parseFlags.ts";
 import { dataDirHolder } from "./dataDirHolder.ts";
 import { resolveAuthSecret } from "./devSecret.ts";
@@ -28,9 +28,8 @@ import { startServer, type RunningServer } from "./server.ts";
 import { stopOnSignals } from "./shutdown.ts";
 import { PRIMARY_METRICS_URL_ENV, answerMetricsCollection, forkWorkers, metricsFromPrimary, servePrimaryMetrics, type WorkerPool } from "./workers.ts";
 
-/** Demo tokens stay within the API's token lifetime limit (AUTH_MAX_TOKEN_LIFETIME, 24 h by default). */
-const DEMO_TOKEN_LIFETIME_SECONDS = Math.min(12 * 60 * 60, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS);
-const DEMO_TOKEN_LIFETIME = `${DEMO_TOKEN_LIFETIME_SECONDS / 3600} h`;
+/** Demo tokens live 12 h, or less when AUTH_MAX_TOKEN_LIFETIME is shorter (a longer one would be refused by this very API). */
+const DEMO_TOKEN_LIFETIME_SECONDS = 12 * 60 * 60;
 const MINT_HINT = "pnpm --silent --filter @coupler/api token --sub <user id> --role student|instructor|admin";
 
 const USAGE = `usage: node packages/api/dist/main.js [--stop-with-parent]   (or: pnpm start)
@@ -45,7 +44,7 @@ Configured by environment variables (see .env.example and the README), not flags
   -h, --help          this text
 `;
 
-const flags = orExit(() => parseFlags("coupler-api", { "stop-with-parent": { type: "boolean", default: false } }), "coupler-api");
+const flags = orExit(() => parseFlags("node packages/api/dist/main.js --help", { "stop-with-parent": { type: "boolean", default: false } }), "coupler-api");
 if (!flags) {
   process.stdout.write(USAGE);
   process.exit(0);
@@ -84,9 +83,25 @@ async function runWorker(): Promise<void> {
     // What this worker contributes when the primary aggregates a scrape (workers.ts).
     answerMetricsCollection(server.metrics.registry);
   } catch (error) {
-    logger.fatal({ err: error }, "API worker failed to start");
+    const line = oneLineStartFailure(error);
+    if (line) process.stderr.write(`coupler-api worker: ${line}\n`);
+    else logger.fatal({ err: error }, "API worker failed to start");
     process.exit(1);
   }
+}
+
+/**
+ * A start-up failure the operator fixes without a stack trace, as one line: a
+ * port that is taken or not ours to bind (PORT, METRICS_PORT). Undefined for
+ * anything else, which is logged whole.
+ */
+function oneLineStartFailure(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code !== "EADDRINUSE" && code !== "EACCES") return undefined;
+  const { address, port } = error as { address?: string; port?: number };
+  const where = address === undefined ? "" : ` on ${address}:${port ?? ""}`;
+  const what = code === "EADDRINUSE" ? "the address is already in use" : "this user may not bind that port";
+  return `cannot listen${where}: ${what} (${code}); free it, or set PORT / METRICS_PORT to another port`;
 }
 
 async function runPrimary(): Promise<void> {
@@ -105,7 +120,9 @@ async function runPrimary(): Promise<void> {
   // From the start, so a signal during start-up also stops what has started; PostgreSQL only after the drain.
   stopOnSignals(logger, stopAll, { ...stopOptions, drained: () => drained });
   const fail = async (error: unknown) => {
-    logger.fatal({ err: error }, "coupler API failed to start");
+    const line = oneLineStartFailure(error);
+    if (line) process.stderr.write(`coupler-api: ${line}\n`);
+    else logger.fatal({ err: error }, "coupler API failed to start");
     await stopAll().catch(() => {});
     process.exit(1);
   };
@@ -169,16 +186,17 @@ async function runPrimary(): Promise<void> {
       metricsUrl = primaryMetrics?.url ?? `${url}/metrics`;
     }
     // Tokens only for the development server on its own embedded PostgreSQL: anywhere else they are credentials.
-    const tokens = embedded ? await demoTokens(demo, secret) : undefined;
-    printBanner({ url, metricsUrl, databaseUrl, dataDir: embedded?.dataDir, secretSource, demo, guardEnabled, tokens, workers: env.API_WORKERS });
+    const tokenLifetimeSeconds = Math.min(DEMO_TOKEN_LIFETIME_SECONDS, env.AUTH_MAX_TOKEN_LIFETIME);
+    const tokens = embedded ? await demoTokens(demo, secret, tokenLifetimeSeconds) : undefined;
+    printBanner({ url, metricsUrl, databaseUrl, dataDir: embedded?.dataDir, secretSource, demo, guardEnabled, tokens, tokenLifetimeSeconds, workers: env.API_WORKERS });
   } catch (error) {
     await fail(error);
   }
 }
 
-async function demoTokens(demo: DemoUser[], secret: string): Promise<Map<DemoUser, string>> {
+async function demoTokens(demo: DemoUser[], secret: string, lifetimeSeconds: number): Promise<Map<DemoUser, string>> {
   const tokens = new Map<DemoUser, string>();
-  for (const user of demo) tokens.set(user, await signToken({ sub: user.id, role: user.role }, secret, { expiresIn: DEMO_TOKEN_LIFETIME_SECONDS }));
+  for (const user of demo) tokens.set(user, await signToken({ sub: user.id, role: user.role }, secret, { expiresIn: lifetimeSeconds }));
   return tokens;
 }
 
@@ -195,6 +213,11 @@ function mintHint(secretSource: string, dataDir: string | undefined): string {
   return `signed with ${secretSource}: TOKEN=$(${prefix}${MINT_HINT})`;
 }
 
+/** How to stop this process: Ctrl-C on a terminal; a daemon or a service has only signals. */
+function stopHint(): string {
+  return process.stdin.isTTY || process.stdout.isTTY ? "Stop with Ctrl-C (SIGINT) or SIGTERM." : "Stop with SIGTERM or SIGINT.";
+}
+
 function printBanner(info: {
   url: string;
   /** Where to scrape: on the main port, or at METRICS_PORT. */
@@ -207,6 +230,8 @@ function printBanner(info: {
   guardEnabled: boolean | undefined;
   /** Demo tokens; undefined on an external database, where none are printed. */
   tokens: Map<DemoUser, string> | undefined;
+  /** How long the demo tokens are valid, in seconds. */
+  tokenLifetimeSeconds: number;
   workers: number;
 }): void {
   const lines = [
@@ -228,7 +253,7 @@ function printBanner(info: {
   const student = byRole("student");
   const instructor = byRole("instructor");
   if (info.demo.length > 0 && tokens) {
-    lines.push("", `Demo users and tokens (valid ${DEMO_TOKEN_LIFETIME}):`);
+    lines.push("", `Demo users and tokens (valid ${formatSeconds(info.tokenLifetimeSeconds)}, within AUTH_MAX_TOKEN_LIFETIME):`);
     for (const user of info.demo) {
       lines.push(`  ${user.role.padEnd(10)} ${user.name} (id ${user.id})`, `    ${tokens.get(user) ?? ""}`);
     }
@@ -248,6 +273,6 @@ function printBanner(info: {
       `    -H 'authorization: Bearer ${studentToken}'`,
     );
   }
-  lines.push("", `${tokens ? "More tokens" : "Tokens"}, ${mintHint(info.secretSource, info.dataDir)}`, "Stop with Ctrl-C.", "");
+  lines.push("", `${tokens ? "More tokens" : "Tokens"}, ${mintHint(info.secretSource, info.dataDir)}`, stopHint(), "");
   process.stdout.write(`${lines.join("\n")}\n`);
 }

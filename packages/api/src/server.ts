@@ -4,7 +4,7 @@ import type { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { ProgressLicenseCoupler, createDatabase, createLogger, redactUrl, type Logger } from "@coupler/core";
 import { createAuthenticator, secretKey } from "./auth.ts";
-import { startBackgroundJobs } from "./backgroundJobs.ts";
+import { probeDatabase, startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
 import { resolveServerSettings, type ServerSettings } from "./config.ts";
 import { applyHttpLimits, batchSize, httpServerOptions, setSecurityHeaders } from "./httpLimits.ts";
@@ -55,6 +55,8 @@ export interface RunningServer {
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
+/** The methods a procedure call may use (HEAD as GET without a body). */
+const TRPC_METHODS = new Set(["GET", "HEAD", "POST"]);
 
 /** Starts the HTTP server: tRPC at /trpc, plus /healthz, /readyz and /metrics. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -96,6 +98,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const contextFor = (opts: { req: IncomingMessage }) => createContext({ ...opts, services, authenticate });
   const onError = ({ error, path }: { error: TRPCError; path: string | undefined }) => {
+    // tRPC's adapter, finding a body without content-length (chunked) over the limit, says only "PAYLOAD_TOO_LARGE";
+    // onError runs before the error is shaped, so the message is the same as everywhere else.
+    if (error.code === "PAYLOAD_TOO_LARGE") error.message = tooLargeMessage(maxBodyBytes);
     if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error.cause ?? error, path }, "procedure failed");
   };
 
@@ -118,8 +123,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     createContext: contextFor,
     onError,
     tooLarge: (res) => tooLarge(res, maxBodyBytes, "rest"),
+    // The landing page links /metrics where it is: here, or at METRICS_PORT (known once that listens).
+    metricsUrl: () => (metricsPort === undefined && options.externalMetricsUrl === undefined ? "/metrics" : metricsUrl),
   });
 
+  let metricsUrl = "/metrics";
   let inflight = 0;
   let draining = false;
   let drained: (() => void) | undefined;
@@ -154,6 +162,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const path = url.split("?", 1)[0];
     // Procedure calls go straight to tRPC; only `GET /trpc/` (the pointer to the REST docs) is the OpenAPI routes'.
     if (path?.startsWith("/trpc/") && !(path === "/trpc/" && (req.method === "GET" || req.method === "HEAD"))) {
+      // Queries are GET, mutations POST; anything else is 405 before tRPC (which answered DELETE with a 415 about content-type).
+      if (!TRPC_METHODS.has(req.method ?? "")) {
+        res.setHeader("allow", "GET, POST");
+        return sendError(res, serverError("METHOD_NOT_SUPPORTED", `method ${req.method} is not supported: call a query with GET, a mutation with POST`));
+      }
       if (batchSize(url) > maxBatchSize) {
         return sendError(res, serverError("BAD_REQUEST", `a batch may hold at most ${maxBatchSize} calls (MAX_BATCH_SIZE); this one has ${batchSize(url)}`));
       }
@@ -173,7 +186,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   async function ready(res: ServerResponse) {
     if (draining) return send(res, 503, { status: "shutting down" });
     try {
-      await database.pool.query("select 1");
+      await probeDatabase(database.pool); // bounded: a stopped database answers 503 within 2 s, not after the TCP timeout
       metrics.ready.set(1);
       send(res, 200, { status: "ready" });
     } catch (error) {
@@ -219,7 +232,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       logger.info("coupler API stopped");
     })());
 
-  let metricsUrl = options.externalMetricsUrl ?? `${url}/metrics`;
+  metricsUrl = options.externalMetricsUrl ?? `${url}/metrics`;
   if (metricsServer) {
     try {
       metricsUrl = `${await listen(metricsServer, metricsPort ?? 0, settings.metricsHost ?? host)}/metrics`;
@@ -245,5 +258,10 @@ function sendError(res: ServerResponse, shape: CouplerErrorShape, kind: "trpc" |
 /** A body over the limit, in the error shape of the path it was sent to. */
 function tooLarge(res: ServerResponse, limit: number, kind: "trpc" | "rest" = "trpc"): void {
   res.setHeader("connection", "close"); // the unread body must not be parsed as a next request
-  sendError(res, serverError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes (MAX_BODY_BYTES)`), kind);
+  sendError(res, serverError("PAYLOAD_TOO_LARGE", tooLargeMessage(limit)), kind);
+}
+
+/** The one message for a body over MAX_BODY_BYTES, however it was sent. */
+function tooLargeMessage(limit: number): string {
+  return `request body exceeds ${limit} bytes (MAX_BODY_BYTES)`;
 }

@@ -3,7 +3,7 @@ import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import { z } from "zod";
-import { inputs } from "@coupler/core";
+import { inputs, missingInputMessage } from "@coupler/core";
 import type { Principal, Role } from "./auth.ts";
 import type { Context } from "./context.ts";
 import { CouplerTRPCError, describeIssues, errorDetails, toTRPCError, type ErrorDetails } from "./errors.ts";
@@ -44,6 +44,9 @@ function messageFor(error: TRPCError, message: string, parseError: boolean, deta
   if (error.code === "UNSUPPORTED_MEDIA_TYPE" && message.startsWith("Unsupported content-type")) {
     const type = /"([^"]*)"?$/.exec(message)?.[1];
     return `unsupported content-type${type ? ` "${type}"` : ""}: send the input as application/json`;
+  }
+  if (error.code === "UNSUPPORTED_MEDIA_TYPE" && message.startsWith("Missing content-type")) {
+    return "missing content-type header: send the input as application/json (content-type: application/json)";
   }
   return message;
 }
@@ -140,17 +143,24 @@ export const benchStaffProcedure = publicProcedure.use(benchOnly).use(requireRol
 export const benchAdminProcedure = publicProcedure.use(benchOnly).use(requireRole("admin"));
 
 /**
- * Reads of one learner's records: instructors and admins read anyone's, a
- * student only their own (`userId` equal to the token's `sub`).
+ * Reads of one learner's records (chain `.input(schema)` after it):
+ * instructors and admins read anyone's, a student only their own (`userId`
+ * equal to the token's `sub`). `userId` is checked first, before the rest of
+ * the input is validated, so a student learns nothing about another learner's
+ * records from a validation error; a missing input names all of `schema`'s
+ * fields (not only userId).
  */
-export const learnerReadProcedure = authedProcedure
-  .input(z.object({ userId: inputs.userId }))
-  .use(({ ctx, input, next }) => {
-    if (!mayRead(ctx.principal, input.userId)) {
-      throw new TRPCError({ code: "FORBIDDEN", message: `a student may read only their own records, not user ${input.userId}'s` });
-    }
-    return next();
-  });
+export function learnerReadProcedure(schema: z.ZodType) {
+  const owner = z.object({ userId: inputs.userId }, { error: (issue) => (issue.input === undefined ? missingInputMessage(schema) : undefined) });
+  return authedProcedure
+    .input(owner)
+    .use(({ ctx, input, next }) => {
+      if (!mayRead(ctx.principal, input.userId)) {
+        throw new TRPCError({ code: "FORBIDDEN", message: `a student may read only their own records, not user ${input.userId}'s` });
+      }
+      return next();
+    });
+}
 
 function mayRead(principal: Principal, userId: number): boolean {
   return principal.role !== "student" || principal.userId === userId;

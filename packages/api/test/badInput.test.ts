@@ -95,13 +95,42 @@ describe("bad input is refused with a 4xx and writes nothing", () => {
     expect(await snapshotTables(api.database)).toEqual(before);
   });
 
-  it("refuses a body over MAX_BODY_BYTES with 413, by Content-Length and when streamed without one", async () => {
+  it("refuses a body over MAX_BODY_BYTES with 413 and one message stating the limit, by Content-Length and streamed without one, single or batched", async () => {
     const before = await snapshotTables(api.database);
     const big = levelUp({ padding: "x".repeat(MAX_BODY) });
-    expect((await post(api.url, "progression.levelUp", big, instructor)).status).toBe(413);
-    expect(await chunkedPost(`${api.url}/trpc/progression.levelUp`, big, instructor)).toBe(413);
+    const message = `request body exceeds ${MAX_BODY} bytes (MAX_BODY_BYTES)`;
+    const byLength = await post(api.url, "progression.levelUp", big, instructor);
+    expect(byLength.status).toBe(413);
+    expect(byLength.body.error?.message).toBe(message);
+    const single = await chunkedPost(`${api.url}/trpc/progression.levelUp`, big, instructor);
+    expect(single.status).toBe(413);
+    expect(single.body).toContain(message);
+    // A batch goes through tRPC's adapter, which said only "PAYLOAD_TOO_LARGE" (regression).
+    const batch = await chunkedPost(`${api.url}/trpc/progression.levelUp,progression.levelUp?batch=1`, JSON.stringify({ 0: JSON.parse(big), 1: {} }), instructor);
+    expect(batch.status).toBe(413);
+    expect(batch.body).toContain(message);
     expect(await snapshotTables(api.database)).toEqual(before);
   });
+
+  it("answers a POST without content-type with 415 saying to send application/json, on /trpc and REST alike", async () => {
+    for (const path of ["/trpc/progression.levelUp", "/api/progression/levelUp"]) {
+      const res = await rawRequest(`${api.url}${path}`, "POST", levelUp({}), instructor);
+      expect(res.status).toBe(415);
+      expect(res.body).toContain("send the input as application/json");
+    }
+  });
+
+  for (const method of ["DELETE", "PUT", "PATCH", "OPTIONS"]) {
+    it(`answers ${method} on a procedure with 405 METHOD_NOT_SUPPORTED (regression: DELETE got a 415 about content-type), and changes nothing`, async () => {
+      const before = await snapshotTables(api.database);
+      for (const path of ["/trpc/progression.get", "/trpc/progression.levelUp", "/api/progression/levelUp"]) {
+        const res = await rawRequest(`${api.url}${path}`, method, method === "DELETE" || method === "OPTIONS" ? undefined : levelUp({}), instructor);
+        expect(res.status).toBe(405);
+        expect(res.body).toContain("METHOD_NOT_SUPPORTED");
+      }
+      expect(await snapshotTables(api.database)).toEqual(before);
+    });
+  }
 
   it("answers an unknown procedure with 404 and a query sent as a mutation with 405", async () => {
     expect((await post(api.url, "progression.explode", "{}", admin)).status).toBe(404);
@@ -109,15 +138,32 @@ describe("bad input is refused with a 4xx and writes nothing", () => {
   });
 });
 
-/** POSTs `body` with chunked transfer encoding (no Content-Length) and resolves with the status. */
-function chunkedPost(url: string, body: string, token: string): Promise<number> {
+/** POSTs `body` with chunked transfer encoding (no Content-Length) and resolves with the status and the response body. */
+function chunkedPost(url: string, body: string, token: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
+      let text = "";
+      res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
     });
-    req.on("error", reject);
+    req.on("error", (error: NodeJS.ErrnoException) => {
+      // The server may answer and close before the whole body is written; the answer is what counts.
+      if (error.code !== "EPIPE" && error.code !== "ECONNRESET") reject(error);
+    });
     for (let i = 0; i < body.length; i += 1024) req.write(body.slice(i, i + 1024));
     req.end();
+  });
+}
+
+/** A request with exactly the headers given (no content-type unless set): its status and body. */
+function rawRequest(url: string, method: string, body: string | undefined, token: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      let text = "";
+      res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : Buffer.from(body));
   });
 }

@@ -101,7 +101,7 @@ describe("the built API executable started from a short-lived shell", () => {
     // The shell waits for the banner, so the API has seen it as its parent, then exits.
     const { pid, log } = await launch(
       "launcher",
-      (file) => `node ${BUILT_MAIN} --stop-with-parent >${file} 2>&1 </dev/null & until grep -q 'Stop with Ctrl-C' ${file}; do sleep 0.1; done; echo $!`,
+      (file) => `node ${BUILT_MAIN} --stop-with-parent >${file} 2>&1 </dev/null & until grep -q 'Stop with SIGTERM or SIGINT' ${file}; do sleep 0.1; done; echo $!`,
     );
     await waitFor(() => !isRunning(pid), 20_000);
     expect(await readFile(log, "utf8")).toContain('"reason":"parent process exited"');

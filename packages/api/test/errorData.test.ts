@@ -160,6 +160,27 @@ describe("error messages are written for the person fixing the call", () => {
     expect(data.issues).toEqual([{ path: "specialization", message: "specialization must be one of PLAYER, COACH, INTERNSHIP" }]);
   });
 
+  it("says the input is required and names its fields for an empty body and for a GET without ?input (regression: zod's 'expected object, received undefined')", async () => {
+    const fields = "a JSON object with userId, specialization, xpGained, sessionsCompleted (optional: idempotencyKey)";
+    const empty = await viaTrpc({ path: "progression.levelUp", input: null, raw: "", role: "instructor" });
+    expect(empty.status).toBe(400);
+    expect(empty.data.issues).toEqual([{ path: "", message: `the input is required: ${fields}` }]);
+    const res = await fetch(`${api.url}/trpc/progression.get`, { headers: headers({ path: "", input: null, role: "instructor" }) });
+    const json = (await res.json()) as { error: { message: string; data: ErrorData } };
+    expect(res.status).toBe(400);
+    expect(json.error.data.issues).toEqual([{ path: "", message: "the input is required: a JSON object with userId, specialization" }]); // all of get's fields, not only userId
+    expect(json.error.message).not.toContain("received undefined");
+  });
+
+  it("says 'must be a number' for a number sent as a string, and states a bound plainly", async () => {
+    const asString = await viaTrpc({ path: "progression.levelUp", input: levelUp({ xpGained: "100" }), role: "instructor" });
+    expect(asString.data.issues).toEqual([{ path: "xpGained", message: "must be a number" }]);
+    const fraction = await viaTrpc({ path: "progression.levelUp", input: levelUp({ userId: 1.5 }), role: "instructor" });
+    expect(fraction.data.issues).toEqual([{ path: "userId", message: "must be an integer" }]);
+    const tooMany = await viaTrpc({ path: "progression.levelUp", input: levelUp({ sessionsCompleted: 5000 }), role: "instructor" });
+    expect(tooMany.data.issues).toEqual([{ path: "sessionsCompleted", message: "must be at most 1000" }]);
+  });
+
   it("answers a form-encoded POST to /trpc with balanced quotes and the fix", async () => {
     const { message } = await viaTrpc({ path: "progression.levelUp", input: null, raw: "userId=1", contentType: "application/x-www-form-urlencoded", role: "instructor" });
     expect(message).toBe('unsupported content-type "application/x-www-form-urlencoded": send the input as application/json');

@@ -104,7 +104,8 @@ describe("the API executable on DATABASE_URL", () => {
     expect(code).toBe(2);
     expect(stderr.trim().split("\n")).toHaveLength(1);
     expect(stderr).toContain("--bogus");
-    expect(stderr).toContain("--help");
+    // The command a person can run (regression: "coupler-api --help", a name no executable has).
+    expect(stderr).toContain("(node packages/api/dist/main.js --help for usage)");
     expect(stdout).toBe("");
   });
 
@@ -126,7 +127,8 @@ describe("the API executable without DATABASE_URL", () => {
     const dataDir = join(home, "pg");
     try {
       // No AUTH_SECRET: the development secret is generated beside the data dir, as on a first `pnpm start`.
-      const main = await startMain({ COUPLER_DATA_DIR: dataDir, COUPLER_LOCK_TIMEOUT_MS: "20000" });
+      // AUTH_MAX_TOKEN_LIFETIME under the demo tokens' 12 h: they must shrink to it (regression: 401 "lifetime exceeds").
+      const main = await startMain({ COUPLER_DATA_DIR: dataDir, COUPLER_LOCK_TIMEOUT_MS: "20000", AUTH_MAX_TOKEN_LIFETIME: "3600" });
       try {
         const secret = (await readFile(join(home, "auth-secret"), "utf8")).trim();
         const postgresPid = Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n", 1)[0]);
@@ -142,6 +144,14 @@ describe("the API executable without DATABASE_URL", () => {
         expect(output).not.toContain(password);
         expect(output).not.toContain(secret);
         expect(output).toMatch(JWT); // the development server on its own PostgreSQL prints demo tokens
+        expect(output).toContain("Demo users and tokens (valid 1h, within AUTH_MAX_TOKEN_LIFETIME)");
+        // Not on a terminal here, so no Ctrl-C to press (regression: the banner said "Stop with Ctrl-C." to a service).
+        expect(main.output).toContain("Stop with SIGTERM or SIGINT.");
+        const demoToken = JWT.exec(output)?.[0] ?? "";
+        const asDemo = await fetch(`${main.url}/trpc/progression.get?input=${encodeURIComponent(JSON.stringify({ userId: 3, specialization: "PLAYER" }))}`, {
+          headers: { authorization: `Bearer ${demoToken}` },
+        });
+        expect(asDemo.status).toBe(200);
         // The banner names the front doors: the landing page, Swagger UI, the OpenAPI document and the REST base.
         for (const path of ["/docs", "/openapi.json", "/api"]) expect(output).toContain(`${main.url}${path}`);
         // The fixed password every checkout used to share no longer opens it (regression: it was "coupler" for all).

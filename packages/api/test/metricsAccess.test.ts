@@ -49,6 +49,10 @@ describe("METRICS_PORT", () => {
     expect(await scraped.text()).toContain("coupler_operations_total");
     // Only /metrics lives there.
     expect((await fetch(`${metricsUrl.origin}/healthz`)).status).toBe(404);
+    // The landing page links it there, not on the main port where it answers 404 (regression).
+    const landing = await (await fetch(`${api.url}/`)).text();
+    expect(landing).toContain(`href="${api.server.metricsUrl}"`);
+    expect(landing).not.toContain(`href="/metrics"`);
 
     await api.close();
     await expect(fetch(api.server.metricsUrl)).rejects.toThrow();

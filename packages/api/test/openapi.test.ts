@@ -168,13 +168,14 @@ describe("GET /docs", () => {
 });
 
 describe("the README's procedure table", () => {
-  it("names every field progression.validate and progression.levelUp return (regression: validate's output omitted fields)", async () => {
+  it("names every field progression.validate, progression.levelUp and progression.sync return (regression: validate's and sync's outputs omitted fields)", async () => {
     const { readFile } = await import("node:fs/promises");
-    const { consistencyReport, levelUpResult } = await import("../src/router/outputs.ts");
+    const { consistencyReport, levelUpResult, syncResult } = await import("../src/router/outputs.ts");
     const readme = await readFile(new URL("../../../README.md", import.meta.url), "utf8");
     for (const [path, schema] of [
       ["progression.validate", consistencyReport],
       ["progression.levelUp", levelUpResult],
+      ["progression.sync", syncResult],
     ] as const) {
       const row = readme.split("\n").find((line) => line.startsWith(`| \`${path}\``)) ?? "";
       const output = row.split("→").at(-1) ?? "";
@@ -236,5 +237,8 @@ describe("the server's front doors", () => {
     const res = await fetch(`${fixture.api.url}/api`);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ docs: "/docs", openapi: "/openapi.json" });
+    // Counted as its own route, not as an unknown path (regression).
+    const metrics = await (await fetch(`${fixture.api.url}/metrics`)).text();
+    expect(metrics).toMatch(/http_request_duration_seconds_count\{procedure="\/api",status="200"\} [1-9]/);
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { createServer, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "@coupler/core";
 import { startServer } from "../src/server.ts";
@@ -46,4 +47,32 @@ describe("coupler_ready: readiness as a metric", () => {
       await server.close();
     }
   });
+
+  it("/readyz answers 503 'database unreachable' within its 2 s probe bound when the database accepts connections but never answers (a SIGSTOPped server)", async () => {
+    // What a stopped PostgreSQL looks like from here: the kernel accepts the connection, nothing ever answers.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as { port: number };
+    const server = await startServer({
+      databaseUrl: `postgres://coupler@127.0.0.1:${port}/coupler`,
+      authSecret: randomBytes(32).toString("hex"),
+      host: "127.0.0.1",
+      port: 0,
+      integrityIntervalMs: 0,
+      logger: createLogger("coupler-api-test", "silent"),
+    });
+    try {
+      // Unbounded, the check waited for pg's 10 s connection timeout (and on a real stopped server, over 30 s).
+      const res = await fetch(`${server.url}/readyz`, { signal: AbortSignal.timeout(8_000) });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ status: "database unreachable" });
+      const { text } = await scrapeUntilReady(server.url, 0);
+      expect(gauge(text, "coupler_ready")).toBe(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+      await server.close();
+    }
+  }, 30_000);
 });

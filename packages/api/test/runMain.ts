@@ -66,7 +66,7 @@ export async function startMain(env: Record<string, string>): Promise<RunningMai
       databaseUrl ??= /^ {2}DATABASE_URL +(postgres\S+)/.exec(line)?.[1];
       metricsUrl ??= /^ {2}health +.*\s(http:\/\/\S+\/metrics)$/.exec(line)?.[1];
       // The banner ends with this line; everything it prints is in `output` by then.
-      if (url && metricsUrl && databaseUrl && line.startsWith("Stop with Ctrl-C")) resolve({ url, metricsUrl, databaseUrl });
+      if (url && metricsUrl && databaseUrl && line.startsWith("Stop with ")) resolve({ url, metricsUrl, databaseUrl });
     });
     void exited.then(({ code }) => reject(new Error(`main exited (${code}) before its banner:\n${output.join("\n")}`)));
   });

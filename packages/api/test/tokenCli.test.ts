@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -57,6 +57,25 @@ describe("the token CLI", () => {
     expect(stderr).toContain("token lifetime exceeds the 24h maximum");
   });
 
+  it("accepts --expires in plain seconds, as AUTH_MAX_TOKEN_LIFETIME is written (regression: 86400 was 'Invalid time period format')", async () => {
+    const { code, stdout } = await token("--sub", "1", "--role", "admin", "--expires", "86400");
+    expect(code).toBe(0);
+    const [, payload = ""] = stdout.trim().split(".");
+    const { iat, exp } = JSON.parse(Buffer.from(payload, "base64url").toString()) as { iat: number; exp: number };
+    expect(exp - iat).toBe(86400);
+    expect(await authenticate(`Bearer ${stdout.trim()}`, secretKey(secret))).toMatchObject({ ok: true });
+  });
+
+  for (const expires of ["0s", "0", "1h ago"]) {
+    it(`refuses --expires ${expires}, an already-expired token, with one line and exit 2 (regression: exit 0 with a dead token)`, async () => {
+      const { code, stdout, stderr } = await token("--sub", "1", "--role", "admin", "--expires", expires);
+      expect(code).toBe(2);
+      expect(stdout).toBe("");
+      expect(stderr.trim().split("\n")).toHaveLength(1);
+      expect(stderr).toContain("must be more than 0 seconds");
+    });
+  }
+
   it("allows 48h when the API's AUTH_MAX_TOKEN_LIFETIME allows it", async () => {
     const { code, stdout } = await tokenWith({ AUTH_SECRET: secret, AUTH_MAX_TOKEN_LIFETIME: String(72 * 3600) }, "--sub", "1", "--role", "admin", "--expires", "48h");
     expect(code).toBe(0);
@@ -73,6 +92,24 @@ describe("the token CLI", () => {
       expect(code).toBe(0);
       expect(stderr).toBe(`token: signed with the development secret in ${source} (AUTH_SECRET unset)\n`);
       expect(await authenticate(`Bearer ${stdout.trim()}`, secretKey(devSecret))).toMatchObject({ ok: true, principal: { userId: 3 } });
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("resolves a relative COUPLER_DATA_DIR from an env file against the repository root, as pnpm start does, from its own working directory", async () => {
+    // .env.example's own form (`COUPLER_DATA_DIR=.coupler-data/…`), under the gitignored .coupler-data at the root.
+    const root = fileURLToPath(new URL("../../../", import.meta.url));
+    const home = await mkdtemp(join(root, ".coupler-data", "token-test-"));
+    try {
+      const { secret: devSecret } = await resolveAuthSecret({ COUPLER_DATA_DIR: join(home, "pg") });
+      const envFile = join(home, "test.env");
+      await writeFile(envFile, `COUPLER_DATA_DIR=${relative(root, join(home, "pg"))}\n`);
+      // cwd is packages/api, where `pnpm --filter @coupler/api token` runs (regression: "no development secret at .coupler-data/auth-secret").
+      const { code, stdout, stderr } = await tokenWith({ COUPLER_ENV_FILE: envFile }, "--sub", "3", "--role", "student");
+      expect(stderr).toBe(`token: signed with the development secret in ${join(home, "auth-secret")} (AUTH_SECRET unset)\n`);
+      expect(code).toBe(0);
+      expect(await authenticate(`Bearer ${stdout.trim()}`, secretKey(devSecret))).toMatchObject({ ok: true });
     } finally {
       await rm(home, { recursive: true, force: true });
     }
@@ -99,6 +136,7 @@ describe("the token CLI", () => {
       expect(stdout).toBe("");
       expect(stderr.trim().split("\n")).toHaveLength(1);
       expect(stderr).toMatch(/^token: /);
+      if (args[0] === "--bogus") expect(stderr).toContain("(pnpm --silent --filter @coupler/api token --help for usage)");
     });
   }
 });

@@ -196,19 +196,26 @@ describe("/metrics at METRICS_PORT of the API executable with API_WORKERS=2, ser
     for (let i = 0; i < 2; i++) expect((await get(false, `${main.url}/metrics`, auth)).status).toBe(404);
   }, 30_000);
 
-  it("exits 1 when METRICS_PORT is taken, naming the port, before any worker serves", async () => {
+  it("exits 1 when METRICS_PORT is taken, saying so in one line that names the port, before any worker serves, and logs no pg client secrets", async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
     const { port } = taken.address() as AddressInfo;
     try {
       const child = runMain({ DATABASE_URL: database.url, AUTH_SECRET: randomBytes(32).toString("hex"), API_WORKERS: "2", METRICS_PORT: String(port) });
-      let output = "";
-      child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
       expect(await new Promise((resolve) => child.once("exit", resolve))).toBe(1);
-      expect(output).toContain(`EADDRINUSE`);
-      expect(output).toContain(String(port));
+      // One line, not a JSON stack (regression), naming the port.
+      expect(stderr.trim().split("\n")).toHaveLength(1);
+      expect(stderr).toContain(`EADDRINUSE`);
+      expect(stderr).toContain(`127.0.0.1:${port}`);
+      const output = stdout + stderr;
+      expect(output).not.toContain("    at ");
       expect(output).not.toContain("coupler API listening");
+      // Regression: a pool client cut off by the shutdown was logged whole, cancel key included.
+      for (const leaked of ["secretKey", "processID"]) expect(output).not.toContain(leaked);
     } finally {
       taken.close();
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { UsageError, parseBenchArgs } from "./parseBenchArgs.ts";
+import { USAGE, UsageError, parseBenchArgs } from "./parseBenchArgs.ts";
 import { FULL_PLAN, QUICK_PLAN, estimateSeconds, hotSpotVariant, plannedRuns, type BenchPlan } from "./plan.ts";
 
 function plan(argv: string[]): BenchPlan {
@@ -40,6 +40,16 @@ describe("parseBenchArgs", () => {
     expect(p.outDir).toBe("/tmp/x");
     expect(p.targets).toEqual(["coupler"]);
     expect(p.fastDb).toBe(true);
+  });
+
+  it("says in --help what each option's default is, as '(default …)', and states the full run's real values", () => {
+    // An option's text runs from its "  --" line to the next one (continuation lines included).
+    const options = USAGE.split("\n  -").filter((text) => text.startsWith("-") && !text.startsWith("-quick") && !text.startsWith("h, --help"));
+    expect(options.length).toBeGreaterThan(10);
+    for (const text of options) expect(text, text).toMatch(/\(default[ :]/);
+    expect(USAGE).toContain(`(default ${FULL_PLAN.durationSeconds})`);
+    expect(USAGE).toContain(`(default ${FULL_PLAN.rate}`);
+    expect(USAGE).not.toMatch(/--duration 30 /); // a value in the flag column read as the default (regression)
   });
 
   it("returns help for --help and -h", () => {

@@ -15,32 +15,35 @@ Starts PostgreSQL (embedded, or DATABASE_URL) and the API in bench mode, seeds
 learners, runs k6 against the coupler and the legacy path, measures the raw-pg
 ceiling, and writes packages/bench/results/<timestamp>/ (report.md, summary.json, charts).
 
-Options:
-  --quick                 short smoke run of every scenario (levels 10,50; 5 s each)
-  --levels 10,50,100      concurrent users of level-up / sync / validate (default 10,50,100,500,1000)
-  --duration 30           steady seconds per run, after the ramp-up (also "30s", "1m")
-  --ramp-up 5             ramp-up seconds per run
+Options (the defaults are a full run's; --quick has its own):
+  --quick                 short smoke run of every scenario (levels ${QUICK_PLAN.levels.join(",")}; ${QUICK_PLAN.durationSeconds} s each)
+  --levels N,N,…          concurrent users of level-up / sync / validate (default ${FULL_PLAN.levels.join(",")})
+  --duration SECONDS      steady seconds per run, after the ramp-up; also "30s", "1m" (default ${FULL_PLAN.durationSeconds})
+  --ramp-up SECONDS       ramp-up seconds per run (default ${FULL_PLAN.rampUpSeconds})
   --scenarios a,b         any of ${SCENARIOS.join(", ")} (default: all)
   --targets a,b           any of ${TARGETS.join(", ")} (default: both)
-  --api-processes 1       API processes; VUs are spread over them
-  --pool-size 50          database pool size of each API process
-  --learners 20000        learners seeded per target
-  --saturation-vus 50     concurrency of the saturation run and the ceiling
-  --hot-spot-vus 200      VUs of the hot-spot run
-  --hot-spot-learners 5   learners the hot-spot VUs share
-  --hot-spot-spread 2000  learners of the hot spot's "spread" variants (the same load over many learners)
+  --api-processes N       API processes; VUs are spread over them (default ${FULL_PLAN.apiProcesses})
+  --pool-size N           database pool size of each API process (default ${FULL_PLAN.poolSize})
+  --learners N            learners seeded per target (default ${FULL_PLAN.learners})
+  --saturation-vus N      concurrency of the saturation run and the ceiling (default ${FULL_PLAN.saturationVus})
+  --hot-spot-vus N        VUs of the hot-spot run (default ${FULL_PLAN.hotSpot.vus})
+  --hot-spot-learners N   learners the hot-spot VUs share (default ${FULL_PLAN.hotSpot.learners})
+  --hot-spot-spread N     learners of the hot spot's "spread" variants, the same load over many learners
+                          (default ${FULL_PLAN.hotSpot.spreadLearners})
   --hot-spot-variants a,b coupler hot-spot runs besides the default (combining on, 1 process): any of
-                          combining-off, spread, workers-2, workers-2-spread (default: all four), or none
+                          combining-off, spread, workers-2, workers-2-spread, or none (default: all four)
   --before-api PATH       another API build's dist/main.js (e.g. the base commit's): adds hot-spot runs
-                          "before" and "before-spread" against it, in the same run
+                          "before" and "before-spread" against it, in the same run (default: none)
   --out DIR               results folder (default packages/bench/results/<timestamp>)
-  --fast-db               embedded PostgreSQL without fsync (faster, not durable)
-  --rate 300              also run level-ups at this fixed rate (k6 constant-arrival-rate) against
-                          the API and the minimal baseline server, CPU per call of each
-  --node PATH             Node binary for the API processes and the minimal server (or BENCH_NODE)
+  --fast-db               embedded PostgreSQL without fsync, faster and not durable (default off)
+  --rate PER_SECOND       also run level-ups at this fixed rate (k6 constant-arrival-rate) against
+                          the API and the minimal baseline server, CPU per call of each (default ${FULL_PLAN.rate}
+                          when the level-up-rate scenario runs)
+  --node PATH             Node binary for the API processes and the minimal server (default: BENCH_NODE,
+                          else this Node)
   --citus                 on Citus: DATABASE_URL is the coordinator, or a coordinator + 2 workers are started
                           from the installed PostgreSQL (fsync on); tables distributed as db:migrate --citus;
-                          PostgreSQL CPU summed over all nodes
+                          PostgreSQL CPU summed over all nodes (default off)
   -h, --help              this text
 
 Environment: K6_BIN (else k6 on PATH), PGBENCH_BIN (else pgbench on PATH), DATABASE_URL, BENCH_NODE.`;

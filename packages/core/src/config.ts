@@ -1,4 +1,7 @@
 import { z } from "zod";
+import { useCouplerIssueMessages } from "./issueMessages.ts";
+
+useCouplerIssueMessages();
 
 /**
  * Configuration fields core's options are made from, keyed by their

@@ -1,5 +1,5 @@
 export { Catalogue } from "./catalogue.ts";
-export { createDatabase, dbForClient, type Database, type DatabaseOptions, type Db, type Schema } from "./client.ts";
+export { createDatabase, dbForClient, describeDbError, type Database, type DatabaseOptions, type Db, type Schema } from "./client.ts";
 export {
   ProgressLicenseCoupler,
   findHistoryGap,
@@ -53,6 +53,7 @@ export {
   type Queryable,
 } from "./idempotency.ts";
 export * as inputs from "./inputs.ts";
+export { couplerIssueMessage, missingInputMessage } from "./issueMessages.ts";
 export { repairDesyncs, runIntegrityAudit, type IntegrityCheck, type IntegrityFinding, type IntegrityReport, type PairRef } from "./integrity.ts";
 export { DEFAULT_LOG_LEVEL, REDACT_PATHS, createLogger, type Logger } from "./logger.ts";
 export { MIGRATIONS_FOLDER, assertServerVersion, migrate, type MigrateOptions } from "./migrate.ts";

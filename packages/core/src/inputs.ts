@@ -1,5 +1,8 @@
 import { z } from "zod";
+import { useCouplerIssueMessages } from "./issueMessages.ts";
 import { SPECIALIZATIONS } from "./specializations.ts";
+
+useCouplerIssueMessages();
 
 /**
  * Input schemas shared by the coupler and the API, so both refuse the same

@@ -28,17 +28,32 @@ export const REDACT_PATHS = [
  * Errors are serialized as pino does (type, message, stack, cause), then
  * their message and stack are scrubbed: a driver error can quote the
  * connection string it failed with, and a thrown message can quote a header.
+ * Only an error's plain fields (strings, numbers, booleans) and its nested
+ * errors are kept: an object hung on an error is dropped, because pg-pool
+ * attaches the whole pg Client to an idle client's error (`err.client`), with
+ * the backend's cancel key (`secretKey`), `processID` and the last query.
  */
 function serializeError(error: unknown): unknown {
   return error instanceof Error ? scrub(stdSerializers.err(error), 0) : error;
 }
 
-/** Every string in a serialized error (its causes and own fields included), scrubbed. */
+/** A serialized error (its causes and own fields included): strings scrubbed, objects that are not errors dropped. */
 function scrub(value: unknown, depth: number): unknown {
   if (typeof value === "string") return redactSecrets(value);
   if (depth > 5 || typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, scrub(item, depth + 1)]));
+  if (Array.isArray(value)) return value.filter(isErrorLike).map((item) => scrub(item, depth + 1));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, item]) => typeof item !== "object" || item === null || Array.isArray(item) || isErrorLike(item))
+      .map(([key, item]) => [key, scrub(item, depth + 1)]),
+  );
+}
+
+/** A serialized (or live) error: has a string `message` and a `type` or a `stack`. */
+function isErrorLike(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const fields = value as Record<string, unknown>;
+  return value instanceof Error || (typeof fields.message === "string" && (typeof fields.type === "string" || typeof fields.stack === "string"));
 }
 
 /**

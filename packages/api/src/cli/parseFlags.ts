@@ -9,13 +9,14 @@ type Flags<O extends Options> = ReturnType<typeof parseArgs<{ options: O; strict
  * an unknown flag or a stray argument is refused). `--help`/`-h` is always
  * understood and returns `undefined`, so the caller prints its help and exits
  * 0. A bad command line throws a ConfigError (one line, exit 2 through
- * `orExit`) that ends with "(<program> --help for usage)".
+ * `orExit`) that ends with "(<helpCommand> for usage)": the command a person
+ * types, e.g. "pnpm --silent --filter @coupler/api token --help".
  */
-export function parseFlags<const O extends Options>(program: string, options: O, argv: string[] = process.argv.slice(2)): Flags<O> | undefined {
+export function parseFlags<const O extends Options>(helpCommand: string, options: O, argv: string[] = process.argv.slice(2)): Flags<O> | undefined {
   try {
     if (argv.includes("--help") || argv.includes("-h")) return undefined;
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (error) {
-    throw new ConfigError(`${error instanceof Error ? error.message : String(error)} (${program} --help for usage)`);
+    throw new ConfigError(`${error instanceof Error ? error.message : String(error)} (${helpCommand} for usage)`);
   }
 }

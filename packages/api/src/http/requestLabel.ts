@@ -8,7 +8,8 @@ const ROUTES = new Set(["/", "/healthz", "/readyz", "/metrics", "/openapi.json",
 /**
  * The path without the query, and a bounded label for the request metrics:
  * the procedure's name for /trpc and its REST route alike, `batch`, one of
- * the server's own routes (health, metrics, the docs and their assets), or
+ * the server's own routes (health, metrics, the docs and their assets, the
+ * REST base `/api`), or
  * `unknown` (so arbitrary paths cannot grow the label set).
  */
 export function createRequestLabeler(router: AnyTRPCRouter, restBase: string) {
@@ -25,6 +26,7 @@ export function createRequestLabeler(router: AnyTRPCRouter, restBase: string) {
     }
     if (path.startsWith("/docs/")) return { path, label: "/docs" };
     const route = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
-    return { path, label: ROUTES.has(route) ? route : "unknown" };
+    // The REST base itself (`GET /api`, its index) is a route, not an unknown path.
+    return { path, label: ROUTES.has(route) || route === restBase ? route : "unknown" };
   };
 }

@@ -2,10 +2,13 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AppRouter } from "../root.ts";
 import { serveDocs } from "./docsPage.ts";
 import { REST_BASE, openApiDocument } from "./openApiDocument.ts";
-import { LANDING_HTML, REST_INDEX } from "./landingPage.ts";
+import { REST_INDEX, landingHtml } from "./landingPage.ts";
 import { createRestHandler, type RestHandlerOptions } from "./restHandler.ts";
 
-type Options = Omit<RestHandlerOptions<AppRouter>, "base">;
+type Options = Omit<RestHandlerOptions<AppRouter>, "base"> & {
+  /** Where /metrics is, for the landing page: `/metrics` (the default) or the METRICS_PORT listener's URL. */
+  metricsUrl?: () => string;
+};
 
 /** Where a caller that opens `/trpc` without a procedure is sent. */
 export const TRPC_INDEX = {
@@ -22,7 +25,8 @@ export const TRPC_INDEX = {
  * `GET /trpc` and `GET /api`, and a landing page at `GET /`. Returns a request handler that answers false for any other path.
  */
 export function createOpenApiRoutes(options: Options): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const rest = createRestHandler({ ...options, base: REST_BASE });
+  const { metricsUrl, ...restOptions } = options;
+  const rest = createRestHandler({ ...restOptions, base: REST_BASE });
 
   return (req, res) => {
     if (rest(req, res)) return true;
@@ -32,7 +36,7 @@ export function createOpenApiRoutes(options: Options): (req: IncomingMessage, re
     if (path === "/trpc" || path === "/trpc/") return json(res, 200, TRPC_INDEX);
     if (path === REST_BASE) return json(res, 200, REST_INDEX);
     if (path === "/") {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'none'" }).end(LANDING_HTML);
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'none'" }).end(landingHtml(metricsUrl?.()));
       return true;
     }
     return serveDocs(path, res);

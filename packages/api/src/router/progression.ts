@@ -37,20 +37,20 @@ export const progressionRouter = router({
     .output(syncResult)
     .mutation(({ ctx, input }) => ctx.services.coupler.sync(input, { actor: actorOf(ctx.principal) })),
 
-  get: learnerReadProcedure
+  get: learnerReadProcedure(inputs.pairInput)
     .meta(rest("GET", "/progression/get", "A learner's progress and license."))
     .input(inputs.pairInput)
     .output(pairState)
     .query(async ({ ctx, input }) => toJson(await ctx.services.coupler.get(input))),
 
-  validate: learnerReadProcedure
+  validate: learnerReadProcedure(inputs.pairInput)
     .meta(rest("GET", "/progression/validate", "Checks one pair for consistency."))
     .input(inputs.pairInput)
     .output(consistencyReport)
     .query(async ({ ctx, input }) => toJson(await ctx.services.coupler.validate(input))),
 
   /** Level changes, newest first; pass `nextCursor` back as `cursor` for the next page. */
-  history: learnerReadProcedure
+  history: learnerReadProcedure(inputs.historyInput)
     .meta(rest("GET", "/progression/history", "Level changes, newest first; pass nextCursor back as cursor for the next page."))
     .input(inputs.historyInput)
     .output(historyPage)

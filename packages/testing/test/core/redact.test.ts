@@ -1,6 +1,8 @@
 import { Writable } from "node:stream";
-import { describe, expect, it } from "vitest";
-import { createLogger, redactSecrets, redactUrl } from "@coupler/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDatabase, createLogger, redactSecrets, redactUrl } from "@coupler/core";
+import type { TestDatabase } from "../../src/index.ts";
+import { useTestDatabase } from "../../src/vitest.ts";
 
 describe("redactUrl", () => {
   it("replaces the password and keeps the user, host, port and database", () => {
@@ -69,5 +71,43 @@ describe("createLogger", () => {
     expect(output).not.toContain("toppw");
     expect(output).not.toContain("causepw");
     expect(output).toContain("postgres://coupler:***@db:5432/coupler");
+  });
+
+  it("drops an object hung on a logged error (pg-pool's err.client, with the backend's cancel key) and keeps its message and code", () => {
+    const { lines, logger } = capture();
+    const error = Object.assign(new Error("Connection terminated unexpectedly"), {
+      code: "57P01",
+      client: { processID: 4242, secretKey: 987654321, activeQuery: { text: "select secret_sql" } },
+    });
+    logger.warn({ err: error }, "failed");
+    const output = lines.join("");
+    for (const leaked of ["secretKey", "987654321", "processID", "secret_sql"]) expect(output).not.toContain(leaked);
+    expect(output).toContain("Connection terminated unexpectedly");
+    expect(output).toContain("57P01");
+  });
+});
+
+describe("a pool whose idle client's backend is terminated", () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await useTestDatabase({ max: 2 });
+  });
+  afterAll(() => database.drop());
+
+  it("logs the failure without the pg Client: no secretKey, processID or SQL text (regression: the whole client was dumped)", async () => {
+    const lines: string[] = [];
+    const logger = createLogger("test", "debug", new Writable({ write: (chunk: Buffer, _encoding, done) => void (lines.push(chunk.toString("utf8")), done()) }));
+    const pool = createDatabase({ connectionString: database.url, max: 1, logger });
+    try {
+      const { rows } = await pool.pool.query<{ pid: number }>("select pg_backend_pid() as pid /* marker_sql_text */");
+      await database.pool.query("select pg_terminate_backend($1)", [rows[0]?.pid]);
+      for (let i = 0; i < 100 && !lines.some((l) => l.includes("idle database client failed")); i++) await new Promise((r) => setTimeout(r, 50));
+      const output = lines.join("");
+      expect(output).toContain("idle database client failed; the pool discarded it");
+      expect(output).toContain("57P01"); // admin_shutdown: what the pool was told, no more
+      for (const leaked of ["secretKey", "processID", "marker_sql_text", "pg_backend_pid"]) expect(output).not.toContain(leaked);
+    } finally {
+      await pool.close();
+    }
   });
 });
