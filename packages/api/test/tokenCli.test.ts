@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -100,7 +100,11 @@ describe("the token CLI", () => {
   it("resolves a relative COUPLER_DATA_DIR from an env file against the repository root, as pnpm start does, from its own working directory", async () => {
     // .env.example's own form (`COUPLER_DATA_DIR=.coupler-data/…`), under the gitignored .coupler-data at the root.
     const root = fileURLToPath(new URL("../../../", import.meta.url));
-    const home = await mkdtemp(join(root, ".coupler-data", "token-test-"));
+    // A fresh clone has no .coupler-data until the first `pnpm start` (regression: this test failed in CI's clean clone).
+    const parent = join(root, ".coupler-data");
+    const madeParent = !existsSync(parent);
+    await mkdir(parent, { recursive: true });
+    const home = await mkdtemp(join(parent, "token-test-"));
     try {
       const { secret: devSecret } = await resolveAuthSecret({ COUPLER_DATA_DIR: join(home, "pg") });
       const envFile = join(home, "test.env");
@@ -112,6 +116,8 @@ describe("the token CLI", () => {
       expect(await authenticate(`Bearer ${stdout.trim()}`, secretKey(devSecret))).toMatchObject({ ok: true });
     } finally {
       await rm(home, { recursive: true, force: true });
+      // Only the directory this test made, and only while empty.
+      if (madeParent) await rmdir(parent).catch(() => undefined);
     }
   });
 
