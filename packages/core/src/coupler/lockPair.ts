@@ -35,8 +35,8 @@ export function storedKey(caller: string, key: string): string {
  *
  * Contention is measured by the same statement, not guessed from timings: it
  * reports whether another transaction held the progress row when it started
- * (see `Statements.lockPair`), and the call then counts as contended. No
- * extra statement, no restart.
+ * (see `Statements.lockPair`), and the call then counts as contended by a
+ * row lock (`OperationEvent.contention`). No extra statement, no restart.
  */
 export async function lockPairWithKeys(tx: WriteTx, pair: PairKey, keys: CallerKey[]): Promise<LockedPair | undefined> {
   const rows = await timedLock(tx, (mode) =>
@@ -50,7 +50,7 @@ export async function lockPairWithKeys(tx: WriteTx, pair: PairKey, keys: CallerK
   );
   const [first] = rows;
   if (!first) return undefined;
-  if (!first.free) tx.attempt.contended = true;
+  if (!first.free) tx.attempt.rowLocked = true;
   const stored = new Map<string, StoredResult>();
   for (const row of rows) {
     const s = row.stored;
