@@ -113,11 +113,17 @@ export async function requireUser(db: Db, userId: number, ctx: OperationContext)
   if (!user) throw new NotFoundError("user", `${ctx.operation}: user ${userId} does not exist`, ctx);
 }
 
-/** Runs `lock` in the call's lock mode (NOWAIT when asked), adding its time to the attempt's lock wait. */
+/**
+ * Runs `lock` in the call's lock mode (NOWAIT when asked), adding its time to
+ * the attempt's lock wait, also when it gives up (a LOCK_TIMEOUT waited too,
+ * and counts among the calls that took locks).
+ */
 async function timedLock<T>(tx: WriteTx, lock: (mode: LockMode) => Promise<T>): Promise<T> {
   const noWait = tx.call.noWait ?? tx.rt.noWait;
   const started = performance.now();
-  const rows = await lock(noWait ? "nowait" : "wait");
-  tx.attempt.lockWaitMs = (tx.attempt.lockWaitMs ?? 0) + (performance.now() - started);
-  return rows;
+  try {
+    return await lock(noWait ? "nowait" : "wait");
+  } finally {
+    tx.attempt.lockWaitMs = (tx.attempt.lockWaitMs ?? 0) + (performance.now() - started);
+  }
 }
