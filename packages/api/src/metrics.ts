@@ -42,8 +42,8 @@ export class ApiMetrics implements CouplerObserver {
   });
   readonly contention = new Counter({
     name: "coupler_lock_contention_total",
-    help: "Calls that found their pair busy and waited: queued in memory behind this process's transaction on the pair (write combining), or found its rows locked by another transaction when the lock statement started.",
-    labelNames: ["operation"] as const,
+    help: "Calls that found their pair busy and waited, by cause: row_lock when another transaction held the pair's rows as the lock statement started (database contention, alerted), queue when the call only waited in memory behind this process's transaction on the pair (write combining at work; its cost shows in latency).",
+    labelNames: ["operation", "cause"] as const,
     registers: [this.registry],
   });
   readonly deadlocks = new Counter({
@@ -113,7 +113,7 @@ export class ApiMetrics implements CouplerObserver {
     this.operations.inc({ operation, outcome: event.outcome, code: event.errorCode ?? "" });
     this.duration.observe({ operation }, event.durationMs / 1000);
     if (event.lockWaitMs !== undefined) this.lockWait.observe({ operation }, event.lockWaitMs / 1000);
-    if (event.contended) this.contention.inc({ operation });
+    if (event.contention) this.contention.inc({ operation, cause: event.contention });
     if (event.deadlocks > 0) this.deadlocks.inc(event.deadlocks);
     if (event.retries > 0) this.retries.inc({ operation }, event.retries);
   }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCoupler, enrolledUser } from "@coupler/testing";
+import { createCoupler, enrolledUser, pairRows, snapshotTables, waitForLockWaiters, whilePairLocked } from "@coupler/testing";
+import { isCouplerClientError } from "../src/client.ts";
 import { startTestApi, type TestApi } from "./harness.ts";
 
 /*
@@ -138,6 +139,40 @@ describe("every error carries data.couplerCode and data.retryable", () => {
     const res = await fetch(`${api.url}/nowhere`);
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: { data: ErrorData } }).error.data).toMatchObject({ couplerCode: "NOT_FOUND", retryable: false });
+  });
+});
+
+describe("a full write-combining queue is a real 429", () => {
+  it("answers a level-up on a pair whose queue is full with 429, couplerCode OVERLOADED and retryable true, on /trpc, in a batch, on REST and in the typed client, changing nothing", async () => {
+    // COUPLER_WRITE_COMBINING_MAX_QUEUE=0: no call may wait for a pair whose transaction is in flight.
+    await using full = await startTestApi({ database: { ...api.database, drop: async () => {} }, authSecret: api.secret, combining: { enabled: true, maxBatchSize: 64, maxQueuePerPair: 0 } });
+    const pair = await enrolledUser(api.database, createCoupler(api.database));
+    const call = (): Call => ({ path: "progression.levelUp", input: levelUp({ userId: pair }), role: "instructor", on: () => full });
+    const instructor = await full.client("instructor");
+    const { inFlight, refused, before, after } = await whilePairLocked(api.database, pair, async (holder) => {
+      // Another connection holds the pair's rows, so the first call's transaction stays in flight.
+      const inFlight = instructor.progression.levelUp.mutate({ userId: pair, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 });
+      await waitForLockWaiters(api.database, { blockedBy: holder.pid });
+      const before = await snapshotTables(api.database);
+      const refused = {
+        single: await viaTrpc(call()),
+        batch: await viaBatch(call()),
+        rest: await viaRest(call()),
+        client: await instructor.progression.levelUp.mutate({ userId: pair, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }).catch((error: unknown) => error),
+      };
+      return { inFlight, refused, before, after: await snapshotTables(api.database) };
+    });
+    expect(refused.single.status, refused.single.message).toBe(429);
+    expect(refused.single.data).toMatchObject({ couplerCode: "OVERLOADED", retryable: true, httpStatus: 429 });
+    expect(refused.batch.status).toBe(429);
+    expect(refused.batch.data).toMatchObject({ couplerCode: "OVERLOADED", retryable: true });
+    expect(refused.rest.status).toBe(429);
+    expect(refused.rest.data).toMatchObject({ couplerCode: "OVERLOADED", retryable: true, httpStatus: 429 });
+    expect(isCouplerClientError(refused.client) && refused.client.data).toMatchObject({ couplerCode: "OVERLOADED", retryable: true, httpStatus: 429 });
+    expect(after).toEqual(before);
+    // The call in flight applies once the rows are free; the four refused ones left no trace.
+    await expect(inFlight).resolves.toMatchObject({ replayed: false });
+    expect(await pairRows(api.database, pair)).toMatchObject({ totalXp: 10, completedSessions: 1 });
   });
 });
 

@@ -70,7 +70,7 @@ describe("/metrics", () => {
     expect(sample(text, 'coupler_operation_duration_seconds_count{operation="levelUp"}')).toBe(7);
     expect(sample(text, 'coupler_operation_duration_seconds_sum{operation="levelUp"}')).toBeGreaterThan(0);
     expect(sample(text, 'coupler_lock_wait_seconds_count{operation="levelUp"}')).toBeGreaterThanOrEqual(6);
-    expect(sample(text, 'coupler_lock_contention_total{operation="levelUp"}')).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'coupler_lock_contention_total{operation="levelUp",cause="row_lock"}')).toBeGreaterThanOrEqual(1);
     expect(sample(text, "coupler_deadlocks_total")).toBe(0);
     expect(text).toContain("# TYPE coupler_retries_total counter");
     expect(sample(text, "progress_license_desync_count")).toBe(1);

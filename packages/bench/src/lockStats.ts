@@ -10,10 +10,22 @@ export interface LockStats {
   errors: number;
   /** Errors by core code (LOCK_TIMEOUT, DEADLOCK, ...). */
   errorsByCode: Record<string, number>;
-  /** Calls whose row-lock wait exceeded the coupler's contention threshold. */
+  /** Calls that found their pair busy and waited, whatever the cause (`coupler_lock_contention_total`, all causes). */
   contended: number;
   /** contended / calls that took locks. */
   contentionShare: number;
+  /**
+   * Of the calls that took locks, the share whose lock statement found the
+   * pair's rows held by another transaction (`cause="row_lock"`): database
+   * contention. Undefined when the API did not label causes (an older build).
+   */
+  rowLockShare?: number | undefined;
+  /**
+   * Of the calls that took locks, the share that only waited in memory behind
+   * their process's transaction on the pair (`cause="queue"`, write combining).
+   * Undefined when the API did not label causes.
+   */
+  queueShare?: number | undefined;
   lockWaitAvgMs: number;
   /** Estimated from the histogram buckets (upper bound of the bucket holding the 95th percentile). */
   lockWaitP95Ms: number;
@@ -27,6 +39,9 @@ export function lockStats(before: Sample[], after: Sample[], operation: string):
   const op = { operation };
   const waits = delta("coupler_lock_wait_seconds_count", op);
   const contended = delta("coupler_lock_contention_total", op);
+  // An API from before the cause label (a --before-api build) counts contended calls without saying why.
+  const labelled = contended === 0 || after.some((s) => s.name === "coupler_lock_contention_total" && s.labels.cause !== undefined);
+  const share = (cause: string) => (labelled ? (waits > 0 ? delta("coupler_lock_contention_total", { operation, cause }) / waits : 0) : undefined);
   const errorsByCode: Record<string, number> = {};
   for (const s of after) {
     if (s.name !== "coupler_operations_total" || s.labels.operation !== operation || s.labels.outcome !== "error") continue;
@@ -39,6 +54,8 @@ export function lockStats(before: Sample[], after: Sample[], operation: string):
     errorsByCode: Object.fromEntries(Object.entries(errorsByCode).filter(([, n]) => n > 0)),
     contended,
     contentionShare: waits > 0 ? contended / waits : 0,
+    rowLockShare: share("row_lock"),
+    queueShare: share("queue"),
     lockWaitAvgMs: waits > 0 ? (delta("coupler_lock_wait_seconds_sum", op) / waits) * 1000 : 0,
     lockWaitP95Ms: histogramQuantile(before, after, "coupler_lock_wait_seconds", operation, 0.95) * 1000,
     deadlocks: delta("coupler_deadlocks_total"),

@@ -50,6 +50,25 @@ describe("lockStats", () => {
     expect(stats.errorsByCode).toEqual({ LOCK_TIMEOUT: 3 });
   });
 
+  it("splits the run's contended calls by cause: rows found locked, and calls queued in memory", () => {
+    const scrape = (calls: number, rowLocked: number, queued: number) =>
+      parsePrometheus(`coupler_lock_wait_seconds_count{operation="levelUp"} ${calls}
+coupler_lock_contention_total{operation="levelUp",cause="row_lock"} ${rowLocked}
+coupler_lock_contention_total{operation="levelUp",cause="queue"} ${queued}
+`);
+    const stats = lockStats(scrape(100, 1, 10), scrape(300, 5, 190), "levelUp");
+    expect(stats.contended).toBe(184);
+    expect(stats.contentionShare).toBeCloseTo(0.92);
+    expect(stats.rowLockShare).toBeCloseTo(0.02);
+    expect(stats.queueShare).toBeCloseTo(0.9);
+  });
+
+  it("leaves the causes unknown for an API that counts contended calls without a cause label", () => {
+    const before = parsePrometheus(exposition(100, 0.05, [], 5, 0));
+    const after = parsePrometheus(exposition(300, 0.45, [], 45, 0));
+    expect(lockStats(before, after, "levelUp")).toMatchObject({ contentionShare: 0.2, rowLockShare: undefined, queueShare: undefined });
+  });
+
   it("reports zeros for an operation the API never saw", () => {
     const samples = parsePrometheus(exposition(1, 0, [], 0, 0));
     expect(lockStats(samples, samples, "validate")).toMatchObject({ operations: 0, contentionShare: 0, lockWaitAvgMs: 0, lockWaitP95Ms: 0 });

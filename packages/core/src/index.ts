@@ -58,7 +58,7 @@ export { repairDesyncs, runIntegrityAudit, type IntegrityCheck, type IntegrityFi
 export { DEFAULT_LOG_LEVEL, REDACT_PATHS, createLogger, type Logger } from "./logger.ts";
 export { MIGRATIONS_FOLDER, assertServerVersion, migrate, type MigrateOptions } from "./migrate.ts";
 export { REDACTED, redactSecrets, redactUrl } from "./redact.ts";
-export type { CouplerObserver, OperationEvent, OperationName, OperationOutcome } from "./observer.ts";
+export type { ContentionCause, CouplerObserver, OperationEvent, OperationName, OperationOutcome } from "./observer.ts";
 export { SPECIALIZATIONS, levelForXp, type Specialization, type SpecializationRules } from "./specializations.ts";
 export { validated } from "./validate.ts";
 export { runTransaction, type IsolationLevel, type TransactionFaults, type TransactionOptions } from "./transaction.ts";

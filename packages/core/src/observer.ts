@@ -12,6 +12,9 @@ export type OperationName =
 /** `applied` changed state; `noop` had nothing to change; `replayed` returned a stored idempotent result. */
 export type OperationOutcome = "applied" | "noop" | "replayed" | "error";
 
+/** Why a call waited for its pair: see `OperationEvent.contention`. */
+export type ContentionCause = "queue" | "row_lock";
+
 export interface OperationEvent {
   operation: OperationName;
   outcome: OperationOutcome;
@@ -24,12 +27,26 @@ export interface OperationEvent {
   /** Time waiting for the pair in the last attempt: queued in memory (write combining) plus the lock statement; undefined for reads. */
   lockWaitMs: number | undefined;
   /**
-   * The call found its pair busy and waited: it queued in memory behind this
-   * process's transaction on the pair (write combining), or another
-   * transaction held the pair's progress row when the lock statement started
-   * (the statement measures it itself; no probe, no restart).
+   * The call found its pair busy and waited (`contention` says why). Kept for
+   * observers written before `contention`: true exactly when it is set.
    */
   contended: boolean;
+  /**
+   * Why the call waited for its pair, when it did:
+   * - `row_lock`: another transaction (another process, or a call of this one
+   *   that does not combine) held the pair's progress row when the lock
+   *   statement started. The statement measures it itself: no probe, no
+   *   restart. This is database contention, what the seed's "lock contention
+   *   < 5%" is about.
+   * - `queue`: it waited in memory behind this process's transaction on the
+   *   pair (write combining) and then found the rows free. That is the
+   *   combiner doing its job; its cost shows in `lockWaitMs` and `durationMs`.
+   *
+   * A call that queued and then found the rows locked by another transaction
+   * is `row_lock`, and so is one whose lock statement gave up (LOCK_TIMEOUT).
+   * Undefined when the call did not wait (and for reads).
+   */
+  contention?: ContentionCause | undefined;
   /** Attempts beyond the first (deadlock or serialization retries). */
   retries: number;
   /** Deadlocks PostgreSQL reported during the call, retried or not. */

@@ -1,10 +1,7 @@
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, levelForXp, type LevelUpResult, type SpecializationRules } from "@coupler/core";
 import type pg from "pg";
 
-/** SQLSTATE 55P03: a NOWAIT lock found the row held. */
-const LOCK_NOT_AVAILABLE = "55P03";
-
-/** Which writes one level-up makes, as in core's `writeChange` (no idempotency key here). */
+/** Which writes one level-up makes, as in core's `writeShape` (no idempotency key here, and progress always changes). */
 export interface WriteShape {
   license: boolean;
   history: boolean;
@@ -12,51 +9,62 @@ export interface WriteShape {
 
 /**
  * The coupler's level-up transaction, statement for statement, issued straight
- * through `pg`: no HTTP, no tRPC, no Drizzle, no validation or observer. It is
- * the ceiling the API's level-up is measured against. Keep it in step with
- * core's `coupler/statements.ts` (`lockPair`, `write`), `lockPair.ts` and
- * `operations/levelUp.ts`, and with `pgbenchScript` below:
+ * through `pg`: no HTTP, no tRPC, no Drizzle, no validation, combining or
+ * observer. It is the ceiling the API's level-up is measured against. It
+ * mirrors a lone call (a batch of one) as core sends it: keep it in step with
+ * core's `coupler/statements.ts` (`Statements.lockPair`, `writeStatement` for
+ * a single row), `lockPair.ts`, `writeChange.ts` and `operations/levelUp.ts`,
+ * and with `pgbenchScript` below. The differential test compares the
+ * statements both send, and the rows both leave.
  *
- * BEGIN; SET LOCAL lock_timeout (one round trip); one SELECT locking both rows
- * `FOR UPDATE OF progress, license` with the idempotency lookup, first NOWAIT
- * (a held row restarts the transaction and waits, as the coupler's contention
- * probe did before write combining; the coupler now asks inside its one lock
- * statement, and takes its keys and audit rows as arrays, so a lone call is
- * the same four round trips with slightly larger statements);
- * one INSERT of the audit row with the progress, license and history writes as
- * data-modifying CTEs; COMMIT. Named statements, prepared once per connection,
- * as the coupler's default `preparedStatements: true`.
+ * Four round trips: BEGIN with SET LOCAL lock_timeout; one SELECT locking
+ * both rows `FOR UPDATE OF specialization_progress, user_licenses` (waiting,
+ * no NOWAIT probe and no restart), which also deletes the batch's expired
+ * keys, reads its stored keys (`= any` over arrays, empty without a key) and
+ * asks, in an uncorrelated EXISTS ... FOR UPDATE SKIP LOCKED that PostgreSQL
+ * runs first as an InitPlan, whether another transaction held the progress
+ * row (the coupler's contention measurement); one INSERT of the audit row
+ * with the progress, license and history writes as data-modifying CTEs, each
+ * value a typed scalar parameter; COMMIT. Named statements, prepared once per
+ * connection, as the coupler's default `preparedStatements: true`.
  */
-/** The call's idempotency key in its scope (learner, specialization, caller), as core's `keyOf`. */
-const KEY_OF_CALL = "k.user_id = @userId AND k.specialization_id = @specialization AND k.caller = @caller AND k.key = @key";
+/** The batch's idempotency keys in their scope, as core's `keysOf`: `= any` over the callers and keys (both empty without a key). */
+const KEYS_OF_BATCH =
+  "idempotency_keys.user_id = @userId AND idempotency_keys.specialization_id = @specialization " +
+  "AND idempotency_keys.caller = any(@callers::text[]) AND idempotency_keys.key = any(@keys::text[])";
+/** A key younger than the retention, as core's `freshKey`. */
+const FRESH_KEY = "idempotency_keys.created_at > now() - make_interval(secs => @retentionMs::double precision / 1000)";
+const PROGRESS_OF_PAIR = "specialization_progress.student_id = @userId AND specialization_progress.specialization_id = @specialization";
 
 export const LEVEL_UP_SQL = {
   begin: (lockTimeoutMs: number) => `BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE; SET LOCAL lock_timeout = ${Math.trunc(lockTimeoutMs)}`,
-  lockPair: (mode: "wait" | "nowait") =>
-    `WITH expired_key AS (DELETE FROM idempotency_keys k WHERE ${KEY_OF_CALL} AND k.created_at <= now() - make_interval(secs => @retentionMs::double precision / 1000))
-     SELECT p.id AS progress_id, p.current_level AS progress_level, p.total_xp, p.completed_sessions,
-       l.id AS license_id, l.current_level AS license_level, l.max_achieved_level,
-       k.request_hash, k.response
-     FROM specialization_progress p
-     JOIN user_licenses l ON l.user_id = @userId AND l.specialization_type = @specialization
-     LEFT JOIN idempotency_keys k ON ${KEY_OF_CALL} AND k.created_at > now() - make_interval(secs => @retentionMs::double precision / 1000)
-     WHERE p.student_id = @userId AND p.specialization_id = @specialization
-     FOR UPDATE OF p, l${mode === "nowait" ? " NOWAIT" : ""}`,
+  lockPair: `WITH expired_key AS (DELETE FROM idempotency_keys WHERE ${KEYS_OF_BATCH} AND NOT ${FRESH_KEY})
+     SELECT specialization_progress.id AS progress_id, specialization_progress.current_level AS progress_level,
+       specialization_progress.total_xp, specialization_progress.completed_sessions,
+       user_licenses.id AS license_id, user_licenses.current_level AS license_level, user_licenses.max_achieved_level,
+       idempotency_keys.caller, idempotency_keys.key, idempotency_keys.request_hash, idempotency_keys.response,
+       EXISTS (SELECT 1 FROM specialization_progress WHERE ${PROGRESS_OF_PAIR} FOR UPDATE SKIP LOCKED) AS free
+     FROM specialization_progress
+     JOIN user_licenses ON user_licenses.user_id = @userId AND user_licenses.specialization_type = @specialization
+     LEFT JOIN idempotency_keys ON ${KEYS_OF_BATCH} AND ${FRESH_KEY}
+     WHERE ${PROGRESS_OF_PAIR}
+     FOR UPDATE OF specialization_progress, user_licenses`,
   write: (shape: WriteShape) => {
     const ctes = [
-      `progress AS (UPDATE specialization_progress SET current_level = @newLevel, total_xp = @totalXp, completed_sessions = @completedSessions, updated_at = now() WHERE student_id = @userId AND id = @progressId)`,
+      `progress AS (UPDATE specialization_progress SET current_level = @newLevel::int, total_xp = @totalXp::bigint, completed_sessions = @completedSessions::int, updated_at = now()
+         WHERE specialization_progress.student_id = @userId::bigint AND specialization_progress.id = @progressId::bigint)`,
     ];
     if (shape.license) {
-      ctes.push(`license AS (UPDATE user_licenses SET current_level = @newLevel, max_achieved_level = @maxAchievedLevel, updated_at = now() WHERE user_id = @userId AND id = @licenseId)`);
+      ctes.push(`license AS (UPDATE user_licenses SET current_level = @newLevel::int, max_achieved_level = @maxAchievedLevel::int, updated_at = now()
+         WHERE user_licenses.user_id = @userId::bigint AND user_licenses.id = @licenseId::bigint)`);
     }
     if (shape.history) {
-      ctes.push(
-        `history AS (INSERT INTO license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) VALUES (@userId, @licenseId, @fromLevel, @newLevel, 'level-up', @actor))`,
-      );
+      ctes.push(`history AS (INSERT INTO license_progressions (user_id, user_license_id, from_level, to_level, reason, actor)
+         SELECT @userId::bigint, @licenseId::bigint, @fromLevel::int, @newLevel::int, @reason::text, @actor::text)`);
     }
     return `WITH ${ctes.join(", ")}
       INSERT INTO coupler_audit_log (operation, user_id, specialization_id, xp_delta, sessions_delta, from_level, to_level, actor, idempotency_key, outcome)
-      VALUES ('levelUp', @userId, @specialization, @xpGained, @sessionsCompleted, @fromLevel, @newLevel, @actor, NULL, 'applied')`;
+      SELECT @operation::text, @userId::bigint, @specialization::text, @xpGained::bigint, @sessionsCompleted::int, @fromLevel::int, @newLevel::int, @actor::text, @auditKey::text, @outcome::text`;
   },
 } as const;
 
@@ -93,27 +101,12 @@ export interface LevelUpInput {
   actor: string;
 }
 
-/** A held row under the NOWAIT probe: the transaction restarts and waits. */
-class LocksHeld extends Error {}
-
 /** One level-up on `client`, committed or rolled back; answers what the coupler's levelUp answers. */
 export async function levelUpTransaction(client: pg.ClientBase, rules: SpecializationRules, input: LevelUpInput): Promise<LevelUpResult> {
-  try {
-    return await attempt(client, rules, input, "nowait");
-  } catch (error) {
-    if (!(error instanceof LocksHeld)) throw error;
-    return attempt(client, rules, input, "wait");
-  }
-}
-
-async function attempt(client: pg.ClientBase, rules: SpecializationRules, input: LevelUpInput, mode: "wait" | "nowait"): Promise<LevelUpResult> {
   await client.query(LEVEL_UP_SQL.begin(input.lockTimeoutMs));
   try {
-    const locked = await client
-      .query<PairRow>({ name: `ceiling_lock_pair_${mode}`, ...bind(LEVEL_UP_SQL.lockPair(mode), { userId: input.userId, specialization: rules.id, caller: input.actor, key: "", retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS }) })
-      .catch((error: unknown) => {
-        throw mode === "nowait" && (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE ? new LocksHeld() : error;
-      });
+    const lockParams = { userId: input.userId, specialization: rules.id, callers: [], keys: [], retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS };
+    const locked = await client.query<PairRow>({ name: "ceiling_lock_pair", ...bind(LEVEL_UP_SQL.lockPair, lockParams) });
     const pair = locked.rows[0];
     if (!pair) throw new Error(`learner ${input.userId} is not enrolled in ${rules.id}`);
     const totalXp = Number(pair.total_xp) + input.xpGained;
@@ -124,7 +117,7 @@ async function attempt(client: pg.ClientBase, rules: SpecializationRules, input:
     const levelChanged = pair.license_level !== newLevel;
     const shape = { license: levelChanged || pair.max_achieved_level !== maxAchievedLevel, history: levelChanged };
     await client.query({
-      name: `ceiling_write_${shape.license ? "l" : ""}${shape.history ? "h" : ""}`,
+      name: `ceiling_write_p${shape.license ? "l" : ""}${shape.history ? "h" : ""}`,
       ...bind(LEVEL_UP_SQL.write(shape), {
         newLevel,
         totalXp,
@@ -133,11 +126,15 @@ async function attempt(client: pg.ClientBase, rules: SpecializationRules, input:
         maxAchievedLevel,
         licenseId: pair.license_id,
         fromLevel: pair.license_level,
+        reason: "level-up",
+        operation: "levelUp",
         actor: input.actor,
         userId: input.userId,
         specialization: rules.id,
         xpGained: input.xpGained,
         sessionsCompleted: input.sessionsCompleted,
+        auditKey: null,
+        outcome: "applied",
       }),
     });
     await client.query("COMMIT");
@@ -162,14 +159,14 @@ async function attempt(client: pg.ClientBase, rules: SpecializationRules, input:
  * The same transaction as a pgbench script, for the PLAYER curve
  * (min XP of level L = 100·(L−1)·L/2, so L = ⌊(1 + √(1 + 8·xp/100)) / 2⌋, at most 10).
  * Variables `first` and `last` bound the learners, `xpmin` and `xpmax` the XP (pgbench -D).
- * pgbench cannot retry on NOWAIT, so it locks waiting (uncontended, the same work).
+ * The keys are empty arrays, as a call without an idempotency key sends them.
  */
 export function pgbenchScript(lockTimeoutMs: number): string {
   const vars: Record<string, string> = {
     userId: ":uid",
     specialization: "'PLAYER'",
-    caller: "'pgbench'",
-    key: "''", // as the coupler: "" for no key (key = NULL would prune to no shard on Citus)
+    callers: "'{}'", // as the coupler: no keyed call, empty arrays
+    keys: "'{}'",
     retentionMs: "86400000",
     newLevel: ":newlevel",
     totalXp: ":newxp",
@@ -179,14 +176,21 @@ export function pgbenchScript(lockTimeoutMs: number): string {
     licenseId: ":lid",
     fromLevel: ":llevel",
     actor: "'pgbench'",
+    reason: "'level-up'",
+    operation: "'levelUp'",
+    auditKey: "NULL",
+    outcome: "'applied'",
     xpGained: ":xp",
     sessionsCompleted: "1",
   };
   const inline = (template: string) => template.replace(/\s+/g, " ").replace(/@(\w+)/g, (_, name: string) => vars[name] ?? `@${name}`);
-  const lock = inline(LEVEL_UP_SQL.lockPair("wait"))
-    .replace("p.id AS progress_id, p.current_level AS progress_level, p.total_xp, p.completed_sessions,", "p.id AS pid, p.current_level AS plevel, p.total_xp AS pxp, p.completed_sessions AS psessions,")
-    .replace("l.id AS license_id, l.current_level AS license_level, l.max_achieved_level,", "l.id AS lid, l.current_level AS llevel, l.max_achieved_level AS lmax,")
-    .replace("k.request_hash, k.response", "k.request_hash AS khash");
+  const lock = inline(LEVEL_UP_SQL.lockPair)
+    .replace(
+      "specialization_progress.id AS progress_id, specialization_progress.current_level AS progress_level, specialization_progress.total_xp, specialization_progress.completed_sessions,",
+      "specialization_progress.id AS pid, specialization_progress.current_level AS plevel, specialization_progress.total_xp AS pxp, specialization_progress.completed_sessions AS psessions,",
+    )
+    .replace("user_licenses.id AS license_id, user_licenses.current_level AS license_level, user_licenses.max_achieved_level,", "user_licenses.id AS lid, user_licenses.current_level AS llevel, user_licenses.max_achieved_level AS lmax,")
+    .replace("idempotency_keys.caller, idempotency_keys.key, idempotency_keys.request_hash, idempotency_keys.response,", "idempotency_keys.request_hash AS khash,");
   return `\\set uid random(:first, :last)
 \\set xp random(:xpmin, :xpmax)
 BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE;

@@ -8,11 +8,23 @@ export function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 }
 
-/** "0.4% found the pair busy (avg lock wait 0.21 ms, p95 ≤ 0.50 ms)": queued behind their process's transaction on it, or found its rows locked. */
+/**
+ * "found rows locked 0.4%, queued 12.0%": of the calls that took locks, the
+ * share whose lock statement found the rows held by another transaction and
+ * the share that only queued in memory behind their process's transaction
+ * (write combining). Results from an API without the cause label give one
+ * share: "0.4% found the pair busy".
+ */
+export function contentionShares(lock: LockStats): string {
+  const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+  if (lock.rowLockShare === undefined || lock.queueShare === undefined) return `${pct(lock.contentionShare)} found the pair busy`;
+  return `found rows locked ${pct(lock.rowLockShare)}, queued ${pct(lock.queueShare)}`;
+}
+
+/** "found rows locked 0.4%, queued 12.0% (avg lock wait 0.21 ms, p95 ≤ 0.50 ms)", with PostgreSQL's own view of lock waiters when sampled. */
 export function contentionCell(lock: LockStats | undefined, pg?: PgLockWaits): string {
   if (!lock) return "n/a";
-  const share = `${(lock.contentionShare * 100).toFixed(1)}%`;
   const seen = pg ? `; PostgreSQL: a lock waiter in ${(pg.shareWithWaiters * 100).toFixed(0)}% of samples, ${pg.avgWaiting.toFixed(2)} waiting on average (max ${pg.maxWaiting})` : "";
-  return `${share} found the pair busy (avg lock wait ${ms(lock.lockWaitAvgMs)}, p95 ≤ ${ms(lock.lockWaitP95Ms)})${seen}`;
+  return `${contentionShares(lock)} (avg lock wait ${ms(lock.lockWaitAvgMs)}, p95 ≤ ${ms(lock.lockWaitP95Ms)})${seen}`;
 }
 

@@ -1,6 +1,6 @@
 import type { BenchResults, RunResult } from "../results.ts";
 import { hotSpotVariant } from "../plan.ts";
-import { contentionCell, table } from "./markdown.ts";
+import { contentionCell, contentionShares, table } from "./markdown.ts";
 
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 const rate = (v: number) => `${v.toFixed(0)}/s`;
@@ -58,8 +58,10 @@ export function renderHotSpot(results: BenchResults): string[] {
       `Here every VU levels up one of ${plan.hotSpot.learners} learners with ${plan.hotSpot.thinkMs.min}–${plan.hotSpot.thinkMs.max} ms think time; ` +
       `"spread" is the same load over ${plan.hotSpot.spreadLearners ?? "many"} learners, in the same run, the reference a hot learner is measured against. ` +
       `With write combining on, calls on a pair that arrive while its transaction is in flight wait in memory and share the next transaction. ` +
-      `"Contended" counts calls that found their pair busy: queued in memory behind their process's transaction on it, or found its rows locked ` +
-      `by another transaction when the lock statement started (measured by that statement itself; no second transaction). ` +
+      `Lock contention has two causes, reported apart: "found rows locked" is the share of calls whose lock statement found the pair's rows held by ` +
+      `another transaction (measured by that statement itself; no second transaction), database contention that the seed's "< 5%" is about; ` +
+      `"queued" is the share that only waited in memory behind their process's transaction on the pair, which is write combining at work (its cost is in the latency columns). ` +
+      `A call that queued and then found the rows locked counts as found rows locked. ` +
       `PostgreSQL CPU is per call, over the steady phase.`,
   );
   const rows = results.runs
@@ -122,7 +124,7 @@ export function renderHotSpot(results: BenchResults): string[] {
           h && sp && sp.throughput > 0 ? percent(h.throughput / sp.throughput) : "—",
           h ? ms(h.latency.p95) : "—",
           h ? ms(h.latency.p99) : "—",
-          hot?.lock ? `${(hot.lock.contentionShare * 100).toFixed(1)}%` : "—",
+          hot?.lock ? contentionShares(hot.lock) : "—",
         ];
       });
     out.push(table(["Workers", "Hot throughput", "Spread throughput", "Hot of spread", "Hot P95", "Hot P99", "Hot contended"], workerRows));

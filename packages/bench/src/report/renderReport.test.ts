@@ -40,6 +40,18 @@ describe("renderReport", () => {
     expect(report).toContain("pg_stat_activity sampled every 250 ms");
   });
 
+  it("splits contention into rows found locked and calls queued in memory when the API labels the cause", () => {
+    const copy = structuredClone(results);
+    const run = copy.runs.find((r) => r.scenario === "level-up" && r.target === "coupler" && r.vus === 10);
+    if (!run?.lock) throw new Error("fixture has no coupler level-up run at 10 users");
+    run.lock = { ...run.lock, contentionShare: 0.93, rowLockShare: 0.031, queueShare: 0.899 };
+    const row = renderReport(copy, [])
+      .split("\n")
+      .find((l) => l.startsWith("| 10 |"));
+    expect(row).toContain("found rows locked 3.1%, queued 89.9% (avg lock wait 9.49 ms, p95 ≤ 25.00 ms)");
+    expect(row).not.toContain("found the pair busy");
+  });
+
   it("has the hot-spot, saturation and ceiling tables with throughput as a ratio to raw pg", () => {
     expect(
       tableAfter(

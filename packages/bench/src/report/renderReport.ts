@@ -1,7 +1,7 @@
 import type { LatencyStats } from "../latencyStats.ts";
 import type { BenchResults, RunResult } from "../results.ts";
 import type { Chart } from "./charts.ts";
-import { contentionCell, table } from "./markdown.ts";
+import { contentionCell, contentionShares, table } from "./markdown.ts";
 import { renderHotSpot } from "./renderHotSpot.ts";
 import { evaluateTargets, findRun, referenceLevel, signedPercent } from "./targets.ts";
 
@@ -61,9 +61,10 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
 
   out.push("## Level-up against concurrent users (coupler)");
   out.push(
-    `Lock contention is measured, not guessed: a call counts as contended when it found its pair busy, either queued in memory behind its process's ` +
-      `transaction on the pair (write combining) or finding the pair's rows locked by another transaction when its lock statement started ` +
-      `(the statement asks itself, FOR UPDATE SKIP LOCKED in an InitPlan; no extra statement or transaction). The share is \`coupler_lock_contention_total\` over the calls that took locks, ` +
+    `Lock contention is measured, not guessed, and reported by cause: "found rows locked" is the share of calls whose lock statement found the pair's rows ` +
+      `locked by another transaction (the statement asks itself, FOR UPDATE SKIP LOCKED in an InitPlan; no extra statement or transaction), ` +
+      `"queued" the share that only waited in memory behind their process's transaction on the pair (write combining); a call that queued and then found the rows locked counts as found rows locked. ` +
+      `Each is \`coupler_lock_contention_total{cause="row_lock"|"queue"}\` over the calls that took locks, ` +
       `and the wait is \`coupler_lock_wait_seconds\` (time queued in memory plus the one SELECT … FOR UPDATE OF progress, license statement, round trip included), both scraped from /metrics before and after each run ` +
       `(p95 wait is the upper bound of its histogram bucket). ` +
       `PostgreSQL's own view is beside it: pg_stat_activity sampled every 250 ms for backends waiting on a lock (wait_event_type = 'Lock'). Learners drawn at random from ${plan.learners}.`,
@@ -247,9 +248,9 @@ export function readingTheNumbers(results: BenchResults): string[] {
   const hot = results.runs.find((r) => r.scenario === "hot-spot" && r.target === "coupler" && r.lock);
   if (hot?.lock && largest?.lock) {
     lines.push(
-      `Contention follows requests per learner, not users in total: ${largest.vus} users spread over ${plan.learners} learners found their rows locked ` +
-        `in ${(largest.lock.contentionShare * 100).toFixed(1)}% of level-ups, ${hot.vus} users on ${plan.hotSpot.learners} learners in ` +
-        `${(hot.lock.contentionShare * 100).toFixed(1)}%. A fixed "users per specialization" threshold, as the seed states, does not describe row locks ` +
+      `Contention follows requests per learner, not users in total: ${largest.vus} users spread over ${plan.learners} learners: ` +
+        `${contentionShares(largest.lock)} of level-ups; ${hot.vus} users on ${plan.hotSpot.learners} learners: ` +
+        `${contentionShares(hot.lock)}. A fixed "users per specialization" threshold, as the seed states, does not describe row locks ` +
         `that are per learner and specialization.`,
     );
   }

@@ -144,7 +144,7 @@ export class WriteCombiner {
             this.maxQueuePerPair,
             ctx,
           );
-          this.#finish(pending, { ok: false, error }, { lockWaitMs: undefined, contended: true }, 0, 0);
+          this.#finish(pending, { ok: false, error }, { lockWaitMs: undefined, rowLocked: false, queued: true }, 0, 0);
           return;
         }
         pending.queued = true;
@@ -177,7 +177,7 @@ export class WriteCombiner {
       const rt = this.#rt;
       for (const p of batch.filter((c) => !c.done)) {
         const failure = toCouplerError(error, { ...p.ctx, lockTimeoutMs: p.lockTimeoutMs, noWait: p.call.noWait ?? rt.noWait, attempts: 1 });
-        this.#finish(p, { ok: false, error: failure }, { lockWaitMs: undefined, contended: p.queued }, 0, 0);
+        this.#finish(p, { ok: false, error: failure }, { lockWaitMs: undefined, rowLocked: false, queued: p.queued }, 0, 0);
       }
       return [];
     }
@@ -191,7 +191,7 @@ export class WriteCombiner {
       const pending = lane.queue[i] as PendingCall;
       if (remainingMs(pending, now) <= 0) {
         lane.queue.splice(i, 1);
-        this.#finish(pending, { ok: false, error: lockTimeout(pending) }, { lockWaitMs: now - pending.started, contended: true }, 0, 0);
+        this.#finish(pending, { ok: false, error: lockTimeout(pending) }, { lockWaitMs: now - pending.started, rowLocked: false, queued: true }, 0, 0);
         continue;
       }
       if (batch.length > 0 && pending.lockTimeoutMs !== batch[0]?.lockTimeoutMs) break;
@@ -219,7 +219,7 @@ export class WriteCombiner {
     const batchStarted = performance.now();
     const lockTimeoutMs = Math.min(...batch.map((p) => Math.ceil(remainingMs(p, batchStarted))));
     const txOptions = { ...WRITE, lockTimeoutMs: Number.isFinite(lockTimeoutMs) ? lockTimeoutMs : 0 };
-    const attempt: Attempt = { lockWaitMs: undefined, contended: false };
+    const attempt: Attempt = { lockWaitMs: undefined, rowLocked: false };
     let retries = 0;
     let deadlocks = 0;
     for (;;) {
@@ -246,6 +246,8 @@ export class WriteCombiner {
           await backOff(rt, retries);
           continue;
         }
+        // The lock statement gave up (lock_timeout or NOWAIT) before it could report: the rows were held.
+        if (state === SqlState.lockNotAvailable) attempt.rowLocked = true;
         const classify = (p: PendingCall) =>
           toCouplerError(error, { ...p.ctx, lockTimeoutMs: p.lockTimeoutMs, noWait: p.call.noWait ?? rt.noWait, attempts: retries + 1 });
         // A DB error may belong to one call (a constraint its values broke): alone, only that call would fail.
@@ -311,14 +313,16 @@ export class WriteCombiner {
   /**
    * The call's lock wait: for a call that queued, the time it waited in
    * memory for the pair plus its transaction's lock statement. A queued call
-   * counts as contended: it found the pair busy (in this process), as a
-   * lone call finds its rows held (in any process).
+   * counts as contended by the queue (it found the pair busy in this
+   * process), unless its transaction then found the rows held by another
+   * transaction (a row lock, whoever queued).
    */
   #waitOf(p: PendingCall, attempt: Attempt, batchStarted: number): Attempt {
     const queuedMs = p.queued ? batchStarted - p.started : 0;
     return {
       lockWaitMs: attempt.lockWaitMs === undefined ? undefined : attempt.lockWaitMs + queuedMs,
-      contended: attempt.contended || p.queued,
+      rowLocked: attempt.rowLocked,
+      queued: p.queued,
     };
   }
 

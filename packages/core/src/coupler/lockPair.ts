@@ -35,8 +35,8 @@ export function storedKey(caller: string, key: string): string {
  *
  * Contention is measured by the same statement, not guessed from timings: it
  * reports whether another transaction held the progress row when it started
- * (see `Statements.lockPair`), and the call then counts as contended. No
- * extra statement, no restart.
+ * (see `Statements.lockPair`), and the call then counts as contended by a
+ * row lock (`OperationEvent.contention`). No extra statement, no restart.
  */
 export async function lockPairWithKeys(tx: WriteTx, pair: PairKey, keys: CallerKey[]): Promise<LockedPair | undefined> {
   const rows = await timedLock(tx, (mode) =>
@@ -50,7 +50,7 @@ export async function lockPairWithKeys(tx: WriteTx, pair: PairKey, keys: CallerK
   );
   const [first] = rows;
   if (!first) return undefined;
-  if (!first.free) tx.attempt.contended = true;
+  if (!first.free) tx.attempt.rowLocked = true;
   const stored = new Map<string, StoredResult>();
   for (const row of rows) {
     const s = row.stored;
@@ -113,11 +113,17 @@ export async function requireUser(db: Db, userId: number, ctx: OperationContext)
   if (!user) throw new NotFoundError("user", `${ctx.operation}: user ${userId} does not exist`, ctx);
 }
 
-/** Runs `lock` in the call's lock mode (NOWAIT when asked), adding its time to the attempt's lock wait. */
+/**
+ * Runs `lock` in the call's lock mode (NOWAIT when asked), adding its time to
+ * the attempt's lock wait, also when it gives up (a LOCK_TIMEOUT waited too,
+ * and counts among the calls that took locks).
+ */
 async function timedLock<T>(tx: WriteTx, lock: (mode: LockMode) => Promise<T>): Promise<T> {
   const noWait = tx.call.noWait ?? tx.rt.noWait;
   const started = performance.now();
-  const rows = await lock(noWait ? "nowait" : "wait");
-  tx.attempt.lockWaitMs = (tx.attempt.lockWaitMs ?? 0) + (performance.now() - started);
-  return rows;
+  try {
+    return await lock(noWait ? "nowait" : "wait");
+  } finally {
+    tx.attempt.lockWaitMs = (tx.attempt.lockWaitMs ?? 0) + (performance.now() - started);
+  }
 }

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { Catalogue } from "../catalogue.ts";
 import type { Db } from "../client.ts";
 import { CouplerError, NotFoundError, SqlState, sqlStateOf, toCouplerError } from "../errors/index.ts";
-import type { CouplerObserver, OperationName, OperationOutcome } from "../observer.ts";
+import type { ContentionCause, CouplerObserver, OperationEvent, OperationName, OperationOutcome } from "../observer.ts";
 import type { SpecializationRules } from "../specializations.ts";
 import { runTransaction, type TransactionOptions } from "../transaction.ts";
 import type { Statements } from "./statements.ts";
@@ -40,8 +40,10 @@ export interface Outcome<T> {
 export interface Attempt {
   /** Time spent in the lock statements of the last attempt, in ms. */
   lockWaitMs: number | undefined;
-  /** Another transaction held the pair's progress row when the lock statement started (a queued call counts too: `WriteCombiner`). */
-  contended: boolean;
+  /** Another transaction held the pair's progress row when a lock statement of the last attempt started. */
+  rowLocked: boolean;
+  /** The call waited in memory behind this process's transaction on its pair (`WriteCombiner`). */
+  queued?: boolean;
 }
 
 /** One write transaction as the operations see it. */
@@ -64,7 +66,7 @@ export async function precheck<T>(rt: CouplerRuntime, ctx: OperationContext, che
     return await checks();
   } catch (error) {
     const failure = toCouplerError(error, { ...ctx, lockTimeoutMs: rt.lockTimeoutMs, noWait: rt.noWait, attempts: 1 });
-    report(rt, ctx, "error", failure, started, { lockWaitMs: undefined, contended: false }, 0, 0);
+    report(rt, ctx, "error", failure, started, { lockWaitMs: undefined, rowLocked: false }, 0, 0);
     throw failure;
   }
 }
@@ -106,7 +108,7 @@ async function run<T>(
   const started = performance.now();
   let retries = 0;
   let deadlocks = 0;
-  const attempt: Attempt = { lockWaitMs: undefined, contended: false };
+  const attempt: Attempt = { lockWaitMs: undefined, rowLocked: false };
   for (;;) {
     attempt.lockWaitMs = undefined;
     try {
@@ -121,6 +123,8 @@ async function run<T>(
         await backOff(rt, retries);
         continue;
       }
+      // The lock statement gave up (lock_timeout or NOWAIT) before it could report: the rows were held.
+      if (state === SqlState.lockNotAvailable) attempt.rowLocked = true;
       const failure = toCouplerError(error, {
         ...ctx,
         lockTimeoutMs: txOptions.lockTimeoutMs ?? 0,
@@ -145,7 +149,8 @@ export function report(
   deadlocks: number,
   batchSize?: number,
 ): void {
-  const event = {
+  const contention: ContentionCause | undefined = attempt.rowLocked ? "row_lock" : attempt.queued ? "queue" : undefined;
+  const event: OperationEvent = {
     operation: ctx.operation,
     outcome,
     ...(error ? { errorCode: error.code } : {}),
@@ -153,7 +158,8 @@ export function report(
     specialization: ctx.specialization,
     durationMs: performance.now() - started,
     lockWaitMs: attempt.lockWaitMs,
-    contended: attempt.contended,
+    contended: contention !== undefined,
+    contention,
     retries,
     deadlocks,
     ...(batchSize === undefined ? {} : { batchSize }),

@@ -408,6 +408,47 @@ describe("write combining: bounds and failures", () => {
 });
 
 describe("write combining: contention measured without a second transaction", () => {
+  it("reports calls that only queued behind their own process's transaction as contended by the queue, not by a row lock", async () => {
+    const observer = recordingObserver();
+    const coupler = combiningCoupler({ observer });
+    const [id = 0] = await enrolledUsers(database, coupler, 1);
+    observer.events.length = 0;
+    // Submitted in one tick: the first runs alone on the idle pair, the other three wait in memory for it.
+    await Promise.all(Array.from({ length: 4 }, () => coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 })));
+    const events: OperationEvent[] = observer.events;
+    expect(events.map((e) => [e.contention, e.contended, e.batchSize])).toEqual([
+      [undefined, false, 1],
+      ["queue", true, 3],
+      ["queue", true, 3],
+      ["queue", true, 3],
+    ]);
+  });
+
+  it("reports a queued call as contended by a row lock when another transaction holds the rows as its batch locks them", async () => {
+    const observer = recordingObserver();
+    const coupler = combiningCoupler({ observer });
+    const [id = 0] = await enrolledUsers(database, coupler, 1);
+    observer.events.length = 0;
+    const award = (call: CallOptions = {}) => coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }, call);
+    const queued = await whilePairLocked(database, id, async (holder) => {
+      // The pair's transaction in flight gives up on the holder's locks and rolls back; the calls
+      // queued behind it then lock the rows in a batch of their own and find them still held.
+      const first = award({ lockTimeoutMs: 1000 });
+      await waitForLockWaiters(database, { blockedBy: holder.pid });
+      const queued = [award(), award()];
+      await expectCouplerError(first, "LOCK_TIMEOUT");
+      await waitForLockWaiters(database, { blockedBy: holder.pid });
+      return queued;
+    });
+    await Promise.all(queued);
+    expect(observer.events.map((e) => [e.contention, e.contended, e.batchSize])).toEqual([
+      ["row_lock", true, 1],
+      ["row_lock", true, 2],
+      ["row_lock", true, 2],
+    ]);
+    expect(await pairRows(database, id)).toMatchObject({ totalXp: 20 });
+  });
+
   it("marks queued calls contended, reports their wait, and needs no retry", async () => {
     const observer = recordingObserver();
     const coupler = combiningCoupler({ observer });
@@ -421,6 +462,8 @@ describe("write combining: contention measured without a second transaction", ()
     const events: OperationEvent[] = observer.events;
     expect(events).toHaveLength(4);
     expect(events.every((e) => e.contended && e.retries === 0 && e.outcome === "applied")).toBe(true);
+    // The first found the holder's row locks; the others only waited in memory behind it.
+    expect(events.map((e) => e.contention)).toEqual(["row_lock", "queue", "queue", "queue"]);
     expect(events.every((e) => e.lockWaitMs !== undefined && e.lockWaitMs > 0)).toBe(true);
   });
 });

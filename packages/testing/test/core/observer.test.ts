@@ -69,7 +69,7 @@ describe("observer", () => {
       }).then(({ call }) => call),
     );
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ operation: "levelUp", outcome: "applied", contended: true, retries: 0 });
+    expect(events[0]).toMatchObject({ operation: "levelUp", outcome: "applied", contended: true, contention: "row_lock", retries: 0 });
     expect(events[0]?.lockWaitMs).toBeGreaterThan(1);
     expect((await coupler.get({ userId: id, specialization: "PLAYER" })).progress.totalXp).toBe(100);
   });
@@ -78,12 +78,12 @@ describe("observer", () => {
     const [id = 0] = await createUsers(database, 1);
     await coupler.enroll({ userId: id, specialization: "PLAYER" });
     // Regression: contention used to be guessed from the lock statements' wall time, so a busy
-    // machine reported every call as contended. Now a NOWAIT probe decides.
+    // machine reported every call as contended. Now the lock statement itself decides.
     const events = await eventsOf(async () => {
       for (let i = 0; i < 20; i++) await coupler.levelUpAtomic(id, "PLAYER", 10, 1);
     });
     expect(events).toHaveLength(20);
-    expect(events.filter((e) => e.contended)).toEqual([]);
+    expect(events.filter((e) => e.contended || e.contention !== undefined)).toEqual([]);
     expect(events.every((e) => e.lockWaitMs !== undefined && e.retries === 0)).toBe(true);
   });
 
