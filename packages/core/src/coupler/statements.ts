@@ -261,12 +261,15 @@ type RowParam = {
 
 /**
  * How the write statement carries a part's rows (see `Statements.write`):
- * `one`, a batch of one (the usual case): one VALUES row of scalar parameters;
- * `arrays`, plain PostgreSQL: `unnest` of typed arrays WITH ORDINALITY, in
- * order, one statement for every batch size; `values`, Citus: a VALUES row
- * of scalar parameters per row, one statement per row count (Citus router-plans INSERT ... VALUES, but runs
- * INSERT ... SELECT without a distributed table in its FROM through the
- * coordinator, and refuses it in a statement with CTEs and parameters).
+ * - `one`, a batch of one (the usual case), on every server: one VALUES row
+ *   of scalar parameters;
+ * - `arrays`, plain PostgreSQL: `unnest` of typed arrays WITH ORDINALITY, in
+ *   order, one statement for every batch size;
+ * - `values`, Citus: a VALUES row of scalar parameters per row, one
+ *   statement per row counts. Citus router-plans INSERT ... VALUES, but runs
+ *   INSERT ... SELECT without a distributed table in its FROM through the
+ *   coordinator, and cannot plan it at all next to data-modifying CTEs with
+ *   parameters ("could not create distributed plan"; SCALING.md).
  */
 export type RowsMode = "one" | "arrays" | "values";
 
