@@ -180,6 +180,7 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
 
   it("a combined batch (level-ups with two idempotency keys, an advance, a call without a key) routes to the learner's one worker in one transaction of four round trips", async () => {
     expect(coupler.combining).toBe(true);
+    expect(await couplerOnCitus(database.pool)).toBe(true); // the coupler was built with the citus option it gives
     const learner = await enrolledUser(database, coupler);
     const worker = await workerOf(learner);
     const pair = { userId: learner, specialization: "PLAYER" };
