@@ -285,7 +285,8 @@ function rowsOf(mode: RowsMode, counts: WriteCounts, fixed: SQL[], columns: [Row
     sql`(${sql.join([...fixed, ...columns.map(([name, type, after]) => cast(sql`${element(name)}::${sql.raw(type)}`, after))], sql`, `)})`;
   if (mode === "one") return sql`values ${row((name) => writeParam(name))}`;
   if (mode === "values") {
-    const rows = Array.from({ length: counts[columns[0]![0]] ?? 0 }, (_, i) => row((name) => sql.placeholder(`${name}.${i}`)));
+    const [first] = columns;
+    const rows = Array.from({ length: first ? (counts[first[0]] ?? 0) : 0 }, (_, i) => row((name) => sql.placeholder(`${name}.${i}`)));
     return sql`values ${sql.join(rows, sql`, `)}`;
   }
   const aliases = columns.map((_, i) => sql.raw(`c${i}`));

@@ -184,12 +184,11 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
     const learner = await enrolledUser(database, coupler);
     const worker = await workerOf(learner);
     const pair = { userId: learner, specialization: "PLAYER" };
-    let recording: Promise<{ result: unknown[]; statements: SentStatement[] }> | undefined;
-    const { lone } = await whilePairLocked(database, learner, async () => {
+    const { lone, recording } = await whilePairLocked(database, learner, async () => {
       const lone = coupler.levelUp({ ...pair, xpGained: 10, sessionsCompleted: 1 });
       await waitForLockWaiters(citus);
       // Queued behind the first call's transaction, these four run together in the next one.
-      recording = recordStatements(() =>
+      const recording = recordStatements(() =>
         Promise.all([
           coupler.levelUp({ ...pair, xpGained: 400, sessionsCompleted: 1, idempotencyKey: "batch-key-a" }),
           coupler.levelUp({ ...pair, xpGained: 20, sessionsCompleted: 1, idempotencyKey: "batch-key-b" }),
@@ -197,20 +196,20 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
           coupler.levelUp({ ...pair, xpGained: 30, sessionsCompleted: 0 }),
         ]),
       );
-      return { lone }; // not awaited here: the first call finishes once the holder lets go
+      return { lone, recording }; // not awaited here: the calls finish once the holder lets go
     });
-    const { result, statements } = await recording!;
+    const { result, statements } = await recording;
     expect((await lone).totalXp).toBe(10);
     expect(result).toMatchObject([{ totalXp: 410, leveledUp: true }, { totalXp: 430 }, { newLevel: 6 }, { totalXp: 460 }]);
 
     // The batch's own transaction: BEGIN (+ SET LOCAL), the lock statement, the write statement, COMMIT.
     const begins = statements.filter((s) => /^\s*begin\b/i.test(s.text));
     expect(begins).toHaveLength(1);
-    const batch = statements.slice(statements.indexOf(begins[0]!));
+    const batch = statements.slice(statements.findIndex((s) => /^\s*begin\b/i.test(s.text)));
     expect(batch).toHaveLength(4);
     const [, lock, write] = batch;
-    expect(lock!.values).toContainEqual(["batch-key-a", "batch-key-b"]);
-    expect(write!.text).toMatch(/insert into "coupler_audit_log"[^]*values \([^]*\), \([^]*\), \([^]*\), \(/);
+    expect(lock?.values).toContainEqual(["batch-key-a", "batch-key-b"]);
+    expect(write?.text).toMatch(/insert into "coupler_audit_log"[^]*values \([^]*\), \([^]*\), \([^]*\), \(/);
     const line = await expectOnWorker("combined batch", statements, worker);
     console.log(`combined batch on Citus (learner ${learner} on ${worker}): ${batch.length} round trips; ${line}`);
     expect(await pairRows(database, learner)).toMatchObject({ progressLevel: 6, licenseLevel: 6, totalXp: 460 });
