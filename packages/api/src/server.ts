@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
-import { ProgressLicenseCoupler, createDatabase, createLogger, redactUrl, type Logger } from "@coupler/core";
+import { ProgressLicenseCoupler, couplerOnCitus, createDatabase, createLogger, redactUrl, type Logger } from "@coupler/core";
 import { createAuthenticator, secretKey } from "./auth.ts";
 import { probeDatabase, startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
@@ -72,12 +72,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger,
   });
   const metrics = new ApiMetrics();
+  // Read once: on a Citus coordinator a combined batch's write takes the shape Citus routes to one shard.
+  const citus = await couplerOnCitus(database.pool).catch((error: unknown) => {
+    logger.warn({ err: (error as Error).message }, "could not tell whether the database is a Citus coordinator; assuming plain PostgreSQL");
+    return false;
+  });
   const coupler = new ProgressLicenseCoupler({
     pool: database.pool,
     db: database.db,
     lockTimeoutMs: settings.lockTimeoutMs,
     maxRetries: settings.maxRetries,
     preparedStatements: settings.preparedStatements,
+    citus,
     idempotencyRetentionMs,
     combining: settings.combining,
     observer: metrics,

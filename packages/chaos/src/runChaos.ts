@@ -1,5 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { createDatabase, createLogger, type Database, type IntegrityReport, migrate, type OperationEvent, ProgressLicenseCoupler, runIntegrityAudit } from "@coupler/core";
+import {
+  couplerOnCitus,
+  createDatabase,
+  createLogger,
+  type Database,
+  type IntegrityReport,
+  migrate,
+  type OperationEvent,
+  ProgressLicenseCoupler,
+  runIntegrityAudit,
+} from "@coupler/core";
 import { users } from "@coupler/core/schema";
 import { adminQuery, type RunningPostgres, startEmbeddedPostgres, withDatabase } from "@coupler/embedded";
 import { checkCoupler, type Violation } from "./checker.ts";
@@ -202,8 +212,9 @@ async function runMode(
         combined.largestBatch = Math.max(combined.largestBatch, event.batchSize ?? 1);
       },
     };
+    const onCitus = await couplerOnCitus(admin.pool);
     const couplerOn = (db: Database) =>
-      new ProgressLicenseCoupler({ pool: db.pool, db: db.db, logger, lockTimeoutMs: 1_000, faults: injector.hooks, observer });
+      new ProgressLicenseCoupler({ pool: db.pool, db: db.db, logger, lockTimeoutMs: 1_000, faults: injector.hooks, observer, citus: onCitus });
     const driver: ChaosDriver =
       mode === "coupler"
         ? new CouplerDriver({ normal: couplerOn(work), shortTimeout: couplerOn(short) })

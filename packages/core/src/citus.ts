@@ -1,4 +1,7 @@
+import { getTableName } from "drizzle-orm";
 import pg from "pg";
+import { isDistributed, type Queryable } from "./idempotency.ts";
+import { couplerAuditLog } from "./schema.ts";
 
 /**
  * Where each table of Coupler lives on a Citus cluster (SCALING.md).
@@ -247,4 +250,14 @@ async function deferredTriggers(client: pg.Client, tables: string[]): Promise<Tr
 
 function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * Whether the coupler's tables are distributed on Citus in the database `db`
+ * reaches (its audit table is; `distributeOnCitus` places all or none): the
+ * value for `CouplerOptions.citus`. Two catalogue reads; call it once at
+ * start-up. False on plain PostgreSQL.
+ */
+export async function couplerOnCitus(db: Queryable): Promise<boolean> {
+  return isDistributed(db, getTableName(couplerAuditLog));
 }

@@ -76,7 +76,7 @@ export async function purgeExpiredIdempotencyKeys(db: Queryable, options: PurgeO
 }
 
 /** Whether `table` is a Citus distributed table here (false on plain PostgreSQL, where pg_dist_partition does not exist). */
-async function isDistributed(db: Queryable, table: string): Promise<boolean> {
+export async function isDistributed(db: Queryable, table: string): Promise<boolean> {
   const { rows: citus } = await db.query<{ present: boolean }>("select to_regclass('pg_catalog.pg_dist_partition') is not null as present");
   if (citus[0]?.present !== true) return false;
   const { rows } = await db.query<{ distributed: boolean }>(

@@ -44,7 +44,7 @@ export {
   type MissingEntity,
   type ValidationIssue,
 } from "./errors/index.ts";
-export { CITUS_LAYOUT, CitusSetupError, distributeOnCitus, type CitusDistribution } from "./citus.ts";
+export { CITUS_LAYOUT, CitusSetupError, couplerOnCitus, distributeOnCitus, type CitusDistribution } from "./citus.ts";
 export { GuardRefusedError, getGuard, setGuard, type GuardState } from "./guard.ts";
 export {
   DEFAULT_IDEMPOTENCY_RETENTION_MS,

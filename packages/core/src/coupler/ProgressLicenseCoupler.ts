@@ -56,7 +56,7 @@ export class ProgressLicenseCoupler extends SeedAliases {
     this.#rt = {
       pool: options.pool,
       catalogue: this.catalogue,
-      statements: new Statements(options.preparedStatements ?? true),
+      statements: new Statements(options.preparedStatements ?? true, options.citus ?? false),
       lockTimeoutMs: options.lockTimeoutMs ?? 2000,
       noWait: options.noWait ?? false,
       maxRetries: options.maxRetries ?? 3,

@@ -77,7 +77,15 @@ const writeQueries = new Map<string, Query>();
 export class Statements {
   readonly #cache = new WeakMap<pg.PoolClient, Map<string, unknown>>();
 
-  constructor(readonly named: boolean) {}
+  /**
+   * `named`: statements are prepared per connection (see above). `citus`:
+   * the database is a Citus coordinator, and a batch's write statement takes
+   * the shape Citus routes to one shard (see `write`).
+   */
+  constructor(
+    readonly named: boolean,
+    readonly citus = false,
+  ) {}
 
   /**
    * Both rows of a pair and the stored results of the batch's idempotency
@@ -157,29 +165,32 @@ export class Statements {
    * Every write of a batch of calls in one statement, as data-modifying CTEs
    * around the audit insert: the progress and license rows once, a history
    * row per level change, an idempotency record per keyed call and an audit
-   * row per call, the last three from typed arrays (unnest ... WITH
-   * ORDINALITY keeps the calls' order in the rows' ids), or, for a batch of
-   * one call, from scalar parameters. A part with nothing
-   * to write is left out (each shape is a statement of its own, prepared
-   * once per connection), so a level-up without a level change or a key
-   * opens no more tables than it must. Every row is addressed by the learner's id as well, so on
-   * Citus the statement routes to one shard. The deferred foreign keys and
-   * the coupling guard check the result at COMMIT.
+   * row per call. A batch of one call writes one VALUES row of scalar
+   * parameters per part. A bigger batch writes from typed arrays (unnest ...
+   * WITH ORDINALITY keeps the calls' order in the rows' ids), one statement
+   * for any batch size; on Citus (`citus`) from VALUES rows instead, one
+   * statement per row counts, because Citus router-plans only INSERT ...
+   * VALUES (see `RowsMode`). A part with nothing to write is left out (each
+   * shape is a statement of its own, prepared once per connection), so a
+   * level-up without a level change or a key opens no more tables than it
+   * must. Every row is addressed by the learner's id as well, so on Citus the
+   * statement routes to one shard. The deferred foreign keys and the
+   * coupling guard check the result at COMMIT.
    */
   async write(client: pg.PoolClient, params: WriteParams): Promise<void> {
     const shape = writeShape(params);
-    const single = params.auditOperations.length === 1 && params.historyFrom.length <= 1 && params.keys.length <= 1;
+    const counts: WriteCounts = { historyFrom: params.historyFrom.length, keys: params.keys.length, auditOperations: params.auditOperations.length };
+    const single = counts.auditOperations === 1 && params.historyFrom.length <= 1 && params.keys.length <= 1;
+    const mode: RowsMode = single ? "one" : this.citus ? "values" : "arrays";
     const suffix = (["progress", "license", "history", "idempotency"] as const).map((part) => (shape[part] ? part[0] : "")).join("");
-    const name = `coupler_write_${single ? "one" : "many"}_${suffix || "audit"}`;
+    const rows = mode === "values" ? `_${counts.historyFrom}_${counts.keys}_${counts.auditOperations}` : "";
+    const name = `coupler_write_${mode === "arrays" ? "many" : mode === "one" ? "one" : "rows"}_${suffix || "audit"}${rows}`;
     let query = writeQueries.get(name);
     if (!query) {
-      query = dialect.sqlToQuery(writeStatement(shape, single));
+      query = dialect.sqlToQuery(writeStatement(shape, mode, counts));
       writeQueries.set(name, query);
     }
-    // One row: each array parameter's first element, as the scalar the statement takes.
-    const bound: Record<string, unknown> = { ...params };
-    if (single) for (const [name, value] of Object.entries(params)) if (Array.isArray(value)) bound[name] = value[0] ?? null;
-    const values = fillPlaceholders(query.params, bound);
+    const values = fillPlaceholders(query.params, bindRows(params, mode));
     await client.query(this.named ? { name, text: query.sql, values } : { text: query.sql, values });
   }
 
@@ -249,24 +260,58 @@ type RowParam = {
 }[keyof WriteParams];
 
 /**
- * The rows a CTE inserts, as a select list over its columns and the FROM that
- * produces them. Several rows: `unnest` of the typed arrays WITH ORDINALITY,
- * in order. One row (a batch of one, the usual case): the first elements as
- * scalar parameters, no FROM, so a lone call's statement parses no arrays
- * and sorts nothing.
+ * How the write statement carries a part's rows (see `Statements.write`):
+ * - `one`, a batch of one (the usual case), on every server: one VALUES row
+ *   of scalar parameters;
+ * - `arrays`, plain PostgreSQL: `unnest` of typed arrays WITH ORDINALITY, in
+ *   order, one statement for every batch size;
+ * - `values`, Citus: a VALUES row of scalar parameters per row, one
+ *   statement per row counts. Citus router-plans INSERT ... VALUES, but runs
+ *   INSERT ... SELECT without a distributed table in its FROM through the
+ *   coordinator, and cannot plan it at all next to data-modifying CTEs with
+ *   parameters ("could not create distributed plan"; SCALING.md).
  */
-function rowsOf(single: boolean, columns: [RowParam, string][]): { columns: SQL[]; from: SQL } {
-  if (single) return { columns: columns.map(([name, type]) => sql`${writeParam(name)}::${sql.raw(type)}`), from: sql`` };
+export type RowsMode = "one" | "arrays" | "values";
+
+/**
+ * What follows `insert into t (fixed..., columns...)`: the rows, each the
+ * `fixed` values (the same in every row) then the row's element of every
+ * array parameter in `columns` (`[parameter, type, cast after the type]`).
+ * Row i of parameter `p` is the placeholder `p.i` (bound by `bindRows`).
+ */
+function rowsOf(mode: RowsMode, counts: WriteCounts, fixed: SQL[], columns: [RowParam, string, string?][]): SQL {
+  const cast = (value: SQL, after?: string) => (after ? sql`(${value})::${sql.raw(after)}` : value);
+  const row = (element: (name: RowParam) => SQLChunk) =>
+    sql`(${sql.join([...fixed, ...columns.map(([name, type, after]) => cast(sql`${element(name)}::${sql.raw(type)}`, after))], sql`, `)})`;
+  if (mode === "one") return sql`values ${row((name) => writeParam(name))}`;
+  if (mode === "values") {
+    const [first] = columns;
+    const rows = Array.from({ length: first ? (counts[first[0]] ?? 0) : 0 }, (_, i) => row((name) => sql.placeholder(`${name}.${i}`)));
+    return sql`values ${sql.join(rows, sql`, `)}`;
+  }
   const aliases = columns.map((_, i) => sql.raw(`c${i}`));
   const arrays = columns.map(([name, type]) => sql`${writeParam(name)}::${sql.raw(type)}[]`);
-  return {
-    columns: aliases.map((alias) => sql`s.${alias}`),
-    from: sql` from unnest(${sql.join(arrays, sql`, `)}) with ordinality as s(${sql.join(aliases, sql`, `)}, n) order by s.n`,
-  };
+  const selected = columns.map(([, , after], i) => cast(sql`s.${aliases[i]}`, after));
+  return sql`select ${sql.join([...fixed, ...selected], sql`, `)} from unnest(${sql.join(arrays, sql`, `)}) with ordinality as s(${sql.join(aliases, sql`, `)}, n) order by s.n`;
 }
 
-/** See `Statements.write`. `single`: every part has at most one row (see `rowsOf`). */
-function writeStatement(shape: WriteShape, single: boolean): SQL {
+/** The row count of each part (by its first array parameter), for the `values` mode. */
+type WriteCounts = Partial<Record<RowParam, number>>;
+
+/** The parameter values of `mode`: each array's first element as a scalar (`one`), or element i as `name.i` (n rows). */
+function bindRows(params: WriteParams, mode: RowsMode): Record<string, unknown> {
+  const bound: Record<string, unknown> = { ...params };
+  if (mode === "arrays") return bound;
+  for (const [name, value] of Object.entries(params)) {
+    if (!Array.isArray(value)) continue;
+    if (mode === "one") bound[name] = value[0] ?? null;
+    else if (mode === "values") value.forEach((element, i) => (bound[`${name}.${i}`] = element));
+  }
+  return bound;
+}
+
+/** See `Statements.write`. */
+function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts): SQL {
   const w = writeParam;
   const p = specializationProgress;
   const l = userLicenses;
@@ -288,22 +333,24 @@ function writeStatement(shape: WriteShape, single: boolean): SQL {
   where ${l.userId} = ${w("userId")}::bigint and ${l.id} = ${w("licenseId")}::bigint
 )`);
   }
+  const learner = [sql`${w("userId")}::bigint`];
+  const pair = [...learner, sql`${w("specialization")}::text`];
   if (shape.history) {
-    const rows = rowsOf(single, [["historyFrom", "int"], ["historyTo", "int"], ["historyReasons", "text"], ["historyActors", "text"]]);
     ctes.push(sql`history as (
   insert into ${h} (${list([h.userId, h.userLicenseId, h.fromLevel, h.toLevel, h.reason, h.actor].map(col))})
-  select ${w("userId")}::bigint, ${w("licenseId")}::bigint, ${list(rows.columns)}${rows.from}
+  ${rowsOf(mode, counts, [...learner, sql`${w("licenseId")}::bigint`], [["historyFrom", "int"], ["historyTo", "int"], ["historyReasons", "text"], ["historyActors", "text"]])}
 )`);
   }
   if (shape.idempotency) {
-    const rows = rowsOf(single, [["keys", "text"], ["keyOperations", "text"], ["keyCallers", "text"], ["keyHashes", "text"], ["keyResponses", "text"]]);
-    const [key, operation, caller, hash, response] = rows.columns;
     ctes.push(sql`idempotency as (
-  insert into ${k} (${list([k.key, k.operation, k.userId, k.specializationId, k.caller, k.requestHash, k.response].map(col))})
-  select ${key}, ${operation}, ${w("userId")}::bigint, ${w("specialization")}::text, ${caller}, ${hash}, (${response})::jsonb${rows.from}
+  insert into ${k} (${list([k.userId, k.specializationId, k.key, k.operation, k.caller, k.requestHash, k.response].map(col))})
+  ${rowsOf(mode, counts, pair, [["keys", "text"], ["keyOperations", "text"], ["keyCallers", "text"], ["keyHashes", "text"], ["keyResponses", "text", "jsonb"]])}
 )`);
   }
-  const rows = rowsOf(single, [
+  const withClause = ctes.length > 0 ? sql`with ${list(ctes)}\n` : sql``;
+  const columns = [a.userId, a.specializationId, a.operation, a.xpDelta, a.sessionsDelta, a.fromLevel, a.toLevel, a.actor, a.idempotencyKey, a.outcome];
+  return sql`${withClause}insert into ${a} (${list(columns.map(col))})
+${rowsOf(mode, counts, pair, [
     ["auditOperations", "text"],
     ["auditXp", "bigint"],
     ["auditSessions", "int"],
@@ -312,12 +359,7 @@ function writeStatement(shape: WriteShape, single: boolean): SQL {
     ["auditActors", "text"],
     ["auditKeys", "text"],
     ["auditOutcomes", "text"],
-  ]);
-  const [operation, xp, sessions, from, to, actor, key, outcome] = rows.columns;
-  const withClause = ctes.length > 0 ? sql`with ${list(ctes)}\n` : sql``;
-  const columns = [a.operation, a.userId, a.specializationId, a.xpDelta, a.sessionsDelta, a.fromLevel, a.toLevel, a.actor, a.idempotencyKey, a.outcome];
-  return sql`${withClause}insert into ${a} (${list(columns.map(col))})
-select ${operation}, ${w("userId")}::bigint, ${w("specialization")}::text, ${xp}, ${sessions}, ${from}, ${to}, ${actor}, ${key}, ${outcome}${rows.from}`;
+  ])}`;
 }
 
 export function progressOf(userId: number | Placeholder, specialization: string | Placeholder) {

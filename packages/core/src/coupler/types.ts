@@ -35,6 +35,15 @@ export interface CouplerOptions {
    */
   preparedStatements?: boolean;
   /**
+   * The database is a Citus coordinator with the coupler's tables
+   * distributed (default false; `couplerOnCitus` tells). A combined batch's
+   * write statement then takes the shape Citus routes to the learner's one
+   * shard (VALUES rows, one statement per row counts) instead of typed
+   * arrays, which Citus cannot plan in it. Calls run alone are the same
+   * either way.
+   */
+  citus?: boolean;
+  /**
    * How long an idempotency key is remembered, in ms (default 24 h). A key
    * older than this is treated as never used, whether or not
    * `purgeExpiredIdempotencyKeys` has removed it yet.

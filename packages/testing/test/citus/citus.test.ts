@@ -4,6 +4,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CITUS_LAYOUT,
+  couplerOnCitus,
   createDatabase,
   createUser,
   distributeOnCitus,
@@ -23,10 +24,12 @@ import {
   pairRows,
   recordStatements,
   startCitusCluster,
+  waitForLockWaiters,
   whilePairLocked,
   withSession,
   type CitusCluster,
   type CitusDatabase,
+  type SentStatement,
   type StatementRouting,
 } from "../../src/index.ts";
 import { expectCouplerError } from "../../src/vitest.ts";
@@ -56,7 +59,7 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
     await migrate(citus.url);
     await distributeOnCitus(citus.url);
     database = { ...createDatabase({ connectionString: citus.url, max: 10 }), url: citus.url };
-    coupler = createCoupler(database);
+    coupler = createCoupler(database, { citus: await couplerOnCitus(database.pool) });
   }, 240_000);
   afterAll(async () => {
     await database?.close();
@@ -132,6 +135,23 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
     }
   }, 120_000);
 
+  /**
+   * Asserts that every statement of `statements` (transaction control aside)
+   * and every subplan of it is one task on `worker`, as the coordinator's
+   * EXPLAIN says; returns a line describing the routing.
+   */
+  const expectOnWorker = async (name: string, statements: SentStatement[], worker: string | undefined) => {
+    const routing: StatementRouting[] = await explainRouting(citus.url, statements);
+    expect(routing.length).toBeGreaterThan(0);
+    for (const r of routing) {
+      // Every task of the statement and of its subplans: one task each, on the learner's worker.
+      expect(r.taskCounts.length, `${name}: ${r.statement}\n${r.plan}`).toBeGreaterThan(0);
+      expect(r.taskCounts.every((n) => n === 1), `${name}: ${r.statement}\n${r.plan}`).toBe(true);
+      expect(new Set(r.nodes), `${name}: ${r.statement}\n${r.plan}`).toEqual(new Set([worker]));
+    }
+    return routing.map((r) => `${r.statement.slice(0, 40)}… → ${r.taskCounts.length} task(s) on ${[...new Set(r.nodes)].join(",")}${r.subplans ? ` (${r.subplans} subplans)` : ""}`).join("; ");
+  };
+
   it("every coupled call routes to the one worker holding the learner's shards, and a level-up is four round trips", async () => {
     await coupler.catalogue.get("PLAYER"); // the catalogue is cached after its first read
     const created = await createUser(database.pool, { name: "Routed", email: `routed-${Date.now()}@example.test` });
@@ -152,21 +172,52 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
     for (const [name, operation] of operations) {
       const { statements } = await recordStatements(operation);
       if (name === "levelUp") expect(statements).toHaveLength(4);
-      const routing: StatementRouting[] = await explainRouting(citus.url, statements);
-      expect(routing.length).toBeGreaterThan(0);
-      for (const r of routing) {
-        // Every task of the statement and of its subplans: one task each, on the learner's worker.
-        expect(r.taskCounts.length, `${name}: ${r.statement}\n${r.plan}`).toBeGreaterThan(0);
-        expect(r.taskCounts.every((n) => n === 1), `${name}: ${r.statement}\n${r.plan}`).toBe(true);
-        expect(new Set(r.nodes), `${name}: ${r.statement}\n${r.plan}`).toEqual(new Set([worker]));
-      }
-      report.push(
-        `${name}: ${statements.length} round trips; ` +
-          routing.map((r) => `${r.statement.slice(0, 40)}… → ${r.taskCounts.length} task(s) on ${[...new Set(r.nodes)].join(",")}${r.subplans ? ` (${r.subplans} subplans)` : ""}`).join("; "),
-      );
+      report.push(`${name}: ${statements.length} round trips; ${await expectOnWorker(name, statements, worker)}`);
     }
     console.log(`routing on Citus (learner ${learner} on ${worker}):\n${report.join("\n")}`);
     expect(await pairRows(database, learner)).toMatchObject({ progressLevel: 5, licenseLevel: 5 });
+  });
+
+  it("a combined batch (level-ups with two idempotency keys, an advance, a call without a key) routes to the learner's one worker in one transaction of four round trips", async () => {
+    expect(coupler.combining).toBe(true);
+    expect(await couplerOnCitus(database.pool)).toBe(true); // the coupler was built with the citus option it gives
+    const learner = await enrolledUser(database, coupler);
+    const worker = await workerOf(learner);
+    const pair = { userId: learner, specialization: "PLAYER" };
+    const { lone, recording } = await whilePairLocked(database, learner, async () => {
+      const lone = coupler.levelUp({ ...pair, xpGained: 10, sessionsCompleted: 1 });
+      await waitForLockWaiters(citus);
+      // Queued behind the first call's transaction, these four run together in the next one.
+      const recording = recordStatements(() =>
+        Promise.all([
+          coupler.levelUp({ ...pair, xpGained: 400, sessionsCompleted: 1, idempotencyKey: "batch-key-a" }),
+          coupler.levelUp({ ...pair, xpGained: 20, sessionsCompleted: 1, idempotencyKey: "batch-key-b" }),
+          coupler.advance({ ...pair, newLevel: 6, reason: "combined on citus" }),
+          coupler.levelUp({ ...pair, xpGained: 30, sessionsCompleted: 0 }),
+        ]),
+      );
+      return { lone, recording }; // not awaited here: the calls finish once the holder lets go
+    });
+    const { result, statements } = await recording;
+    expect((await lone).totalXp).toBe(10);
+    expect(result).toMatchObject([{ totalXp: 410, leveledUp: true }, { totalXp: 430 }, { newLevel: 6 }, { totalXp: 460 }]);
+
+    // The batch's own transaction: BEGIN (+ SET LOCAL), the lock statement, the write statement, COMMIT.
+    const begins = statements.filter((s) => /^\s*begin\b/i.test(s.text));
+    expect(begins).toHaveLength(1);
+    const batch = statements.slice(statements.findIndex((s) => /^\s*begin\b/i.test(s.text)));
+    expect(batch).toHaveLength(4);
+    const [, lock, write] = batch;
+    expect(lock?.values).toContainEqual(["batch-key-a", "batch-key-b"]);
+    expect(write?.text).toMatch(/insert into "coupler_audit_log"[^]*values \([^]*\), \([^]*\), \([^]*\), \(/);
+    const line = await expectOnWorker("combined batch", statements, worker);
+    console.log(`combined batch on Citus (learner ${learner} on ${worker}): ${batch.length} round trips; ${line}`);
+    expect(await pairRows(database, learner)).toMatchObject({ progressLevel: 6, licenseLevel: 6, totalXp: 460 });
+    const { rows } = await database.pool.query<{ keys: string; audit: string }>(
+      `select (select count(*) from idempotency_keys where user_id = $1) as keys, (select count(*) from coupler_audit_log where user_id = $1) as audit`,
+      [learner],
+    );
+    expect(rows[0]).toEqual({ keys: "2", audit: "6" }); // enroll, the first call, the batch's four
   });
 
   it("no learner's rows span workers: each learner's shards of every per-learner table are on one node", async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../../src/vitest.ts";
-import { CITUS_LAYOUT } from "@coupler/core";
+import { CITUS_LAYOUT, couplerOnCitus } from "@coupler/core";
 import { checkCitusRules, type CitusLayout, type TestDatabase } from "../../src/index.ts";
 
 /**
@@ -24,6 +24,10 @@ afterAll(() => database.drop());
 describe("Citus co-location rules", () => {
   it("every key of the migrated schema includes its table's distribution column, with no exception", async () => {
     expect(await checkCitusRules(database.pool, LAYOUT)).toEqual([]);
+  });
+
+  it("couplerOnCitus says plain PostgreSQL here, so the coupler keeps its array-shaped batch writes", async () => {
+    expect(await couplerOnCitus(database.pool)).toBe(false);
   });
 
   it("every table of the schema is placed: distributed or reference", async () => {

@@ -85,12 +85,13 @@ async function learner(coupler: ProgressLicenseCoupler, desync: boolean): Promis
  * at once behind a held lock (combining on, at most `maxBatchSize` calls a
  * transaction), and returns both runs' results and footprints.
  */
-async function differential(ops: Op[], options: { maxBatchSize: number; desync: boolean }) {
+async function differential(ops: Op[], options: { maxBatchSize: number; desync: boolean; citus?: boolean }) {
   const serial = createCoupler(database, { combining: { enabled: false } });
   const events = recordingObserver();
   const transactions = { count: 0 };
   const combined = combiningCoupler({
     combining: { maxBatchSize: options.maxBatchSize },
+    citus: options.citus ?? false,
     observer: events,
     faults: { beforeBegin: async () => void transactions.count++ },
   });
@@ -183,6 +184,17 @@ describe("write combining: each caller sees what it would have seen alone", () =
     expect(run.serialSeen.filter((s) => (s as { error?: unknown }).error)).toHaveLength(2);
     expect(run.combined.history.length).toBeGreaterThan(0);
   });
+
+  it("with the Citus statement shape (VALUES rows instead of arrays), random sequences leave the same footprint and results combined as serial (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 2, maxLength: 12 }), fc.integer({ min: 2, max: 5 }), fc.boolean(), async (ops, maxBatchSize, desync) => {
+        const run = await differential(ops, { maxBatchSize, desync, citus: true });
+        expect(run.combinedSeen).toEqual(run.serialSeen);
+        expect(run.combined).toEqual(run.serial);
+      }),
+      { numRuns: 10 },
+    );
+  }, 180_000);
 
   it("random sequences, payloads, keys and batch sizes leave the same footprint and results combined as serial (property)", async () => {
     await fc.assert(
