@@ -13,14 +13,26 @@ const noTrpcInternals = [
   { selector: "ObjectPattern > Property[key.name='_def']", message: internalsMessage },
   { selector: "TSIndexedAccessType > TSLiteralType > Literal[value='_def']", message: internalsMessage },
   // no-restricted-imports sees only static imports: `await import(…)`, `import("…").T` types and require(…) too.
-  { selector: "ImportExpression[source.value=/^@trpc\\u002Fserver\\u002Funstable-core-do-not-import/]", message: internalsMessage },
-  { selector: "TSImportType[argument.literal.value=/^@trpc\\u002Fserver\\u002Funstable-core-do-not-import/]", message: internalsMessage },
-  { selector: "CallExpression[callee.name='require'][arguments.0.value=/^@trpc\\u002Fserver\\u002Funstable-core-do-not-import/]", message: internalsMessage },
+  {
+    selector: "ImportExpression[source.value=/^@trpc\\u002Fserver\\u002Funstable-core-do-not-import/]",
+    message: internalsMessage,
+  },
+  {
+    selector: "TSImportType[argument.literal.value=/^@trpc\\u002Fserver\\u002Funstable-core-do-not-import/]",
+    message: internalsMessage,
+  },
+  {
+    selector:
+      "CallExpression[callee.name='require'][arguments.0.value=/^@trpc\\u002Fserver\\u002Funstable-core-do-not-import/]",
+    message: internalsMessage,
+  },
 ];
 const noSeedAliases = [
   {
-    selector: "MemberExpression[property.name=/^(levelUpAtomic|updateLevelAtomic|syncExistingRecordsAtomic|validateConsistency)$/]",
-    message: "A deprecated seed alias (core's coupler/seedAliases.ts): call levelUp, advance, sync or validate with one input object.",
+    selector:
+      "MemberExpression[property.name=/^(levelUpAtomic|updateLevelAtomic|syncExistingRecordsAtomic|validateConsistency)$/]",
+    message:
+      "A deprecated seed alias (core's coupler/seedAliases.ts): call levelUp, advance, sync or validate with one input object.",
   },
 ];
 
@@ -41,14 +53,22 @@ export default tseslint.config(
     settings: {
       "import-x/extensions": [".ts", ".js", ".mjs"],
       "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
-      "import-x/resolver-next": [createNodeResolver({ extensions: [".ts", ".js", ".mjs", ".json"], conditionNames: ["source", "import", "default"] })],
+      "import-x/resolver-next": [
+        createNodeResolver({
+          extensions: [".ts", ".js", ".mjs", ".json"],
+          conditionNames: ["source", "import", "default"],
+        }),
+      ],
     },
     rules: { "import-x/no-cycle": ["error", { ignoreExternal: true }] },
   },
   {
     ignores: [TRPC_INTERNALS],
     rules: {
-      "no-restricted-imports": ["error", { paths: [{ name: "@trpc/server/unstable-core-do-not-import", message: internalsMessage }] }],
+      "no-restricted-imports": [
+        "error",
+        { paths: [{ name: "@trpc/server/unstable-core-do-not-import", message: internalsMessage }] },
+      ],
       "no-restricted-syntax": ["error", ...noTrpcInternals],
     },
   },

@@ -3,7 +3,9 @@ import { defineConfig } from "vitest/config";
 /** Workspace packages resolve to their TypeScript sources (the "source" export condition): tests need no build. */
 const SOURCE_FIRST = ["source", "module", "node", "development|production"];
 
-type TestOptions = NonNullable<Parameters<typeof defineConfig>[0] extends infer C ? (C extends { test?: infer T } ? T : never) : never>;
+type TestOptions = NonNullable<
+  Parameters<typeof defineConfig>[0] extends infer C ? (C extends { test?: infer T } ? T : never) : never
+>;
 
 /**
  * Every package's vitest settings. `globalSetup` must name a local file: a bare

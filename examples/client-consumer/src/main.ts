@@ -8,7 +8,9 @@ import { createCouplerClient, isCouplerClientError, type RouterInputs, type Rout
  */
 const { BASE_URL, TOKEN, USER_ID, IDEMPOTENCY_KEY } = process.env;
 if (!BASE_URL || !TOKEN || !USER_ID) {
-  console.error("usage: BASE_URL=http://127.0.0.1:3000 TOKEN=<instructor JWT> USER_ID=<learner id> [IDEMPOTENCY_KEY=...] node dist/main.js");
+  console.error(
+    "usage: BASE_URL=http://127.0.0.1:3000 TOKEN=<instructor JWT> USER_ID=<learner id> [IDEMPOTENCY_KEY=...] node dist/main.js",
+  );
   process.exit(2);
 }
 

@@ -40,10 +40,13 @@ const pg = await startEmbeddedPostgres({ fast: true });
 try {
   await migrate(pg.url);
   const token = await signToken({ sub: 1, role: "instructor" }, secret, { expiresIn: "1h" });
-  process.stdout.write(`levelUp CPU per call, node ${process.version}, ${calls} calls per phase, log level ${values["log-level"]}\n`);
+  process.stdout.write(
+    `levelUp CPU per call, node ${process.version}, ${calls} calls per phase, log level ${values["log-level"]}\n`,
+  );
   for (const target of targets) {
     const { url, learners, close } = await start(target, concurrency);
-    const run = (mode: "sequential" | "concurrent") => drive({ url, token, learners, calls, concurrency: mode === "sequential" ? 1 : concurrency });
+    const run = (mode: "sequential" | "concurrent") =>
+      drive({ url, token, learners, calls, concurrency: mode === "sequential" ? 1 : concurrency });
     await run("concurrent"); // warm-up
     for (const mode of ["sequential", "concurrent"] as const) {
       const before = process.cpuUsage();
@@ -51,7 +54,9 @@ try {
       const used = process.cpuUsage(before);
       const cpuMs = (used.user + used.system) / 1000 / calls;
       const label = `${target.padEnd(8)} ${mode.padEnd(10)}`;
-      process.stdout.write(`  ${label} cpu ${cpuMs.toFixed(3)} ms/call  p50 ${result.p50.toFixed(3)} ms  p99 ${result.p99.toFixed(3)} ms  ${Math.round(result.rate)}/s\n`);
+      process.stdout.write(
+        `  ${label} cpu ${cpuMs.toFixed(3)} ms/call  p50 ${result.p50.toFixed(3)} ms  p99 ${result.p99.toFixed(3)} ms  ${Math.round(result.rate)}/s\n`,
+      );
     }
     await close();
   }
@@ -62,7 +67,9 @@ try {
 async function start(target: string, learnerCount: number) {
   const database = createDatabase({ connectionString: pg.url, max: 10 });
   const setup = new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger: pino({ level: "silent" }) });
-  const learners = await Promise.all(Array.from({ length: learnerCount }, () => enrolledUser(database, setup, "PLAYER")));
+  const learners = await Promise.all(
+    Array.from({ length: learnerCount }, () => enrolledUser(database, setup, "PLAYER")),
+  );
   if (target === "minimal") {
     const server = minimalServer(database);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -78,13 +85,26 @@ async function start(target: string, learnerCount: number) {
     };
   }
   await database.close();
-  const api = await startServer({ databaseUrl: pg.url, authSecret: secret, port: 0, host: "127.0.0.1", integrityIntervalMs: 0, poolSize: 10, logger, leanHttp: target === "lean" });
+  const api = await startServer({
+    databaseUrl: pg.url,
+    authSecret: secret,
+    port: 0,
+    host: "127.0.0.1",
+    integrityIntervalMs: 0,
+    poolSize: 10,
+    logger,
+    leanHttp: target === "lean",
+  });
   return { url: api.url, learners, close: () => api.close() };
 }
 
 /** The same work without a framework: token, body, coupler call, JSON answer. */
 function minimalServer(database: ReturnType<typeof createDatabase>) {
-  const coupler = new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger: pino({ level: "silent" }) });
+  const coupler = new ProgressLicenseCoupler({
+    pool: database.pool,
+    db: database.db,
+    logger: pino({ level: "silent" }),
+  });
   const authenticate = createAuthenticator(secretKey(secret));
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let body = "";
@@ -94,7 +114,9 @@ function minimalServer(database: ReturnType<typeof createDatabase>) {
       void (async () => {
         const auth = await authenticate(req.headers.authorization);
         if (!auth.ok) return res.writeHead(401).end();
-        const result = await coupler.levelUp(JSON.parse(body) as Parameters<typeof coupler.levelUp>[0], { actor: `instructor:${auth.principal.userId}` });
+        const result = await coupler.levelUp(JSON.parse(body) as Parameters<typeof coupler.levelUp>[0], {
+          actor: `instructor:${auth.principal.userId}`,
+        });
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ result: { data: result } }));
       })().catch(() => res.writeHead(500).end());
     });

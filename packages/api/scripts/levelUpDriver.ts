@@ -26,7 +26,12 @@ async function run(job: Job) {
   const started = performance.now();
   await Promise.all(
     Array.from({ length: job.concurrency }, async (_, i) => {
-      const body = JSON.stringify({ userId: job.learners[i % job.learners.length], specialization: "PLAYER", xpGained: 1, sessionsCompleted: 1 });
+      const body = JSON.stringify({
+        userId: job.learners[i % job.learners.length],
+        specialization: "PLAYER",
+        xpGained: 1,
+        sessionsCompleted: 1,
+      });
       while (left-- > 0) {
         const t = performance.now();
         await keepAlivePost(target, body, job.token, agent);

@@ -36,12 +36,21 @@ try {
   const coupler = createCoupler(database, { logger: pino({ level: "silent" }) });
   const learner = await enrolledUser(database, coupler, "PLAYER");
   // Baseline without HTTP: the coupler's own transaction on a small pool.
-  const direct = await measure(() => coupler.levelUp({ userId: learner, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 1 }));
+  const direct = await measure(() =>
+    coupler.levelUp({ userId: learner, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 1 }),
+  );
   await database.close();
 
   const secret = "latency-script-secret-0123456789abcdef";
   const logger = pino({ level: values["log-level"] }, pino.destination("/dev/null"));
-  const server = await startServer({ databaseUrl: pg.url, authSecret: secret, port: 0, host: "127.0.0.1", integrityIntervalMs: 0, logger });
+  const server = await startServer({
+    databaseUrl: pg.url,
+    authSecret: secret,
+    port: 0,
+    host: "127.0.0.1",
+    integrityIntervalMs: 0,
+    logger,
+  });
   const token = await signToken({ sub: 1, role: "instructor" }, secret, { expiresIn: "1h" });
   const input = { userId: learner, specialization: "PLAYER" as const, xpGained: 1, sessionsCompleted: 1 };
 
@@ -56,9 +65,12 @@ try {
 
   // Server-side time (request in → response out) from the server's own histogram, both HTTP runs together.
   const { values: series } = await server.metrics.http.get();
-  const buckets = series.filter((v) => v.metricName === "http_request_duration_seconds_bucket" && v.labels.procedure === "progression.levelUp");
+  const buckets = series.filter(
+    (v) => v.metricName === "http_request_duration_seconds_bucket" && v.labels.procedure === "progression.levelUp",
+  );
   const count = buckets.find((v) => (v.labels as { le?: string | number }).le === "+Inf")?.value ?? 0;
-  const share = (le: number) => `${(((buckets.find((v) => (v.labels as { le?: string | number }).le === le)?.value ?? 0) / Math.max(1, count)) * 100).toFixed(1)}% ≤ ${le * 1000} ms`;
+  const share = (le: number) =>
+    `${(((buckets.find((v) => (v.labels as { le?: string | number }).le === le)?.value ?? 0) / Math.max(1, count)) * 100).toFixed(1)}% ≤ ${le * 1000} ms`;
   await server.close();
   const setup = `${values.durable ? "durable (fsync on)" : "fast (fsync off)"} embedded PostgreSQL 17, log level ${values["log-level"]}`;
   process.stdout.write(`levelUp over HTTP, ${calls} sequential calls after ${warmup} warm-up, ${setup}\n`);

@@ -8,25 +8,41 @@ const key = secretKey(SECRET);
 describe("authenticate", () => {
   it("accepts a token minted by signToken and reads sub and role", async () => {
     const token = await signToken({ sub: 42, role: "instructor" }, SECRET);
-    expect(await authenticate(`Bearer ${token}`, key)).toEqual({ ok: true, principal: { userId: 42, role: "instructor" } });
+    expect(await authenticate(`Bearer ${token}`, key)).toEqual({
+      ok: true,
+      principal: { userId: 42, role: "instructor" },
+    });
   });
 
   it("accepts a numeric sub claim", async () => {
-    const token = await new SignJWT({ sub: 5 as unknown as string, role: "student" }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("1m").sign(key);
+    const token = await new SignJWT({ sub: 5 as unknown as string, role: "student" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt()
+      .setExpirationTime("1m")
+      .sign(key);
     expect(await authenticate(`Bearer ${token}`, key)).toMatchObject({ ok: true, principal: { userId: 5 } });
   });
 
   it("refuses a missing header, a non-Bearer scheme, an expired token, a wrong secret and a non-numeric sub", async () => {
     expect(await authenticate(undefined, key)).toMatchObject({ ok: false });
     expect(await authenticate("Basic abc", key)).toMatchObject({ ok: false });
-    expect(await authenticate(`Bearer ${await signToken({ sub: 1, role: "admin" }, SECRET, { expiresIn: -10 })}`, key)).toEqual({ ok: false, reason: "token expired" });
-    expect(await authenticate(`Bearer ${await signToken({ sub: 1, role: "admin" }, `${SECRET}x`)}`, key)).toEqual({ ok: false, reason: "invalid token" });
-    expect(await authenticate(`Bearer ${await signToken({ sub: "alice", role: "admin" }, SECRET)}`, key)).toMatchObject({ ok: false });
+    expect(
+      await authenticate(`Bearer ${await signToken({ sub: 1, role: "admin" }, SECRET, { expiresIn: -10 })}`, key),
+    ).toEqual({ ok: false, reason: "token expired" });
+    expect(await authenticate(`Bearer ${await signToken({ sub: 1, role: "admin" }, `${SECRET}x`)}`, key)).toEqual({
+      ok: false,
+      reason: "invalid token",
+    });
+    expect(await authenticate(`Bearer ${await signToken({ sub: "alice", role: "admin" }, SECRET)}`, key)).toMatchObject(
+      { ok: false },
+    );
   });
 
   it("refuses a token signed with alg none", async () => {
     const header = Buffer.from(JSON.stringify({ alg: "none" })).toString("base64url");
-    const payload = Buffer.from(JSON.stringify({ sub: "1", role: "admin", exp: Math.floor(Date.now() / 1000) + 60 })).toString("base64url");
+    const payload = Buffer.from(
+      JSON.stringify({ sub: "1", role: "admin", exp: Math.floor(Date.now() / 1000) + 60 }),
+    ).toString("base64url");
     expect(await authenticate(`Bearer ${header}.${payload}.`, key)).toMatchObject({ ok: false });
   });
 
@@ -48,20 +64,31 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 describe("token lifetime and clock tolerance", () => {
   it("refuses a 100-year token: its lifetime exceeds the 24h maximum", async () => {
     const token = await signToken({ sub: 1, role: "admin" }, SECRET, { expiresIn: "100y" });
-    expect(await authenticate(`Bearer ${token}`, key)).toEqual({ ok: false, reason: "token lifetime exceeds the 24h maximum" });
+    expect(await authenticate(`Bearer ${token}`, key)).toEqual({
+      ok: false,
+      reason: "token lifetime exceeds the 24h maximum",
+    });
   });
 
   it("accepts a token of exactly 24 h, and honours a configured maximum", async () => {
     const day = await tokenWith({ iat: nowSeconds(), exp: nowSeconds() + 86_400 });
     expect(await authenticate(`Bearer ${day}`, key)).toMatchObject({ ok: true });
-    expect(await authenticate(`Bearer ${day}`, key, { maxTokenLifetimeSeconds: 3600 })).toEqual({ ok: false, reason: "token lifetime exceeds the 1h maximum" });
+    expect(await authenticate(`Bearer ${day}`, key, { maxTokenLifetimeSeconds: 3600 })).toEqual({
+      ok: false,
+      reason: "token lifetime exceeds the 1h maximum",
+    });
     const week = await signToken({ sub: 1, role: "admin" }, SECRET, { expiresIn: "7d" });
-    expect(await authenticate(`Bearer ${week}`, key, { maxTokenLifetimeSeconds: 7 * 86_400 })).toMatchObject({ ok: true });
+    expect(await authenticate(`Bearer ${week}`, key, { maxTokenLifetimeSeconds: 7 * 86_400 })).toMatchObject({
+      ok: true,
+    });
   });
 
   it("refuses a token issued in the future beyond the tolerance, but forgives a few seconds of skew", async () => {
     const future = await tokenWith({ iat: nowSeconds() + 60, exp: nowSeconds() + 600 });
-    expect(await authenticate(`Bearer ${future}`, key)).toEqual({ ok: false, reason: "token issued in the future (iat is after the server's clock)" });
+    expect(await authenticate(`Bearer ${future}`, key)).toEqual({
+      ok: false,
+      reason: "token issued in the future (iat is after the server's clock)",
+    });
     const skewed = await tokenWith({ iat: nowSeconds() + 3, exp: nowSeconds() + 600 });
     expect(await authenticate(`Bearer ${skewed}`, key)).toMatchObject({ ok: true });
   });
@@ -77,8 +104,14 @@ describe("token lifetime and clock tolerance", () => {
   });
 
   it("refuses a token without iat, and one without exp", async () => {
-    expect(await authenticate(`Bearer ${await tokenWith({ exp: nowSeconds() + 60 })}`, key)).toEqual({ ok: false, reason: "token claim iat is invalid or missing" });
-    expect(await authenticate(`Bearer ${await tokenWith({ iat: nowSeconds() })}`, key)).toEqual({ ok: false, reason: "token claim exp is invalid or missing" });
+    expect(await authenticate(`Bearer ${await tokenWith({ exp: nowSeconds() + 60 })}`, key)).toEqual({
+      ok: false,
+      reason: "token claim iat is invalid or missing",
+    });
+    expect(await authenticate(`Bearer ${await tokenWith({ iat: nowSeconds() })}`, key)).toEqual({
+      ok: false,
+      reason: "token claim exp is invalid or missing",
+    });
   });
 
   it("keeps the token CLI's default lifetime (1h) within the default maximum", async () => {
@@ -116,7 +149,9 @@ describe("createAuthenticator", () => {
     const refusal = { ok: false, reason: "token lifetime exceeds the 24h maximum" };
     expect(await check(header)).toEqual(refusal);
     expect(await check(header)).toEqual(refusal);
-    expect(await createAuthenticator(key, { maxTokenLifetimeSeconds: 200 * 365 * 86_400 })(header)).toMatchObject({ ok: true });
+    expect(await createAuthenticator(key, { maxTokenLifetimeSeconds: 200 * 365 * 86_400 })(header)).toMatchObject({
+      ok: true,
+    });
     expect(await check(header)).toEqual(refusal);
   });
 });

@@ -17,7 +17,15 @@ export type AuthResult = { ok: true; principal: Principal } | { ok: false; reaso
 
 const claims = z.object({
   // A user id, sent as a string (RFC 7519) or, leniently, as a number.
-  sub: z.union([z.string().regex(/^[1-9][0-9]{0,9}$/).transform(Number), z.number()]).pipe(inputs.userId),
+  sub: z
+    .union([
+      z
+        .string()
+        .regex(/^[1-9][0-9]{0,9}$/)
+        .transform(Number),
+      z.number(),
+    ])
+    .pipe(inputs.userId),
   role: z.enum(ROLES),
 });
 
@@ -64,7 +72,11 @@ export const CLOCK_TOLERANCE_SECONDS = 5;
  * badly signed, expired, too long-lived or future-issued token is
  * `{ ok: false }` with a reason safe to show.
  */
-export async function authenticate(header: string | undefined, key: Uint8Array, options: VerifyOptions = {}): Promise<AuthResult> {
+export async function authenticate(
+  header: string | undefined,
+  key: Uint8Array,
+  options: VerifyOptions = {},
+): Promise<AuthResult> {
   if (!header) return { ok: false, reason: "missing Authorization header" };
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   const token = match?.[1];
@@ -75,14 +87,20 @@ export async function authenticate(header: string | undefined, key: Uint8Array, 
       requiredClaims: ["exp", "iat", "sub"],
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
     });
-    const refused = lifetimeProblem(payload.iat, payload.exp, options.maxTokenLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS);
+    const refused = lifetimeProblem(
+      payload.iat,
+      payload.exp,
+      options.maxTokenLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+    );
     if (refused) return { ok: false, reason: refused };
     const parsed = claims.safeParse(payload);
-    if (!parsed.success) return { ok: false, reason: "token claims must be sub (a user id) and role (student, instructor or admin)" };
+    if (!parsed.success)
+      return { ok: false, reason: "token claims must be sub (a user id) and role (student, instructor or admin)" };
     return { ok: true, principal: { userId: parsed.data.sub, role: parsed.data.role } };
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: "token expired" };
-    if (error instanceof joseErrors.JWTClaimValidationFailed) return { ok: false, reason: `token claim ${error.claim} is invalid or missing` };
+    if (error instanceof joseErrors.JWTClaimValidationFailed)
+      return { ok: false, reason: `token claim ${error.claim} is invalid or missing` };
     return { ok: false, reason: "invalid token" };
   }
 }
@@ -94,7 +112,8 @@ export async function authenticate(header: string | undefined, key: Uint8Array, 
  */
 function lifetimeProblem(iat: number | undefined, exp: number | undefined, maxSeconds: number): string | undefined {
   if (iat === undefined || exp === undefined) return "token must carry iat and exp";
-  if (iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) return "token issued in the future (iat is after the server's clock)";
+  if (iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS)
+    return "token issued in the future (iat is after the server's clock)";
   if (exp - iat > maxSeconds) return `token lifetime exceeds the ${formatSeconds(maxSeconds)} maximum`;
   return undefined;
 }
@@ -119,7 +138,10 @@ const CACHE_LIMIT = 10_000;
  * successes are cached, keyed by the exact token text, so a forged, altered,
  * too long-lived or future-issued token always goes through the full check.
  */
-export function createAuthenticator(key: Uint8Array, options: VerifyOptions = {}): (header: string | undefined) => Promise<AuthResult> {
+export function createAuthenticator(
+  key: Uint8Array,
+  options: VerifyOptions = {},
+): (header: string | undefined) => Promise<AuthResult> {
   const verified = new Map<string, { principal: Principal; expiresAt: number }>();
   return async (header) => {
     const hit = header === undefined ? undefined : verified.get(header);

@@ -14,7 +14,10 @@ export const READINESS_PROBE_TIMEOUT_MS = 2_000;
 export async function probeDatabase(pool: Database["pool"]): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${READINESS_PROBE_TIMEOUT_MS} ms`)), READINESS_PROBE_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${READINESS_PROBE_TIMEOUT_MS} ms`)),
+      READINESS_PROBE_TIMEOUT_MS,
+    );
   });
   try {
     await Promise.race([pool.query("select 1"), timeout]);

@@ -25,8 +25,16 @@ describe("the operating limits in the configuration", () => {
   });
 
   it("reads COUPLER_WRITE_COMBINING as on (the default), off, true or false, with its batch and queue bounds", () => {
-    expect(serverSettings(parseApiConfig({})).combining).toEqual({ enabled: true, maxBatchSize: 64, maxQueuePerPair: 1024 });
-    const off = parseApiConfig({ COUPLER_WRITE_COMBINING: "off", COUPLER_WRITE_COMBINING_MAX_BATCH: "8", COUPLER_WRITE_COMBINING_MAX_QUEUE: "16" });
+    expect(serverSettings(parseApiConfig({})).combining).toEqual({
+      enabled: true,
+      maxBatchSize: 64,
+      maxQueuePerPair: 1024,
+    });
+    const off = parseApiConfig({
+      COUPLER_WRITE_COMBINING: "off",
+      COUPLER_WRITE_COMBINING_MAX_BATCH: "8",
+      COUPLER_WRITE_COMBINING_MAX_QUEUE: "16",
+    });
     expect(serverSettings(off).combining).toEqual({ enabled: false, maxBatchSize: 8, maxQueuePerPair: 16 });
     expect(parseApiConfig({ COUPLER_WRITE_COMBINING: "true" }).COUPLER_WRITE_COMBINING).toBe(true);
     expect(() => parseApiConfig({ COUPLER_WRITE_COMBINING: "maybe" })).toThrow(ConfigError);
@@ -44,22 +52,42 @@ describe("the operating limits in the configuration", () => {
   it("says what a bad value must be, in words (regression: 'expected number, received NaN' for PORT=abc)", () => {
     expect(() => parseApiConfig({ PORT: "abc" })).toThrow("invalid configuration: PORT: must be a number");
     expect(() => parseApiConfig({ HOST: "" })).toThrow("invalid configuration: HOST: must not be empty");
-    expect(() => parseApiConfig({ DB_POOL_SIZE: "0" })).toThrow("invalid configuration: DB_POOL_SIZE: must be at least 1");
-    expect(() => parseApiConfig({ LOG_LEVEL: "loud" })).toThrow("LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent");
+    expect(() => parseApiConfig({ DB_POOL_SIZE: "0" })).toThrow(
+      "invalid configuration: DB_POOL_SIZE: must be at least 1",
+    );
+    expect(() => parseApiConfig({ LOG_LEVEL: "loud" })).toThrow(
+      "LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent",
+    );
   });
 
   it("refuses a header bound longer than the request bound, which node:http would reject at start", () => {
-    expect(() => parseApiConfig({ HTTP_HEADERS_TIMEOUT_MS: "40000", HTTP_REQUEST_TIMEOUT_MS: "30000" })).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
-    expect(parseApiConfig({ HTTP_HEADERS_TIMEOUT_MS: "40000", HTTP_REQUEST_TIMEOUT_MS: "0" }).HTTP_HEADERS_TIMEOUT_MS).toBe(40_000);
+    expect(() => parseApiConfig({ HTTP_HEADERS_TIMEOUT_MS: "40000", HTTP_REQUEST_TIMEOUT_MS: "30000" })).toThrow(
+      /HTTP_HEADERS_TIMEOUT_MS/,
+    );
+    expect(
+      parseApiConfig({ HTTP_HEADERS_TIMEOUT_MS: "40000", HTTP_REQUEST_TIMEOUT_MS: "0" }).HTTP_HEADERS_TIMEOUT_MS,
+    ).toBe(40_000);
   });
 
   it("fills every setting a caller leaves out or sets to undefined with the environment's default, and keeps the rest", () => {
-    const resolved = resolveServerSettings({ port: 0, maxBodyBytes: 4096, host: undefined, metricsToken: "t".repeat(16) });
-    expect(resolved).toEqual({ ...serverSettings(parseApiConfig({})), port: 0, maxBodyBytes: 4096, metricsToken: "t".repeat(16) });
+    const resolved = resolveServerSettings({
+      port: 0,
+      maxBodyBytes: 4096,
+      host: undefined,
+      metricsToken: "t".repeat(16),
+    });
+    expect(resolved).toEqual({
+      ...serverSettings(parseApiConfig({})),
+      port: 0,
+      maxBodyBytes: 4096,
+      metricsToken: "t".repeat(16),
+    });
   });
 
   it("keeps nothing but the settings (a database URL or secret passed alongside stays out)", () => {
-    const resolved = resolveServerSettings({ databaseUrl: "postgres://x", authSecret: "s" } as Parameters<typeof resolveServerSettings>[0]);
+    const resolved = resolveServerSettings({ databaseUrl: "postgres://x", authSecret: "s" } as Parameters<
+      typeof resolveServerSettings
+    >[0]);
     expect(Object.keys(resolved).sort()).toEqual(Object.keys(serverSettings(parseApiConfig({}))).sort());
   });
 });

@@ -24,7 +24,8 @@ const onOff = z
   .transform((v) => v === "on" || v === "true");
 
 /** An optional variable whose empty value (`METRICS_PORT=` in an env file) means unset. */
-const unsetWhenEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
+const unsetWhenEmpty = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
 
 /** The repository (workspace) root; the same from src/ and from dist/. */
 const WORKSPACE_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -94,7 +95,11 @@ export const apiConfigSchema = z
     }
     // node:http refuses a header bound longer than the whole-request bound.
     if (env.HTTP_REQUEST_TIMEOUT_MS > 0 && env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
-      ctx.addIssue({ code: "custom", path: ["HTTP_HEADERS_TIMEOUT_MS"], message: "must not exceed HTTP_REQUEST_TIMEOUT_MS" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["HTTP_HEADERS_TIMEOUT_MS"],
+        message: "must not exceed HTTP_REQUEST_TIMEOUT_MS",
+      });
     }
   });
 

@@ -37,7 +37,9 @@ function readmeTable(): string[] {
 
 describe("the documented environment", () => {
   it("lists in .env.example exactly the API's variables, outside the bench's own section", () => {
-    const documented = [...exampleSections()].filter(([name]) => !name.startsWith("bench")).flatMap(([, vars]) => [...vars.keys()]);
+    const documented = [...exampleSections()]
+      .filter(([name]) => !name.startsWith("bench"))
+      .flatMap(([, vars]) => [...vars.keys()]);
     expect(documented.sort()).toEqual(SCHEMA);
   });
 
@@ -50,7 +52,10 @@ describe("the documented environment", () => {
     for (const [, vars] of exampleSections()) {
       for (const [name, value] of vars) {
         if (value === "" || !(name in defaults) || !["number", "boolean"].includes(typeof defaults[name])) continue;
-        expect({ name, value: (parseApiConfig({ [name]: value }) as Record<string, unknown>)[name] }).toEqual({ name, value: defaults[name] });
+        expect({ name, value: (parseApiConfig({ [name]: value }) as Record<string, unknown>)[name] }).toEqual({
+          name,
+          value: defaults[name],
+        });
       }
     }
   });

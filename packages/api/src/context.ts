@@ -28,7 +28,10 @@ export function createContextInner(opts: { services: Services; auth: AuthResult 
  * the token is verified here, so a batch verifies it once.
  */
 export async function createContext(
-  opts: Pick<CreateHTTPContextOptions, "req"> & { services: Services; authenticate: (header: string | undefined) => Promise<AuthResult> },
+  opts: Pick<CreateHTTPContextOptions, "req"> & {
+    services: Services;
+    authenticate: (header: string | undefined) => Promise<AuthResult>;
+  },
 ): Promise<Context> {
   const auth = await opts.authenticate(opts.req.headers.authorization);
   return createContextInner({ services: opts.services, auth });

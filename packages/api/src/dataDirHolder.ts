@@ -42,7 +42,10 @@ async function parentOf(pid: number): Promise<{ pid: number; command: string } |
     // Fields after the parenthesised command name: state, ppid, …
     const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
     if (!Number.isInteger(ppid) || ppid <= 1) return undefined;
-    const command = (await readFile(`/proc/${ppid}/cmdline`, "utf8").catch(() => "")).split("\0").filter(Boolean).join(" ");
+    const command = (await readFile(`/proc/${ppid}/cmdline`, "utf8").catch(() => ""))
+      .split("\0")
+      .filter(Boolean)
+      .join(" ");
     return { pid: ppid, command: command.length > 80 ? `${command.slice(0, 77)}...` : command };
   } catch {
     return undefined;

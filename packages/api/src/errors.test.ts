@@ -27,7 +27,14 @@ const CASES: [CouplerError, TRPCError["code"], boolean | undefined][] = [
 ];
 
 function shape(error: TRPCError) {
-  return errorFormatter({ shape: { code: TRPC_ERROR_CODES_BY_KEY[error.code], message: error.message, data: { code: error.code, httpStatus: 0 } }, error });
+  return errorFormatter({
+    shape: {
+      code: TRPC_ERROR_CODES_BY_KEY[error.code],
+      message: error.message,
+      data: { code: error.code, httpStatus: 0 },
+    },
+    error,
+  });
 }
 
 describe("toTRPCError", () => {
@@ -36,18 +43,25 @@ describe("toTRPCError", () => {
       const mapped = toTRPCError(new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: error }));
       expect(mapped.code).toBe(code);
       expect(mapped.cause).toBe(error);
-      expect(errorDetails(mapped)).toMatchObject({ couplerCode: error.code, ...(retryable === undefined ? {} : { retryable }) });
+      expect(errorDetails(mapped)).toMatchObject({
+        couplerCode: error.code,
+        ...(retryable === undefined ? {} : { retryable }),
+      });
     });
   }
 
   it("carries a validation error's field issues into data.issues", () => {
-    const mapped = toTRPCError(new ValidationError("bad", [{ path: ["xpGained"], message: "XP must not be negative" }]));
+    const mapped = toTRPCError(
+      new ValidationError("bad", [{ path: ["xpGained"], message: "XP must not be negative" }]),
+    );
     expect(shape(mapped).data.issues).toEqual([{ path: "xpGained", message: "XP must not be negative" }]);
   });
 
   it("treats a dropped connection outside the coupler as SERVICE_UNAVAILABLE", () => {
     const dropped = Object.assign(new Error("Connection terminated unexpectedly"), {});
-    expect(toTRPCError(new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: dropped })).code).toBe("SERVICE_UNAVAILABLE");
+    expect(toTRPCError(new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause: dropped })).code).toBe(
+      "SERVICE_UNAVAILABLE",
+    );
   });
 
   it("passes the API's own errors through unchanged", () => {
@@ -79,9 +93,25 @@ describe("the error formatter", () => {
     expect(codeOf("UNAUTHORIZED")).toMatchObject({ couplerCode: "UNAUTHENTICATED", retryable: false, httpStatus: 401 });
     expect(codeOf("FORBIDDEN")).toMatchObject({ couplerCode: "FORBIDDEN", retryable: false, httpStatus: 403 });
     expect(codeOf("NOT_FOUND")).toMatchObject({ couplerCode: "NOT_FOUND", retryable: false, httpStatus: 404 });
-    expect(codeOf("PAYLOAD_TOO_LARGE")).toMatchObject({ couplerCode: "PAYLOAD_TOO_LARGE", retryable: false, httpStatus: 413 });
-    expect(codeOf("UNSUPPORTED_MEDIA_TYPE")).toMatchObject({ couplerCode: "UNSUPPORTED_MEDIA_TYPE", retryable: false, httpStatus: 415 });
-    expect(codeOf("TOO_MANY_REQUESTS")).toMatchObject({ couplerCode: "TOO_MANY_REQUESTS", retryable: true, httpStatus: 429 });
-    expect(codeOf("SERVICE_UNAVAILABLE")).toMatchObject({ couplerCode: "UNAVAILABLE", retryable: true, httpStatus: 503 });
+    expect(codeOf("PAYLOAD_TOO_LARGE")).toMatchObject({
+      couplerCode: "PAYLOAD_TOO_LARGE",
+      retryable: false,
+      httpStatus: 413,
+    });
+    expect(codeOf("UNSUPPORTED_MEDIA_TYPE")).toMatchObject({
+      couplerCode: "UNSUPPORTED_MEDIA_TYPE",
+      retryable: false,
+      httpStatus: 415,
+    });
+    expect(codeOf("TOO_MANY_REQUESTS")).toMatchObject({
+      couplerCode: "TOO_MANY_REQUESTS",
+      retryable: true,
+      httpStatus: 429,
+    });
+    expect(codeOf("SERVICE_UNAVAILABLE")).toMatchObject({
+      couplerCode: "UNAVAILABLE",
+      retryable: true,
+      httpStatus: 503,
+    });
   });
 });

@@ -46,7 +46,9 @@ export function toTRPCError(error: unknown): TRPCError {
   if (cause === undefined) return error instanceof TRPCError ? error : new TRPCError({ code: "INTERNAL_SERVER_ERROR" });
   if (isCouplerError(cause)) return new CouplerTRPCError(cause);
   const classified = toCouplerError(cause, { lockTimeoutMs: 0, noWait: false, attempts: 1 });
-  return classified.code === "DB" ? new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause }) : new CouplerTRPCError(classified);
+  return classified.code === "DB"
+    ? new TRPCError({ code: "INTERNAL_SERVER_ERROR", cause })
+    : new CouplerTRPCError(classified);
 }
 
 export interface Issue {
@@ -174,7 +176,8 @@ function issuesOf(cause: unknown, input: unknown): Issue[] | undefined {
     const segments = Array.isArray(issue.path) ? issue.path.map(segment) : [];
     const path = segments.join(".");
     const message = typeof issue.message === "string" ? issue.message : "invalid";
-    const missing = segments.length > 0 && (input === undefined ? MISSING.test(message) : valueAt(input, segments) === undefined);
+    const missing =
+      segments.length > 0 && (input === undefined ? MISSING.test(message) : valueAt(input, segments) === undefined);
     byPath.set(path, { path, message: missing ? "required" : message });
   }
   return [...byPath.values()];

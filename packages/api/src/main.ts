@@ -26,7 +26,14 @@ import { createApiLogger } from "./logger.ts";
 import { enableGuardOnFreshInstall, seedDemo, type DemoUser } from "./seedDemo.ts";
 import { startServer, type RunningServer } from "./server.ts";
 import { stopOnSignals } from "./shutdown.ts";
-import { PRIMARY_METRICS_URL_ENV, answerMetricsCollection, forkWorkers, metricsFromPrimary, servePrimaryMetrics, type WorkerPool } from "./workers.ts";
+import {
+  PRIMARY_METRICS_URL_ENV,
+  answerMetricsCollection,
+  forkWorkers,
+  metricsFromPrimary,
+  servePrimaryMetrics,
+  type WorkerPool,
+} from "./workers.ts";
 
 /** Demo tokens live 12 h, or less when AUTH_MAX_TOKEN_LIFETIME is shorter (a longer one would be refused by this very API). */
 const DEMO_TOKEN_LIFETIME_SECONDS = 12 * 60 * 60;
@@ -44,7 +51,11 @@ Configured by environment variables (see .env.example and the README), not flags
   -h, --help          this text
 `;
 
-const flags = orExit(() => parseFlags("node packages/api/dist/main.js --help", { "stop-with-parent": { type: "boolean", default: false } }), "coupler-api");
+const flags = orExit(
+  () =>
+    parseFlags("node packages/api/dist/main.js --help", { "stop-with-parent": { type: "boolean", default: false } }),
+  "coupler-api",
+);
 if (!flags) {
   process.stdout.write(USAGE);
   process.exit(0);
@@ -70,7 +81,8 @@ async function runWorker(): Promise<void> {
     stopOptions,
   );
   try {
-    if (!env.DATABASE_URL || !env.AUTH_SECRET) throw new Error("a worker needs DATABASE_URL and AUTH_SECRET from its primary");
+    if (!env.DATABASE_URL || !env.AUTH_SECRET)
+      throw new Error("a worker needs DATABASE_URL and AUTH_SECRET from its primary");
     const externalMetricsUrl = process.env[PRIMARY_METRICS_URL_ENV];
     server = await startServer({
       ...serverSettings(env),
@@ -180,7 +192,11 @@ async function runPrimary(): Promise<void> {
         });
       }
       // Always set, so a value inherited from the shell cannot tell the workers the primary serves /metrics when it does not.
-      const workerEnv = { DATABASE_URL: databaseUrl, AUTH_SECRET: secret, [PRIMARY_METRICS_URL_ENV]: primaryMetrics?.url ?? "" };
+      const workerEnv = {
+        DATABASE_URL: databaseUrl,
+        AUTH_SECRET: secret,
+        [PRIMARY_METRICS_URL_ENV]: primaryMetrics?.url ?? "",
+      };
       workers = forkWorkers({ count: env.API_WORKERS, env: workerEnv, logger, onFailure: (error) => void fail(error) });
       url = await workers.ready;
       metricsUrl = primaryMetrics?.url ?? `${url}/metrics`;
@@ -188,7 +204,18 @@ async function runPrimary(): Promise<void> {
     // Tokens only for the development server on its own embedded PostgreSQL: anywhere else they are credentials.
     const tokenLifetimeSeconds = Math.min(DEMO_TOKEN_LIFETIME_SECONDS, env.AUTH_MAX_TOKEN_LIFETIME);
     const tokens = embedded ? await demoTokens(demo, secret, tokenLifetimeSeconds) : undefined;
-    printBanner({ url, metricsUrl, databaseUrl, dataDir: embedded?.dataDir, secretSource, demo, guardEnabled, tokens, tokenLifetimeSeconds, workers: env.API_WORKERS });
+    printBanner({
+      url,
+      metricsUrl,
+      databaseUrl,
+      dataDir: embedded?.dataDir,
+      secretSource,
+      demo,
+      guardEnabled,
+      tokens,
+      tokenLifetimeSeconds,
+      workers: env.API_WORKERS,
+    });
   } catch (error) {
     await fail(error);
   }
@@ -196,7 +223,8 @@ async function runPrimary(): Promise<void> {
 
 async function demoTokens(demo: DemoUser[], secret: string, lifetimeSeconds: number): Promise<Map<DemoUser, string>> {
   const tokens = new Map<DemoUser, string>();
-  for (const user of demo) tokens.set(user, await signToken({ sub: user.id, role: user.role }, secret, { expiresIn: lifetimeSeconds }));
+  for (const user of demo)
+    tokens.set(user, await signToken({ sub: user.id, role: user.role }, secret, { expiresIn: lifetimeSeconds }));
   return tokens;
 }
 
@@ -215,7 +243,9 @@ function mintHint(secretSource: string, dataDir: string | undefined): string {
 
 /** How to stop this process: Ctrl-C on a terminal; a daemon or a service has only signals. */
 function stopHint(): string {
-  return process.stdin.isTTY || process.stdout.isTTY ? "Stop with Ctrl-C (SIGINT) or SIGTERM." : "Stop with SIGTERM or SIGINT.";
+  return process.stdin.isTTY || process.stdout.isTTY
+    ? "Stop with Ctrl-C (SIGINT) or SIGTERM."
+    : "Stop with SIGTERM or SIGINT.";
 }
 
 function printBanner(info: {
@@ -253,7 +283,10 @@ function printBanner(info: {
   const student = byRole("student");
   const instructor = byRole("instructor");
   if (info.demo.length > 0 && tokens) {
-    lines.push("", `Demo users and tokens (valid ${formatSeconds(info.tokenLifetimeSeconds)}, within AUTH_MAX_TOKEN_LIFETIME):`);
+    lines.push(
+      "",
+      `Demo users and tokens (valid ${formatSeconds(info.tokenLifetimeSeconds)}, within AUTH_MAX_TOKEN_LIFETIME):`,
+    );
     for (const user of info.demo) {
       lines.push(`  ${user.role.padEnd(10)} ${user.name} (id ${user.id})`, `    ${tokens.get(user) ?? ""}`);
     }
@@ -262,7 +295,12 @@ function printBanner(info: {
     const studentToken = tokens.get(student) ?? "";
     const instructorToken = tokens.get(instructor) ?? "";
     const pair = JSON.stringify({ userId: student.id, specialization: "PLAYER" });
-    const levelUp = JSON.stringify({ userId: student.id, specialization: "PLAYER", xpGained: 150, sessionsCompleted: 1 });
+    const levelUp = JSON.stringify({
+      userId: student.id,
+      specialization: "PLAYER",
+      xpGained: 150,
+      sessionsCompleted: 1,
+    });
     lines.push(
       "",
       `Try it: the instructor awards ${student.name} 150 XP, then the student reads their record:`,

@@ -121,7 +121,14 @@ export class ApiMetrics implements CouplerObserver {
   recordIntegrity(report: IntegrityReport): void {
     this.desyncs.set(report.desynced.count);
     this.orphans.set(report.orphans.count + report.missingLicense.count + report.missingProgress.count);
-    for (const check of ["desynced", "missingLicense", "missingProgress", "orphans", "levelOutOfRange", "historyGaps"] as const) {
+    for (const check of [
+      "desynced",
+      "missingLicense",
+      "missingProgress",
+      "orphans",
+      "levelOutOfRange",
+      "historyGaps",
+    ] as const) {
       this.integrityFindings.set({ check }, report[check].count);
     }
     this.integrityCheckedAt.set(report.checkedAt.getTime() / 1000);

@@ -31,7 +31,9 @@ export function createMetricsEndpoint(options: {
       res.writeHead(200, { "content-type": options.contentType }).end(body);
     } catch (error) {
       options.logger.error({ err: error }, "metrics collection failed");
-      res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: "metrics collection failed" }));
+      res
+        .writeHead(500, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: "metrics collection failed" }));
     }
   };
 }

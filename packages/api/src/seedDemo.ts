@@ -1,4 +1,12 @@
-import { createUser, eq, getGuard, isCouplerError, setGuard, type Database, type ProgressLicenseCoupler } from "@coupler/core";
+import {
+  createUser,
+  eq,
+  getGuard,
+  isCouplerError,
+  setGuard,
+  type Database,
+  type ProgressLicenseCoupler,
+} from "@coupler/core";
 import { users } from "@coupler/core/schema";
 import type { Role } from "./auth.ts";
 
@@ -25,7 +33,8 @@ export async function seedDemo(database: Database, coupler: ProgressLicenseCoupl
   const seeded: DemoUser[] = [];
   for (const user of DEMO) {
     const id = await findOrCreateUser(database, user);
-    for (const specialization of user.enroll) await coupler.enroll({ userId: id, specialization: specialization }, { actor: "seed" });
+    for (const specialization of user.enroll)
+      await coupler.enroll({ userId: id, specialization: specialization }, { actor: "seed" });
     seeded.push({ id, name: user.name, email: user.email, role: user.role });
   }
   return seeded;

@@ -2,7 +2,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
-import { ProgressLicenseCoupler, couplerOnCitus, createDatabase, createLogger, redactUrl, type Logger } from "@coupler/core";
+import {
+  ProgressLicenseCoupler,
+  couplerOnCitus,
+  createDatabase,
+  createLogger,
+  redactUrl,
+  type Logger,
+} from "@coupler/core";
 import { createAuthenticator, secretKey } from "./auth.ts";
 import { probeDatabase, startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
@@ -74,7 +81,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const metrics = new ApiMetrics();
   // Read once: on a Citus coordinator a combined batch's write takes the shape Citus routes to one shard.
   const citus = await couplerOnCitus(database.pool).catch((error: unknown) => {
-    logger.warn({ err: (error as Error).message }, "could not tell whether the database is a Citus coordinator; assuming plain PostgreSQL");
+    logger.warn(
+      { err: (error as Error).message },
+      "could not tell whether the database is a Citus coordinator; assuming plain PostgreSQL",
+    );
     return false;
   });
   const coupler = new ProgressLicenseCoupler({
@@ -119,9 +129,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     createContext: contextFor,
     onError,
   });
-  const lean = (options.leanHttp ?? true)
-    ? createLeanHandler({ router: appRouter, maxBodySize: maxBodyBytes, createContext: contextFor, onError, tooLarge: (res) => tooLarge(res, maxBodyBytes) })
-    : undefined;
+  const lean =
+    (options.leanHttp ?? true)
+      ? createLeanHandler({
+          router: appRouter,
+          maxBodySize: maxBodyBytes,
+          createContext: contextFor,
+          onError,
+          tooLarge: (res) => tooLarge(res, maxBodyBytes),
+        })
+      : undefined;
 
   const openApi = createOpenApiRoutes({
     router: appRouter,
@@ -171,10 +188,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Queries are GET, mutations POST; anything else is 405 before tRPC (which answered DELETE with a 415 about content-type).
       if (!TRPC_METHODS.has(req.method ?? "")) {
         res.setHeader("allow", "GET, POST");
-        return sendError(res, serverError("METHOD_NOT_SUPPORTED", `method ${req.method} is not supported: call a query with GET, a mutation with POST`));
+        return sendError(
+          res,
+          serverError(
+            "METHOD_NOT_SUPPORTED",
+            `method ${req.method} is not supported: call a query with GET, a mutation with POST`,
+          ),
+        );
       }
       if (batchSize(url) > maxBatchSize) {
-        return sendError(res, serverError("BAD_REQUEST", `a batch may hold at most ${maxBatchSize} calls (MAX_BATCH_SIZE); this one has ${batchSize(url)}`));
+        return sendError(
+          res,
+          serverError(
+            "BAD_REQUEST",
+            `a batch may hold at most ${maxBatchSize} calls (MAX_BATCH_SIZE); this one has ${batchSize(url)}`,
+          ),
+        );
       }
       // The lean path checks the body limit of what it takes (http/readBody.ts); here, that of what tRPC's adapter gets.
       if (lean?.(req, res)) return;
@@ -185,8 +214,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (openApi(req, res)) return;
     if (path === "/healthz") return send(res, 200, { status: "ok" });
     if (path === "/readyz") return void ready(res);
-    if (path === "/metrics" && metricsPort === undefined && options.externalMetricsUrl === undefined) return void serveMetrics(req, res);
-    return sendError(res, serverError("NOT_FOUND", `no route ${req.method} ${path}; see / for what this server answers`));
+    if (path === "/metrics" && metricsPort === undefined && options.externalMetricsUrl === undefined)
+      return void serveMetrics(req, res);
+    return sendError(
+      res,
+      serverError("NOT_FOUND", `no route ${req.method} ${path}; see / for what this server answers`),
+    );
   }
 
   async function ready(res: ServerResponse) {
@@ -215,7 +248,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const url = await listen(server, settings.port, host);
   // Metrics on a port of their own: same limits and headers, nothing else served there.
   const metricsServer =
-    metricsPort === undefined || options.externalMetricsUrl !== undefined ? undefined : createMetricsServer(settings, serveMetrics);
+    metricsPort === undefined || options.externalMetricsUrl !== undefined
+      ? undefined
+      : createMetricsServer(settings, serveMetrics);
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -247,7 +282,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       throw error;
     }
   }
-  logger.info({ url, metricsUrl, database: redactUrl(options.databaseUrl), benchMode: services.benchMode }, "coupler API listening");
+  logger.info(
+    { url, metricsUrl, database: redactUrl(options.databaseUrl), benchMode: services.benchMode },
+    "coupler API listening",
+  );
 
   return { url, port: (server.address() as AddressInfo).port, metricsUrl, metrics, services, close };
 }
@@ -258,7 +296,11 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 /** tRPC's error envelope (`{ error }`), or the REST body (`{ message, code, data }`). */
 function sendError(res: ServerResponse, shape: CouplerErrorShape, kind: "trpc" | "rest" = "trpc"): void {
-  send(res, shape.data.httpStatus, kind === "trpc" ? { error: shape } : { message: shape.message, code: shape.data.code, data: shape.data });
+  send(
+    res,
+    shape.data.httpStatus,
+    kind === "trpc" ? { error: shape } : { message: shape.message, code: shape.data.code, data: shape.data },
+  );
 }
 
 /** A body over the limit, in the error shape of the path it was sent to. */

@@ -53,7 +53,8 @@ export function stopOnSignals(logger: Logger, stop: () => Promise<void>, options
       logger.warn({ signal }, "repeated Ctrl-C: exiting without waiting for the drain");
       process.exit(130);
     }
-    if (!options.drained?.()) logger.info({ signal }, `already draining; Ctrl-C again after ${FORCE_AFTER_MS / 1000} s to exit at once`);
+    if (!options.drained?.())
+      logger.info({ signal }, `already draining; Ctrl-C again after ${FORCE_AFTER_MS / 1000} s to exit at once`);
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);

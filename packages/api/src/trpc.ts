@@ -1,4 +1,10 @@
-import { TRPCError, initTRPC, type TRPCDefaultErrorShape, type TRPC_ERROR_CODE_KEY, type TRPC_ERROR_CODE_NUMBER } from "@trpc/server";
+import {
+  TRPCError,
+  initTRPC,
+  type TRPCDefaultErrorShape,
+  type TRPC_ERROR_CODE_KEY,
+  type TRPC_ERROR_CODE_NUMBER,
+} from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import type { OpenApiMeta } from "trpc-to-openapi";
@@ -17,7 +23,15 @@ import { CouplerTRPCError, describeIssues, errorDetails, toTRPCError, type Error
  * stacks stay in the server log. A body that is not JSON is reported as
  * PARSE_ERROR (HTTP 400), like JSON-RPC does.
  */
-export const errorFormatter = ({ shape, error, input }: { shape: TRPCDefaultErrorShape; error: TRPCError; input?: unknown }): CouplerErrorShape => {
+export const errorFormatter = ({
+  shape,
+  error,
+  input,
+}: {
+  shape: TRPCDefaultErrorShape;
+  error: TRPCError;
+  input?: unknown;
+}): CouplerErrorShape => {
   const parseError = error.code === "BAD_REQUEST" && error.cause instanceof SyntaxError;
   const details = errorDetails(error, parseError, input);
   return {
@@ -123,7 +137,10 @@ function requireRole(...roles: Role[]) {
     if (!ctx.auth.ok) throw new TRPCError({ code: "UNAUTHORIZED", message: ctx.auth.reason });
     const { principal } = ctx.auth;
     if (roles.length > 0 && !roles.includes(principal.role)) {
-      throw new TRPCError({ code: "FORBIDDEN", message: `requires role ${roles.join(" or ")}; the token's role is ${principal.role}` });
+      throw new TRPCError({
+        code: "FORBIDDEN",
+        message: `requires role ${roles.join(" or ")}; the token's role is ${principal.role}`,
+      });
     }
     return next({ ctx: { principal } });
   });
@@ -131,7 +148,8 @@ function requireRole(...roles: Role[]) {
 
 /** `bench.*` exists only in bench mode; otherwise it answers like an unknown path, before any auth check. */
 const benchOnly = t.middleware(({ ctx, path, next }) => {
-  if (!ctx.services.benchMode) throw new TRPCError({ code: "NOT_FOUND", message: `No procedure found on path "${path}"` });
+  if (!ctx.services.benchMode)
+    throw new TRPCError({ code: "NOT_FOUND", message: `No procedure found on path "${path}"` });
   return next();
 });
 
@@ -151,15 +169,19 @@ export const benchAdminProcedure = publicProcedure.use(benchOnly).use(requireRol
  * fields (not only userId).
  */
 export function learnerReadProcedure(schema: z.ZodType) {
-  const owner = z.object({ userId: inputs.userId }, { error: (issue) => (issue.input === undefined ? missingInputMessage(schema) : undefined) });
-  return authedProcedure
-    .input(owner)
-    .use(({ ctx, input, next }) => {
-      if (!mayRead(ctx.principal, input.userId)) {
-        throw new TRPCError({ code: "FORBIDDEN", message: `a student may read only their own records, not user ${input.userId}'s` });
-      }
-      return next();
-    });
+  const owner = z.object(
+    { userId: inputs.userId },
+    { error: (issue) => (issue.input === undefined ? missingInputMessage(schema) : undefined) },
+  );
+  return authedProcedure.input(owner).use(({ ctx, input, next }) => {
+    if (!mayRead(ctx.principal, input.userId)) {
+      throw new TRPCError({
+        code: "FORBIDDEN",
+        message: `a student may read only their own records, not user ${input.userId}'s`,
+      });
+    }
+    return next();
+  });
 }
 
 function mayRead(principal: Principal, userId: number): boolean {

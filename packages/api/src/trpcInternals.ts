@@ -53,7 +53,10 @@ export interface ProcedureErrorHandlerOptions<TContext> {
 export type ProcedureErrorHandler<TContext> = (opts: ProcedureErrorHandlerOptions<TContext>) => void;
 
 /** The request context factory the HTTP layers share with tRPC's standalone adapter. */
-export type HttpContextFactory<TRouter extends AnyTRPCRouter> = (opts: { req: IncomingMessage; res: ServerResponse }) => Promise<inferRouterContext<TRouter>>;
+export type HttpContextFactory<TRouter extends AnyTRPCRouter> = (opts: {
+  req: IncomingMessage;
+  res: ServerResponse;
+}) => Promise<inferRouterContext<TRouter>>;
 
 /** The outcome of one call: its envelope (before the transformer) and status, as resolveResponse computes them. */
 export interface CallResult<TRouter extends AnyTRPCRouter> {
@@ -93,7 +96,8 @@ function table(router: AnyTRPCRouter): Table {
   if (found) return found;
   const def = router._def;
   // The HTTP layers decide from the table synchronously, before reading a body; a lazy router would load only on its first call.
-  if (Object.keys(def.lazy).length > 0) throw new Error("lazy() sub-routers are not supported by the API's HTTP layers");
+  if (Object.keys(def.lazy).length > 0)
+    throw new Error("lazy() sub-routers are not supported by the API's HTTP layers");
   // `_def.procedures` is flat at run time ("progression.levelUp" → procedure), though typed as the nested record.
   const procedures = new Map(Object.entries(def.procedures as unknown as Record<string, AnyTRPCProcedure>));
   const info = new Map<string, ProcedureInfo>();
@@ -132,7 +136,11 @@ export function parseJsonInput(router: AnyTRPCRouter, raw: string | undefined): 
     return value === undefined ? undefined : router._def._config.transformer.input.deserialize(value);
   } catch (cause) {
     if (cause instanceof TRPCError) throw cause;
-    throw new TRPCError({ code: "BAD_REQUEST", message: cause instanceof Error ? cause.message : "Invalid input", cause });
+    throw new TRPCError({
+      code: "BAD_REQUEST",
+      message: cause instanceof Error ? cause.message : "Invalid input",
+      cause,
+    });
   }
 }
 
@@ -143,7 +151,10 @@ export function parseJsonInput(router: AnyTRPCRouter, raw: string | undefined): 
  * errorFormatter, and given the status getHTTPStatusCode derives from the
  * shape. Never throws for a failed call; an unknown path is NOT_FOUND.
  */
-export async function callProcedure<TRouter extends AnyTRPCRouter>(router: TRouter, opts: CallOptions<TRouter>): Promise<CallResult<TRouter>> {
+export async function callProcedure<TRouter extends AnyTRPCRouter>(
+  router: TRouter,
+  opts: CallOptions<TRouter>,
+): Promise<CallResult<TRouter>> {
   const { req, res, path, createContext, onError } = opts;
   const proc = table(router).procedures.get(path);
   const type = proc?._def.type ?? "unknown";
@@ -157,7 +168,14 @@ export async function callProcedure<TRouter extends AnyTRPCRouter>(router: TRout
   try {
     if (!proc) throw new TRPCError({ code: "NOT_FOUND", message: `No procedure found on path "${path}"` });
     ctx = await createContext({ req, res });
-    const data: unknown = await proc({ path, getRawInput, ctx, type: proc._def.type, signal: undefined, batchIndex: 0 });
+    const data: unknown = await proc({
+      path,
+      getRawInput,
+      ctx,
+      type: proc._def.type,
+      signal: undefined,
+      batchIndex: 0,
+    });
     return { status: 200, response: { result: { data } }, error: undefined, ctx, type };
   } catch (cause) {
     const input = read && "input" in read ? read.input : undefined;
@@ -181,11 +199,21 @@ export interface FailedCallOptions<TRouter extends AnyTRPCRouter> {
  * as tRPC answers any error: reported to `onError`, shaped by the router's
  * errorFormatter, with the status getHTTPStatusCode derives from the shape.
  */
-export function failedCall<TRouter extends AnyTRPCRouter>(router: TRouter, opts: FailedCallOptions<TRouter>): CallResult<TRouter> {
+export function failedCall<TRouter extends AnyTRPCRouter>(
+  router: TRouter,
+  opts: FailedCallOptions<TRouter>,
+): CallResult<TRouter> {
   const { req, path, input, ctx, type } = opts;
   const error = getTRPCErrorFromUnknown(opts.cause);
   opts.onError?.({ error, path, input, ctx, type, req });
-  const shape = getTRPCErrorShape({ config: router._def._config, error, type, path, input, ctx }) as inferRouterError<TRouter>;
+  const shape = getTRPCErrorShape({
+    config: router._def._config,
+    error,
+    type,
+    path,
+    input,
+    ctx,
+  }) as inferRouterError<TRouter>;
   const response: TRPCResponse<unknown, inferRouterError<TRouter>> = { error: shape };
   return { status: getHTTPStatusCode([response], [error]), response, error, ctx, type };
 }
@@ -197,16 +225,30 @@ export function failedCall<TRouter extends AnyTRPCRouter>(router: TRouter, opts:
  * failing serializer becomes an error reported without path or input, as
  * resolveResponse's outer catch does.
  */
-export async function respondToCall<TRouter extends AnyTRPCRouter>(router: TRouter, opts: CallOptions<TRouter>): Promise<{ status: number; body: string }> {
+export async function respondToCall<TRouter extends AnyTRPCRouter>(
+  router: TRouter,
+  opts: CallOptions<TRouter>,
+): Promise<{ status: number; body: string }> {
   const config = router._def._config;
   const result = await callProcedure(router, opts);
   try {
     if (!result.error && "result" in result.response && isDataStream(result.response.result.data)) {
-      throw new TRPCError({ code: "UNSUPPORTED_MEDIA_TYPE", message: "Cannot use stream-like response in non-streaming request - use httpBatchStreamLink" });
+      throw new TRPCError({
+        code: "UNSUPPORTED_MEDIA_TYPE",
+        message: "Cannot use stream-like response in non-streaming request - use httpBatchStreamLink",
+      });
     }
     return { status: result.status, body: JSON.stringify(transformTRPCResponse(config, result.response)) };
   } catch (cause) {
-    const outer = failedCall(router, { req: opts.req, cause, path: undefined, input: undefined, ctx: result.ctx, type: result.type, onError: opts.onError });
+    const outer = failedCall(router, {
+      req: opts.req,
+      cause,
+      path: undefined,
+      input: undefined,
+      ctx: result.ctx,
+      type: result.type,
+      onError: opts.onError,
+    });
     return { status: outer.status, body: JSON.stringify(transformTRPCResponse(config, outer.response)) };
   }
 }
@@ -221,9 +263,20 @@ export function unhandledErrorBody<TRouter extends AnyTRPCRouter>(
   cause: unknown,
   onError?: ProcedureErrorHandler<inferRouterContext<TRouter>>,
 ): { status: number; body: string } {
-  const failed = failedCall(router, { req, cause, path: undefined, input: undefined, ctx: undefined, type: "unknown", onError });
+  const failed = failedCall(router, {
+    req,
+    cause,
+    path: undefined,
+    input: undefined,
+    ctx: undefined,
+    type: "unknown",
+    onError,
+  });
   const shape = (failed.response as { error: { data: { httpStatus: number } } }).error;
-  return { status: shape.data.httpStatus, body: JSON.stringify(transformTRPCResponse(router._def._config, failed.response)) };
+  return {
+    status: shape.data.httpStatus,
+    body: JSON.stringify(transformTRPCResponse(router._def._config, failed.response)),
+  };
 }
 
 /** A router's procedure record as its type spells it (slice → procedure), for the client's published types. */

@@ -87,7 +87,12 @@ export interface WorkerPool {
  * dies before listening means workers cannot start (a bad port, a crash at
  * start-up), so `onFailure` is called rather than forking in a loop.
  */
-export function forkWorkers(options: { count: number; env: Record<string, string>; logger: Logger; onFailure: (error: Error) => void }): WorkerPool {
+export function forkWorkers(options: {
+  count: number;
+  env: Record<string, string>;
+  logger: Logger;
+  onFailure: (error: Error) => void;
+}): WorkerPool {
   const { logger } = options;
   const live = new Set<Worker>();
   const listening = new Set<Worker>();
@@ -173,7 +178,12 @@ export async function servePrimaryMetrics(options: {
   logger: Logger;
 }): Promise<{ url: string; close(): Promise<void> }> {
   const { settings, logger } = options;
-  const serve = createMetricsEndpoint({ text: options.text, contentType: Registry.PROMETHEUS_CONTENT_TYPE, token: settings.metricsToken, logger });
+  const serve = createMetricsEndpoint({
+    text: options.text,
+    contentType: Registry.PROMETHEUS_CONTENT_TYPE,
+    token: settings.metricsToken,
+    logger,
+  });
   const server = createMetricsServer(settings, serve);
   const url = `${await listen(server, settings.metricsPort ?? 0, settings.metricsHost ?? settings.host)}/metrics`;
   logger.info({ metricsUrl: url }, "primary serving /metrics for all workers");
@@ -241,7 +251,8 @@ export function answerMetricsCollection(registry: Registry): void {
     const { id } = message;
     registry.getMetricsAsJSON().then(
       (metrics) => process.send?.({ type: COLLECT_RESPONSE, id, metrics } satisfies CollectResponse),
-      (error: unknown) => process.send?.({ type: COLLECT_RESPONSE, id, error: String(error) } satisfies CollectResponse),
+      (error: unknown) =>
+        process.send?.({ type: COLLECT_RESPONSE, id, error: String(error) } satisfies CollectResponse),
     );
   });
 }

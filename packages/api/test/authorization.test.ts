@@ -38,8 +38,18 @@ interface Procedure {
 
 let emails = 0;
 const PROCEDURES: Procedure[] = [
-  { path: "users.create", method: "mutation", allowed: ["admin"], input: () => ({ name: "Matrix", email: `matrix-${++emails}@example.test` }) },
-  { path: "progression.enroll", method: "mutation", allowed: ["admin"], input: (userId) => ({ userId, specialization: "COACH" }) },
+  {
+    path: "users.create",
+    method: "mutation",
+    allowed: ["admin"],
+    input: () => ({ name: "Matrix", email: `matrix-${++emails}@example.test` }),
+  },
+  {
+    path: "progression.enroll",
+    method: "mutation",
+    allowed: ["admin"],
+    input: (userId) => ({ userId, specialization: "COACH" }),
+  },
   {
     path: "progression.levelUp",
     method: "mutation",
@@ -52,10 +62,30 @@ const PROCEDURES: Procedure[] = [
     allowed: ["admin"],
     input: (userId) => ({ userId, specialization: "PLAYER", newLevel: 2, reason: "matrix" }),
   },
-  { path: "progression.sync", method: "mutation", allowed: ["admin"], input: (userId) => ({ userId, specialization: "PLAYER", source: "progress" }) },
-  { path: "progression.get", method: "query", allowed: ["self", "instructor", "admin"], input: (userId) => ({ userId, specialization: "PLAYER" }) },
-  { path: "progression.validate", method: "query", allowed: ["self", "instructor", "admin"], input: (userId) => ({ userId, specialization: "PLAYER" }) },
-  { path: "progression.history", method: "query", allowed: ["self", "instructor", "admin"], input: (userId) => ({ userId, specialization: "PLAYER" }) },
+  {
+    path: "progression.sync",
+    method: "mutation",
+    allowed: ["admin"],
+    input: (userId) => ({ userId, specialization: "PLAYER", source: "progress" }),
+  },
+  {
+    path: "progression.get",
+    method: "query",
+    allowed: ["self", "instructor", "admin"],
+    input: (userId) => ({ userId, specialization: "PLAYER" }),
+  },
+  {
+    path: "progression.validate",
+    method: "query",
+    allowed: ["self", "instructor", "admin"],
+    input: (userId) => ({ userId, specialization: "PLAYER" }),
+  },
+  {
+    path: "progression.history",
+    method: "query",
+    allowed: ["self", "instructor", "admin"],
+    input: (userId) => ({ userId, specialization: "PLAYER" }),
+  },
   { path: "admin.integrity", method: "query", allowed: ["admin"], input: () => ({}) },
   { path: "admin.guard", method: "query", allowed: ["admin"], input: () => undefined },
   { path: "admin.setGuard", method: "mutation", allowed: ["admin"], input: () => ({ enabled: false }) },
@@ -75,7 +105,10 @@ afterAll(() => api.close());
 async function tokenFor(caller: Caller): Promise<string | undefined> {
   switch (caller.kind) {
     case "role":
-      return api.token(caller.role, caller.role === "student" ? student : caller.role === "admin" ? ADMIN_ID : INSTRUCTOR_ID);
+      return api.token(
+        caller.role,
+        caller.role === "student" ? student : caller.role === "admin" ? ADMIN_ID : INSTRUCTOR_ID,
+      );
     case "none":
       return undefined;
     case "malformed":
@@ -83,9 +116,14 @@ async function tokenFor(caller: Caller): Promise<string | undefined> {
     case "expired":
       return api.token("admin", ADMIN_ID, -60);
     case "wrong secret":
-      return signToken({ sub: ADMIN_ID, role: "admin" }, "another-secret-of-at-least-32-characters!", { expiresIn: "10m" });
+      return signToken({ sub: ADMIN_ID, role: "admin" }, "another-secret-of-at-least-32-characters!", {
+        expiresIn: "10m",
+      });
     case "no exp":
-      return new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject(String(ADMIN_ID)).sign(new TextEncoder().encode(api.secret));
+      return new SignJWT({ role: "admin" })
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject(String(ADMIN_ID))
+        .sign(new TextEncoder().encode(api.secret));
     case "bad claims":
       return new SignJWT({ role: "superuser" })
         .setProtectedHeader({ alg: "HS256" })
@@ -108,8 +146,13 @@ async function call(procedure: Procedure, learner: number, token: string | undef
   const input = procedure.input(learner);
   if (procedure.method === "mutation") return post(api.url, procedure.path, JSON.stringify(input ?? {}), token);
   const query = input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(input))}`;
-  const res = await fetch(`${api.url}/trpc/${procedure.path}${query}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-  return { status: res.status, body: (await res.json()) as { error?: { message: string; data: Record<string, unknown> } } };
+  const res = await fetch(`${api.url}/trpc/${procedure.path}${query}`, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as { error?: { message: string; data: Record<string, unknown> } },
+  };
 }
 
 const HTTP_STATUS = { OK: 200, FORBIDDEN: 403, UNAUTHORIZED: 401 } as const;
@@ -130,12 +173,21 @@ describe("the authorization matrix: every procedure × every caller", () => {
   }
 
   it("names the role a refused call needed", async () => {
-    const { body } = await post(api.url, "progression.levelUp", JSON.stringify(PROCEDURES[2]?.input(student)), await api.token("student", student));
+    const { body } = await post(
+      api.url,
+      "progression.levelUp",
+      JSON.stringify(PROCEDURES[2]?.input(student)),
+      await api.token("student", student),
+    );
     expect(body.error?.message).toMatch(/requires role instructor or admin; the token's role is student/);
   });
 
   it("refuses a student before validating the input, so nothing about other learners leaks", async () => {
-    const { body } = await call({ ...(PROCEDURES[5] as Procedure), input: () => ({ userId: other, specialization: "NOPE" }) }, other, await api.token("student", student));
+    const { body } = await call(
+      { ...(PROCEDURES[5] as Procedure), input: () => ({ userId: other, specialization: "NOPE" }) },
+      other,
+      await api.token("student", student),
+    );
     expect(body.error?.data.code).toBe("FORBIDDEN");
   });
 
@@ -147,7 +199,11 @@ describe("the authorization matrix: every procedure × every caller", () => {
   });
 
   it("refuses a 100-year token with 401 and says its lifetime exceeds the 24h maximum", async () => {
-    const { status, body } = await call(PROCEDURES[9] as Procedure, student, await api.token("admin", ADMIN_ID, "100y"));
+    const { status, body } = await call(
+      PROCEDURES[9] as Procedure,
+      student,
+      await api.token("admin", ADMIN_ID, "100y"),
+    );
     expect(status).toBe(401);
     expect(body.error?.message).toBe("token lifetime exceeds the 24h maximum");
   });
@@ -157,7 +213,12 @@ describe("bench procedures", () => {
   it("do not exist unless bench mode is on, whoever asks", async () => {
     for (const path of ["bench.legacyLevelUp", "bench.legacySync"]) {
       for (const token of [undefined, await api.token("admin", ADMIN_ID)]) {
-        const { status, body } = await post(api.url, path, JSON.stringify({ userId: student, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 1 }), token);
+        const { status, body } = await post(
+          api.url,
+          path,
+          JSON.stringify({ userId: student, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 1 }),
+          token,
+        );
         expect(status).toBe(404);
         expect(body.error?.data.code).toBe("NOT_FOUND");
       }
@@ -168,12 +229,29 @@ describe("bench procedures", () => {
     await using bench = await startTestApi({ database: api.database, benchMode: true });
     const instructor = await bench.client("instructor");
     const admin = await bench.client("admin");
-    const result = await instructor.bench.legacyLevelUp.mutate({ userId: other, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1 });
+    const result = await instructor.bench.legacyLevelUp.mutate({
+      userId: other,
+      specialization: "PLAYER",
+      xpGained: 100,
+      sessionsCompleted: 1,
+    });
     expect(result).toMatchObject({ newLevel: 2 });
-    expect(await admin.bench.legacySync.mutate({ userId: other, specialization: "PLAYER", source: "progress" })).toMatchObject({ level: 2 });
-    const refused = await post(bench.url, "bench.legacySync", JSON.stringify({ userId: other, specialization: "PLAYER", source: "progress" }), await bench.token("instructor", INSTRUCTOR_ID));
+    expect(
+      await admin.bench.legacySync.mutate({ userId: other, specialization: "PLAYER", source: "progress" }),
+    ).toMatchObject({ level: 2 });
+    const refused = await post(
+      bench.url,
+      "bench.legacySync",
+      JSON.stringify({ userId: other, specialization: "PLAYER", source: "progress" }),
+      await bench.token("instructor", INSTRUCTOR_ID),
+    );
     expect(refused.status).toBe(403);
-    const student = await post(bench.url, "bench.legacyLevelUp", JSON.stringify({ userId: other, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 1 }), await bench.token("student", other));
+    const student = await post(
+      bench.url,
+      "bench.legacyLevelUp",
+      JSON.stringify({ userId: other, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 1 }),
+      await bench.token("student", other),
+    );
     expect(student.status).toBe(403);
   });
 });

@@ -16,7 +16,11 @@ const run = promisify(execFile);
 const fixture = useApiWithLearner();
 
 async function runExample(env: Record<string, string>): Promise<Record<string, unknown>> {
-  const { stdout } = await run("bash", [RUN], { env: { ...process.env, ...env }, timeout: 300_000, maxBuffer: 10 * 1024 * 1024 });
+  const { stdout } = await run("bash", [RUN], {
+    env: { ...process.env, ...env },
+    timeout: 300_000,
+    maxBuffer: 10 * 1024 * 1024,
+  });
   const last = stdout.trim().split("\n").at(-1) ?? "";
   return JSON.parse(last) as Record<string, unknown>;
 }
@@ -29,7 +33,19 @@ describe("the packed client in a project outside the workspace", () => {
       USER_ID: String(fixture.learner),
       IDEMPOTENCY_KEY: `consumer-${fixture.learner}-session-1`,
     };
-    expect(await runExample(env)).toEqual({ userId: fixture.learner, totalXp: 150, level: 2, leveledUp: true, replayed: false });
-    expect(await runExample({ ...env, SKIP_BUILD: "1" })).toEqual({ userId: fixture.learner, totalXp: 150, level: 2, leveledUp: true, replayed: true });
+    expect(await runExample(env)).toEqual({
+      userId: fixture.learner,
+      totalXp: 150,
+      level: 2,
+      leveledUp: true,
+      replayed: false,
+    });
+    expect(await runExample({ ...env, SKIP_BUILD: "1" })).toEqual({
+      userId: fixture.learner,
+      totalXp: 150,
+      level: 2,
+      leveledUp: true,
+      replayed: true,
+    });
   });
 });

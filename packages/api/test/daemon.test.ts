@@ -33,7 +33,11 @@ describe("the built API executable started from a short-lived shell", () => {
 
   beforeAll(async () => {
     // The built binary is what operators run; build it (turbo's cache makes this quick when it is current).
-    await run(join(ROOT, "node_modules/.bin/turbo"), ["run", "build", "--filter=@coupler/api...", "--output-logs=errors-only"], { cwd: ROOT, timeout: 300_000 });
+    await run(
+      join(ROOT, "node_modules/.bin/turbo"),
+      ["run", "build", "--filter=@coupler/api...", "--output-logs=errors-only"],
+      { cwd: ROOT, timeout: 300_000 },
+    );
     database = await useTestDatabase();
     home = await mkdtemp(join(tmpdir(), "coupler-daemon-"));
   }, 320_000);
@@ -86,7 +90,10 @@ describe("the built API executable started from a short-lived shell", () => {
     ["setsid", "setsid"],
   ] as const) {
     it(`keeps serving under ${how} after the shell exits, until SIGTERM`, async () => {
-      const { pid, log } = await launch(how, (file) => `${prefix} node ${BUILT_MAIN} >${file} 2>&1 </dev/null & echo $!`);
+      const { pid, log } = await launch(
+        how,
+        (file) => `${prefix} node ${BUILT_MAIN} >${file} 2>&1 </dev/null & echo $!`,
+      );
       const url = await bannerUrl(log);
       await new Promise((resolve) => setTimeout(resolve, PAST_WATCHDOG_MS));
       expect(isRunning(pid)).toBe(true);
@@ -101,7 +108,8 @@ describe("the built API executable started from a short-lived shell", () => {
     // The shell waits for the banner, so the API has seen it as its parent, then exits.
     const { pid, log } = await launch(
       "launcher",
-      (file) => `node ${BUILT_MAIN} --stop-with-parent >${file} 2>&1 </dev/null & until grep -q 'Stop with SIGTERM or SIGINT' ${file}; do sleep 0.1; done; echo $!`,
+      (file) =>
+        `node ${BUILT_MAIN} --stop-with-parent >${file} 2>&1 </dev/null & until grep -q 'Stop with SIGTERM or SIGINT' ${file}; do sleep 0.1; done; echo $!`,
     );
     await waitFor(() => !isRunning(pid), 20_000);
     expect(await readFile(log, "utf8")).toContain('"reason":"parent process exited"');

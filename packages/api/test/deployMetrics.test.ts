@@ -7,12 +7,57 @@ const DEPLOY = new URL("../../../deploy/", import.meta.url);
 
 /** Functions, aggregations and keywords of PromQL: names in an expression that are not metrics. */
 const PROMQL_WORDS = new Set([
-  "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset",
-  "sum", "min", "max", "avg", "count", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values", "group",
-  "rate", "irate", "increase", "delta", "idelta", "deriv", "histogram_quantile", "absent", "absent_over_time",
-  "time", "vector", "scalar", "abs", "ceil", "floor", "round", "clamp_min", "clamp_max", "label_replace",
-  "avg_over_time", "max_over_time", "min_over_time", "sum_over_time", "changes", "resets", "timestamp",
-  "inf", "nan",
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "bool",
+  "and",
+  "or",
+  "unless",
+  "offset",
+  "sum",
+  "min",
+  "max",
+  "avg",
+  "count",
+  "stddev",
+  "stdvar",
+  "topk",
+  "bottomk",
+  "quantile",
+  "count_values",
+  "group",
+  "rate",
+  "irate",
+  "increase",
+  "delta",
+  "idelta",
+  "deriv",
+  "histogram_quantile",
+  "absent",
+  "absent_over_time",
+  "time",
+  "vector",
+  "scalar",
+  "abs",
+  "ceil",
+  "floor",
+  "round",
+  "clamp_min",
+  "clamp_max",
+  "label_replace",
+  "avg_over_time",
+  "max_over_time",
+  "min_over_time",
+  "sum_over_time",
+  "changes",
+  "resets",
+  "timestamp",
+  "inf",
+  "nan",
 ]);
 
 /** Series Prometheus itself attaches to every target; the API cannot export them. */
@@ -62,14 +107,24 @@ interface Dashboard {
   panels: { title: string; type: string; datasource?: { uid: string }; targets?: { expr: string }[] }[];
 }
 interface RuleFile {
-  groups: { name: string; rules: { alert: string; expr: string; for?: string; annotations?: Record<string, string> }[] }[];
+  groups: {
+    name: string;
+    rules: { alert: string; expr: string; for?: string; annotations?: Record<string, string> }[];
+  }[];
 }
 
 /** The anchors GitHub gives a Markdown file's headings: lower case, punctuation dropped, spaces to hyphens. */
 function headingAnchors(markdown: string): Set<string> {
   const anchors = new Set<string>();
   for (const [, heading] of markdown.matchAll(/^#{1,6} +(.+)$/gm)) {
-    if (heading !== undefined) anchors.add(heading.trim().toLowerCase().replace(/[^\w\- ]/g, "").replace(/ /g, "-"));
+    if (heading !== undefined)
+      anchors.add(
+        heading
+          .trim()
+          .toLowerCase()
+          .replace(/[^\w\- ]/g, "")
+          .replace(/ /g, "-"),
+      );
   }
   return anchors;
 }
@@ -93,12 +148,22 @@ describe("metricNames", () => {
     const expr = `histogram_quantile(0.95, sum by (le, operation) (rate(coupler_lock_wait_seconds_bucket{job=~"$job", code="DB"}[$__rate_interval])))
       / on (instance) group_left (version) build_info or absent(up{job="coupler"}) > bool 0 unless process_start_time_seconds offset 5m
       + max without (check) (orphan_record_count) - time()`;
-    expect([...metricNames(expr)].sort()).toEqual(["build_info", "coupler_lock_wait_seconds_bucket", "orphan_record_count", "process_start_time_seconds", "up"]);
+    expect([...metricNames(expr)].sort()).toEqual([
+      "build_info",
+      "coupler_lock_wait_seconds_bucket",
+      "orphan_record_count",
+      "process_start_time_seconds",
+      "up",
+    ]);
   });
 
   it("reports a misspelt metric, so a wrong name in a dashboard cannot pass", () => {
-    const exported = exportedSeries("# TYPE coupler_lock_wait_seconds histogram\n# TYPE progress_license_desync_count gauge\n");
-    const names = metricNames('rate(coupler_lock_wait_second_bucket[5m]) + progress_license_desync_count + coupler_lock_wait_seconds_count');
+    const exported = exportedSeries(
+      "# TYPE coupler_lock_wait_seconds histogram\n# TYPE progress_license_desync_count gauge\n",
+    );
+    const names = metricNames(
+      "rate(coupler_lock_wait_second_bucket[5m]) + progress_license_desync_count + coupler_lock_wait_seconds_count",
+    );
     expect([...names].filter((n) => !exported.has(n))).toEqual(["coupler_lock_wait_second_bucket"]);
   });
 });
@@ -113,7 +178,8 @@ describe("deploy/: the Grafana dashboard and the Prometheus alerts", () => {
   it("is a dashboard importable with a ${DS_PROMETHEUS} input, and rules with the alerts the README describes", async () => {
     const dashboard = JSON.parse(await deployFile("grafana/coupler.json")) as Dashboard;
     expect(dashboard.__inputs).toEqual([expect.objectContaining({ name: "DS_PROMETHEUS", pluginId: "prometheus" })]);
-    for (const panel of dashboard.panels.filter((p) => p.type !== "row")) expect(panel.datasource?.uid, panel.title).toBe("${DS_PROMETHEUS}");
+    for (const panel of dashboard.panels.filter((p) => p.type !== "row"))
+      expect(panel.datasource?.uid, panel.title).toBe("${DS_PROMETHEUS}");
     const rules = parseYaml(await deployFile("prometheus/alerts.yml")) as RuleFile;
     const alerts = rules.groups.flatMap((g) => g.rules.map((r) => r.alert));
     const readme = await deployFile("README.md");
@@ -143,20 +209,34 @@ describe("deploy/: the Grafana dashboard and the Prometheus alerts", () => {
     // Drive a few calls so the labelled series have samples, as in production.
     const admin = await api.client("admin");
     const instructor = await api.client("instructor");
-    const { id } = await admin.users.create.mutate({ name: "Dashboard Learner", email: `dashboard-${Date.now()}@example.com` });
+    const { id } = await admin.users.create.mutate({
+      name: "Dashboard Learner",
+      email: `dashboard-${Date.now()}@example.com`,
+    });
     await admin.progression.enroll.mutate({ userId: id, specialization: "PLAYER" });
-    await instructor.progression.levelUp.mutate({ userId: id, specialization: "PLAYER", xpGained: 150, sessionsCompleted: 1 });
-    await expectTRPCError(instructor.progression.levelUp.mutate({ userId: id, specialization: "COACH", xpGained: 1, sessionsCompleted: 1 }), "NOT_FOUND");
+    await instructor.progression.levelUp.mutate({
+      userId: id,
+      specialization: "PLAYER",
+      xpGained: 150,
+      sessionsCompleted: 1,
+    });
+    await expectTRPCError(
+      instructor.progression.levelUp.mutate({ userId: id, specialization: "COACH", xpGained: 1, sessionsCompleted: 1 }),
+      "NOT_FOUND",
+    );
 
     const res = await fetch(`${api.url}/metrics`);
     const exported = exportedSeries(await res.text());
     const expressions = await deployExpressions();
     const used = new Map<string, string>();
-    for (const { where, expr } of expressions) for (const name of metricNames(expr)) used.set(name, used.get(name) ?? where);
+    for (const { where, expr } of expressions)
+      for (const name of metricNames(expr)) used.set(name, used.get(name) ?? where);
 
     // Every metric family the API defines is on the dashboard or in an alert; the extractor did its job.
     expect(used.size).toBeGreaterThanOrEqual(10);
-    const missing = [...used].filter(([name]) => !exported.has(name) && !SCRAPE_SERIES.has(name)).map(([name, where]) => `${name} (${where})`);
+    const missing = [...used]
+      .filter(([name]) => !exported.has(name) && !SCRAPE_SERIES.has(name))
+      .map(([name, where]) => `${name} (${where})`);
     expect(missing).toEqual([]);
     expect(exported.has("coupler_lock_wait_seconds_bucket")).toBe(true);
   });

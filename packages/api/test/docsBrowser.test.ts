@@ -7,7 +7,12 @@ import { INSTRUCTOR_ID, useApiWithLearner } from "./harness.ts";
 
 /** A real headless Chromium from the system (no browser download): CHROMIUM_PATH, or the usual install paths. */
 function findChromium(): string | undefined {
-  const candidates = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
+  const candidates = [
+    process.env.CHROMIUM_PATH,
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+  ];
   return candidates.find((path): path is string => {
     if (!path) return false;
     try {
@@ -20,7 +25,8 @@ function findChromium(): string | undefined {
 }
 
 const chromium = findChromium();
-if (!chromium) console.warn("docsBrowser.test.ts: skipped, no chromium binary found (set CHROMIUM_PATH or install chromium)");
+if (!chromium)
+  console.warn("docsBrowser.test.ts: skipped, no chromium binary found (set CHROMIUM_PATH or install chromium)");
 
 const PATHS = [...procedureTable(appRouter).keys()].map((path) => `/${path.replace(".", "/")}`);
 
@@ -31,7 +37,11 @@ const offOrigin: string[] = [];
 
 describe.skipIf(!chromium)("the /docs page in headless Chromium", () => {
   beforeAll(async () => {
-    browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+    browser = await puppeteer.launch({
+      executablePath: chromium,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+    });
     page = await browser.newPage();
     page.on("request", (request) => {
       const url = request.url();
@@ -67,10 +77,19 @@ describe.skipIf(!chromium)("the /docs page in headless Chromium", () => {
     await page.select(`${scope} tr[data-param-name="specialization"] select`, "PLAYER");
     await page.click(`${scope} .execute`);
     await page.waitForSelector(`${scope} .live-responses-table tbody .response-col_status`, { timeout: 15_000 });
-    const status = await page.$eval(`${scope} .live-responses-table tbody .response-col_status`, (n) => n.textContent?.trim());
+    const status = await page.$eval(`${scope} .live-responses-table tbody .response-col_status`, (n) =>
+      n.textContent?.trim(),
+    );
     expect(status).toBe("200");
-    const body = await page.$eval(`${scope} .live-responses-table tbody .response-col_description pre`, (n) => n.textContent ?? "");
-    expect(JSON.parse(body)).toMatchObject({ userId: fixture.learner, specialization: "PLAYER", progress: { currentLevel: 1 } });
+    const body = await page.$eval(
+      `${scope} .live-responses-table tbody .response-col_description pre`,
+      (n) => n.textContent ?? "",
+    );
+    expect(JSON.parse(body)).toMatchObject({
+      userId: fixture.learner,
+      specialization: "PLAYER",
+      progress: { currentLevel: 1 },
+    });
   });
 
   it("prefills levelUp's try-out body with the harmless example: the demo learner, 150 XP, key example-key-1", async () => {
@@ -80,7 +99,13 @@ describe.skipIf(!chromium)("the /docs page in headless Chromium", () => {
     await tryOut?.click();
     const body = await page.waitForSelector(`${scope} textarea.body-param__text`);
     const text = (await body?.evaluate((n) => (n as unknown as { value: string }).value)) ?? "";
-    expect(JSON.parse(text)).toEqual({ userId: 3, specialization: "PLAYER", xpGained: 150, sessionsCompleted: 1, idempotencyKey: "example-key-1" });
+    expect(JSON.parse(text)).toEqual({
+      userId: 3,
+      specialization: "PLAYER",
+      xpGained: 150,
+      sessionsCompleted: 1,
+      idempotencyKey: "example-key-1",
+    });
   });
 
   it("loaded nothing from another origin", () => {

@@ -22,12 +22,16 @@ const EXECUTABLES: [name: string, entry: string, aFlag: string][] = [
 
 async function run(entry: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ["--conditions=source", "--import", "tsx", entry, ...args], {
-      cwd: fileURLToPath(new URL("..", import.meta.url)),
-      // No database anywhere: a CLI that tried to start would fail rather than pass by accident.
-      env: { PATH: process.env.PATH ?? "", COUPLER_ENV_FILE: "", DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" },
-      timeout: 60_000,
-    });
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ["--conditions=source", "--import", "tsx", entry, ...args],
+      {
+        cwd: fileURLToPath(new URL("..", import.meta.url)),
+        // No database anywhere: a CLI that tried to start would fail rather than pass by accident.
+        env: { PATH: process.env.PATH ?? "", COUPLER_ENV_FILE: "", DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" },
+        timeout: 60_000,
+      },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { levelForXp, SPECIALIZATIONS } from "@coupler/core";
-import { auditRows, enrolledUser, createCoupler, historySteps, pairRows, rawTransaction, snapshotTables } from "@coupler/testing";
+import {
+  auditRows,
+  enrolledUser,
+  createCoupler,
+  historySteps,
+  pairRows,
+  rawTransaction,
+  snapshotTables,
+} from "@coupler/testing";
 import { ADMIN_ID, INSTRUCTOR_ID, expectTRPCError, startTestApi, type TestApi } from "./harness.ts";
 
 const PLAYER = { id: "PLAYER", maxLevel: 10, minXp: Array.from({ length: 10 }, (_, i) => (100 * i * (i + 1)) / 2) };
@@ -25,34 +33,76 @@ describe("the seed's integration flows over HTTP", () => {
     expect(enrolled).toMatchObject({ created: true, progress: { currentLevel: 1 }, license: { currentLevel: 1 } });
     expect(typeof enrolled.progress.updatedAt).toBe("string");
 
-    const first = await instructor.progression.levelUp.mutate({ userId: id, specialization: "PLAYER", xpGained: 350, sessionsCompleted: 2 });
+    const first = await instructor.progression.levelUp.mutate({
+      userId: id,
+      specialization: "PLAYER",
+      xpGained: 350,
+      sessionsCompleted: 2,
+    });
     expect(first).toMatchObject({ previousLevel: 1, newLevel: 3, totalXp: 350, leveledUp: true, replayed: false });
-    const second = await instructor.progression.levelUp.mutate({ userId: id, specialization: "PLAYER", xpGained: 20, sessionsCompleted: 1 });
-    expect(second).toMatchObject({ previousLevel: 3, newLevel: 3, totalXp: 370, completedSessions: 3, leveledUp: false });
-    await instructor.progression.levelUp.mutate({ userId: id, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
+    const second = await instructor.progression.levelUp.mutate({
+      userId: id,
+      specialization: "PLAYER",
+      xpGained: 20,
+      sessionsCompleted: 1,
+    });
+    expect(second).toMatchObject({
+      previousLevel: 3,
+      newLevel: 3,
+      totalXp: 370,
+      completedSessions: 3,
+      leveledUp: false,
+    });
+    await instructor.progression.levelUp.mutate({
+      userId: id,
+      specialization: "PLAYER",
+      xpGained: 300,
+      sessionsCompleted: 1,
+    });
 
     const student = await api.client("student", id);
     const pair = await student.progression.get.query({ userId: id, specialization: "PLAYER" });
     expect(pair.progress).toMatchObject({ currentLevel: 4, totalXp: 670, completedSessions: 4 });
     expect(pair.license).toMatchObject({ currentLevel: 4, maxAchievedLevel: 4 });
-    expect(await student.progression.validate.query({ userId: id, specialization: "PLAYER" })).toMatchObject({ consistent: true, issues: [] });
+    expect(await student.progression.validate.query({ userId: id, specialization: "PLAYER" })).toMatchObject({
+      consistent: true,
+      issues: [],
+    });
 
     const page1 = await student.progression.history.query({ userId: id, specialization: "PLAYER", limit: 1 });
-    expect(page1.items).toMatchObject([{ fromLevel: 3, toLevel: 4, reason: "level-up", actor: `instructor:${INSTRUCTOR_ID}` }]);
+    expect(page1.items).toMatchObject([
+      { fromLevel: 3, toLevel: 4, reason: "level-up", actor: `instructor:${INSTRUCTOR_ID}` },
+    ]);
     expect(page1.nextCursor).not.toBeNull();
-    const page2 = await student.progression.history.query({ userId: id, specialization: "PLAYER", limit: 1, cursor: page1.nextCursor ?? undefined });
+    const page2 = await student.progression.history.query({
+      userId: id,
+      specialization: "PLAYER",
+      limit: 1,
+      cursor: page1.nextCursor ?? undefined,
+    });
     expect(page2).toMatchObject({ items: [{ fromLevel: 1, toLevel: 3 }], nextCursor: null });
   });
 
   it("advances a learner as an admin, with the reason and the admin as actor in the history and the audit log", async () => {
     const id = await newLearner();
     const admin = await api.client("admin");
-    const result = await admin.progression.advance.mutate({ userId: id, specialization: "PLAYER", newLevel: 5, reason: "passed the level-5 assessment" });
+    const result = await admin.progression.advance.mutate({
+      userId: id,
+      specialization: "PLAYER",
+      newLevel: 5,
+      reason: "passed the level-5 assessment",
+    });
     expect(result).toMatchObject({ previousLevel: 1, newLevel: 5, maxAchievedLevel: 5, changed: true });
     expect(await pairRows(api.database, id)).toMatchObject({ progressLevel: 5, licenseLevel: 5, maxAchievedLevel: 5 });
     const history = await admin.progression.history.query({ userId: id, specialization: "PLAYER" });
-    expect(history.items).toMatchObject([{ fromLevel: 1, toLevel: 5, reason: "passed the level-5 assessment", actor: `admin:${ADMIN_ID}` }]);
-    expect((await auditRows(api.database, id)).at(-1)).toMatchObject({ operation: "advance", outcome: "applied", to_level: 5 });
+    expect(history.items).toMatchObject([
+      { fromLevel: 1, toLevel: 5, reason: "passed the level-5 assessment", actor: `admin:${ADMIN_ID}` },
+    ]);
+    expect((await auditRows(api.database, id)).at(-1)).toMatchObject({
+      operation: "advance",
+      outcome: "applied",
+      to_level: 5,
+    });
 
     const before = await snapshotTables(api.database);
     const error = await expectTRPCError(
@@ -68,7 +118,9 @@ describe("the seed's integration flows over HTTP", () => {
     const admin = await api.client("admin");
     await admin.admin.setGuard.mutate({ enabled: false });
     // A legacy writer raised the progress level and never touched the license.
-    await rawTransaction(api.database, [["update specialization_progress set current_level = 4, total_xp = 600 where student_id = $1", [id]]]);
+    await rawTransaction(api.database, [
+      ["update specialization_progress set current_level = 4, total_xp = 600 where student_id = $1", [id]],
+    ]);
 
     const report = await admin.progression.validate.query({ userId: id, specialization: "PLAYER" });
     expect(report.consistent).toBe(false);
@@ -79,10 +131,17 @@ describe("the seed's integration flows over HTTP", () => {
 
     const sync = await admin.progression.sync.mutate({ userId: id, specialization: "PLAYER", source: "progress" });
     expect(sync).toMatchObject({ progressLevel: 4, licenseLevel: 1, level: 4, changed: true });
-    expect(await admin.progression.validate.query({ userId: id, specialization: "PLAYER" })).toMatchObject({ consistent: true });
-    expect(await admin.progression.sync.mutate({ userId: id, specialization: "PLAYER", source: "progress" })).toMatchObject({ changed: false });
+    expect(await admin.progression.validate.query({ userId: id, specialization: "PLAYER" })).toMatchObject({
+      consistent: true,
+    });
+    expect(
+      await admin.progression.sync.mutate({ userId: id, specialization: "PLAYER", source: "progress" }),
+    ).toMatchObject({ changed: false });
     expect((await admin.admin.integrity.query()).violations).toBe(0);
-    expect(await admin.admin.setGuard.mutate({ enabled: true })).toMatchObject({ enabled: true, changedBy: `admin:${ADMIN_ID}` });
+    expect(await admin.admin.setGuard.mutate({ enabled: true })).toMatchObject({
+      enabled: true,
+      changedBy: `admin:${ADMIN_ID}`,
+    });
     expect(await admin.admin.guard.query()).toMatchObject({ enabled: true });
   });
 });
@@ -91,19 +150,36 @@ describe("idempotent level-ups over HTTP", () => {
   it("answers a retry with the same key exactly as the first call and applies it once", async () => {
     const id = await newLearner();
     const instructor = await api.client("instructor");
-    const call = { userId: id, specialization: "PLAYER" as const, xpGained: 120, sessionsCompleted: 1, idempotencyKey: `session-${id}-0001` };
+    const call = {
+      userId: id,
+      specialization: "PLAYER" as const,
+      xpGained: 120,
+      sessionsCompleted: 1,
+      idempotencyKey: `session-${id}-0001`,
+    };
     const first = await instructor.progression.levelUp.mutate(call);
     const retry = await instructor.progression.levelUp.mutate(call);
     expect(first.replayed).toBe(false);
     expect(retry).toEqual({ ...first, replayed: true });
-    expect(await pairRows(api.database, id)).toMatchObject({ totalXp: 120, completedSessions: 1, progressLevel: 2, licenseLevel: 2 });
+    expect(await pairRows(api.database, id)).toMatchObject({
+      totalXp: 120,
+      completedSessions: 1,
+      progressLevel: 2,
+      licenseLevel: 2,
+    });
     expect((await auditRows(api.database, id)).filter((r) => r.operation === "levelUp")).toHaveLength(1);
   });
 
   it("applies simultaneous retries with one key once and gives them all the same answer", async () => {
     const id = await newLearner();
     const instructor = await api.client("instructor", INSTRUCTOR_ID, { batch: false });
-    const call = { userId: id, specialization: "PLAYER" as const, xpGained: 40, sessionsCompleted: 1, idempotencyKey: `burst-${id}-key` };
+    const call = {
+      userId: id,
+      specialization: "PLAYER" as const,
+      xpGained: 40,
+      sessionsCompleted: 1,
+      idempotencyKey: `burst-${id}-key`,
+    };
     const results = await Promise.all(Array.from({ length: 5 }, () => instructor.progression.levelUp.mutate(call)));
     expect(new Set(results.map((r) => r.totalXp))).toEqual(new Set([40]));
     expect(results.filter((r) => !r.replayed)).toHaveLength(1);
@@ -114,7 +190,13 @@ describe("idempotent level-ups over HTTP", () => {
     const id = await newLearner();
     const instructor = await api.client("instructor");
     for (const idempotencyKey of ["k1", "4411"]) {
-      const call = { userId: id, specialization: "PLAYER" as const, xpGained: 10, sessionsCompleted: 1, idempotencyKey };
+      const call = {
+        userId: id,
+        specialization: "PLAYER" as const,
+        xpGained: 10,
+        sessionsCompleted: 1,
+        idempotencyKey,
+      };
       expect(await instructor.progression.levelUp.mutate(call)).toMatchObject({ replayed: false });
       expect(await instructor.progression.levelUp.mutate(call)).toMatchObject({ replayed: true });
     }
@@ -123,7 +205,13 @@ describe("idempotent level-ups over HTTP", () => {
 
   it("applies the same key and body again for another caller: a key is scoped to (learner, specialization, caller)", async () => {
     const id = await newLearner();
-    const call = { userId: id, specialization: "PLAYER" as const, xpGained: 40, sessionsCompleted: 1, idempotencyKey: "k1" };
+    const call = {
+      userId: id,
+      specialization: "PLAYER" as const,
+      xpGained: 40,
+      sessionsCompleted: 1,
+      idempotencyKey: "k1",
+    };
     const first = await (await api.client("instructor", INSTRUCTOR_ID)).progression.levelUp.mutate(call);
     const other = await (await api.client("instructor", INSTRUCTOR_ID + 1)).progression.levelUp.mutate(call);
     expect([first.replayed, other.replayed]).toEqual([false, false]);
@@ -134,10 +222,22 @@ describe("idempotent level-ups over HTTP", () => {
     const id = await newLearner();
     const instructor = await api.client("instructor");
     const key = `reused-${id}-key`;
-    await instructor.progression.levelUp.mutate({ userId: id, specialization: "PLAYER", xpGained: 50, sessionsCompleted: 1, idempotencyKey: key });
+    await instructor.progression.levelUp.mutate({
+      userId: id,
+      specialization: "PLAYER",
+      xpGained: 50,
+      sessionsCompleted: 1,
+      idempotencyKey: key,
+    });
     const before = await snapshotTables(api.database);
     const error = await expectTRPCError(
-      instructor.progression.levelUp.mutate({ userId: id, specialization: "PLAYER", xpGained: 500, sessionsCompleted: 1, idempotencyKey: key }),
+      instructor.progression.levelUp.mutate({
+        userId: id,
+        specialization: "PLAYER",
+        xpGained: 500,
+        sessionsCompleted: 1,
+        idempotencyKey: key,
+      }),
       "BAD_REQUEST",
     );
     expect(error).toMatchObject({ couplerCode: "VALIDATION", issues: [{ path: "idempotencyKey" }] });
@@ -151,14 +251,21 @@ describe("concurrent level-ups over HTTP", () => {
     const instructor = await api.client("instructor", INSTRUCTOR_ID, { batch: false });
     const awards = Array.from({ length: 50 }, (_, i) => 10 + (i % 7) * 5);
     const results = await Promise.all(
-      awards.map((xpGained) => instructor.progression.levelUp.mutate({ userId: id, specialization: "PLAYER", xpGained, sessionsCompleted: 1 })),
+      awards.map((xpGained) =>
+        instructor.progression.levelUp.mutate({ userId: id, specialization: "PLAYER", xpGained, sessionsCompleted: 1 }),
+      ),
     );
     const total = awards.reduce((a, b) => a + b, 0);
     const level = levelForXp(PLAYER, total);
     expect(results).toHaveLength(50);
     expect(Math.max(...results.map((r) => r.totalXp))).toBe(total);
     expect(new Set(results.map((r) => r.totalXp)).size).toBe(50); // each call saw a distinct running total
-    expect(await pairRows(api.database, id)).toMatchObject({ totalXp: total, completedSessions: 50, progressLevel: level, licenseLevel: level });
+    expect(await pairRows(api.database, id)).toMatchObject({
+      totalXp: total,
+      completedSessions: 50,
+      progressLevel: level,
+      licenseLevel: level,
+    });
     const steps = await historySteps(api.database, id);
     steps.reduce((from, [stepFrom, to]) => {
       expect(stepFrom).toBe(from);

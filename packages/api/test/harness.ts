@@ -32,7 +32,9 @@ export interface TestApi extends AsyncDisposable {
 }
 
 /** The real server on a free loopback port, over this test file's own database. */
-export async function startTestApi(options: Partial<ServerOptions> & { database?: TestDatabase } = {}): Promise<TestApi> {
+export async function startTestApi(
+  options: Partial<ServerOptions> & { database?: TestDatabase } = {},
+): Promise<TestApi> {
   const { database: given, ...serverOptions } = options;
   const database = given ?? (await useTestDatabase());
   const secret = serverOptions.authSecret ?? randomBytes(32).toString("hex");
@@ -47,7 +49,8 @@ export async function startTestApi(options: Partial<ServerOptions> & { database?
     leanHttp: inject("leanHttp"),
     ...serverOptions,
   });
-  const token = (role: Role, sub: number, expiresIn: string | number = "10m") => signToken({ sub, role }, secret, { expiresIn });
+  const token = (role: Role, sub: number, expiresIn: string | number = "10m") =>
+    signToken({ sub, role }, secret, { expiresIn });
   const defaultSub = (role: Role) => (role === "admin" ? ADMIN_ID : INSTRUCTOR_ID);
   const close = async () => {
     await server.close();
@@ -59,24 +62,37 @@ export async function startTestApi(options: Partial<ServerOptions> & { database?
     url: server.url,
     secret,
     token,
-    client: async (role, sub = defaultSub(role), clientOptions) => createCouplerClient(server.url, await token(role, sub), clientOptions),
+    client: async (role, sub = defaultSub(role), clientOptions) =>
+      createCouplerClient(server.url, await token(role, sub), clientOptions),
     close,
     [Symbol.asyncDispose]: close,
   };
 }
 
 /** Posts a raw body, for inputs the typed client would not let through. */
-export async function post(url: string, path: string, body: string, token?: string, headers: Record<string, string> = {}) {
+export async function post(
+  url: string,
+  path: string,
+  body: string,
+  token?: string,
+  headers: Record<string, string> = {},
+) {
   const res = await fetch(`${url}/trpc/${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
     body,
   });
-  return { status: res.status, body: (await res.json()) as { error?: { message: string; data: Record<string, unknown> }; result?: unknown } };
+  return {
+    status: res.status,
+    body: (await res.json()) as { error?: { message: string; data: Record<string, unknown> }; result?: unknown },
+  };
 }
 
 /** Awaits a call that must fail with tRPC code `code`, and returns the error's `data`. */
-export async function expectTRPCError(promise: Promise<unknown>, code: string): Promise<Record<string, unknown> & { message: string }> {
+export async function expectTRPCError(
+  promise: Promise<unknown>,
+  code: string,
+): Promise<Record<string, unknown> & { message: string }> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,

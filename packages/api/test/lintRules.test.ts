@@ -13,12 +13,18 @@ const eslint = new ESLint({ cwd: ROOT });
 
 async function internalsFindings(code: string, file = "packages/api/src/example.ts"): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath: `${ROOT}${file}` });
-  return (result?.messages ?? []).filter((m) => m.message.includes("tRPC's internals")).map((m) => `${m.line}: ${m.ruleId ?? ""}`);
+  return (result?.messages ?? [])
+    .filter((m) => m.message.includes("tRPC's internals"))
+    .map((m) => `${m.line}: ${m.ruleId ?? ""}`);
 }
 
 describe("the lint rule confining tRPC's internals to trpcInternals.ts", () => {
   it("flags a static import of @trpc/server/unstable-core-do-not-import", async () => {
-    expect(await internalsFindings('import { getErrorShape } from "@trpc/server/unstable-core-do-not-import";\nexport const f = getErrorShape;\n')).toHaveLength(1);
+    expect(
+      await internalsFindings(
+        'import { getErrorShape } from "@trpc/server/unstable-core-do-not-import";\nexport const f = getErrorShape;\n',
+      ),
+    ).toHaveLength(1);
   });
 
   it("flags a dynamic import of it (regression: `await import(…)` was not caught)", async () => {
@@ -27,11 +33,18 @@ describe("the lint rule confining tRPC's internals to trpcInternals.ts", () => {
   });
 
   it("flags require() of it", async () => {
-    expect(await internalsFindings('export const m = require("@trpc/server/unstable-core-do-not-import");\n', "packages/api/src/example.cts")).not.toEqual([]);
+    expect(
+      await internalsFindings(
+        'export const m = require("@trpc/server/unstable-core-do-not-import");\n',
+        "packages/api/src/example.cts",
+      ),
+    ).not.toEqual([]);
   });
 
   it("leaves a dynamic import of tRPC's public entry points alone, and trpcInternals.ts itself", async () => {
-    expect(await internalsFindings('export async function f() {\n  return await import("@trpc/server");\n}\n')).toEqual([]);
+    expect(await internalsFindings('export async function f() {\n  return await import("@trpc/server");\n}\n')).toEqual(
+      [],
+    );
     const code = 'export async function f() {\n  return await import("@trpc/server/unstable-core-do-not-import");\n}\n';
     expect(await internalsFindings(code, "packages/api/src/trpcInternals.ts")).toEqual([]);
   });

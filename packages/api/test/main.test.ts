@@ -17,7 +17,12 @@ const JWT = /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/;
  * the process keeps draining, then releases the lock: the call must complete
  * and the process exit 0.
  */
-async function drainsInFlightCall(main: RunningMain, database: { url: string; name: string }, signal: NodeJS.Signals, secret: string) {
+async function drainsInFlightCall(
+  main: RunningMain,
+  database: { url: string; name: string },
+  signal: NodeJS.Signals,
+  secret: string,
+) {
   const setup = createDatabase({ connectionString: database.url, max: 2 });
   const userId = await enrolledUser(setup, createCoupler(setup));
   await setup.close();
@@ -43,7 +48,9 @@ async function drainsInFlightCall(main: RunningMain, database: { url: string; na
 }
 
 /** Waits for a process that should end by itself; its exit code and output. */
-async function finished(child: ReturnType<typeof runMain | typeof runToken>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function finished(
+  child: ReturnType<typeof runMain | typeof runToken>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -62,7 +69,11 @@ describe("the API executable on DATABASE_URL", () => {
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     it(`answers /healthz, then on ${signal} completes the in-flight call and exits 0`, async () => {
-      const main = await startMain({ DATABASE_URL: database.url, AUTH_SECRET: secret, COUPLER_LOCK_TIMEOUT_MS: "20000" });
+      const main = await startMain({
+        DATABASE_URL: database.url,
+        AUTH_SECRET: secret,
+        COUPLER_LOCK_TIMEOUT_MS: "20000",
+      });
       try {
         const health = await fetch(`${main.url}/healthz`);
         expect(health.status).toBe(200);
@@ -128,7 +139,11 @@ describe("the API executable without DATABASE_URL", () => {
     try {
       // No AUTH_SECRET: the development secret is generated beside the data dir, as on a first `pnpm start`.
       // AUTH_MAX_TOKEN_LIFETIME under the demo tokens' 12 h: they must shrink to it (regression: 401 "lifetime exceeds").
-      const main = await startMain({ COUPLER_DATA_DIR: dataDir, COUPLER_LOCK_TIMEOUT_MS: "20000", AUTH_MAX_TOKEN_LIFETIME: "3600" });
+      const main = await startMain({
+        COUPLER_DATA_DIR: dataDir,
+        COUPLER_LOCK_TIMEOUT_MS: "20000",
+        AUTH_MAX_TOKEN_LIFETIME: "3600",
+      });
       try {
         const secret = (await readFile(join(home, "auth-secret"), "utf8")).trim();
         const postgresPid = Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n", 1)[0]);
@@ -148,14 +163,20 @@ describe("the API executable without DATABASE_URL", () => {
         // Not on a terminal here, so no Ctrl-C to press (regression: the banner said "Stop with Ctrl-C." to a service).
         expect(main.output).toContain("Stop with SIGTERM or SIGINT.");
         const demoToken = JWT.exec(output)?.[0] ?? "";
-        const asDemo = await fetch(`${main.url}/trpc/progression.get?input=${encodeURIComponent(JSON.stringify({ userId: 3, specialization: "PLAYER" }))}`, {
-          headers: { authorization: `Bearer ${demoToken}` },
-        });
+        const asDemo = await fetch(
+          `${main.url}/trpc/progression.get?input=${encodeURIComponent(JSON.stringify({ userId: 3, specialization: "PLAYER" }))}`,
+          {
+            headers: { authorization: `Bearer ${demoToken}` },
+          },
+        );
         expect(asDemo.status).toBe(200);
         // The banner names the front doors: the landing page, Swagger UI, the OpenAPI document and the REST base.
         for (const path of ["/docs", "/openapi.json", "/api"]) expect(output).toContain(`${main.url}${path}`);
         // The fixed password every checkout used to share no longer opens it (regression: it was "coupler" for all).
-        const withFixed = createDatabase({ connectionString: databaseUrl.replace(`:${encodeURIComponent(password)}@`, ":coupler@"), max: 1 });
+        const withFixed = createDatabase({
+          connectionString: databaseUrl.replace(`:${encodeURIComponent(password)}@`, ":coupler@"),
+          max: 1,
+        });
         await expect(withFixed.pool.query("select 1")).rejects.toMatchObject({ code: "28P01" }); // invalid_password
         await withFixed.close();
 
@@ -164,9 +185,12 @@ describe("the API executable without DATABASE_URL", () => {
         expect(hint).toContain(`TOKEN=$(COUPLER_DATA_DIR=${dataDir} pnpm --silent --filter @coupler/api token`);
         const minted = await finished(runToken({ COUPLER_DATA_DIR: dataDir }, ["--sub", "3", "--role", "student"]));
         expect(minted.code).toBe(0);
-        const read = await fetch(`${main.url}/trpc/progression.get?input=${encodeURIComponent(JSON.stringify({ userId: 3, specialization: "PLAYER" }))}`, {
-          headers: { authorization: `Bearer ${minted.stdout.trim()}` },
-        });
+        const read = await fetch(
+          `${main.url}/trpc/progression.get?input=${encodeURIComponent(JSON.stringify({ userId: 3, specialization: "PLAYER" }))}`,
+          {
+            headers: { authorization: `Bearer ${minted.stdout.trim()}` },
+          },
+        );
         expect(read.status).toBe(200);
 
         // A second start on the same data dir says in one line who holds it (regression: a JSON stack trace).

@@ -29,9 +29,19 @@ async function rest(method: "GET" | "POST", path: string, input: Record<string, 
   const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   const res =
     method === "GET"
-      ? await fetch(`${fixture.api.url}/api${path}?${new URLSearchParams(Object.entries(input).map(([k, v]): [string, string] => [k, String(v)]))}`, { headers: auth })
-      : await fetch(`${fixture.api.url}/api${path}`, { method, headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(input) });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> & { data?: Record<string, unknown> } };
+      ? await fetch(
+          `${fixture.api.url}/api${path}?${new URLSearchParams(Object.entries(input).map(([k, v]): [string, string] => [k, String(v)]))}`,
+          { headers: auth },
+        )
+      : await fetch(`${fixture.api.url}/api${path}`, {
+          method,
+          headers: { ...auth, "content-type": "application/json" },
+          body: JSON.stringify(input),
+        });
+  return {
+    status: res.status,
+    body: (await res.json()) as Record<string, unknown> & { data?: Record<string, unknown> },
+  };
 }
 
 describe("GET /openapi.json", () => {
@@ -42,7 +52,9 @@ describe("GET /openapi.json", () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.servers).toEqual([{ url: "/api" }]);
     expect(doc.components.securitySchemes.Authorization).toMatchObject({ type: "http", scheme: "bearer" });
-    const described = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method, op })));
+    const described = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ path, method, op })),
+    );
     expect(PROCEDURES.length).toBeGreaterThan(10);
     for (const { path, type } of PROCEDURES) {
       const restPath = `/${path.replace(".", "/")}`;
@@ -50,21 +62,38 @@ describe("GET /openapi.json", () => {
       expect(entry, `${path} is missing from /openapi.json`).toBeDefined();
       expect(entry?.method).toBe(type === "query" ? "get" : "post");
       expect(entry?.op.security).toEqual([{ Authorization: [] }]);
-      expect(Object.keys(entry?.op.responses ?? {})).toEqual(expect.arrayContaining(["200", "400", "401", "403", "409", "500"]));
+      expect(Object.keys(entry?.op.responses ?? {})).toEqual(
+        expect.arrayContaining(["200", "400", "401", "403", "409", "500"]),
+      );
     }
     expect(described).toHaveLength(PROCEDURES.length);
   });
 });
 
 describe("REST routes under /api", () => {
-  const levelUp = (xpGained: unknown) => ({ userId: fixture.learner, specialization: "PLAYER", xpGained, sessionsCompleted: 1 });
+  const levelUp = (xpGained: unknown) => ({
+    userId: fixture.learner,
+    specialization: "PLAYER",
+    xpGained,
+    sessionsCompleted: 1,
+  });
 
   it("award XP on POST /api/progression/levelUp with a bearer token, like the tRPC call", async () => {
     const token = await fixture.api.token("instructor", INSTRUCTOR_ID);
-    const { status, body } = await rest("POST", "/progression/levelUp", { ...levelUp(150), idempotencyKey: "rest-levelup-1" }, token);
+    const { status, body } = await rest(
+      "POST",
+      "/progression/levelUp",
+      { ...levelUp(150), idempotencyKey: "rest-levelup-1" },
+      token,
+    );
     expect(status).toBe(200);
     expect(body).toMatchObject({ userId: fixture.learner, totalXp: 150, completedSessions: 1, replayed: false });
-    const replay = await rest("POST", "/progression/levelUp", { ...levelUp(150), idempotencyKey: "rest-levelup-1" }, token);
+    const replay = await rest(
+      "POST",
+      "/progression/levelUp",
+      { ...levelUp(150), idempotencyKey: "rest-levelup-1" },
+      token,
+    );
     expect(replay.body).toMatchObject({ totalXp: 150, replayed: true });
     const read = await rest("GET", "/progression/get", { userId: fixture.learner, specialization: "PLAYER" }, token);
     expect(read.status).toBe(200);
@@ -93,8 +122,15 @@ describe("REST routes under /api", () => {
   it("leaves /trpc and the library's schemas strict after REST calls", async () => {
     const token = await fixture.api.token("instructor", INSTRUCTOR_ID);
     expect((await rest("POST", "/progression/levelUp", levelUp(5), token)).status).toBe(200);
-    expect((await rest("GET", "/progression/get", { userId: fixture.learner, specialization: "PLAYER" }, token)).status).toBe(200);
-    const viaTrpc = await post(fixture.api.url, "progression.levelUp", JSON.stringify({ ...levelUp(5), xpGained: "100" }), token);
+    expect(
+      (await rest("GET", "/progression/get", { userId: fixture.learner, specialization: "PLAYER" }, token)).status,
+    ).toBe(200);
+    const viaTrpc = await post(
+      fixture.api.url,
+      "progression.levelUp",
+      JSON.stringify({ ...levelUp(5), xpGained: "100" }),
+      token,
+    );
     expect(viaTrpc.status).toBe(400);
     expect(inputs.levelUpInput.safeParse({ ...levelUp(5), xpGained: "100" }).success).toBe(false);
     expect((await rest("POST", "/progression/levelUp", { ...levelUp(5), xpGained: "100" }, token)).status).toBe(400);
@@ -102,7 +138,12 @@ describe("REST routes under /api", () => {
 
   it("reads GET query parameters as the types their fields expect, and refuses what does not convert", async () => {
     const token = await fixture.api.token("instructor", INSTRUCTOR_ID);
-    const page = await rest("GET", "/progression/history", { userId: fixture.learner, specialization: "PLAYER", limit: 2 }, token);
+    const page = await rest(
+      "GET",
+      "/progression/history",
+      { userId: fixture.learner, specialization: "PLAYER", limit: 2 },
+      token,
+    );
     expect(page.status).toBe(200);
     const bad = await rest("GET", "/progression/history", { userId: "seven", specialization: "PLAYER" }, token);
     expect(bad.status).toBe(400);
@@ -114,10 +155,17 @@ describe("REST routes under /api", () => {
     const series = 'http_request_duration_seconds_count{procedure="progression.history",status="200"}';
     const count = async () => {
       const text = await (await fetch(fixture.api.server.metricsUrl)).text();
-      return Number(text.split("\n").find((line) => line.startsWith(`${series} `))?.split(" ")[1] ?? 0);
+      return Number(
+        text
+          .split("\n")
+          .find((line) => line.startsWith(`${series} `))
+          ?.split(" ")[1] ?? 0,
+      );
     };
     const before = await count();
-    expect((await rest("GET", "/progression/history", { userId: fixture.learner, specialization: "PLAYER" }, token)).status).toBe(200);
+    expect(
+      (await rest("GET", "/progression/history", { userId: fixture.learner, specialization: "PLAYER" }, token)).status,
+    ).toBe(200);
     await expect.poll(count).toBe(before + 1);
   });
 
@@ -146,9 +194,12 @@ describe("GET /trpc without a procedure", () => {
       expect(await res.json()).toMatchObject({ docs: "/docs", openapi: "/openapi.json", rest: "/api" });
     }
     // tRPC calls are untouched.
-    const read = await fetch(`${fixture.api.url}/trpc/progression.get?input=${encodeURIComponent(JSON.stringify({ userId: fixture.learner, specialization: "PLAYER" }))}`, {
-      headers: { authorization: `Bearer ${await fixture.api.token("student", fixture.learner)}` },
-    });
+    const read = await fetch(
+      `${fixture.api.url}/trpc/progression.get?input=${encodeURIComponent(JSON.stringify({ userId: fixture.learner, specialization: "PLAYER" }))}`,
+      {
+        headers: { authorization: `Bearer ${await fixture.api.token("student", fixture.learner)}` },
+      },
+    );
     expect(read.status).toBe(200);
   });
 });
@@ -179,7 +230,8 @@ describe("the README's procedure table", () => {
     ] as const) {
       const row = readme.split("\n").find((line) => line.startsWith(`| \`${path}\``)) ?? "";
       const output = row.split("→").at(-1) ?? "";
-      for (const field of Object.keys(schema.shape)) expect(output, `${path}: ${field}`).toMatch(new RegExp(`\\b${field}\\b`));
+      for (const field of Object.keys(schema.shape))
+        expect(output, `${path}: ${field}`).toMatch(new RegExp(`\\b${field}\\b`));
     }
   });
 });
@@ -187,12 +239,26 @@ describe("the README's procedure table", () => {
 describe("Swagger's prefilled examples", () => {
   it("prefill every JSON body field and the known query parameters, with levelUp's harmless: the demo learner, 150 XP, one session, an obvious key", async () => {
     const doc = (await (await fetch(`${fixture.api.url}/openapi.json`)).json()) as {
-      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown> }; example?: Record<string, unknown> }> } }>>;
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            requestBody?: {
+              content: Record<
+                string,
+                { schema: { properties: Record<string, unknown> }; example?: Record<string, unknown> }
+              >;
+            };
+          }
+        >
+      >;
     };
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const operation of Object.values(item)) {
         const json = operation.requestBody?.content["application/json"];
-        if (json) expect(Object.keys(json.example ?? {}).sort(), path).toEqual(Object.keys(json.schema.properties).sort());
+        if (json)
+          expect(Object.keys(json.example ?? {}).sort(), path).toEqual(Object.keys(json.schema.properties).sort());
       }
     }
     expect(doc.paths["/progression/levelUp"]?.post?.requestBody?.content["application/json"]?.example).toEqual({
@@ -208,16 +274,32 @@ describe("Swagger's prefilled examples", () => {
     await using api = await startTestApi();
     const [, , sam] = await seedDemo(api.database, createCoupler(api.database));
     expect(sam).toMatchObject({ id: EXAMPLE_LEARNER_ID, role: "student" });
-    const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as { paths: Record<string, { post: { requestBody: { content: Record<string, { example: unknown }> } } }> };
-    const example = JSON.stringify(doc.paths["/progression/levelUp"]?.post.requestBody.content["application/json"]?.example);
+    const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as {
+      paths: Record<string, { post: { requestBody: { content: Record<string, { example: unknown }> } } }>;
+    };
+    const example = JSON.stringify(
+      doc.paths["/progression/levelUp"]?.post.requestBody.content["application/json"]?.example,
+    );
     const token = await api.token("instructor", 2);
-    const call = () => fetch(`${api.url}/api/progression/levelUp`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: example });
-    expect(await (await call()).json()).toMatchObject({ userId: EXAMPLE_LEARNER_ID, totalXp: 150, newLevel: 2, replayed: false });
+    const call = () =>
+      fetch(`${api.url}/api/progression/levelUp`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: example,
+      });
+    expect(await (await call()).json()).toMatchObject({
+      userId: EXAMPLE_LEARNER_ID,
+      totalXp: 150,
+      newLevel: 2,
+      replayed: false,
+    });
     expect(await (await call()).json()).toMatchObject({ totalXp: 150, replayed: true });
   });
 
   it("say in the bearer scheme where a token comes from", async () => {
-    const doc = (await (await fetch(`${fixture.api.url}/openapi.json`)).json()) as OpenApi & { components: { securitySchemes: Record<string, { description?: string }> } };
+    const doc = (await (await fetch(`${fixture.api.url}/openapi.json`)).json()) as OpenApi & {
+      components: { securitySchemes: Record<string, { description?: string }> };
+    };
     const description = doc.components.securitySchemes.Authorization?.description ?? "";
     expect(description).toContain("start banner");
     expect(description).toContain("pnpm --silent --filter @coupler/api token --sub");

@@ -42,7 +42,11 @@ async function preparedOnEveryConnection(api: TestApi): Promise<string[]> {
   const pool = api.server.services.pool;
   const clients = await Promise.all(Array.from({ length: pool.totalCount }, () => pool.connect()));
   try {
-    const names = await Promise.all(clients.map(async (client) => (await client.query<{ name: string }>("select name from pg_prepared_statements")).rows));
+    const names = await Promise.all(
+      clients.map(
+        async (client) => (await client.query<{ name: string }>("select name from pg_prepared_statements")).rows,
+      ),
+    );
     return names.flat().map((row) => row.name);
   } finally {
     for (const client of clients) client.release();
@@ -54,7 +58,12 @@ describe("COUPLER_PREPARED_STATEMENTS", () => {
     const learner = await enrolledUser(database, createCoupler(database));
     const instructor = await api.client("instructor");
     for (let i = 0; i < 3; i++) {
-      const result = await instructor.progression.levelUp.mutate({ userId: learner, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1 });
+      const result = await instructor.progression.levelUp.mutate({
+        userId: learner,
+        specialization: "PLAYER",
+        xpGained: 100,
+        sessionsCompleted: 1,
+      });
       expect(result.totalXp).toBe(100 * (i + 1));
     }
   }
@@ -100,7 +109,10 @@ describe("secrets in the server's logs", () => {
       await fetch(`${server.url}/trpc/admin.guard`, { headers: { authorization: `Bearer ${token}` } });
       // What a driver error quoting its connection string, logged with the request's headers, would look like.
       server.services.logger.error(
-        { err: new Error(`could not connect to ${databaseUrl}`), req: { headers: { authorization: `Bearer ${token}` } } },
+        {
+          err: new Error(`could not connect to ${databaseUrl}`),
+          req: { headers: { authorization: `Bearer ${token}` } },
+        },
         "procedure failed",
       );
     } finally {

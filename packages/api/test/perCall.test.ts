@@ -24,7 +24,13 @@ describe("per-call work", () => {
     const learner = await enrolledUser(api.database, createCoupler(api.database));
     const instructor = await api.client("instructor", undefined, { batch: false });
     lines.length = 0;
-    for (let i = 0; i < 5; i++) await instructor.progression.levelUp.mutate({ userId: learner, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 1 });
+    for (let i = 0; i < 5; i++)
+      await instructor.progression.levelUp.mutate({
+        userId: learner,
+        specialization: "PLAYER",
+        xpGained: 1,
+        sessionsCompleted: 1,
+      });
     await instructor.progression.get.query({ userId: learner, specialization: "PLAYER" });
     await vi.waitFor(() => expect(lines).toHaveLength(6));
     expect(lines.map((l) => l.msg)).toEqual(Array(6).fill("request"));
@@ -36,12 +42,32 @@ describe("per-call work", () => {
     // The coupler's own parse goes through safeParse; tRPC's parse of `validated(schema)` does not.
     const coreParses = vi.spyOn(inputs.levelUpInput, "safeParse");
     try {
-      await instructor.progression.levelUp.mutate({ userId: learner, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 1 });
+      await instructor.progression.levelUp.mutate({
+        userId: learner,
+        specialization: "PLAYER",
+        xpGained: 1,
+        sessionsCompleted: 1,
+      });
       expect(coreParses).not.toHaveBeenCalled();
-      await expectTRPCError(instructor.progression.levelUp.mutate({ userId: learner, specialization: "PLAYER", xpGained: -1, sessionsCompleted: 1 }), "BAD_REQUEST");
+      await expectTRPCError(
+        instructor.progression.levelUp.mutate({
+          userId: learner,
+          specialization: "PLAYER",
+          xpGained: -1,
+          sessionsCompleted: 1,
+        }),
+        "BAD_REQUEST",
+      );
       expect(coreParses).not.toHaveBeenCalled();
       // A direct caller of the coupler is still checked by the coupler.
-      await expect(api.server.services.coupler.levelUp({ userId: learner, specialization: "PLAYER", xpGained: -1, sessionsCompleted: 1 })).rejects.toMatchObject({ code: "VALIDATION" });
+      await expect(
+        api.server.services.coupler.levelUp({
+          userId: learner,
+          specialization: "PLAYER",
+          xpGained: -1,
+          sessionsCompleted: 1,
+        }),
+      ).rejects.toMatchObject({ code: "VALIDATION" });
       expect(coreParses).toHaveBeenCalledTimes(1);
     } finally {
       coreParses.mockRestore();

@@ -42,7 +42,9 @@ function binary(name: string): string | undefined {
 const promtool = binary("promtool");
 const prometheus = binary("prometheus");
 if (!promtool || !prometheus) {
-  console.warn(`Prometheus tests skipped: ${!prometheus ? "prometheus" : "promtool"} not found on PATH or in /usr/bin (apt-get install prometheus; .ci/run does)`);
+  console.warn(
+    `Prometheus tests skipped: ${!prometheus ? "prometheus" : "promtool"} not found on PATH or in /usr/bin (apt-get install prometheus; .ci/run does)`,
+  );
 }
 
 interface Rule {
@@ -69,12 +71,20 @@ describe.skipIf(!promtool)("deploy/prometheus/alerts.yml under promtool", () => 
     const { stdout } = await run(promtool ?? "promtool", ["test", "rules", ALERT_TESTS], { cwd: PROMETHEUS_DIR });
     expect(stdout).toContain("SUCCESS");
 
-    const checks = (parseYaml(await readFile(ALERT_TESTS, "utf8")) as AlertTests).tests.flatMap((t) => t.alert_rule_test);
+    const checks = (parseYaml(await readFile(ALERT_TESTS, "utf8")) as AlertTests).tests.flatMap(
+      (t) => t.alert_rule_test,
+    );
     for (const { alert } of await rules()) {
       if (alert === undefined) continue;
       const mine = checks.filter((c) => c.alertname === alert);
-      expect(mine.some((c) => c.exp_alerts.length > 0), `${alert} has no test in which it fires`).toBe(true);
-      expect(mine.some((c) => c.exp_alerts.length === 0), `${alert} has no test in which it stays quiet`).toBe(true);
+      expect(
+        mine.some((c) => c.exp_alerts.length > 0),
+        `${alert} has no test in which it fires`,
+      ).toBe(true);
+      expect(
+        mine.some((c) => c.exp_alerts.length === 0),
+        `${alert} has no test in which it stays quiet`,
+      ).toBe(true);
     }
   });
 });
@@ -128,9 +138,13 @@ describe.skipIf(!prometheus)("a real Prometheus scraping the API with API_WORKER
     );
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    server = spawn(prometheus ?? "prometheus", [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    server = spawn(
+      prometheus ?? "prometheus",
+      [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     server.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
     server.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
   }, 60_000);
@@ -160,7 +174,11 @@ describe.skipIf(!prometheus)("a real Prometheus scraping the API with API_WORKER
     await eventually(async () => (await query('up{job="coupler"}')).data.result[0]?.value[1] === "1");
     const missing = await query('coupler_metrics_workers_missing{job="coupler"}');
     expect(missing.data.result.map((r) => r.value[1])).toEqual(["0"]);
-    await eventually(async () => (await query('sum(coupler_operations_total{job="coupler", operation="levelUp"})')).data.result[0]?.value[1] === "6");
+    await eventually(
+      async () =>
+        (await query('sum(coupler_operations_total{job="coupler", operation="levelUp"})')).data.result[0]?.value[1] ===
+        "6",
+    );
     expect((await query('coupler_ready{job="coupler"}')).data.result.map((r) => r.value[1])).toEqual(["1"]);
   }, 40_000);
 

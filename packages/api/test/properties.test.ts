@@ -15,7 +15,14 @@ beforeAll(async () => {
 });
 afterAll(() => api.close());
 
-const MUTATIONS = ["users.create", "progression.enroll", "progression.levelUp", "progression.advance", "progression.sync", "admin.setGuard"];
+const MUTATIONS = [
+  "users.create",
+  "progression.enroll",
+  "progression.levelUp",
+  "progression.advance",
+  "progression.sync",
+  "admin.setGuard",
+];
 const QUERIES = ["progression.get", "progression.validate", "progression.history", "admin.integrity", "admin.guard"];
 
 /** A valid input per procedure; the generator breaks one field of it at a time. */
@@ -56,7 +63,10 @@ function arbitraryInput(path: string) {
 async function get(path: string, input: unknown) {
   const query = input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(input))}`;
   const res = await fetch(`${api.url}/trpc/${path}${query}`, { headers: { authorization: `Bearer ${admin}` } });
-  return { status: res.status, body: (await res.json()) as { error?: { message: string; data: Record<string, unknown> } } };
+  return {
+    status: res.status,
+    body: (await res.json()) as { error?: { message: string; data: Record<string, unknown> } },
+  };
 }
 
 describe("arbitrary JSON to every procedure", () => {
@@ -87,19 +97,32 @@ describe("the same idempotency key sent concurrently", () => {
     const instructor = await api.token("instructor", 2);
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 2, max: 8 }), fc.integer({ min: 1, max: 2_000 }), fc.integer({ min: 0, max: 5 }), async (callers, xp, sessions) => {
-        const [userId = 0] = await createUsers(api.database, 1);
-        await createCoupler(api.database).enroll({ userId: userId, specialization: "PLAYER" });
-        const key = `prop-same-key-${++run}`;
-        const body = JSON.stringify({ userId, specialization: "PLAYER", xpGained: xp, sessionsCompleted: sessions, idempotencyKey: key });
-        const answers = await Promise.all(Array.from({ length: callers }, () => post(api.url, "progression.levelUp", body, instructor)));
-        expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
-        const results = answers.map((a) => (a.body.result as { data: { totalXp: number; replayed: boolean } }).data);
-        expect(results.filter((r) => !r.replayed)).toHaveLength(1);
-        expect(new Set(results.map((r) => r.totalXp))).toEqual(new Set([xp]));
-        expect(await pairRows(api.database, userId)).toMatchObject({ totalXp: xp, completedSessions: sessions });
-        expect((await auditRows(api.database, userId)).filter((r) => r.idempotency_key === key)).toHaveLength(1);
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 8 }),
+        fc.integer({ min: 1, max: 2_000 }),
+        fc.integer({ min: 0, max: 5 }),
+        async (callers, xp, sessions) => {
+          const [userId = 0] = await createUsers(api.database, 1);
+          await createCoupler(api.database).enroll({ userId: userId, specialization: "PLAYER" });
+          const key = `prop-same-key-${++run}`;
+          const body = JSON.stringify({
+            userId,
+            specialization: "PLAYER",
+            xpGained: xp,
+            sessionsCompleted: sessions,
+            idempotencyKey: key,
+          });
+          const answers = await Promise.all(
+            Array.from({ length: callers }, () => post(api.url, "progression.levelUp", body, instructor)),
+          );
+          expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+          const results = answers.map((a) => (a.body.result as { data: { totalXp: number; replayed: boolean } }).data);
+          expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+          expect(new Set(results.map((r) => r.totalXp))).toEqual(new Set([xp]));
+          expect(await pairRows(api.database, userId)).toMatchObject({ totalXp: xp, completedSessions: sessions });
+          expect((await auditRows(api.database, userId)).filter((r) => r.idempotency_key === key)).toHaveLength(1);
+        },
+      ),
       { numRuns: 15 },
     );
   });

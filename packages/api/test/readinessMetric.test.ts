@@ -37,7 +37,8 @@ describe("coupler_ready: readiness as a metric", () => {
     });
     try {
       // The gauge starts at 0; wait for the probe's own verdict before reading it.
-      for (let i = 0; i < 50 && !logged.some((l) => l.includes("readiness probe failed")); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      for (let i = 0; i < 50 && !logged.some((l) => l.includes("readiness probe failed")); i++)
+        await new Promise((resolve) => setTimeout(resolve, 100));
       expect(logged.some((l) => l.includes("readiness probe failed: the database is unreachable"))).toBe(true);
       const { status, text } = await scrapeUntilReady(server.url, 0);
       expect(status).toBe(200);

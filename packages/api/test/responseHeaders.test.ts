@@ -18,7 +18,10 @@ describe("response headers", () => {
     const learner = await enrolledUser(api.database, createCoupler(api.database));
     const res = await fetch(`${api.url}/trpc/progression.levelUp`, {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${await api.token("instructor", INSTRUCTOR_ID)}` },
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${await api.token("instructor", INSTRUCTOR_ID)}`,
+      },
       body: JSON.stringify({ userId: learner, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }),
     });
     expect(res.status).toBe(200);
@@ -26,7 +29,9 @@ describe("response headers", () => {
   });
 
   it("tRPC errors (unauthorized, a batch, malformed JSON) and a body over the limit carry them too", async () => {
-    const unauthorized = await fetch(`${api.url}/trpc/progression.get?input=${encodeURIComponent('{"userId":1,"specialization":"PLAYER"}')}`);
+    const unauthorized = await fetch(
+      `${api.url}/trpc/progression.get?input=${encodeURIComponent('{"userId":1,"specialization":"PLAYER"}')}`,
+    );
     expect(unauthorized.status).toBe(401);
     expectSecurityHeaders(unauthorized);
 
@@ -34,13 +39,20 @@ describe("response headers", () => {
     expect(batch.status).toBe(401);
     expectSecurityHeaders(batch);
 
-    const tooLarge = await fetch(`${api.url}/trpc/progression.levelUp`, { method: "POST", headers: { "content-type": "application/json" }, body: "x".repeat(200_000) });
+    const tooLarge = await fetch(`${api.url}/trpc/progression.levelUp`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "x".repeat(200_000),
+    });
     expect(tooLarge.status).toBe(413);
     expectSecurityHeaders(tooLarge);
 
     const malformed = await fetch(`${api.url}/trpc/progression.levelUp`, {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${await api.token("instructor", INSTRUCTOR_ID)}` },
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${await api.token("instructor", INSTRUCTOR_ID)}`,
+      },
       body: "{not json",
     });
     expect(malformed.status).toBe(400);

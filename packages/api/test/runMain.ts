@@ -28,10 +28,19 @@ export interface RunningMain {
  * The environment main.ts gets besides the test's own: no `.env` (a
  * developer's file must not leak into tests), a free port, no periodic check.
  */
-const BASE_ENV = { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", INTEGRITY_CHECK_INTERVAL_MS: "0", COUPLER_ENV_FILE: "" };
+const BASE_ENV = {
+  HOST: "127.0.0.1",
+  PORT: "0",
+  LOG_LEVEL: "info",
+  INTEGRITY_CHECK_INTERVAL_MS: "0",
+  COUPLER_ENV_FILE: "",
+};
 
 /** Runs main.ts with exactly `env` (plus PATH and BASE_ENV) until it exits; its stdout and stderr. */
-export function runMain(env: Record<string, string>, args: string[] = []): ChildProcessByStdio<null, Readable, Readable> {
+export function runMain(
+  env: Record<string, string>,
+  args: string[] = [],
+): ChildProcessByStdio<null, Readable, Readable> {
   return spawn(process.execPath, ["--conditions=source", "--import", "tsx", MAIN, ...args], {
     cwd: PACKAGE,
     env: { PATH: process.env.PATH ?? "", ...BASE_ENV, ...env },
@@ -41,11 +50,15 @@ export function runMain(env: Record<string, string>, args: string[] = []): Child
 
 /** Runs the token CLI (src/cli/token.ts) like runMain runs main.ts. */
 export function runToken(env: Record<string, string>, args: string[]): ChildProcessByStdio<null, Readable, Readable> {
-  return spawn(process.execPath, ["--conditions=source", "--import", "tsx", fileURLToPath(new URL("../src/cli/token.ts", import.meta.url)), ...args], {
-    cwd: PACKAGE,
-    env: { PATH: process.env.PATH ?? "", COUPLER_ENV_FILE: "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  return spawn(
+    process.execPath,
+    ["--conditions=source", "--import", "tsx", fileURLToPath(new URL("../src/cli/token.ts", import.meta.url)), ...args],
+    {
+      cwd: PACKAGE,
+      env: { PATH: process.env.PATH ?? "", COUPLER_ENV_FILE: "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
 }
 
 /** Starts main.ts and waits for its banner. */

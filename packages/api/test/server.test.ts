@@ -48,12 +48,31 @@ describe("/metrics", () => {
     const learner = await enrolledUser(api.database, createCoupler(api.database));
     const instructor = await api.client("instructor");
     const admin = await api.client("admin");
-    for (let i = 0; i < 5; i++) await instructor.progression.levelUp.mutate({ userId: learner, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 });
-    await expectTRPCError(instructor.progression.levelUp.mutate({ userId: 2_000_000, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 1 }), "NOT_FOUND");
+    for (let i = 0; i < 5; i++)
+      await instructor.progression.levelUp.mutate({
+        userId: learner,
+        specialization: "PLAYER",
+        xpGained: 10,
+        sessionsCompleted: 1,
+      });
+    await expectTRPCError(
+      instructor.progression.levelUp.mutate({
+        userId: 2_000_000,
+        specialization: "PLAYER",
+        xpGained: 1,
+        sessionsCompleted: 1,
+      }),
+      "NOT_FOUND",
+    );
     // One contended call: another session holds the pair's locks until the call is seen waiting.
     await withSession(api.database, async (holder) => {
       await holder.lockPair(learner);
-      const waiting = instructor.progression.levelUp.mutate({ userId: learner, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 });
+      const waiting = instructor.progression.levelUp.mutate({
+        userId: learner,
+        specialization: "PLAYER",
+        xpGained: 10,
+        sessionsCompleted: 1,
+      });
       await waitForLockWaiters(api.database, { blockedBy: holder.pid });
       await holder.query("rollback");
       await waiting;
@@ -61,7 +80,9 @@ describe("/metrics", () => {
     // A desync planted behind the coupler's back shows in the gauge after the next check.
     await admin.admin.setGuard.mutate({ enabled: false });
     const desynced = await enrolledUser(api.database, createCoupler(api.database));
-    await rawTransaction(api.database, [["update user_licenses set current_level = 3, max_achieved_level = 3 where user_id = $1", [desynced]]]);
+    await rawTransaction(api.database, [
+      ["update user_licenses set current_level = 3, max_achieved_level = 3 where user_id = $1", [desynced]],
+    ]);
     await admin.admin.integrity.query();
 
     const text = await metricsText(api.url);
@@ -70,7 +91,9 @@ describe("/metrics", () => {
     expect(sample(text, 'coupler_operation_duration_seconds_count{operation="levelUp"}')).toBe(7);
     expect(sample(text, 'coupler_operation_duration_seconds_sum{operation="levelUp"}')).toBeGreaterThan(0);
     expect(sample(text, 'coupler_lock_wait_seconds_count{operation="levelUp"}')).toBeGreaterThanOrEqual(6);
-    expect(sample(text, 'coupler_lock_contention_total{operation="levelUp",cause="row_lock"}')).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'coupler_lock_contention_total{operation="levelUp",cause="row_lock"}')).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(sample(text, "coupler_deadlocks_total")).toBe(0);
     expect(text).toContain("# TYPE coupler_retries_total counter");
     expect(sample(text, "progress_license_desync_count")).toBe(1);
@@ -85,7 +108,9 @@ describe("/metrics", () => {
   it("refreshes the desync gauge by itself with the periodic integrity check", async () => {
     await using watched = await startTestApi({ integrityIntervalMs: 50 });
     const learner = await enrolledUser(watched.database, createCoupler(watched.database));
-    await rawTransaction(watched.database, [["update specialization_progress set current_level = 2 where student_id = $1", [learner]]]);
+    await rawTransaction(watched.database, [
+      ["update specialization_progress set current_level = 2 where student_id = $1", [learner]],
+    ]);
     const gauge = await until(async () => {
       const value = sample(await metricsText(watched.url), "progress_license_desync_count");
       return value === 1 ? value : undefined;
@@ -99,7 +124,9 @@ describe("resilience", () => {
     const learner = await enrolledUser(api.database, createCoupler(api.database));
     const instructor = await api.client("instructor", INSTRUCTOR_ID, { batch: false });
     // Fill the pool with several idle connections.
-    await Promise.all(Array.from({ length: 4 }, () => instructor.progression.get.query({ userId: learner, specialization: "PLAYER" })));
+    await Promise.all(
+      Array.from({ length: 4 }, () => instructor.progression.get.query({ userId: learner, specialization: "PLAYER" })),
+    );
     const { pool } = api.server.services;
     expect(pool.idleCount).toBeGreaterThan(0);
     const killed = await withSession(api.database, async (session) => {
@@ -112,7 +139,12 @@ describe("resilience", () => {
     expect(killed).toBeGreaterThan(0);
     // The pool drops each dead client when its 'error' event arrives (no listener would crash the process).
     await until(async () => (pool.totalCount === 0 ? true : undefined));
-    const result = await instructor.progression.levelUp.mutate({ userId: learner, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1 });
+    const result = await instructor.progression.levelUp.mutate({
+      userId: learner,
+      specialization: "PLAYER",
+      xpGained: 100,
+      sessionsCompleted: 1,
+    });
     expect(result).toMatchObject({ newLevel: 2 });
     expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
   });
@@ -123,7 +155,12 @@ describe("resilience", () => {
     const instructor = await closing.client("instructor");
     await withSession(api.database, async (holder) => {
       await holder.lockPair(learner);
-      const inFlight = instructor.progression.levelUp.mutate({ userId: learner, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1 });
+      const inFlight = instructor.progression.levelUp.mutate({
+        userId: learner,
+        specialization: "PLAYER",
+        xpGained: 100,
+        sessionsCompleted: 1,
+      });
       await waitForLockWaiters(api.database, { blockedBy: holder.pid });
       const closed = closing.server.close();
       await expect(fetch(`${closing.url}/healthz`)).rejects.toThrow();

@@ -53,7 +53,12 @@ async function levelUpsUntil(stop: Promise<unknown>): Promise<number> {
   void stop.finally(() => (done = true));
   let succeeded = 0;
   while (!done) {
-    await instructor.progression.levelUp.mutate({ userId: learner, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 1 });
+    await instructor.progression.levelUp.mutate({
+      userId: learner,
+      specialization: "PLAYER",
+      xpGained: 1,
+      sessionsCompleted: 1,
+    });
     succeeded++;
   }
   return succeeded;

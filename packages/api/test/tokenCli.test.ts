@@ -20,12 +20,19 @@ async function token(...args: string[]): Promise<{ code: number; stdout: string;
 }
 
 /** The token CLI with `env` instead of AUTH_SECRET. */
-async function tokenWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function tokenWith(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ["--conditions=source", "--import", "tsx", TOKEN_CLI, ...args], {
-      cwd: PACKAGE,
-      env: { PATH: process.env.PATH ?? "", COUPLER_ENV_FILE: "", ...env },
-    });
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ["--conditions=source", "--import", "tsx", TOKEN_CLI, ...args],
+      {
+        cwd: PACKAGE,
+        env: { PATH: process.env.PATH ?? "", COUPLER_ENV_FILE: "", ...env },
+      },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -77,9 +84,19 @@ describe("the token CLI", () => {
   }
 
   it("allows 48h when the API's AUTH_MAX_TOKEN_LIFETIME allows it", async () => {
-    const { code, stdout } = await tokenWith({ AUTH_SECRET: secret, AUTH_MAX_TOKEN_LIFETIME: String(72 * 3600) }, "--sub", "1", "--role", "admin", "--expires", "48h");
+    const { code, stdout } = await tokenWith(
+      { AUTH_SECRET: secret, AUTH_MAX_TOKEN_LIFETIME: String(72 * 3600) },
+      "--sub",
+      "1",
+      "--role",
+      "admin",
+      "--expires",
+      "48h",
+    );
     expect(code).toBe(0);
-    expect(await authenticate(`Bearer ${stdout.trim()}`, secretKey(secret), { maxTokenLifetimeSeconds: 72 * 3600 })).toMatchObject({ ok: true });
+    expect(
+      await authenticate(`Bearer ${stdout.trim()}`, secretKey(secret), { maxTokenLifetimeSeconds: 72 * 3600 }),
+    ).toMatchObject({ ok: true });
   });
 
   it("signs with the development secret of the COUPLER_DATA_DIR it is given, and says so on stderr", async () => {
@@ -88,10 +105,19 @@ describe("the token CLI", () => {
       const dataDir = join(home, "pg");
       // What a `pnpm start` on that data dir left behind.
       const { secret: devSecret, source } = await resolveAuthSecret({ COUPLER_DATA_DIR: dataDir });
-      const { code, stdout, stderr } = await tokenWith({ COUPLER_DATA_DIR: dataDir }, "--sub", "3", "--role", "student");
+      const { code, stdout, stderr } = await tokenWith(
+        { COUPLER_DATA_DIR: dataDir },
+        "--sub",
+        "3",
+        "--role",
+        "student",
+      );
       expect(code).toBe(0);
       expect(stderr).toBe(`token: signed with the development secret in ${source} (AUTH_SECRET unset)\n`);
-      expect(await authenticate(`Bearer ${stdout.trim()}`, secretKey(devSecret))).toMatchObject({ ok: true, principal: { userId: 3 } });
+      expect(await authenticate(`Bearer ${stdout.trim()}`, secretKey(devSecret))).toMatchObject({
+        ok: true,
+        principal: { userId: 3 },
+      });
     } finally {
       await rm(home, { recursive: true, force: true });
     }
@@ -110,8 +136,16 @@ describe("the token CLI", () => {
       const envFile = join(home, "test.env");
       await writeFile(envFile, `COUPLER_DATA_DIR=${relative(root, join(home, "pg"))}\n`);
       // cwd is packages/api, where `pnpm --filter @coupler/api token` runs (regression: "no development secret at .coupler-data/auth-secret").
-      const { code, stdout, stderr } = await tokenWith({ COUPLER_ENV_FILE: envFile }, "--sub", "3", "--role", "student");
-      expect(stderr).toBe(`token: signed with the development secret in ${join(home, "auth-secret")} (AUTH_SECRET unset)\n`);
+      const { code, stdout, stderr } = await tokenWith(
+        { COUPLER_ENV_FILE: envFile },
+        "--sub",
+        "3",
+        "--role",
+        "student",
+      );
+      expect(stderr).toBe(
+        `token: signed with the development secret in ${join(home, "auth-secret")} (AUTH_SECRET unset)\n`,
+      );
       expect(code).toBe(0);
       expect(await authenticate(`Bearer ${stdout.trim()}`, secretKey(devSecret))).toMatchObject({ ok: true });
     } finally {
@@ -124,7 +158,13 @@ describe("the token CLI", () => {
   it("refuses to invent a secret no server knows: a data dir without one is one line and exit 2", async () => {
     const home = await mkdtemp(join(tmpdir(), "coupler-token-"));
     try {
-      const { code, stdout, stderr } = await tokenWith({ COUPLER_DATA_DIR: join(home, "pg") }, "--sub", "3", "--role", "student");
+      const { code, stdout, stderr } = await tokenWith(
+        { COUPLER_DATA_DIR: join(home, "pg") },
+        "--sub",
+        "3",
+        "--role",
+        "student",
+      );
       expect(code).toBe(2);
       expect(stdout).toBe("");
       expect(stderr.trim().split("\n")).toHaveLength(1);
@@ -135,14 +175,20 @@ describe("the token CLI", () => {
     }
   });
 
-  for (const args of [["--bogus"], ["--sub", "x", "--role", "admin"], ["--sub", "1", "--role", "root"], ["--sub", "1", "--role", "admin", "--expires", "soon"]]) {
+  for (const args of [
+    ["--bogus"],
+    ["--sub", "x", "--role", "admin"],
+    ["--sub", "1", "--role", "root"],
+    ["--sub", "1", "--role", "admin", "--expires", "soon"],
+  ]) {
     it(`refuses ${args.join(" ")} with one line on stderr, nothing on stdout, and exit code 2`, async () => {
       const { code, stdout, stderr } = await token(...args);
       expect(code).toBe(2);
       expect(stdout).toBe("");
       expect(stderr.trim().split("\n")).toHaveLength(1);
       expect(stderr).toMatch(/^token: /);
-      if (args[0] === "--bogus") expect(stderr).toContain("(pnpm --silent --filter @coupler/api token --help for usage)");
+      if (args[0] === "--bogus")
+        expect(stderr).toContain("(pnpm --silent --filter @coupler/api token --help for usage)");
     });
   }
 });

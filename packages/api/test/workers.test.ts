@@ -24,7 +24,12 @@ describe("the API executable with API_WORKERS=2", () => {
 
     const main = await startMain({ DATABASE_URL: database.url, AUTH_SECRET: secret, API_WORKERS: "2" });
     try {
-      const workerPids = () => new Set(logLines(main.output).filter((l) => l.msg === "coupler API listening").map((l) => Number(l.pid)));
+      const workerPids = () =>
+        new Set(
+          logLines(main.output)
+            .filter((l) => l.msg === "coupler API listening")
+            .map((l) => Number(l.pid)),
+        );
       await waitFor(() => workerPids().size === 2); // the workers' log lines may trail the banner
       expect(workerPids().has(main.child.pid ?? -1)).toBe(false);
 
@@ -37,7 +42,8 @@ describe("the API executable with API_WORKERS=2", () => {
         });
         expect(response.status).toBe(200);
       }
-      const served = () => logLines(main.output).filter((l) => l.msg === "request" && l.path === "/trpc/progression.levelUp");
+      const served = () =>
+        logLines(main.output).filter((l) => l.msg === "request" && l.path === "/trpc/progression.levelUp");
       await waitFor(() => served().length === CALLS);
       expect(new Set(served().map((l) => l.pid)).size).toBe(2);
 
@@ -45,20 +51,28 @@ describe("the API executable with API_WORKERS=2", () => {
       for (let i = 0; i < 2; i++) {
         const metrics = await (await fetch(`${main.url}/metrics`, { headers: { connection: "close" } })).text();
         expect(sampleSum(metrics, "coupler_operations_total", 'operation="levelUp"')).toBe(CALLS);
-        expect(sampleSum(metrics, "http_request_duration_seconds_count", 'procedure="progression.levelUp"')).toBe(CALLS);
+        expect(sampleSum(metrics, "http_request_duration_seconds_count", 'procedure="progression.levelUp"')).toBe(
+          CALLS,
+        );
       }
 
       // A worker that dies unexpectedly is replaced.
       const [victim] = workerPids();
       process.kill(victim ?? -1, "SIGKILL");
-      await waitFor(() => logLines(main.output).some((l) => l.msg === "API worker died unexpectedly; starting another" && l.worker === victim));
+      await waitFor(() =>
+        logLines(main.output).some(
+          (l) => l.msg === "API worker died unexpectedly; starting another" && l.worker === victim,
+        ),
+      );
       await waitFor(() => workerPids().size === 3);
       expect((await fetch(`${main.url}/healthz`)).status).toBe(200);
 
       main.child.kill("SIGTERM");
       expect(await main.exited).toEqual({ code: 0, signal: null });
       for (const pid of workerPids()) expect(isRunning(pid)).toBe(false);
-      expect(logLines(main.output).filter((l) => l.msg === "API worker died unexpectedly; starting another")).toHaveLength(1);
+      expect(
+        logLines(main.output).filter((l) => l.msg === "API worker died unexpectedly; starting another"),
+      ).toHaveLength(1);
     } finally {
       main.child.kill("SIGKILL");
     }

@@ -29,7 +29,11 @@ const METRICS_TOKEN = "workers-metrics-token-0123456789";
  * answers the scrape while the other is killed or stopped. `false`: a fresh
  * connection, closed after the answer, as a scraper that does not keep alive.
  */
-function get(agent: Agent | false, url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; ms: number }> {
+function get(
+  agent: Agent | false,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; ms: number }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     request(url, { agent, headers: agent ? headers : { ...headers, connection: "close" } }, (res) => {
@@ -44,12 +48,20 @@ function get(agent: Agent | false, url: string, headers: Record<string, string> 
 
 /** The pids of the workers that have listened so far (a replacement included), in order. */
 function workerPids(main: RunningMain): number[] {
-  return [...new Set(logLines(main.output).filter((l) => l.msg === "coupler API listening").map((l) => Number(l.pid)))];
+  return [
+    ...new Set(
+      logLines(main.output)
+        .filter((l) => l.msg === "coupler API listening")
+        .map((l) => Number(l.pid)),
+    ),
+  ];
 }
 
 /** How many level-ups worker `pid` has answered, from its request log lines. */
 function levelUpsServedBy(main: RunningMain, pid: number): number {
-  return logLines(main.output).filter((l) => l.msg === "request" && l.path === "/trpc/progression.levelUp" && Number(l.pid) === pid).length;
+  return logLines(main.output).filter(
+    (l) => l.msg === "request" && l.path === "/trpc/progression.levelUp" && Number(l.pid) === pid,
+  ).length;
 }
 
 /** Starts main.ts with two workers and `env`, and makes CALLS level-ups, each on a new connection so that both workers answer some. */
@@ -70,7 +82,11 @@ async function startWorkersWithCalls(database: TestDatabase, env: Record<string,
     expect(response.status).toBe(200);
   }
   const pids = workerPids(main);
-  await waitFor(() => pids.every((pid) => levelUpsServedBy(main, pid) > 0) && pids.reduce((n, pid) => n + levelUpsServedBy(main, pid), 0) === CALLS);
+  await waitFor(
+    () =>
+      pids.every((pid) => levelUpsServedBy(main, pid) > 0) &&
+      pids.reduce((n, pid) => n + levelUpsServedBy(main, pid), 0) === CALLS,
+  );
   return main;
 }
 
@@ -84,7 +100,12 @@ describe("/metrics on the main port of the API executable with API_WORKERS=2 whe
     const before = logLines(main.output).length;
     expect((await get(agent, `${main.url}/healthz`)).status).toBe(200);
     let line: Record<string, unknown> | undefined;
-    await waitFor(() => (line = logLines(main.output).slice(before).find((l) => l.msg === "request" && l.path === "/healthz")) !== undefined);
+    await waitFor(
+      () =>
+        (line = logLines(main.output)
+          .slice(before)
+          .find((l) => l.msg === "request" && l.path === "/healthz")) !== undefined,
+    );
     const pinned = Number(line?.pid);
     const other = workerPids(main).find((pid) => pid !== pinned);
     if (other === undefined) throw new Error("no second worker");
@@ -114,7 +135,9 @@ describe("/metrics on the main port of the API executable with API_WORKERS=2 whe
       const scrape = await get(agent, `${main.url}/metrics`);
       expect(scrape.status).toBe(200);
       expect(scrape.ms).toBeLessThan(SCRAPE_DEADLINE_MS);
-      expect(sampleSum(scrape.body, "coupler_operations_total", 'operation="levelUp"')).toBe(levelUpsServedBy(main, pinned));
+      expect(sampleSum(scrape.body, "coupler_operations_total", 'operation="levelUp"')).toBe(
+        levelUpsServedBy(main, pinned),
+      );
       expect(levelUpsServedBy(main, pinned)).toBeLessThan(CALLS);
       expect(gauge(scrape.body, "coupler_metrics_workers_missing")).toBe(1);
     } finally {
@@ -133,19 +156,27 @@ describe("/metrics on the main port of the API executable with API_WORKERS=2 whe
     const { pinned, other } = await pinnedWorker();
     process.kill(other, "SIGKILL");
     // The primary has seen the exit and forked a replacement, which is not listening yet.
-    await waitFor(() => logLines(main.output).some((l) => l.msg === "API worker died unexpectedly; starting another" && l.worker === other));
+    await waitFor(() =>
+      logLines(main.output).some(
+        (l) => l.msg === "API worker died unexpectedly; starting another" && l.worker === other,
+      ),
+    );
 
     const scrape = await get(agent, `${main.url}/metrics`);
     expect(scrape.status).toBe(200);
     expect(scrape.ms).toBeLessThan(SCRAPE_DEADLINE_MS);
-    expect(sampleSum(scrape.body, "coupler_operations_total", 'operation="levelUp"')).toBe(levelUpsServedBy(main, pinned));
+    expect(sampleSum(scrape.body, "coupler_operations_total", 'operation="levelUp"')).toBe(
+      levelUpsServedBy(main, pinned),
+    );
     expect(gauge(scrape.body, "coupler_metrics_workers_missing")).toBe(1);
 
     // Once the replacement listens it answers too (with its own, fresh counters).
     await waitFor(() => workerPids(main).length === 3, 20_000);
     const healed = await get(agent, `${main.url}/metrics`);
     expect(gauge(healed.body, "coupler_metrics_workers_missing")).toBe(0);
-    expect(sampleSum(healed.body, "coupler_operations_total", 'operation="levelUp"')).toBe(levelUpsServedBy(main, pinned));
+    expect(sampleSum(healed.body, "coupler_operations_total", 'operation="levelUp"')).toBe(
+      levelUpsServedBy(main, pinned),
+    );
   }, 40_000);
 });
 
@@ -201,7 +232,12 @@ describe("/metrics at METRICS_PORT of the API executable with API_WORKERS=2, ser
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
     const { port } = taken.address() as AddressInfo;
     try {
-      const child = runMain({ DATABASE_URL: database.url, AUTH_SECRET: randomBytes(32).toString("hex"), API_WORKERS: "2", METRICS_PORT: String(port) });
+      const child = runMain({
+        DATABASE_URL: database.url,
+        AUTH_SECRET: randomBytes(32).toString("hex"),
+        API_WORKERS: "2",
+        METRICS_PORT: String(port),
+      });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -243,7 +279,11 @@ describe("/metrics at METRICS_PORT of the API executable with API_WORKERS=2, ser
     const [killed, survivor] = workerPids(main);
     if (killed === undefined || survivor === undefined) throw new Error("two workers expected");
     process.kill(killed, "SIGKILL");
-    await waitFor(() => logLines(main.output).some((l) => l.msg === "API worker died unexpectedly; starting another" && l.worker === killed));
+    await waitFor(() =>
+      logLines(main.output).some(
+        (l) => l.msg === "API worker died unexpectedly; starting another" && l.worker === killed,
+      ),
+    );
     for (const body of await scrapes()) {
       expect(sampleSum(body, "coupler_operations_total", 'operation="levelUp"')).toBe(levelUpsServedBy(main, survivor));
       expect(gauge(body, "coupler_metrics_workers_missing")).toBe(1);
@@ -251,6 +291,8 @@ describe("/metrics at METRICS_PORT of the API executable with API_WORKERS=2, ser
     await waitFor(() => workerPids(main).length === 3, 20_000);
     const healed = await get(false, main.metricsUrl, auth);
     expect(gauge(healed.body, "coupler_metrics_workers_missing")).toBe(0);
-    expect(sampleSum(healed.body, "coupler_operations_total", 'operation="levelUp"')).toBe(levelUpsServedBy(main, survivor));
+    expect(sampleSum(healed.body, "coupler_operations_total", 'operation="levelUp"')).toBe(
+      levelUpsServedBy(main, survivor),
+    );
   }, 40_000);
 });

@@ -37,7 +37,8 @@ export const SUMMARY_TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)"
  */
 export function readConfig() {
   const target = env("TARGET", "coupler");
-  if (target !== "coupler" && target !== "legacy" && target !== "baseline") throw new Error(`TARGET must be coupler, legacy or baseline, got ${target}`);
+  if (target !== "coupler" && target !== "legacy" && target !== "baseline")
+    throw new Error(`TARGET must be coupler, legacy or baseline, got ${target}`);
   const baseUrls = env("BASE_URLS", "http://127.0.0.1:3000")
     .split(",")
     .map((u) => u.trim().replace(/\/+$/, ""))

@@ -21,7 +21,9 @@ export interface ApiProcess {
 export function builtApiMain(): string {
   let dir = dirname(fileURLToPath(import.meta.resolve("@coupler/api/main")));
   while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
-  const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { exports: Record<string, { default: string }> };
+  const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+    exports: Record<string, { default: string }>;
+  };
   const entry = join(dir, manifest.exports["./main"]?.default ?? "dist/main.js");
   if (!existsSync(entry)) throw new Error(`the API is not built (${entry} is missing): run pnpm build`);
   return entry;
@@ -55,14 +57,17 @@ export async function startApiProcess(options: {
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
     const gone = new Promise((resolve) => child.once("exit", resolve));
-    const signal = (name: NodeJS.Signals) => (options.detached && child.pid ? process.kill(-child.pid, name) : child.kill(name));
+    const signal = (name: NodeJS.Signals) =>
+      options.detached && child.pid ? process.kill(-child.pid, name) : child.kill(name);
     signal("SIGTERM");
     const timer = setTimeout(() => signal("SIGKILL"), 15_000);
     await gone;
     clearTimeout(timer);
   };
   const url = `http://127.0.0.1:${port}`;
-  const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`the API exited with ${code} before it was ready`))));
+  const exited = new Promise<never>((_, reject) =>
+    child.once("exit", (code) => reject(new Error(`the API exited with ${code} before it was ready`))),
+  );
   exited.catch(() => {});
   try {
     await Promise.race([waitReady(url, 60_000), exited]);
@@ -77,7 +82,10 @@ export async function startApiProcess(options: {
 async function waitReady(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

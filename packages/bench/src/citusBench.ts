@@ -9,7 +9,8 @@ import { findPostmaster } from "./cpu/processCpu.ts";
 export async function startBenchCluster(): Promise<{ url: string; stop(): Promise<void> }> {
   const { citusAvailability, startCitusCluster } = await import("@coupler/testing");
   const availability = citusAvailability();
-  if (!availability.available) throw new Error(`--citus without DATABASE_URL needs the citus extension installed: ${availability.reason}`);
+  if (!availability.available)
+    throw new Error(`--citus without DATABASE_URL needs the citus extension installed: ${availability.reason}`);
   const cluster = await startCitusCluster({ workers: 2, durable: true });
   try {
     const database = await cluster.createDatabase("coupler_bench");
@@ -41,7 +42,10 @@ export async function citusNodes(url: string): Promise<{ workers: string[]; post
     url,
     "select nodename as host, nodeport as port from pg_dist_node where noderole = 'primary' and groupid <> 0 and isactive order by nodeid",
   );
-  const nodeUrls = [url, ...rows.map((r) => Object.assign(new URL(url), { hostname: r.host, port: String(r.port) }).toString())];
+  const nodeUrls = [
+    url,
+    ...rows.map((r) => Object.assign(new URL(url), { hostname: r.host, port: String(r.port) }).toString()),
+  ];
   const pids: number[] = [];
   for (const nodeUrl of nodeUrls) {
     // The connection stays open while its backend's parent is read (a closed one's backend is gone).

@@ -45,7 +45,9 @@ try {
     process.stderr.write(`${error.message}\n`);
     code = error.exitCode;
   } else {
-    process.stderr.write(`pnpm bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `pnpm bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     code = 1;
   }
 }

@@ -22,7 +22,9 @@ afterAll(async () => {
 
 describe("findExecutable", () => {
   it("on Windows finds k6 as k6.EXE through PATHEXT, searching ';'-separated PATH in order", () => {
-    expect(findExecutable("k6", undefined, `${empty};${bin}`, { platform: "win32", pathExt: ".COM;.EXE;.BAT;.CMD" })).toBe(join(bin, "k6.EXE"));
+    expect(
+      findExecutable("k6", undefined, `${empty};${bin}`, { platform: "win32", pathExt: ".COM;.EXE;.BAT;.CMD" }),
+    ).toBe(join(bin, "k6.EXE"));
   });
 
   it("on Windows uses cmd.exe's default PATHEXT when none is set", () => {
@@ -30,7 +32,9 @@ describe("findExecutable", () => {
   });
 
   it("on Windows tries a name that already carries an extension as it is", () => {
-    expect(findExecutable("tool.cmd", undefined, bin, { platform: "win32", pathExt: ".cmd" })).toBe(join(bin, "tool.cmd"));
+    expect(findExecutable("tool.cmd", undefined, bin, { platform: "win32", pathExt: ".cmd" })).toBe(
+      join(bin, "tool.cmd"),
+    );
   });
 
   it("on Windows does not find k6 when PATHEXT lacks the extension it is installed with", () => {
@@ -38,7 +42,9 @@ describe("findExecutable", () => {
   });
 
   it("elsewhere looks for the bare name on ':'-separated PATH and ignores PATHEXT", () => {
-    expect(findExecutable("k6", undefined, `${empty}:${bin}`, { platform: "linux", pathExt: ".EXE" })).toBe(join(bin, "k6"));
+    expect(findExecutable("k6", undefined, `${empty}:${bin}`, { platform: "linux", pathExt: ".EXE" })).toBe(
+      join(bin, "k6"),
+    );
     expect(findExecutable("tool", undefined, bin, { platform: "linux", pathExt: ".cmd" })).toBeUndefined();
   });
 

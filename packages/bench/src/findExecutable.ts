@@ -16,7 +16,12 @@ const WINDOWS_DEFAULT_PATHEXT = ".COM;.EXE;.BAT;.CMD";
  * On Windows each PATH directory is tried with every PATHEXT extension, as
  * cmd.exe does, since the file on disk is `k6.exe`, never `k6`.
  */
-export function findExecutable(name: string, explicit: string | undefined, searchPath: string, options: LookupOptions = {}): string | undefined {
+export function findExecutable(
+  name: string,
+  explicit: string | undefined,
+  searchPath: string,
+  options: LookupOptions = {},
+): string | undefined {
   if (explicit !== undefined) return isExecutable(explicit) ? explicit : undefined;
   const windows = (options.platform ?? process.platform) === "win32";
   const names = windows ? windowsNames(name, options.pathExt ?? WINDOWS_DEFAULT_PATHEXT) : [name];

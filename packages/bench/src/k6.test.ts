@@ -7,7 +7,14 @@ import { k6ChildEnv, k6Version } from "./k6.ts";
 
 describe("k6UserEnv", () => {
   it("keeps every K6_* variable except the bench's own K6_BIN, and nothing else", () => {
-    const env = k6UserEnv({ K6_OUT: "json=out.json", K6_WEB_DASHBOARD: "true", K6_BIN: "/opt/k6", AUTH_SECRET: "s", DATABASE_URL: "postgres://x", k6_out: "lower" });
+    const env = k6UserEnv({
+      K6_OUT: "json=out.json",
+      K6_WEB_DASHBOARD: "true",
+      K6_BIN: "/opt/k6",
+      AUTH_SECRET: "s",
+      DATABASE_URL: "postgres://x",
+      k6_out: "lower",
+    });
     expect(env).toEqual({ K6_OUT: "json=out.json", K6_WEB_DASHBOARD: "true" });
   });
 });
@@ -29,7 +36,12 @@ describe("spawning k6", () => {
       const fake = join(dir, "k6");
       await writeFile(fake, '#!/bin/sh\necho "out=$K6_OUT secret=$AUTH_SECRET"\n');
       await chmod(fake, 0o755);
-      const env = parseBenchEnv({ PATH: "/bin", HOME: "/tmp", K6_OUT: "json=/tmp/k6-out.json", AUTH_SECRET: "not-for-k6" });
+      const env = parseBenchEnv({
+        PATH: "/bin",
+        HOME: "/tmp",
+        K6_OUT: "json=/tmp/k6-out.json",
+        AUTH_SECRET: "not-for-k6",
+      });
       expect(await k6Version(fake, env)).toBe("out=json=/tmp/k6-out.json secret=");
     } finally {
       await rm(dir, { recursive: true, force: true });

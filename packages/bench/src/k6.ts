@@ -66,7 +66,13 @@ export function k6ChildEnv(base: K6BaseEnv, scenario: Record<string, string> = {
   return { PATH: base.PATH, HOME: base.HOME, ...base.K6_USER, ...scenario };
 }
 
-function run(command: string, args: string[], env: Record<string, string>, logFile: string | undefined, onStart?: (pid: number) => void) {
+function run(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  logFile: string | undefined,
+  onStart?: (pid: number) => void,
+) {
   return new Promise<{ code: number; stdout: string }>((resolve, reject) => {
     const child = spawn(command, args, {
       env,

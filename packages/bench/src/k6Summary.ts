@@ -22,7 +22,9 @@ export class K6SummaryError extends Error {
 export function parseK6Summary(json: unknown): K6Summary {
   const parsed = summarySchema.safeParse(json);
   if (!parsed.success) {
-    throw new K6SummaryError(`not a k6 summary: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    throw new K6SummaryError(
+      `not a k6 summary: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   }
   return parsed.data;
 }

@@ -12,7 +12,8 @@ export interface LatencyStats {
 export function latencyStats(samples: number[]): LatencyStats {
   if (samples.length === 0) return { count: 0, avg: 0, p50: 0, p95: 0, p99: 0, max: 0 };
   const sorted = Float64Array.from(samples).sort();
-  const rank = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
+  const rank = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
   let sum = 0;
   for (const v of sorted) sum += v;
   return {

@@ -35,16 +35,20 @@ export interface LockStats {
 
 /** The lock figures of `operation` between two scrapes. */
 export function lockStats(before: Sample[], after: Sample[], operation: string): LockStats {
-  const delta = (name: string, where: Record<string, string> = {}) => sumOf(after, name, where) - sumOf(before, name, where);
+  const delta = (name: string, where: Record<string, string> = {}) =>
+    sumOf(after, name, where) - sumOf(before, name, where);
   const op = { operation };
   const waits = delta("coupler_lock_wait_seconds_count", op);
   const contended = delta("coupler_lock_contention_total", op);
   // An API from before the cause label (a --before-api build) counts contended calls without saying why.
-  const labelled = contended === 0 || after.some((s) => s.name === "coupler_lock_contention_total" && s.labels.cause !== undefined);
-  const share = (cause: string) => (labelled ? (waits > 0 ? delta("coupler_lock_contention_total", { operation, cause }) / waits : 0) : undefined);
+  const labelled =
+    contended === 0 || after.some((s) => s.name === "coupler_lock_contention_total" && s.labels.cause !== undefined);
+  const share = (cause: string) =>
+    labelled ? (waits > 0 ? delta("coupler_lock_contention_total", { operation, cause }) / waits : 0) : undefined;
   const errorsByCode: Record<string, number> = {};
   for (const s of after) {
-    if (s.name !== "coupler_operations_total" || s.labels.operation !== operation || s.labels.outcome !== "error") continue;
+    if (s.name !== "coupler_operations_total" || s.labels.operation !== operation || s.labels.outcome !== "error")
+      continue;
     const code = s.labels.code ?? "unknown";
     errorsByCode[code] ??= delta("coupler_operations_total", { operation, outcome: "error", code });
   }
@@ -66,7 +70,10 @@ export function lockStats(before: Sample[], after: Sample[], operation: string):
 /** The upper bound of the bucket where the q-quantile of the run's observations falls. */
 function histogramQuantile(before: Sample[], after: Sample[], name: string, operation: string, q: number): number {
   const buckets = new Map<number, number>();
-  for (const [samples, sign] of [[after, 1], [before, -1]] as const) {
+  for (const [samples, sign] of [
+    [after, 1],
+    [before, -1],
+  ] as const) {
     for (const s of samples) {
       if (s.name !== `${name}_bucket` || s.labels.operation !== operation || s.labels.le === undefined) continue;
       const le = s.labels.le === "+Inf" ? Infinity : Number(s.labels.le);

@@ -9,7 +9,9 @@ const exec = promisify(execFile);
 /** The machine and the versions a report's numbers came from. */
 export async function machineInfo(pool: pg.Pool, k6Version: string, pgbench: string | undefined): Promise<MachineInfo> {
   const { rows } = await pool.query<{ version: string }>("select version()");
-  const pgbenchVersion = pgbench ? (await exec(pgbench, ["--version"]).catch(() => ({ stdout: "" }))).stdout.trim() : "";
+  const pgbenchVersion = pgbench
+    ? (await exec(pgbench, ["--version"]).catch(() => ({ stdout: "" }))).stdout.trim()
+    : "";
   return {
     hostname: hostname(),
     os: `${type()} ${release()}`,

@@ -16,7 +16,17 @@ describe("parseBenchArgs", () => {
 
   it("uses the smoke plan with --quick and lets other flags override it", () => {
     expect(plan(["--quick"])).toEqual(QUICK_PLAN);
-    const p = plan(["--quick", "--levels", "100,10,100", "--duration", "1m", "--scenarios", "level-up,ceiling", "--api-processes", "2"]);
+    const p = plan([
+      "--quick",
+      "--levels",
+      "100,10,100",
+      "--duration",
+      "1m",
+      "--scenarios",
+      "level-up,ceiling",
+      "--api-processes",
+      "2",
+    ]);
     expect(p.quick).toBe(true);
     expect(p.levels).toEqual([10, 100]);
     expect(p.durationSeconds).toBe(60);
@@ -44,7 +54,9 @@ describe("parseBenchArgs", () => {
 
   it("says in --help what each option's default is, as '(default …)', and states the full run's real values", () => {
     // An option's text runs from its "  --" line to the next one (continuation lines included).
-    const options = USAGE.split("\n  -").filter((text) => text.startsWith("-") && !text.startsWith("-quick") && !text.startsWith("h, --help"));
+    const options = USAGE.split("\n  -").filter(
+      (text) => text.startsWith("-") && !text.startsWith("-quick") && !text.startsWith("h, --help"),
+    );
     expect(options.length).toBeGreaterThan(10);
     for (const text of options) expect(text, text).toMatch(/\(default[ :]/);
     expect(USAGE).toContain(`(default ${FULL_PLAN.durationSeconds})`);
@@ -117,14 +129,37 @@ describe("plannedRuns", () => {
       "hot-spot-coupler-200-workers-2",
       "hot-spot-coupler-200-workers-2-spread",
     ]);
-    expect(hotSpotVariant(FULL_PLAN, "combining-off")).toEqual({ name: "combining-off", learners: 5, apiEnv: { COUPLER_WRITE_COMBINING: "off" }, before: false });
-    expect(hotSpotVariant(FULL_PLAN, "workers-2-spread")).toEqual({ name: "workers-2-spread", learners: 2000, apiEnv: { API_WORKERS: "2" }, before: false });
+    expect(hotSpotVariant(FULL_PLAN, "combining-off")).toEqual({
+      name: "combining-off",
+      learners: 5,
+      apiEnv: { COUPLER_WRITE_COMBINING: "off" },
+      before: false,
+    });
+    expect(hotSpotVariant(FULL_PLAN, "workers-2-spread")).toEqual({
+      name: "workers-2-spread",
+      learners: 2000,
+      apiEnv: { API_WORKERS: "2" },
+      before: false,
+    });
   });
 
   it("adds the before build's hot spot, hot and spread, with --before-api, and drops the variants with --hot-spot-variants none", () => {
-    const parsed = parseBenchArgs(["--scenarios", "hot-spot", "--targets", "coupler", "--hot-spot-variants", "none", "--before-api", "/tmp/base/main.js"]);
+    const parsed = parseBenchArgs([
+      "--scenarios",
+      "hot-spot",
+      "--targets",
+      "coupler",
+      "--hot-spot-variants",
+      "none",
+      "--before-api",
+      "/tmp/base/main.js",
+    ]);
     if (parsed.help) throw new Error("unexpected help");
-    expect(plannedRuns(parsed.plan).map((r) => r.id)).toEqual(["hot-spot-coupler-200", "hot-spot-coupler-200-before", "hot-spot-coupler-200-before-spread"]);
+    expect(plannedRuns(parsed.plan).map((r) => r.id)).toEqual([
+      "hot-spot-coupler-200",
+      "hot-spot-coupler-200-before",
+      "hot-spot-coupler-200-before-spread",
+    ]);
     expect(parsed.plan.beforeApi).toBe("/tmp/base/main.js");
     expect(() => parseBenchArgs(["--hot-spot-variants", "before"])).toThrow(UsageError);
   });
@@ -136,7 +171,14 @@ describe("plannedRuns", () => {
 
   it("runs the fixed-rate and one-at-a-time pairs, API and minimal baseline, in the full run, and adds the fixed rate with --rate", () => {
     const full = plannedRuns(FULL_PLAN).map((r) => r.id);
-    expect(full).toEqual(expect.arrayContaining(["level-up-rate-coupler-300", "level-up-rate-baseline-300", "single-coupler-1", "single-baseline-1"]));
+    expect(full).toEqual(
+      expect.arrayContaining([
+        "level-up-rate-coupler-300",
+        "level-up-rate-baseline-300",
+        "single-coupler-1",
+        "single-baseline-1",
+      ]),
+    );
     const p = plan(["--rate", "300", "--scenarios", "saturation"]);
     expect(p.rate).toBe(300);
     expect(plannedRuns(p).map((r) => r.id)).toEqual([

@@ -1,5 +1,14 @@
 import { parseArgs } from "node:util";
-import { FULL_PLAN, HOT_SPOT_VARIANTS, QUICK_PLAN, SCENARIOS, TARGETS, type BenchPlan, type ScenarioName, type Target } from "./plan.ts";
+import {
+  FULL_PLAN,
+  HOT_SPOT_VARIANTS,
+  QUICK_PLAN,
+  SCENARIOS,
+  TARGETS,
+  type BenchPlan,
+  type ScenarioName,
+  type Target,
+} from "./plan.ts";
 
 /** Exit code for a bad command line: 2, like every other executable here (and the shells' usage errors). */
 export const USAGE_EXIT_CODE = 2;
@@ -87,20 +96,34 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
     }));
   } catch (error) {
     // One line (parseArgs's messages are), then where the usage is.
-    throw new UsageError(`pnpm bench: ${error instanceof Error ? error.message : String(error)} (pnpm bench --help for usage)`, { cause: error });
+    throw new UsageError(
+      `pnpm bench: ${error instanceof Error ? error.message : String(error)} (pnpm bench --help for usage)`,
+      { cause: error },
+    );
   }
   if (values.help) return { help: true };
   const base = values.quick ? QUICK_PLAN : FULL_PLAN;
   const scenarios =
-    values.scenarios === undefined ? base.scenarios : oneOf(list(values.scenarios, "--scenarios").map((s) => SCENARIO_ALIASES[s] ?? s), SCENARIOS, "--scenarios");
+    values.scenarios === undefined
+      ? base.scenarios
+      : oneOf(
+          list(values.scenarios, "--scenarios").map((s) => SCENARIO_ALIASES[s] ?? s),
+          SCENARIOS,
+          "--scenarios",
+        );
   const plan: BenchPlan = {
     ...base,
-    levels: values.levels === undefined ? base.levels : list(values.levels, "--levels").map((v) => count(v, "--levels", 1, 10_000)),
+    levels:
+      values.levels === undefined
+        ? base.levels
+        : list(values.levels, "--levels").map((v) => count(v, "--levels", 1, 10_000)),
     durationSeconds: values.duration === undefined ? base.durationSeconds : seconds(values.duration, "--duration", 1),
     rampUpSeconds: values["ramp-up"] === undefined ? base.rampUpSeconds : seconds(values["ramp-up"], "--ramp-up", 0),
     // --rate asks for the fixed-rate scenario on top of the others.
-    scenarios: values.rate === undefined || scenarios.includes("level-up-rate") ? scenarios : [...scenarios, "level-up-rate"],
-    targets: values.targets === undefined ? base.targets : oneOf(list(values.targets, "--targets"), TARGETS, "--targets"),
+    scenarios:
+      values.rate === undefined || scenarios.includes("level-up-rate") ? scenarios : [...scenarios, "level-up-rate"],
+    targets:
+      values.targets === undefined ? base.targets : oneOf(list(values.targets, "--targets"), TARGETS, "--targets"),
     apiProcesses: option(values["api-processes"], "--api-processes", base.apiProcesses, 1, 16),
     poolSize: option(values["pool-size"], "--pool-size", base.poolSize, 1, 500),
     learners: option(values.learners, "--learners", base.learners, 1, 1_000_000),
@@ -115,7 +138,11 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
           ? base.hotSpot.variants
           : values["hot-spot-variants"] === "none"
             ? []
-            : oneOf(list(values["hot-spot-variants"], "--hot-spot-variants"), HOT_SPOT_VARIANTS.filter((v) => !v.startsWith("before")), "--hot-spot-variants"),
+            : oneOf(
+                list(values["hot-spot-variants"], "--hot-spot-variants"),
+                HOT_SPOT_VARIANTS.filter((v) => !v.startsWith("before")),
+                "--hot-spot-variants",
+              ),
     },
     outDir: values.out ?? base.outDir,
     fastDb: values["fast-db"] ?? base.fastDb,
@@ -128,13 +155,18 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
     throw new UsageError(`--hot-spot-learners (${plan.hotSpot.learners}) cannot exceed --learners (${plan.learners})`);
   }
   if (plan.hotSpot.spreadLearners > plan.learners) {
-    throw new UsageError(`--hot-spot-spread (${plan.hotSpot.spreadLearners}) cannot exceed --learners (${plan.learners})`);
+    throw new UsageError(
+      `--hot-spot-spread (${plan.hotSpot.spreadLearners}) cannot exceed --learners (${plan.learners})`,
+    );
   }
   return { help: false, plan: { ...plan, levels: [...new Set(plan.levels)].sort((a, b) => a - b) } };
 }
 
 function list(raw: string, flag: string): string[] {
-  const items = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const items = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   if (items.length === 0) throw new UsageError(`${flag} needs at least one value`);
   return items;
 }

@@ -1,6 +1,15 @@
 /** What one `pnpm bench` run measures; built from the command line by `parseBenchArgs`. */
 
-export const SCENARIOS = ["level-up", "sync", "validate", "hot-spot", "saturation", "single", "level-up-rate", "ceiling"] as const;
+export const SCENARIOS = [
+  "level-up",
+  "sync",
+  "validate",
+  "hot-spot",
+  "saturation",
+  "single",
+  "level-up-rate",
+  "ceiling",
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export const TARGETS = ["coupler", "legacy"] as const;
@@ -70,7 +79,14 @@ export interface BenchPlan {
  * `workers-2-spread` (API_WORKERS=2), and, with `beforeApi`, `before` and
  * `before-spread` (that build, hot and spread).
  */
-export const HOT_SPOT_VARIANTS = ["combining-off", "spread", "workers-2", "workers-2-spread", "before", "before-spread"] as const;
+export const HOT_SPOT_VARIANTS = [
+  "combining-off",
+  "spread",
+  "workers-2",
+  "workers-2-spread",
+  "before",
+  "before-spread",
+] as const;
 export type HotSpotVariantName = (typeof HOT_SPOT_VARIANTS)[number];
 
 /** How a hot-spot variant differs from the default run. */
@@ -172,15 +188,23 @@ export function plannedRuns(plan: BenchPlan): PlannedRun[] {
       const variants = [...plan.hotSpot.variants.filter((v) => !v.startsWith("before"))];
       if (plan.beforeApi) variants.push("before", "before-spread");
       for (const variant of variants) {
-        runs.push({ id: `hot-spot-coupler-${plan.hotSpot.vus}-${variant}`, scenario: "hot-spot", target: "coupler", vus: plan.hotSpot.vus, variant });
+        runs.push({
+          id: `hot-spot-coupler-${plan.hotSpot.vus}-${variant}`,
+          scenario: "hot-spot",
+          target: "coupler",
+          vus: plan.hotSpot.vus,
+          variant,
+        });
       }
     }
   }
   // The minimal server beside the API: throughput at saturation, and one call at a time, compared in the same run.
-  if (plan.scenarios.includes("saturation")) for (const t of [...plan.targets, "baseline"] as const) add("saturation", t, plan.saturationVus);
+  if (plan.scenarios.includes("saturation"))
+    for (const t of [...plan.targets, "baseline"] as const) add("saturation", t, plan.saturationVus);
   if (plan.scenarios.includes("single")) for (const t of ["coupler", "baseline"] as const) add("single", t, 1);
   // At a fixed rate "vus" is the rate; the API (coupler) and the baseline always both run, to be compared.
-  if (plan.scenarios.includes("level-up-rate")) for (const t of ["coupler", "baseline"] as const) add("level-up-rate", t, plan.rate);
+  if (plan.scenarios.includes("level-up-rate"))
+    for (const t of ["coupler", "baseline"] as const) add("level-up-rate", t, plan.rate);
   if (plan.scenarios.includes("ceiling")) {
     add("ceiling", "raw-pg", plan.saturationVus);
     add("ceiling", "pgbench", plan.saturationVus);

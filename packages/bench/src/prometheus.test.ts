@@ -37,8 +37,33 @@ describe("parsePrometheus", () => {
 
 describe("lockStats", () => {
   it("takes the run's share of contended calls and its lock waits from the difference of two scrapes", () => {
-    const before = parsePrometheus(exposition(100, 0.05, [["0.001", 90], ["0.005", 100], ["+Inf", 100]], 5, 0));
-    const after = parsePrometheus(exposition(300, 0.45, [["0.001", 150], ["0.005", 280], ["0.01", 295], ["+Inf", 300]], 45, 3));
+    const before = parsePrometheus(
+      exposition(
+        100,
+        0.05,
+        [
+          ["0.001", 90],
+          ["0.005", 100],
+          ["+Inf", 100],
+        ],
+        5,
+        0,
+      ),
+    );
+    const after = parsePrometheus(
+      exposition(
+        300,
+        0.45,
+        [
+          ["0.001", 150],
+          ["0.005", 280],
+          ["0.01", 295],
+          ["+Inf", 300],
+        ],
+        45,
+        3,
+      ),
+    );
     const stats = lockStats(before, after, "levelUp");
     expect(stats.operations).toBe(200);
     expect(stats.contended).toBe(40);
@@ -66,11 +91,20 @@ coupler_lock_contention_total{operation="levelUp",cause="queue"} ${queued}
   it("leaves the causes unknown for an API that counts contended calls without a cause label", () => {
     const before = parsePrometheus(exposition(100, 0.05, [], 5, 0));
     const after = parsePrometheus(exposition(300, 0.45, [], 45, 0));
-    expect(lockStats(before, after, "levelUp")).toMatchObject({ contentionShare: 0.2, rowLockShare: undefined, queueShare: undefined });
+    expect(lockStats(before, after, "levelUp")).toMatchObject({
+      contentionShare: 0.2,
+      rowLockShare: undefined,
+      queueShare: undefined,
+    });
   });
 
   it("reports zeros for an operation the API never saw", () => {
     const samples = parsePrometheus(exposition(1, 0, [], 0, 0));
-    expect(lockStats(samples, samples, "validate")).toMatchObject({ operations: 0, contentionShare: 0, lockWaitAvgMs: 0, lockWaitP95Ms: 0 });
+    expect(lockStats(samples, samples, "validate")).toMatchObject({
+      operations: 0,
+      contentionShare: 0,
+      lockWaitAvgMs: 0,
+      lockWaitP95Ms: 0,
+    });
   });
 });

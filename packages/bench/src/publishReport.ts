@@ -31,7 +31,8 @@ export async function publishReport(
   compareDirs: string[] = [],
   citus?: { dir: string; singleDir?: string | undefined },
 ): Promise<string> {
-  const read = async (dir: string) => withCurrentNames(JSON.parse(await readFile(join(dir, "summary.json"), "utf8")) as BenchResults);
+  const read = async (dir: string) =>
+    withCurrentNames(JSON.parse(await readFile(join(dir, "summary.json"), "utf8")) as BenchResults);
   const results = await read(resultsDir);
   const chartDir = join(repo, "docs", "benchmarks");
   await mkdir(chartDir, { recursive: true });
@@ -41,7 +42,8 @@ export async function publishReport(
   const target = join(repo, "BENCHMARKS.md");
   const sections = [renderReport(results, linked)];
   if (compareDirs.length > 0) sections.push(renderNodeComparison(await Promise.all(compareDirs.map(read))));
-  if (citus) sections.push(renderCitusSection(await read(citus.dir), citus.singleDir ? await read(citus.singleDir) : undefined));
+  if (citus)
+    sections.push(renderCitusSection(await read(citus.dir), citus.singleDir ? await read(citus.singleDir) : undefined));
   const notes = await readFile(join(repo, NOTES), "utf8").catch(() => undefined);
   if (notes) sections.push(notes);
   await writeFile(target, sections.map((s) => s.trimEnd()).join("\n\n") + "\n");
@@ -61,6 +63,15 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     );
     process.exit(64);
   }
-  const citus = values.citus ? { dir: resolve(values.citus), singleDir: values["citus-single"] ? resolve(values["citus-single"]) : undefined } : undefined;
-  process.stdout.write(`${await publishReport(resolve(dir), REPO, compare.map((d) => resolve(d)), citus)}\n`);
+  const citus = values.citus
+    ? { dir: resolve(values.citus), singleDir: values["citus-single"] ? resolve(values["citus-single"]) : undefined }
+    : undefined;
+  process.stdout.write(
+    `${await publishReport(
+      resolve(dir),
+      REPO,
+      compare.map((d) => resolve(d)),
+      citus,
+    )}\n`,
+  );
 }

@@ -85,6 +85,11 @@ export function withCurrentNames(results: BenchResults): BenchResults {
   return {
     ...results,
     plan: { ...results.plan, scenarios: results.plan.scenarios.map(rename) },
-    runs: results.runs.map((run) => ({ ...run, id: run.id.replace(/^validation-/, "validate-"), scenario: rename(run.scenario), operation: rename(run.operation) })),
+    runs: results.runs.map((run) => ({
+      ...run,
+      id: run.id.replace(/^validation-/, "validate-"),
+      scenario: rename(run.scenario),
+      operation: rename(run.operation),
+    })),
   };
 }

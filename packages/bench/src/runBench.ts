@@ -4,7 +4,17 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { signToken } from "@coupler/api";
-import { ProgressLicenseCoupler, createDatabase, createLogger, createUser, distributeOnCitus, migrate, repairDesyncs, runIntegrityAudit, setGuard } from "@coupler/core";
+import {
+  ProgressLicenseCoupler,
+  createDatabase,
+  createLogger,
+  createUser,
+  distributeOnCitus,
+  migrate,
+  repairDesyncs,
+  runIntegrityAudit,
+  setGuard,
+} from "@coupler/core";
 import { adminQuery, startEmbeddedPostgres, withDatabase, type RunningPostgres } from "@coupler/embedded";
 import { startMinimalServerProcess } from "./baseline/startMinimalServerProcess.ts";
 import { runPgbench, runRawPgCeiling } from "./ceiling/runCeiling.ts";
@@ -45,17 +55,22 @@ const SCRIPTS = {
  * k6 run against the coupler and the legacy path with /metrics scraped and the
  * integrity audited around it, and the raw-pg and pgbench ceilings.
  */
-export async function runBench(plan: BenchPlan, tools: {
+export async function runBench(
+  plan: BenchPlan,
+  tools: {
     k6: string;
     pgbench: string | undefined;
     outDir: string;
     /** The CLI's parsed environment, and its whole environment for the processes it starts. */
     env: BenchEnv;
     inherited: Record<string, string | undefined>;
-  },): Promise<BenchResults> {
+  },
+): Promise<BenchResults> {
   const startedAt = new Date();
   const runs = plannedRuns(plan);
-  const targets = [...new Set(runs.flatMap((r) => (r.target === "coupler" || r.target === "legacy" ? [r.target] : [])))];
+  const targets = [
+    ...new Set(runs.flatMap((r) => (r.target === "coupler" || r.target === "legacy" ? [r.target] : []))),
+  ];
   const progress = new Progress(runs.length + targets.length, estimateSeconds(plan));
   await mkdir(join(tools.outDir, "k6"), { recursive: true });
   const { env, inherited } = tools;
@@ -69,7 +84,10 @@ export async function runBench(plan: BenchPlan, tools: {
       databaseUrl = cluster.url;
     } else if (!databaseUrl) {
       progress.info(`starting embedded PostgreSQL${plan.fastDb ? " (fsync off)" : ""}`);
-      const server: RunningPostgres = await startEmbeddedPostgres({ fast: plan.fastDb, settings: { shared_buffers: "256MB" } });
+      const server: RunningPostgres = await startEmbeddedPostgres({
+        fast: plan.fastDb,
+        settings: { shared_buffers: "256MB" },
+      });
       cleanup.push(() => server.stop());
       await adminQuery(server.url, "CREATE DATABASE coupler_bench");
       databaseUrl = withDatabase(server.url, "coupler_bench");
@@ -79,7 +97,11 @@ export async function runBench(plan: BenchPlan, tools: {
     const database = createDatabase({ connectionString: databaseUrl, max: 4, applicationName: "coupler-bench" });
     cleanup.push(() => database.close());
     // Enrolling and repairs between runs are the bench's own bookkeeping: only failures belong in its output.
-    const coupler = new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger: createLogger("bench", "warn") });
+    const coupler = new ProgressLicenseCoupler({
+      pool: database.pool,
+      db: database.db,
+      logger: createLogger("bench", "warn"),
+    });
 
     progress.info(`seeding ${plan.learners} learners for each path`);
     const learners: Record<"coupler" | "legacy", LearnerRange> = {
@@ -87,32 +109,57 @@ export async function runBench(plan: BenchPlan, tools: {
       legacy: await seedLearners(database.pool, plan.learners, "legacy"),
     };
     const authSecret = randomBytes(32).toString("hex");
-    const instructor = await createUser(database.pool, { name: "Bench instructor", email: `instructor-${Date.now()}@bench.test` });
+    const instructor = await createUser(database.pool, {
+      name: "Bench instructor",
+      email: `instructor-${Date.now()}@bench.test`,
+    });
     const admin = await createUser(database.pool, { name: "Bench admin", email: `admin-${Date.now()}@bench.test` });
     const tokens = {
       INSTRUCTOR_TOKEN: await signToken({ sub: instructor.id, role: "instructor" }, authSecret, { expiresIn: "12h" }),
       ADMIN_TOKEN: await signToken({ sub: admin.id, role: "admin" }, authSecret, { expiresIn: "12h" }),
     };
 
-    const serverNode = { binary: plan.node ?? process.execPath, version: await nodeVersion(plan.node ?? process.execPath) };
+    const serverNode = {
+      binary: plan.node ?? process.execPath,
+      version: await nodeVersion(plan.node ?? process.execPath),
+    };
     progress.info(`starting ${plan.apiProcesses} API process(es) in bench mode (Node ${serverNode.version})`);
-    const apiOptions = { databaseUrl, authSecret, poolSize: plan.poolSize, lockTimeoutMs: LOCK_TIMEOUT_MS, baseEnv: inherited, node: plan.node };
+    const apiOptions = {
+      databaseUrl,
+      authSecret,
+      poolSize: plan.poolSize,
+      lockTimeoutMs: LOCK_TIMEOUT_MS,
+      baseEnv: inherited,
+      node: plan.node,
+    };
     const api = await startApiProcesses(plan.apiProcesses, apiOptions);
     cleanup.push(() => api.stop());
     let baseline: { url: string; pid: number } | undefined;
     if (runs.some((r) => r.target === "baseline")) {
       progress.info("starting the minimal baseline server");
-      const server = await startMinimalServerProcess({ node: serverNode.binary, databaseUrl, poolSize: plan.poolSize, lockTimeoutMs: LOCK_TIMEOUT_MS, baseEnv: inherited });
+      const server = await startMinimalServerProcess({
+        node: serverNode.binary,
+        databaseUrl,
+        poolSize: plan.poolSize,
+        lockTimeoutMs: LOCK_TIMEOUT_MS,
+        baseEnv: inherited,
+      });
       cleanup.push(() => server.stop());
       baseline = server;
     }
     const ticksPerSecond = await clockTicksPerSecond();
-    const postmaster = await findPostmaster((text) => database.pool.query<{ pid: number }>(text)).catch(() => undefined);
+    const postmaster = await findPostmaster((text) => database.pool.query<{ pid: number }>(text)).catch(
+      () => undefined,
+    );
     // On Citus "postgres" is every node: the coordinator's postmaster tree plus each worker's.
     const citus = plan.citus ? await citusNodes(databaseUrl) : undefined;
     const postgresCpu: CpuSources = citus
-      ? citus.postmasterPids.length === citus.workers.length + 1 ? { postgres: { trees: citus.postmasterPids } } : {}
-      : postmaster === undefined ? {} : { postgres: { tree: postmaster } };
+      ? citus.postmasterPids.length === citus.workers.length + 1
+        ? { postgres: { trees: citus.postmasterPids } }
+        : {}
+      : postmaster === undefined
+        ? {}
+        : { postgres: { tree: postmaster } };
 
     const machine = await machineInfo(database.pool, await k6Version(tools.k6, env), tools.pgbench);
     const audit = async (repair: boolean): Promise<IntegrityCounts> => {
@@ -120,7 +167,9 @@ export async function runBench(plan: BenchPlan, tools: {
       let repaired = 0;
       // A legacy run leaves desyncs; repair them so the next run, and the guard, start clean.
       if (repair && report.desynced.count + report.missingLicense.count + report.missingProgress.count > 0) {
-        repaired = (await repairDesyncs(coupler, database.pool, "progress", { actor: "bench-repair" })).filter((r) => r.changed).length;
+        repaired = (await repairDesyncs(coupler, database.pool, "progress", { actor: "bench-repair" })).filter(
+          (r) => r.changed,
+        ).length;
       }
       return {
         desynced: report.desynced.count,
@@ -174,7 +223,18 @@ export async function runBench(plan: BenchPlan, tools: {
       await setGuard(database.pool, target === "coupler", "bench");
       const file = (ext: string) => join(tools.outDir, "k6", `warm-up-${target}.${ext}`);
       await progress
-        .run(`warm-up ${target} (not counted)`, WARM_UP_SECONDS, runK6(tools.k6, scriptFor("saturation"), env, k6Env(target, 10, false, 0, WARM_UP_SECONDS), file("json"), file("log")))
+        .run(
+          `warm-up ${target} (not counted)`,
+          WARM_UP_SECONDS,
+          runK6(
+            tools.k6,
+            scriptFor("saturation"),
+            env,
+            k6Env(target, 10, false, 0, WARM_UP_SECONDS),
+            file("json"),
+            file("log"),
+          ),
+        )
         .catch((error: unknown) => progress.info(`    warm-up ${target} failed: ${String(error)}`));
       await audit(target === "legacy");
     }
@@ -183,15 +243,29 @@ export async function runBench(plan: BenchPlan, tools: {
      * A hot-spot variant that needs an API of its own (other settings, or the
      * "before" build): one process, started and warmed up for this run only.
      */
-    const variantApi = async (run: PlannedRun): Promise<{ own: ApiProcesses | undefined; hotLearners: number } | undefined> => {
+    const variantApi = async (
+      run: PlannedRun,
+    ): Promise<{ own: ApiProcesses | undefined; hotLearners: number } | undefined> => {
       if (!run.variant) return undefined;
       const variant = hotSpotVariant(plan, run.variant);
-      if (Object.keys(variant.apiEnv).length === 0 && !variant.before) return { own: undefined, hotLearners: variant.learners };
-      const own = await startApiProcesses(1, { ...apiOptions, extraEnv: variant.apiEnv, entry: variant.before ? plan.beforeApi : undefined });
+      if (Object.keys(variant.apiEnv).length === 0 && !variant.before)
+        return { own: undefined, hotLearners: variant.learners };
+      const own = await startApiProcesses(1, {
+        ...apiOptions,
+        extraEnv: variant.apiEnv,
+        entry: variant.before ? plan.beforeApi : undefined,
+      });
       const file = (ext: string) => join(tools.outDir, "k6", `warm-up-${run.id}.${ext}`);
-      const warmUp = k6Env("coupler", 10, false, 0, WARM_UP_SECONDS, "saturation", { urls: own.urls, hotLearners: variant.learners });
+      const warmUp = k6Env("coupler", 10, false, 0, WARM_UP_SECONDS, "saturation", {
+        urls: own.urls,
+        hotLearners: variant.learners,
+      });
       await progress
-        .run(`warm-up ${run.id} (not counted)`, WARM_UP_SECONDS, runK6(tools.k6, scriptFor("saturation"), env, warmUp, file("json"), file("log")))
+        .run(
+          `warm-up ${run.id} (not counted)`,
+          WARM_UP_SECONDS,
+          runK6(tools.k6, scriptFor("saturation"), env, warmUp, file("json"), file("log")),
+        )
         .catch((error: unknown) => progress.info(`    warm-up ${run.id} failed: ${String(error)}`));
       return { own, hotLearners: variant.learners };
     };
@@ -225,14 +299,29 @@ export async function runBench(plan: BenchPlan, tools: {
                 else end = snapshot;
               }),
             );
-            if (start && end) result.cpu = cpuUsage(await start, await end, result.ceiling.latency.count + result.ceiling.errors, ticksPerSecond);
+            if (start && end)
+              result.cpu = cpuUsage(
+                await start,
+                await end,
+                result.ceiling.latency.count + result.ceiling.errors,
+                ticksPerSecond,
+              );
           } else if (tools.pgbench) {
             const workDir = join(tools.outDir, "pgbench");
             await mkdir(workDir, { recursive: true });
             const sources: CpuSources = { loadGenerator: { reapedChildren: true }, ...postgresCpu };
             const start = await cpuSnapshot(sources);
-            result.ceiling = await progress.run(label, plan.durationSeconds, runPgbench(tools.pgbench, { ...options, workDir }));
-            result.cpu = cpuUsage(start, await cpuSnapshot(sources), result.ceiling.latency.count + result.ceiling.errors, ticksPerSecond);
+            result.ceiling = await progress.run(
+              label,
+              plan.durationSeconds,
+              runPgbench(tools.pgbench, { ...options, workDir }),
+            );
+            result.cpu = cpuUsage(
+              start,
+              await cpuSnapshot(sources),
+              result.ceiling.latency.count + result.ceiling.errors,
+              ticksPerSecond,
+            );
           } else {
             result.skipped = "pgbench not found (PGBENCH_BIN or PATH)";
             progress.info(`skipping ${label}: ${result.skipped}`);
@@ -244,28 +333,53 @@ export async function runBench(plan: BenchPlan, tools: {
           const variant = await variantApi(run);
           if (variant?.own) variants.push(variant.own);
           const ownApi = variant?.own;
-          const scenarioEnv = k6Env(run.target, run.vus, run.scenario === "hot-spot", plan.rampUpSeconds, plan.durationSeconds, run.scenario, variant && {
-            urls: ownApi?.urls ?? api.urls,
-            hotLearners: variant.hotLearners,
-          });
+          const scenarioEnv = k6Env(
+            run.target,
+            run.vus,
+            run.scenario === "hot-spot",
+            plan.rampUpSeconds,
+            plan.durationSeconds,
+            run.scenario,
+            variant && {
+              urls: ownApi?.urls ?? api.urls,
+              hotLearners: variant.hotLearners,
+            },
+          );
           const runUrls = ownApi?.urls ?? api.urls;
           const before = await scrapeMetrics(runUrls);
           const sampler = sampleLockWaits(database.pool);
-          const serverPids = run.target === "baseline" && baseline ? [baseline.pid] : oneProcess(run.scenario) ? api.pids.slice(0, 1) : api.pids;
+          const serverPids =
+            run.target === "baseline" && baseline
+              ? [baseline.pid]
+              : oneProcess(run.scenario)
+                ? api.pids.slice(0, 1)
+                : api.pids;
           // An API of its own is counted as a process tree: with API_WORKERS=2 its workers are its children.
           const server = ownApi?.pids[0] !== undefined ? { tree: ownApi.pids[0] } : { pids: serverPids };
           let window: ReturnType<typeof cpuWindow> | undefined;
           const k6 = await progress.run(
             label,
             plan.rampUpSeconds + plan.durationSeconds,
-            runK6(tools.k6, scriptFor(run.scenario), env, scenarioEnv, join(tools.outDir, "k6", `${run.id}.json`), join(tools.outDir, "k6", `${run.id}.log`), (pid) => {
-              // From 1 s into the steady phase to its end (k6's own start-up only shifts the window later).
-              window = cpuWindow((plan.rampUpSeconds + 1) * 1000, (plan.rampUpSeconds + plan.durationSeconds) * 1000, {
-                loadGenerator: { pids: [pid] },
-                server,
-                ...postgresCpu,
-              });
-            }),
+            runK6(
+              tools.k6,
+              scriptFor(run.scenario),
+              env,
+              scenarioEnv,
+              join(tools.outDir, "k6", `${run.id}.json`),
+              join(tools.outDir, "k6", `${run.id}.log`),
+              (pid) => {
+                // From 1 s into the steady phase to its end (k6's own start-up only shifts the window later).
+                window = cpuWindow(
+                  (plan.rampUpSeconds + 1) * 1000,
+                  (plan.rampUpSeconds + plan.durationSeconds) * 1000,
+                  {
+                    loadGenerator: { pids: [pid] },
+                    server,
+                    ...postgresCpu,
+                  },
+                );
+              },
+            ),
           );
           result.pgLockWaits = await sampler.stop();
           const after = await scrapeMetrics(runUrls);
@@ -273,9 +387,15 @@ export async function runBench(plan: BenchPlan, tools: {
           const measured = await window;
           if (measured) {
             const wallSeconds = (measured.end.atMs - measured.start.atMs) / 1000;
-            result.cpu = cpuUsage(measured.start, measured.end, Math.round(result.k6.throughput * wallSeconds), ticksPerSecond);
+            result.cpu = cpuUsage(
+              measured.start,
+              measured.end,
+              Math.round(result.k6.throughput * wallSeconds),
+              ticksPerSecond,
+            );
           }
-          if (run.scenario === "level-up-rate") result.droppedIterations = k6.summary.metrics["dropped_iterations"]?.values["count"] ?? 0;
+          if (run.scenario === "level-up-rate")
+            result.droppedIterations = k6.summary.metrics["dropped_iterations"]?.values["count"] ?? 0;
           if (run.target === "coupler" && operation !== "validate") result.lock = lockStats(before, after, operation);
           result.integrity = await audit(run.target === "legacy");
         }
@@ -321,7 +441,9 @@ function scriptFor(scenario: PlannedRun["scenario"]): string {
 
 async function nodeVersion(node: string): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(node, ["--version"], (error, stdout) => (error ? reject(new Error(`${node} --version failed: ${error.message}`)) : resolve(stdout.trim()))),
+    execFile(node, ["--version"], (error, stdout) =>
+      error ? reject(new Error(`${node} --version failed: ${error.message}`)) : resolve(stdout.trim()),
+    ),
   );
 }
 
@@ -332,7 +454,9 @@ function describe(run: RunResult): string {
   const errors = run.k6?.failed ?? run.ceiling?.errors ?? 0;
   const desync = run.integrity ? `, desynced ${run.integrity.desynced}` : "";
   const c = run.cpu?.perCallMs;
-  const cpu = c ? `; CPU/call ms: server ${c.server?.toFixed(2) ?? "—"}, pg ${c.postgres?.toFixed(2) ?? "—"}, load ${c.loadGenerator?.toFixed(2) ?? "—"}, cores busy ${run.cpu?.coresBusy?.toFixed(2) ?? "—"}` : "";
+  const cpu = c
+    ? `; CPU/call ms: server ${c.server?.toFixed(2) ?? "—"}, pg ${c.postgres?.toFixed(2) ?? "—"}, load ${c.loadGenerator?.toFixed(2) ?? "—"}, cores busy ${run.cpu?.coresBusy?.toFixed(2) ?? "—"}`
+    : "";
   return `avg ${l.avg.toFixed(2)} ms, p95 ${l.p95.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, ${tput.toFixed(0)}/s, errors ${errors}${desync}${cpu}`;
 }
 

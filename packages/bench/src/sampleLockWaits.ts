@@ -21,7 +21,9 @@ export function sampleLockWaits(pool: pg.Pool, intervalMs = 250): { stop(): Prom
   const loop = (async () => {
     while (!stopped) {
       const { rows } = await pool
-        .query<{ n: number }>("select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()")
+        .query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()",
+        )
         .catch(() => ({ rows: [] as { n: number }[] }));
       const n = rows[0]?.n;
       if (n !== undefined) counts.push(n);

@@ -13,7 +13,12 @@ export interface LearnerRange {
  * learners takes about a second, where enrolling them one call at a time
  * would take minutes.
  */
-export async function seedLearners(pool: pg.Pool, count: number, label: string, specialization = "PLAYER"): Promise<LearnerRange> {
+export async function seedLearners(
+  pool: pg.Pool,
+  count: number,
+  label: string,
+  specialization = "PLAYER",
+): Promise<LearnerRange> {
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
@@ -28,7 +33,8 @@ export async function seedLearners(pool: pg.Pool, count: number, label: string, 
     );
     const range = rows[0] && { first: Number(rows[0].first), last: Number(rows[0].last) };
     // Identity values of one INSERT in one session come out consecutive; the k6 scripts rely on it.
-    if (!range || range.last - range.first + 1 !== count) throw new Error(`seeded learner ids are not contiguous: ${JSON.stringify(range)}`);
+    if (!range || range.last - range.first + 1 !== count)
+      throw new Error(`seeded learner ids are not contiguous: ${JSON.stringify(range)}`);
     await client.query(
       `INSERT INTO specialization_progress (student_id, specialization_id) SELECT id, $3 FROM users WHERE id BETWEEN $1 AND $2`,
       [range.first, range.last, specialization],

@@ -44,7 +44,9 @@ export async function startApiProcesses(
     INTEGRITY_CHECK_INTERVAL_MS: "0",
     ...options.extraEnv,
   };
-  const started = await Promise.allSettled(Array.from({ length: count }, () => startApiProcess({ env, node: options.node, entry: options.entry })));
+  const started = await Promise.allSettled(
+    Array.from({ length: count }, () => startApiProcess({ env, node: options.node, entry: options.entry })),
+  );
   const running = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const stop = async () => {
     await Promise.all(running.map((p) => p.stop()));

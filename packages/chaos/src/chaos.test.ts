@@ -27,7 +27,13 @@ describe("the CI-sized chaos round", () => {
       rounds: 2,
       modes: ["coupler", "legacy"],
       // The rarer kinds at a few percent, so each fires in a round of 600 calls whatever the timing.
-      faults: { ...DEFAULT_FAULT_RATES, killBeforeBegin: 0.03, killMidTransaction: 0.03, killBeforeCommit: 0.03, killDuringCommit: 0.05 },
+      faults: {
+        ...DEFAULT_FAULT_RATES,
+        killBeforeBegin: 0.03,
+        killMidTransaction: 0.03,
+        killBeforeCommit: 0.03,
+        killDuringCommit: 0.05,
+      },
       restart: true,
       snapshotIntervalMs: 250,
     });
@@ -44,7 +50,15 @@ describe("the CI-sized chaos round", () => {
 
   it("actually injected every kind of coupler fault, including a restart", () => {
     const faults = result.modes.find((m) => m.mode === "coupler")?.faults;
-    for (const kind of ["killBackend", "killBeforeBegin", "failMidTransaction", "killDuringCommit", "statementTimeout", "clientAbort", "restart"] as const) {
+    for (const kind of [
+      "killBackend",
+      "killBeforeBegin",
+      "failMidTransaction",
+      "killDuringCommit",
+      "statementTimeout",
+      "clientAbort",
+      "restart",
+    ] as const) {
       expect(faults?.[kind], kind).toBeGreaterThan(0);
     }
   });
@@ -72,7 +86,10 @@ describe("the checker under forced interleavings", () => {
   async function raceBehindLock(userId: number, calls: (() => Promise<unknown>)[], waiters = calls.length) {
     return withSession(database, async (holder) => {
       await holder.query("begin");
-      await holder.query("update specialization_progress set updated_at = updated_at where student_id = $1 and specialization_id = 'PLAYER'", [userId]);
+      await holder.query(
+        "update specialization_progress set updated_at = updated_at where student_id = $1 and specialization_id = 'PLAYER'",
+        [userId],
+      );
       const running = calls.map((call) => call());
       await waitForLockWaiters(holder, waiters);
       await holder.query("commit");
@@ -80,7 +97,11 @@ describe("the checker under forced interleavings", () => {
     });
   }
 
-  function acked(history: History, op: Omit<OpRecord, "id" | "status" | "attempts" | "errors" | "indeterminate">, totalXp: number) {
+  function acked(
+    history: History,
+    op: Omit<OpRecord, "id" | "status" | "attempts" | "errors" | "indeterminate">,
+    totalXp: number,
+  ) {
     const record = history.add(op);
     record.attempts = 1;
     history.ack(record, { totalXp });
@@ -107,7 +128,9 @@ describe("the checker under forced interleavings", () => {
     const xp = violations.find((v) => v.invariant === "XP_ACKNOWLEDGED");
     expect(xp).toMatchObject({ userId, specialization: "PLAYER" });
     expect(xp?.detail).toMatch(/acknowledged level-ups sum to 190/);
-    expect(violations.some((v) => v.invariant === "EXACTLY_ONCE" && v.operations.some((o) => o.includes("forced-lost-a")))).toBe(true);
+    expect(
+      violations.some((v) => v.invariant === "EXACTLY_ONCE" && v.operations.some((o) => o.includes("forced-lost-a"))),
+    ).toBe(true);
   });
 
   it("counts a legacy desync when the license transaction fails, and the checker names the pair", async () => {
@@ -134,8 +157,22 @@ describe("the checker under forced interleavings", () => {
     const [a, b] = (await raceBehindLock(
       userId,
       [
-        () => coupler.levelUp({ userId, specialization: "PLAYER", xpGained: 120, sessionsCompleted: 1, idempotencyKey: "forced-coupler-a" }),
-        () => coupler.levelUp({ userId, specialization: "PLAYER", xpGained: 70, sessionsCompleted: 1, idempotencyKey: "forced-coupler-b" }),
+        () =>
+          coupler.levelUp({
+            userId,
+            specialization: "PLAYER",
+            xpGained: 120,
+            sessionsCompleted: 1,
+            idempotencyKey: "forced-coupler-a",
+          }),
+        () =>
+          coupler.levelUp({
+            userId,
+            specialization: "PLAYER",
+            xpGained: 70,
+            sessionsCompleted: 1,
+            idempotencyKey: "forced-coupler-b",
+          }),
       ],
       coupler.combining ? 1 : 2,
     )) as [{ totalXp: number }, { totalXp: number }];

@@ -71,7 +71,13 @@ export function checkCoupler(snapshot: DbSnapshot, ops: readonly OpRecord[], opt
   for (const [id, pair] of snapshot.pairs) {
     const pairOps = opsByPair.get(id) ?? [];
     const report = (invariant: Invariant, detail: string, involved: OpRecord[] = []) =>
-      violations.push({ invariant, userId: pair.userId, specialization: pair.specialization, detail, operations: involved.map(describeOp) });
+      violations.push({
+        invariant,
+        userId: pair.userId,
+        specialization: pair.specialization,
+        detail,
+        operations: involved.map(describeOp),
+      });
     checkPairShape(pair, report);
     checkAudit(pair, report);
 
@@ -80,7 +86,8 @@ export function checkCoupler(snapshot: DbSnapshot, ops: readonly OpRecord[], opt
     let runningXp = 0;
     for (const row of pair.audit) {
       if (row.outcome === "applied") runningXp += row.xpDelta;
-      if (row.idempotencyKey && row.outcome === "applied") auditByKey.set(row.idempotencyKey, { row, totalXpAfter: runningXp });
+      if (row.idempotencyKey && row.outcome === "applied")
+        auditByKey.set(row.idempotencyKey, { row, totalXpAfter: runningXp });
     }
     for (const op of levelUps) {
       const key = op.key ?? "";
@@ -90,11 +97,19 @@ export function checkCoupler(snapshot: DbSnapshot, ops: readonly OpRecord[], opt
         if (!logged) report("EXACTLY_ONCE", `acknowledged level-up ${key} has no applied audit row`, [op]);
         if (!stored) report("EXACTLY_ONCE", `acknowledged level-up ${key} has no idempotency_keys row`, [op]);
         if (logged && op.result?.totalXp !== logged.totalXpAfter) {
-          report("ACK_MATCHES_LOG", `client saw totalXp ${op.result?.totalXp}, the log puts it at ${logged.totalXpAfter}`, [op]);
+          report(
+            "ACK_MATCHES_LOG",
+            `client saw totalXp ${op.result?.totalXp}, the log puts it at ${logged.totalXpAfter}`,
+            [op],
+          );
         }
       }
       if (logged && stored && stored.totalXp !== logged.totalXpAfter) {
-        report("ACK_MATCHES_LOG", `idempotency_keys stored totalXp ${stored.totalXp}, the log puts it at ${logged.totalXpAfter}`, [op]);
+        report(
+          "ACK_MATCHES_LOG",
+          `idempotency_keys stored totalXp ${stored.totalXp}, the log puts it at ${logged.totalXpAfter}`,
+          [op],
+        );
       }
       if (logged && op.status === "failed") report("NO_PHANTOM_WRITE", `refused level-up ${key} was applied`, [op]);
     }
@@ -152,7 +167,8 @@ function checkPairShape(pair: PairSnapshot, report: Report): void {
     ["progress", progress?.level],
     ["license", license?.level],
   ] as const) {
-    if (level !== undefined && (level < 1 || level > pair.maxLevel)) report("LEVEL_IN_RANGE", `${name} level ${level} outside 1..${pair.maxLevel}`);
+    if (level !== undefined && (level < 1 || level > pair.maxLevel))
+      report("LEVEL_IN_RANGE", `${name} level ${level} outside 1..${pair.maxLevel}`);
   }
   if (license && (license.maxAchieved < license.level || license.maxAchieved > pair.maxLevel)) {
     report("LEVEL_IN_RANGE", `max_achieved_level ${license.maxAchieved} outside ${license.level}..${pair.maxLevel}`);
@@ -169,7 +185,10 @@ function checkAudit(pair: PairSnapshot, report: Report): void {
     const xp = applied.reduce((sum, r) => sum + r.xpDelta, 0);
     const sessions = applied.reduce((sum, r) => sum + r.sessionsDelta, 0);
     if (xp !== pair.progress.totalXp || sessions !== pair.progress.sessions) {
-      report("AUDIT_XP", `audit deltas sum to ${xp} XP / ${sessions} sessions, progress holds ${pair.progress.totalXp} / ${pair.progress.sessions}`);
+      report(
+        "AUDIT_XP",
+        `audit deltas sum to ${xp} XP / ${sessions} sessions, progress holds ${pair.progress.totalXp} / ${pair.progress.sessions}`,
+      );
     }
   }
   // Rows of one pair are written under its row locks, so id order is commit order.
@@ -181,10 +200,16 @@ function checkAudit(pair: PairSnapshot, report: Report): void {
       continue;
     }
     if (row.fromLevel !== level) {
-      report("AUDIT_CHAIN", `audit row ${row.id} (${row.operation}) starts at level ${row.fromLevel}, the previous row ended at ${level}`);
+      report(
+        "AUDIT_CHAIN",
+        `audit row ${row.id} (${row.operation}) starts at level ${row.fromLevel}, the previous row ended at ${level}`,
+      );
     }
     if (row.outcome === "noop" && row.toLevel !== row.fromLevel) {
-      report("AUDIT_CHAIN", `audit row ${row.id} (${row.operation}) is a noop that moves ${row.fromLevel}→${row.toLevel}`);
+      report(
+        "AUDIT_CHAIN",
+        `audit row ${row.id} (${row.operation}) is a noop that moves ${row.fromLevel}→${row.toLevel}`,
+      );
     }
     if (row.outcome === "applied" && row.fromLevel !== null && row.toLevel !== null && row.fromLevel !== row.toLevel) {
       changes.push({ fromLevel: row.fromLevel, toLevel: row.toLevel });
@@ -205,7 +230,10 @@ function checkAudit(pair: PairSnapshot, report: Report): void {
   }
 }
 
-function firstDifference(a: { fromLevel: number; toLevel: number }[], b: { fromLevel: number; toLevel: number }[]): number {
+function firstDifference(
+  a: { fromLevel: number; toLevel: number }[],
+  b: { fromLevel: number; toLevel: number }[],
+): number {
   let i = 0;
   while (i < a.length && i < b.length && a[i]?.fromLevel === b[i]?.fromLevel && a[i]?.toLevel === b[i]?.toLevel) i++;
   return i;

@@ -25,12 +25,16 @@ export interface CitusFaultTargets {
  */
 export async function citusChaosDatabase(cluster: CitusChaosCluster, restarts: boolean) {
   if (restarts && cluster.workers.some((w) => !w.restart)) {
-    throw new Error("chaos --citus restarts a worker each round; this cluster's workers were not started here (use --no-restart)");
+    throw new Error(
+      "chaos --citus restarts a worker each round; this cluster's workers were not started here (use --no-restart)",
+    );
   }
   const database = await cluster.createDatabase();
   await migrate(database.url);
   await distributeOnCitus(database.url);
-  const pools = database.workerUrls.map((url) => new pg.Pool({ connectionString: url, max: 2, application_name: "coupler-chaos-admin" }));
+  const pools = database.workerUrls.map(
+    (url) => new pg.Pool({ connectionString: url, max: 2, application_name: "coupler-chaos-admin" }),
+  );
   for (const pool of pools) pool.on("error", () => {});
   const targets: CitusFaultTargets = {
     async killWorkerBackend(random) {

@@ -55,7 +55,11 @@ export function classifyError(error: unknown): ClassifiedError {
 }
 
 function hasInjectedFault(error: unknown): boolean {
-  for (let e = error, depth = 0; e && typeof e === "object" && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e = error, depth = 0;
+    e && typeof e === "object" && depth < 6;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     if ((e as { name?: unknown }).name === "InjectedFault") return true;
   }
   return false;

@@ -125,7 +125,9 @@ if (values.citus) {
   const cluster = await startCitusCluster({ workers: 2 });
   citusCluster = cluster;
   citus = cluster;
-  console.log(`Citus cluster (${cluster.source}): coordinator ${cluster.coordinator.host}:${cluster.coordinator.port}, workers ${cluster.workers.map((w) => `${w.host}:${w.port}`).join(", ")}`);
+  console.log(
+    `Citus cluster (${cluster.source}): coordinator ${cluster.coordinator.host}:${cluster.coordinator.port}, workers ${cluster.workers.map((w) => `${w.host}:${w.port}`).join(", ")}`,
+  );
 }
 
 const options: ChaosOptions = {
@@ -145,7 +147,10 @@ const options: ChaosOptions = {
 };
 
 // As pnpm bench finds it: --k6-bin, else K6_BIN, else k6 on PATH; looked up before the run, so a missing k6 says so at once.
-const k6Bin = values.k6 ? (values["k6-bin"] ?? findK6({ K6_BIN: process.env.K6_BIN, PATH: process.env.PATH ?? "", PATHEXT: process.env.PATHEXT })) : undefined;
+const k6Bin = values.k6
+  ? (values["k6-bin"] ??
+    findK6({ K6_BIN: process.env.K6_BIN, PATH: process.env.PATH ?? "", PATHEXT: process.env.PATHEXT }))
+  : undefined;
 
 if (values.http) {
   const { apiHttpTarget } = await import("./httpTarget.ts");

@@ -92,10 +92,18 @@ function isCommitQuery(chunk: Buffer): boolean {
 const READY_FOR_QUERY = Buffer.from([0x5a, 0, 0, 0, 5]);
 
 /** ErrorResponse FATAL 57P01, what every backend sends when the server shuts down. */
-const FATAL_SHUTDOWN = errorResponse({ S: "FATAL", V: "FATAL", C: "57P01", M: "terminating connection due to administrator command" });
+const FATAL_SHUTDOWN = errorResponse({
+  S: "FATAL",
+  V: "FATAL",
+  C: "57P01",
+  M: "terminating connection due to administrator command",
+});
 
 function errorResponse(fields: Record<string, string>): Buffer {
-  const body = Buffer.concat([...Object.entries(fields).map(([k, v]) => Buffer.from(`${k}${v}\0`, "utf8")), Buffer.from([0])]);
+  const body = Buffer.concat([
+    ...Object.entries(fields).map(([k, v]) => Buffer.from(`${k}${v}\0`, "utf8")),
+    Buffer.from([0]),
+  ]);
   const header = Buffer.alloc(5);
   header.write("E", 0, "latin1");
   header.writeInt32BE(body.length + 4, 1);

@@ -37,15 +37,30 @@ export class CouplerDriver implements ChaosDriver {
     const call = { actor: `chaos-client-${op.client}` };
     switch (op.kind) {
       case "levelUp": {
-        const r = await coupler.levelUp({ userId: op.userId, specialization: op.specialization, xpGained: op.xp ?? 0, sessionsCompleted: op.sessions ?? 0, idempotencyKey: op.key }, call);
+        const r = await coupler.levelUp(
+          {
+            userId: op.userId,
+            specialization: op.specialization,
+            xpGained: op.xp ?? 0,
+            sessionsCompleted: op.sessions ?? 0,
+            idempotencyKey: op.key,
+          },
+          call,
+        );
         return { totalXp: r.totalXp, newLevel: r.newLevel, replayed: r.replayed };
       }
       case "advance": {
-        const r = await coupler.advance({ userId: op.userId, specialization: op.specialization, newLevel: op.newLevel ?? 1, reason: "chaos advance" }, call);
+        const r = await coupler.advance(
+          { userId: op.userId, specialization: op.specialization, newLevel: op.newLevel ?? 1, reason: "chaos advance" },
+          call,
+        );
         return { newLevel: r.newLevel, totalXp: r.totalXp };
       }
       case "sync": {
-        const r = await coupler.sync({ userId: op.userId, specialization: op.specialization, source: op.source ?? "progress" }, call);
+        const r = await coupler.sync(
+          { userId: op.userId, specialization: op.specialization, source: op.source ?? "progress" },
+          call,
+        );
         return { newLevel: r.level };
       }
       case "validate": {
@@ -82,15 +97,22 @@ export class LegacyDriver implements ChaosDriver {
     const pool = via.statementTimeout ? this.pools.shortTimeout : this.pools.normal;
     switch (op.kind) {
       case "levelUp": {
-        const r = await legacyLevelUp(pool, this.catalogue, op.userId, op.specialization, op.xp ?? 0, op.sessions ?? 0, this.hooks);
+        const r = await legacyLevelUp(
+          pool,
+          this.catalogue,
+          op.userId,
+          op.specialization,
+          op.xp ?? 0,
+          op.sessions ?? 0,
+          this.hooks,
+        );
         return { totalXp: r.totalXp, newLevel: r.newLevel };
       }
       case "advance": {
-        await pool.query("update specialization_progress set current_level = $1, updated_at = now() where student_id = $2 and specialization_id = $3", [
-          op.newLevel ?? 1,
-          op.userId,
-          op.specialization,
-        ]);
+        await pool.query(
+          "update specialization_progress set current_level = $1, updated_at = now() where student_id = $2 and specialization_id = $3",
+          [op.newLevel ?? 1, op.userId, op.specialization],
+        );
         await this.hooks.betweenTransactions?.();
         const r = await legacySync(pool, op.userId, op.specialization);
         return { newLevel: r.level };

@@ -156,7 +156,8 @@ export class FaultInjector {
   /** Hooks for the legacy path. */
   readonly legacyHooks: LegacyHooks = {
     betweenTransactions: async () => {
-      if (this.#roll("failBetweenLegacyTransactions")) throw new InjectedFault("injected failure between the legacy progress and license transactions");
+      if (this.#roll("failBetweenLegacyTransactions"))
+        throw new InjectedFault("injected failure between the legacy progress and license transactions");
     },
   };
 
@@ -183,13 +184,17 @@ export class FaultInjector {
     if (rates.killIntervalMs) this.#loops.push(this.#killLoop(rates.killIntervalMs));
     if (citus) {
       for (let i = 0; i < rates.restartsPerRound; i++) {
-        this.#loops.push(this.#restartWorkerAt(random.int(100, Math.max(200, Math.min(600, Math.floor(roundMs / 4)))), citus));
+        this.#loops.push(
+          this.#restartWorkerAt(random.int(100, Math.max(200, Math.min(600, Math.floor(roundMs / 4)))), citus),
+        );
       }
     } else if (server) {
       for (let i = 0; i < rates.restartsPerRound; i++) {
         // Early in the round: a round may end well before its time budget when its operation budget runs
         // out, and with four round trips a level-up a CI-sized round can be over in about a second.
-        this.#loops.push(this.#restartAt(random.int(100, Math.max(200, Math.min(600, Math.floor(roundMs / 4)))), server));
+        this.#loops.push(
+          this.#restartAt(random.int(100, Math.max(200, Math.min(600, Math.floor(roundMs / 4)))), server),
+        );
       }
     }
   }

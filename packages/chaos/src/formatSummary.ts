@@ -33,11 +33,15 @@ function formatMode(m: ModeReport): string[] {
     `  snapshot checks: ${m.snapshotsChecked}; integrity audit violations: ${m.integrity?.violations ?? "n/a"}`,
   ];
   if (m.combined) {
-    lines.push(`  combined calls (shared a transaction): ${m.combined.calls}, of which failed: ${m.combined.failed}; largest batch: ${m.combined.largestBatch}`);
+    lines.push(
+      `  combined calls (shared a transaction): ${m.combined.calls}, of which failed: ${m.combined.failed}; largest batch: ${m.combined.largestBatch}`,
+    );
   }
   if (m.mode === "legacy" && m.legacy) {
-    lines.push(`  legacy anomalies: lostUpdates=${m.legacy.lostUpdates} missingXp=${m.legacy.missingXp} desyncedPairs=${m.legacy.desyncedPairs} ` +
-      `desyncsSeenMidRound=${m.legacy.desyncsObservedMidRound} historyGaps=${m.legacy.historyGaps} validatesSawDesync=${m.legacy.validatesSawDesync} validatesSawHistoryGap=${m.legacy.validatesSawHistoryGap}`);
+    lines.push(
+      `  legacy anomalies: lostUpdates=${m.legacy.lostUpdates} missingXp=${m.legacy.missingXp} desyncedPairs=${m.legacy.desyncedPairs} ` +
+        `desyncsSeenMidRound=${m.legacy.desyncsObservedMidRound} historyGaps=${m.legacy.historyGaps} validatesSawDesync=${m.legacy.validatesSawDesync} validatesSawHistoryGap=${m.legacy.validatesSawHistoryGap}`,
+    );
     for (const e of m.legacy.examples.slice(0, 5)) lines.push(`    e.g. ${e}`);
   } else {
     lines.push(`  violations: ${m.violationCount}`);

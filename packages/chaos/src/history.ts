@@ -47,7 +47,14 @@ export class History {
   #acks = 0;
 
   add(op: Omit<OpRecord, "id" | "status" | "attempts" | "errors" | "indeterminate">): OpRecord {
-    const record: OpRecord = { ...op, id: this.ops.length + 1, status: "pending", attempts: 0, errors: [], indeterminate: 0 };
+    const record: OpRecord = {
+      ...op,
+      id: this.ops.length + 1,
+      status: "pending",
+      attempts: 0,
+      errors: [],
+      indeterminate: 0,
+    };
     this.ops.push(record);
     return record;
   }

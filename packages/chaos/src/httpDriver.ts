@@ -23,24 +23,44 @@ export class HttpDriver implements ChaosDriver {
     const pair = { userId: op.userId, specialization: op.specialization };
     switch (op.kind) {
       case "levelUp": {
-        const r = await this.call<{ totalXp: number; newLevel: number; replayed: boolean }>("POST", "progression.levelUp", {
-          ...pair,
-          xpGained: op.xp ?? 0,
-          sessionsCompleted: op.sessions ?? 0,
-          idempotencyKey: op.key,
-        }, via.signal);
+        const r = await this.call<{ totalXp: number; newLevel: number; replayed: boolean }>(
+          "POST",
+          "progression.levelUp",
+          {
+            ...pair,
+            xpGained: op.xp ?? 0,
+            sessionsCompleted: op.sessions ?? 0,
+            idempotencyKey: op.key,
+          },
+          via.signal,
+        );
         return { totalXp: r.totalXp, newLevel: r.newLevel, replayed: r.replayed };
       }
       case "advance": {
-        const r = await this.call<{ newLevel: number }>("POST", "progression.advance", { ...pair, newLevel: op.newLevel ?? 1, reason: "chaos advance" }, via.signal);
+        const r = await this.call<{ newLevel: number }>(
+          "POST",
+          "progression.advance",
+          { ...pair, newLevel: op.newLevel ?? 1, reason: "chaos advance" },
+          via.signal,
+        );
         return { newLevel: r.newLevel };
       }
       case "sync": {
-        const r = await this.call<{ level: number }>("POST", "progression.sync", { ...pair, source: op.source ?? "progress" }, via.signal);
+        const r = await this.call<{ level: number }>(
+          "POST",
+          "progression.sync",
+          { ...pair, source: op.source ?? "progress" },
+          via.signal,
+        );
         return { newLevel: r.level };
       }
       case "validate": {
-        const r = await this.call<{ consistent: boolean; issues: { code: string; message: string }[] }>("GET", "progression.validate", pair, via.signal);
+        const r = await this.call<{ consistent: boolean; issues: { code: string; message: string }[] }>(
+          "GET",
+          "progression.validate",
+          pair,
+          via.signal,
+        );
         return { consistent: r.consistent, issues: r.issues.map((i) => `${i.code}: ${i.message}`) };
       }
     }
@@ -48,20 +68,30 @@ export class HttpDriver implements ChaosDriver {
 
   async call<T>(method: "GET" | "POST", path: string, input: unknown, signal?: AbortSignal): Promise<T> {
     const url =
-      method === "GET" ? `${this.baseUrl}/trpc/${path}?input=${encodeURIComponent(JSON.stringify(input))}` : `${this.baseUrl}/trpc/${path}`;
+      method === "GET"
+        ? `${this.baseUrl}/trpc/${path}?input=${encodeURIComponent(JSON.stringify(input))}`
+        : `${this.baseUrl}/trpc/${path}`;
     let response: Response;
     try {
       response = await fetch(url, {
         method,
-        headers: { authorization: `Bearer ${this.#token}`, ...(method === "POST" ? { "content-type": "application/json" } : {}) },
+        headers: {
+          authorization: `Bearer ${this.#token}`,
+          ...(method === "POST" ? { "content-type": "application/json" } : {}),
+        },
         ...(method === "POST" ? { body: JSON.stringify(input) } : {}),
         ...(signal ? { signal } : {}),
       });
     } catch (error) {
-      throw Object.assign(new HttpCallError(`${path}: no answer (${(error as Error).message})`, 0, "NETWORK", true), { cause: error });
+      throw Object.assign(new HttpCallError(`${path}: no answer (${(error as Error).message})`, 0, "NETWORK", true), {
+        cause: error,
+      });
     }
     const body = (await response.json().catch(() => undefined)) as
-      | { result?: { data?: T }; error?: { message?: string; data?: { code?: string; couplerCode?: string; retryable?: boolean } } }
+      | {
+          result?: { data?: T };
+          error?: { message?: string; data?: { code?: string; couplerCode?: string; retryable?: boolean } };
+        }
       | undefined;
     if (response.ok && body?.result && "data" in body.result) return body.result.data as T;
     const data = body?.error?.data;

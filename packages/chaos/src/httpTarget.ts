@@ -21,7 +21,9 @@ export const API_APPLICATION_NAME = "coupler-api";
  * 127.0.0.1 against the chaos database: a separate process because that is
  * how it runs for real, and so the kill loop can target its pool alone.
  */
-export function apiHttpTarget(options: { poolSize?: number } = {}): HttpTarget & { start(databaseUrl: string): Promise<RunningApi> } {
+export function apiHttpTarget(
+  options: { poolSize?: number } = {},
+): HttpTarget & { start(databaseUrl: string): Promise<RunningApi> } {
   return {
     async start(databaseUrl) {
       const authSecret = randomBytes(32).toString("hex");
@@ -38,7 +40,13 @@ export function apiHttpTarget(options: { poolSize?: number } = {}): HttpTarget &
         detached: true, // its own process group, so close() stops it and anything it started
       });
       const adminToken = await signToken({ sub: 1, role: "admin" }, authSecret);
-      return { driver: new HttpDriver(api.url, adminToken), victimApplicationName: API_APPLICATION_NAME, baseUrl: api.url, authSecret, close: api.stop };
+      return {
+        driver: new HttpDriver(api.url, adminToken),
+        victimApplicationName: API_APPLICATION_NAME,
+        baseUrl: api.url,
+        authSecret,
+        close: api.stop,
+      };
     },
   };
 }

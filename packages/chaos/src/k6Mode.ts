@@ -5,7 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { signToken } from "@coupler/api";
-import { createDatabase, createLogger, type IntegrityReport, migrate, ProgressLicenseCoupler, runIntegrityAudit } from "@coupler/core";
+import {
+  createDatabase,
+  createLogger,
+  type IntegrityReport,
+  migrate,
+  ProgressLicenseCoupler,
+  runIntegrityAudit,
+} from "@coupler/core";
 import { users } from "@coupler/core/schema";
 import { adminQuery, startEmbeddedPostgres, withDatabase } from "@coupler/embedded";
 import { childProcessEnv } from "./env.ts";
@@ -58,10 +65,19 @@ export async function runK6WithFaults(options: K6FaultOptions): Promise<K6FaultR
     await migrate(url);
     const admin = createDatabase({ connectionString: url, max: 3, applicationName: "coupler-chaos-admin" });
     try {
-      const coupler = new ProgressLicenseCoupler({ pool: admin.pool, db: admin.db, logger: createLogger("chaos", "silent") });
+      const coupler = new ProgressLicenseCoupler({
+        pool: admin.pool,
+        db: admin.db,
+        logger: createLogger("chaos", "silent"),
+      });
       const rows = await admin.db
         .insert(users)
-        .values(Array.from({ length: options.learners }, (_, i) => ({ name: `k6 learner ${i + 1}`, email: `k6-${i + 1}@example.test` })))
+        .values(
+          Array.from({ length: options.learners }, (_, i) => ({
+            name: `k6 learner ${i + 1}`,
+            email: `k6-${i + 1}@example.test`,
+          })),
+        )
         .returning({ id: users.id });
       for (const { id } of rows) await coupler.enroll({ userId: id, specialization: "PLAYER" });
       const api = await apiHttpTarget({ poolSize: 10 }).start(url);
@@ -74,7 +90,9 @@ export async function runK6WithFaults(options: K6FaultOptions): Promise<K6FaultR
           random: new Random(options.seed).fork("k6"),
         });
         const summaryFile = join(tmpdir(), `${name}-summary.json`);
-        options.log(`[k6] ${options.vus} VUs for ${options.seconds} s against ${api.baseUrl}, killing API backends every ${options.killIntervalMs.join("-")} ms`);
+        options.log(
+          `[k6] ${options.vus} VUs for ${options.seconds} s against ${api.baseUrl}, killing API backends every ${options.killIntervalMs.join("-")} ms`,
+        );
         injector.start(options.seconds * 1000);
         const k6ExitCode = await runK6(options.k6, LEVEL_UP_SCRIPT, {
           BASE_URLS: api.baseUrl,
@@ -94,11 +112,17 @@ export async function runK6WithFaults(options: K6FaultOptions): Promise<K6FaultR
         const metrics = await (await fetch(`${api.baseUrl}/metrics`)).text();
         const statuses = sumBy(metrics, "http_request_duration_seconds_count", "status");
         const errorCodes = sumBy(metrics, "coupler_operations_total", "code", (labels) => labels.outcome === "error");
-        const summary = JSON.parse(await readFile(summaryFile, "utf8")) as { metrics?: { http_reqs?: { values?: { count?: number } } } };
+        const summary = JSON.parse(await readFile(summaryFile, "utf8")) as {
+          metrics?: { http_reqs?: { values?: { count?: number } } };
+        };
         const integrity = await runIntegrityAudit(admin.pool);
         const unexpected = [
-          ...Object.keys(statuses).filter((s) => !RETRYABLE_STATUSES.has(Number(s))).map((s) => `HTTP ${s} x${statuses[s]}`),
-          ...Object.keys(errorCodes).filter((c) => !RETRYABLE_CODES.has(c)).map((c) => `${c} x${errorCodes[c]}`),
+          ...Object.keys(statuses)
+            .filter((s) => !RETRYABLE_STATUSES.has(Number(s)))
+            .map((s) => `HTTP ${s} x${statuses[s]}`),
+          ...Object.keys(errorCodes)
+            .filter((c) => !RETRYABLE_CODES.has(c))
+            .map((c) => `${c} x${errorCodes[c]}`),
         ];
         return {
           requests: summary.metrics?.http_reqs?.values?.count ?? 0,
@@ -122,7 +146,12 @@ export async function runK6WithFaults(options: K6FaultOptions): Promise<K6FaultR
 }
 
 /** Sums a Prometheus counter's samples by one label. */
-function sumBy(text: string, metric: string, label: string, where: (labels: Record<string, string>) => boolean = () => true): Record<string, number> {
+function sumBy(
+  text: string,
+  metric: string,
+  label: string,
+  where: (labels: Record<string, string>) => boolean = () => true,
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const line of text.split("\n")) {
     if (!line.startsWith(`${metric}{`)) continue;

@@ -50,7 +50,9 @@ export function countLegacyAnomalies(snapshot: DbSnapshot, ops: readonly OpRecor
       counts.historyGaps++;
       example(`${where}: history gap, ${gap}`);
     }
-    const acked = ops.filter((op) => op.kind === "levelUp" && op.status === "ok" && pairKey(op.userId, op.specialization) === id);
+    const acked = ops.filter(
+      (op) => op.kind === "levelUp" && op.status === "ok" && pairKey(op.userId, op.specialization) === id,
+    );
     counts.ackedLevelUps += acked.length;
     // With positive XP every serial history starts each level-up from a different total.
     const byStart = new Map<number, OpRecord[]>();
@@ -61,7 +63,9 @@ export function countLegacyAnomalies(snapshot: DbSnapshot, ops: readonly OpRecor
     for (const [start, same] of byStart) {
       if (same.length < 2) continue;
       counts.lostUpdates += same.length - 1;
-      example(`${where}: lost update, ${same.length} acknowledged level-ups all started from ${start} XP: ${same.map(describeOp).join(" | ")}`);
+      example(
+        `${where}: lost update, ${same.length} acknowledged level-ups all started from ${start} XP: ${same.map(describeOp).join(" | ")}`,
+      );
     }
     const ackedXp = acked.reduce((sum, op) => sum + (op.xp ?? 0), 0);
     counts.missingXp += Math.max(0, ackedXp - pair.progress.totalXp);

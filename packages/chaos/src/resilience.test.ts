@@ -42,7 +42,8 @@ async function enrolled(db: Database): Promise<number> {
   return id;
 }
 
-const killOwnBackend = (client: Parameters<NonNullable<CouplerFaults["beforeCommit"]>>[0]) => terminateBackend(database, backendPid(client));
+const killOwnBackend = (client: Parameters<NonNullable<CouplerFaults["beforeCommit"]>>[0]) =>
+  terminateBackend(database, backendPid(client));
 
 describe("faults inside a coupler transaction", () => {
   it("a backend killed mid-transaction, with the pair locked, leaves both rows untouched, and the pool keeps serving", async () => {
@@ -52,12 +53,27 @@ describe("faults inside a coupler transaction", () => {
       const broken = createCoupler(own, { faults: { midTransaction: killOwnBackend } });
       // More failures than the pool has clients: a leak would exhaust it.
       for (let i = 0; i < 4; i++) {
-        await expectCouplerError(broken.levelUp({ userId: id, specialization: "PLAYER", xpGained: 350, sessionsCompleted: 1, idempotencyKey: `kill-mid-${i}` }), "UNAVAILABLE");
+        await expectCouplerError(
+          broken.levelUp({
+            userId: id,
+            specialization: "PLAYER",
+            xpGained: 350,
+            sessionsCompleted: 1,
+            idempotencyKey: `kill-mid-${i}`,
+          }),
+          "UNAVAILABLE",
+        );
         expect(leaks(own)).toEqual({ checkedOut: 0, waiting: 0 });
       }
       expect(await snapshotTables(own)).toEqual(before);
       const healthy = createCoupler(own);
-      await healthy.levelUp({ userId: id, specialization: "PLAYER", xpGained: 350, sessionsCompleted: 1, idempotencyKey: "kill-mid-0" });
+      await healthy.levelUp({
+        userId: id,
+        specialization: "PLAYER",
+        xpGained: 350,
+        sessionsCompleted: 1,
+        idempotencyKey: "kill-mid-0",
+      });
       expect(await pairRows(own, id)).toMatchObject({ progressLevel: 3, licenseLevel: 3, totalXp: 350 });
       expect(leaks(own)).toEqual({ checkedOut: 0, waiting: 0 });
     });
@@ -73,10 +89,25 @@ describe("faults inside a coupler transaction", () => {
           await new Promise((resolve) => setTimeout(resolve, 100));
         },
       };
-      await expectCouplerError(createCoupler(own, { faults: idleKill }).levelUp({ userId: id, specialization: "PLAYER", xpGained: 350, sessionsCompleted: 1, idempotencyKey: "idle-kill" }), "UNAVAILABLE");
+      await expectCouplerError(
+        createCoupler(own, { faults: idleKill }).levelUp({
+          userId: id,
+          specialization: "PLAYER",
+          xpGained: 350,
+          sessionsCompleted: 1,
+          idempotencyKey: "idle-kill",
+        }),
+        "UNAVAILABLE",
+      );
       expect(leaks(own)).toEqual({ checkedOut: 0, waiting: 0 });
       expect(await pairRows(own, id)).toMatchObject({ totalXp: 0, progressLevel: 1, licenseLevel: 1 });
-      await createCoupler(own).levelUp({ userId: id, specialization: "PLAYER", xpGained: 350, sessionsCompleted: 1, idempotencyKey: "idle-kill" });
+      await createCoupler(own).levelUp({
+        userId: id,
+        specialization: "PLAYER",
+        xpGained: 350,
+        sessionsCompleted: 1,
+        idempotencyKey: "idle-kill",
+      });
       expect(await pairRows(own, id)).toMatchObject({ totalXp: 350, progressLevel: 3, licenseLevel: 3 });
     });
   });
@@ -101,11 +132,32 @@ describe("faults inside a coupler transaction", () => {
     await withOwnPool(database.url, async (own) => {
       const id = await enrolled(own);
       const broken = createCoupler(own, { faults: { beforeCommit: killOwnBackend } });
-      await expectCouplerError(broken.levelUp({ userId: id, specialization: "PLAYER", xpGained: 120, sessionsCompleted: 1, idempotencyKey: "drop-before-commit" }), "UNAVAILABLE");
+      await expectCouplerError(
+        broken.levelUp({
+          userId: id,
+          specialization: "PLAYER",
+          xpGained: 120,
+          sessionsCompleted: 1,
+          idempotencyKey: "drop-before-commit",
+        }),
+        "UNAVAILABLE",
+      );
       expect(await pairRows(own, id)).toMatchObject({ totalXp: 0 });
       const healthy = createCoupler(own);
-      const first = await healthy.levelUp({ userId: id, specialization: "PLAYER", xpGained: 120, sessionsCompleted: 1, idempotencyKey: "drop-before-commit" });
-      const again = await healthy.levelUp({ userId: id, specialization: "PLAYER", xpGained: 120, sessionsCompleted: 1, idempotencyKey: "drop-before-commit" });
+      const first = await healthy.levelUp({
+        userId: id,
+        specialization: "PLAYER",
+        xpGained: 120,
+        sessionsCompleted: 1,
+        idempotencyKey: "drop-before-commit",
+      });
+      const again = await healthy.levelUp({
+        userId: id,
+        specialization: "PLAYER",
+        xpGained: 120,
+        sessionsCompleted: 1,
+        idempotencyKey: "drop-before-commit",
+      });
       expect(first.replayed).toBe(false);
       expect(again).toMatchObject({ replayed: true, totalXp: 120 });
       expect((await auditRows(own, id)).filter((r) => r.idempotency_key === "drop-before-commit")).toHaveLength(1);
@@ -120,14 +172,34 @@ describe("faults inside a coupler transaction", () => {
         const id = await enrolled(own);
         const coupler = createCoupler(own);
         const dropped = proxy.dropNextCommitReply();
-        const error = await expectCouplerError(coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 120, sessionsCompleted: 2, idempotencyKey: "lost-commit-reply" }), "UNAVAILABLE");
+        const error = await expectCouplerError(
+          coupler.levelUp({
+            userId: id,
+            specialization: "PLAYER",
+            xpGained: 120,
+            sessionsCompleted: 2,
+            idempotencyKey: "lost-commit-reply",
+          }),
+          "UNAVAILABLE",
+        );
         await dropped;
         expect(error.message).toMatch(/outcome may be unknown/);
         expect(leaks(own)).toEqual({ checkedOut: 0, waiting: 0 });
         // The client cannot know; the retry tells it: the first attempt was applied.
-        const retry = await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 120, sessionsCompleted: 2, idempotencyKey: "lost-commit-reply" });
+        const retry = await coupler.levelUp({
+          userId: id,
+          specialization: "PLAYER",
+          xpGained: 120,
+          sessionsCompleted: 2,
+          idempotencyKey: "lost-commit-reply",
+        });
         expect(retry).toMatchObject({ replayed: true, totalXp: 120, newLevel: 2 });
-        expect(await pairRows(own, id)).toMatchObject({ totalXp: 120, completedSessions: 2, progressLevel: 2, licenseLevel: 2 });
+        expect(await pairRows(own, id)).toMatchObject({
+          totalXp: 120,
+          completedSessions: 2,
+          progressLevel: 2,
+          licenseLevel: 2,
+        });
         expect((await auditRows(own, id)).filter((r) => r.idempotency_key === "lost-commit-reply")).toHaveLength(1);
       });
     } finally {
@@ -139,13 +211,30 @@ describe("faults inside a coupler transaction", () => {
     const own = createDatabase({ connectionString: database.url, max: 1, statementTimeoutMs: 50 });
     try {
       const id = await enrolled(own);
-      const slow = createCoupler(own, { faults: { midTransaction: (client) => client.query("select pg_sleep(0.2)").then(() => {}) } });
-      await expectCouplerError(slow.levelUp({ userId: id, specialization: "PLAYER", xpGained: 350, sessionsCompleted: 1, idempotencyKey: "timed-out" }), "UNAVAILABLE");
+      const slow = createCoupler(own, {
+        faults: { midTransaction: (client) => client.query("select pg_sleep(0.2)").then(() => {}) },
+      });
+      await expectCouplerError(
+        slow.levelUp({
+          userId: id,
+          specialization: "PLAYER",
+          xpGained: 350,
+          sessionsCompleted: 1,
+          idempotencyKey: "timed-out",
+        }),
+        "UNAVAILABLE",
+      );
       expect(leaks(own)).toEqual({ checkedOut: 0, waiting: 0 });
       // The one pooled connection is out of the failed transaction and back at the default lock_timeout.
       const { rows } = await own.pool.query<{ lock_timeout: string }>("show lock_timeout");
       expect(rows[0]?.lock_timeout).toBe("0");
-      await createCoupler(own).levelUp({ userId: id, specialization: "PLAYER", xpGained: 350, sessionsCompleted: 1, idempotencyKey: "timed-out" });
+      await createCoupler(own).levelUp({
+        userId: id,
+        specialization: "PLAYER",
+        xpGained: 350,
+        sessionsCompleted: 1,
+        idempotencyKey: "timed-out",
+      });
       expect(await pairRows(own, id)).toMatchObject({ totalXp: 350, progressLevel: 3, licenseLevel: 3 });
     } finally {
       await own.close();
@@ -169,7 +258,17 @@ describe("a database restart", () => {
     await withOwnPool(url, async (own) => {
       const id = await enrolled(own);
       const coupler = createCoupler(own);
-      await Promise.all([1, 2, 3].map((n) => coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1, idempotencyKey: `before-restart-${n}` })));
+      await Promise.all(
+        [1, 2, 3].map((n) =>
+          coupler.levelUp({
+            userId: id,
+            specialization: "PLAYER",
+            xpGained: 100,
+            sessionsCompleted: 1,
+            idempotencyKey: `before-restart-${n}`,
+          }),
+        ),
+      );
       expect(own.pool.idleCount).toBeGreaterThan(0);
       await server.restart();
       // Calls on connections that died with the old server fail as UNAVAILABLE; retry each key until it answers.
@@ -177,7 +276,15 @@ describe("a database restart", () => {
       for (const n of [1, 2, 3, 4]) {
         for (let attempt = 0; ; attempt++) {
           try {
-            results.push(await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1, idempotencyKey: `after-restart-${n}` }));
+            results.push(
+              await coupler.levelUp({
+                userId: id,
+                specialization: "PLAYER",
+                xpGained: 100,
+                sessionsCompleted: 1,
+                idempotencyKey: `after-restart-${n}`,
+              }),
+            );
             break;
           } catch (error) {
             if (attempt >= 5) throw error;
@@ -186,7 +293,12 @@ describe("a database restart", () => {
         }
       }
       expect(results.map((r) => r.replayed)).toEqual([false, false, false, false]);
-      expect(await pairRows(own, id)).toMatchObject({ totalXp: 700, completedSessions: 7, progressLevel: 4, licenseLevel: 4 });
+      expect(await pairRows(own, id)).toMatchObject({
+        totalXp: 700,
+        completedSessions: 7,
+        progressLevel: 4,
+        licenseLevel: 4,
+      });
       expect(leaks(own)).toEqual({ checkedOut: 0, waiting: 0 });
     });
   });

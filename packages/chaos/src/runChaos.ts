@@ -54,7 +54,10 @@ export interface ChaosOptions {
 
 /** Starts the API against a database and gives back a driver for it. */
 export interface HttpTarget {
-  start(databaseUrl: string, server: RunningPostgres | undefined): Promise<{ driver: ChaosDriver; victimApplicationName: string; close(): Promise<void> }>;
+  start(
+    databaseUrl: string,
+    server: RunningPostgres | undefined,
+  ): Promise<{ driver: ChaosDriver; victimApplicationName: string; close(): Promise<void> }>;
 }
 
 export const DEFAULT_OPTIONS: ChaosOptions = {
@@ -86,7 +89,14 @@ export interface ModeReport {
   mode: ChaosMode;
   database: string;
   rounds: RoundReport[];
-  operations: { total: number; ok: number; failed: number; pending: number; attempts: number; byKind: Record<OpKind, number> };
+  operations: {
+    total: number;
+    ok: number;
+    failed: number;
+    pending: number;
+    attempts: number;
+    byKind: Record<OpKind, number>;
+  };
   /** Attempt failures by code (UNAVAILABLE, ABORTED, INJECTED, ...). */
   attemptErrors: Record<string, number>;
   faults: Record<FaultKind, number>;
@@ -138,13 +148,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const log = options.log ?? (() => {});
   const started = performance.now();
   const startedAt = new Date().toISOString();
-  const server = options.adminUrl || options.citus ? undefined : await startEmbeddedPostgres({ fast: true, settings: { max_connections: 200 } });
+  const server =
+    options.adminUrl || options.citus
+      ? undefined
+      : await startEmbeddedPostgres({ fast: true, settings: { max_connections: 200 } });
   const adminUrl = options.adminUrl ?? server?.url ?? "";
   const kind = options.citus ? "citus" : server ? "embedded" : "external";
-  log(`chaos seed=${options.seed} clients=${options.clients} ops=${options.ops} duration=${options.durationMs}ms rounds=${options.rounds} server=${kind}`);
+  log(
+    `chaos seed=${options.seed} clients=${options.clients} ops=${options.ops} duration=${options.durationMs}ms rounds=${options.rounds} server=${kind}`,
+  );
   const modes: ModeReport[] = [];
   try {
-    for (const mode of options.modes) modes.push(await runMode(mode, options, adminUrl, options.restart ? server : undefined, log));
+    for (const mode of options.modes)
+      modes.push(await runMode(mode, options, adminUrl, options.restart ? server : undefined, log));
   } finally {
     await server?.stop();
   }
@@ -178,9 +194,25 @@ async function runMode(
     await migrate(url);
   }
   const logger = createLogger("chaos", "silent");
-  const admin = createDatabase({ connectionString: url, max: 4, applicationName: ADMIN, connectionTimeoutMillis: 5_000 });
-  const work = createDatabase({ connectionString: url, max: options.clients + 4, applicationName: VICTIM, connectionTimeoutMillis: 3_000 });
-  const short = createDatabase({ connectionString: url, max: 4, applicationName: VICTIM, connectionTimeoutMillis: 3_000, statementTimeoutMs: 5 });
+  const admin = createDatabase({
+    connectionString: url,
+    max: 4,
+    applicationName: ADMIN,
+    connectionTimeoutMillis: 5_000,
+  });
+  const work = createDatabase({
+    connectionString: url,
+    max: options.clients + 4,
+    applicationName: VICTIM,
+    connectionTimeoutMillis: 3_000,
+  });
+  const short = createDatabase({
+    connectionString: url,
+    max: 4,
+    applicationName: VICTIM,
+    connectionTimeoutMillis: 3_000,
+    statementTimeoutMs: 5,
+  });
   const root = new Random(options.seed);
   const history = new History();
   const seenViolations = new Map<string, Violation>();
@@ -214,12 +246,25 @@ async function runMode(
     };
     const onCitus = await couplerOnCitus(admin.pool);
     const couplerOn = (db: Database) =>
-      new ProgressLicenseCoupler({ pool: db.pool, db: db.db, logger, lockTimeoutMs: 1_000, faults: injector.hooks, observer, citus: onCitus });
+      new ProgressLicenseCoupler({
+        pool: db.pool,
+        db: db.db,
+        logger,
+        lockTimeoutMs: 1_000,
+        faults: injector.hooks,
+        observer,
+        citus: onCitus,
+      });
     const driver: ChaosDriver =
       mode === "coupler"
         ? new CouplerDriver({ normal: couplerOn(work), shortTimeout: couplerOn(short) })
         : mode === "legacy"
-          ? new LegacyDriver({ normal: work.pool, shortTimeout: short.pool }, reader.catalogue, injector.legacyHooks, reader)
+          ? new LegacyDriver(
+              { normal: work.pool, shortTimeout: short.pool },
+              reader.catalogue,
+              injector.legacyHooks,
+              reader,
+            )
           : (http?.driver ?? unreachable());
     const workload = new Workload(driver, history, injector);
     const rounds: RoundReport[] = [];
@@ -245,7 +290,9 @@ async function runMode(
           if (!snapshot) continue;
           snapshotsChecked++;
           if (mode === "legacy") {
-            desyncsObservedMidRound += [...snapshot.pairs.values()].filter((p) => p.progress && p.license && p.progress.level !== p.license.level).length;
+            desyncsObservedMidRound += [...snapshot.pairs.values()].filter(
+              (p) => p.progress && p.license && p.progress.level !== p.license.level,
+            ).length;
           } else {
             record(checkCoupler(snapshot, history.ops, { final: false, ackedBefore }));
           }
@@ -267,7 +314,10 @@ async function runMode(
       const resolved = driver.retries ? await workload.resolvePending() : 0;
       await workload.settle();
       const snapshot = await readSnapshot(admin.pool, pairs);
-      const found = mode === "legacy" ? 0 : record([...checkCoupler(snapshot, history.ops, { final: true }), ...unexpectedErrors(history)]);
+      const found =
+        mode === "legacy"
+          ? 0
+          : record([...checkCoupler(snapshot, history.ops, { final: true }), ...unexpectedErrors(history)]);
       rounds.push({
         round,
         durationMs: Math.round(performance.now() - roundStarted),
@@ -276,12 +326,22 @@ async function runMode(
         violations: found,
         snapshots: snapshotsChecked - samplesBefore,
       });
-      log(`[${mode}] round ${round}: ${history.ops.length - before} ops in ${Math.round(performance.now() - roundStarted)} ms, ${resolved} resolved after faults, ${found} violation(s)`);
+      log(
+        `[${mode}] round ${round}: ${history.ops.length - before} ops in ${Math.round(performance.now() - roundStarted)} ms, ${resolved} resolved after faults, ${found} violation(s)`,
+      );
     }
     const integrity = await runIntegrityAudit(admin.pool);
     const finalSnapshot = await readSnapshot(admin.pool, pairs);
     if (mode !== "legacy" && integrity.violations > 0) {
-      record([{ invariant: "INTEGRITY_AUDIT", userId: -1, specialization: "*", detail: `runIntegrityAudit found ${integrity.violations} violation(s)`, operations: [] }]);
+      record([
+        {
+          invariant: "INTEGRITY_AUDIT",
+          userId: -1,
+          specialization: "*",
+          detail: `runIntegrityAudit found ${integrity.violations} violation(s)`,
+          operations: [],
+        },
+      ]);
     }
     const violations = [...seenViolations.values()];
     const report: ModeReport = {
@@ -323,7 +383,12 @@ async function runMode(
 async function seedPairs(admin: Database, coupler: ProgressLicenseCoupler, options: ChaosOptions): Promise<Pair[]> {
   const rows = await admin.db
     .insert(users)
-    .values(Array.from({ length: options.learners }, (_, i) => ({ name: `Chaos learner ${i + 1}`, email: `chaos-${i + 1}@example.test` })))
+    .values(
+      Array.from({ length: options.learners }, (_, i) => ({
+        name: `Chaos learner ${i + 1}`,
+        email: `chaos-${i + 1}@example.test`,
+      })),
+    )
     .returning({ id: users.id });
   const pairs: Pair[] = [];
   for (const { id } of rows) {

@@ -45,16 +45,32 @@ export interface DbSnapshot {
  * transaction, so every check sees a single committed state even while the
  * workload is writing.
  */
-export async function readSnapshot(pool: pg.Pool, pairs: { userId: number; specialization: string }[]): Promise<DbSnapshot> {
+export async function readSnapshot(
+  pool: pg.Pool,
+  pairs: { userId: number; specialization: string }[],
+): Promise<DbSnapshot> {
   const userIds = [...new Set(pairs.map((p) => p.userId))];
   return runTransaction(pool, { isolationLevel: "repeatable read", accessMode: "read only" }, async (_tx, client) => {
     // bigint columns (ids, learner ids since migration 0004) arrive as strings; read as numbers below.
-    const q = async <R extends pg.QueryResultRow>(text: string, values: unknown[] = [userIds]) => (await client.query<R>(text, values)).rows;
+    const q = async <R extends pg.QueryResultRow>(text: string, values: unknown[] = [userIds]) =>
+      (await client.query<R>(text, values)).rows;
     const specs = await q<{ id: string; max_level: number }>("select id, max_level from specializations", []);
-    const progress = await q<{ student_id: string; specialization_id: string; current_level: number; total_xp: string; completed_sessions: number }>(
+    const progress = await q<{
+      student_id: string;
+      specialization_id: string;
+      current_level: number;
+      total_xp: string;
+      completed_sessions: number;
+    }>(
       "select student_id, specialization_id, current_level, total_xp, completed_sessions from specialization_progress where student_id = any($1)",
     );
-    const licenses = await q<{ id: string; user_id: string; specialization_type: string; current_level: number; max_achieved_level: number }>(
+    const licenses = await q<{
+      id: string;
+      user_id: string;
+      specialization_type: string;
+      current_level: number;
+      max_achieved_level: number;
+    }>(
       "select id, user_id, specialization_type, current_level, max_achieved_level from user_licenses where user_id = any($1)",
     );
     const history = await q<{ user_license_id: string; from_level: number; to_level: number }>(
@@ -62,8 +78,16 @@ export async function readSnapshot(pool: pg.Pool, pairs: { userId: number; speci
        join user_licenses l on l.user_id = h.user_id and l.id = h.user_license_id where l.user_id = any($1) order by h.id`,
     );
     const audit = await q<{
-      id: string; operation: string; user_id: string; specialization_id: string; xp_delta: string; sessions_delta: number;
-      from_level: number | null; to_level: number | null; idempotency_key: string | null; outcome: string;
+      id: string;
+      operation: string;
+      user_id: string;
+      specialization_id: string;
+      xp_delta: string;
+      sessions_delta: number;
+      from_level: number | null;
+      to_level: number | null;
+      idempotency_key: string | null;
+      outcome: string;
     }>(
       `select id, operation, user_id, specialization_id, xp_delta, sessions_delta, from_level, to_level, idempotency_key, outcome
        from coupler_audit_log where user_id = any($1) order by id`,
@@ -78,7 +102,11 @@ export async function readSnapshot(pool: pg.Pool, pairs: { userId: number; speci
     );
 
     const maxLevel = new Map(specs.map((s) => [s.id, s.max_level]));
-    const snapshot: DbSnapshot = { pairs: new Map(), keys: new Map(), duplicateAuditKeys: duplicates.map((d) => ({ key: d.key, count: Number(d.n) })) };
+    const snapshot: DbSnapshot = {
+      pairs: new Map(),
+      keys: new Map(),
+      duplicateAuditKeys: duplicates.map((d) => ({ key: d.key, count: Number(d.n) })),
+    };
     for (const p of pairs) {
       snapshot.pairs.set(pairKey(p.userId, p.specialization), {
         ...p,
@@ -101,7 +129,8 @@ export async function readSnapshot(pool: pg.Pool, pairs: { userId: number; speci
       pair.license = { id: Number(r.id), level: r.current_level, maxAchieved: r.max_achieved_level };
       byLicense.set(Number(r.id), pair);
     }
-    for (const r of history) byLicense.get(Number(r.user_license_id))?.history.push({ fromLevel: r.from_level, toLevel: r.to_level });
+    for (const r of history)
+      byLicense.get(Number(r.user_license_id))?.history.push({ fromLevel: r.from_level, toLevel: r.to_level });
     for (const r of audit) {
       pairOf(Number(r.user_id), r.specialization_id)?.audit.push({
         id: Number(r.id),

@@ -11,12 +11,21 @@ export function unexpectedErrors(history: History): Violation[] {
   return history.ops.flatMap((op) => {
     const odd = op.errors.filter((code) => !EXPECTED_CODES.has(code));
     if (odd.length === 0) return [];
-    return [{ invariant: "UNEXPECTED_ERROR" as const, userId: op.userId, specialization: op.specialization, detail: `error code(s) ${odd.join(", ")}`, operations: [`#${op.id} ${op.kind}`] }];
+    return [
+      {
+        invariant: "UNEXPECTED_ERROR" as const,
+        userId: op.userId,
+        specialization: op.specialization,
+        detail: `error code(s) ${odd.join(", ")}`,
+        operations: [`#${op.id} ${op.kind}`],
+      },
+    ];
   });
 }
 
 export function validatesSaw(history: History, code: string): number {
-  return history.ops.filter((op) => op.kind === "validate" && op.result?.issues?.some((i) => i.startsWith(`${code}:`))).length;
+  return history.ops.filter((op) => op.kind === "validate" && op.result?.issues?.some((i) => i.startsWith(`${code}:`)))
+    .length;
 }
 
 export function summarizeOps(history: History): ModeReport["operations"] {

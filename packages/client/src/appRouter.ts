@@ -1,4 +1,12 @@
-import type { AnyTRPCProcedure, AnyTRPCQueryProcedure, TRPCBuiltRouter, TRPCDecorateCreateRouterOptions, TRPCMutationProcedure, TRPCQueryProcedure, TRPC_ERROR_CODE_NUMBER } from "@trpc/server";
+import type {
+  AnyTRPCProcedure,
+  AnyTRPCQueryProcedure,
+  TRPCBuiltRouter,
+  TRPCDecorateCreateRouterOptions,
+  TRPCMutationProcedure,
+  TRPCQueryProcedure,
+  TRPC_ERROR_CODE_NUMBER,
+} from "@trpc/server";
 import type { CouplerErrorData, ProcedureTypes, RouterRecord, AppRouter as ServerRouter } from "@coupler/api/client";
 
 /**
@@ -31,8 +39,18 @@ function published<R>() {
     [S in keyof R]: {
       [P in keyof R[S]]: R[S][P] extends AnyTRPCProcedure
         ? R[S][P] extends AnyTRPCQueryProcedure
-          ? TRPCQueryProcedure<{ input: ProcedureTypes<R[S][P]>["input"]; output: ProcedureTypes<R[S][P]>["output"]; meta: object; errorShape: CouplerErrorShape }>
-          : TRPCMutationProcedure<{ input: ProcedureTypes<R[S][P]>["input"]; output: ProcedureTypes<R[S][P]>["output"]; meta: object; errorShape: CouplerErrorShape }>
+          ? TRPCQueryProcedure<{
+              input: ProcedureTypes<R[S][P]>["input"];
+              output: ProcedureTypes<R[S][P]>["output"];
+              meta: object;
+              errorShape: CouplerErrorShape;
+            }>
+          : TRPCMutationProcedure<{
+              input: ProcedureTypes<R[S][P]>["input"];
+              output: ProcedureTypes<R[S][P]>["output"];
+              meta: object;
+              errorShape: CouplerErrorShape;
+            }>
         : never;
     };
   };

@@ -7,7 +7,11 @@
  */
 import type { TRPCClient, TRPCClientError } from "@trpc/client";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
-import { createCouplerClient as createClient, isCouplerClientError as isClientError, type CouplerClientOptions } from "@coupler/api/client";
+import {
+  createCouplerClient as createClient,
+  isCouplerClientError as isClientError,
+  type CouplerClientOptions,
+} from "@coupler/api/client";
 import type { AppRouter } from "./appRouter.ts";
 
 export { TRPCClientError } from "@trpc/client";
@@ -46,7 +50,11 @@ export type CouplerClientError = TRPCClientError<AppRouter>;
  * printed by `pnpm start`); `token` a JWT string, or a function returning the
  * current one.
  */
-export const createCouplerClient: (url: string, token?: string | (() => string | undefined), options?: CouplerClientOptions) => CouplerClient = createClient;
+export const createCouplerClient: (
+  url: string,
+  token?: string | (() => string | undefined),
+  options?: CouplerClientOptions,
+) => CouplerClient = createClient;
 
 /** Whether `error` is a failed Coupler call; narrows it so `error.data?.couplerCode`, `retryable` and `issues` type-check. */
 export const isCouplerClientError: (error: unknown) => error is CouplerClientError = isClientError;

@@ -38,7 +38,10 @@ export class Catalogue {
 async function readCatalogue(db: Db): Promise<Map<string, SpecializationRules>> {
   const [specs, levels] = await Promise.all([
     db.select().from(specializations),
-    db.select().from(specializationLevels).orderBy(asc(specializationLevels.specializationId), asc(specializationLevels.level)),
+    db
+      .select()
+      .from(specializationLevels)
+      .orderBy(asc(specializationLevels.specializationId), asc(specializationLevels.level)),
   ]);
   const map = new Map<string, SpecializationRules>();
   for (const s of specs) map.set(s.id, { id: s.id, maxLevel: s.maxLevel, minXp: [] });

@@ -29,7 +29,11 @@ export const CITUS_LAYOUT = {
     ["idempotency_keys", "user_id"],
   ],
   byEmail: ["user_emails", "email"],
-} as const satisfies { reference: readonly string[]; distributed: readonly (readonly [string, string])[]; byEmail: readonly [string, string] };
+} as const satisfies {
+  reference: readonly string[];
+  distributed: readonly (readonly [string, string])[];
+  byEmail: readonly [string, string];
+};
 
 /** What `distributeOnCitus` did: the tables it made reference or distributed tables now (empty when there was nothing to do). */
 export interface CitusDistribution {
@@ -101,7 +105,9 @@ export async function distributeOnCitus(connectionString: string): Promise<Citus
       await client.query(LOCK);
       const workers = await activeWorkers(client);
       if (workers.length === 0) {
-        throw new CitusSetupError("the Citus coordinator has no active worker node: add the workers first (select citus_add_node(host, port))");
+        throw new CitusSetupError(
+          "the Citus coordinator has no active worker node: add the workers first (select citus_add_node(host, port))",
+        );
       }
       const settingChanged = await propagateSetLocal(client);
       const placed = await placedTables(client);
@@ -114,20 +120,34 @@ export async function distributeOnCitus(connectionString: string): Promise<Citus
       }
       await client.query("set local citus.enable_unsafe_triggers = on");
       await client.query("set local citus.multi_shard_modify_mode = 'sequential'");
-      const keys = await foreignKeysBetween(client, [...CITUS_LAYOUT.reference, ...CITUS_LAYOUT.distributed.map(([t]) => t)]);
+      const keys = await foreignKeysBetween(client, [
+        ...CITUS_LAYOUT.reference,
+        ...CITUS_LAYOUT.distributed.map(([t]) => t),
+      ]);
       for (const key of keys) await client.query(`alter table ${ident(key.table)} drop constraint ${ident(key.name)}`);
       // Copying rows into the shards would queue the guard's deferred trigger events, and then
       // re-adding a foreign key there fails ("pending trigger events"): off while distributing.
-      const triggers = await deferredTriggers(client, CITUS_LAYOUT.distributed.map(([t]) => t));
+      const triggers = await deferredTriggers(
+        client,
+        CITUS_LAYOUT.distributed.map(([t]) => t),
+      );
       for (const t of triggers) await client.query(`alter table ${ident(t.table)} disable trigger ${ident(t.name)}`);
       for (const table of pendingReference) await client.query("select create_reference_table($1)", [table]);
       const [lead] = CITUS_LAYOUT.distributed[0];
       for (const [table, column] of pendingDistributed) {
         const colocateWith = table === CITUS_LAYOUT.byEmail[0] ? "none" : table === lead ? "default" : lead;
-        await client.query("select create_distributed_table($1, $2, colocate_with => $3)", [table, column, colocateWith]);
+        await client.query("select create_distributed_table($1, $2, colocate_with => $3)", [
+          table,
+          column,
+          colocateWith,
+        ]);
       }
-      for (const key of keys) await client.query(`alter table ${ident(key.table)} add constraint ${ident(key.name)} ${key.definition}`);
-      for (const t of triggers) await client.query(`alter table ${ident(t.table)} enable ${ENABLE_MODE[t.enabled] ?? ""} trigger ${ident(t.name)}`);
+      for (const key of keys)
+        await client.query(`alter table ${ident(key.table)} add constraint ${ident(key.name)} ${key.definition}`);
+      for (const t of triggers)
+        await client.query(
+          `alter table ${ident(t.table)} enable ${ENABLE_MODE[t.enabled] ?? ""} trigger ${ident(t.name)}`,
+        );
       await client.query("commit");
       return {
         reference: pendingReference,
@@ -202,9 +222,11 @@ function checkPlacement(placed: Map<string, Placed>): void {
     const p = placed.get(table);
     if (!p) continue;
     if (p.method !== "h" || p.column !== column) wrong.push(`${table} should be hash-distributed by ${column}`);
-    else if (table !== CITUS_LAYOUT.byEmail[0] && lead && p.colocation !== lead.colocation) wrong.push(`${table} should be co-located with users`);
+    else if (table !== CITUS_LAYOUT.byEmail[0] && lead && p.colocation !== lead.colocation)
+      wrong.push(`${table} should be co-located with users`);
   }
-  if (wrong.length > 0) throw new CitusSetupError(`tables are placed on Citus in another layout than Coupler's: ${wrong.join("; ")}`);
+  if (wrong.length > 0)
+    throw new CitusSetupError(`tables are placed on Citus in another layout than Coupler's: ${wrong.join("; ")}`);
 }
 
 interface ForeignKey {

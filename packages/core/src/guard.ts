@@ -28,7 +28,11 @@ export class GuardRefusedError extends CouplerError {
 export async function getGuard(pool: pg.Pool): Promise<GuardState> {
   return runTransaction(pool, { isolationLevel: "read committed", accessMode: "read only" }, async (tx) => {
     const [row] = await tx.select().from(couplingGuard).where(eq(couplingGuard.id, true));
-    return { enabled: row?.enabled ?? false, changedAt: row?.changedAt ?? new Date(0), changedBy: row?.changedBy ?? "unknown" };
+    return {
+      enabled: row?.enabled ?? false,
+      changedAt: row?.changedAt ?? new Date(0),
+      changedBy: row?.changedBy ?? "unknown",
+    };
   });
 }
 
@@ -38,23 +42,27 @@ export async function getGuard(pool: pg.Pool): Promise<GuardState> {
  * tables, so no writer can commit a desync between them.
  */
 export async function setGuard(pool: pg.Pool, enabled: boolean, actor: string): Promise<GuardState> {
-  return runTransaction(pool, { isolationLevel: "read committed", accessMode: "read write", lockTimeoutMs: 10_000 }, async (tx) => {
-    await tx.select().from(couplingGuard).where(eq(couplingGuard.id, true)).for("update");
-    if (enabled) {
-      await tx.execute(sql`lock table specialization_progress, user_licenses in share mode`);
-      const { rows } = await tx.execute<{ n: string }>(sql`
+  return runTransaction(
+    pool,
+    { isolationLevel: "read committed", accessMode: "read write", lockTimeoutMs: 10_000 },
+    async (tx) => {
+      await tx.select().from(couplingGuard).where(eq(couplingGuard.id, true)).for("update");
+      if (enabled) {
+        await tx.execute(sql`lock table specialization_progress, user_licenses in share mode`);
+        const { rows } = await tx.execute<{ n: string }>(sql`
         select count(*) as n from specialization_progress p
         join user_licenses l on l.user_id = p.student_id and l.specialization_type = p.specialization_id
         where p.current_level <> l.current_level`);
-      const desynced = Number(rows[0]?.n ?? 0);
-      if (desynced > 0) throw new GuardRefusedError(desynced);
-    }
-    const [row] = await tx
-      .update(couplingGuard)
-      .set({ enabled, changedAt: sql`now()`, changedBy: actor })
-      .where(eq(couplingGuard.id, true))
-      .returning();
-    if (!row) throw new Error("coupling_guard row is missing; run the migrations");
-    return { enabled: row.enabled, changedAt: row.changedAt, changedBy: row.changedBy };
-  });
+        const desynced = Number(rows[0]?.n ?? 0);
+        if (desynced > 0) throw new GuardRefusedError(desynced);
+      }
+      const [row] = await tx
+        .update(couplingGuard)
+        .set({ enabled, changedAt: sql`now()`, changedBy: actor })
+        .where(eq(couplingGuard.id, true))
+        .returning();
+      if (!row) throw new Error("coupling_guard row is missing; run the migrations");
+      return { enabled: row.enabled, changedAt: row.changedAt, changedBy: row.changedBy };
+    },
+  );
 }

@@ -38,7 +38,9 @@ export async function purgeExpiredIdempotencyKeys(db: Queryable, options: PurgeO
   const batchSize = options.batchSize ?? 500;
   const maxBatches = options.maxBatches ?? Number.POSITIVE_INFINITY;
   if (!(retentionMs >= 0) || !Number.isInteger(batchSize) || batchSize < 1) {
-    throw new RangeError(`purgeExpiredIdempotencyKeys: retentionMs must be >= 0 and batchSize a positive integer (got ${retentionMs}, ${batchSize})`);
+    throw new RangeError(
+      `purgeExpiredIdempotencyKeys: retentionMs must be >= 0 and batchSize a positive integer (got ${retentionMs}, ${batchSize})`,
+    );
   }
   const table = `"${getTableName(idempotencyKeys)}"`;
   const statement = (target: string, retention: string, limit: string) => `
@@ -77,7 +79,9 @@ export async function purgeExpiredIdempotencyKeys(db: Queryable, options: PurgeO
 
 /** Whether `table` is a Citus distributed table here (false on plain PostgreSQL, where pg_dist_partition does not exist). */
 export async function isDistributed(db: Queryable, table: string): Promise<boolean> {
-  const { rows: citus } = await db.query<{ present: boolean }>("select to_regclass('pg_catalog.pg_dist_partition') is not null as present");
+  const { rows: citus } = await db.query<{ present: boolean }>(
+    "select to_regclass('pg_catalog.pg_dist_partition') is not null as present",
+  );
   if (citus[0]?.present !== true) return false;
   const { rows } = await db.query<{ distributed: boolean }>(
     "select exists (select 1 from pg_catalog.pg_dist_partition where logicalrelid = to_regclass($1)) as distributed",

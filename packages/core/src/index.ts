@@ -1,5 +1,13 @@
 export { Catalogue } from "./catalogue.ts";
-export { createDatabase, dbForClient, describeDbError, type Database, type DatabaseOptions, type Db, type Schema } from "./client.ts";
+export {
+  createDatabase,
+  dbForClient,
+  describeDbError,
+  type Database,
+  type DatabaseOptions,
+  type Db,
+  type Schema,
+} from "./client.ts";
 export {
   ProgressLicenseCoupler,
   findHistoryGap,
@@ -54,7 +62,14 @@ export {
 } from "./idempotency.ts";
 export * as inputs from "./inputs.ts";
 export { couplerIssueMessage, missingInputMessage } from "./issueMessages.ts";
-export { repairDesyncs, runIntegrityAudit, type IntegrityCheck, type IntegrityFinding, type IntegrityReport, type PairRef } from "./integrity.ts";
+export {
+  repairDesyncs,
+  runIntegrityAudit,
+  type IntegrityCheck,
+  type IntegrityFinding,
+  type IntegrityReport,
+  type PairRef,
+} from "./integrity.ts";
 export { DEFAULT_LOG_LEVEL, REDACT_PATHS, createLogger, type Logger } from "./logger.ts";
 export { MIGRATIONS_FOLDER, assertServerVersion, migrate, type MigrateOptions } from "./migrate.ts";
 export { REDACTED, redactSecrets, redactUrl } from "./redact.ts";

@@ -100,13 +100,20 @@ type CheckName = keyof typeof CHECKS;
  * Audits every pair in one snapshot (REPEATABLE READ, read only): desynced
  * pairs, missing halves, orphans, levels out of range and history gaps.
  */
-export async function runIntegrityAudit(pool: pg.Pool, options: { sampleLimit?: number } = {}): Promise<IntegrityReport> {
+export async function runIntegrityAudit(
+  pool: pg.Pool,
+  options: { sampleLimit?: number } = {},
+): Promise<IntegrityReport> {
   const sampleLimit = options.sampleLimit ?? 20;
   return runTransaction(pool, { isolationLevel: "repeatable read", accessMode: "read only" }, async (tx) => {
-    const [pairs] = await tx.execute<{ n: string }>(sql`
+    const [pairs] = await tx
+      .execute<{ n: string }>(
+        sql`
       select (select count(*) from specialization_progress)
            + (select count(*) from user_licenses l where not exists (
-               select 1 from specialization_progress p where p.student_id = l.user_id and p.specialization_id = l.specialization_type)) as n`).then((r) => r.rows);
+               select 1 from specialization_progress p where p.student_id = l.user_id and p.specialization_id = l.specialization_type)) as n`,
+      )
+      .then((r) => r.rows);
     const report = { checkedAt: new Date(), pairs: Number(pairs?.n ?? 0), violations: 0 } as IntegrityReport;
     for (const name of Object.keys(CHECKS) as CheckName[]) {
       report[name] = await runCheck(tx, CHECKS[name], sampleLimit);
@@ -149,7 +156,12 @@ export async function repairDesyncs(
     ...report.missingProgress.samples.map((p): [PairRef, "progress" | "license"] => [p, "license"]),
   ];
   for (const [pair, from] of jobs) {
-    results.push(await coupler.sync({ userId: pair.userId, specialization: pair.specialization, source: from }, { actor: options.actor ?? "repair" }));
+    results.push(
+      await coupler.sync(
+        { userId: pair.userId, specialization: pair.specialization, source: from },
+        { actor: options.actor ?? "repair" },
+      ),
+    );
   }
   return results;
 }

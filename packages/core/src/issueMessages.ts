@@ -25,7 +25,9 @@ export function couplerIssueMessage(issue: z.core.$ZodRawIssue): string | undefi
     case "too_big":
       return bound("at most", "less than", issue.origin, issue.maximum, issue.inclusive);
     case "invalid_value":
-      return issue.values.length === 1 ? `must be ${JSON.stringify(issue.values[0])}` : `must be one of ${issue.values.map((v) => String(v)).join(", ")}`;
+      return issue.values.length === 1
+        ? `must be ${JSON.stringify(issue.values[0])}`
+        : `must be one of ${issue.values.map((v) => String(v)).join(", ")}`;
     case "unrecognized_keys":
       return `unknown field${issue.keys.length === 1 ? "" : "s"} ${issue.keys.join(", ")}`;
     default:
@@ -61,10 +63,19 @@ function article(expected: string): string {
   return `${/^[aeiou]/.test(noun) ? "an" : "a"} ${noun}`;
 }
 
-function bound(inclusiveWord: string, exclusiveWord: string, origin: string, limit: number | bigint | Date, inclusive = true): string {
+function bound(
+  inclusiveWord: string,
+  exclusiveWord: string,
+  origin: string,
+  limit: number | bigint | Date,
+  inclusive = true,
+): string {
   const value = limit instanceof Date ? limit.toISOString() : String(limit);
   const word = inclusive ? inclusiveWord : exclusiveWord;
-  if (origin === "string") return limit === 1 && inclusive && inclusiveWord === "at least" ? "must not be empty" : `must be ${word} ${value} characters`;
+  if (origin === "string")
+    return limit === 1 && inclusive && inclusiveWord === "at least"
+      ? "must not be empty"
+      : `must be ${word} ${value} characters`;
   if (origin === "array" || origin === "set") return `must hold ${word} ${value} item${value === "1" ? "" : "s"}`;
   return `must be ${word} ${value}`;
 }

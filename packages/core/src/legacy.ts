@@ -43,13 +43,20 @@ export async function legacyLevelUp(
     const [row] = await tx
       .select()
       .from(specializationProgress)
-      .where(and(eq(specializationProgress.studentId, userId), eq(specializationProgress.specializationId, specialization)));
+      .where(
+        and(eq(specializationProgress.studentId, userId), eq(specializationProgress.specializationId, specialization)),
+      );
     if (!row) throw new NotFoundError("progress", `legacyLevelUp: no progress for user ${userId} in ${specialization}`);
     const totalXp = row.totalXp + xpGained;
     const newLevel = levelForXp(rules, totalXp, row.currentLevel);
     await tx
       .update(specializationProgress)
-      .set({ totalXp, completedSessions: row.completedSessions + sessionsCompleted, currentLevel: newLevel, updatedAt: sql`now()` })
+      .set({
+        totalXp,
+        completedSessions: row.completedSessions + sessionsCompleted,
+        currentLevel: newLevel,
+        updatedAt: sql`now()`,
+      })
       .where(and(eq(specializationProgress.studentId, userId), eq(specializationProgress.id, row.id)));
     return { previousLevel: row.currentLevel, newLevel, totalXp };
   });
@@ -64,7 +71,9 @@ export async function legacySync(pool: pg.Pool, userId: number, specialization: 
     const [row] = await tx
       .select({ currentLevel: specializationProgress.currentLevel })
       .from(specializationProgress)
-      .where(and(eq(specializationProgress.studentId, userId), eq(specializationProgress.specializationId, specialization)));
+      .where(
+        and(eq(specializationProgress.studentId, userId), eq(specializationProgress.specializationId, specialization)),
+      );
     if (!row) throw new NotFoundError("progress", `legacySync: no progress for user ${userId} in ${specialization}`);
     return row.currentLevel;
   });
@@ -72,7 +81,13 @@ export async function legacySync(pool: pg.Pool, userId: number, specialization: 
   return { level };
 }
 
-async function legacyCopyLevelToLicense(pool: pg.Pool, userId: number, specialization: string, level: number, reason: string) {
+async function legacyCopyLevelToLicense(
+  pool: pg.Pool,
+  userId: number,
+  specialization: string,
+  level: number,
+  reason: string,
+) {
   await runTransaction(pool, TX, async (tx) => {
     const [license] = await tx
       .select()

@@ -53,7 +53,10 @@ function scrub(value: unknown, depth: number): unknown {
 function isErrorLike(value: unknown): boolean {
   if (typeof value !== "object" || value === null) return false;
   const fields = value as Record<string, unknown>;
-  return value instanceof Error || (typeof fields.message === "string" && (typeof fields.type === "string" || typeof fields.stack === "string"));
+  return (
+    value instanceof Error ||
+    (typeof fields.message === "string" && (typeof fields.type === "string" || typeof fields.stack === "string"))
+  );
 }
 
 /**
@@ -61,7 +64,11 @@ function isErrorLike(value: unknown): boolean {
  * with secrets redacted (`REDACT_PATHS`, error messages scrubbed) so no
  * executable has to remember to.
  */
-export function createLogger(name = "coupler", level: string = DEFAULT_LOG_LEVEL, destination?: DestinationStream): Logger {
+export function createLogger(
+  name = "coupler",
+  level: string = DEFAULT_LOG_LEVEL,
+  destination?: DestinationStream,
+): Logger {
   const options = {
     name,
     level,

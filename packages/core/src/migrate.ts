@@ -45,7 +45,9 @@ export async function migrate(connectionString: string, options: MigrateOptions 
     try {
       await client.query(LOCK);
       await client.query('create schema if not exists "drizzle"');
-      await client.query('create table if not exists "drizzle"."__drizzle_migrations" (id serial primary key, hash text not null, created_at bigint)');
+      await client.query(
+        'create table if not exists "drizzle"."__drizzle_migrations" (id serial primary key, hash text not null, created_at bigint)',
+      );
       const { rows: last } = await client.query<{ created_at: string }>(
         'select created_at from "drizzle"."__drizzle_migrations" order by created_at desc limit 1',
       );
@@ -54,7 +56,10 @@ export async function migrate(connectionString: string, options: MigrateOptions 
       for (const migration of migrations) {
         if (migration.folderMillis <= lastApplied) continue;
         for (const statement of migration.sql) await client.query(statement);
-        await client.query('insert into "drizzle"."__drizzle_migrations" (hash, created_at) values ($1, $2)', [migration.hash, migration.folderMillis]);
+        await client.query('insert into "drizzle"."__drizzle_migrations" (hash, created_at) values ($1, $2)', [
+          migration.hash,
+          migration.folderMillis,
+        ]);
         applied++;
       }
       await client.query("commit");

@@ -1,13 +1,6 @@
 import type { CouplerErrorCode } from "./errors/index.ts";
 
-export type OperationName =
-  | "enroll"
-  | "advance"
-  | "levelUp"
-  | "sync"
-  | "validate"
-  | "get"
-  | "history";
+export type OperationName = "enroll" | "advance" | "levelUp" | "sync" | "validate" | "get" | "history";
 
 /** `applied` changed state; `noop` had nothing to change; `replayed` returned a stored idempotent result. */
 export type OperationOutcome = "applied" | "noop" | "replayed" | "error";

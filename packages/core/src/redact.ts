@@ -36,5 +36,8 @@ const PASSWORD_PARAM = /([?&](?:password|pass|secret|token|sslpassword)=)[^&\s]+
 
 /** `text` with URL passwords, `?password=` values and bearer tokens replaced by `***`. */
 export function redactSecrets(text: string): string {
-  return text.replace(URL_PASSWORD, `$1${REDACTED}@`).replace(BEARER, `$1${REDACTED}`).replace(PASSWORD_PARAM, `$1${REDACTED}`);
+  return text
+    .replace(URL_PASSWORD, `$1${REDACTED}@`)
+    .replace(BEARER, `$1${REDACTED}`)
+    .replace(PASSWORD_PARAM, `$1${REDACTED}`);
 }

@@ -27,7 +27,11 @@ export async function createUser(pool: pg.Pool, input: { name: string; email: st
     });
   } catch (error) {
     if (sqlStateOf(error) === SqlState.uniqueViolation) {
-      throw new ConflictError(`createUser: email ${data.email} is already registered`, { ...ctx, cause: error, retryable: false });
+      throw new ConflictError(`createUser: email ${data.email} is already registered`, {
+        ...ctx,
+        cause: error,
+        retryable: false,
+      });
     }
     throw toCouplerError(error, { ...ctx, lockTimeoutMs: 0, noWait: false, attempts: 1 });
   }

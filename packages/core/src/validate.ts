@@ -20,7 +20,11 @@ export function validated<S extends z.ZodType<object>>(schema: S) {
 }
 
 /** Parses `input` with a shared schema, or throws VALIDATION listing every field that failed. */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown, context: CouplerErrorContext = {}): z.output<S> {
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  context: CouplerErrorContext = {},
+): z.output<S> {
   if (typeof input === "object" && input !== null && validatedBy.get(input) === schema) return input as z.output<S>;
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
@@ -32,4 +36,3 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, conte
   const what = context.operation ? `${context.operation}: ` : "";
   throw new ValidationError(`${what}invalid input (${summary})`, issues, { ...context, cause: parsed.error });
 }
-

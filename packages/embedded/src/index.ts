@@ -1,2 +1,7 @@
-export { startEmbeddedPostgres, freePort, type EmbeddedPostgresOptions, type RunningPostgres } from "./embeddedPostgres.ts";
+export {
+  startEmbeddedPostgres,
+  freePort,
+  type EmbeddedPostgresOptions,
+  type RunningPostgres,
+} from "./embeddedPostgres.ts";
 export { adminQuery, ensureDatabase, withDatabase } from "./databases.ts";

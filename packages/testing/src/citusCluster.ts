@@ -41,7 +41,8 @@ export interface CitusDatabase {
   drop(): Promise<void>;
 }
 
-export type CitusAvailability = { available: true; how: string; bindir?: string } | { available: false; reason: string };
+export type CitusAvailability =
+  { available: true; how: string; bindir?: string } | { available: false; reason: string };
 
 /**
  * Whether a Citus cluster can be had here, decided without starting anything
@@ -54,13 +55,22 @@ export function citusAvailability(env: Record<string, string | undefined> = proc
   let bindir: string;
   let sharedir: string;
   try {
-    const out = execFileSync(env.PG_CONFIG ?? "pg_config", ["--bindir", "--sharedir"], { encoding: "utf8" }).trim().split("\n");
+    const out = execFileSync(env.PG_CONFIG ?? "pg_config", ["--bindir", "--sharedir"], { encoding: "utf8" })
+      .trim()
+      .split("\n");
     [bindir = "", sharedir = ""] = out;
   } catch {
-    return { available: false, reason: "no CITUS_URL, and no pg_config on PATH to find an installed PostgreSQL with the citus extension" };
+    return {
+      available: false,
+      reason: "no CITUS_URL, and no pg_config on PATH to find an installed PostgreSQL with the citus extension",
+    };
   }
   const control = join(sharedir, "extension", "citus.control");
-  if (!existsSync(control)) return { available: false, reason: `no CITUS_URL, and the citus extension is not installed (${control} is missing)` };
+  if (!existsSync(control))
+    return {
+      available: false,
+      reason: `no CITUS_URL, and the citus extension is not installed (${control} is missing)`,
+    };
   if (process.getuid?.() === 0 && !userExists("postgres")) {
     return { available: false, reason: "running as root without a postgres system user to run the servers as" };
   }
@@ -127,7 +137,9 @@ async function startLocal(bindir: string, workerCount: number, durable: boolean)
   const nodes: CitusNode[] = [];
   const started: string[] = [];
   const stopAll = async () => {
-    await Promise.all(started.map((dir) => run("pg_ctl", ["-D", dir, "-m", "immediate", "-w", "stop"]).catch(() => {})));
+    await Promise.all(
+      started.map((dir) => run("pg_ctl", ["-D", dir, "-m", "immediate", "-w", "stop"]).catch(() => {})),
+    );
     await rm(root, { recursive: true, force: true });
   };
   try {
@@ -176,10 +188,20 @@ async function startLocal(bindir: string, workerCount: number, durable: boolean)
  * global setup passes the URLs on). Stopping it does nothing.
  */
 export function citusClusterAt(coordinatorAdminUrl: string, workerAdminUrls: string[]): CitusCluster {
-  return cluster(node("coordinator", coordinatorAdminUrl), workerAdminUrls.map((u, i) => node(`worker${i + 1}`, u)), "CITUS_URL", async () => {});
+  return cluster(
+    node("coordinator", coordinatorAdminUrl),
+    workerAdminUrls.map((u, i) => node(`worker${i + 1}`, u)),
+    "CITUS_URL",
+    async () => {},
+  );
 }
 
-function cluster(coordinator: CitusNode, workers: CitusNode[], source: CitusCluster["source"], stop: () => Promise<void>): CitusCluster {
+function cluster(
+  coordinator: CitusNode,
+  workers: CitusNode[],
+  source: CitusCluster["source"],
+  stop: () => Promise<void>,
+): CitusCluster {
   return {
     coordinator,
     workers,
@@ -210,7 +232,8 @@ function cluster(coordinator: CitusNode, workers: CitusNode[], source: CitusClus
         workerUrls: workers.map((w) => withDatabase(w.adminUrl, name)),
         drop: () =>
           (dropped ??= (async () => {
-            for (const n of all) await adminQuery(n.adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+            for (const n of all)
+              await adminQuery(n.adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
           })()),
       };
     },
@@ -223,7 +246,9 @@ function runAs(file: string, args: string[], ids: { uid?: number; gid?: number }
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
     child.once("error", reject);
-    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${file} ${args.join(" ")} exited ${code}: ${stderr.trim()}`))));
+    child.once("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${file} ${args.join(" ")} exited ${code}: ${stderr.trim()}`)),
+    );
   });
 }
 

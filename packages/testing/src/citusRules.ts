@@ -33,7 +33,11 @@ interface ConstraintRow {
  * the layout that do not exist, or lack their distribution column, are
  * reported too, so a rename cannot make the check vacuous.
  */
-export async function checkCitusRules(client: Pick<pg.ClientBase, "query">, layout: CitusLayout, schema = "public"): Promise<CitusViolation[]> {
+export async function checkCitusRules(
+  client: Pick<pg.ClientBase, "query">,
+  layout: CitusLayout,
+  schema = "public",
+): Promise<CitusViolation[]> {
   const violations: CitusViolation[] = [];
   const { rows: columns } = await client.query<{ table: string; column: string }>(
     `select c.relname as table, a.attname as column from pg_attribute a
@@ -43,11 +47,14 @@ export async function checkCitusRules(client: Pick<pg.ClientBase, "query">, layo
   );
   const has = (table: string, column: string) => columns.some((c) => c.table === table && c.column === column);
   for (const [table, column] of Object.entries(layout.distributed)) {
-    if (!columns.some((c) => c.table === table)) violations.push({ table, constraint: "-", rule: "distributed table does not exist" });
-    else if (!has(table, column)) violations.push({ table, constraint: "-", rule: `distribution column ${column} does not exist` });
+    if (!columns.some((c) => c.table === table))
+      violations.push({ table, constraint: "-", rule: "distributed table does not exist" });
+    else if (!has(table, column))
+      violations.push({ table, constraint: "-", rule: `distribution column ${column} does not exist` });
   }
   for (const table of layout.reference) {
-    if (!columns.some((c) => c.table === table)) violations.push({ table, constraint: "-", rule: "reference table does not exist" });
+    if (!columns.some((c) => c.table === table))
+      violations.push({ table, constraint: "-", rule: "reference table does not exist" });
   }
 
   const { rows: constraints } = await client.query<ConstraintRow>(
@@ -89,19 +96,35 @@ export async function checkCitusRules(client: Pick<pg.ClientBase, "query">, layo
           });
         }
       } else if (column !== undefined && !isReference(k.target)) {
-        violations.push({ table: k.table, constraint: k.constraint, rule: `foreign key to ${k.target}, which is neither distributed nor a reference table` });
+        violations.push({
+          table: k.table,
+          constraint: k.constraint,
+          rule: `foreign key to ${k.target}, which is neither distributed nor a reference table`,
+        });
       } else if (column === undefined && targetColumn !== undefined) {
-        violations.push({ table: k.table, constraint: k.constraint, rule: `foreign key from a non-distributed table to distributed ${k.target}` });
+        violations.push({
+          table: k.table,
+          constraint: k.constraint,
+          rule: `foreign key from a non-distributed table to distributed ${k.target}`,
+        });
       }
     } else if (column !== undefined && !k.columns.includes(column)) {
       const kind = k.type === "p" ? "primary key" : k.type === "u" ? "unique constraint" : "exclusion constraint";
-      violations.push({ table: k.table, constraint: k.constraint, rule: `${kind} (${k.columns.join(", ")}) lacks the distribution column ${column}` });
+      violations.push({
+        table: k.table,
+        constraint: k.constraint,
+        rule: `${kind} (${k.columns.join(", ")}) lacks the distribution column ${column}`,
+      });
     }
   }
   for (const index of indexes) {
     const column = distribution(index.table);
     if (column !== undefined && !index.columns.includes(column)) {
-      violations.push({ table: index.table, constraint: index.index, rule: `unique index (${index.columns.join(", ")}) lacks the distribution column ${column}` });
+      violations.push({
+        table: index.table,
+        constraint: index.index,
+        rule: `unique index (${index.columns.join(", ")}) lacks the distribution column ${column}`,
+      });
     }
   }
   return violations;

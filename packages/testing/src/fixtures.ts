@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { ProgressLicenseCoupler, createLogger, sql, type CouplerOptions, type Database, type OperationEvent } from "@coupler/core";
+import {
+  ProgressLicenseCoupler,
+  createLogger,
+  sql,
+  type CouplerOptions,
+  type Database,
+  type OperationEvent,
+} from "@coupler/core";
 import { userEmails, users } from "@coupler/core/schema";
 import pg from "pg";
 
@@ -9,7 +16,12 @@ let seq = 0;
 export async function createUsers(database: Database, count: number): Promise<number[]> {
   const rows = await database.db
     .insert(users)
-    .values(Array.from({ length: count }, () => ({ name: `Learner ${++seq}`, email: `learner-${process.pid}-${Date.now()}-${++seq}@example.test` })))
+    .values(
+      Array.from({ length: count }, () => ({
+        name: `Learner ${++seq}`,
+        email: `learner-${process.pid}-${Date.now()}-${++seq}@example.test`,
+      })),
+    )
     .returning({ id: users.id, email: users.email });
   if (rows.length > 0) await database.db.insert(userEmails).values(rows.map((r) => ({ email: r.email, userId: r.id })));
   return rows.map((r) => r.id);
@@ -24,7 +36,13 @@ const combining = { enabled: process.env.COUPLER_WRITE_COMBINING !== "off" };
 
 /** A coupler over `database` with quiet logs; options override the defaults. */
 export function createCoupler(database: Database, options: Partial<CouplerOptions> = {}): ProgressLicenseCoupler {
-  return new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger: createLogger("test", "silent"), combining, ...options });
+  return new ProgressLicenseCoupler({
+    pool: database.pool,
+    db: database.db,
+    logger: createLogger("test", "silent"),
+    combining,
+    ...options,
+  });
 }
 
 /**
@@ -50,14 +68,23 @@ export function couplerHeldBeforeCommit(database: Database, options: Partial<Cou
 }
 
 /** Users enrolled in `specialization`, ready for level-ups. */
-export async function enrolledUsers(database: Database, coupler: ProgressLicenseCoupler, count: number, specialization = "PLAYER") {
+export async function enrolledUsers(
+  database: Database,
+  coupler: ProgressLicenseCoupler,
+  count: number,
+  specialization = "PLAYER",
+) {
   const ids = await createUsers(database, count);
   for (const id of ids) await coupler.enroll({ userId: id, specialization: specialization });
   return ids;
 }
 
 /** One enrolled learner's id. */
-export async function enrolledUser(database: Database, coupler: ProgressLicenseCoupler, specialization = "PLAYER"): Promise<number> {
+export async function enrolledUser(
+  database: Database,
+  coupler: ProgressLicenseCoupler,
+  specialization = "PLAYER",
+): Promise<number> {
   const [id] = await enrolledUsers(database, coupler, 1, specialization);
   if (id === undefined) throw new Error("no user was created");
   return id;
@@ -111,7 +138,11 @@ export async function pairRows(database: Database, userId: number, specializatio
 }
 
 /** A license's history as [from, to] steps, oldest first. */
-export async function historySteps(database: Database, userId: number, specialization = "PLAYER"): Promise<[number, number][]> {
+export async function historySteps(
+  database: Database,
+  userId: number,
+  specialization = "PLAYER",
+): Promise<[number, number][]> {
   const { rows } = await database.pool.query<{ from_level: number; to_level: number }>(
     `select h.from_level, h.to_level from license_progressions h
      join user_licenses l on l.user_id = h.user_id and l.id = h.user_license_id
@@ -123,7 +154,14 @@ export async function historySteps(database: Database, userId: number, specializ
 
 /** A pair's audit rows, oldest first. */
 export async function auditRows(database: Database, userId: number, specialization = "PLAYER") {
-  const { rows } = await database.pool.query<{ operation: string; outcome: string; xp_delta: string; from_level: number | null; to_level: number | null; idempotency_key: string | null }>(
+  const { rows } = await database.pool.query<{
+    operation: string;
+    outcome: string;
+    xp_delta: string;
+    from_level: number | null;
+    to_level: number | null;
+    idempotency_key: string | null;
+  }>(
     `select operation, outcome, xp_delta, from_level, to_level, idempotency_key from coupler_audit_log
      where user_id = $1 and specialization_id = $2 order by id`,
     [userId, specialization],
@@ -164,15 +202,24 @@ export class Session {
     return this.#pid;
   }
 
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    params: unknown[] = [],
+  ): Promise<pg.QueryResult<R>> {
     return this.client.query<R>(text, params);
   }
 
   /** BEGIN, then take the pair's row locks the way the coupler does (progress, then license). */
   async lockPair(userId: number, specialization = "PLAYER"): Promise<void> {
     await this.query("begin");
-    await this.query("select 1 from specialization_progress where student_id = $1 and specialization_id = $2 for update", [userId, specialization]);
-    await this.query("select 1 from user_licenses where user_id = $1 and specialization_type = $2 for update", [userId, specialization]);
+    await this.query(
+      "select 1 from specialization_progress where student_id = $1 and specialization_id = $2 for update",
+      [userId, specialization],
+    );
+    await this.query("select 1 from user_licenses where user_id = $1 and specialization_type = $2 for update", [
+      userId,
+      specialization,
+    ]);
   }
 
   async close(): Promise<void> {
@@ -191,7 +238,12 @@ export async function withSession<T>(database: { url: string }, fn: (session: Se
 }
 
 /** Runs `fn` while another session holds the pair's row locks, then rolls that session back. */
-export async function whilePairLocked<T>(database: { url: string }, userId: number, fn: (holder: Session) => Promise<T>, specialization = "PLAYER"): Promise<T> {
+export async function whilePairLocked<T>(
+  database: { url: string },
+  userId: number,
+  fn: (holder: Session) => Promise<T>,
+  specialization = "PLAYER",
+): Promise<T> {
   return withSession(database, async (holder) => {
     await holder.lockPair(userId, specialization);
     try {
@@ -258,7 +310,9 @@ export async function waitForLockWaiters(
   return withSession(database, async (session) => {
     // On Citus the row locks are taken on a worker: the coordinator's citus_lock_waits names waiter and
     // blocker by global pid (node id × 10^10 + pid), the coordinator's backends with their own pids.
-    const { rows: citus } = await session.query<{ on: boolean }>("select to_regclass('pg_catalog.citus_lock_waits') is not null as on");
+    const { rows: citus } = await session.query<{ on: boolean }>(
+      "select to_regclass('pg_catalog.citus_lock_waits') is not null as on",
+    );
     const query = citus[0]?.on
       ? `select distinct (waiting_gpid % 10000000000)::int as pid from citus_lock_waits
          where $1::text is not null and ($2::int is null or blocking_gpid % 10000000000 = $2::int) order by 1`

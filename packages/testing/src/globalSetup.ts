@@ -47,6 +47,9 @@ async function citusSetup(project: TestProject) {
   const cluster = await startCitusCluster({ workers: 2 });
   project.provide("couplerAdminUrl", cluster.coordinator.adminUrl);
   project.provide("couplerTemplate", "");
-  project.provide("couplerCitus", JSON.stringify([cluster.coordinator.adminUrl, ...cluster.workers.map((w) => w.adminUrl)]));
+  project.provide(
+    "couplerCitus",
+    JSON.stringify([cluster.coordinator.adminUrl, ...cluster.workers.map((w) => w.adminUrl)]),
+  );
   return () => cluster.stop();
 }

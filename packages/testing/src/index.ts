@@ -6,7 +6,13 @@ export {
   type CitusDatabase,
   type CitusNode,
 } from "./citusCluster.ts";
-export { explainRouting, isTransactionControl, recordStatements, type SentStatement, type StatementRouting } from "./citusRouting.ts";
+export {
+  explainRouting,
+  isTransactionControl,
+  recordStatements,
+  type SentStatement,
+  type StatementRouting,
+} from "./citusRouting.ts";
 export { checkCitusRules, type CitusLayout, type CitusViolation } from "./citusRules.ts";
 export { createTestDatabase, type TestDatabase } from "./testDatabase.ts";
 export {

@@ -62,7 +62,8 @@ export async function findPgBouncer(): Promise<PgBouncerBinary | undefined> {
  */
 export async function startPgBouncer(serverUrl: string, options: PgBouncerOptions = {}): Promise<PgBouncer> {
   const binary = await findPgBouncer();
-  if (!binary) throw new Error(`pgbouncer not found at ${process.env.PGBOUNCER || DEFAULT_PATH} (apt-get install pgbouncer)`);
+  if (!binary)
+    throw new Error(`pgbouncer not found at ${process.env.PGBOUNCER || DEFAULT_PATH} (apt-get install pgbouncer)`);
   const server = new URL(serverUrl);
   const user = decodeURIComponent(server.username);
   const password = decodeURIComponent(server.password);
@@ -94,11 +95,16 @@ export async function startPgBouncer(serverUrl: string, options: PgBouncerOption
     const { uid, gid } = await systemUser("postgres");
     for (const file of ["", "pgbouncer.ini", "userlist.txt"]) await chown(join(dir, file), uid, gid);
   }
-  const child = spawn(binary.path, [...(asRoot ? ["-u", "postgres"] : []), join(dir, "pgbouncer.ini")], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(binary.path, [...(asRoot ? ["-u", "postgres"] : []), join(dir, "pgbouncer.ini")], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const log = () => readFile(join(dir, "pgbouncer.log"), "utf8").catch(() => "").then((text) => `${text}${stderr}`);
+  const log = () =>
+    readFile(join(dir, "pgbouncer.log"), "utf8")
+      .catch(() => "")
+      .then((text) => `${text}${stderr}`);
   const urlFor = (url: string) => {
     const through = new URL(url);
     through.hostname = "127.0.0.1";
@@ -145,7 +151,9 @@ function freePort(): Promise<number> {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -154,6 +162,7 @@ async function systemUser(name: string): Promise<{ uid: number; gid: number }> {
   const passwd = await readFile("/etc/passwd", "utf8");
   const entry = passwd.split("\n").find((line) => line.startsWith(`${name}:`));
   const [, , uid, gid] = entry?.split(":") ?? [];
-  if (uid === undefined || gid === undefined) throw new Error(`running as root, and there is no ${name} user to run pgbouncer as`);
+  if (uid === undefined || gid === undefined)
+    throw new Error(`running as root, and there is no ${name} user to run pgbouncer as`);
   return { uid: Number(uid), gid: Number(gid) };
 }

@@ -16,7 +16,11 @@ export interface TestDatabase extends Database, AsyncDisposable {
  * file is isolated and files can run in parallel. Cloning is much faster than
  * migrating again.
  */
-export async function createTestDatabase(adminUrl: string, template: string, options: { max?: number } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  adminUrl: string,
+  template: string,
+  options: { max?: number } = {},
+): Promise<TestDatabase> {
   const name = `coupler_test_${randomBytes(6).toString("hex")}`;
   await adminQuery(adminUrl, `CREATE DATABASE ${name} TEMPLATE ${template}`);
   const url = withDatabase(adminUrl, name);
@@ -35,7 +39,11 @@ export async function createTestDatabase(adminUrl: string, template: string, opt
  * at these URLs: created on every node, migrated and distributed as `pnpm
  * db:migrate --citus` does. Dropped on every node by `drop()`.
  */
-export async function createCitusTestDatabase(coordinatorAdminUrl: string, workerAdminUrls: string[], options: { max?: number } = {}): Promise<TestDatabase> {
+export async function createCitusTestDatabase(
+  coordinatorAdminUrl: string,
+  workerAdminUrls: string[],
+  options: { max?: number } = {},
+): Promise<TestDatabase> {
   const citus = await citusClusterAt(coordinatorAdminUrl, workerAdminUrls).createDatabase();
   try {
     await migrate(citus.url);

@@ -2,7 +2,9 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError } from "@coupler/core/config";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
-type Flags<O extends Options> = ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: false }>>["values"];
+type Flags<O extends Options> = ReturnType<
+  typeof parseArgs<{ options: O; strict: true; allowPositionals: false }>
+>["values"];
 
 /**
  * Parses an executable's command line with node:util's `parseArgs` (strict:
@@ -12,7 +14,11 @@ type Flags<O extends Options> = ReturnType<typeof parseArgs<{ options: O; strict
  * `orExit`) that ends with "(<helpCommand> for usage)": the command a person
  * types, e.g. "pnpm --silent --filter @coupler/api token --help".
  */
-export function parseFlags<const O extends Options>(helpCommand: string, options: O, argv: string[] = process.argv.slice(2)): Flags<O> | undefined {
+export function parseFlags<const O extends Options>(
+  helpCommand: string,
+  options: O,
+  argv: string[] = process.argv.slice(2),
+): Flags<O> | undefined {
   try {
     if (argv.includes("--help") || argv.includes("-h")) return undefined;
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;

@@ -34,7 +34,11 @@ Run it with the same AUTH_SECRET or COUPLER_DATA_DIR as the API, or the API answ
 `;
 
 const args = orExit(() => {
-  const values = parseFlags("pnpm --silent --filter @coupler/api token --help", { sub: { type: "string" }, role: { type: "string" }, expires: { type: "string", default: "1h" } });
+  const values = parseFlags("pnpm --silent --filter @coupler/api token --help", {
+    sub: { type: "string" },
+    role: { type: "string" },
+    expires: { type: "string", default: "1h" },
+  });
   if (!values) return undefined;
   const sub = Number(values.sub);
   if (!Number.isInteger(sub) || sub < 1) throw new ConfigError(`--sub must be a positive integer user id; ${USAGE}`);
@@ -59,9 +63,15 @@ const token = await signToken({ sub: args.sub, role: args.role }, secret, { expi
 const { iat = 0, exp = 0 } = decodeJwt(token);
 if (exp - iat <= 0) fail(`--expires ${args.expires}: the lifetime must be more than 0 seconds; ${USAGE}`);
 // Exactly the API's check, so a token the API would refuse is never printed.
-const check = await authenticate(`Bearer ${token}`, secretKey(secret), { maxTokenLifetimeSeconds: config.AUTH_MAX_TOKEN_LIFETIME });
-if (!check.ok) fail(`--expires ${args.expires}: the API would refuse this token (${check.reason}; AUTH_MAX_TOKEN_LIFETIME=${config.AUTH_MAX_TOKEN_LIFETIME} s)`);
-if (source !== "AUTH_SECRET") process.stderr.write(`token: signed with the development secret in ${source} (AUTH_SECRET unset)\n`);
+const check = await authenticate(`Bearer ${token}`, secretKey(secret), {
+  maxTokenLifetimeSeconds: config.AUTH_MAX_TOKEN_LIFETIME,
+});
+if (!check.ok)
+  fail(
+    `--expires ${args.expires}: the API would refuse this token (${check.reason}; AUTH_MAX_TOKEN_LIFETIME=${config.AUTH_MAX_TOKEN_LIFETIME} s)`,
+  );
+if (source !== "AUTH_SECRET")
+  process.stderr.write(`token: signed with the development secret in ${source} (AUTH_SECRET unset)\n`);
 process.stdout.write(`${token}\n`);
 
 /** A ConfigError as one line and exit 2 (orExit); anything else is rethrown. */

@@ -56,7 +56,14 @@ export function createLeanHandler<TRouter extends AnyTRPCRouter>(opts: LeanHandl
 
   /** Runs the call the way resolveResponse's single-call branch does (trpcInternals.ts), and writes the answer. */
   async function respond(req: IncomingMessage, res: ServerResponse, path: string, raw: string | undefined) {
-    const { status, body } = await respondToCall(router, { req, res, path, getInput: () => parseJsonInput(router, raw), createContext, onError });
+    const { status, body } = await respondToCall(router, {
+      req,
+      res,
+      path,
+      getInput: () => parseJsonInput(router, raw),
+      createContext,
+      onError,
+    });
     if (res.statusCode === 200) res.statusCode = status;
     res.setHeader("content-type", "application/json");
     res.setHeader("vary", "trpc-accept, accept");

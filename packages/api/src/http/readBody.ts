@@ -8,7 +8,12 @@ import type { IncomingMessage } from "node:http";
  * limit, `onTooLarge` runs instead and the rest is not read. A client that
  * goes away mid-body gets no answer.
  */
-export function readBody(req: IncomingMessage, limit: number, onText: (text: string) => void, onTooLarge: () => void): void {
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  onText: (text: string) => void,
+  onTooLarge: () => void,
+): void {
   if (Number(req.headers["content-length"] ?? 0) > limit) return onTooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
@@ -24,7 +29,12 @@ export function readBody(req: IncomingMessage, limit: number, onText: (text: str
   };
   const onEnd = () => {
     const first = chunks[0];
-    const text = first === undefined ? "" : chunks.length === 1 ? first.toString("utf8") : Buffer.concat(chunks, size).toString("utf8");
+    const text =
+      first === undefined
+        ? ""
+        : chunks.length === 1
+          ? first.toString("utf8")
+          : Buffer.concat(chunks, size).toString("utf8");
     onText(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   };
   req.on("data", onData);

@@ -24,7 +24,8 @@ describe("createRequestLabeler", () => {
   });
 
   it("gives the server's own routes their path as label", () => {
-    for (const path of ["/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/trpc", "/trpc/"]) expect(label(path)).toBe(path === "/trpc/" ? "/trpc" : path);
+    for (const path of ["/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/trpc", "/trpc/"])
+      expect(label(path)).toBe(path === "/trpc/" ? "/trpc" : path);
     // The REST base's own index (GET /api, 200) is a route too (regression: it was counted as unknown).
     expect(label("/api")).toBe("/api");
     expect(label("/api/")).toBe("/api");

@@ -14,7 +14,11 @@ const ROUTES = new Set(["/", "/healthz", "/readyz", "/metrics", "/openapi.json",
  */
 export function createRequestLabeler(router: AnyTRPCRouter, restBase: string) {
   const procedures = procedureTable(router);
-  const restRoutes = new Map([...procedures.values()].flatMap(({ path, openapi }) => (openapi ? [[`${restBase}${openapi.path}`, path] as const] : [])));
+  const restRoutes = new Map(
+    [...procedures.values()].flatMap(({ path, openapi }) =>
+      openapi ? [[`${restBase}${openapi.path}`, path] as const] : [],
+    ),
+  );
   return (req: IncomingMessage): { path: string; label: string } => {
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     const rest = restRoutes.get(path);

@@ -50,7 +50,9 @@ function asset(name: string): Buffer {
   return body;
 }
 
-const HEADERS = { "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'" };
+const HEADERS = {
+  "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
+};
 
 /** Answers /docs and /docs/<asset>; false when `path` is not one of them. */
 export function serveDocs(path: string, res: ServerResponse): boolean {

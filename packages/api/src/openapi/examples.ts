@@ -49,11 +49,13 @@ export function withExamples(document: OpenAPIObject): OpenAPIObject {
   for (const item of Object.values(document.paths ?? {})) {
     for (const operation of Object.values(item as Record<string, Operation>)) {
       for (const parameter of operation.parameters ?? []) {
-        if (parameter.in === "query" && parameter.name in FIELD_EXAMPLES) parameter.example = FIELD_EXAMPLES[parameter.name];
+        if (parameter.in === "query" && parameter.name in FIELD_EXAMPLES)
+          parameter.example = FIELD_EXAMPLES[parameter.name];
       }
       const json = operation.requestBody?.content?.["application/json"];
       const fields = Object.keys(json?.schema?.properties ?? {});
-      if (json && fields.length > 0) json.example = Object.fromEntries(fields.filter((f) => f in FIELD_EXAMPLES).map((f) => [f, FIELD_EXAMPLES[f]]));
+      if (json && fields.length > 0)
+        json.example = Object.fromEntries(fields.filter((f) => f in FIELD_EXAMPLES).map((f) => [f, FIELD_EXAMPLES[f]]));
     }
   }
   return document;

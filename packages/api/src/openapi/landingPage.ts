@@ -12,12 +12,16 @@ export function landingLinks(metricsUrl = "/metrics"): (readonly [string, string
     ["/openapi.json", "the OpenAPI 3.1 document (generate a client in any language)"],
     [REST_BASE, "REST routes: POST for mutations, GET with query parameters for queries"],
     ["/trpc", "the tRPC endpoint (call /trpc/<router>.<procedure>; @coupler/client is typed for it)"],
-    [metricsUrl, `Prometheus metrics (bearer METRICS_TOKEN when set)${own ? "" : "; on METRICS_PORT, not on this port"}`],
+    [
+      metricsUrl,
+      `Prometheus metrics (bearer METRICS_TOKEN when set)${own ? "" : "; on METRICS_PORT, not on this port"}`,
+    ],
     ["/healthz", "liveness; /readyz checks the database"],
   ];
 }
 
-const escapeHtml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const escapeHtml = (text: string) =>
+  text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /**
  * `GET /`: a small page naming what this server answers (issue 17: `/` was a

@@ -15,17 +15,21 @@ let document: OpenAPIObject | undefined;
  * examples (examples.ts).
  */
 export function openApiDocument(): OpenAPIObject {
-  document ??= withExamples(generateOpenApiDocument(appRouter, {
-    title: "Coupler API",
-    description:
-      "Progress and license kept in lockstep. The same procedures as the tRPC API at /trpc, as REST routes under /api: " +
-      "mutations are POST with a JSON body, queries GET with query parameters. Errors carry tRPC's shape: " +
-      "`code` (e.g. BAD_REQUEST), `message`, and `data` with `couplerCode` (e.g. VALIDATION, UNAUTHENTICATED), `retryable` and `issues`. " +
-      "The prefilled examples act on the demo learner `pnpm start` seeds (user 3) with 150 XP and the key example-key-1.",
-    version: "0.1.0",
-    baseUrl: REST_BASE,
-    docsUrl: "/docs",
-    securitySchemes: { Authorization: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: TOKEN_HELP } },
-  }));
+  document ??= withExamples(
+    generateOpenApiDocument(appRouter, {
+      title: "Coupler API",
+      description:
+        "Progress and license kept in lockstep. The same procedures as the tRPC API at /trpc, as REST routes under /api: " +
+        "mutations are POST with a JSON body, queries GET with query parameters. Errors carry tRPC's shape: " +
+        "`code` (e.g. BAD_REQUEST), `message`, and `data` with `couplerCode` (e.g. VALIDATION, UNAUTHENTICATED), `retryable` and `issues`. " +
+        "The prefilled examples act on the demo learner `pnpm start` seeds (user 3) with 150 XP and the key example-key-1.",
+      version: "0.1.0",
+      baseUrl: REST_BASE,
+      docsUrl: "/docs",
+      securitySchemes: {
+        Authorization: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: TOKEN_HELP },
+      },
+    }),
+  );
   return document;
 }

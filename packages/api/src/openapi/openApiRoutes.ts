@@ -12,7 +12,8 @@ type Options = Omit<RestHandlerOptions<AppRouter>, "base"> & {
 
 /** Where a caller that opens `/trpc` without a procedure is sent. */
 export const TRPC_INDEX = {
-  message: "This is the tRPC endpoint: call a procedure at /trpc/<router>.<procedure>. REST routes and their documentation:",
+  message:
+    "This is the tRPC endpoint: call a procedure at /trpc/<router>.<procedure>. REST routes and their documentation:",
   docs: "/docs",
   openapi: "/openapi.json",
   rest: REST_BASE,
@@ -36,7 +37,9 @@ export function createOpenApiRoutes(options: Options): (req: IncomingMessage, re
     if (path === "/trpc" || path === "/trpc/") return json(res, 200, TRPC_INDEX);
     if (path === REST_BASE) return json(res, 200, REST_INDEX);
     if (path === "/") {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'none'" }).end(landingHtml(metricsUrl?.()));
+      res
+        .writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'none'" })
+        .end(landingHtml(metricsUrl?.()));
       return true;
     }
     return serveDocs(path, res);

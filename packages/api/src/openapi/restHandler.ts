@@ -54,7 +54,10 @@ export function createRestHandler<TRouter extends AnyTRPCRouter>(opts: RestHandl
       ? await callProcedure(router, { req, res, path: route.path, getInput, createContext, onError })
       : failedCall(router, {
           req,
-          cause: new TRPCError({ code: "NOT_FOUND", message: `No REST route ${req.method} ${req.url?.split("?", 1)[0]}` }),
+          cause: new TRPCError({
+            code: "NOT_FOUND",
+            message: `No REST route ${req.method} ${req.url?.split("?", 1)[0]}`,
+          }),
           path: undefined,
           input: undefined,
           ctx: undefined,
@@ -65,7 +68,18 @@ export function createRestHandler<TRouter extends AnyTRPCRouter>(opts: RestHandl
       answer(res, result);
     } catch (cause) {
       // An output JSON cannot carry (a BigInt, a cycle): a 500 like any other failure.
-      answer(res, failedCall(router, { req, cause, path: route?.path, input: undefined, ctx: result.ctx, type: result.type, onError }));
+      answer(
+        res,
+        failedCall(router, {
+          req,
+          cause,
+          path: route?.path,
+          input: undefined,
+          ctx: result.ctx,
+          type: result.type,
+          onError,
+        }),
+      );
     }
   }
 
@@ -85,16 +99,33 @@ export function createRestHandler<TRouter extends AnyTRPCRouter>(opts: RestHandl
       throw error;
     };
     if (route && req.method !== route.method) {
-      void call(req, res, route, fail(new TRPCError({ code: "METHOD_NOT_SUPPORTED", message: `${route.path} takes ${route.method}` })));
+      void call(
+        req,
+        res,
+        route,
+        fail(new TRPCError({ code: "METHOD_NOT_SUPPORTED", message: `${route.path} takes ${route.method}` })),
+      );
     } else if (route?.method === "POST") {
       if (!isJson(req.headers["content-type"])) {
-        void call(req, res, route, fail(new TRPCError({ code: "UNSUPPORTED_MEDIA_TYPE", message: "send the input as application/json" })));
+        void call(
+          req,
+          res,
+          route,
+          fail(new TRPCError({ code: "UNSUPPORTED_MEDIA_TYPE", message: "send the input as application/json" })),
+        );
         return true;
       }
-      readBody(req, maxBodySize, (text) => void call(req, res, route, () => parseJsonInput(router, text)), () => tooLarge(res));
+      readBody(
+        req,
+        maxBodySize,
+        (text) => void call(req, res, route, () => parseJsonInput(router, text)),
+        () => tooLarge(res),
+      );
     } else if (route) {
       const params = new URLSearchParams(query === -1 ? "" : url.slice(query + 1));
-      void call(req, res, route, () => Object.fromEntries([...params].map(([key, value]) => [key, convert(route.fields[key], value)])));
+      void call(req, res, route, () =>
+        Object.fromEntries([...params].map(([key, value]) => [key, convert(route.fields[key], value)])),
+      );
     } else {
       void call(req, res, undefined, () => undefined);
     }

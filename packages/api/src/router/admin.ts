@@ -25,8 +25,16 @@ export const adminRouter = router({
 
   /** Switches the coupling guard; enabling is refused (CONFLICT) while any pair is desynced. */
   setGuard: adminProcedure
-    .meta(rest("POST", "/admin/setGuard", "Switches the coupling guard; enabling is refused (CONFLICT) while any pair is desynced."))
+    .meta(
+      rest(
+        "POST",
+        "/admin/setGuard",
+        "Switches the coupling guard; enabling is refused (CONFLICT) while any pair is desynced.",
+      ),
+    )
     .input(z.object({ enabled: z.boolean() }))
     .output(guardState)
-    .mutation(async ({ ctx, input }) => toJson(await setGuard(ctx.services.pool, input.enabled, actorOf(ctx.principal)))),
+    .mutation(async ({ ctx, input }) =>
+      toJson(await setGuard(ctx.services.pool, input.enabled, actorOf(ctx.principal))),
+    ),
 });

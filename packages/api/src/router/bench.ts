@@ -13,7 +13,14 @@ export const benchRouter = router({
     .input(inputs.levelUpInput)
     .output(legacyLevelUpResult)
     .mutation(({ ctx, input }) =>
-      legacyLevelUp(ctx.services.pool, ctx.services.coupler.catalogue, input.userId, input.specialization, input.xpGained, input.sessionsCompleted),
+      legacyLevelUp(
+        ctx.services.pool,
+        ctx.services.coupler.catalogue,
+        input.userId,
+        input.specialization,
+        input.xpGained,
+        input.sessionsCompleted,
+      ),
     ),
 
   /** Copies the progress level to the license in a second transaction (`source` is accepted but the legacy path only knows progress). */

@@ -60,7 +60,11 @@ const levelChange = z.object({
 
 export const levelUpResult = levelChange.extend({
   leveledUp: z.boolean(),
-  replayed: z.boolean().describe("true when an earlier call by the same caller, for the same learner and specialization, with the same idempotency key produced this result (nothing changed)"),
+  replayed: z
+    .boolean()
+    .describe(
+      "true when an earlier call by the same caller, for the same learner and specialization, with the same idempotency key produced this result (nothing changed)",
+    ),
 }) satisfies z.ZodType<LevelUpResult>;
 
 export const advanceResult = levelChange.extend({ changed: z.boolean() }) satisfies z.ZodType<AdvanceResult>;
@@ -81,7 +85,14 @@ export const consistencyReport = z.object({
   consistent: z.boolean(),
   issues: z.array(
     z.object({
-      code: z.enum(["LEVEL_MISMATCH", "MISSING_PROGRESS", "MISSING_LICENSE", "LEVEL_OUT_OF_RANGE", "MAX_BELOW_CURRENT", "HISTORY_GAP"]),
+      code: z.enum([
+        "LEVEL_MISMATCH",
+        "MISSING_PROGRESS",
+        "MISSING_LICENSE",
+        "LEVEL_OUT_OF_RANGE",
+        "MAX_BELOW_CURRENT",
+        "HISTORY_GAP",
+      ]),
       message: z.string(),
     }),
   ),

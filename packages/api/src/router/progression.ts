@@ -1,7 +1,15 @@
 import { inputs, validated } from "@coupler/core";
 import { actorOf } from "../auth.ts";
 import { toJson } from "../toJson.ts";
-import { advanceResult, consistencyReport, enrollResult, historyPage, levelUpResult, pairState, syncResult } from "./outputs.ts";
+import {
+  advanceResult,
+  consistencyReport,
+  enrollResult,
+  historyPage,
+  levelUpResult,
+  pairState,
+  syncResult,
+} from "./outputs.ts";
 import { adminProcedure, learnerReadProcedure, rest, router, staffProcedure } from "../trpc.ts";
 
 /**
@@ -11,14 +19,24 @@ import { adminProcedure, learnerReadProcedure, rest, router, staffProcedure } fr
 export const progressionRouter = router({
   /** Creates a learner's progress and license at level 1, together. Idempotent. */
   enroll: adminProcedure
-    .meta(rest("POST", "/progression/enroll", "Creates a learner's progress and license at level 1, together. Idempotent."))
+    .meta(
+      rest("POST", "/progression/enroll", "Creates a learner's progress and license at level 1, together. Idempotent."),
+    )
     .input(validated(inputs.enrollInput))
     .output(enrollResult)
-    .mutation(async ({ ctx, input }) => toJson(await ctx.services.coupler.enroll(input, { actor: actorOf(ctx.principal) }))),
+    .mutation(async ({ ctx, input }) =>
+      toJson(await ctx.services.coupler.enroll(input, { actor: actorOf(ctx.principal) })),
+    ),
 
   /** Awards XP and sessions after a session; the level follows the XP curve. The hot path. */
   levelUp: staffProcedure
-    .meta(rest("POST", "/progression/levelUp", "Awards XP and sessions; the level follows the XP curve. A repeated idempotency key replays the first result."))
+    .meta(
+      rest(
+        "POST",
+        "/progression/levelUp",
+        "Awards XP and sessions; the level follows the XP curve. A repeated idempotency key replays the first result.",
+      ),
+    )
     .input(validated(inputs.levelUpInput))
     .output(levelUpResult)
     .mutation(({ ctx, input }) => ctx.services.coupler.levelUp(input, { actor: actorOf(ctx.principal) })),
@@ -51,7 +69,13 @@ export const progressionRouter = router({
 
   /** Level changes, newest first; pass `nextCursor` back as `cursor` for the next page. */
   history: learnerReadProcedure(inputs.historyInput)
-    .meta(rest("GET", "/progression/history", "Level changes, newest first; pass nextCursor back as cursor for the next page."))
+    .meta(
+      rest(
+        "GET",
+        "/progression/history",
+        "Level changes, newest first; pass nextCursor back as cursor for the next page.",
+      ),
+    )
     .input(inputs.historyInput)
     .output(historyPage)
     .query(async ({ ctx, input }) => toJson(await ctx.services.coupler.history(input))),

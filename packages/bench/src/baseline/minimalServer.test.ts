@@ -7,7 +7,13 @@ import { footprint } from "../../test/footprint.ts";
 import { startMinimalServer } from "./minimalServer.ts";
 
 const database = await useTestDatabase({ max: 4 });
-const server = await startMinimalServer({ databaseUrl: database.url, poolSize: 2, lockTimeoutMs: 2000, port: 0, host: "127.0.0.1" });
+const server = await startMinimalServer({
+  databaseUrl: database.url,
+  poolSize: 2,
+  lockTimeoutMs: 2000,
+  port: 0,
+  host: "127.0.0.1",
+});
 afterAll(async () => {
   await server.close();
   await database.drop();
@@ -28,7 +34,12 @@ describe("the minimal baseline server", () => {
     const [viaCoupler, viaMinimal] = await enrolledUsers(database, coupler, 2);
     if (viaCoupler === undefined || viaMinimal === undefined) throw new Error("two learners expected");
     for (const xp of [40, 70, 250, 0, 5000]) {
-      const expected = await coupler.levelUp({ userId: viaCoupler, specialization: "PLAYER", xpGained: xp, sessionsCompleted: 1 });
+      const expected = await coupler.levelUp({
+        userId: viaCoupler,
+        specialization: "PLAYER",
+        xpGained: xp,
+        sessionsCompleted: 1,
+      });
       const res = await levelUp({ userId: viaMinimal, specialization: "PLAYER", xpGained: xp, sessionsCompleted: 1 });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ result: { data: { ...expected, userId: viaMinimal } } });

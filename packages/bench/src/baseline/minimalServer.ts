@@ -28,18 +28,31 @@ export interface MinimalServer {
 const LEVEL_UP_PATH = "/trpc/progression.levelUp";
 
 export async function startMinimalServer(options: MinimalServerOptions): Promise<MinimalServer> {
-  const database = createDatabase({ connectionString: options.databaseUrl, max: options.poolSize, applicationName: "coupler-bench-minimal" });
+  const database = createDatabase({
+    connectionString: options.databaseUrl,
+    max: options.poolSize,
+    applicationName: "coupler-bench-minimal",
+  });
   // Loaded once: the hot path reads no catalogue.
   const catalogue = new Catalogue(database.db);
   const rules = new Map((await catalogue.all()).map((r) => [r.id, r]));
 
   const levelUp = async (body: string) => {
-    const input = JSON.parse(body) as { userId: number; specialization: string; xpGained: number; sessionsCompleted: number };
+    const input = JSON.parse(body) as {
+      userId: number;
+      specialization: string;
+      xpGained: number;
+      sessionsCompleted: number;
+    };
     const found = rules.get(input.specialization);
     if (!found) throw new Error(`specialization ${input.specialization} is not in the catalogue`);
     const client = await database.pool.connect();
     try {
-      return await levelUpTransaction(client, found, { ...input, lockTimeoutMs: options.lockTimeoutMs, actor: "minimal" });
+      return await levelUpTransaction(client, found, {
+        ...input,
+        lockTimeoutMs: options.lockTimeoutMs,
+        actor: "minimal",
+      });
     } finally {
       client.release();
     }
@@ -56,7 +69,9 @@ export async function startMinimalServer(options: MinimalServerOptions): Promise
       levelUp(Buffer.concat(chunks).toString("utf8")).then(
         (data) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ result: { data } })),
         (error: unknown) =>
-          res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: error instanceof Error ? error.message : String(error) } })),
+          res
+            .writeHead(500, { "content-type": "application/json" })
+            .end(JSON.stringify({ error: { message: error instanceof Error ? error.message : String(error) } })),
       );
     });
   });

@@ -6,7 +6,11 @@ import { z } from "zod";
 import { startMinimalServer } from "./minimalServer.ts";
 
 const options = z
-  .object({ databaseUrl: z.string(), poolSize: z.number().int().positive(), lockTimeoutMs: z.number().int().positive() })
+  .object({
+    databaseUrl: z.string(),
+    poolSize: z.number().int().positive(),
+    lockTimeoutMs: z.number().int().positive(),
+  })
   .parse(JSON.parse(process.argv[2] ?? "{}"));
 
 const server = await startMinimalServer({ ...options, port: 0, host: "127.0.0.1" });

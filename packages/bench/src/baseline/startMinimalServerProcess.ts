@@ -20,8 +20,21 @@ export async function startMinimalServerProcess(options: {
 }): Promise<MinimalServerProcess> {
   const child = spawn(
     options.node,
-    ["--import", "tsx", WORKER, JSON.stringify({ databaseUrl: options.databaseUrl, poolSize: options.poolSize, lockTimeoutMs: options.lockTimeoutMs })],
-    { cwd: fileURLToPath(new URL("../..", import.meta.url)), env: { ...options.baseEnv, NODE_ENV: "production" }, stdio: ["ignore", "pipe", "inherit"] },
+    [
+      "--import",
+      "tsx",
+      WORKER,
+      JSON.stringify({
+        databaseUrl: options.databaseUrl,
+        poolSize: options.poolSize,
+        lockTimeoutMs: options.lockTimeoutMs,
+      }),
+    ],
+    {
+      cwd: fileURLToPath(new URL("../..", import.meta.url)),
+      env: { ...options.baseEnv, NODE_ENV: "production" },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
   );
   const stop = () =>
     new Promise<void>((resolve) => {

@@ -23,7 +23,11 @@ const options = z
   })
   .parse(JSON.parse(process.argv[2] ?? "{}"));
 
-const database = createDatabase({ connectionString: options.databaseUrl, max: options.concurrency, applicationName: "coupler-bench-ceiling" });
+const database = createDatabase({
+  connectionString: options.databaseUrl,
+  max: options.concurrency,
+  applicationName: "coupler-bench-ceiling",
+});
 const found = await new Catalogue(database.db).get(options.specialization);
 if (!found) throw new Error(`unknown specialization ${options.specialization}`);
 const rules = found;
@@ -66,4 +70,6 @@ async function loop() {
 
 await Promise.all(Array.from({ length: options.concurrency }, loop));
 await database.close();
-process.stdout.write(`${JSON.stringify({ latency: latencyStats(latencies), errors, durationSeconds: options.durationSeconds })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ latency: latencyStats(latencies), errors, durationSeconds: options.durationSeconds })}\n`,
+);

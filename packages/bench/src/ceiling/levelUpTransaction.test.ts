@@ -40,9 +40,19 @@ function recordingPool(): { pool: pg.Pool; sent: string[] } {
  * ceiling reads only the columns it uses, by aliases).
  */
 function shapeOf(statement: string): string {
-  const text = statement.toLowerCase().replaceAll('"', "").replace(/\$\d+|@\w+/g, "$").replace(/\s+/g, " ").replaceAll("inner join", "join");
+  const text = statement
+    .toLowerCase()
+    .replaceAll('"', "")
+    .replace(/\$\d+|@\w+/g, "$")
+    .replace(/\s+/g, " ")
+    .replaceAll("inner join", "join");
   const probe = /exists \(select 1 from specialization_progress .*? for update skip locked\)/.exec(text)?.[0];
-  const cut = probe ? text.replace(/\bselect (?!1 ).*? from specialization_progress join/, `select ${probe} from specialization_progress join`) : text;
+  const cut = probe
+    ? text.replace(
+        /\bselect (?!1 ).*? from specialization_progress join/,
+        `select ${probe} from specialization_progress join`,
+      )
+    : text;
   return cut.replace(/[\s()]/g, "");
 }
 
@@ -61,7 +71,13 @@ describe("the ceiling's level-up transaction", () => {
           viaCoupler.sent.length = 0;
           viaPg.sent.length = 0;
           await coupler.levelUp({ userId: learnerA, specialization: "PLAYER", xpGained: xp, sessionsCompleted: 1 });
-          await levelUpTransaction(client, rules, { userId: learnerB, xpGained: xp, sessionsCompleted: 1, lockTimeoutMs: 2000, actor: "raw-pg" });
+          await levelUpTransaction(client, rules, {
+            userId: learnerB,
+            xpGained: xp,
+            sessionsCompleted: 1,
+            lockTimeoutMs: 2000,
+            actor: "raw-pg",
+          });
           expect(viaPg.sent).toHaveLength(4);
           expect(viaPg.sent.map(shapeOf)).toEqual(viaCoupler.sent.map(shapeOf));
           expect(viaPg.sent.join("\n")).not.toMatch(/nowait/i);
@@ -82,7 +98,13 @@ describe("the ceiling's level-up transaction", () => {
     try {
       for (const xp of [40, 70, 250, 0, 5000]) {
         await coupler.levelUp({ userId: viaCoupler, specialization: "PLAYER", xpGained: xp, sessionsCompleted: 1 });
-        await levelUpTransaction(client, rules, { userId: viaPg, xpGained: xp, sessionsCompleted: 1, lockTimeoutMs: 2000, actor: "raw-pg" });
+        await levelUpTransaction(client, rules, {
+          userId: viaPg,
+          xpGained: xp,
+          sessionsCompleted: 1,
+          lockTimeoutMs: 2000,
+          actor: "raw-pg",
+        });
       }
     } finally {
       client.release();
@@ -96,7 +118,13 @@ describe("the ceiling's level-up transaction", () => {
     const client = await database.pool.connect();
     try {
       await expect(
-        levelUpTransaction(client, rules, { userId: 2_000_000, xpGained: 1, sessionsCompleted: 1, lockTimeoutMs: 2000, actor: "raw-pg" }),
+        levelUpTransaction(client, rules, {
+          userId: 2_000_000,
+          xpGained: 1,
+          sessionsCompleted: 1,
+          lockTimeoutMs: 2000,
+          actor: "raw-pg",
+        }),
       ).rejects.toThrow("learner 2000000 is not enrolled in PLAYER");
       const { rows } = await client.query<{ open: boolean }>("select now() = statement_timestamp() as open");
       expect(rows[0]?.open).toBe(true); // no transaction left open on the connection
@@ -107,21 +135,47 @@ describe("the ceiling's level-up transaction", () => {
 
   it("is the same statement sequence in the pgbench script: one locking SELECT with its SKIP LOCKED probe, one write with CTEs", () => {
     const script = pgbenchScript(2000);
-    const order = ["BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE", "SET LOCAL lock_timeout = 2000", "FOR UPDATE SKIP LOCKED) AS free",
-      "FOR UPDATE OF specialization_progress, user_licenses \\gset", "WITH progress AS (UPDATE specialization_progress", "license AS (UPDATE user_licenses",
-      "history AS (INSERT INTO license_progressions", "INSERT INTO coupler_audit_log", "\nCOMMIT;"];
+    const order = [
+      "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE",
+      "SET LOCAL lock_timeout = 2000",
+      "FOR UPDATE SKIP LOCKED) AS free",
+      "FOR UPDATE OF specialization_progress, user_licenses \\gset",
+      "WITH progress AS (UPDATE specialization_progress",
+      "license AS (UPDATE user_licenses",
+      "history AS (INSERT INTO license_progressions",
+      "INSERT INTO coupler_audit_log",
+      "\nCOMMIT;",
+    ];
     const positions = order.map((fragment) => script.indexOf(fragment));
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
-    expect(LEVEL_UP_SQL.begin(2000)).toBe("BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE; SET LOCAL lock_timeout = 2000");
+    expect(LEVEL_UP_SQL.begin(2000)).toBe(
+      "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE; SET LOCAL lock_timeout = 2000",
+    );
     expect(script.match(/FOR UPDATE OF/g)).toHaveLength(1);
     expect(script).not.toContain("NOWAIT");
     expect(script).not.toContain("@");
   });
 
   it("binds only the parameters a write shape uses, numbered in order of first use", () => {
-    const values = { newLevel: 3, totalXp: 300, completedSessions: 2, progressId: 7, maxAchievedLevel: 3, licenseId: 8, fromLevel: 2, reason: "level-up", actor: "a",
-      userId: 1, specialization: "PLAYER", xpGained: 50, sessionsCompleted: 1, operation: "levelUp", auditKey: null, outcome: "applied" };
+    const values = {
+      newLevel: 3,
+      totalXp: 300,
+      completedSessions: 2,
+      progressId: 7,
+      maxAchievedLevel: 3,
+      licenseId: 8,
+      fromLevel: 2,
+      reason: "level-up",
+      actor: "a",
+      userId: 1,
+      specialization: "PLAYER",
+      xpGained: 50,
+      sessionsCompleted: 1,
+      operation: "levelUp",
+      auditKey: null,
+      outcome: "applied",
+    };
     const progressOnly = bind(LEVEL_UP_SQL.write({ license: false, history: false }), values);
     expect(progressOnly.values).toEqual([3, 300, 2, 1, 7, "levelUp", "PLAYER", 50, 1, 2, "a", null, "applied"]);
     expect(progressOnly.text).not.toContain("@");

@@ -1,4 +1,9 @@
-import { DEFAULT_IDEMPOTENCY_RETENTION_MS, levelForXp, type LevelUpResult, type SpecializationRules } from "@coupler/core";
+import {
+  DEFAULT_IDEMPOTENCY_RETENTION_MS,
+  levelForXp,
+  type LevelUpResult,
+  type SpecializationRules,
+} from "@coupler/core";
 import type pg from "pg";
 
 /** Which writes one level-up makes, as in core's `writeShape` (no idempotency key here, and progress always changes). */
@@ -34,10 +39,12 @@ const KEYS_OF_BATCH =
   "AND idempotency_keys.caller = any(@callers::text[]) AND idempotency_keys.key = any(@keys::text[])";
 /** A key younger than the retention, as core's `freshKey`. */
 const FRESH_KEY = "idempotency_keys.created_at > now() - make_interval(secs => @retentionMs::double precision / 1000)";
-const PROGRESS_OF_PAIR = "specialization_progress.student_id = @userId AND specialization_progress.specialization_id = @specialization";
+const PROGRESS_OF_PAIR =
+  "specialization_progress.student_id = @userId AND specialization_progress.specialization_id = @specialization";
 
 export const LEVEL_UP_SQL = {
-  begin: (lockTimeoutMs: number) => `BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE; SET LOCAL lock_timeout = ${Math.trunc(lockTimeoutMs)}`,
+  begin: (lockTimeoutMs: number) =>
+    `BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE; SET LOCAL lock_timeout = ${Math.trunc(lockTimeoutMs)}`,
   lockPair: `WITH expired_key AS (DELETE FROM idempotency_keys WHERE ${KEYS_OF_BATCH} AND NOT ${FRESH_KEY})
      SELECT specialization_progress.id AS progress_id, specialization_progress.current_level AS progress_level,
        specialization_progress.total_xp, specialization_progress.completed_sessions,
@@ -102,11 +109,24 @@ export interface LevelUpInput {
 }
 
 /** One level-up on `client`, committed or rolled back; answers what the coupler's levelUp answers. */
-export async function levelUpTransaction(client: pg.ClientBase, rules: SpecializationRules, input: LevelUpInput): Promise<LevelUpResult> {
+export async function levelUpTransaction(
+  client: pg.ClientBase,
+  rules: SpecializationRules,
+  input: LevelUpInput,
+): Promise<LevelUpResult> {
   await client.query(LEVEL_UP_SQL.begin(input.lockTimeoutMs));
   try {
-    const lockParams = { userId: input.userId, specialization: rules.id, callers: [], keys: [], retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS };
-    const locked = await client.query<PairRow>({ name: "ceiling_lock_pair", ...bind(LEVEL_UP_SQL.lockPair, lockParams) });
+    const lockParams = {
+      userId: input.userId,
+      specialization: rules.id,
+      callers: [],
+      keys: [],
+      retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS,
+    };
+    const locked = await client.query<PairRow>({
+      name: "ceiling_lock_pair",
+      ...bind(LEVEL_UP_SQL.lockPair, lockParams),
+    });
     const pair = locked.rows[0];
     if (!pair) throw new Error(`learner ${input.userId} is not enrolled in ${rules.id}`);
     const totalXp = Number(pair.total_xp) + input.xpGained;
@@ -183,14 +203,21 @@ export function pgbenchScript(lockTimeoutMs: number): string {
     xpGained: ":xp",
     sessionsCompleted: "1",
   };
-  const inline = (template: string) => template.replace(/\s+/g, " ").replace(/@(\w+)/g, (_, name: string) => vars[name] ?? `@${name}`);
+  const inline = (template: string) =>
+    template.replace(/\s+/g, " ").replace(/@(\w+)/g, (_, name: string) => vars[name] ?? `@${name}`);
   const lock = inline(LEVEL_UP_SQL.lockPair)
     .replace(
       "specialization_progress.id AS progress_id, specialization_progress.current_level AS progress_level, specialization_progress.total_xp, specialization_progress.completed_sessions,",
       "specialization_progress.id AS pid, specialization_progress.current_level AS plevel, specialization_progress.total_xp AS pxp, specialization_progress.completed_sessions AS psessions,",
     )
-    .replace("user_licenses.id AS license_id, user_licenses.current_level AS license_level, user_licenses.max_achieved_level,", "user_licenses.id AS lid, user_licenses.current_level AS llevel, user_licenses.max_achieved_level AS lmax,")
-    .replace("idempotency_keys.caller, idempotency_keys.key, idempotency_keys.request_hash, idempotency_keys.response,", "idempotency_keys.request_hash AS khash,");
+    .replace(
+      "user_licenses.id AS license_id, user_licenses.current_level AS license_level, user_licenses.max_achieved_level,",
+      "user_licenses.id AS lid, user_licenses.current_level AS llevel, user_licenses.max_achieved_level AS lmax,",
+    )
+    .replace(
+      "idempotency_keys.caller, idempotency_keys.key, idempotency_keys.request_hash, idempotency_keys.response,",
+      "idempotency_keys.request_hash AS khash,",
+    );
   return `\\set uid random(:first, :last)
 \\set xp random(:xpmin, :xpmax)
 BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE;

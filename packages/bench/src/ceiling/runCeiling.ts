@@ -31,7 +31,10 @@ const WARMUP_SECONDS = 2;
  * The level-up transaction through node-postgres from a worker process.
  * `onPhase` hears when the measured seconds start and end, with the worker's pid.
  */
-export async function runRawPgCeiling(options: CeilingOptions, onPhase?: (phase: "measuring" | "measured", pid: number) => void): Promise<CeilingResult> {
+export async function runRawPgCeiling(
+  options: CeilingOptions,
+  onPhase?: (phase: "measuring" | "measured", pid: number) => void,
+): Promise<CeilingResult> {
   const args = {
     databaseUrl: options.databaseUrl,
     concurrency: options.concurrency,
@@ -43,10 +46,16 @@ export async function runRawPgCeiling(options: CeilingOptions, onPhase?: (phase:
     lockTimeoutMs: options.lockTimeoutMs,
     xp: options.xp,
   };
-  const { code, stdout, stderr } = await run(process.execPath, ["--conditions=source", "--import", "tsx", WORKER, JSON.stringify(args)], options.env, fileURLToPath(new URL("../..", import.meta.url)), (line, pid) => {
-    const phase = /^\{"phase":"(measuring|measured)"\}$/.exec(line)?.[1];
-    if (phase === "measuring" || phase === "measured") onPhase?.(phase, pid);
-  });
+  const { code, stdout, stderr } = await run(
+    process.execPath,
+    ["--conditions=source", "--import", "tsx", WORKER, JSON.stringify(args)],
+    options.env,
+    fileURLToPath(new URL("../..", import.meta.url)),
+    (line, pid) => {
+      const phase = /^\{"phase":"(measuring|measured)"\}$/.exec(line)?.[1];
+      if (phase === "measuring" || phase === "measured") onPhase?.(phase, pid);
+    },
+  );
   const line = stdout.trim().split("\n").at(-1) ?? "";
   if (code !== 0 || line === "") throw new Error(`raw-pg ceiling worker failed (${code}): ${stderr.slice(-2000)}`);
   const result = JSON.parse(line) as { latency: LatencyStats; errors: number; durationSeconds: number };
@@ -57,7 +66,10 @@ export async function runRawPgCeiling(options: CeilingOptions, onPhase?: (phase:
  * The same transaction as a pgbench script (extended protocol, one connection
  * per client, like the worker). Latencies come from pgbench's per-transaction log.
  */
-export async function runPgbench(pgbench: string, options: CeilingOptions & { workDir: string }): Promise<CeilingResult> {
+export async function runPgbench(
+  pgbench: string,
+  options: CeilingOptions & { workDir: string },
+): Promise<CeilingResult> {
   const script = join(options.workDir, "level-up.pgbench.sql");
   await writeFile(script, pgbenchScript(options.lockTimeoutMs));
   const prefix = join(options.workDir, "pgbench-log");
@@ -92,10 +104,20 @@ export async function runPgbench(pgbench: string, options: CeilingOptions & { wo
     }
   }
   const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1];
-  return { latency: latencyStats(latencies), errors, throughput: tps ? Number(tps) : latencies.length / options.durationSeconds };
+  return {
+    latency: latencyStats(latencies),
+    errors,
+    throughput: tps ? Number(tps) : latencies.length / options.durationSeconds,
+  };
 }
 
-function run(command: string, args: string[], env: Record<string, string | undefined>, cwd: string, onLine?: (line: string, pid: number) => void) {
+function run(
+  command: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  cwd: string,
+  onLine?: (line: string, pid: number) => void,
+) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(command, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";

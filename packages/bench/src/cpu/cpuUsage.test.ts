@@ -1,8 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { cpuSnapshot, cpuUsage, type CpuSnapshot } from "./cpuUsage.ts";
 
-const start: CpuSnapshot = { atMs: 1_000, ticks: { loadGenerator: 100, server: 1_000, postgres: 5_000, machine: 20_000 } };
-const end: CpuSnapshot = { atMs: 31_000, ticks: { loadGenerator: 400, server: 2_800, postgres: 6_500, machine: 25_400 } };
+const start: CpuSnapshot = {
+  atMs: 1_000,
+  ticks: { loadGenerator: 100, server: 1_000, postgres: 5_000, machine: 20_000 },
+};
+const end: CpuSnapshot = {
+  atMs: 31_000,
+  ticks: { loadGenerator: 400, server: 2_800, postgres: 6_500, machine: 25_400 },
+};
 
 describe("cpuUsage", () => {
   it("turns tick deltas into CPU milliseconds, milliseconds per call and cores busy", () => {
@@ -22,19 +28,33 @@ describe("cpuUsage", () => {
   });
 
   it("leaves a part null when it was not read at both ends, or its counter went backwards (a process replaced)", () => {
-    const usage = cpuUsage({ atMs: 0, ticks: { server: 50, postgres: 10 } }, { atMs: 1_000, ticks: { server: 40, postgres: 20 } }, 10, 100);
+    const usage = cpuUsage(
+      { atMs: 0, ticks: { server: 50, postgres: 10 } },
+      { atMs: 1_000, ticks: { server: 40, postgres: 20 } },
+      10,
+      100,
+    );
     expect(usage.cpuMs).toEqual({ loadGenerator: null, server: null, postgres: 100, machine: null });
     expect(usage.coresBusy).toBeNull();
   });
 
   it("gives no per-call figure for a window without calls", () => {
-    expect(cpuUsage(start, end, 0, 100).perCallMs).toEqual({ loadGenerator: null, server: null, postgres: null, machine: null });
+    expect(cpuUsage(start, end, 0, 100).perCallMs).toEqual({
+      loadGenerator: null,
+      server: null,
+      postgres: null,
+      machine: null,
+    });
   });
 });
 
 describe("cpuSnapshot", () => {
   it.runIf(process.platform === "linux")("reads this process by pid and the machine from /proc", async () => {
-    const snapshot = await cpuSnapshot({ server: { pids: [process.pid] }, postgres: { tree: process.pid }, loadGenerator: { pids: [2 ** 30] } });
+    const snapshot = await cpuSnapshot({
+      server: { pids: [process.pid] },
+      postgres: { tree: process.pid },
+      loadGenerator: { pids: [2 ** 30] },
+    });
     expect(snapshot.ticks.server).toBeGreaterThanOrEqual(0);
     expect(snapshot.ticks.postgres).toBeGreaterThanOrEqual(snapshot.ticks.server ?? 0);
     expect(snapshot.ticks.machine).toBeGreaterThan(0);

@@ -39,7 +39,9 @@ export interface CpuUsage {
 }
 
 /** Reads every source once: one pass over /proc for all of them. */
-export async function cpuSnapshot(sources: Partial<Record<Exclude<CpuPart, "machine">, CpuSource>>): Promise<CpuSnapshot> {
+export async function cpuSnapshot(
+  sources: Partial<Record<Exclude<CpuPart, "machine">, CpuSource>>,
+): Promise<CpuSnapshot> {
   const [stats, machine] = await Promise.all([readAllPidStats(), readMachineStat()]);
   const atMs = performance.now();
   const ticks: CpuSnapshot["ticks"] = {};
@@ -50,13 +52,14 @@ export async function cpuSnapshot(sources: Partial<Record<Exclude<CpuPart, "mach
     else if ("trees" in source) {
       const each = source.trees.map((root) => treeTicks(stats, root));
       value = each.every((t) => t !== undefined) ? each.reduce((sum: number, t) => sum + (t ?? 0), 0) : undefined;
-    }
-    else if ("reapedChildren" in source) {
+    } else if ("reapedChildren" in source) {
       const self = stats.find((s) => s.pid === process.pid);
       value = self ? self.cutime + self.cstime : undefined;
     } else {
       const found = source.pids.map((pid) => stats.find((s) => s.pid === pid));
-      value = found.every((s) => s !== undefined) ? found.reduce((sum, s) => sum + (s ? ownTicks(s) : 0), 0) : undefined;
+      value = found.every((s) => s !== undefined)
+        ? found.reduce((sum, s) => sum + (s ? ownTicks(s) : 0), 0)
+        : undefined;
     }
     if (value !== undefined) ticks[part] = value;
   }
@@ -71,10 +74,17 @@ export function cpuUsage(start: CpuSnapshot, end: CpuSnapshot, calls: number, ti
   for (const part of CPU_PARTS) {
     const before = start.ticks[part];
     const after = end.ticks[part];
-    const ms = before === undefined || after === undefined || after < before ? null : ((after - before) / ticksPerSecond) * 1000;
+    const ms =
+      before === undefined || after === undefined || after < before ? null : ((after - before) / ticksPerSecond) * 1000;
     cpuMs[part] = ms;
     perCallMs[part] = ms === null || calls <= 0 ? null : ms / calls;
   }
   const machineMs = cpuMs.machine;
-  return { wallSeconds, calls, coresBusy: machineMs === null || wallSeconds <= 0 ? null : machineMs / 1000 / wallSeconds, cpuMs, perCallMs };
+  return {
+    wallSeconds,
+    calls,
+    coresBusy: machineMs === null || wallSeconds <= 0 ? null : machineMs / 1000 / wallSeconds,
+    cpuMs,
+    perCallMs,
+  };
 }

@@ -3,7 +3,11 @@ import { cpuSnapshot, type CpuPart, type CpuSnapshot, type CpuSource } from "./c
 export type CpuSources = Partial<Record<Exclude<CpuPart, "machine">, CpuSource>>;
 
 /** Two snapshots of `sources`, `fromMs` and `toMs` from now: a window inside a run's steady phase. */
-export async function cpuWindow(fromMs: number, toMs: number, sources: CpuSources): Promise<{ start: CpuSnapshot; end: CpuSnapshot }> {
+export async function cpuWindow(
+  fromMs: number,
+  toMs: number,
+  sources: CpuSources,
+): Promise<{ start: CpuSnapshot; end: CpuSnapshot }> {
   const t0 = performance.now();
   await sleep(fromMs);
   const start = await cpuSnapshot(sources);

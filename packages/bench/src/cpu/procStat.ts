@@ -54,7 +54,11 @@ export interface MachineStat {
 export function parseMachineStat(text: string): MachineStat {
   const line = text.split("\n").find((l) => l.startsWith("cpu "));
   if (!line) throw new Error("/proc/stat has no aggregate cpu line");
-  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
   const busy = user + nice + system + irq + softirq + steal;
   return { busy, total: busy + idle + iowait };
 }

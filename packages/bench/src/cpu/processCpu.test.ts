@@ -2,7 +2,15 @@ import { describe, expect, it } from "vitest";
 import type { PidStat } from "./procStat.ts";
 import { clockTicksPerSecond, treeTicks } from "./processCpu.ts";
 
-const proc = (pid: number, ppid: number, own: number, reaped = 0): PidStat => ({ pid, ppid, comm: "postgres", utime: own, stime: 0, cutime: reaped, cstime: 0 });
+const proc = (pid: number, ppid: number, own: number, reaped = 0): PidStat => ({
+  pid,
+  ppid,
+  comm: "postgres",
+  utime: own,
+  stime: 0,
+  cutime: reaped,
+  cstime: 0,
+});
 
 describe("treeTicks", () => {
   it("sums the root, its reaped children and every live descendant, and nothing outside the tree", () => {

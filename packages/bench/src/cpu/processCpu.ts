@@ -60,7 +60,9 @@ export function treeTicks(stats: PidStat[], root: number): number | undefined {
  * backend. Undefined when the server is not on this machine (no such process,
  * or its parent is not a postgres process).
  */
-export async function findPostmaster(query: (sql: string) => Promise<{ rows: { pid: number }[] }>): Promise<number | undefined> {
+export async function findPostmaster(
+  query: (sql: string) => Promise<{ rows: { pid: number }[] }>,
+): Promise<number | undefined> {
   const { rows } = await query("select pg_backend_pid() as pid");
   const backend = rows[0] ? await readPidStat(rows[0].pid) : undefined;
   if (!backend || !backend.comm.startsWith("postgres")) return undefined;

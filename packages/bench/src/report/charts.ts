@@ -14,7 +14,14 @@ const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 
 /** avg, p95 and p99 told apart by shape and dash as well as by name, in one legend. */
 const STAT_SHAPES = { domain: ["avg", "p95", "p99"], range: ["circle", "square", "triangle-up"] };
-const STAT_DASHES = { domain: ["avg", "p95", "p99"], range: [[1, 0], [6, 3], [2, 2]] };
+const STAT_DASHES = {
+  domain: ["avg", "p95", "p99"],
+  range: [
+    [1, 0],
+    [6, 3],
+    [2, 2],
+  ],
+};
 
 /**
  * Latency spans from a few ms to seconds only past saturation: a log axis
@@ -23,11 +30,15 @@ const STAT_DASHES = { domain: ["avg", "p95", "p99"], range: [[1, 0], [6, 3], [2,
  */
 export const LOG_SCALE_SPREAD = 100;
 
-export function latencyScale(ms: number[]): { type: "log"; domain: [number, number]; nice: false } | { type: "linear"; nice: true } {
+export function latencyScale(
+  ms: number[],
+): { type: "log"; domain: [number, number]; nice: false } | { type: "linear"; nice: true } {
   const positive = ms.filter((v) => v > 0);
   const [low, high] = positive.length === 0 ? [1, 1] : [Math.min(...positive), Math.max(...positive)];
   // Not `nice`: that would round 16 s up to 100 s; a little margin keeps the extreme points off the frame.
-  return high / low > LOG_SCALE_SPREAD ? { type: "log", domain: [low / 1.25, high * 1.25], nice: false } : { type: "linear", nice: true };
+  return high / low > LOG_SCALE_SPREAD
+    ? { type: "log", domain: [low / 1.25, high * 1.25], nice: false }
+    : { type: "linear", nice: true };
 }
 
 /** An x axis of the measured user levels only, log-spaced (10 to 1000 users). */
@@ -43,12 +54,15 @@ function usersAxis(levels: number[]) {
   };
 }
 
-
 /** The report's charts, drawn by Vega-Lite and rendered to SVG headless (no browser, no canvas). */
 export async function renderCharts(results: BenchResults): Promise<Chart[]> {
   const specs: { file: string; title: string; spec: TopLevelSpec }[] = [
     { file: "latency-vs-users.svg", title: "Level-up latency against concurrent users", spec: latencySpec(results) },
-    { file: "throughput-vs-ceiling.svg", title: "Saturation throughput against the raw-pg ceiling", spec: throughputSpec(results) },
+    {
+      file: "throughput-vs-ceiling.svg",
+      title: "Saturation throughput against the raw-pg ceiling",
+      spec: throughputSpec(results),
+    },
     { file: "lock-wait.svg", title: "Row-lock wait of the coupler's level-up", spec: lockWaitSpec(results) },
     { file: "hot-spot.svg", title: "Hot spot: many users on a few learners", spec: hotSpotSpec(results) },
   ];
@@ -86,7 +100,12 @@ function latencySpec(results: BenchResults): TopLevelSpec {
     mark: { type: "line", point: { filled: true, size: 70 } },
     encoding: {
       x: usersAxis(values.map((v) => v.users)),
-      y: { field: "ms", type: "quantitative", title: `latency (ms${scale.type === "log" ? ", log scale" : ""})`, scale },
+      y: {
+        field: "ms",
+        type: "quantitative",
+        title: `latency (ms${scale.type === "log" ? ", log scale" : ""})`,
+        scale,
+      },
       color: { field: "path", type: "nominal", title: "path" },
       shape: { field: "stat", type: "nominal", title: "statistic", scale: STAT_SHAPES },
       strokeDash: { field: "stat", type: "nominal", title: "statistic", scale: STAT_DASHES },
@@ -98,7 +117,10 @@ function latencySpec(results: BenchResults): TopLevelSpec {
 function throughputSpec(results: BenchResults): TopLevelSpec {
   const values = results.runs.flatMap((r) => {
     if (r.scenario === "saturation" && r.k6) return [{ series: `${r.target} via HTTP`, throughput: r.k6.throughput }];
-    if (r.scenario === "ceiling" && r.ceiling) return [{ series: r.target === "raw-pg" ? "raw pg (ceiling)" : "pgbench (ceiling)", throughput: r.ceiling.throughput }];
+    if (r.scenario === "ceiling" && r.ceiling)
+      return [
+        { series: r.target === "raw-pg" ? "raw pg (ceiling)" : "pgbench (ceiling)", throughput: r.ceiling.throughput },
+      ];
     return [];
   });
   const concurrency = results.plan.saturationVus;
@@ -152,7 +174,11 @@ function hotSpotSpec(results: BenchResults): TopLevelSpec {
   const values = results.runs.flatMap((r) => {
     if (r.scenario !== "hot-spot" || !r.k6) return [];
     const path = r.variant ? `${r.target} ${r.variant}` : r.target;
-    const latency = ["avg", "p95", "p99"].map((stat) => ({ measure: `latency ${stat}`, path, ms: r.k6?.latency[stat as "avg" | "p95" | "p99"] ?? 0 }));
+    const latency = ["avg", "p95", "p99"].map((stat) => ({
+      measure: `latency ${stat}`,
+      path,
+      ms: r.k6?.latency[stat as "avg" | "p95" | "p99"] ?? 0,
+    }));
     const lock = r.lock
       ? [
           { measure: "lock wait avg", path, ms: r.lock.lockWaitAvgMs },
@@ -164,7 +190,10 @@ function hotSpotSpec(results: BenchResults): TopLevelSpec {
   const { vus, learners } = results.plan.hotSpot;
   return {
     $schema: SCHEMA,
-    title: { text: `Hot spot: ${vus} users on ${learners} learners, little think time`, subtitle: "lock wait: coupler only (legacy takes no pair lock); its p95 is a bucket bound" },
+    title: {
+      text: `Hot spot: ${vus} users on ${learners} learners, little think time`,
+      subtitle: "lock wait: coupler only (legacy takes no pair lock); its p95 is a bucket bound",
+    },
     width: WIDTH,
     height: HEIGHT,
     data: { values },

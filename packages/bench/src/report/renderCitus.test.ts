@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import type { BenchResults, RunResult } from "../results.ts";
 import { renderCitusSection } from "./renderCitus.ts";
 
-const fixture = JSON.parse(readFileSync(new URL("../../test/fixtures/bench-results-quick.json", import.meta.url), "utf8")) as BenchResults;
+const fixture = JSON.parse(
+  readFileSync(new URL("../../test/fixtures/bench-results-quick.json", import.meta.url), "utf8"),
+) as BenchResults;
 
 /** The quick fixture with one saturation run of the coupler at `throughput`/s and `postgres` ms of PostgreSQL CPU a call. */
 function withRun(throughput: number, postgres: number, citus: boolean): BenchResults {
@@ -15,11 +17,21 @@ function withRun(throughput: number, postgres: number, citus: boolean): BenchRes
     vus: 50,
     operation: "levelUp",
     k6: { latency, requests: 1000, throughput, failed: 0, errorRate: 0, thresholds: [], exitCode: 0 },
-    cpu: { wallSeconds: 10, calls: 1000, coresBusy: 2, cpuMs: { loadGenerator: null, server: 500, postgres: postgres * 1000, machine: null }, perCallMs: { loadGenerator: null, server: 0.5, postgres, machine: null } },
+    cpu: {
+      wallSeconds: 10,
+      calls: 1000,
+      coresBusy: 2,
+      cpuMs: { loadGenerator: null, server: 500, postgres: postgres * 1000, machine: null },
+      perCallMs: { loadGenerator: null, server: 0.5, postgres, machine: null },
+    },
   };
   return {
     ...fixture,
-    setup: { ...fixture.setup, database: citus ? "citus" : "embedded", ...(citus ? { citus: { workers: ["127.0.0.1:9701", "127.0.0.1:9702"], postmasterPids: [1, 2, 3] } } : {}) },
+    setup: {
+      ...fixture.setup,
+      database: citus ? "citus" : "embedded",
+      ...(citus ? { citus: { workers: ["127.0.0.1:9701", "127.0.0.1:9702"], postmasterPids: [1, 2, 3] } } : {}),
+    },
     runs: [run],
   };
 }
@@ -28,7 +40,9 @@ describe("renderCitusSection", () => {
   it("puts each Citus run beside the same run on one server, PostgreSQL CPU summed over the nodes, and says why one machine cannot show scale-out", () => {
     const section = renderCitusSection(withRun(400, 2.5, true), withRun(600, 1.2, false));
     expect(section).toContain("## Citus: coordinator + 2 workers on this machine");
-    expect(section).toContain("| saturation | 50 | 600/s | 18.00 ms | 40.00 ms | 1.200 ms | 0.500 ms | 400/s | 18.00 ms | 40.00 ms | 2.500 ms | 0.500 ms |");
+    expect(section).toContain(
+      "| saturation | 50 | 600/s | 18.00 ms | 40.00 ms | 1.200 ms | 0.500 ms | 400/s | 18.00 ms | 40.00 ms | 2.500 ms | 0.500 ms |",
+    );
     expect(section).toContain("cannot add capacity here");
     expect(section).toContain("127.0.0.1:9701, 127.0.0.1:9702");
   });

@@ -1,6 +1,7 @@
 import type { BenchResults, RunResult } from "../results.ts";
 
-const ms = (v: number | null | undefined, digits = 2) => (v === null || v === undefined ? "—" : `${v.toFixed(digits)} ms`);
+const ms = (v: number | null | undefined, digits = 2) =>
+  v === null || v === undefined ? "—" : `${v.toFixed(digits)} ms`;
 const rate = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(0)}/s`);
 
 /**
@@ -12,7 +13,10 @@ const rate = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(
  * `citus` is not a Citus run.
  */
 export function renderCitusSection(citus: BenchResults, single?: BenchResults): string {
-  if (citus.setup.database !== "citus") throw new Error("renderCitusSection: the results dir is not a pnpm bench --citus run (setup.database is not citus)");
+  if (citus.setup.database !== "citus")
+    throw new Error(
+      "renderCitusSection: the results dir is not a pnpm bench --citus run (setup.database is not citus)",
+    );
   const runs = citus.runs.filter((r) => r.target === "coupler" && !r.skipped && r.k6);
   const twin = (run: RunResult) => single?.runs.find((r) => r.id === run.id && !r.skipped && r.k6);
   const workers = citus.setup.citus?.workers ?? [];
@@ -36,7 +40,9 @@ export function renderCitusSection(citus: BenchResults, single?: BenchResults): 
     "",
     `The coupler's runs of \`pnpm bench --citus\` (${citus.startedAt}): a Citus coordinator and ${workers.length} workers (${workers.join(", ")}), ` +
       `every per-learner table distributed by the learner's id as \`pnpm db:migrate --citus\` does; ${describe(citus)}.` +
-      (single ? ` Beside them, the same runs against one PostgreSQL server (${single.startedAt}; ${describe(single)}).` : ""),
+      (single
+        ? ` Beside them, the same runs against one PostgreSQL server (${single.startedAt}; ${describe(single)}).`
+        : ""),
     "",
     "**Read this as a cost measurement, not a scale-out one.** All nodes, the API and k6 share one " +
       `${citus.machine.cores}-core machine, so Citus cannot add capacity here: every call takes an extra hop ` +
@@ -46,7 +52,11 @@ export function renderCitusSection(citus: BenchResults, single?: BenchResults): 
       "throughput should grow with the workers, since every coupled call is single-shard.",
     "",
     header,
-    `| ${header.split("|").slice(1, -1).map(() => "---").join(" | ")} |`,
+    `| ${header
+      .split("|")
+      .slice(1, -1)
+      .map(() => "---")
+      .join(" | ")} |`,
     ...rows,
     "",
   ].join("\n");

@@ -18,8 +18,10 @@ export interface HotSpotSetup {
 /** The setup of a hot-spot run, from its variant (none = combining on, one process, the hot learners). */
 export function hotSpotSetup(results: BenchResults, run: RunResult): HotSpotSetup {
   const plan = results.plan;
-  if (run.target === "legacy") return { build: "this", combining: "—", workers: 1, spread: false, learners: plan.hotSpot.learners };
-  if (!run.variant) return { build: "this", combining: "on", workers: 1, spread: false, learners: plan.hotSpot.learners };
+  if (run.target === "legacy")
+    return { build: "this", combining: "—", workers: 1, spread: false, learners: plan.hotSpot.learners };
+  if (!run.variant)
+    return { build: "this", combining: "on", workers: 1, spread: false, learners: plan.hotSpot.learners };
   const variant = hotSpotVariant(plan, run.variant);
   return {
     build: variant.before ? "before" : "this",
@@ -70,10 +72,27 @@ export function renderHotSpot(results: BenchResults): string[] {
       const s = hotSpotSetup(results, r);
       const l = r.k6?.latency;
       const spread = r.target === "coupler" && !s.spread ? spreadOf(results, s) : undefined;
-      const ofSpread = spread?.k6 && r.k6 && spread.k6.throughput > 0 ? percent(r.k6.throughput / spread.k6.throughput) : "—";
+      const ofSpread =
+        spread?.k6 && r.k6 && spread.k6.throughput > 0 ? percent(r.k6.throughput / spread.k6.throughput) : "—";
       const contention = r.target === "legacy" ? "none: no row locks" : contentionCell(r.lock, r.pgLockWaits);
       const pgCpu = r.cpu?.perCallMs.postgres;
-      if (r.skipped || !l) return [r.target, s.build, s.combining, String(s.workers), String(s.learners), "—", "—", "—", "—", "—", "—", r.skipped ?? "—", "—", "—"];
+      if (r.skipped || !l)
+        return [
+          r.target,
+          s.build,
+          s.combining,
+          String(s.workers),
+          String(s.learners),
+          "—",
+          "—",
+          "—",
+          "—",
+          "—",
+          "—",
+          r.skipped ?? "—",
+          "—",
+          "—",
+        ];
       return [
         r.target,
         s.build,
@@ -93,7 +112,22 @@ export function renderHotSpot(results: BenchResults): string[] {
     });
   out.push(
     table(
-      ["Path", "Build", "Combining", "Workers", "Learners", "Throughput", "Of spread", "Avg", "P95", "P99", "PG CPU/call", "Failed", "Lock contention", "Desynced after"],
+      [
+        "Path",
+        "Build",
+        "Combining",
+        "Workers",
+        "Learners",
+        "Throughput",
+        "Of spread",
+        "Avg",
+        "P95",
+        "P99",
+        "PG CPU/call",
+        "Failed",
+        "Lock contention",
+        "Desynced after",
+      ],
       rows,
     ),
   );
@@ -127,7 +161,12 @@ export function renderHotSpot(results: BenchResults): string[] {
           hot?.lock ? contentionShares(hot.lock) : "—",
         ];
       });
-    out.push(table(["Workers", "Hot throughput", "Spread throughput", "Hot of spread", "Hot P95", "Hot P99", "Hot contended"], workerRows));
+    out.push(
+      table(
+        ["Workers", "Hot throughput", "Spread throughput", "Hot of spread", "Hot P95", "Hot P99", "Hot contended"],
+        workerRows,
+      ),
+    );
   }
   return out;
 }

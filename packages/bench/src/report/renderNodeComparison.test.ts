@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import type { BenchResults, RunResult } from "../results.ts";
 import { renderNodeComparison } from "./renderNodeComparison.ts";
 
-const fixture = JSON.parse(readFileSync(new URL("../../test/fixtures/bench-results-quick.json", import.meta.url), "utf8")) as BenchResults;
+const fixture = JSON.parse(
+  readFileSync(new URL("../../test/fixtures/bench-results-quick.json", import.meta.url), "utf8"),
+) as BenchResults;
 
 /** The quick fixture as if its API had run on `version`, with a fixed-rate pair costing `api` and `minimal` ms of CPU a call. */
 function onNode(version: string, api: number, minimal: number): BenchResults {
@@ -14,7 +16,14 @@ function onNode(version: string, api: number, minimal: number): BenchResults {
     cpuMs: { loadGenerator: null, server: server * 3000, postgres: 1500, machine: null },
     perCallMs: { loadGenerator: null, server, postgres: 0.5, machine: null },
   });
-  const rate = (target: RunResult["target"], server: number): RunResult => ({ id: `level-up-rate-${target}-300`, scenario: "level-up-rate", target, vus: 300, operation: "levelUp", cpu: cpu(server) });
+  const rate = (target: RunResult["target"], server: number): RunResult => ({
+    id: `level-up-rate-${target}-300`,
+    scenario: "level-up-rate",
+    target,
+    vus: 300,
+    operation: "levelUp",
+    cpu: cpu(server),
+  });
   return {
     ...fixture,
     setup: { ...fixture.setup, serverNode: { binary: `/opt/node-${version}`, version } },

@@ -7,7 +7,9 @@ import { readingTheNumbers, renderReport } from "./renderReport.ts";
 import { evaluateTargets } from "./targets.ts";
 
 // summary.json of a real `pnpm bench --quick` (levels 10 and 50, every scenario, both paths, both ceilings).
-const results = JSON.parse(readFileSync(new URL("../../test/fixtures/bench-results-quick.json", import.meta.url), "utf8")) as BenchResults;
+const results = JSON.parse(
+  readFileSync(new URL("../../test/fixtures/bench-results-quick.json", import.meta.url), "utf8"),
+) as BenchResults;
 const report = renderReport(results, [{ file: "latency-vs-users.svg", title: "Latency", svg: "" }]);
 const lines = report.split("\n");
 
@@ -59,7 +61,10 @@ describe("renderReport", () => {
         "| Path | Build | Combining | Workers | Learners | Throughput | Of spread | Avg | P95 | P99 | PG CPU/call | Failed | Lock contention | Desynced after |",
       ),
     ).toHaveLength(2);
-    const sat = tableAfter("## Saturation", "| Path | Throughput | Avg | P95 | P99 | Throughput vs raw pg | Errors | Avg latency vs raw pg |");
+    const sat = tableAfter(
+      "## Saturation",
+      "| Path | Throughput | Avg | P95 | P99 | Throughput vs raw pg | Errors | Avg latency vs raw pg |",
+    );
     expect(sat.map((r) => r.split(" | ")[0])).toEqual(["| coupler", "| legacy", "| raw-pg", "| pgbench"]);
     expect(sat[0]).toContain("| 104/s |");
     expect(sat[0]).toContain("| 21% |");
@@ -86,7 +91,12 @@ describe("renderReport", () => {
   it("checks the CPU, single-call and saturation targets against the minimal server of the same run", () => {
     const base = results.runs.find((r) => r.scenario === "saturation" && r.target === "coupler")?.k6;
     if (!base) throw new Error("the fixture has a saturation run");
-    const k6 = (p50: number, throughput: number) => ({ ...base, latency: { ...base.latency, p50 }, throughput, failed: 0 });
+    const k6 = (p50: number, throughput: number) => ({
+      ...base,
+      latency: { ...base.latency, p50 },
+      throughput,
+      failed: 0,
+    });
     const cpu = (server: number, postgres: number) => ({
       wallSeconds: 10,
       calls: 3000,
@@ -94,7 +104,12 @@ describe("renderReport", () => {
       cpuMs: { loadGenerator: 2100, server: server * 3000, postgres: postgres * 3000, machine: 6000 },
       perCallMs: { loadGenerator: 0.7, server, postgres, machine: 2 },
     });
-    const run = (scenario: RunResult["scenario"], target: RunResult["target"], vus: number, extra: Partial<RunResult>): RunResult => ({
+    const run = (
+      scenario: RunResult["scenario"],
+      target: RunResult["target"],
+      vus: number,
+      extra: Partial<RunResult>,
+    ): RunResult => ({
       id: `${scenario}-${target}-${vus}`,
       scenario,
       target,
@@ -126,7 +141,12 @@ describe("renderReport", () => {
 describe("renderCharts", () => {
   it("draws the four charts as SVG through Vega-Lite, with the measured series in them", async () => {
     const charts = await renderCharts(results);
-    expect(charts.map((c) => c.file)).toEqual(["latency-vs-users.svg", "throughput-vs-ceiling.svg", "lock-wait.svg", "hot-spot.svg"]);
+    expect(charts.map((c) => c.file)).toEqual([
+      "latency-vs-users.svg",
+      "throughput-vs-ceiling.svg",
+      "lock-wait.svg",
+      "hot-spot.svg",
+    ]);
     for (const chart of charts) {
       expect(chart.svg.startsWith("<svg")).toBe(true);
       expect(chart.svg).toContain("</svg>");
@@ -178,9 +198,18 @@ describe("the hot spot's comparison", () => {
     });
     const withVariants: BenchResults = {
       ...results,
-      plan: { ...results.plan, hotSpot: { ...results.plan.hotSpot, spreadLearners: 1000, variants: ["combining-off", "spread", "workers-2", "workers-2-spread"] } },
+      plan: {
+        ...results.plan,
+        hotSpot: {
+          ...results.plan.hotSpot,
+          spreadLearners: 1000,
+          variants: ["combining-off", "spread", "workers-2", "workers-2-spread"],
+        },
+      },
       runs: [
-        ...results.runs.map((r) => (r === hot ? { ...r, k6: { ...hot.k6, throughput: 900 } as NonNullable<RunResult["k6"]> } : r)),
+        ...results.runs.map((r) =>
+          r === hot ? { ...r, k6: { ...hot.k6, throughput: 900 } as NonNullable<RunResult["k6"]> } : r,
+        ),
         variant("combining-off", 450),
         variant("spread", 1000),
         variant("workers-2", 700),
@@ -233,8 +262,26 @@ describe("readingTheNumbers", () => {
       setup: { ...results.setup, serverNode: { binary: "/opt/node24/bin/node", version: "v24.1.0" } },
       runs: [
         ...results.runs,
-        { id: "level-up-rate-coupler-300", scenario: "level-up-rate", target: "coupler", vus: 300, operation: "levelUp", k6: saturation.k6, cpu: cpu(1.2), droppedIterations: 0 },
-        { id: "level-up-rate-baseline-300", scenario: "level-up-rate", target: "baseline", vus: 300, operation: "levelUp", k6: saturation.k6, cpu: cpu(0.4), droppedIterations: 3 },
+        {
+          id: "level-up-rate-coupler-300",
+          scenario: "level-up-rate",
+          target: "coupler",
+          vus: 300,
+          operation: "levelUp",
+          k6: saturation.k6,
+          cpu: cpu(1.2),
+          droppedIterations: 0,
+        },
+        {
+          id: "level-up-rate-baseline-300",
+          scenario: "level-up-rate",
+          target: "baseline",
+          vus: 300,
+          operation: "levelUp",
+          k6: saturation.k6,
+          cpu: cpu(0.4),
+          droppedIterations: 3,
+        },
       ],
     };
     const rendered = renderReport(withCpu, []);
@@ -242,7 +289,9 @@ describe("readingTheNumbers", () => {
     expect(rendered).toContain("| minimal (baseline) | 104/s |");
     expect(rendered).toContain("| 3 | 0 (0.00%) | 0.400 ms | 0.600 ms | 0.300 ms | 1.50 |");
     expect(rendered).toContain("API / minimal server CPU per call: **3.0×** (1.200 ms against 0.400 ms).");
-    expect(rendered).toContain("| level-up-rate-coupler-300 | 8700 | 0.300 ms | 1.200 ms | 0.600 ms | 5.000 ms | 1.50 |");
+    expect(rendered).toContain(
+      "| level-up-rate-coupler-300 | 8700 | 0.300 ms | 1.200 ms | 0.600 ms | 5.000 ms | 1.50 |",
+    );
     expect(rendered).toContain("ran on Node v24.1.0");
     expect(report).not.toContain("## Fixed rate");
   });

@@ -15,7 +15,12 @@ const cores = (v: number | null | undefined) => (v == null ? "—" : v.toFixed(2
 function failures(run: RunResult): string {
   const k6 = run.k6;
   if (!k6) return "—";
-  const codes = run.lock && Object.keys(run.lock.errorsByCode).length > 0 ? ` (${Object.entries(run.lock.errorsByCode).map(([c, n]) => `${c} ${n}`).join(", ")})` : "";
+  const codes =
+    run.lock && Object.keys(run.lock.errorsByCode).length > 0
+      ? ` (${Object.entries(run.lock.errorsByCode)
+          .map(([c, n]) => `${c} ${n}`)
+          .join(", ")})`
+      : "";
   return `${k6.failed} (${(k6.errorRate * 100).toFixed(2)}%)${codes}`;
 }
 
@@ -38,7 +43,12 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
   out.push(
     table(
       ["Target", "Seed", "Measured", "Met"],
-      evaluateTargets(results).map((t) => [t.target, t.seed, t.measured, t.met === null ? "not measured" : t.met ? "yes" : "**no**"]),
+      evaluateTargets(results).map((t) => [
+        t.target,
+        t.seed,
+        t.measured,
+        t.met === null ? "not measured" : t.met ? "yes" : "**no**",
+      ]),
     ),
   );
 
@@ -49,15 +59,28 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
   }
 
   out.push(`## Operations: before (legacy path) and after (coupler), at ${ref} concurrent users`);
-  out.push("Average latency of the steady phase, as in the seed's table. Before = the legacy two-transaction path (`bench.*`), After = the coupler (`progression.*`).");
+  out.push(
+    "Average latency of the steady phase, as in the seed's table. Before = the legacy two-transaction path (`bench.*`), After = the coupler (`progression.*`).",
+  );
   const opRow = (name: string, scenario: RunResult["scenario"]) => {
     const after = findRun(results, scenario, "coupler", ref)?.k6;
     const before = scenario === "validate" ? undefined : findRun(results, scenario, "legacy", ref)?.k6;
-    const change = before && after && before.latency.avg > 0 ? signedPercent(after.latency.avg / before.latency.avg - 1) : "—";
-    const beforeCell = scenario === "validate" ? "n/a (one read path; no legacy variant)" : before ? ms(before.latency.avg) : "not measured";
+    const change =
+      before && after && before.latency.avg > 0 ? signedPercent(after.latency.avg / before.latency.avg - 1) : "—";
+    const beforeCell =
+      scenario === "validate"
+        ? "n/a (one read path; no legacy variant)"
+        : before
+          ? ms(before.latency.avg)
+          : "not measured";
     return [name, beforeCell, after ? ms(after.latency.avg) : "not measured", change];
   };
-  out.push(table(["Operation", "Before", "After", "Change"], [opRow("Level Up", "level-up"), opRow("Sync", "sync"), opRow("Validate", "validate")]));
+  out.push(
+    table(
+      ["Operation", "Before", "After", "Change"],
+      [opRow("Level Up", "level-up"), opRow("Sync", "sync"), opRow("Validate", "validate")],
+    ),
+  );
 
   out.push("## Level-up against concurrent users (coupler)");
   out.push(
@@ -73,8 +96,15 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
     plan.levels.map((vus) => {
       const run = findRun(results, "level-up", target, vus);
       const l = run?.k6?.latency;
-      const contention = target === "legacy" ? "none: no row locks (lost updates instead)" : contentionCell(run?.lock, run?.pgLockWaits);
-      return [String(vus), l ? ms(l.avg) : "—", l ? ms(l.p95) : "—", l ? ms(l.p99) : "—", run ? contention : "not measured"];
+      const contention =
+        target === "legacy" ? "none: no row locks (lost updates instead)" : contentionCell(run?.lock, run?.pgLockWaits);
+      return [
+        String(vus),
+        l ? ms(l.avg) : "—",
+        l ? ms(l.p95) : "—",
+        l ? ms(l.p99) : "—",
+        run ? contention : "not measured",
+      ];
     });
   out.push(table(["Concurrent Users", "Avg", "P95", "P99", "Lock contention"], levelRows("coupler")));
   out.push("The legacy path at the same levels:");
@@ -86,7 +116,14 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
       ["Scenario", "Path", "Users", "Avg", "P50", "P95", "P99", "Throughput", "Failed requests"],
       results.runs
         .filter((r) => r.k6 && ["level-up", "sync", "validate"].includes(r.scenario))
-        .map((r) => [r.scenario, r.target, String(r.vus), ...latencyCells((r.k6 as NonNullable<RunResult["k6"]>).latency), rate(r.k6?.throughput ?? 0), failures(r)]),
+        .map((r) => [
+          r.scenario,
+          r.target,
+          String(r.vus),
+          ...latencyCells((r.k6 as NonNullable<RunResult["k6"]>).latency),
+          rate(r.k6?.throughput ?? 0),
+          failures(r),
+        ]),
     ),
   );
 
@@ -111,7 +148,12 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
       const latencyRatio = raw && raw.latency.avg > 0 ? `${(l.avg / raw.latency.avg).toFixed(1)}×` : "—";
       return [r.target, rate(tput), ms(l.avg), ms(l.p95), ms(l.p99), ratio, errors, latencyRatio];
     });
-  out.push(table(["Path", "Throughput", "Avg", "P95", "P99", "Throughput vs raw pg", "Errors", "Avg latency vs raw pg"], satRows));
+  out.push(
+    table(
+      ["Path", "Throughput", "Avg", "P95", "P99", "Throughput vs raw pg", "Errors", "Avg latency vs raw pg"],
+      satRows,
+    ),
+  );
 
   const rateRuns = results.runs.filter((r) => r.scenario === "level-up-rate");
   if (rateRuns.length > 0) {
@@ -125,7 +167,18 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
     const minimal = rateRuns.find((r) => r.target === "baseline")?.cpu?.perCallMs.server;
     out.push(
       table(
-        ["Server", "Throughput", "Avg", "P95", "Dropped iterations", "Failed requests", "Server CPU/call", "PostgreSQL CPU/call", "k6 CPU/call", "Cores busy"],
+        [
+          "Server",
+          "Throughput",
+          "Avg",
+          "P95",
+          "Dropped iterations",
+          "Failed requests",
+          "Server CPU/call",
+          "PostgreSQL CPU/call",
+          "k6 CPU/call",
+          "Cores busy",
+        ],
         rateRuns.map((r) => {
           const l = r.k6?.latency;
           const c = r.cpu;
@@ -145,7 +198,9 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
       ),
     );
     if (api != null && minimal != null && minimal > 0) {
-      out.push(`API / minimal server CPU per call: **${(api / minimal).toFixed(1)}×** (${cpuMs(api)} against ${cpuMs(minimal)}).`);
+      out.push(
+        `API / minimal server CPU per call: **${(api / minimal).toFixed(1)}×** (${cpuMs(api)} against ${cpuMs(minimal)}).`,
+      );
     }
   }
 
@@ -165,7 +220,15 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
         ["Run", "Calls", "Load generator", "Server", "PostgreSQL", "Machine", "Cores busy"],
         measured.map((r) => {
           const c = r.cpu as NonNullable<RunResult["cpu"]>;
-          return [r.id, String(c.calls), cpuMs(c.perCallMs.loadGenerator), cpuMs(c.perCallMs.server), cpuMs(c.perCallMs.postgres), cpuMs(c.perCallMs.machine), cores(c.coresBusy)];
+          return [
+            r.id,
+            String(c.calls),
+            cpuMs(c.perCallMs.loadGenerator),
+            cpuMs(c.perCallMs.server),
+            cpuMs(c.perCallMs.postgres),
+            cpuMs(c.perCallMs.machine),
+            cores(c.coresBusy),
+          ];
         }),
       ),
     );
@@ -179,10 +242,19 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
   out.push(
     table(
       ["Run", "Desynced", "Orphans", "Missing halves", "History gaps", "Repaired"],
-      results.runs.filter((r) => r.integrity).map((r) => {
-        const i = r.integrity as NonNullable<RunResult["integrity"]>;
-        return [r.id, String(i.desynced), String(i.orphans), String(i.missingHalves), String(i.historyGaps), String(i.repaired)];
-      }),
+      results.runs
+        .filter((r) => r.integrity)
+        .map((r) => {
+          const i = r.integrity as NonNullable<RunResult["integrity"]>;
+          return [
+            r.id,
+            String(i.desynced),
+            String(i.orphans),
+            String(i.missingHalves),
+            String(i.historyGaps),
+            String(i.repaired),
+          ];
+        }),
     ),
   );
 
@@ -203,7 +275,12 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
         ["Host", `${machine.hostname}, ${machine.os}`],
         ["CPU", `${machine.cores} × ${machine.cpuModel}`],
         ["Memory", `${machine.memoryGiB} GiB`],
-        ["Node", setup.serverNode && setup.serverNode.version !== machine.node ? `${machine.node} (bench, k6 orchestration), ${setup.serverNode.version} (API and minimal server)` : machine.node],
+        [
+          "Node",
+          setup.serverNode && setup.serverNode.version !== machine.node
+            ? `${machine.node} (bench, k6 orchestration), ${setup.serverNode.version} (API and minimal server)`
+            : machine.node,
+        ],
         ["PostgreSQL", `${machine.postgres} (${setup.database}, fsync ${setup.fsync ? "on" : "off"})`],
         ["k6", machine.k6],
         ["pgbench", machine.pgbench ?? "not found"],
@@ -232,7 +309,10 @@ export function readingTheNumbers(results: BenchResults): string[] {
   const { plan } = results;
   const lines: string[] = [];
   const levelUps = results.runs.filter((r) => r.scenario === "level-up" && r.target === "coupler" && r.k6);
-  const capacity = Math.max(0, ...results.runs.filter((r) => r.target === "coupler" && r.k6).map((r) => r.k6?.throughput ?? 0));
+  const capacity = Math.max(
+    0,
+    ...results.runs.filter((r) => r.target === "coupler" && r.k6).map((r) => r.k6?.throughput ?? 0),
+  );
   const meanThinkS = (plan.thinkMs.min + plan.thinkMs.max) / 2000;
   const saturated = levelUps.filter((r) => r.vus / meanThinkS > capacity * 0.9);
   const largest = levelUps.at(-1);
@@ -254,8 +334,12 @@ export function readingTheNumbers(results: BenchResults): string[] {
         `that are per learner and specialization.`,
     );
   }
-  const legacyDesyncs = results.runs.filter((r) => r.target === "legacy").reduce((n, r) => n + (r.integrity?.desynced ?? 0), 0);
-  const couplerDesyncs = results.runs.filter((r) => r.target === "coupler").reduce((n, r) => n + (r.integrity?.desynced ?? 0), 0);
+  const legacyDesyncs = results.runs
+    .filter((r) => r.target === "legacy")
+    .reduce((n, r) => n + (r.integrity?.desynced ?? 0), 0);
+  const couplerDesyncs = results.runs
+    .filter((r) => r.target === "coupler")
+    .reduce((n, r) => n + (r.integrity?.desynced ?? 0), 0);
   lines.push(
     `Consistency: the coupler runs left ${couplerDesyncs} desynced pair(s); the legacy runs left ${legacyDesyncs} (repaired between runs). ` +
       `Lost updates are not visible in these latency runs; RELIABILITY.md counts them under the same kind of load.`,

@@ -11,8 +11,15 @@ export interface TargetCheck {
 
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 
-export function findRun(results: BenchResults, scenario: RunResult["scenario"], target: RunResult["target"], vus?: number): RunResult | undefined {
-  return results.runs.find((r) => r.scenario === scenario && r.target === target && (vus === undefined || r.vus === vus) && !r.skipped);
+export function findRun(
+  results: BenchResults,
+  scenario: RunResult["scenario"],
+  target: RunResult["target"],
+  vus?: number,
+): RunResult | undefined {
+  return results.runs.find(
+    (r) => r.scenario === scenario && r.target === target && (vus === undefined || r.vus === vus) && !r.skipped,
+  );
 }
 
 /** The reference level of the before/after table: the smallest level (the seed's 23 ms is its 10-user figure). */
@@ -75,14 +82,19 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
   checks.push({
     target: "a single level-up over HTTP (k6, 1 VU, no think time): p50 ≤ 1.5 ms",
     seed: "23 ms",
-    measured: single ? `p50 ${ms(single.latency.p50)}${singleMin ? ` (minimal server ${ms(singleMin.latency.p50)})` : ""}` : "not measured",
+    measured: single
+      ? `p50 ${ms(single.latency.p50)}${singleMin ? ` (minimal server ${ms(singleMin.latency.p50)})` : ""}`
+      : "not measured",
     met: single ? single.latency.p50 <= 1.5 : null,
   });
   const sat = findRun(results, "saturation", "coupler")?.k6;
   const satMin = findRun(results, "saturation", "baseline")?.k6;
   const raw = findRun(results, "ceiling", "raw-pg")?.ceiling;
   const pgbench = findRun(results, "ceiling", "pgbench")?.ceiling;
-  const others = [raw && `raw-pg ${(sat ? (sat.throughput / raw.throughput) * 100 : 0).toFixed(0)}%`, pgbench && `pgbench ${(sat ? (sat.throughput / pgbench.throughput) * 100 : 0).toFixed(0)}%`]
+  const others = [
+    raw && `raw-pg ${(sat ? (sat.throughput / raw.throughput) * 100 : 0).toFixed(0)}%`,
+    pgbench && `pgbench ${(sat ? (sat.throughput / pgbench.throughput) * 100 : 0).toFixed(0)}%`,
+  ]
     .filter(Boolean)
     .join(", ");
   checks.push({
@@ -101,7 +113,10 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
   checks.push({
     target: `coupler latency overhead over the legacy path ≤ 15% (level-up avg at ${ref} users)`,
     seed: "+53%",
-    measured: overhead === undefined ? "not measured" : `${signedPercent(overhead)} (${ms(after?.latency.avg ?? 0)} vs ${ms(legacy?.latency.avg ?? 0)})`,
+    measured:
+      overhead === undefined
+        ? "not measured"
+        : `${signedPercent(overhead)} (${ms(after?.latency.avg ?? 0)} vs ${ms(legacy?.latency.avg ?? 0)})`,
     met: overhead === undefined ? null : overhead <= 0.15,
   });
   const hot = results.runs.find((r) => r.scenario === "hot-spot" && r.target === "coupler" && !r.variant && !r.skipped);
@@ -120,7 +135,12 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
       met:
         share === undefined || pg === undefined
           ? null
-          : share >= 0.9 && hot.k6.latency.p95 <= 100 && hot.k6.latency.p99 <= 250 && pg <= 0.6 && hot.k6.failed === 0 && desynced === 0,
+          : share >= 0.9 &&
+            hot.k6.latency.p95 <= 100 &&
+            hot.k6.latency.p99 <= 250 &&
+            pg <= 0.6 &&
+            hot.k6.failed === 0 &&
+            desynced === 0,
     });
   }
   const coupler = results.runs.filter((r) => r.target === "coupler" && r.k6);
@@ -129,7 +149,10 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
   checks.push({
     target: "zero errors and zero desyncs after every coupler run",
     seed: "not stated",
-    measured: coupler.length === 0 ? "not measured" : `${errors} failed request(s) over ${coupler.length} runs; most desynced pairs after a run: ${desyncs}`,
+    measured:
+      coupler.length === 0
+        ? "not measured"
+        : `${errors} failed request(s) over ${coupler.length} runs; most desynced pairs after a run: ${desyncs}`,
     met: coupler.length === 0 ? null : errors === 0 && desyncs === 0,
   });
   return checks;

@@ -2,7 +2,12 @@ import { closedWithin, levelUpHead, rawClient, statusLine } from "./http.ts";
 import { statusProbe } from "./statusProbe.ts";
 import type { Probe, ProbeTarget } from "./types.ts";
 
-const levelUpBody = (t: ProbeTarget) => ({ userId: t.users.student, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 0 });
+const levelUpBody = (t: ProbeTarget) => ({
+  userId: t.users.student,
+  specialization: "PLAYER",
+  xpGained: 1,
+  sessionsCompleted: 0,
+});
 const instructorPost = (t: ProbeTarget, body: string, headers: Record<string, string> = {}) => ({
   path: "/trpc/progression.levelUp",
   token: t.token("instructor", t.users.instructor),
@@ -13,7 +18,11 @@ const instructorPost = (t: ProbeTarget, body: string, headers: Record<string, st
 const batchOf = (t: ProbeTarget, count: number) => ({
   method: "GET",
   path: `/trpc/${Array.from({ length: count }, () => "progression.get").join(",")}?batch=1&input=${encodeURIComponent(
-    JSON.stringify(Object.fromEntries(Array.from({ length: count }, (_, i) => [String(i), { userId: t.users.student, specialization: "PLAYER" }]))),
+    JSON.stringify(
+      Object.fromEntries(
+        Array.from({ length: count }, (_, i) => [String(i), { userId: t.users.student, specialization: "PLAYER" }]),
+      ),
+    ),
   )}`,
   token: t.token("admin", t.users.admin),
 });
@@ -41,10 +50,25 @@ export const bodyProbes: Probe[] = [
     category: "bodies",
     sends: "a 200 kB body with chunked transfer encoding (no Content-Length)",
     expect: "413 PAYLOAD_TOO_LARGE (PAYLOAD_TOO_LARGE)",
-    request: (t) => ({ ...instructorPost(t, JSON.stringify({ ...levelUpBody(t), pad: "x".repeat(200_000) })), chunks: 50 }),
+    request: (t) => ({
+      ...instructorPost(t, JSON.stringify({ ...levelUpBody(t), pad: "x".repeat(200_000) })),
+      chunks: 50,
+    }),
   }),
-  statusProbe({ id: "body-malformed-json", category: "bodies", sends: 'body {"userId": 1,', expect: "400 PARSE_ERROR (MALFORMED_JSON)", request: (t) => instructorPost(t, '{"userId": 1,') }),
-  statusProbe({ id: "body-empty", category: "bodies", sends: "an empty body to progression.levelUp", expect: "400 BAD_REQUEST (VALIDATION)", request: (t) => instructorPost(t, "") }),
+  statusProbe({
+    id: "body-malformed-json",
+    category: "bodies",
+    sends: 'body {"userId": 1,',
+    expect: "400 PARSE_ERROR (MALFORMED_JSON)",
+    request: (t) => instructorPost(t, '{"userId": 1,'),
+  }),
+  statusProbe({
+    id: "body-empty",
+    category: "bodies",
+    sends: "an empty body to progression.levelUp",
+    expect: "400 BAD_REQUEST (VALIDATION)",
+    request: (t) => instructorPost(t, ""),
+  }),
   statusProbe({
     id: "body-form-encoded",
     category: "bodies",
@@ -59,6 +83,18 @@ export const bodyProbes: Probe[] = [
     expect: "415 UNSUPPORTED_MEDIA_TYPE (UNSUPPORTED_MEDIA_TYPE)",
     request: (t) => instructorPost(t, JSON.stringify(levelUpBody(t)), { "content-type": "text/plain" }),
   }),
-  statusProbe({ id: "body-batch-over-max", category: "bodies", sends: "a batch of 51 calls (MAX_BATCH_SIZE 50)", expect: "400 BAD_REQUEST (VALIDATION)", request: (t) => batchOf(t, 51) }),
-  statusProbe({ id: "body-batch-at-max", category: "bodies", sends: "a batch of 50 calls (control)", expect: "200", request: (t) => batchOf(t, 50) }),
+  statusProbe({
+    id: "body-batch-over-max",
+    category: "bodies",
+    sends: "a batch of 51 calls (MAX_BATCH_SIZE 50)",
+    expect: "400 BAD_REQUEST (VALIDATION)",
+    request: (t) => batchOf(t, 51),
+  }),
+  statusProbe({
+    id: "body-batch-at-max",
+    category: "bodies",
+    sends: "a batch of 50 calls (control)",
+    expect: "200",
+    request: (t) => batchOf(t, 50),
+  }),
 ];

@@ -2,7 +2,10 @@ import type { ProbeRun } from "./runProbes.ts";
 
 /** The run as a Markdown table, one row per probe, and a closing count. */
 export function formatProbeTable(run: ProbeRun): string {
-  const rows = run.results.map((r) => `| ${cell(r.id)} | ${cell(r.category)} | ${cell(r.sends)} | ${cell(r.expected)} | ${cell(r.actual)} | ${r.pass ? "pass" : "**FAIL**"} |`);
+  const rows = run.results.map(
+    (r) =>
+      `| ${cell(r.id)} | ${cell(r.category)} | ${cell(r.sends)} | ${cell(r.expected)} | ${cell(r.actual)} | ${r.pass ? "pass" : "**FAIL**"} |`,
+  );
   return [
     "| probe | category | sends | expected | actual | result |",
     "|---|---|---|---|---|---|",

@@ -30,22 +30,37 @@ export interface HttpResponse {
 /** Sends one request to 127.0.0.1:`port` on a connection of its own (no keep-alive: nothing lingers against the connection cap). */
 export function sendRequest(port: number, spec: HttpRequest, timeoutMs = 10_000): Promise<HttpResponse> {
   const method = spec.method ?? (spec.input !== undefined || spec.body !== undefined ? "POST" : "GET");
-  const query = method === "GET" && spec.input !== undefined ? `${spec.path.includes("?") ? "&" : "?"}input=${encodeURIComponent(JSON.stringify(spec.input))}` : "";
+  const query =
+    method === "GET" && spec.input !== undefined
+      ? `${spec.path.includes("?") ? "&" : "?"}input=${encodeURIComponent(JSON.stringify(spec.input))}`
+      : "";
   const body = spec.body ?? (method !== "GET" && spec.input !== undefined ? JSON.stringify(spec.input) : undefined);
-  const headers: Record<string, string> = { connection: "close", ...(body !== undefined ? { "content-type": "application/json" } : {}) };
+  const headers: Record<string, string> = {
+    connection: "close",
+    ...(body !== undefined ? { "content-type": "application/json" } : {}),
+  };
   if (spec.token !== undefined) headers.authorization = `Bearer ${spec.token}`;
   Object.assign(headers, spec.headers);
   if (body !== undefined && !spec.chunks) headers["content-length"] = String(Buffer.byteLength(body));
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, method, path: spec.path + query, headers, agent: false, timeout: timeoutMs }, (res) => {
-      const parts: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => parts.push(chunk));
-      res.on("end", () => {
-        const text = Buffer.concat(parts).toString("utf8");
-        resolve({ request: spec, status: res.statusCode ?? 0, headers: res.headers, body: text, json: parseJson(text) });
-      });
-      res.on("error", reject);
-    });
+    const req = request(
+      { host: "127.0.0.1", port, method, path: spec.path + query, headers, agent: false, timeout: timeoutMs },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => parts.push(chunk));
+        res.on("end", () => {
+          const text = Buffer.concat(parts).toString("utf8");
+          resolve({
+            request: spec,
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: text,
+            json: parseJson(text),
+          });
+        });
+        res.on("error", reject);
+      },
+    );
     req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on("error", reject);
     if (body !== undefined && spec.chunks) {

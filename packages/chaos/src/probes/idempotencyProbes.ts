@@ -19,7 +19,9 @@ function levelUp(t: ProbeTarget, instructor: number, key: string, xpGained: numb
 /** "200 applied (totalXp 12)", "200 replayed (totalXp 12)" or the error. */
 function word(res: HttpResponse): string {
   const data = resultData<LevelUpResult>(res);
-  return data ? `${res.status} ${data.replayed ? "replayed" : "applied"} (totalXp ${data.totalXp})` : describeResponse(res);
+  return data
+    ? `${res.status} ${data.replayed ? "replayed" : "applied"} (totalXp ${data.totalXp})`
+    : describeResponse(res);
 }
 
 /** Two level-ups of the first student with one fresh key: `[instructor, xpGained]` each, one after the other. */
@@ -27,7 +29,12 @@ async function sameKeyTwice(t: ProbeTarget, first: [number, number], second: [nu
   const key = `probe-${randomBytes(8).toString("hex")}`;
   const a = await levelUp(t, first[0], key, first[1]);
   const b = await levelUp(t, second[0], key, second[1]);
-  return { first: resultData<LevelUpResult>(a), second: resultData<LevelUpResult>(b), secondResponse: b, actual: `first: ${word(a)}; second: ${word(b)}` };
+  return {
+    first: resultData<LevelUpResult>(a),
+    second: resultData<LevelUpResult>(b),
+    secondResponse: b,
+    actual: `first: ${word(a)}; second: ${word(b)}`,
+  };
 }
 
 export const idempotencyProbes: Probe[] = [
@@ -38,7 +45,10 @@ export const idempotencyProbes: Probe[] = [
     expected: "both applied (B's is not A's replay)",
     async run(t) {
       const { first, second, actual } = await sameKeyTwice(t, [t.users.instructor, 7], [t.users.instructor2, 7]);
-      return { actual, pass: first?.replayed === false && second?.replayed === false && second.totalXp === first.totalXp + 7 };
+      return {
+        actual,
+        pass: first?.replayed === false && second?.replayed === false && second.totalXp === first.totalXp + 7,
+      };
     },
   },
   {
@@ -47,8 +57,15 @@ export const idempotencyProbes: Probe[] = [
     sends: "instructor A sends K with xpGained 5, then K again with xpGained 500",
     expected: "the second: 400 BAD_REQUEST (VALIDATION)",
     async run(t) {
-      const { first, secondResponse, actual } = await sameKeyTwice(t, [t.users.instructor, 5], [t.users.instructor, 500]);
-      return { actual, pass: first?.replayed === false && describeResponse(secondResponse) === "400 BAD_REQUEST (VALIDATION)" };
+      const { first, secondResponse, actual } = await sameKeyTwice(
+        t,
+        [t.users.instructor, 5],
+        [t.users.instructor, 500],
+      );
+      return {
+        actual,
+        pass: first?.replayed === false && describeResponse(secondResponse) === "400 BAD_REQUEST (VALIDATION)",
+      };
     },
   },
   {
@@ -58,7 +75,10 @@ export const idempotencyProbes: Probe[] = [
     expected: "the second replayed with the first's totalXp",
     async run(t) {
       const { first, second, actual } = await sameKeyTwice(t, [t.users.instructor, 3], [t.users.instructor, 3]);
-      return { actual, pass: first?.replayed === false && second?.replayed === true && second.totalXp === first.totalXp };
+      return {
+        actual,
+        pass: first?.replayed === false && second?.replayed === true && second.totalXp === first.totalXp,
+      };
     },
   },
 ];

@@ -11,7 +11,13 @@ import { claims, forgeJwt } from "./tokens.ts";
 import type { ProbeTarget, ProbeUsers } from "./types.ts";
 
 /** Short HTTP bounds, so the slow-client probes take seconds; the rest are the API's defaults. */
-export const PROBE_LIMITS = { headersTimeoutMs: 2000, requestTimeoutMs: 4000, maxConnections: 50, maxBatchSize: 50, maxBodyBytes: 100_000 };
+export const PROBE_LIMITS = {
+  headersTimeoutMs: 2000,
+  requestTimeoutMs: 4000,
+  maxConnections: 50,
+  maxBatchSize: 50,
+  maxBodyBytes: 100_000,
+};
 
 export interface RunningProbeTarget extends ProbeTarget {
   close(): Promise<void>;
@@ -109,7 +115,11 @@ export async function startProbeTarget(): Promise<RunningProbeTarget> {
 async function seed(databaseUrl: string): Promise<ProbeUsers> {
   const database = createDatabase({ connectionString: databaseUrl, max: 2, applicationName: "coupler-probes-seed" });
   try {
-    const coupler = new ProgressLicenseCoupler({ pool: database.pool, db: database.db, logger: createLogger("probes", "silent") });
+    const coupler = new ProgressLicenseCoupler({
+      pool: database.pool,
+      db: database.db,
+      logger: createLogger("probes", "silent"),
+    });
     const user = async (name: string) => (await createUser(database.pool, { name, email: `${name}@probes.test` })).id;
     const users: ProbeUsers = {
       admin: await user("admin"),

@@ -19,7 +19,9 @@ const PROBE_TIMEOUT_MS = 20_000;
  * `probes` one after another against it, and stops it. A probe that throws or
  * hangs fails with the reason; the run goes on.
  */
-export async function runProbes(options: { probes?: readonly Probe[]; log?: (line: string) => void } = {}): Promise<ProbeRun> {
+export async function runProbes(
+  options: { probes?: readonly Probe[]; log?: (line: string) => void } = {},
+): Promise<ProbeRun> {
   const probes = options.probes ?? ALL_PROBES;
   const log = options.log ?? (() => {});
   const startedAt = new Date().toISOString();
@@ -42,11 +44,20 @@ export async function runProbes(options: { probes?: readonly Probe[]; log?: (lin
     await target.close();
   }
   const failed = results.filter((r) => !r.pass).length;
-  return { startedAt, durationMs: Math.round(performance.now() - started), node: process.version, results, passed: results.length - failed, failed };
+  return {
+    startedAt,
+    durationMs: Math.round(performance.now() - started),
+    node: process.version,
+    results,
+    passed: results.length - failed,
+    failed,
+  };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no outcome within ${ms} ms`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`no outcome within ${ms} ms`)), ms)),
+  );
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

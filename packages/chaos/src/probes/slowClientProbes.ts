@@ -10,7 +10,13 @@ const MARGIN_MS = 2500;
  * A client that `start`s sending and never finishes in time: it must be cut
  * (408 or nothing) within `bound` plus the margin.
  */
-function slowProbe(id: string, sends: string, boundName: string, bound: (t: ProbeTarget) => number, start: (client: RawClient, t: ProbeTarget) => void): Probe {
+function slowProbe(
+  id: string,
+  sends: string,
+  boundName: string,
+  bound: (t: ProbeTarget) => number,
+  start: (client: RawClient, t: ProbeTarget) => void,
+): Probe {
   return {
     id,
     category: "slow clients",
@@ -23,16 +29,26 @@ function slowProbe(id: string, sends: string, boundName: string, bound: (t: Prob
       const closedAfterMs = await closedWithin(client, waitMs);
       client.socket.destroy();
       const status = statusLine(client);
-      if (closedAfterMs === undefined) return { actual: `still open after ${(waitMs / 1000).toFixed(1)} s`, pass: false };
-      return { actual: `closed after ${(closedAfterMs / 1000).toFixed(1)} s, received: ${status}`, pass: status === "nothing" || status.startsWith("HTTP/1.1 408") };
+      if (closedAfterMs === undefined)
+        return { actual: `still open after ${(waitMs / 1000).toFixed(1)} s`, pass: false };
+      return {
+        actual: `closed after ${(closedAfterMs / 1000).toFixed(1)} s, received: ${status}`,
+        pass: status === "nothing" || status.startsWith("HTTP/1.1 408"),
+      };
     },
   };
 }
 
 export const slowClientProbes: Probe[] = [
-  slowProbe("slow-headers", "request headers at one byte per 200 ms, never finished", "HTTP_HEADERS_TIMEOUT_MS 2 s", (t) => t.limits.headersTimeoutMs, (client) => {
-    void trickle(client, `GET /healthz HTTP/1.1\r\nHost: probes\r\nX-Slow: ${"a".repeat(1000)}`, BYTE_EVERY_MS);
-  }),
+  slowProbe(
+    "slow-headers",
+    "request headers at one byte per 200 ms, never finished",
+    "HTTP_HEADERS_TIMEOUT_MS 2 s",
+    (t) => t.limits.headersTimeoutMs,
+    (client) => {
+      void trickle(client, `GET /healthz HTTP/1.1\r\nHost: probes\r\nX-Slow: ${"a".repeat(1000)}`, BYTE_EVERY_MS);
+    },
+  ),
   slowProbe(
     "slow-body",
     "a levelUp with valid headers, then its 500-byte body at one byte per 200 ms",
@@ -40,7 +56,12 @@ export const slowClientProbes: Probe[] = [
     (t) => t.limits.requestTimeoutMs,
     (client, t) => {
       // A valid token, so the procedure has to wait for the whole body before it can answer.
-      const body = JSON.stringify({ userId: t.users.student, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 0 }).padEnd(500);
+      const body = JSON.stringify({
+        userId: t.users.student,
+        specialization: "PLAYER",
+        xpGained: 1,
+        sessionsCompleted: 0,
+      }).padEnd(500);
       client.socket.write(levelUpHead(t.token("instructor", t.users.instructor), body.length));
       void trickle(client, body, BYTE_EVERY_MS);
     },
@@ -64,7 +85,14 @@ export const slowClientProbes: Probe[] = [
         await Promise.all(clients.map((c) => c.closed));
         const after = await servedAgain(t.port);
         const actual = `${closed.length} closed (${answered} answered), ${clients.length - closed.length} held; ${after}`;
-        return { actual, pass: closed.length >= 10 && clients.length - closed.length >= 45 && answered === 0 && after === "served again after" };
+        return {
+          actual,
+          pass:
+            closed.length >= 10 &&
+            clients.length - closed.length >= 45 &&
+            answered === 0 &&
+            after === "served again after",
+        };
       } finally {
         for (const c of clients) c.socket.destroy();
       }
@@ -75,7 +103,10 @@ export const slowClientProbes: Probe[] = [
 /** The server learns of closed sockets asynchronously: retries /healthz for up to 2 s. */
 async function servedAgain(port: number): Promise<string> {
   for (let i = 0; i < 20; i++) {
-    const status = await sendRequest(port, { path: "/healthz" }, 1000).then((r) => r.status, () => 0);
+    const status = await sendRequest(port, { path: "/healthz" }, 1000).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) return "served again after";
     await sleep(100);
   }

@@ -31,5 +31,11 @@ export function statusProbe(spec: StatusProbeSpec): Probe {
 
 /** A probe's request for one learner's PLAYER pair through `progression.get` (a query, GET). */
 export function readPair(userId: number, token: string | undefined, extra: Partial<HttpRequest> = {}): HttpRequest {
-  return { method: "GET", path: "/trpc/progression.get", input: { userId, specialization: "PLAYER" }, ...(token === undefined ? {} : { token }), ...extra };
+  return {
+    method: "GET",
+    path: "/trpc/progression.get",
+    input: { userId, specialization: "PLAYER" },
+    ...(token === undefined ? {} : { token }),
+    ...extra,
+  };
 }

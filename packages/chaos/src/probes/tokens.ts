@@ -18,7 +18,9 @@ export function forgeJwt(spec: JwtSpec): string {
   const alg = spec.alg ?? "HS256";
   const signingInput = `${base64url({ alg, typ: "JWT", ...spec.header })}.${base64url(spec.claims)}`;
   if (alg === "none") return `${signingInput}.`;
-  const signature = createHmac(`sha${alg.slice(2)}`, spec.secret).update(signingInput).digest("base64url");
+  const signature = createHmac(`sha${alg.slice(2)}`, spec.secret)
+    .update(signingInput)
+    .digest("base64url");
   return `${signingInput}.${signature}`;
 }
 

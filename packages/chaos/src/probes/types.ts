@@ -58,7 +58,13 @@ export interface ProbeTarget {
   metricsToken: string;
   dbPassword: string;
   users: ProbeUsers;
-  limits: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number; maxBatchSize: number; maxBodyBytes: number };
+  limits: {
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    maxConnections: number;
+    maxBatchSize: number;
+    maxBodyBytes: number;
+  };
   /** A valid HS256 token (1 h) for `sub` with `role`; remembered as sent. */
   token(role: Role, sub: number): string;
   /** A token built exactly as `spec` says (see tokens.ts); remembered as sent. */

@@ -24,7 +24,9 @@ const values = orExit(() => {
       allowPositionals: false,
     }).values;
   } catch (error) {
-    throw new ConfigError(`${error instanceof Error ? error.message : String(error)} (pnpm db:migrate --help for usage)`);
+    throw new ConfigError(
+      `${error instanceof Error ? error.message : String(error)} (pnpm db:migrate --help for usage)`,
+    );
   }
 }, "migrate");
 if (values.help) {
@@ -34,7 +36,8 @@ if (values.help) {
 
 const url = orExit(() => {
   const { DATABASE_URL } = parseConfig(databaseConfig, process.env);
-  if (!DATABASE_URL) throw new ConfigError("DATABASE_URL is not set: point it at the PostgreSQL 15+ database to migrate");
+  if (!DATABASE_URL)
+    throw new ConfigError("DATABASE_URL is not set: point it at the PostgreSQL 15+ database to migrate");
   return DATABASE_URL;
 }, "migrate");
 await migrate(url);
@@ -45,7 +48,10 @@ if (values.citus) {
     process.stderr.write(`migrate: ${error.message}\n`);
     process.exit(1);
   });
-  const changed = [...done.reference.map((t) => `${t} (reference)`), ...done.distributed.map((t) => `${t} (distributed)`)];
+  const changed = [
+    ...done.reference.map((t) => `${t} (reference)`),
+    ...done.distributed.map((t) => `${t} (distributed)`),
+  ];
   console.log(
     changed.length > 0
       ? `citus: placed ${changed.join(", ")} over workers ${done.workers.join(", ")}`

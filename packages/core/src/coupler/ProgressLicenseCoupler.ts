@@ -95,7 +95,11 @@ export class ProgressLicenseCoupler extends SeedAliases {
     const ctx = this.#ctx("levelUp", input);
     const step = await precheck(this.#rt, ctx, async () => {
       const valid = parseInput(inputs.levelUpInput, input, ctx);
-      return { ...valid, rules: await rulesFor(this.#rt, valid.specialization, ctx), actor: call.actor ?? DEFAULT_ACTOR };
+      return {
+        ...valid,
+        rules: await rulesFor(this.#rt, valid.specialization, ctx),
+        actor: call.actor ?? DEFAULT_ACTOR,
+      };
     });
     return this.#combiner.submit(ctx, call, { operation: "levelUp", input: step });
   }

@@ -1,4 +1,12 @@
-import { LockTimeoutError, OverloadedError, SqlState, isCouplerError, sqlStateOf, toCouplerError, type CouplerError } from "../errors/index.ts";
+import {
+  LockTimeoutError,
+  OverloadedError,
+  SqlState,
+  isCouplerError,
+  sqlStateOf,
+  toCouplerError,
+  type CouplerError,
+} from "../errors/index.ts";
 import type { OperationOutcome } from "../observer.ts";
 import { runTransaction } from "../transaction.ts";
 import type { Planned } from "./change.ts";
@@ -6,7 +14,16 @@ import { lockHalvesOrNotFound, lockPairWithKeys, storedKey, type CallerKey, type
 import { advance, type AdvanceStep } from "./operations/advance.ts";
 import { levelUp, type LevelUpStep } from "./operations/levelUp.ts";
 import { sync, syncPair, type SyncStep } from "./operations/sync.ts";
-import { backOff, report, shouldRetry, WRITE, type Attempt, type CouplerRuntime, type OperationContext, type WriteTx } from "./runOperation.ts";
+import {
+  backOff,
+  report,
+  shouldRetry,
+  WRITE,
+  type Attempt,
+  type CouplerRuntime,
+  type OperationContext,
+  type WriteTx,
+} from "./runOperation.ts";
 import type { CallOptions } from "./types.ts";
 import { PendingWrites } from "./writeChange.ts";
 
@@ -29,7 +46,8 @@ export interface CombiningOptions {
 export const DEFAULT_MAX_BATCH_SIZE = 64;
 export const DEFAULT_MAX_QUEUE_PER_PAIR = 1024;
 
-type Settled = { ok: true; outcome: Exclude<OperationOutcome, "error">; result: unknown } | { ok: false; error: CouplerError };
+type Settled =
+  { ok: true; outcome: Exclude<OperationOutcome, "error">; result: unknown } | { ok: false; error: CouplerError };
 
 interface PendingCall {
   write: PairWrite;
@@ -99,8 +117,15 @@ export class WriteCombiner {
     this.enabled = options.enabled ?? true;
     this.maxBatchSize = options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
     this.maxQueuePerPair = options.maxQueuePerPair ?? DEFAULT_MAX_QUEUE_PER_PAIR;
-    if (!Number.isInteger(this.maxBatchSize) || this.maxBatchSize < 1 || !Number.isInteger(this.maxQueuePerPair) || this.maxQueuePerPair < 0) {
-      throw new RangeError(`write combining: maxBatchSize must be a positive integer and maxQueuePerPair a non-negative one (got ${this.maxBatchSize}, ${this.maxQueuePerPair})`);
+    if (
+      !Number.isInteger(this.maxBatchSize) ||
+      this.maxBatchSize < 1 ||
+      !Number.isInteger(this.maxQueuePerPair) ||
+      this.maxQueuePerPair < 0
+    ) {
+      throw new RangeError(
+        `write combining: maxBatchSize must be a positive integer and maxQueuePerPair a non-negative one (got ${this.maxBatchSize}, ${this.maxQueuePerPair})`,
+      );
     }
   }
 
@@ -176,8 +201,19 @@ export class WriteCombiner {
     } catch (error) {
       const rt = this.#rt;
       for (const p of batch.filter((c) => !c.done)) {
-        const failure = toCouplerError(error, { ...p.ctx, lockTimeoutMs: p.lockTimeoutMs, noWait: p.call.noWait ?? rt.noWait, attempts: 1 });
-        this.#finish(p, { ok: false, error: failure }, { lockWaitMs: undefined, rowLocked: false, queued: p.queued }, 0, 0);
+        const failure = toCouplerError(error, {
+          ...p.ctx,
+          lockTimeoutMs: p.lockTimeoutMs,
+          noWait: p.call.noWait ?? rt.noWait,
+          attempts: 1,
+        });
+        this.#finish(
+          p,
+          { ok: false, error: failure },
+          { lockWaitMs: undefined, rowLocked: false, queued: p.queued },
+          0,
+          0,
+        );
       }
       return [];
     }
@@ -187,11 +223,17 @@ export class WriteCombiner {
   #take(lane: Lane): PendingCall[] {
     const now = performance.now();
     const batch: PendingCall[] = [];
-    for (let i = 0; i < lane.queue.length && batch.length < this.maxBatchSize; ) {
+    for (let i = 0; i < lane.queue.length && batch.length < this.maxBatchSize;) {
       const pending = lane.queue[i] as PendingCall;
       if (remainingMs(pending, now) <= 0) {
         lane.queue.splice(i, 1);
-        this.#finish(pending, { ok: false, error: lockTimeout(pending) }, { lockWaitMs: now - pending.started, rowLocked: false, queued: true }, 0, 0);
+        this.#finish(
+          pending,
+          { ok: false, error: lockTimeout(pending) },
+          { lockWaitMs: now - pending.started, rowLocked: false, queued: true },
+          0,
+          0,
+        );
         continue;
       }
       if (batch.length > 0 && pending.lockTimeoutMs !== batch[0]?.lockTimeoutMs) break;
@@ -231,11 +273,29 @@ export class WriteCombiner {
           (db, client) => this.#body({ rt, ctx: first.ctx, db, client, attempt, call: first.call }, batch),
           rt.faults,
         );
-        batch.forEach((p, i) => this.#finish(p, settled[i] as Settled, this.#waitOf(p, attempt, batchStarted), retries, deadlocks, batch.length));
+        batch.forEach((p, i) =>
+          this.#finish(
+            p,
+            settled[i] as Settled,
+            this.#waitOf(p, attempt, batchStarted),
+            retries,
+            deadlocks,
+            batch.length,
+          ),
+        );
         return [];
       } catch (error) {
         if (error instanceof AllFailed) {
-          batch.forEach((p, i) => this.#finish(p, error.settled[i] as Settled, this.#waitOf(p, attempt, batchStarted), retries, deadlocks, batch.length));
+          batch.forEach((p, i) =>
+            this.#finish(
+              p,
+              error.settled[i] as Settled,
+              this.#waitOf(p, attempt, batchStarted),
+              retries,
+              deadlocks,
+              batch.length,
+            ),
+          );
           return [];
         }
         if (error instanceof IncompletePair) return this.#oneByOne(batch);
@@ -249,7 +309,12 @@ export class WriteCombiner {
         // The lock statement gave up (lock_timeout or NOWAIT) before it could report: the rows were held.
         if (state === SqlState.lockNotAvailable) attempt.rowLocked = true;
         const classify = (p: PendingCall) =>
-          toCouplerError(error, { ...p.ctx, lockTimeoutMs: p.lockTimeoutMs, noWait: p.call.noWait ?? rt.noWait, attempts: retries + 1 });
+          toCouplerError(error, {
+            ...p.ctx,
+            lockTimeoutMs: p.lockTimeoutMs,
+            noWait: p.call.noWait ?? rt.noWait,
+            attempts: retries + 1,
+          });
         // A DB error may belong to one call (a constraint its values broke): alone, only that call would fail.
         if (batch.length > 1 && classify(first).code === "DB") return this.#oneByOne(batch);
         const requeue: PendingCall[] = [];
@@ -257,7 +322,15 @@ export class WriteCombiner {
         for (const p of batch) {
           // The batch waited as long as its oldest call had left; a younger call has time left and waits again.
           if (state === SqlState.lockNotAvailable && batch.length > 1 && remainingMs(p, now) >= 1) requeue.push(p);
-          else this.#finish(p, { ok: false, error: classify(p) }, this.#waitOf(p, attempt, batchStarted), retries, deadlocks, batch.length);
+          else
+            this.#finish(
+              p,
+              { ok: false, error: classify(p) },
+              this.#waitOf(p, attempt, batchStarted),
+              retries,
+              deadlocks,
+              batch.length,
+            );
         }
         return requeue;
       }
@@ -298,7 +371,8 @@ export class WriteCombiner {
         const planned = plan(p, pair);
         if (planned.change) writes.apply(planned.change);
         const key = planned.change?.idempotency;
-        if (key) pair.stored.set(storedKey(key.caller, key.key), { requestHash: key.requestHash, response: key.response });
+        if (key)
+          pair.stored.set(storedKey(key.caller, key.key), { requestHash: key.requestHash, response: key.response });
         settled.push({ ok: true, outcome: planned.outcome, result: planned.result });
       } catch (error) {
         if (!isCouplerError(error)) throw error;
@@ -326,11 +400,28 @@ export class WriteCombiner {
     };
   }
 
-  #finish(p: PendingCall, settled: Settled, attempt: Attempt, retries: number, deadlocks: number, batchSize?: number): void {
+  #finish(
+    p: PendingCall,
+    settled: Settled,
+    attempt: Attempt,
+    retries: number,
+    deadlocks: number,
+    batchSize?: number,
+  ): void {
     const outcome = settled.ok ? settled.outcome : "error";
     if (p.done) return;
     p.done = true;
-    report(this.#rt, p.ctx, outcome, settled.ok ? undefined : settled.error, p.started, attempt, retries, deadlocks, batchSize);
+    report(
+      this.#rt,
+      p.ctx,
+      outcome,
+      settled.ok ? undefined : settled.error,
+      p.started,
+      attempt,
+      retries,
+      deadlocks,
+      batchSize,
+    );
     p.settle(settled);
   }
 }

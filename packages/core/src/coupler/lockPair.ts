@@ -54,7 +54,8 @@ export async function lockPairWithKeys(tx: WriteTx, pair: PairKey, keys: CallerK
   const stored = new Map<string, StoredResult>();
   for (const row of rows) {
     const s = row.stored;
-    if (s?.caller != null && s.key != null) stored.set(storedKey(s.caller, s.key), { requestHash: s.requestHash, response: s.response });
+    if (s?.caller != null && s.key != null)
+      stored.set(storedKey(s.caller, s.key), { requestHash: s.requestHash, response: s.response });
   }
   return { progress: { ...first.progress }, license: { ...first.license }, stored };
 }
@@ -85,7 +86,13 @@ export async function lockHalvesOrNotFound(tx: WriteTx, pair: PairKey, keys: Cal
       ctx,
     );
   }
-  return (await lockPairWithKeys(tx, pair, keys)) ?? { progress: { ...progress }, license: { ...license }, stored: new Map() };
+  return (
+    (await lockPairWithKeys(tx, pair, keys)) ?? {
+      progress: { ...progress },
+      license: { ...license },
+      stored: new Map(),
+    }
+  );
 }
 
 /** Locks whichever halves of a pair exist: progress first, then license. */
@@ -105,7 +112,11 @@ export async function lockHalves(
 /** NOT_FOUND for the user, or for the enrollment when the user exists. */
 export async function notEnrolled(db: Db, key: PairKey, ctx: OperationContext): Promise<never> {
   await requireUser(db, key.userId, ctx);
-  throw new NotFoundError("enrollment", `${ctx.operation}: user ${key.userId} is not enrolled in ${key.specialization}`, ctx);
+  throw new NotFoundError(
+    "enrollment",
+    `${ctx.operation}: user ${key.userId} is not enrolled in ${key.specialization}`,
+    ctx,
+  );
 }
 
 export async function requireUser(db: Db, userId: number, ctx: OperationContext): Promise<void> {

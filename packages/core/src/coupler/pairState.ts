@@ -2,7 +2,12 @@ import type { SpecializationProgress, UserLicense } from "../schema.ts";
 import type { LicenseState, PairState, ProgressState } from "./types.ts";
 
 export function toProgressState(p: SpecializationProgress): ProgressState {
-  return { currentLevel: p.currentLevel, totalXp: p.totalXp, completedSessions: p.completedSessions, updatedAt: p.updatedAt };
+  return {
+    currentLevel: p.currentLevel,
+    totalXp: p.totalXp,
+    completedSessions: p.completedSessions,
+    updatedAt: p.updatedAt,
+  };
 }
 
 export function toLicenseState(l: UserLicense): LicenseState {
@@ -10,5 +15,10 @@ export function toLicenseState(l: UserLicense): LicenseState {
 }
 
 export function toPairState(p: SpecializationProgress, l: UserLicense): PairState {
-  return { userId: p.studentId, specialization: p.specializationId, progress: toProgressState(p), license: toLicenseState(l) };
+  return {
+    userId: p.studentId,
+    specialization: p.specializationId,
+    progress: toProgressState(p),
+    license: toLicenseState(l),
+  };
 }

@@ -72,12 +72,20 @@ export async function precheck<T>(rt: CouplerRuntime, ctx: OperationContext, che
 }
 
 /** A specialization's rules from the catalogue, or NOT_FOUND. */
-export async function rulesFor(rt: CouplerRuntime, specialization: string, ctx: OperationContext): Promise<SpecializationRules> {
+export async function rulesFor(
+  rt: CouplerRuntime,
+  specialization: string,
+  ctx: OperationContext,
+): Promise<SpecializationRules> {
   const rules = await rt.catalogue.get(specialization).catch((error: unknown) => {
     throw toCouplerError(error, { ...ctx, lockTimeoutMs: rt.lockTimeoutMs, noWait: rt.noWait, attempts: 1 });
   });
   if (!rules) {
-    throw new NotFoundError("specialization", `${ctx.operation}: specialization ${specialization} is not in the catalogue`, ctx);
+    throw new NotFoundError(
+      "specialization",
+      `${ctx.operation}: specialization ${specialization} is not in the catalogue`,
+      ctx,
+    );
   }
   return rules;
 }
@@ -90,11 +98,17 @@ export function runWrite<T>(
   body: (tx: WriteTx) => Promise<Outcome<T>>,
 ): Promise<T> {
   const lockTimeoutMs = call.lockTimeoutMs ?? rt.lockTimeoutMs;
-  return run(rt, ctx, { ...WRITE, lockTimeoutMs }, call, (db, client, attempt) => body({ rt, ctx, db, client, attempt, call }));
+  return run(rt, ctx, { ...WRITE, lockTimeoutMs }, call, (db, client, attempt) =>
+    body({ rt, ctx, db, client, attempt, call }),
+  );
 }
 
 /** A read in one snapshot (repeatable read, read only), reported once. */
-export function runRead<T>(rt: CouplerRuntime, ctx: OperationContext, body: (db: Db) => Promise<Outcome<T>>): Promise<T> {
+export function runRead<T>(
+  rt: CouplerRuntime,
+  ctx: OperationContext,
+  body: (db: Db) => Promise<Outcome<T>>,
+): Promise<T> {
   return run(rt, ctx, SNAPSHOT, {}, (db) => body(db));
 }
 
@@ -112,7 +126,12 @@ async function run<T>(
   for (;;) {
     attempt.lockWaitMs = undefined;
     try {
-      const { outcome, result } = await runTransaction(rt.pool, txOptions, (db, client) => body(db, client, attempt), rt.faults);
+      const { outcome, result } = await runTransaction(
+        rt.pool,
+        txOptions,
+        (db, client) => body(db, client, attempt),
+        rt.faults,
+      );
       report(rt, ctx, outcome, undefined, started, attempt, retries, deadlocks);
       return result;
     } catch (error) {
@@ -194,7 +213,10 @@ function isRetryable(error: unknown, state: string | undefined): boolean {
     const cause = (error as { cause?: { constraint?: unknown; message?: unknown } }).cause;
     // On Citus the error comes from a worker without the constraint field, its message naming the
     // shard's copy of the key: ... violates unique constraint "idempotency_keys_pkey_102191".
-    const constraint = cause?.constraint ?? (error as { constraint?: unknown }).constraint ?? /unique constraint "([^"]+)"/.exec(String(cause?.message))?.[1];
+    const constraint =
+      cause?.constraint ??
+      (error as { constraint?: unknown }).constraint ??
+      /unique constraint "([^"]+)"/.exec(String(cause?.message))?.[1];
     return typeof constraint === "string" && /^idempotency_keys_pkey(_\d+)?$/.test(constraint);
   }
   return false;

@@ -50,7 +50,12 @@ export abstract class SeedAliases {
    * The seed's `sync_existing_records_atomic`.
    * @deprecated Call `sync({ userId, specialization, source }, call)`.
    */
-  syncExistingRecordsAtomic(userId: number, specialization: string, source: inputs.SyncSource, call: CallOptions = {}): Promise<SyncResult> {
+  syncExistingRecordsAtomic(
+    userId: number,
+    specialization: string,
+    source: inputs.SyncSource,
+    call: CallOptions = {},
+  ): Promise<SyncResult> {
     return this.sync({ userId, specialization, source }, call);
   }
 

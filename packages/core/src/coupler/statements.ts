@@ -1,4 +1,14 @@
-import { and, eq, fillPlaceholders, not, sql, type Placeholder, type Query, type SQL, type SQLChunk } from "drizzle-orm";
+import {
+  and,
+  eq,
+  fillPlaceholders,
+  not,
+  sql,
+  type Placeholder,
+  type Query,
+  type SQL,
+  type SQLChunk,
+} from "drizzle-orm";
 import { PgDialect, type AnyPgColumn } from "drizzle-orm/pg-core";
 import type pg from "pg";
 import type { Db } from "../client.ts";
@@ -59,7 +69,10 @@ export interface WriteParams {
 }
 
 /** A placeholder whose name must be one of `P`'s keys: a misspelt parameter does not type-check. */
-const param = <P>() => <K extends keyof P & string>(name: K) => sql.placeholder(name);
+const param =
+  <P>() =>
+  <K extends keyof P & string>(name: K) =>
+    sql.placeholder(name);
 const lockParam = param<LockParams>();
 const writeParam = param<WriteParams>();
 const dialect = new PgDialect();
@@ -132,7 +145,12 @@ export class Statements {
         .innerJoin(userLicenses, licenseOf(lockParam("userId"), lockParam("specialization")))
         .leftJoin(idempotencyKeys, and(keysOf(), freshKey()))
         .where(progressOf(lockParam("userId"), lockParam("specialization")))
-        .for("update", mode === "nowait" ? { of: [specializationProgress, userLicenses], noWait: true } : { of: [specializationProgress, userLicenses] })
+        .for(
+          "update",
+          mode === "nowait"
+            ? { of: [specializationProgress, userLicenses], noWait: true }
+            : { of: [specializationProgress, userLicenses] },
+        )
         .prepare(name);
     });
   }
@@ -179,10 +197,16 @@ export class Statements {
    */
   async write(client: pg.PoolClient, params: WriteParams): Promise<void> {
     const shape = writeShape(params);
-    const counts: WriteCounts = { historyFrom: params.historyFrom.length, keys: params.keys.length, auditOperations: params.auditOperations.length };
+    const counts: WriteCounts = {
+      historyFrom: params.historyFrom.length,
+      keys: params.keys.length,
+      auditOperations: params.auditOperations.length,
+    };
     const single = counts.auditOperations === 1 && params.historyFrom.length <= 1 && params.keys.length <= 1;
     const mode: RowsMode = single ? "one" : this.citus ? "values" : "arrays";
-    const suffix = (["progress", "license", "history", "idempotency"] as const).map((part) => (shape[part] ? part[0] : "")).join("");
+    const suffix = (["progress", "license", "history", "idempotency"] as const)
+      .map((part) => (shape[part] ? part[0] : ""))
+      .join("");
     const rows = mode === "values" ? `_${counts.historyFrom}_${counts.keys}_${counts.auditOperations}` : "";
     const name = `coupler_write_${mode === "arrays" ? "many" : mode === "one" ? "one" : "rows"}_${suffix || "audit"}${rows}`;
     let query = writeQueries.get(name);
@@ -286,7 +310,9 @@ function rowsOf(mode: RowsMode, counts: WriteCounts, fixed: SQL[], columns: [Row
   if (mode === "one") return sql`values ${row((name) => writeParam(name))}`;
   if (mode === "values") {
     const [first] = columns;
-    const rows = Array.from({ length: first ? (counts[first[0]] ?? 0) : 0 }, (_, i) => row((name) => sql.placeholder(`${name}.${i}`)));
+    const rows = Array.from({ length: first ? (counts[first[0]] ?? 0) : 0 }, (_, i) =>
+      row((name) => sql.placeholder(`${name}.${i}`)),
+    );
     return sql`values ${sql.join(rows, sql`, `)}`;
   }
   const aliases = columns.map((_, i) => sql.raw(`c${i}`));
@@ -338,28 +364,55 @@ function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts):
   if (shape.history) {
     ctes.push(sql`history as (
   insert into ${h} (${list([h.userId, h.userLicenseId, h.fromLevel, h.toLevel, h.reason, h.actor].map(col))})
-  ${rowsOf(mode, counts, [...learner, sql`${w("licenseId")}::bigint`], [["historyFrom", "int"], ["historyTo", "int"], ["historyReasons", "text"], ["historyActors", "text"]])}
+  ${rowsOf(
+    mode,
+    counts,
+    [...learner, sql`${w("licenseId")}::bigint`],
+    [
+      ["historyFrom", "int"],
+      ["historyTo", "int"],
+      ["historyReasons", "text"],
+      ["historyActors", "text"],
+    ],
+  )}
 )`);
   }
   if (shape.idempotency) {
     ctes.push(sql`idempotency as (
   insert into ${k} (${list([k.userId, k.specializationId, k.key, k.operation, k.caller, k.requestHash, k.response].map(col))})
-  ${rowsOf(mode, counts, pair, [["keys", "text"], ["keyOperations", "text"], ["keyCallers", "text"], ["keyHashes", "text"], ["keyResponses", "text", "jsonb"]])}
+  ${rowsOf(mode, counts, pair, [
+    ["keys", "text"],
+    ["keyOperations", "text"],
+    ["keyCallers", "text"],
+    ["keyHashes", "text"],
+    ["keyResponses", "text", "jsonb"],
+  ])}
 )`);
   }
   const withClause = ctes.length > 0 ? sql`with ${list(ctes)}\n` : sql``;
-  const columns = [a.userId, a.specializationId, a.operation, a.xpDelta, a.sessionsDelta, a.fromLevel, a.toLevel, a.actor, a.idempotencyKey, a.outcome];
+  const columns = [
+    a.userId,
+    a.specializationId,
+    a.operation,
+    a.xpDelta,
+    a.sessionsDelta,
+    a.fromLevel,
+    a.toLevel,
+    a.actor,
+    a.idempotencyKey,
+    a.outcome,
+  ];
   return sql`${withClause}insert into ${a} (${list(columns.map(col))})
 ${rowsOf(mode, counts, pair, [
-    ["auditOperations", "text"],
-    ["auditXp", "bigint"],
-    ["auditSessions", "int"],
-    ["auditFrom", "int"],
-    ["auditTo", "int"],
-    ["auditActors", "text"],
-    ["auditKeys", "text"],
-    ["auditOutcomes", "text"],
-  ])}`;
+  ["auditOperations", "text"],
+  ["auditXp", "bigint"],
+  ["auditSessions", "int"],
+  ["auditFrom", "int"],
+  ["auditTo", "int"],
+  ["auditActors", "text"],
+  ["auditKeys", "text"],
+  ["auditOutcomes", "text"],
+])}`;
 }
 
 export function progressOf(userId: number | Placeholder, specialization: string | Placeholder) {

@@ -38,7 +38,11 @@ const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMED
  * `DrizzleQueryError`, so the code may sit on `cause`.
  */
 export function sqlStateOf(error: unknown): string | undefined {
-  for (let e = error, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e = error, depth = 0;
+    e && typeof e === "object" && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
   }
@@ -47,11 +51,16 @@ export function sqlStateOf(error: unknown): string | undefined {
 
 /** True when the error means the connection (not the statement) failed. */
 export function isConnectionError(error: unknown): boolean {
-  for (let e = error, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e = error, depth = 0;
+    e && typeof e === "object" && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const { code, message } = e as { code?: unknown; message?: unknown };
     if (typeof code === "string") {
       if (CONNECTION_CODES.has(code) || code.startsWith("08")) return true;
-      if (code === SqlState.adminShutdown || code === SqlState.crashShutdown || code === SqlState.cannotConnectNow) return true;
+      if (code === SqlState.adminShutdown || code === SqlState.crashShutdown || code === SqlState.cannotConnectNow)
+        return true;
       if (code === SqlState.tooManyConnections) return true;
     }
     if (typeof message === "string" && CONNECTION_MESSAGES.some((m) => message.includes(m))) return true;
@@ -71,7 +80,12 @@ export interface ClassifyOptions extends CouplerErrorContext {
  */
 export function toCouplerError(error: unknown, options: ClassifyOptions): CouplerError {
   if (error instanceof CouplerError) return error;
-  const context = { operation: options.operation, userId: options.userId, specialization: options.specialization, cause: error };
+  const context = {
+    operation: options.operation,
+    userId: options.userId,
+    specialization: options.specialization,
+    cause: error,
+  };
   const what = describe(options);
   const state = sqlStateOf(error);
 
@@ -82,18 +96,27 @@ export function toCouplerError(error: unknown, options: ClassifyOptions): Couple
     return new LockTimeoutError(message, { lockTimeoutMs: options.lockTimeoutMs, noWait: options.noWait }, context);
   }
   if (state === SqlState.deadlockDetected) {
-    return new DeadlockError(`${what}: deadlock detected on each of ${options.attempts} attempts`, options.attempts, context);
+    return new DeadlockError(
+      `${what}: deadlock detected on each of ${options.attempts} attempts`,
+      options.attempts,
+      context,
+    );
   }
   if (state === SqlState.serializationFailure) {
     return new ConflictError(`${what}: serialization failure on each of ${options.attempts} attempts`, context);
   }
   if (isConnectionError(error)) {
-    return new UnavailableError(`${what}: the database connection failed; the outcome may be unknown, retry with the same idempotency key`, context);
+    return new UnavailableError(
+      `${what}: the database connection failed; the outcome may be unknown, retry with the same idempotency key`,
+      context,
+    );
   }
   if (state === SqlState.queryCanceled) {
     return new UnavailableError(`${what}: the statement was cancelled (statement timeout or cancel request)`, context);
   }
-  const constraint = (error as { cause?: { constraint?: unknown } })?.cause?.constraint ?? (error as { constraint?: unknown })?.constraint;
+  const constraint =
+    (error as { cause?: { constraint?: unknown } })?.cause?.constraint ??
+    (error as { constraint?: unknown })?.constraint;
   const detail = typeof constraint === "string" ? ` (constraint ${constraint})` : "";
   return new DatabaseError(`${what}: database error${state ? ` ${state}` : ""}${detail}`, state, context);
 }

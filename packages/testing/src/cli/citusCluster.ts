@@ -10,9 +10,17 @@
 import { parseArgs } from "node:util";
 import { citusAvailability, startCitusCluster } from "../citusCluster.ts";
 
-const { values } = parseArgs({ options: { durable: { type: "boolean", default: false }, database: { type: "string", default: "coupler" }, help: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: {
+    durable: { type: "boolean", default: false },
+    database: { type: "string", default: "coupler" },
+    help: { type: "boolean", default: false },
+  },
+});
 if (values.help) {
-  process.stdout.write("usage: pnpm --filter @coupler/testing citus:cluster [--durable] [--database NAME]\n  --durable  fsync on (for benchmarks); default off, as for tests\n");
+  process.stdout.write(
+    "usage: pnpm --filter @coupler/testing citus:cluster [--durable] [--database NAME]\n  --durable  fsync on (for benchmarks); default off, as for tests\n",
+  );
   process.exit(0);
 }
 const availability = citusAvailability({ ...process.env, CITUS_URL: undefined });
@@ -21,7 +29,11 @@ if (!availability.available) {
   process.exit(2);
 }
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop());
-const cluster = await startCitusCluster({ workers: 2, durable: values.durable, env: { ...process.env, CITUS_URL: undefined } });
+const cluster = await startCitusCluster({
+  workers: 2,
+  durable: values.durable,
+  env: { ...process.env, CITUS_URL: undefined },
+});
 const database = await cluster.createDatabase(values.database);
 process.stdout.write(
   [

@@ -45,7 +45,10 @@ if (!availability.available) console.log(`Citus suite skipped: ${availability.re
 const CLI = fileURLToPath(new URL("../../../core/src/cli/migrate.ts", import.meta.url));
 const run = promisify(execFile);
 const migrateCli = (url: string) =>
-  run(process.execPath, ["--import", "tsx", CLI, "--citus"], { env: { ...process.env, DATABASE_URL: url }, cwd: fileURLToPath(new URL("../..", import.meta.url)) });
+  run(process.execPath, ["--import", "tsx", CLI, "--citus"], {
+    env: { ...process.env, DATABASE_URL: url },
+    cwd: fileURLToPath(new URL("../..", import.meta.url)),
+  });
 
 describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 workers)", () => {
   let cluster: CitusCluster;
@@ -77,7 +80,12 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
   };
 
   it("places every table: per-learner tables by the learner's id co-located with users, user_emails by email, the catalogue and guard switch as reference tables", async () => {
-    const { rows } = await database.pool.query<{ table: string; type: string; column: string | null; colocated: boolean }>(
+    const { rows } = await database.pool.query<{
+      table: string;
+      type: string;
+      column: string | null;
+      colocated: boolean;
+    }>(
       `select table_name::text as table, citus_table_type as type, distribution_column as column,
               colocation_id = (select colocation_id from citus_tables where table_name = 'users'::regclass) as colocated
        from citus_tables order by 1`,
@@ -100,7 +108,12 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
         )
       ).rows[0];
     const before = await state();
-    expect(await distributeOnCitus(citus.url)).toMatchObject({ reference: [], distributed: [], foreignKeys: [], settings: [] });
+    expect(await distributeOnCitus(citus.url)).toMatchObject({
+      reference: [],
+      distributed: [],
+      foreignKeys: [],
+      settings: [],
+    });
     expect(await state()).toEqual(before);
   });
 
@@ -146,10 +159,18 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
     for (const r of routing) {
       // Every task of the statement and of its subplans: one task each, on the learner's worker.
       expect(r.taskCounts.length, `${name}: ${r.statement}\n${r.plan}`).toBeGreaterThan(0);
-      expect(r.taskCounts.every((n) => n === 1), `${name}: ${r.statement}\n${r.plan}`).toBe(true);
+      expect(
+        r.taskCounts.every((n) => n === 1),
+        `${name}: ${r.statement}\n${r.plan}`,
+      ).toBe(true);
       expect(new Set(r.nodes), `${name}: ${r.statement}\n${r.plan}`).toEqual(new Set([worker]));
     }
-    return routing.map((r) => `${r.statement.slice(0, 40)}… → ${r.taskCounts.length} task(s) on ${[...new Set(r.nodes)].join(",")}${r.subplans ? ` (${r.subplans} subplans)` : ""}`).join("; ");
+    return routing
+      .map(
+        (r) =>
+          `${r.statement.slice(0, 40)}… → ${r.taskCounts.length} task(s) on ${[...new Set(r.nodes)].join(",")}${r.subplans ? ` (${r.subplans} subplans)` : ""}`,
+      )
+      .join("; ");
   };
 
   it("every coupled call routes to the one worker holding the learner's shards, and a level-up is four round trips", async () => {
@@ -160,8 +181,28 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
     const key = `routing-${Date.now()}`;
     const operations: [string, () => Promise<unknown>][] = [
       ["enroll", () => coupler.enroll({ userId: learner, specialization: "PLAYER" })],
-      ["levelUp", () => coupler.levelUp({ userId: learner, specialization: "PLAYER", xpGained: 350, sessionsCompleted: 2, idempotencyKey: key })],
-      ["levelUp replayed", () => coupler.levelUp({ userId: learner, specialization: "PLAYER", xpGained: 350, sessionsCompleted: 2, idempotencyKey: key })],
+      [
+        "levelUp",
+        () =>
+          coupler.levelUp({
+            userId: learner,
+            specialization: "PLAYER",
+            xpGained: 350,
+            sessionsCompleted: 2,
+            idempotencyKey: key,
+          }),
+      ],
+      [
+        "levelUp replayed",
+        () =>
+          coupler.levelUp({
+            userId: learner,
+            specialization: "PLAYER",
+            xpGained: 350,
+            sessionsCompleted: 2,
+            idempotencyKey: key,
+          }),
+      ],
       ["advance", () => coupler.advance({ userId: learner, specialization: "PLAYER", newLevel: 5, reason: "routing" })],
       ["sync", () => coupler.sync({ userId: learner, specialization: "PLAYER", source: "progress" })],
       ["validate", () => coupler.validate({ userId: learner, specialization: "PLAYER" })],
@@ -200,7 +241,12 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
     });
     const { result, statements } = await recording;
     expect((await lone).totalXp).toBe(10);
-    expect(result).toMatchObject([{ totalXp: 410, leveledUp: true }, { totalXp: 430 }, { newLevel: 6 }, { totalXp: 460 }]);
+    expect(result).toMatchObject([
+      { totalXp: 410, leveledUp: true },
+      { totalXp: 430 },
+      { newLevel: 6 },
+      { totalXp: 460 },
+    ]);
 
     // The batch's own transaction: BEGIN (+ SET LOCAL), the lock statement, the write statement, COMMIT.
     const begins = statements.filter((s) => /^\s*begin\b/i.test(s.text));
@@ -239,7 +285,12 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
   it("a lock wait on the worker is bounded by the coupler's lock timeout: SET LOCAL reaches the worker", async () => {
     const id = await enrolledUser(database, coupler);
     const impatient = createCoupler(database, { lockTimeoutMs: 300 });
-    const error = await whilePairLocked(database, id, () => expectCouplerError(impatient.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 0 }), "LOCK_TIMEOUT"));
+    const error = await whilePairLocked(database, id, () =>
+      expectCouplerError(
+        impatient.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 0 }),
+        "LOCK_TIMEOUT",
+      ),
+    );
     expect(error.message).toContain("300 ms");
     expect(await pairRows(database, id)).toMatchObject({ totalXp: 0 });
   });
@@ -266,14 +317,21 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
 
   it("the audit log stays append-only on the shards: UPDATE, DELETE and TRUNCATE are refused", async () => {
     const id = await enrolledUser(database, coupler);
-    await expect(database.pool.query("update coupler_audit_log set actor = 'x' where user_id = $1", [id])).rejects.toThrow(/append-only/);
-    await expect(database.pool.query("delete from coupler_audit_log where user_id = $1", [id])).rejects.toThrow(/append-only/);
+    await expect(
+      database.pool.query("update coupler_audit_log set actor = 'x' where user_id = $1", [id]),
+    ).rejects.toThrow(/append-only/);
+    await expect(database.pool.query("delete from coupler_audit_log where user_id = $1", [id])).rejects.toThrow(
+      /append-only/,
+    );
     await expect(database.pool.query("truncate coupler_audit_log")).rejects.toThrow(/append-only/);
   });
 
   it("an email is taken once across shards: of two concurrent sign-ups with it, one gets CONFLICT and leaves no row", async () => {
     const email = `twin-${Date.now()}@example.test`;
-    const results = await Promise.allSettled([createUser(database.pool, { name: "A", email }), createUser(database.pool, { name: "B", email })]);
+    const results = await Promise.allSettled([
+      createUser(database.pool, { name: "A", email }),
+      createUser(database.pool, { name: "B", email }),
+    ]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const rejected = results.find((r) => r.status === "rejected");
     await expectCouplerError(Promise.reject(rejected?.reason), "CONFLICT");
@@ -288,11 +346,17 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
     const ids = await enrolledUsers(database, coupler, 6);
     const keys = ids.map((id) => `purge-${id}-key`);
     for (const [i, id] of ids.entries()) await coupler.levelUpAtomic(id, "PLAYER", 10, 0, keys[i]);
-    await database.pool.query("update idempotency_keys set created_at = now() - interval '3 days' where key = any($1)", [keys]);
+    await database.pool.query(
+      "update idempotency_keys set created_at = now() - interval '3 days' where key = any($1)",
+      [keys],
+    );
     const [heldId = 0] = ids;
     const purged = await withSession(database, async (session) => {
       await session.query("begin");
-      await session.query("select 1 from idempotency_keys where user_id = $1 and key = $2 for update", [heldId, keys[0]]);
+      await session.query("select 1 from idempotency_keys where user_id = $1 and key = $2 for update", [
+        heldId,
+        keys[0],
+      ]);
       try {
         return await purgeExpiredIdempotencyKeys(database.pool, { batchSize: 2 });
       } finally {
@@ -300,7 +364,10 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
       }
     });
     expect(purged).toBe(5);
-    const { rows } = await database.pool.query<{ key: string }>("select key from idempotency_keys where key = any($1)", [keys]);
+    const { rows } = await database.pool.query<{ key: string }>(
+      "select key from idempotency_keys where key = any($1)",
+      [keys],
+    );
     expect(rows.map((r) => r.key)).toEqual([keys[0]]);
     expect(await purgeExpiredIdempotencyKeys(database.pool)).toBeGreaterThanOrEqual(1);
   });

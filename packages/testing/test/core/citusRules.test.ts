@@ -44,7 +44,10 @@ describe("Citus co-location rules", () => {
        where conname in ('license_progressions_license_fkey', 'specialization_progress_license_fkey', 'user_licenses_progress_fkey') order by 1`,
     );
     expect(rows).toEqual([
-      { name: "license_progressions_license_fkey", def: "FOREIGN KEY (user_id, user_license_id) REFERENCES user_licenses(user_id, id) ON DELETE CASCADE" },
+      {
+        name: "license_progressions_license_fkey",
+        def: "FOREIGN KEY (user_id, user_license_id) REFERENCES user_licenses(user_id, id) ON DELETE CASCADE",
+      },
       {
         name: "specialization_progress_license_fkey",
         def: "FOREIGN KEY (student_id, specialization_id) REFERENCES user_licenses(user_id, specialization_type) DEFERRABLE INITIALLY DEFERRED",
@@ -72,7 +75,10 @@ describe("Citus co-location rules", () => {
         distributed: { bad_parent: "user_id", bad_child: "user_id", bad_missing: "user_id" },
         reference: ["bad_reference"],
       });
-      const found = violations.filter((v) => v.table.startsWith("bad_")).map((v) => `${v.table} ${v.constraint}: ${v.rule}`).sort();
+      const found = violations
+        .filter((v) => v.table.startsWith("bad_"))
+        .map((v) => `${v.table} ${v.constraint}: ${v.rule}`)
+        .sort();
       expect(found).toEqual([
         "bad_child bad_child_code_idx: unique index (id, parent_id) lacks the distribution column user_id",
         "bad_child bad_child_lookup_id_fkey: foreign key to bad_lookup, which is neither distributed nor a reference table",

@@ -1,7 +1,14 @@
 import fc from "fast-check";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isCouplerError, type CallOptions, type CouplerFaults, type CouplerOptions, type OperationEvent, type ProgressLicenseCoupler } from "@coupler/core";
+import {
+  isCouplerError,
+  type CallOptions,
+  type CouplerFaults,
+  type CouplerOptions,
+  type OperationEvent,
+  type ProgressLicenseCoupler,
+} from "@coupler/core";
 import { expectCouplerError, useTestDatabase } from "../../src/vitest.ts";
 import {
   backendPid,
@@ -36,7 +43,10 @@ function send(coupler: ProgressLicenseCoupler, userId: number, op: Op): Promise<
   const specialization = "PLAYER";
   switch (op.kind) {
     case "levelUp":
-      return coupler.levelUp({ userId, specialization, xpGained: op.xp, sessionsCompleted: op.sessions, idempotencyKey: op.key }, call);
+      return coupler.levelUp(
+        { userId, specialization, xpGained: op.xp, sessionsCompleted: op.sessions, idempotencyKey: op.key },
+        call,
+      );
     case "advance":
       return coupler.advance({ userId, specialization, newLevel: op.newLevel, reason: "admin", xpChange: op.xp }, call);
     case "sync":
@@ -61,12 +71,16 @@ async function footprint(userId: number) {
   const q = async (text: string) => (await database.pool.query(text, [userId])).rows;
   return {
     pair: await pairRows(database, userId).then(({ licenseId: _id, ...rest }) => rest),
-    history: await q("select from_level, to_level, reason, actor from license_progressions where user_id = $1 order by id"),
+    history: await q(
+      "select from_level, to_level, reason, actor from license_progressions where user_id = $1 order by id",
+    ),
     audit: await q(
       "select operation, xp_delta, sessions_delta, from_level, to_level, actor, idempotency_key, outcome from coupler_audit_log where user_id = $1 order by id",
     ),
     // The request hash and the stored response name the learner: the hash is left out, the response's id masked.
-    keys: (await q("select key, operation, caller, response from idempotency_keys where user_id = $1 order by key, caller")).map((k) => ({
+    keys: (
+      await q("select key, operation, caller, response from idempotency_keys where user_id = $1 order by key, caller")
+    ).map((k) => ({
       ...k,
       response: { ...k.response, userId: "#" },
     })),
@@ -76,7 +90,8 @@ async function footprint(userId: number) {
 /** A learner enrolled in PLAYER; `desync` puts the progress a level above the license first, so a sync has work to do. */
 async function learner(coupler: ProgressLicenseCoupler, desync: boolean): Promise<number> {
   const [id = 0] = await enrolledUsers(database, coupler, 1);
-  if (desync) await database.pool.query("update specialization_progress set current_level = 2 where student_id = $1", [id]);
+  if (desync)
+    await database.pool.query("update specialization_progress set current_level = 2 where student_id = $1", [id]);
   return id;
 }
 
@@ -111,7 +126,14 @@ async function differential(ops: Op[], options: { maxBatchSize: number; desync: 
     const others = rest.map((op) => seen(b, send(combined, b, op)));
     return [first, ...others];
   }).then((calls) => Promise.all(calls));
-  return { serialSeen, combinedSeen, serial: await footprint(a), combined: await footprint(b), transactions: transactions.count, events: events.events };
+  return {
+    serialSeen,
+    combinedSeen,
+    serial: await footprint(a),
+    combined: await footprint(b),
+    transactions: transactions.count,
+    events: events.events,
+  };
 }
 
 /** A coupler with write combining on (core's default), whatever COUPLER_WRITE_COMBINING the suite runs under. */
@@ -158,7 +180,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant("sync" as const), source: fc.constantFrom("progress" as const, "license" as const), actor: fc.constantFrom(...actors) }),
+    arbitrary: fc.record({
+      kind: fc.constant("sync" as const),
+      source: fc.constantFrom("progress" as const, "license" as const),
+      actor: fc.constantFrom(...actors),
+    }),
   },
 );
 
@@ -187,11 +213,16 @@ describe("write combining: each caller sees what it would have seen alone", () =
 
   it("with the Citus statement shape (VALUES rows instead of arrays), random sequences leave the same footprint and results combined as serial (property)", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 2, maxLength: 12 }), fc.integer({ min: 2, max: 5 }), fc.boolean(), async (ops, maxBatchSize, desync) => {
-        const run = await differential(ops, { maxBatchSize, desync, citus: true });
-        expect(run.combinedSeen).toEqual(run.serialSeen);
-        expect(run.combined).toEqual(run.serial);
-      }),
+      fc.asyncProperty(
+        fc.array(opArb, { minLength: 2, maxLength: 12 }),
+        fc.integer({ min: 2, max: 5 }),
+        fc.boolean(),
+        async (ops, maxBatchSize, desync) => {
+          const run = await differential(ops, { maxBatchSize, desync, citus: true });
+          expect(run.combinedSeen).toEqual(run.serialSeen);
+          expect(run.combined).toEqual(run.serial);
+        },
+      ),
       { numRuns: 10 },
     );
   }, 180_000);
@@ -211,7 +242,16 @@ describe("write combining: each caller sees what it would have seen alone", () =
       {
         numRuns: 25,
         // Regression: a first call refused before the queue left the harness waiting for a lock waiter.
-        examples: [[[{ kind: "advance", newLevel: 11, xp: 0, actor: "alice" }, { kind: "sync", source: "progress", actor: "alice" }], 1, false]],
+        examples: [
+          [
+            [
+              { kind: "advance", newLevel: 11, xp: 0, actor: "alice" },
+              { kind: "sync", source: "progress", actor: "alice" },
+            ],
+            1,
+            false,
+          ],
+        ],
       },
     );
   }, 180_000);
@@ -233,7 +273,13 @@ describe("write combining: each caller sees what it would have seen alone", () =
     const coupler = combiningCoupler({ faults });
     const [id = 0] = await enrolledUsers(database, coupler, 1);
     statements.count = 0;
-    await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1, idempotencyKey: "key-lone-call" });
+    await coupler.levelUp({
+      userId: id,
+      specialization: "PLAYER",
+      xpGained: 10,
+      sessionsCompleted: 1,
+      idempotencyKey: "key-lone-call",
+    });
     expect(statements.count).toBe(4);
 
     const results = await whilePairLocked(database, id, async () => {
@@ -241,7 +287,13 @@ describe("write combining: each caller sees what it would have seen alone", () =
       await waitForLockWaiters(database);
       statements.count = 0;
       const rest = Array.from({ length: 20 }, (_, i) =>
-        coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1, idempotencyKey: `key-queued-${i}` }),
+        coupler.levelUp({
+          userId: id,
+          specialization: "PLAYER",
+          xpGained: 10,
+          sessionsCompleted: 1,
+          idempotencyKey: `key-queued-${i}`,
+        }),
       );
       return [first, ...rest];
     }).then((calls) => Promise.all(calls));
@@ -253,12 +305,17 @@ describe("write combining: each caller sees what it would have seen alone", () =
 
   it("turned off, every call takes its own transaction", async () => {
     const transactions = { count: 0 };
-    const coupler = createCoupler(database, { combining: { enabled: false }, faults: { beforeBegin: async () => void transactions.count++ } });
+    const coupler = createCoupler(database, {
+      combining: { enabled: false },
+      faults: { beforeBegin: async () => void transactions.count++ },
+    });
     expect(coupler.combining).toBe(false);
     const [id = 0] = await enrolledUsers(database, coupler, 1);
     transactions.count = 0;
     await whilePairLocked(database, id, async () => {
-      const calls = Array.from({ length: 5 }, () => coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }));
+      const calls = Array.from({ length: 5 }, () =>
+        coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }),
+      );
       await waitForLockWaiters(database, { count: 5 });
       return calls;
     }).then((calls) => Promise.all(calls));
@@ -302,7 +359,13 @@ describe("write combining: bounds and failures", () => {
       const first = coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1 });
       await waitForLockWaiters(database);
       const rest = Array.from({ length: 4 }, (_, i) =>
-        coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1, idempotencyKey: `key-killed-${i}` }),
+        coupler.levelUp({
+          userId: id,
+          specialization: "PLAYER",
+          xpGained: 100,
+          sessionsCompleted: 1,
+          idempotencyKey: `key-killed-${i}`,
+        }),
       );
       return [first, ...rest];
     }).then((calls) => Promise.allSettled(calls));
@@ -311,8 +374,15 @@ describe("write combining: bounds and failures", () => {
       expect(outcome.status).toBe("rejected");
       expect(outcome.status === "rejected" && (outcome.reason as { code?: unknown }).code).toBe("UNAVAILABLE");
     }
-    expect(await pairRows(database, id)).toMatchObject({ totalXp: 100, completedSessions: 1, progressLevel: 2, licenseLevel: 2 });
-    const { rows } = await database.pool.query("select count(*)::int as n from idempotency_keys where user_id = $1", [id]);
+    expect(await pairRows(database, id)).toMatchObject({
+      totalXp: 100,
+      completedSessions: 1,
+      progressLevel: 2,
+      licenseLevel: 2,
+    });
+    const { rows } = await database.pool.query("select count(*)::int as n from idempotency_keys where user_id = $1", [
+      id,
+    ]);
     expect(rows[0]?.n).toBe(0);
   });
 
@@ -330,7 +400,12 @@ describe("write combining: bounds and failures", () => {
     const results = await whilePairLocked(database, id, async () => {
       const first = coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 });
       await waitForLockWaiters(database);
-      return [first, ...Array.from({ length: 3 }, () => coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }))];
+      return [
+        first,
+        ...Array.from({ length: 3 }, () =>
+          coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }),
+        ),
+      ];
     }).then((calls) => Promise.all(calls));
     expect(results.map((r) => r.totalXp)).toEqual([10, 20, 30, 40]);
     expect(failures).toBe(5); // the first call, the failed batch, then three calls alone
@@ -340,9 +415,13 @@ describe("write combining: bounds and failures", () => {
     const coupler = combiningCoupler();
     const [id = 0] = await createUsers(database, 1);
     const before = await snapshotTables(database);
-    const calls = Array.from({ length: 4 }, () => coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }));
+    const calls = Array.from({ length: 4 }, () =>
+      coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }),
+    );
     const outcomes = await Promise.allSettled(calls);
-    expect(outcomes.map((o) => o.status === "rejected" && (o.reason as { code?: unknown }).code)).toEqual(Array(4).fill("NOT_FOUND"));
+    expect(outcomes.map((o) => o.status === "rejected" && (o.reason as { code?: unknown }).code)).toEqual(
+      Array(4).fill("NOT_FOUND"),
+    );
     expect(await snapshotTables(database)).toEqual(before);
   });
 
@@ -352,11 +431,19 @@ describe("write combining: bounds and failures", () => {
     // Replica role disables the foreign-key triggers: a progress row at level 3 without its license.
     await rawTransaction(
       database,
-      [["insert into specialization_progress (student_id, specialization_id, current_level, total_xp) values ($1, 'PLAYER', 3, 300)", [id]]],
+      [
+        [
+          "insert into specialization_progress (student_id, specialization_id, current_level, total_xp) values ($1, 'PLAYER', 3, 300)",
+          [id],
+        ],
+      ],
       { replica: true },
     );
     const results = await whilePairLocked(database, id, async () => {
-      const first = seen(id, coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }));
+      const first = seen(
+        id,
+        coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }),
+      );
       await waitForLockWaiters(database);
       return [
         first,
@@ -377,7 +464,8 @@ describe("write combining: bounds and failures", () => {
     const outcomes = await whilePairLocked(database, id, async () => {
       const calls = [coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 })];
       await waitForLockWaiters(database);
-      for (let i = 0; i < 3; i++) calls.push(coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }));
+      for (let i = 0; i < 3; i++)
+        calls.push(coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }));
       return Promise.allSettled(calls);
     });
     for (const outcome of outcomes) {
@@ -408,7 +496,11 @@ describe("write combining: bounds and failures", () => {
     const [id = 0] = await enrolledUsers(database, coupler, 1);
     transactions.count = 0;
     await whilePairLocked(database, id, async () => {
-      const award = (lockTimeoutMs: number) => coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }, { lockTimeoutMs });
+      const award = (lockTimeoutMs: number) =>
+        coupler.levelUp(
+          { userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 },
+          { lockTimeoutMs },
+        );
       const first = award(5000);
       await waitForLockWaiters(database);
       return [first, award(5000), award(5000), award(4000), award(5000)];
@@ -426,7 +518,11 @@ describe("write combining: contention measured without a second transaction", ()
     const [id = 0] = await enrolledUsers(database, coupler, 1);
     observer.events.length = 0;
     // Submitted in one tick: the first runs alone on the idle pair, the other three wait in memory for it.
-    await Promise.all(Array.from({ length: 4 }, () => coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 })));
+    await Promise.all(
+      Array.from({ length: 4 }, () =>
+        coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }),
+      ),
+    );
     const events: OperationEvent[] = observer.events;
     expect(events.map((e) => [e.contention, e.contended, e.batchSize])).toEqual([
       [undefined, false, 1],
@@ -441,7 +537,8 @@ describe("write combining: contention measured without a second transaction", ()
     const coupler = combiningCoupler({ observer });
     const [id = 0] = await enrolledUsers(database, coupler, 1);
     observer.events.length = 0;
-    const award = (call: CallOptions = {}) => coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }, call);
+    const award = (call: CallOptions = {}) =>
+      coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }, call);
     const queued = await whilePairLocked(database, id, async (holder) => {
       // The pair's transaction in flight gives up on the holder's locks and rolls back; the calls
       // queued behind it then lock the rows in a batch of their own and find them still held.
@@ -469,7 +566,12 @@ describe("write combining: contention measured without a second transaction", ()
     await whilePairLocked(database, id, async () => {
       const first = coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 });
       await waitForLockWaiters(database);
-      return [first, ...Array.from({ length: 3 }, () => coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }))];
+      return [
+        first,
+        ...Array.from({ length: 3 }, () =>
+          coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }),
+        ),
+      ];
     }).then((calls) => Promise.all(calls));
     const events: OperationEvent[] = observer.events;
     expect(events).toHaveLength(4);

@@ -50,7 +50,13 @@ describe("levelUpAtomic", () => {
   it("updates progress and license together and writes history", async () => {
     const id = await enrolledUser(database, coupler);
     const result = await coupler.levelUpAtomic(id, "PLAYER", 350, 2);
-    expect(result).toMatchObject({ previousLevel: 1, newLevel: 3, totalXp: 350, completedSessions: 2, leveledUp: true });
+    expect(result).toMatchObject({
+      previousLevel: 1,
+      newLevel: 3,
+      totalXp: 350,
+      completedSessions: 2,
+      leveledUp: true,
+    });
     const pair = await coupler.get({ userId: id, specialization: "PLAYER" });
     expect(pair.progress.currentLevel).toBe(3);
     expect(pair.license.currentLevel).toBe(3);
@@ -83,7 +89,12 @@ describe("history", () => {
     const first = await coupler.history({ userId: id, specialization: "PLAYER", limit: 3 });
     expect(first.items.map((h) => h.toLevel)).toEqual([5, 4, 3]);
     expect(first.nextCursor).not.toBeNull();
-    const second = await coupler.history({ userId: id, specialization: "PLAYER", limit: 3, cursor: first.nextCursor ?? undefined });
+    const second = await coupler.history({
+      userId: id,
+      specialization: "PLAYER",
+      limit: 3,
+      cursor: first.nextCursor ?? undefined,
+    });
     expect(second.items.map((h) => h.toLevel)).toEqual([2]);
     expect(second.nextCursor).toBeNull();
   });
@@ -91,12 +102,28 @@ describe("history", () => {
 
 describe("findHistoryGap", () => {
   it("accepts a contiguous chain that ends at the current level", () => {
-    expect(findHistoryGap([{ fromLevel: 1, toLevel: 3 }, { fromLevel: 3, toLevel: 4 }], 4)).toBeUndefined();
+    expect(
+      findHistoryGap(
+        [
+          { fromLevel: 1, toLevel: 3 },
+          { fromLevel: 3, toLevel: 4 },
+        ],
+        4,
+      ),
+    ).toBeUndefined();
     expect(findHistoryGap([], 1)).toBeUndefined();
   });
 
   it("names a broken step and a chain that ends elsewhere", () => {
-    expect(findHistoryGap([{ fromLevel: 1, toLevel: 3 }, { fromLevel: 4, toLevel: 5 }], 5)).toMatch(/step 2 starts at level 4, expected 3/);
+    expect(
+      findHistoryGap(
+        [
+          { fromLevel: 1, toLevel: 3 },
+          { fromLevel: 4, toLevel: 5 },
+        ],
+        5,
+      ),
+    ).toMatch(/step 2 starts at level 4, expected 3/);
     expect(findHistoryGap([{ fromLevel: 1, toLevel: 3 }], 4)).toMatch(/ends at level 3 but the license is at 4/);
   });
 });
@@ -105,10 +132,29 @@ describe("seed cases", () => {
   it("atomic update success: both rows, the history and the audit change in one call", async () => {
     const id = await enrolledUser(database, coupler);
     const result = await coupler.updateLevelAtomic(id, "PLAYER", 4, { ...update, xpChange: 600, sessionsChange: 3 });
-    expect(result).toMatchObject({ previousLevel: 1, newLevel: 4, totalXp: 600, completedSessions: 3, maxAchievedLevel: 4, changed: true });
-    expect(await pairRows(database, id)).toMatchObject({ progressLevel: 4, licenseLevel: 4, maxAchievedLevel: 4, totalXp: 600, completedSessions: 3 });
+    expect(result).toMatchObject({
+      previousLevel: 1,
+      newLevel: 4,
+      totalXp: 600,
+      completedSessions: 3,
+      maxAchievedLevel: 4,
+      changed: true,
+    });
+    expect(await pairRows(database, id)).toMatchObject({
+      progressLevel: 4,
+      licenseLevel: 4,
+      maxAchievedLevel: 4,
+      totalXp: 600,
+      completedSessions: 3,
+    });
     expect(await historySteps(database, id)).toEqual([[1, 4]]);
-    expect((await auditRows(database, id)).at(-1)).toMatchObject({ operation: "advance", outcome: "applied", xp_delta: 600, from_level: 1, to_level: 4 });
+    expect((await auditRows(database, id)).at(-1)).toMatchObject({
+      operation: "advance",
+      outcome: "applied",
+      xp_delta: 600,
+      from_level: 1,
+      to_level: 4,
+    });
   });
 
   it("keeps max_achieved_level when the level goes down", async () => {
@@ -117,7 +163,10 @@ describe("seed cases", () => {
     const result = await coupler.updateLevelAtomic(id, "PLAYER", 2, update);
     expect(result).toMatchObject({ previousLevel: 5, newLevel: 2, maxAchievedLevel: 5 });
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 2, licenseLevel: 2, maxAchievedLevel: 5 });
-    expect(await historySteps(database, id)).toEqual([[1, 5], [5, 2]]);
+    expect(await historySteps(database, id)).toEqual([
+      [1, 5],
+      [5, 2],
+    ]);
   });
 
   it("rollback on validation error: a refused call writes nothing", async () => {
@@ -139,7 +188,10 @@ describe("seed cases", () => {
     const faulty = createCoupler(database, {
       faults: {
         midTransaction: async (client) => {
-          await client.query("insert into specialization_progress (student_id, specialization_id) values ($1, 'PLAYER')", [id]);
+          await client.query(
+            "insert into specialization_progress (student_id, specialization_id) values ($1, 'PLAYER')",
+            [id],
+          );
         },
       },
     });
@@ -158,7 +210,10 @@ describe("seed cases", () => {
     const faulty = createCoupler(database, {
       faults: {
         beforeCommit: async (client) => {
-          await client.query("insert into specialization_progress (student_id, specialization_id) values ($1, 'PLAYER')", [stranger]);
+          await client.query(
+            "insert into specialization_progress (student_id, specialization_id) values ($1, 'PLAYER')",
+            [stranger],
+          );
         },
       },
     });
@@ -201,11 +256,28 @@ describe("seed cases", () => {
     const results = await Promise.all(Array.from({ length: n }, () => patient.levelUpAtomic(id, "PLAYER", 25, 1)));
     expect(results.every((r) => !r.replayed)).toBe(true);
     // Each call saw the previous one's commit: the totals they returned are 25, 50, ..., 1000.
-    expect(results.map((r) => r.totalXp).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => 25 * (i + 1)));
-    expect(await pairRows(database, id)).toMatchObject({ totalXp: 25 * n, completedSessions: n, progressLevel: 5, licenseLevel: 5 });
+    expect(results.map((r) => r.totalXp).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: n }, (_, i) => 25 * (i + 1)),
+    );
+    expect(await pairRows(database, id)).toMatchObject({
+      totalXp: 25 * n,
+      completedSessions: n,
+      progressLevel: 5,
+      licenseLevel: 5,
+    });
     const steps = await historySteps(database, id);
-    expect(findHistoryGap(steps.map(([fromLevel, toLevel]) => ({ fromLevel, toLevel })), 5)).toBeUndefined();
-    expect(steps).toEqual([[1, 2], [2, 3], [3, 4], [4, 5]]);
+    expect(
+      findHistoryGap(
+        steps.map(([fromLevel, toLevel]) => ({ fromLevel, toLevel })),
+        5,
+      ),
+    ).toBeUndefined();
+    expect(steps).toEqual([
+      [1, 2],
+      [2, 3],
+      [3, 4],
+      [4, 5],
+    ]);
     expect((await coupler.validateConsistency(id, "PLAYER")).consistent).toBe(true);
     const audit = await auditRows(database, id);
     expect(audit.filter((a) => a.operation === "levelUp" && a.outcome === "applied")).toHaveLength(n);
@@ -215,7 +287,10 @@ describe("seed cases", () => {
     const id = await enrolledUser(database, coupler);
     await whilePairLocked(database, id, async () => {
       const before = await snapshotTables(database);
-      const error = await expectCouplerError(coupler.levelUpAtomic(id, "PLAYER", 100, 1, undefined, { lockTimeoutMs: 200 }), "LOCK_TIMEOUT");
+      const error = await expectCouplerError(
+        coupler.levelUpAtomic(id, "PLAYER", 100, 1, undefined, { lockTimeoutMs: 200 }),
+        "LOCK_TIMEOUT",
+      );
       expect(error.retryable).toBe(true);
       expect(error).toBeInstanceOf(LockTimeoutError);
       expect(error).toMatchObject({ lockTimeoutMs: 200, noWait: false });

@@ -7,7 +7,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDatabase, type Database, DeadlockError } from "@coupler/core";
 import { expectCouplerError, useTestDatabase } from "../../src/vitest.ts";
-import { createCoupler, enrolledUser, pairRows, recordingObserver, type TestDatabase, waitForLockWaiters, withSession } from "../../src/index.ts";
+import {
+  createCoupler,
+  enrolledUser,
+  pairRows,
+  recordingObserver,
+  type TestDatabase,
+  waitForLockWaiters,
+  withSession,
+} from "../../src/index.ts";
 
 let database: TestDatabase;
 // The coupler's pool, on connections that check for deadlocks one second into a
@@ -35,11 +43,16 @@ async function deadlockOnce<T>(userId: number, call: () => Promise<T>): Promise<
   return withSession(database, async (raw) => {
     await raw.query("set deadlock_timeout = '10s'");
     await raw.query("begin");
-    await raw.query("select 1 from user_licenses where user_id = $1 and specialization_type = 'PLAYER' for update", [userId]);
+    await raw.query("select 1 from user_licenses where user_id = $1 and specialization_type = 'PLAYER' for update", [
+      userId,
+    ]);
     const pending = call().catch((error: unknown) => error);
     await waitForLockWaiters(database, { blockedBy: raw.pid });
     // Granted once PostgreSQL has aborted the coupler's attempt.
-    await raw.query("select 1 from specialization_progress where student_id = $1 and specialization_id = 'PLAYER' for update", [userId]);
+    await raw.query(
+      "select 1 from specialization_progress where student_id = $1 and specialization_id = 'PLAYER' for update",
+      [userId],
+    );
     await raw.query("rollback");
     return pending;
   });
@@ -53,7 +66,9 @@ describe("deadlock retry", () => {
     const from = observer.events.length;
     const result = await deadlockOnce(id, () => coupler.levelUpAtomic(id, "PLAYER", 100, 1));
     expect(result).toMatchObject({ totalXp: 100, newLevel: 2, replayed: false });
-    expect(observer.events.slice(from)).toEqual([expect.objectContaining({ operation: "levelUp", outcome: "applied", deadlocks: 1 })]);
+    expect(observer.events.slice(from)).toEqual([
+      expect.objectContaining({ operation: "levelUp", outcome: "applied", deadlocks: 1 }),
+    ]);
     expect(observer.events.at(-1)?.retries).toBeGreaterThan(0);
     expect(await pairRows(database, id)).toMatchObject({ totalXp: 100, progressLevel: 2, licenseLevel: 2 });
   });

@@ -46,14 +46,20 @@ async function commitRefused(statement: string, params: unknown[]): Promise<{ co
 describe("the seed's edge cases", () => {
   it("progress without license: a progress row inserted alone is rejected at COMMIT by the deferred foreign key", async () => {
     const [id = 0] = await createUsers(database, 1);
-    const error = await commitRefused("insert into specialization_progress (student_id, specialization_id) values ($1, 'PLAYER')", [id]);
+    const error = await commitRefused(
+      "insert into specialization_progress (student_id, specialization_id) values ($1, 'PLAYER')",
+      [id],
+    );
     expect(error).toMatchObject({ code: "23503", constraint: "specialization_progress_license_fkey" });
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: undefined, licenseLevel: undefined });
   });
 
   it("license without progress: a license inserted alone is rejected at COMMIT by the deferred foreign key", async () => {
     const [id = 0] = await createUsers(database, 1);
-    const error = await commitRefused("insert into user_licenses (user_id, specialization_type) values ($1, 'PLAYER')", [id]);
+    const error = await commitRefused(
+      "insert into user_licenses (user_id, specialization_type) values ($1, 'PLAYER')",
+      [id],
+    );
     expect(error).toMatchObject({ code: "23503", constraint: "user_licenses_progress_fkey" });
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: undefined, licenseLevel: undefined });
   });
@@ -80,9 +86,19 @@ describe("the seed's edge cases", () => {
     });
     const results = await Promise.all([first, second]);
     expect(results.map((r) => r?.replayed)).toEqual([false, false]);
-    expect(await pairRows(database, id)).toMatchObject({ totalXp: 450, completedSessions: 2, progressLevel: 3, licenseLevel: 3 });
+    expect(await pairRows(database, id)).toMatchObject({
+      totalXp: 450,
+      completedSessions: 2,
+      progressLevel: 3,
+      licenseLevel: 3,
+    });
     const steps = await historySteps(database, id);
-    expect(findHistoryGap(steps.map(([fromLevel, toLevel]) => ({ fromLevel, toLevel })), 3)).toBeUndefined();
+    expect(
+      findHistoryGap(
+        steps.map(([fromLevel, toLevel]) => ({ fromLevel, toLevel })),
+        3,
+      ),
+    ).toBeUndefined();
     expect(steps[0]?.[0]).toBe(1);
     expect(steps.at(-1)?.[1]).toBe(3);
   });
@@ -108,7 +124,10 @@ describe("the seed's edge cases", () => {
   it("max level overflow: a level above the maximum is refused, and a huge XP gain caps at the maximum", async () => {
     const id = await enrolledUser(database, coupler);
     const before = await snapshotTables(database);
-    const error = await expectCouplerError(coupler.updateLevelAtomic(id, "PLAYER", 11, { reason: "x", actor: "y" }), "VALIDATION");
+    const error = await expectCouplerError(
+      coupler.updateLevelAtomic(id, "PLAYER", 11, { reason: "x", actor: "y" }),
+      "VALIDATION",
+    );
     expect(error.message).toContain("maximum level 10");
     expect(await snapshotTables(database)).toEqual(before);
     const capped = await coupler.levelUpAtomic(id, "PLAYER", 1_000_000, 1);
@@ -116,7 +135,10 @@ describe("the seed's edge cases", () => {
     const again = await coupler.levelUpAtomic(id, "PLAYER", 1_000_000, 1);
     expect(again).toMatchObject({ previousLevel: 10, newLevel: 10, leveledUp: false });
     expect(await historySteps(database, id)).toEqual([[1, 10]]);
-    for (const [spec, max] of [["COACH", 8], ["INTERNSHIP", 5]] as const) {
+    for (const [spec, max] of [
+      ["COACH", 8],
+      ["INTERNSHIP", 5],
+    ] as const) {
       const other = await enrolledUser(database, coupler, spec);
       expect((await coupler.levelUpAtomic(other, spec, 1_000_000, 1)).newLevel).toBe(max);
     }
@@ -128,7 +150,10 @@ describe("the seed's edge cases", () => {
     const before = await snapshotTables(database);
     const error = await expectCouplerError(coupler.levelUpAtomic(id, "PLAYER", -100, 0), "VALIDATION");
     expect(error.message).toContain("XP must not be negative");
-    await expectCouplerError(coupler.updateLevelAtomic(id, "PLAYER", 1, { xpChange: -300, reason: "x", actor: "y" }), "VALIDATION");
+    await expectCouplerError(
+      coupler.updateLevelAtomic(id, "PLAYER", 1, { xpChange: -300, reason: "x", actor: "y" }),
+      "VALIDATION",
+    );
     expect(await snapshotTables(database)).toEqual(before);
   });
 
@@ -136,14 +161,19 @@ describe("the seed's edge cases", () => {
     const id = await enrolledUser(database, coupler);
     await coupler.levelUpAtomic(id, "PLAYER", 300, 1);
     // A legacy writer (guard off) moved only the progress level.
-    await rawTransaction(database, [["update specialization_progress set current_level = 5 where student_id = $1", [id]]]);
+    await rawTransaction(database, [
+      ["update specialization_progress set current_level = 5 where student_id = $1", [id]],
+    ]);
     const first = await coupler.syncExistingRecordsAtomic(id, "PLAYER", "progress");
     expect(first).toMatchObject({ progressLevel: 5, licenseLevel: 3, level: 5, changed: true });
     const afterFirst = await snapshotTables(database);
     const second = await coupler.syncExistingRecordsAtomic(id, "PLAYER", "progress");
     expect(second).toMatchObject({ progressLevel: 5, licenseLevel: 5, level: 5, changed: false });
     expect(await snapshotTables(database)).toEqual({ ...afterFirst, audit: String(Number(afterFirst?.audit) + 1) });
-    expect(await historySteps(database, id)).toEqual([[1, 3], [3, 5]]);
+    expect(await historySteps(database, id)).toEqual([
+      [1, 3],
+      [3, 5],
+    ]);
     expect((await auditRows(database, id)).slice(-2).map((a) => a.outcome)).toEqual(["applied", "noop"]);
   });
 
@@ -152,20 +182,27 @@ describe("the seed's edge cases", () => {
     await coupler.levelUpAtomic(id, "PLAYER", 300, 1);
     await rawTransaction(database, [["delete from users where id = $1", [id]]]);
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: undefined, licenseLevel: undefined });
-    const { rows } = await database.pool.query("select count(*)::int as n from license_progressions h where not exists (select 1 from user_licenses l where l.user_id = h.user_id and l.id = h.user_license_id)");
+    const { rows } = await database.pool.query(
+      "select count(*)::int as n from license_progressions h where not exists (select 1 from user_licenses l where l.user_id = h.user_id and l.id = h.user_license_id)",
+    );
     expect(rows[0]).toEqual({ n: 0 });
 
     const missing = 2_000_000_000;
     const enroll = await expectCouplerError(coupler.enroll({ userId: missing, specialization: "PLAYER" }), "NOT_FOUND");
     expect(enroll).toBeInstanceOf(NotFoundError);
     expect(enroll).toMatchObject({ entity: "user" });
-    expect(await expectCouplerError(coupler.levelUpAtomic(missing, "PLAYER", 10, 1), "NOT_FOUND")).toMatchObject({ entity: "user" });
+    expect(await expectCouplerError(coupler.levelUpAtomic(missing, "PLAYER", 10, 1), "NOT_FOUND")).toMatchObject({
+      entity: "user",
+    });
 
     const raw = rawTransaction(database, [
       ["insert into specialization_progress (student_id, specialization_id) values ($1, 'PLAYER')", [missing]],
       ["insert into user_licenses (user_id, specialization_type) values ($1, 'PLAYER')", [missing]],
     ]);
-    await expect(raw).rejects.toMatchObject({ code: "23503", constraint: "specialization_progress_student_id_users_id_fk" });
+    await expect(raw).rejects.toMatchObject({
+      code: "23503",
+      constraint: "specialization_progress_student_id_users_id_fk",
+    });
     expect(await pairRows(database, missing)).toMatchObject({ progressLevel: undefined, licenseLevel: undefined });
   });
 });

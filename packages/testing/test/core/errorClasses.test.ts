@@ -15,7 +15,14 @@ import {
   type CouplerErrorCode,
 } from "@coupler/core";
 
-const context = { operation: "levelUp", userId: 7, specialization: "PLAYER", lockTimeoutMs: 200, noWait: false, attempts: 3 };
+const context = {
+  operation: "levelUp",
+  userId: 7,
+  specialization: "PLAYER",
+  lockTimeoutMs: 200,
+  noWait: false,
+  attempts: 3,
+};
 
 /** A server error as pg reports it (pg's own DatabaseError class). */
 function pgError(code: string, extra: { constraint?: string } = {}): pg.DatabaseError {
@@ -40,11 +47,25 @@ describe("toCouplerError", () => {
     ["08006 connection_failure", pgError("08006"), "UNAVAILABLE", true, "UnavailableError"],
     ["53300 too_many_connections", pgError("53300"), "UNAVAILABLE", true, "UnavailableError"],
     ["57014 query_canceled", pgError("57014"), "UNAVAILABLE", true, "UnavailableError"],
-    ["ECONNREFUSED", Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" }), "UNAVAILABLE", true, "UnavailableError"],
-    ["a terminated connection", new Error("Connection terminated unexpectedly"), "UNAVAILABLE", true, "UnavailableError"],
+    [
+      "ECONNREFUSED",
+      Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" }),
+      "UNAVAILABLE",
+      true,
+      "UnavailableError",
+    ],
+    [
+      "a terminated connection",
+      new Error("Connection terminated unexpectedly"),
+      "UNAVAILABLE",
+      true,
+      "UnavailableError",
+    ],
     [
       "Citus: a COMMIT that did not reach its worker (XX000)",
-      Object.assign(pgError("XX000"), { message: "could not commit transaction for shard 102083 on at least one active node" }),
+      Object.assign(pgError("XX000"), {
+        message: "could not commit transaction for shard 102083 on at least one active node",
+      }),
       "UNAVAILABLE",
       true,
       "UnavailableError",
@@ -80,7 +101,10 @@ describe("toCouplerError", () => {
 
 describe("error classes", () => {
   it("carry stable codes and retryable flags", () => {
-    expect(new LockTimeoutError("x", { lockTimeoutMs: 1, noWait: true })).toMatchObject({ code: "LOCK_TIMEOUT", retryable: true });
+    expect(new LockTimeoutError("x", { lockTimeoutMs: 1, noWait: true })).toMatchObject({
+      code: "LOCK_TIMEOUT",
+      retryable: true,
+    });
     expect(new DeadlockError("x", 2)).toMatchObject({ code: "DEADLOCK", retryable: true });
     expect(new ConflictError("x")).toMatchObject({ code: "CONFLICT", retryable: true });
     expect(new UnavailableError("x")).toMatchObject({ code: "UNAVAILABLE", retryable: true });

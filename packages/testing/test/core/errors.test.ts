@@ -12,7 +12,14 @@ beforeAll(async () => {
 });
 afterAll(() => database.drop());
 
-const context = { operation: "levelUp", userId: 7, specialization: "PLAYER", lockTimeoutMs: 200, noWait: false, attempts: 3 };
+const context = {
+  operation: "levelUp",
+  userId: 7,
+  specialization: "PLAYER",
+  lockTimeoutMs: 200,
+  noWait: false,
+  attempts: 3,
+};
 
 describe("DrizzleQueryError cause handling", () => {
   it("finds the SQLSTATE on err.cause.code of a real DrizzleQueryError", async () => {
@@ -27,7 +34,10 @@ describe("DrizzleQueryError cause handling", () => {
   it("reads the constraint name from the cause of a wrapped unique violation", async () => {
     const values = { email: `twin-${process.pid}@example.test`, userId: 1 };
     await database.db.insert(userEmails).values(values);
-    const error = await database.db.insert(userEmails).values(values).catch((e: unknown) => e);
+    const error = await database.db
+      .insert(userEmails)
+      .values(values)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DrizzleQueryError);
     expect(toCouplerError(error, context).message).toContain("23505 (constraint user_emails_pkey)");
   });

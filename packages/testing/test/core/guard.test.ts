@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { getGuard, GuardRefusedError, type ProgressLicenseCoupler, runIntegrityAudit, setGuard } from "@coupler/core";
-import { createCoupler, enrolledUser, pairRows, rawTransaction, snapshotTables, type TestDatabase } from "../../src/index.ts";
+import {
+  createCoupler,
+  enrolledUser,
+  pairRows,
+  rawTransaction,
+  snapshotTables,
+  type TestDatabase,
+} from "../../src/index.ts";
 import { useTestDatabase } from "../../src/vitest.ts";
 
 let database: TestDatabase;
@@ -16,7 +23,8 @@ beforeEach(async () => {
   await setGuard(database.pool, false, "test");
 });
 
-const desyncProgress = (id: number, level: number) => ["update specialization_progress set current_level = $2 where student_id = $1", [id, level]] as [string, unknown[]];
+const desyncProgress = (id: number, level: number) =>
+  ["update specialization_progress set current_level = $2 where student_id = $1", [id, level]] as [string, unknown[]];
 
 describe("coupling guard", () => {
   it("is off after the migrations and records who switched it", async () => {
@@ -29,7 +37,10 @@ describe("coupling guard", () => {
     const id = await enrolledUser(database, coupler);
     await setGuard(database.pool, true, "test");
     const before = await snapshotTables(database);
-    await expect(rawTransaction(database, [desyncProgress(id, 3)])).rejects.toMatchObject({ code: "23000", constraint: "coupling_guard" });
+    await expect(rawTransaction(database, [desyncProgress(id, 3)])).rejects.toMatchObject({
+      code: "23000",
+      constraint: "coupling_guard",
+    });
     expect(await snapshotTables(database)).toEqual(before);
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 1, licenseLevel: 1 });
   });

@@ -76,7 +76,10 @@ describe("idempotent level-ups", () => {
   it("the same key for another learner is another key: both apply, concurrently", async () => {
     const [a = 0, b = 0] = await enrolledUsers(database, coupler, 2);
     const k = key();
-    const [first, second] = await Promise.all([coupler.levelUpAtomic(a, "PLAYER", 100, 1, k), coupler.levelUpAtomic(b, "PLAYER", 150, 1, k)]);
+    const [first, second] = await Promise.all([
+      coupler.levelUpAtomic(a, "PLAYER", 100, 1, k),
+      coupler.levelUpAtomic(b, "PLAYER", 150, 1, k),
+    ]);
     expect([first.replayed, second.replayed]).toEqual([false, false]);
     expect(await pairRows(database, a)).toMatchObject({ totalXp: 100 });
     expect(await pairRows(database, b)).toMatchObject({ totalXp: 150 });
@@ -87,8 +90,20 @@ describe("idempotent level-ups", () => {
     const id = await enrolledUser(database, coupler);
     await coupler.enroll({ userId: id, specialization: "COACH" });
     const k = key();
-    await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1, idempotencyKey: k });
-    const coach = await coupler.levelUp({ userId: id, specialization: "COACH", xpGained: 100, sessionsCompleted: 1, idempotencyKey: k });
+    await coupler.levelUp({
+      userId: id,
+      specialization: "PLAYER",
+      xpGained: 100,
+      sessionsCompleted: 1,
+      idempotencyKey: k,
+    });
+    const coach = await coupler.levelUp({
+      userId: id,
+      specialization: "COACH",
+      xpGained: 100,
+      sessionsCompleted: 1,
+      idempotencyKey: k,
+    });
     expect(coach).toMatchObject({ replayed: false, totalXp: 100 });
   });
 
@@ -100,15 +115,23 @@ describe("idempotent level-ups", () => {
     expect(byA).toMatchObject({ replayed: false, totalXp: 100 });
     expect(byB).toMatchObject({ replayed: false, totalXp: 300 });
     // Each caller's key replays its own result, and refuses its own reuse for another request.
-    expect(await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k, { actor: "instructor:7" })).toMatchObject({ replayed: true, totalXp: 100 });
-    expect(await coupler.levelUpAtomic(id, "PLAYER", 200, 1, k, { actor: "instructor:8" })).toMatchObject({ replayed: true, totalXp: 300 });
+    expect(await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k, { actor: "instructor:7" })).toMatchObject({
+      replayed: true,
+      totalXp: 100,
+    });
+    expect(await coupler.levelUpAtomic(id, "PLAYER", 200, 1, k, { actor: "instructor:8" })).toMatchObject({
+      replayed: true,
+      totalXp: 300,
+    });
     await expectCouplerError(coupler.levelUpAtomic(id, "PLAYER", 999, 1, k, { actor: "instructor:7" }), "VALIDATION");
     expect(await pairRows(database, id)).toMatchObject({ totalXp: 300, completedSessions: 2 });
-    const { rows } = await database.pool.query("select caller from idempotency_keys where key = $1 order by caller", [k]);
+    const { rows } = await database.pool.query("select caller from idempotency_keys where key = $1 order by caller", [
+      k,
+    ]);
     expect(rows).toEqual([{ caller: "instructor:7" }, { caller: "instructor:8" }]);
   });
 
-  it("a call without an actor is the caller \"system\"", async () => {
+  it('a call without an actor is the caller "system"', async () => {
     const id = await enrolledUser(database, coupler);
     const k = key();
     await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k);
@@ -172,7 +195,10 @@ describe("idempotency key retention", () => {
     for (const k of expired) await coupler.levelUpAtomic(old, "PLAYER", 10, 0, k);
     const fresh = key();
     await coupler.levelUpAtomic(old, "PLAYER", 10, 0, fresh);
-    await database.pool.query("update idempotency_keys set created_at = now() - interval '3 days' where key = any($1)", [expired]);
+    await database.pool.query(
+      "update idempotency_keys set created_at = now() - interval '3 days' where key = any($1)",
+      [expired],
+    );
 
     // A level-up of another pair, stopped before COMMIT with its rows locked and its key stored.
     const holding = couplerHeldBeforeCommit(database);
@@ -194,7 +220,10 @@ describe("idempotency key retention", () => {
     holding.release();
     expect(await write).toMatchObject({ replayed: false, totalXp: 100 });
 
-    const { rows } = await database.pool.query<{ key: string }>("select key from idempotency_keys where user_id = $1 order by key", [old]);
+    const { rows } = await database.pool.query<{ key: string }>(
+      "select key from idempotency_keys where user_id = $1 order by key",
+      [old],
+    );
     expect(rows.map((r) => r.key).sort()).toEqual([heldKey, fresh].sort());
     expect(await purgeExpiredIdempotencyKeys(database.pool)).toBe(1);
     expect(await purgeExpiredIdempotencyKeys(database.pool)).toBe(0);

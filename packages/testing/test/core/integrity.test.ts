@@ -42,9 +42,15 @@ describe("integrity audit", () => {
         ["insert into user_licenses (user_id, specialization_type) values ($1, 'PLAYER')", [licenseOnly]],
         ["insert into specialization_progress (student_id, specialization_id) values ($1, 'PLAYER')", [ghost]],
         ["insert into user_licenses (user_id, specialization_type) values ($1, 'PLAYER')", [ghost]],
-        ["insert into license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) values ($1, 999999, 1, 2, 'planted', 'test')", [ghost + 1]],
+        [
+          "insert into license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) values ($1, 999999, 1, 2, 'planted', 'test')",
+          [ghost + 1],
+        ],
         ["update user_licenses set max_achieved_level = 11 where user_id = $1", [outOfRange]],
-        ["insert into license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) values ($1, $2, 5, 6, 'planted', 'test')", [gapped, gappedLicense]],
+        [
+          "insert into license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) values ($1, $2, 5, 6, 'planted', 'test')",
+          [gapped, gappedLicense],
+        ],
       ],
       { replica: true },
     );
@@ -84,7 +90,9 @@ describe("integrity audit", () => {
     const coupler = createCoupler(database);
     const users = [];
     for (let i = 0; i < 5; i++) users.push(await enrolledUser(database, coupler));
-    await rawTransaction(database, [["update specialization_progress set current_level = 2 where student_id = any($1)", [users]]]);
+    await rawTransaction(database, [
+      ["update specialization_progress set current_level = 2 where student_id = any($1)", [users]],
+    ]);
     const report = await runIntegrityAudit(database.pool, { sampleLimit: 2 });
     expect(report.desynced.count).toBe(5);
     expect(report.desynced.samples).toHaveLength(2);
@@ -102,7 +110,10 @@ describe("repairDesyncs", () => {
       database,
       [
         ["update specialization_progress set current_level = 5 where student_id = $1", [desynced]],
-        ["insert into specialization_progress (student_id, specialization_id, current_level, total_xp) values ($1, 'PLAYER', 3, 300)", [progressOnly]],
+        [
+          "insert into specialization_progress (student_id, specialization_id, current_level, total_xp) values ($1, 'PLAYER', 3, 300)",
+          [progressOnly],
+        ],
         ["insert into user_licenses (user_id, specialization_type) values ($1, 'PLAYER')", [licenseOnly]],
       ],
       { replica: true },
@@ -113,10 +124,17 @@ describe("repairDesyncs", () => {
     const results = await repairDesyncs(coupler, database.pool, "progress", { actor: "night-repair" });
     expect(results).toHaveLength(3);
     expect(results.every((r) => r.changed)).toBe(true);
-    expect(await pairRows(database, desynced)).toMatchObject({ progressLevel: 5, licenseLevel: 5, maxAchievedLevel: 5 });
+    expect(await pairRows(database, desynced)).toMatchObject({
+      progressLevel: 5,
+      licenseLevel: 5,
+      maxAchievedLevel: 5,
+    });
     expect(await pairRows(database, progressOnly)).toMatchObject({ progressLevel: 3, licenseLevel: 3 });
     expect(await pairRows(database, licenseOnly)).toMatchObject({ progressLevel: 1, licenseLevel: 1 });
-    expect(await historySteps(database, desynced)).toEqual([[1, 3], [3, 5]]);
+    expect(await historySteps(database, desynced)).toEqual([
+      [1, 3],
+      [3, 5],
+    ]);
     // Regression: a license rebuilt above level 1 got no history, so the audit then reported a gap.
     expect(await historySteps(database, progressOnly)).toEqual([[1, 3]]);
 
@@ -131,7 +149,9 @@ describe("repairDesyncs", () => {
     const coupler = createCoupler(database);
     const id = await enrolledUser(database, coupler);
     await coupler.levelUpAtomic(id, "PLAYER", 300, 1);
-    await rawTransaction(database, [["update specialization_progress set current_level = 5 where student_id = $1", [id]]]);
+    await rawTransaction(database, [
+      ["update specialization_progress set current_level = 5 where student_id = $1", [id]],
+    ]);
     await repairDesyncs(coupler, database.pool, "license");
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 3, licenseLevel: 3 });
     expect((await runIntegrityAudit(database.pool)).violations).toBe(0);

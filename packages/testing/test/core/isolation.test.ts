@@ -32,10 +32,12 @@ afterAll(() => database.drop());
 /** What pg_stat_activity shows for a backend. */
 async function activityOf(pid: number) {
   return withSession(database, async (s) => {
-    const { rows } = await s.query<{ application_name: string; wait_event_type: string | null; state: string; query: string }>(
-      "select application_name, wait_event_type, state, query from pg_stat_activity where pid = $1",
-      [pid],
-    );
+    const { rows } = await s.query<{
+      application_name: string;
+      wait_event_type: string | null;
+      state: string;
+      query: string;
+    }>("select application_name, wait_event_type, state, query from pg_stat_activity where pid = $1", [pid]);
     return rows[0];
   });
 }
@@ -67,10 +69,15 @@ describe("interleaving", () => {
       const activity = await activityOf(waiter);
       expect(activity).toMatchObject({ application_name: "coupler", wait_event_type: "Lock", state: "active" });
       // The lock statement (its start: pg_stat_activity keeps the first 1 kB; FOR UPDATE is further on).
-      expect(activity?.query).toMatch(/^with "expired_key" as \(delete from "idempotency_keys"[\s\S]* select "specialization_progress"\."id"/);
+      expect(activity?.query).toMatch(
+        /^with "expired_key" as \(delete from "idempotency_keys"[\s\S]* select "specialization_progress"\."id"/,
+      );
 
       // A moves both rows (and the history) consistently: 250 XP, level 2.
-      await a.query("update specialization_progress set total_xp = 250, completed_sessions = 5, current_level = 2 where student_id = $1", [id]);
+      await a.query(
+        "update specialization_progress set total_xp = 250, completed_sessions = 5, current_level = 2 where student_id = $1",
+        [id],
+      );
       await a.query("update user_licenses set current_level = 2, max_achieved_level = 2 where user_id = $1", [id]);
       await a.query(
         "insert into license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) select user_id, id, 1, 2, 'session A', 'a' from user_licenses where user_id = $1",
@@ -84,9 +91,18 @@ describe("interleaving", () => {
 
     expect(order).toEqual(["A locked the pair", "B waits on A", "A committed", "B returned"]);
     // B read A's committed rows after the lock: 250 + 100 XP is level 3.
-    expect(result).toMatchObject({ previousLevel: 2, totalXp: 350, completedSessions: 6, newLevel: 3, leveledUp: true });
+    expect(result).toMatchObject({
+      previousLevel: 2,
+      totalXp: 350,
+      completedSessions: 6,
+      newLevel: 3,
+      leveledUp: true,
+    });
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 3, licenseLevel: 3, totalXp: 350 });
-    expect(await historySteps(database, id)).toEqual([[1, 2], [2, 3]]);
+    expect(await historySteps(database, id)).toEqual([
+      [1, 2],
+      [2, 3],
+    ]);
     expect(observer.events).toHaveLength(1);
     expect(observer.events[0]).toMatchObject({ operation: "levelUp", outcome: "applied", contended: true });
     expect(observer.events[0]?.lockWaitMs).toBeGreaterThan(0);
@@ -125,7 +141,10 @@ describe("interleaving", () => {
     expect(order).toEqual(["A wrote both rows", "B waits on A", "A committed", "B returned"]);
     expect(ra).toMatchObject({ previousLevel: 1, newLevel: 3, totalXp: 300 });
     expect(rb).toMatchObject({ previousLevel: 3, newLevel: 4, totalXp: 600 });
-    expect(await historySteps(database, id)).toEqual([[1, 3], [3, 4]]);
+    expect(await historySteps(database, id)).toEqual([
+      [1, 3],
+      [3, 4],
+    ]);
   });
 
   it("a sync blocked behind a level-up repairs nothing: it sees the pair the level-up committed", async () => {

@@ -5,7 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ProgressLicenseCoupler, runIntegrityAudit } from "@coupler/core";
 import { legacyLevelUp, legacySync } from "@coupler/core/legacy";
-import { createCoupler, enrolledUser, pairRows, type TestDatabase, waitForLockWaiters, withSession } from "../../src/index.ts";
+import {
+  createCoupler,
+  enrolledUser,
+  pairRows,
+  type TestDatabase,
+  waitForLockWaiters,
+  withSession,
+} from "../../src/index.ts";
 import { useTestDatabase } from "../../src/vitest.ts";
 
 let database: TestDatabase;
@@ -20,7 +27,10 @@ afterAll(() => database.drop());
 describe("legacy path", () => {
   it("moves progress and license in two transactions", async () => {
     const id = await enrolledUser(database, coupler);
-    expect(await legacyLevelUp(database.pool, coupler.catalogue, id, "PLAYER", 350, 1)).toMatchObject({ previousLevel: 1, newLevel: 3 });
+    expect(await legacyLevelUp(database.pool, coupler.catalogue, id, "PLAYER", 350, 1)).toMatchObject({
+      previousLevel: 1,
+      newLevel: 3,
+    });
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 3, licenseLevel: 3, totalXp: 350 });
   });
 

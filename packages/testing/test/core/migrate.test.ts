@@ -57,14 +57,18 @@ describe("migrate", () => {
       const before = await mkdtemp(join(tmpdir(), "coupler-migrations-"));
       try {
         await cp(MIGRATIONS_FOLDER, before, { recursive: true });
-        const journal = JSON.parse(await readFile(join(before, "meta/_journal.json"), "utf8")) as { entries: { tag: string }[] };
+        const journal = JSON.parse(await readFile(join(before, "meta/_journal.json"), "utf8")) as {
+          entries: { tag: string }[];
+        };
         journal.entries = journal.entries.filter((e) => e.tag < "0002");
         await writeFile(join(before, "meta/_journal.json"), JSON.stringify(journal));
         expect(await migrate(url, { migrationsFolder: before })).toBe(2);
       } finally {
         await rm(before, { recursive: true, force: true });
       }
-      await query(url, `
+      await query(
+        url,
+        `
         insert into users (name, email) values ('Ada', 'ada@example.test'), ('Bo', 'bo@example.test');
         insert into specialization_progress (student_id, specialization_id, current_level, total_xp) values (2, 'PLAYER', 2, 150);
         insert into user_licenses (user_id, specialization_type, current_level, max_achieved_level) values (2, 'PLAYER', 2, 2);
@@ -72,9 +76,13 @@ describe("migrate", () => {
         insert into coupler_audit_log (operation, user_id, specialization_id, xp_delta, actor, idempotency_key, outcome)
           values ('levelUp', 2, 'PLAYER', 150, 'instructor:9', 'k-1', 'applied');
         insert into idempotency_keys (key, operation, user_id, specialization_id, request_hash, response)
-          values ('k-1', 'levelUp', 2, 'PLAYER', 'h', '{}'), ('k-orphan', 'levelUp', 2, 'PLAYER', 'h', '{}');`);
+          values ('k-1', 'levelUp', 2, 'PLAYER', 'h', '{}'), ('k-orphan', 'levelUp', 2, 'PLAYER', 'h', '{}');`,
+      );
       expect(await migrate(url)).toBe((await journalEntries()).length - 2);
-      const history = await query(url, "select user_id, user_license_id, from_level, to_level from license_progressions");
+      const history = await query(
+        url,
+        "select user_id, user_license_id, from_level, to_level from license_progressions",
+      );
       // bigint since 0004: pg returns int8 as a string.
       expect(history).toEqual([{ user_id: "2", user_license_id: "1", from_level: 1, to_level: 2 }]);
       const keys = await query(url, "select key, caller from idempotency_keys order by key");
@@ -94,7 +102,8 @@ describe("migrate", () => {
 });
 
 async function journalEntries(): Promise<unknown[]> {
-  return (JSON.parse(await readFile(join(MIGRATIONS_FOLDER, "meta/_journal.json"), "utf8")) as { entries: unknown[] }).entries;
+  return (JSON.parse(await readFile(join(MIGRATIONS_FOLDER, "meta/_journal.json"), "utf8")) as { entries: unknown[] })
+    .entries;
 }
 
 /** Rows of one query on its own connection. */
@@ -118,4 +127,3 @@ async function withEmptyDatabase(fn: (url: string) => Promise<void>): Promise<vo
     await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
 }
-

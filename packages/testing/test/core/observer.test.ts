@@ -1,7 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProgressLicenseCoupler } from "@coupler/core";
-import { createCoupler, createUsers, recordingObserver, type TestDatabase, waitForLockWaiters, whilePairLocked } from "../../src/index.ts";
+import {
+  createCoupler,
+  createUsers,
+  recordingObserver,
+  type TestDatabase,
+  waitForLockWaiters,
+  whilePairLocked,
+} from "../../src/index.ts";
 import { useTestDatabase } from "../../src/vitest.ts";
 
 let database: TestDatabase;
@@ -54,7 +61,17 @@ describe("observer", () => {
       expect(event.specialization).toBe("PLAYER");
     }
     // Writes that reached their locks report the wait; refused input and reads do not.
-    expect(events.map((e) => e.lockWaitMs !== undefined)).toEqual([true, true, true, true, true, false, false, true, false]);
+    expect(events.map((e) => e.lockWaitMs !== undefined)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+      true,
+      false,
+    ]);
   });
 
   it("marks a call contended, once and not as a retry, when it had to wait for a held lock", async () => {
@@ -69,7 +86,13 @@ describe("observer", () => {
       }).then(({ call }) => call),
     );
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ operation: "levelUp", outcome: "applied", contended: true, contention: "row_lock", retries: 0 });
+    expect(events[0]).toMatchObject({
+      operation: "levelUp",
+      outcome: "applied",
+      contended: true,
+      contention: "row_lock",
+      retries: 0,
+    });
     expect(events[0]?.lockWaitMs).toBeGreaterThan(1);
     expect((await coupler.get({ userId: id, specialization: "PLAYER" })).progress.totalXp).toBe(100);
   });

@@ -1,8 +1,22 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDatabase, migrate, runIntegrityAudit, sqlStateOf, type Database, type ProgressLicenseCoupler } from "@coupler/core";
+import {
+  createDatabase,
+  migrate,
+  runIntegrityAudit,
+  sqlStateOf,
+  type Database,
+  type ProgressLicenseCoupler,
+} from "@coupler/core";
 import { useTestDatabase } from "../../src/vitest.ts";
-import { createCoupler, enrolledUser, enrolledUsers, historySteps, pairRows, type TestDatabase } from "../../src/index.ts";
+import {
+  createCoupler,
+  enrolledUser,
+  enrolledUsers,
+  historySteps,
+  pairRows,
+  type TestDatabase,
+} from "../../src/index.ts";
 import { findPgBouncer, startPgBouncer, type PgBouncer } from "../../src/pgbouncer.ts";
 
 /**
@@ -12,7 +26,10 @@ import { findPgBouncer, startPgBouncer, type PgBouncer } from "../../src/pgbounc
  * statement is sent unnamed, and nothing may depend on session state.
  */
 const binary = await findPgBouncer();
-if (!binary) console.warn(`pgbouncer.test.ts skipped: no pgbouncer at ${process.env.PGBOUNCER || "/usr/sbin/pgbouncer"} (apt-get install pgbouncer)`);
+if (!binary)
+  console.warn(
+    `pgbouncer.test.ts skipped: no pgbouncer at ${process.env.PGBOUNCER || "/usr/sbin/pgbouncer"} (apt-get install pgbouncer)`,
+  );
 
 describe.skipIf(!binary)("through PgBouncer in transaction mode", () => {
   let database: TestDatabase;
@@ -36,7 +53,12 @@ describe.skipIf(!binary)("through PgBouncer in transaction mode", () => {
     const id = await enrolledUser(pooled, coupler);
     const results = await Promise.all(Array.from({ length: 40 }, () => coupler.levelUpAtomic(id, "PLAYER", 25, 1)));
     expect(results.every((r) => !r.replayed)).toBe(true);
-    expect(await pairRows(database, id)).toMatchObject({ totalXp: 1000, completedSessions: 40, progressLevel: 5, licenseLevel: 5 });
+    expect(await pairRows(database, id)).toMatchObject({
+      totalXp: 1000,
+      completedSessions: 40,
+      progressLevel: 5,
+      licenseLevel: 5,
+    });
     expect(await historySteps(database, id)).toEqual([
       [1, 2],
       [2, 3],
@@ -49,13 +71,21 @@ describe.skipIf(!binary)("through PgBouncer in transaction mode", () => {
   it("concurrent level-ups of 25 learners, 6 each, add up exactly per learner", async () => {
     const ids = await enrolledUsers(pooled, coupler, 25);
     await Promise.all(ids.flatMap((id) => Array.from({ length: 6 }, () => coupler.levelUpAtomic(id, "PLAYER", 50, 1))));
-    for (const id of ids) expect(await pairRows(database, id)).toMatchObject({ totalXp: 300, completedSessions: 6, progressLevel: 3, licenseLevel: 3 });
+    for (const id of ids)
+      expect(await pairRows(database, id)).toMatchObject({
+        totalXp: 300,
+        completedSessions: 6,
+        progressLevel: 3,
+        licenseLevel: 3,
+      });
   });
 
   it("a key sent 10 times at once applies once and replays to the rest", async () => {
     const id = await enrolledUser(pooled, coupler);
     const key = `bouncer-${randomUUID()}`;
-    const results = await Promise.all(Array.from({ length: 10 }, () => coupler.levelUpAtomic(id, "PLAYER", 120, 1, key, { actor: "instructor:1" })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => coupler.levelUpAtomic(id, "PLAYER", 120, 1, key, { actor: "instructor:1" })),
+    );
     expect(results.filter((r) => !r.replayed)).toHaveLength(1);
     expect(await pairRows(database, id)).toMatchObject({ totalXp: 120, completedSessions: 1 });
   });
@@ -66,7 +96,10 @@ describe.skipIf(!binary)("through PgBouncer in transaction mode", () => {
     await database.pool.query("update specialization_progress set current_level = 2 where student_id = $1", [id]);
     expect(await coupler.validate({ userId: id, specialization: "PLAYER" })).toMatchObject({ consistent: false });
     expect((await runIntegrityAudit(pooled.pool)).desynced.count).toBe(1);
-    expect(await coupler.sync({ userId: id, specialization: "PLAYER", source: "license" })).toMatchObject({ level: 3, changed: true });
+    expect(await coupler.sync({ userId: id, specialization: "PLAYER", source: "license" })).toMatchObject({
+      level: 3,
+      changed: true,
+    });
     expect(await coupler.validate({ userId: id, specialization: "PLAYER" })).toMatchObject({ consistent: true });
     expect((await runIntegrityAudit(pooled.pool)).violations).toBe(0);
   });
@@ -78,12 +111,16 @@ describe.skipIf(!binary)("through PgBouncer in transaction mode", () => {
 
   it("named prepared statements break under transaction pooling before PgBouncer 1.21 (42P05 or 26000)", async (context) => {
     if (binary?.tracksPreparedStatements) {
-      console.warn(`pgbouncer ${binary.version} tracks prepared statements (max_prepared_statements): the failure does not happen there`);
+      console.warn(
+        `pgbouncer ${binary.version} tracks prepared statements (max_prepared_statements): the failure does not happen there`,
+      );
       context.skip();
     }
     const named = createCoupler(pooled, { preparedStatements: true, lockTimeoutMs: 20_000, maxRetries: 0 });
     const ids = await enrolledUsers(pooled, coupler, 20);
-    const settled = await Promise.allSettled(ids.flatMap((id) => [1, 2, 3].map(() => named.levelUpAtomic(id, "PLAYER", 10, 1))));
+    const settled = await Promise.allSettled(
+      ids.flatMap((id) => [1, 2, 3].map(() => named.levelUpAtomic(id, "PLAYER", 10, 1))),
+    );
     const codes = new Set(settled.flatMap((r) => (r.status === "rejected" ? [sqlStateOf(r.reason)] : [])));
     expect(codes.size).toBeGreaterThan(0);
     for (const code of codes) expect(["42P05", "26000"]).toContain(code);

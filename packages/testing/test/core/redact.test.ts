@@ -6,11 +6,15 @@ import { useTestDatabase } from "../../src/vitest.ts";
 
 describe("redactUrl", () => {
   it("replaces the password and keeps the user, host, port and database", () => {
-    expect(redactUrl("postgres://coupler:s3cret@db.internal:5432/coupler")).toBe("postgres://coupler:***@db.internal:5432/coupler");
+    expect(redactUrl("postgres://coupler:s3cret@db.internal:5432/coupler")).toBe(
+      "postgres://coupler:***@db.internal:5432/coupler",
+    );
   });
 
   it("leaves a URL without a password as it was", () => {
-    expect(redactUrl("postgresql://coupler@127.0.0.1:5432/coupler")).toBe("postgresql://coupler@127.0.0.1:5432/coupler");
+    expect(redactUrl("postgresql://coupler@127.0.0.1:5432/coupler")).toBe(
+      "postgresql://coupler@127.0.0.1:5432/coupler",
+    );
     expect(redactUrl("postgres://127.0.0.1/coupler")).toBe("postgres://127.0.0.1/coupler");
   });
 
@@ -57,7 +61,10 @@ describe("createLogger", () => {
   it("logs neither an Authorization header nor a password, secret or token field", () => {
     const { lines, logger } = capture();
     logger.info({ req: { headers: { authorization: "Bearer eyJ.secret-token.sig" } } }, "request");
-    logger.info({ authorization: "Bearer eyJ.secret-token.sig", password: "hunter2", options: { secret: "s3", token: "t0k" } }, "fields");
+    logger.info(
+      { authorization: "Bearer eyJ.secret-token.sig", password: "hunter2", options: { secret: "s3", token: "t0k" } },
+      "fields",
+    );
     const output = lines.join("");
     for (const leaked of ["secret-token", "hunter2", '"s3"', "t0k"]) expect(output).not.toContain(leaked);
     expect(output).toContain("***");
@@ -96,16 +103,22 @@ describe("a pool whose idle client's backend is terminated", () => {
 
   it("logs the failure without the pg Client: no secretKey, processID or SQL text (regression: the whole client was dumped)", async () => {
     const lines: string[] = [];
-    const logger = createLogger("test", "debug", new Writable({ write: (chunk: Buffer, _encoding, done) => void (lines.push(chunk.toString("utf8")), done()) }));
+    const logger = createLogger(
+      "test",
+      "debug",
+      new Writable({ write: (chunk: Buffer, _encoding, done) => void (lines.push(chunk.toString("utf8")), done()) }),
+    );
     const pool = createDatabase({ connectionString: database.url, max: 1, logger });
     try {
       const { rows } = await pool.pool.query<{ pid: number }>("select pg_backend_pid() as pid /* marker_sql_text */");
       await database.pool.query("select pg_terminate_backend($1)", [rows[0]?.pid]);
-      for (let i = 0; i < 100 && !lines.some((l) => l.includes("idle database client failed")); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && !lines.some((l) => l.includes("idle database client failed")); i++)
+        await new Promise((r) => setTimeout(r, 50));
       const output = lines.join("");
       expect(output).toContain("idle database client failed; the pool discarded it");
       expect(output).toContain("57P01"); // admin_shutdown: what the pool was told, no more
-      for (const leaked of ["secretKey", "processID", "marker_sql_text", "pg_backend_pid"]) expect(output).not.toContain(leaked);
+      for (const leaked of ["secretKey", "processID", "marker_sql_text", "pg_backend_pid"])
+        expect(output).not.toContain(leaked);
     } finally {
       await pool.close();
     }

@@ -39,7 +39,9 @@ describe("levelForXp", () => {
   it("reaches level L exactly at its threshold (PLAYER: 0, 100, 300, 600, 1000)", () => {
     const player = catalogue.find((r) => r.id === "PLAYER");
     if (!player) throw new Error("PLAYER is missing from the catalogue");
-    expect([0, 99, 100, 299, 300, 599, 600, 1000].map((xp) => levelForXp(player, xp))).toEqual([1, 1, 2, 2, 3, 3, 4, 5]);
+    expect([0, 99, 100, 299, 300, 599, 600, 1000].map((xp) => levelForXp(player, xp))).toEqual([
+      1, 1, 2, 2, 3, 3, 4, 5,
+    ]);
   });
 
   it("is monotone in XP", () => {
@@ -53,10 +55,15 @@ describe("levelForXp", () => {
 
   it("never exceeds the specialization's maximum, whatever the XP or floor", () => {
     fc.assert(
-      fc.property(rulesArb(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 1, max: 50 }), (rules, xp, floor) => {
-        const level = levelForXp(rules, xp, floor);
-        return level >= 1 && level <= rules.maxLevel;
-      }),
+      fc.property(
+        rulesArb(),
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        fc.integer({ min: 1, max: 50 }),
+        (rules, xp, floor) => {
+          const level = levelForXp(rules, xp, floor);
+          return level >= 1 && level <= rules.maxLevel;
+        },
+      ),
     );
   });
 

@@ -2,7 +2,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDatabase, type Database, runTransaction } from "@coupler/core";
 import { expectCouplerError, useTestDatabase } from "../../src/vitest.ts";
-import { backendPid, createCoupler, enrolledUser, pairRows, terminateBackend, type TestDatabase, withSession } from "../../src/index.ts";
+import {
+  backendPid,
+  createCoupler,
+  enrolledUser,
+  pairRows,
+  terminateBackend,
+  type TestDatabase,
+  withSession,
+} from "../../src/index.ts";
 
 let database: TestDatabase;
 
@@ -38,7 +46,9 @@ describe("runTransaction and the pool", () => {
       await coupler.levelUpAtomic(id, "PLAYER", 10, 1);
       const baseline = inUse(own);
       expect(baseline).toEqual({ checkedOut: 0, waiting: 0 });
-      const broken = createCoupler(own, { faults: { beforeBegin: (client) => terminateBackend(database, backendPid(client)) } });
+      const broken = createCoupler(own, {
+        faults: { beforeBegin: (client) => terminateBackend(database, backendPid(client)) },
+      });
       // More failures than the pool has clients: a leak would exhaust it.
       for (let i = 0; i < 4; i++) {
         await expectCouplerError(broken.levelUpAtomic(id, "PLAYER", 10, 1), "UNAVAILABLE");
@@ -94,12 +104,17 @@ describe("runTransaction and the pool", () => {
       const failing = createCoupler(own, {
         faults: {
           midTransaction: async (client) => {
-            await client.query("insert into specialization_progress (student_id, specialization_id) values ($1, 'PLAYER')", [id]);
+            await client.query(
+              "insert into specialization_progress (student_id, specialization_id) values ($1, 'PLAYER')",
+              [id],
+            );
           },
         },
       });
       await expectCouplerError(failing.levelUpAtomic(id, "PLAYER", 500, 1), "DB");
-      const state = await withSession(database, (s) => s.query<{ state: string }>("select state from pg_stat_activity where pid = $1", [pid]));
+      const state = await withSession(database, (s) =>
+        s.query<{ state: string }>("select state from pg_stat_activity where pid = $1", [pid]),
+      );
       expect(state.rows[0]?.state).toBe("idle");
       expect(await pidOf(own)).toBe(pid);
       expect(await createCoupler(own).levelUpAtomic(id, "PLAYER", 500, 1)).toMatchObject({ totalXp: 500, newLevel: 3 });
@@ -110,9 +125,15 @@ describe("runTransaction and the pool", () => {
   it("a COMMIT refused by a deferred constraint ends the transaction and returns a usable client", async () => {
     await withPool(1, async (own) => {
       const pid = await pidOf(own);
-      const commit = runTransaction(own.pool, { isolationLevel: "read committed", accessMode: "read write" }, async (_tx, client) => {
-        await client.query("insert into user_licenses (user_id, specialization_type) values ((select min(id) from users), 'INTERNSHIP')");
-      });
+      const commit = runTransaction(
+        own.pool,
+        { isolationLevel: "read committed", accessMode: "read write" },
+        async (_tx, client) => {
+          await client.query(
+            "insert into user_licenses (user_id, specialization_type) values ((select min(id) from users), 'INTERNSHIP')",
+          );
+        },
+      );
       await expect(commit).rejects.toMatchObject({ code: "23503", constraint: "user_licenses_progress_fkey" });
       expect(await pidOf(own)).toBe(pid);
     });
@@ -120,7 +141,11 @@ describe("runTransaction and the pool", () => {
 
   it("refuses a lock timeout that is not a non-negative integer before touching the database", async () => {
     await withPool(1, async (own) => {
-      const run = runTransaction(own.pool, { isolationLevel: "read committed", accessMode: "read write", lockTimeoutMs: 1.5 }, async () => 1);
+      const run = runTransaction(
+        own.pool,
+        { isolationLevel: "read committed", accessMode: "read write", lockTimeoutMs: 1.5 },
+        async () => 1,
+      );
       await expect(run).rejects.toThrow(RangeError);
       expect(inUse(own)).toEqual({ checkedOut: 0, waiting: 0 });
     });

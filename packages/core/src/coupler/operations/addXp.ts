@@ -6,7 +6,11 @@ import type { OperationContext } from "../runOperation.ts";
 export function addXp(total: number, delta: number, ctx: OperationContext): number {
   const sum = total + delta;
   if (sum > MAX_TOTAL_XP) {
-    throw new ValidationError(`${ctx.operation}: total XP would exceed ${MAX_TOTAL_XP}`, [{ path: ["xpGained"], message: "total XP would overflow" }], ctx);
+    throw new ValidationError(
+      `${ctx.operation}: total XP would exceed ${MAX_TOTAL_XP}`,
+      [{ path: ["xpGained"], message: "total XP would overflow" }],
+      ctx,
+    );
   }
   return sum;
 }

@@ -37,7 +37,14 @@ export function advance(ctx: OperationContext, pair: PairRows, input: AdvanceSte
     },
     change: {
       next: changed
-        ? { currentLevel: input.newLevel, totalXp, completedSessions, maxAchievedLevel, reason: input.reason, actor: input.actor }
+        ? {
+            currentLevel: input.newLevel,
+            totalXp,
+            completedSessions,
+            maxAchievedLevel,
+            reason: input.reason,
+            actor: input.actor,
+          }
         : undefined,
       audit: {
         operation: "advance",

@@ -10,7 +10,10 @@ import type { PairState } from "../types.ts";
 
 /** Both rows of a pair, read in the caller's snapshot. */
 export async function readPair(db: Db, input: PairInput) {
-  const [progress] = await db.select().from(specializationProgress).where(progressOf(input.userId, input.specialization));
+  const [progress] = await db
+    .select()
+    .from(specializationProgress)
+    .where(progressOf(input.userId, input.specialization));
   const [license] = await db.select().from(userLicenses).where(licenseOf(input.userId, input.specialization));
   return { progress, license };
 }

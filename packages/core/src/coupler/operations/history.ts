@@ -8,8 +8,15 @@ import { licenseOf } from "../statements.ts";
 import type { HistoryPage } from "../types.ts";
 
 /** A license's level changes, newest first, a page at a time. */
-export async function history(db: Db, input: Required<Omit<HistoryInput, "cursor">> & Pick<HistoryInput, "cursor">, ctx: OperationContext): Promise<Outcome<HistoryPage>> {
-  const [license] = await db.select({ id: userLicenses.id }).from(userLicenses).where(licenseOf(input.userId, input.specialization));
+export async function history(
+  db: Db,
+  input: Required<Omit<HistoryInput, "cursor">> & Pick<HistoryInput, "cursor">,
+  ctx: OperationContext,
+): Promise<Outcome<HistoryPage>> {
+  const [license] = await db
+    .select({ id: userLicenses.id })
+    .from(userLicenses)
+    .where(licenseOf(input.userId, input.specialization));
   if (!license) return notEnrolled(db, input, ctx);
   const rows = await db
     .select({

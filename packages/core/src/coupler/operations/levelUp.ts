@@ -19,7 +19,12 @@ export interface LevelUpStep extends LevelUpInput {
  * (nothing written), unless the key was used for a different request
  * (VALIDATION). Pure: throws before it plans any change.
  */
-export function levelUp(ctx: OperationContext, pair: PairRows, stored: StoredResult | undefined, input: LevelUpStep): Planned<LevelUpResult> {
+export function levelUp(
+  ctx: OperationContext,
+  pair: PairRows,
+  stored: StoredResult | undefined,
+  input: LevelUpStep,
+): Planned<LevelUpResult> {
   const { progress, license } = pair;
   const requestHash = input.idempotencyKey ? levelUpRequestHash(input) : undefined;
   if (stored && input.idempotencyKey && requestHash) {
@@ -51,7 +56,14 @@ export function levelUp(ctx: OperationContext, pair: PairRows, stored: StoredRes
     outcome: "applied",
     result: { ...response, replayed: false },
     change: {
-      next: { currentLevel: newLevel, totalXp, completedSessions, maxAchievedLevel, reason: "level-up", actor: input.actor },
+      next: {
+        currentLevel: newLevel,
+        totalXp,
+        completedSessions,
+        maxAchievedLevel,
+        reason: "level-up",
+        actor: input.actor,
+      },
       audit: {
         operation: "levelUp",
         xpDelta: input.xpGained,

@@ -80,16 +80,26 @@ export async function sync(tx: WriteTx, input: SyncStep): Promise<Planned<SyncRe
   const level = from.currentLevel;
   let changed = false;
   if (!progress) {
-    await db.insert(specializationProgress).values({ studentId: input.userId, specializationId: input.specialization, currentLevel: level });
+    await db
+      .insert(specializationProgress)
+      .values({ studentId: input.userId, specializationId: input.specialization, currentLevel: level });
     changed = true;
   } else if (progress.currentLevel !== level) {
-    await db.update(specializationProgress).set({ currentLevel: level, updatedAt: sql`now()` }).where(and(eq(specializationProgress.studentId, input.userId), eq(specializationProgress.id, progress.id)));
+    await db
+      .update(specializationProgress)
+      .set({ currentLevel: level, updatedAt: sql`now()` })
+      .where(and(eq(specializationProgress.studentId, input.userId), eq(specializationProgress.id, progress.id)));
     changed = true;
   }
   if (!license) {
     const [rebuilt] = await db
       .insert(userLicenses)
-      .values({ userId: input.userId, specializationType: input.specialization, currentLevel: level, maxAchievedLevel: level })
+      .values({
+        userId: input.userId,
+        specializationType: input.specialization,
+        currentLevel: level,
+        maxAchievedLevel: level,
+      })
       .returning({ id: userLicenses.id });
     // A license's history starts at level 1; record the jump so the chain ends at its level.
     if (rebuilt && level !== 1) {

@@ -32,7 +32,10 @@ export async function validate(
     ["license", license?.currentLevel],
   ] as const) {
     if (lvl !== undefined && (lvl < 1 || lvl > input.rules.maxLevel)) {
-      issues.push({ code: "LEVEL_OUT_OF_RANGE", message: `${name} level ${lvl} is outside 1..${input.rules.maxLevel}` });
+      issues.push({
+        code: "LEVEL_OUT_OF_RANGE",
+        message: `${name} level ${lvl} is outside 1..${input.rules.maxLevel}`,
+      });
     }
   }
   if (license && license.maxAchievedLevel < license.currentLevel) {
