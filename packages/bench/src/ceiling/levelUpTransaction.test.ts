@@ -177,7 +177,7 @@ describe("the ceiling's level-up transaction", () => {
       outcome: "applied",
     };
     const progressOnly = bind(LEVEL_UP_SQL.write({ license: false, history: false }), values);
-    expect(progressOnly.values).toEqual([3, 300, 2, 1, 7, "levelUp", "PLAYER", 50, 1, 2, "a", null, "applied"]);
+    expect(progressOnly.values).toEqual([3, 300, 2, 1, 7, "PLAYER", "levelUp", 50, 1, 2, "a", null, "applied"]);
     expect(progressOnly.text).not.toContain("@");
     expect(bind(LEVEL_UP_SQL.write({ license: true, history: true }), values).values).toHaveLength(16);
     expect(() => bind("SELECT @missing", {})).toThrow("no value for @missing");

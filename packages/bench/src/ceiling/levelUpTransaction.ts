@@ -67,11 +67,11 @@ export const LEVEL_UP_SQL = {
     }
     if (shape.history) {
       ctes.push(`history AS (INSERT INTO license_progressions (user_id, user_license_id, from_level, to_level, reason, actor)
-         SELECT @userId::bigint, @licenseId::bigint, @fromLevel::int, @newLevel::int, @reason::text, @actor::text)`);
+         VALUES (@userId::bigint, @licenseId::bigint, @fromLevel::int, @newLevel::int, @reason::text, @actor::text))`);
     }
     return `WITH ${ctes.join(", ")}
-      INSERT INTO coupler_audit_log (operation, user_id, specialization_id, xp_delta, sessions_delta, from_level, to_level, actor, idempotency_key, outcome)
-      SELECT @operation::text, @userId::bigint, @specialization::text, @xpGained::bigint, @sessionsCompleted::int, @fromLevel::int, @newLevel::int, @actor::text, @auditKey::text, @outcome::text`;
+      INSERT INTO coupler_audit_log (user_id, specialization_id, operation, xp_delta, sessions_delta, from_level, to_level, actor, idempotency_key, outcome)
+      VALUES (@userId::bigint, @specialization::text, @operation::text, @xpGained::bigint, @sessionsCompleted::int, @fromLevel::int, @newLevel::int, @actor::text, @auditKey::text, @outcome::text)`;
   },
 } as const;
 
