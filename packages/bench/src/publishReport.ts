@@ -22,8 +22,12 @@ import { renderReport } from "./report/renderReport.ts";
 
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 
-/** A hand-written section kept beside the charts (the CPU profile's findings); appended when present. */
-const NOTES = join("docs", "benchmarks", "profile.md");
+/**
+ * Hand-written sections kept beside the charts, appended in this order when
+ * present: what was special about the published run (run-notes.md), then the
+ * CPU profile's findings (profile.md).
+ */
+const NOTES = [join("docs", "benchmarks", "run-notes.md"), join("docs", "benchmarks", "profile.md")];
 
 export async function publishReport(
   resultsDir: string,
@@ -44,8 +48,10 @@ export async function publishReport(
   if (compareDirs.length > 0) sections.push(renderNodeComparison(await Promise.all(compareDirs.map(read))));
   if (citus)
     sections.push(renderCitusSection(await read(citus.dir), citus.singleDir ? await read(citus.singleDir) : undefined));
-  const notes = await readFile(join(repo, NOTES), "utf8").catch(() => undefined);
-  if (notes) sections.push(notes);
+  for (const file of NOTES) {
+    const notes = await readFile(join(repo, file), "utf8").catch(() => undefined);
+    if (notes) sections.push(notes);
+  }
   await writeFile(target, sections.map((s) => s.trimEnd()).join("\n\n") + "\n");
   return target;
 }
