@@ -38,13 +38,17 @@ export function probeDocMismatches(markdown: string, probes: readonly Pick<Probe
   const prose = markdown.replaceAll(/\s+/g, " ");
 
   const summaries = [...prose.matchAll(/(\d+) probes in (\d+) categories: (.*?)\.(?: |$)/g)];
-  if (summaries.length !== 1) problems.push(`expected one "N probes in M categories: …" line, found ${summaries.length}`);
+  if (summaries.length !== 1)
+    problems.push(`expected one "N probes in M categories: …" line, found ${summaries.length}`);
   const [, claimedTotal, claimedCategories, list = ""] = summaries[0] ?? [];
-  if (claimedTotal !== undefined && Number(claimedTotal) !== total) problems.push(`the prose says ${claimedTotal} probes; ${total} are defined`);
+  if (claimedTotal !== undefined && Number(claimedTotal) !== total)
+    problems.push(`the prose says ${claimedTotal} probes; ${total} are defined`);
   if (claimedCategories !== undefined && Number(claimedCategories) !== counts.size) {
     problems.push(`the prose says ${claimedCategories} categories; the probes use ${counts.size}`);
   }
-  const byLabel = new Map(Object.entries(CATEGORY_LABELS).map(([category, label]) => [label, category as ProbeCategory]));
+  const byLabel = new Map(
+    Object.entries(CATEGORY_LABELS).map(([category, label]) => [label, category as ProbeCategory]),
+  );
   const named = new Set<ProbeCategory>();
   for (const [, text = "", n] of list.matchAll(/([^,()]+) \((\d+)\)/g)) {
     // "…, HTTP (6) and secrets (4)": the last label follows an "and".
@@ -56,17 +60,22 @@ export function probeDocMismatches(markdown: string, probes: readonly Pick<Probe
     }
     named.add(category);
     const defined = counts.get(category) ?? 0;
-    if (Number(n) !== defined) problems.push(`the prose says ${rawLabel} (${n}); ${defined} ${category} probes are defined`);
+    if (Number(n) !== defined)
+      problems.push(`the prose says ${rawLabel} (${n}); ${defined} ${category} probes are defined`);
   }
   if (summaries.length === 1) {
-    for (const category of counts.keys()) if (!named.has(category)) problems.push(`the prose does not name the category ${category} (${counts.get(category)})`);
+    for (const category of counts.keys())
+      if (!named.has(category))
+        problems.push(`the prose does not name the category ${category} (${counts.get(category)})`);
   }
 
   const runLines = [...markdown.matchAll(/^(\d+) probes: (\d+) passed, (\d+) failed \(/gm)];
-  if (runLines.length !== 1) problems.push(`expected one "N probes: P passed, F failed" line, found ${runLines.length}`);
+  if (runLines.length !== 1)
+    problems.push(`expected one "N probes: P passed, F failed" line, found ${runLines.length}`);
   for (const [line, n, passed, failed] of runLines) {
     if (Number(n) !== total) problems.push(`"${line}…" counts ${n} probes; ${total} are defined`);
-    if (Number(passed) + Number(failed) !== Number(n)) problems.push(`"${line}…": passed and failed do not add up to ${n}`);
+    if (Number(passed) + Number(failed) !== Number(n))
+      problems.push(`"${line}…": passed and failed do not add up to ${n}`);
   }
 
   const rows = tableRows(markdown);

@@ -20,7 +20,9 @@ describe("RELIABILITY.md's Security section", () => {
   it("reports a category count in the prose that differs from the probes defined", () => {
     const secrets = ALL_PROBES.filter((p) => p.category === "secrets").length;
     const wrong = reliabilityMd.replace(`secrets (${secrets})`, `secrets (${secrets + 2})`);
-    expect(probeDocMismatches(wrong, ALL_PROBES)).toEqual([`the prose says secrets (${secrets + 2}); ${secrets} secrets probes are defined`]);
+    expect(probeDocMismatches(wrong, ALL_PROBES)).toEqual([
+      `the prose says secrets (${secrets + 2}); ${secrets} secrets probes are defined`,
+    ]);
   });
 
   it("reports a second run line and a table row for a probe that is not defined", () => {
