@@ -1,3 +1,10 @@
+/**
+ * Over 400 lines on purpose, for now: `runBench` is one orchestration whose
+ * steps (database, seeding, API processes, each planned run, the ceiling)
+ * share the resources one try/finally must tear down in order; splitting it
+ * by step would spread that cleanup over files. The pieces that stand alone
+ * already live beside it (plan.ts, results.ts, k6.ts, cpu/, citusBench.ts).
+ */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";

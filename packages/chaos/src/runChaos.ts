@@ -1,3 +1,9 @@
+/**
+ * Over 400 lines on purpose, for now: about 120 of them are the result's
+ * types (ChaosOptions … ChaosResult), and `runMode` is one round loop whose
+ * faults, history and snapshots share state within a round. Faults,
+ * workload, checker and snapshot each have their own file already.
+ */
 import { randomBytes } from "node:crypto";
 import {
   couplerOnCitus,

@@ -1,3 +1,11 @@
+/**
+ * Over 400 lines on purpose, for now: `WriteCombiner` is one class whose
+ * private methods (queueing, taking a batch, running it, retrying it,
+ * settling each call) share the per-pair lanes, and splitting the class
+ * would expose that state. The pure parts are elsewhere: the operations
+ * (operations/), the in-memory change (change.ts, writeChange.ts), the
+ * statements (statements.ts), retries (runOperation.ts).
+ */
 import {
   LockTimeoutError,
   OverloadedError,

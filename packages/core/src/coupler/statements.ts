@@ -1,3 +1,11 @@
+/**
+ * Over 400 lines, knowingly: the lock statement and the write statement's
+ * builder (writeShape, rowsOf, bindRows, writeStatement: the three row
+ * shapes for one call, arrays and Citus VALUES rows) share the typed
+ * placeholders and the prepared-statement cache declared here. Moving the
+ * write builder to a file of its own is the natural split; it was not done
+ * in the release that added the Citus row shape, to keep that change small.
+ */
 import {
   and,
   eq,
