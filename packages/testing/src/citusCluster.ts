@@ -158,6 +158,8 @@ async function startLocal(bindir: string, workerCount: number, durable: boolean)
         // Throwaway test servers: no fsync unless durable (the OS, not the server, is what must survive).
         // Commits stay synchronous: chaos crashes a worker (restart), and an acknowledged commit must not be lost.
         ...(durable ? [] : ["fsync = off", "full_page_writes = off"]),
+        // Shard moves (citus_move_shard_placement, the rebalancer) copy a shard and catch up through logical replication.
+        "wal_level = logical",
         "lc_messages = 'C'",
       ];
       await writeFile(join(dataDir, "postgresql.auto.conf"), `${conf.join("\n")}\n`);
