@@ -66,13 +66,16 @@ describe("the seed's edge cases", () => {
 
   it("desync after rollback: a coupler call that fails mid-transaction leaves both levels equal", async () => {
     const id = await enrolledUser(database, coupler);
-    await coupler.levelUpAtomic(id, "PLAYER", 100, 1);
+    await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1 });
     const failing = createCoupler(database, {
       faults: { midTransaction: () => Promise.reject(new Error("license service down")) },
     });
-    await expectCouplerError(failing.levelUpAtomic(id, "PLAYER", 500, 1), "DB");
+    await expectCouplerError(
+      failing.levelUp({ userId: id, specialization: "PLAYER", xpGained: 500, sessionsCompleted: 1 }),
+      "DB",
+    );
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 2, licenseLevel: 2, totalXp: 100 });
-    expect((await coupler.validateConsistency(id, "PLAYER")).consistent).toBe(true);
+    expect((await coupler.validate({ userId: id, specialization: "PLAYER" })).consistent).toBe(true);
   });
 
   it("concurrent level-up: two racing level-ups are both applied, with no lost update and one history chain", async () => {
@@ -80,7 +83,10 @@ describe("the seed's edge cases", () => {
     // Both calls queue behind a held lock, so they are in flight together when it is released
     // (with write combining, the second waits in memory behind the first's transaction).
     const [first, second] = await whilePairLocked(database, id, async () => {
-      const calls = [coupler.levelUpAtomic(id, "PLAYER", 200, 1), coupler.levelUpAtomic(id, "PLAYER", 250, 1)];
+      const calls = [
+        coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 200, sessionsCompleted: 1 }),
+        coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 250, sessionsCompleted: 1 }),
+      ];
       await waitForLockWaiters(database, { count: coupler.combining ? 1 : 2 });
       return calls;
     });
@@ -109,12 +115,19 @@ describe("the seed's edge cases", () => {
       faults: { midTransaction: (client) => terminateBackend(database, backendPid(client)) },
     });
     const before = await snapshotTables(database);
-    await expectCouplerError(interrupted.levelUpAtomic(id, "PLAYER", 600, 3), "UNAVAILABLE");
+    await expectCouplerError(
+      interrupted.levelUp({ userId: id, specialization: "PLAYER", xpGained: 600, sessionsCompleted: 3 }),
+      "UNAVAILABLE",
+    );
     expect(await snapshotTables(database)).toEqual(before);
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 1, licenseLevel: 1, totalXp: 0 });
-    expect((await coupler.validateConsistency(id, "PLAYER")).consistent).toBe(true);
+    expect((await coupler.validate({ userId: id, specialization: "PLAYER" })).consistent).toBe(true);
     // The killed client was discarded, not returned: the same pool keeps serving.
-    const results = await Promise.all(Array.from({ length: 5 }, () => coupler.levelUpAtomic(id, "PLAYER", 120, 1)));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 120, sessionsCompleted: 1 }),
+      ),
+    );
     expect(results).toHaveLength(5);
     expect(await pairRows(database, id)).toMatchObject({ totalXp: 600, progressLevel: 4, licenseLevel: 4 });
     expect(database.pool.waitingCount).toBe(0);
@@ -125,14 +138,24 @@ describe("the seed's edge cases", () => {
     const id = await enrolledUser(database, coupler);
     const before = await snapshotTables(database);
     const error = await expectCouplerError(
-      coupler.updateLevelAtomic(id, "PLAYER", 11, { reason: "x", actor: "y" }),
+      coupler.advance({ userId: id, specialization: "PLAYER", newLevel: 11, reason: "x" }, { actor: "y" }),
       "VALIDATION",
     );
     expect(error.message).toContain("maximum level 10");
     expect(await snapshotTables(database)).toEqual(before);
-    const capped = await coupler.levelUpAtomic(id, "PLAYER", 1_000_000, 1);
+    const capped = await coupler.levelUp({
+      userId: id,
+      specialization: "PLAYER",
+      xpGained: 1_000_000,
+      sessionsCompleted: 1,
+    });
     expect(capped).toMatchObject({ newLevel: 10, maxAchievedLevel: 10, totalXp: 1_000_000 });
-    const again = await coupler.levelUpAtomic(id, "PLAYER", 1_000_000, 1);
+    const again = await coupler.levelUp({
+      userId: id,
+      specialization: "PLAYER",
+      xpGained: 1_000_000,
+      sessionsCompleted: 1,
+    });
     expect(again).toMatchObject({ previousLevel: 10, newLevel: 10, leveledUp: false });
     expect(await historySteps(database, id)).toEqual([[1, 10]]);
     for (const [spec, max] of [
@@ -140,18 +163,27 @@ describe("the seed's edge cases", () => {
       ["INTERNSHIP", 5],
     ] as const) {
       const other = await enrolledUser(database, coupler, spec);
-      expect((await coupler.levelUpAtomic(other, spec, 1_000_000, 1)).newLevel).toBe(max);
+      expect(
+        (await coupler.levelUp({ userId: other, specialization: spec, xpGained: 1_000_000, sessionsCompleted: 1 }))
+          .newLevel,
+      ).toBe(max);
     }
   });
 
   it("negative XP is refused (VALIDATION) and nothing is written", async () => {
     const id = await enrolledUser(database, coupler);
-    await coupler.levelUpAtomic(id, "PLAYER", 300, 1);
+    await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
     const before = await snapshotTables(database);
-    const error = await expectCouplerError(coupler.levelUpAtomic(id, "PLAYER", -100, 0), "VALIDATION");
+    const error = await expectCouplerError(
+      coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: -100, sessionsCompleted: 0 }),
+      "VALIDATION",
+    );
     expect(error.message).toContain("XP must not be negative");
     await expectCouplerError(
-      coupler.updateLevelAtomic(id, "PLAYER", 1, { xpChange: -300, reason: "x", actor: "y" }),
+      coupler.advance(
+        { userId: id, specialization: "PLAYER", newLevel: 1, xpChange: -300, reason: "x" },
+        { actor: "y" },
+      ),
       "VALIDATION",
     );
     expect(await snapshotTables(database)).toEqual(before);
@@ -159,15 +191,15 @@ describe("the seed's edge cases", () => {
 
   it("duplicate sync is idempotent: a second sync changes nothing and writes no history", async () => {
     const id = await enrolledUser(database, coupler);
-    await coupler.levelUpAtomic(id, "PLAYER", 300, 1);
+    await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
     // A legacy writer (guard off) moved only the progress level.
     await rawTransaction(database, [
       ["update specialization_progress set current_level = 5 where student_id = $1", [id]],
     ]);
-    const first = await coupler.syncExistingRecordsAtomic(id, "PLAYER", "progress");
+    const first = await coupler.sync({ userId: id, specialization: "PLAYER", source: "progress" });
     expect(first).toMatchObject({ progressLevel: 5, licenseLevel: 3, level: 5, changed: true });
     const afterFirst = await snapshotTables(database);
-    const second = await coupler.syncExistingRecordsAtomic(id, "PLAYER", "progress");
+    const second = await coupler.sync({ userId: id, specialization: "PLAYER", source: "progress" });
     expect(second).toMatchObject({ progressLevel: 5, licenseLevel: 5, level: 5, changed: false });
     expect(await snapshotTables(database)).toEqual({ ...afterFirst, audit: String(Number(afterFirst?.audit) + 1) });
     expect(await historySteps(database, id)).toEqual([
@@ -179,7 +211,7 @@ describe("the seed's edge cases", () => {
 
   it("orphan prevention: deleting a user removes both halves, and no pair can be written for a missing user", async () => {
     const id = await enrolledUser(database, coupler);
-    await coupler.levelUpAtomic(id, "PLAYER", 300, 1);
+    await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
     await rawTransaction(database, [["delete from users where id = $1", [id]]]);
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: undefined, licenseLevel: undefined });
     const { rows } = await database.pool.query(
@@ -191,7 +223,12 @@ describe("the seed's edge cases", () => {
     const enroll = await expectCouplerError(coupler.enroll({ userId: missing, specialization: "PLAYER" }), "NOT_FOUND");
     expect(enroll).toBeInstanceOf(NotFoundError);
     expect(enroll).toMatchObject({ entity: "user" });
-    expect(await expectCouplerError(coupler.levelUpAtomic(missing, "PLAYER", 10, 1), "NOT_FOUND")).toMatchObject({
+    expect(
+      await expectCouplerError(
+        coupler.levelUp({ userId: missing, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }),
+        "NOT_FOUND",
+      ),
+    ).toMatchObject({
       entity: "user",
     });
 
