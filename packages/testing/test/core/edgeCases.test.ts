@@ -8,12 +8,14 @@ import { expectCouplerError, useTestDatabase } from "../../src/vitest.ts";
 import {
   auditRows,
   backendPid,
+  COMBINING_MODES,
   createCoupler,
   createUsers,
   enrolledUser,
   historySteps,
   pairRows,
   rawTransaction,
+  recordingObserver,
   snapshotTables,
   terminateBackend,
   type TestDatabase,
@@ -76,37 +78,6 @@ describe("the seed's edge cases", () => {
     );
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 2, licenseLevel: 2, totalXp: 100 });
     expect((await coupler.validate({ userId: id, specialization: "PLAYER" })).consistent).toBe(true);
-  });
-
-  it("concurrent level-up: two racing level-ups are both applied, with no lost update and one history chain", async () => {
-    const id = await enrolledUser(database, coupler);
-    // Both calls queue behind a held lock, so they are in flight together when it is released
-    // (with write combining, the second waits in memory behind the first's transaction).
-    const [first, second] = await whilePairLocked(database, id, async () => {
-      const calls = [
-        coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 200, sessionsCompleted: 1 }),
-        coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 250, sessionsCompleted: 1 }),
-      ];
-      await waitForLockWaiters(database, { count: coupler.combining ? 1 : 2 });
-      return calls;
-    });
-    const results = await Promise.all([first, second]);
-    expect(results.map((r) => r?.replayed)).toEqual([false, false]);
-    expect(await pairRows(database, id)).toMatchObject({
-      totalXp: 450,
-      completedSessions: 2,
-      progressLevel: 3,
-      licenseLevel: 3,
-    });
-    const steps = await historySteps(database, id);
-    expect(
-      findHistoryGap(
-        steps.map(([fromLevel, toLevel]) => ({ fromLevel, toLevel })),
-        3,
-      ),
-    ).toBeUndefined();
-    expect(steps[0]?.[0]).toBe(1);
-    expect(steps.at(-1)?.[1]).toBe(3);
   });
 
   it("interrupted upgrade: a backend killed mid-transaction commits nothing, the pair stays consistent and the pool recovers", async () => {
@@ -241,5 +212,44 @@ describe("the seed's edge cases", () => {
       constraint: "specialization_progress_student_id_users_id_fk",
     });
     expect(await pairRows(database, missing)).toMatchObject({ progressLevel: undefined, licenseLevel: undefined });
+  });
+});
+
+describe.each(COMBINING_MODES)("the seed's concurrency edge case, write combining $mode", ({ mode, combining }) => {
+  it("concurrent level-up: two racing level-ups are both applied, with no lost update and one history chain", async () => {
+    const id = await enrolledUser(database, coupler);
+    const observer = recordingObserver();
+    const racing = createCoupler(database, { combining, observer });
+    // Both calls queue behind a held lock, so they are in flight together when it is released
+    // (with write combining, the second waits in memory behind the first's transaction).
+    const [first, second] = await whilePairLocked(database, id, async () => {
+      const calls = [
+        racing.levelUp({ userId: id, specialization: "PLAYER", xpGained: 200, sessionsCompleted: 1 }),
+        racing.levelUp({ userId: id, specialization: "PLAYER", xpGained: 250, sessionsCompleted: 1 }),
+      ];
+      await waitForLockWaiters(database, { count: mode === "on" ? 1 : 2 });
+      return calls;
+    });
+    const results = await Promise.all([first, second]);
+    expect(results.map((r) => r?.replayed)).toEqual([false, false]);
+    expect(await pairRows(database, id)).toMatchObject({
+      totalXp: 450,
+      completedSessions: 2,
+      progressLevel: 3,
+      licenseLevel: 3,
+    });
+    const steps = await historySteps(database, id);
+    expect(
+      findHistoryGap(
+        steps.map(([fromLevel, toLevel]) => ({ fromLevel, toLevel })),
+        3,
+      ),
+    ).toBeUndefined();
+    expect(steps[0]?.[0]).toBe(1);
+    expect(steps.at(-1)?.[1]).toBe(3);
+    // Off, both waited on the held row locks; on, the first did and the second waited in memory behind it.
+    expect(observer.events.map((e) => e.contention).sort()).toEqual(
+      mode === "on" ? ["queue", "row_lock"] : ["row_lock", "row_lock"],
+    );
   });
 });

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { purgeExpiredIdempotencyKeys, type LevelUpResult, type ProgressLicenseCoupler } from "@coupler/core";
-import { expectCouplerError, useTestDatabase } from "../../src/vitest.ts";
+import { expectCallsMet, expectCouplerError, useTestDatabase } from "../../src/vitest.ts";
 import {
   auditRows,
+  COMBINING_MODES,
   couplerHeldBeforeCommit,
   createCoupler,
   enrolledUser,
@@ -69,19 +70,24 @@ describe("idempotent level-ups", () => {
     expect(await snapshotTables(database)).toEqual(before);
   });
 
-  it("the same key sent 10 times concurrently has exactly one effect, and every caller gets the same result", async () => {
-    const id = await enrolledUser(database, coupler);
-    const k = key();
-    const results = await Promise.all(Array.from({ length: 10 }, () => coupler.levelUp(keyed(id, 120, 1, k))));
-    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
-    const expected = { previousLevel: 1, newLevel: 2, totalXp: 120, completedSessions: 1, leveledUp: true };
-    for (const result of results) expect(result).toMatchObject(expected);
-    expect(await pairRows(database, id)).toMatchObject({ totalXp: 120, completedSessions: 1 });
-    expect((await auditRows(database, id)).filter((a) => a.operation === "levelUp")).toHaveLength(1);
-    expect(await storedKeys(k)).toHaveLength(1);
+  describe.each(COMBINING_MODES)("write combining $mode", ({ combining }) => {
+    it("the same key sent 10 times concurrently has exactly one effect, and every caller gets the same result", async () => {
+      const id = await enrolledUser(database, coupler);
+      const observer = recordingObserver();
+      const concurrent = createCoupler(database, { lockTimeoutMs: 20_000, combining, observer });
+      const k = key();
+      const results = await Promise.all(Array.from({ length: 10 }, () => concurrent.levelUp(keyed(id, 120, 1, k))));
+      expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+      const expected = { previousLevel: 1, newLevel: 2, totalXp: 120, completedSessions: 1, leveledUp: true };
+      for (const result of results) expect(result).toMatchObject(expected);
+      expect(await pairRows(database, id)).toMatchObject({ totalXp: 120, completedSessions: 1 });
+      expect((await auditRows(database, id)).filter((a) => a.operation === "levelUp")).toHaveLength(1);
+      expect(await storedKeys(k)).toHaveLength(1);
+      expectCallsMet(observer.events, combining);
+    });
   });
 
-  it("the same key for another learner is another key: both apply, concurrently", async () => {
+  it("the same key for another learner is another key: both apply, sent together", async () => {
     const [a = 0, b = 0] = await enrolledUsers(database, coupler, 2);
     const k = key();
     const [first, second] = await Promise.all([
