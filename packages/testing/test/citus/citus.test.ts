@@ -221,21 +221,22 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
   });
 
   it("a combined batch (level-ups with two idempotency keys, an advance, a call without a key) routes to the learner's one worker in one transaction of four round trips", async () => {
-    expect(coupler.combining).toBe(true);
     expect(await couplerOnCitus(database.pool)).toBe(true); // the coupler was built with the citus option it gives
-    const learner = await enrolledUser(database, coupler);
+    // Write combining on, whatever COUPLER_WRITE_COMBINING the suite runs under: the batch is the subject.
+    const combined = createCoupler(database, { citus: true, combining: { enabled: true } });
+    const learner = await enrolledUser(database, combined);
     const worker = await workerOf(learner);
     const pair = { userId: learner, specialization: "PLAYER" };
     const { lone, recording } = await whilePairLocked(database, learner, async () => {
-      const lone = coupler.levelUp({ ...pair, xpGained: 10, sessionsCompleted: 1 });
+      const lone = combined.levelUp({ ...pair, xpGained: 10, sessionsCompleted: 1 });
       await waitForLockWaiters(citus);
       // Queued behind the first call's transaction, these four run together in the next one.
       const recording = recordStatements(() =>
         Promise.all([
-          coupler.levelUp({ ...pair, xpGained: 400, sessionsCompleted: 1, idempotencyKey: "batch-key-a" }),
-          coupler.levelUp({ ...pair, xpGained: 20, sessionsCompleted: 1, idempotencyKey: "batch-key-b" }),
-          coupler.advance({ ...pair, newLevel: 6, reason: "combined on citus" }),
-          coupler.levelUp({ ...pair, xpGained: 30, sessionsCompleted: 0 }),
+          combined.levelUp({ ...pair, xpGained: 400, sessionsCompleted: 1, idempotencyKey: "batch-key-a" }),
+          combined.levelUp({ ...pair, xpGained: 20, sessionsCompleted: 1, idempotencyKey: "batch-key-b" }),
+          combined.advance({ ...pair, newLevel: 6, reason: "combined on citus" }),
+          combined.levelUp({ ...pair, xpGained: 30, sessionsCompleted: 0 }),
         ]),
       );
       return { lone, recording }; // not awaited here: the calls finish once the holder lets go
