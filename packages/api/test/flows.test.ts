@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { levelForXp, SPECIALIZATIONS } from "@coupler/core";
 import {
   auditRows,
+  COMBINING_MODES,
   enrolledUser,
   createCoupler,
   historySteps,
@@ -9,6 +10,7 @@ import {
   rawTransaction,
   snapshotTables,
 } from "@coupler/testing";
+import { resolveServerSettings } from "../src/config.ts";
 import { ADMIN_ID, INSTRUCTOR_ID, expectTRPCError, startTestApi, type TestApi } from "./harness.ts";
 
 const PLAYER = { id: "PLAYER", maxLevel: 10, minXp: Array.from({ length: 10 }, (_, i) => (100 * i * (i + 1)) / 2) };
@@ -245,10 +247,28 @@ describe("idempotent level-ups over HTTP", () => {
   });
 });
 
-describe("concurrent level-ups over HTTP", () => {
+/** Calls the server's coupler counted as waiting for their pair, by cause (see `OperationEvent.contention`). */
+async function contentionOf(served: TestApi, cause: "row_lock" | "queue"): Promise<number> {
+  const { values } = await served.server.metrics.contention.get();
+  return values.find((v) => v.labels.operation === "levelUp" && v.labels.cause === cause)?.value ?? 0;
+}
+
+// With write combining off each call is a transaction of its own and they meet at the pair's row locks
+// (as with several API processes); on, they queue in memory and share transactions.
+describe.each(COMBINING_MODES)("concurrent level-ups over HTTP, write combining $mode", ({ mode, combining }) => {
+  let served: TestApi;
+  beforeAll(async () => {
+    served = await startTestApi({
+      database: api.database,
+      combining: { ...resolveServerSettings({}).combining, ...combining },
+    });
+  });
+  afterAll(() => served.close());
+
   it("applies 50 concurrent level-ups on one learner exactly: total XP, levels in step, contiguous history", async () => {
+    expect(served.server.services.coupler.combining).toBe(combining.enabled);
     const id = await newLearner();
-    const instructor = await api.client("instructor", INSTRUCTOR_ID, { batch: false });
+    const instructor = await served.client("instructor", INSTRUCTOR_ID, { batch: false });
     const awards = Array.from({ length: 50 }, (_, i) => 10 + (i % 7) * 5);
     const results = await Promise.all(
       awards.map((xpGained) =>
@@ -272,7 +292,15 @@ describe("concurrent level-ups over HTTP", () => {
       return to;
     }, 1);
     expect(steps.at(-1)?.[1]).toBe(level);
-    const admin = await api.client("admin");
+    const admin = await served.client("admin");
     expect((await admin.admin.integrity.query()).desynced.count).toBe(0);
+    // The calls overlapped, and met where this mode makes them meet: off, at PostgreSQL's row locks
+    // (and never in memory); on, queued in memory behind the pair's transaction.
+    if (mode === "off") {
+      expect(await contentionOf(served, "row_lock")).toBeGreaterThan(0);
+      expect(await contentionOf(served, "queue")).toBe(0);
+    } else {
+      expect(await contentionOf(served, "queue")).toBeGreaterThan(0);
+    }
   });
 });

@@ -44,7 +44,7 @@ describe("health and readiness", () => {
 });
 
 describe("/metrics", () => {
-  it("reports calls by outcome, durations, lock waits, contention, retries, deadlocks, the integrity gauges and HTTP timings after traffic", async () => {
+  it("reports calls by outcome, durations, lock waits, contention, zero deadlocks, the integrity gauges and HTTP timings after traffic", async () => {
     const learner = await enrolledUser(api.database, createCoupler(api.database));
     const instructor = await api.client("instructor");
     const admin = await api.client("admin");
@@ -94,6 +94,7 @@ describe("/metrics", () => {
     expect(sample(text, 'coupler_lock_contention_total{operation="levelUp",cause="row_lock"}')).toBeGreaterThanOrEqual(
       1,
     );
+    // None of this traffic deadlocked (the next test makes one that does).
     expect(sample(text, "coupler_deadlocks_total")).toBe(0);
     expect(text).toContain("# TYPE coupler_retries_total counter");
     expect(sample(text, "progress_license_desync_count")).toBe(1);
@@ -103,6 +104,50 @@ describe("/metrics", () => {
     expect(text).toContain("process_cpu_user_seconds_total");
 
     await admin.progression.sync.mutate({ userId: desynced, specialization: "PLAYER", source: "license" });
+  });
+
+  it("counts a real deadlock in coupler_deadlocks_total and the retry that resolved it in coupler_retries_total", async () => {
+    // A server of its own, so its pool's connections start after deadlock_timeout is set: they check for
+    // a deadlock one second into a lock wait; the raw session below only after ten, so the API's
+    // backend is the one PostgreSQL aborts (as in packages/testing/test/core/deadlock.test.ts).
+    await withSession(api.database, (s) =>
+      s.query(`alter database "${api.database.name}" set deadlock_timeout = '1s'`),
+    );
+    await using served = await startTestApi({ database: api.database });
+    const learner = await enrolledUser(api.database, createCoupler(api.database));
+    const instructor = await served.client("instructor");
+    const before = await metricsText(served.url);
+    expect(sample(before, "coupler_deadlocks_total")).toBe(0);
+
+    const result = await withSession(api.database, async (raw) => {
+      await raw.query("set deadlock_timeout = '10s'");
+      await raw.query("begin");
+      // The license first: the reverse of the coupler's order (progress, then license).
+      await raw.query("select 1 from user_licenses where user_id = $1 and specialization_type = 'PLAYER' for update", [
+        learner,
+      ]);
+      const call = instructor.progression.levelUp.mutate({
+        userId: learner,
+        specialization: "PLAYER",
+        xpGained: 100,
+        sessionsCompleted: 1,
+      });
+      await waitForLockWaiters(api.database, { blockedBy: raw.pid });
+      // Closes the cycle; granted once PostgreSQL has aborted the API's attempt with deadlock_detected.
+      await raw.query(
+        "select 1 from specialization_progress where student_id = $1 and specialization_id = 'PLAYER' for update",
+        [learner],
+      );
+      await raw.query("rollback");
+      return call;
+    });
+
+    // The retry applied the level-up once; the counters moved by the deadlock and its retry.
+    expect(result).toMatchObject({ totalXp: 100, newLevel: 2 });
+    const after = await metricsText(served.url);
+    expect(sample(after, "coupler_deadlocks_total")).toBe(1);
+    expect(sample(after, 'coupler_retries_total{operation="levelUp"}')).toBe(1);
+    expect(sample(after, 'coupler_operations_total{operation="levelUp",outcome="applied",code=""}')).toBe(1);
   });
 
   it("refreshes the desync gauge by itself with the periodic integrity check", async () => {

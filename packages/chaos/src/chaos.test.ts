@@ -53,7 +53,9 @@ describe("the CI-sized chaos round", () => {
     for (const kind of [
       "killBackend",
       "killBeforeBegin",
+      "killMidTransaction",
       "failMidTransaction",
+      "killBeforeCommit",
       "killDuringCommit",
       "statementTimeout",
       "clientAbort",

@@ -34,6 +34,17 @@ export async function createUsers(database: Database, count: number): Promise<nu
  */
 const combining = { enabled: process.env.COUPLER_WRITE_COMBINING !== "off" };
 
+/**
+ * Both write-combining settings, for `describe.each` over the suites whose
+ * subject is concurrency: with combining on, concurrent calls on a pair share
+ * a transaction in memory; off, each call has its own and they meet at
+ * PostgreSQL's row locks (the path Citus and several API processes take).
+ */
+export const COMBINING_MODES = [
+  { mode: "on", combining: { enabled: true } },
+  { mode: "off", combining: { enabled: false } },
+] as const;
+
 /** A coupler over `database` with quiet logs; options override the defaults. */
 export function createCoupler(database: Database, options: Partial<CouplerOptions> = {}): ProgressLicenseCoupler {
   return new ProgressLicenseCoupler({

@@ -16,6 +16,7 @@ export {
 export { checkCitusRules, type CitusLayout, type CitusViolation } from "./citusRules.ts";
 export { createTestDatabase, type TestDatabase } from "./testDatabase.ts";
 export {
+  COMBINING_MODES,
   Session,
   auditRows,
   backendPid,

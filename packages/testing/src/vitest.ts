@@ -3,6 +3,7 @@ import { inject } from "vitest";
 import type {} from "./globalSetup.ts";
 import { createCitusTestDatabase, createTestDatabase, type TestDatabase } from "./testDatabase.ts";
 
+export { expectCallsMet } from "./expectCallsMet.ts";
 export { expectCouplerError } from "./expectCouplerError.ts";
 
 /** A fresh, migrated database for the calling test file (see globalSetup.ts); on Citus (COUPLER_TEST_CITUS), distributed too. */

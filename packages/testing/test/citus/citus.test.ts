@@ -124,7 +124,8 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
       const local = createDatabase({ connectionString: other.url, max: 2 });
       const localCoupler = createCoupler(local);
       const ids = await enrolledUsers(local, localCoupler, 5);
-      for (const id of ids) await localCoupler.levelUpAtomic(id, "PLAYER", 250, 1);
+      for (const id of ids)
+        await localCoupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 250, sessionsCompleted: 1 });
       await local.close();
 
       const first = await migrateCli(other.url);
@@ -220,21 +221,22 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
   });
 
   it("a combined batch (level-ups with two idempotency keys, an advance, a call without a key) routes to the learner's one worker in one transaction of four round trips", async () => {
-    expect(coupler.combining).toBe(true);
     expect(await couplerOnCitus(database.pool)).toBe(true); // the coupler was built with the citus option it gives
-    const learner = await enrolledUser(database, coupler);
+    // Write combining on, whatever COUPLER_WRITE_COMBINING the suite runs under: the batch is the subject.
+    const combined = createCoupler(database, { citus: true, combining: { enabled: true } });
+    const learner = await enrolledUser(database, combined);
     const worker = await workerOf(learner);
     const pair = { userId: learner, specialization: "PLAYER" };
     const { lone, recording } = await whilePairLocked(database, learner, async () => {
-      const lone = coupler.levelUp({ ...pair, xpGained: 10, sessionsCompleted: 1 });
+      const lone = combined.levelUp({ ...pair, xpGained: 10, sessionsCompleted: 1 });
       await waitForLockWaiters(citus);
       // Queued behind the first call's transaction, these four run together in the next one.
       const recording = recordStatements(() =>
         Promise.all([
-          coupler.levelUp({ ...pair, xpGained: 400, sessionsCompleted: 1, idempotencyKey: "batch-key-a" }),
-          coupler.levelUp({ ...pair, xpGained: 20, sessionsCompleted: 1, idempotencyKey: "batch-key-b" }),
-          coupler.advance({ ...pair, newLevel: 6, reason: "combined on citus" }),
-          coupler.levelUp({ ...pair, xpGained: 30, sessionsCompleted: 0 }),
+          combined.levelUp({ ...pair, xpGained: 400, sessionsCompleted: 1, idempotencyKey: "batch-key-a" }),
+          combined.levelUp({ ...pair, xpGained: 20, sessionsCompleted: 1, idempotencyKey: "batch-key-b" }),
+          combined.advance({ ...pair, newLevel: 6, reason: "combined on citus" }),
+          combined.levelUp({ ...pair, xpGained: 30, sessionsCompleted: 0 }),
         ]),
       );
       return { lone, recording }; // not awaited here: the calls finish once the holder lets go
@@ -268,7 +270,14 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
 
   it("no learner's rows span workers: each learner's shards of every per-learner table are on one node", async () => {
     const ids = await enrolledUsers(database, coupler, 8);
-    for (const id of ids) await coupler.levelUpAtomic(id, "PLAYER", 150, 1, `span-${id}-key`);
+    for (const id of ids)
+      await coupler.levelUp({
+        userId: id,
+        specialization: "PLAYER",
+        xpGained: 150,
+        sessionsCompleted: 1,
+        idempotencyKey: `span-${id}-key`,
+      });
     const tables = CITUS_LAYOUT.distributed.map(([t]) => t);
     const { rows } = await database.pool.query<{ id: string; nodes: string }>(
       `select u.id, count(distinct (s.nodename, s.nodeport)) as nodes
@@ -299,7 +308,7 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
     const id = await enrolledUser(database, coupler);
     await setGuard(database.pool, true, "citus-test");
     try {
-      await coupler.levelUpAtomic(id, "PLAYER", 300, 1);
+      await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
       const warnings: string[] = [];
       await withSession(database, async (session) => {
         session.client.on("notice", (n) => warnings.push(n.message ?? ""));
@@ -345,7 +354,14 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
   it("the purge deletes expired keys shard by shard and skips a key a transaction holds", async () => {
     const ids = await enrolledUsers(database, coupler, 6);
     const keys = ids.map((id) => `purge-${id}-key`);
-    for (const [i, id] of ids.entries()) await coupler.levelUpAtomic(id, "PLAYER", 10, 0, keys[i]);
+    for (const [i, id] of ids.entries())
+      await coupler.levelUp({
+        userId: id,
+        specialization: "PLAYER",
+        xpGained: 10,
+        sessionsCompleted: 0,
+        idempotencyKey: keys[i],
+      });
     await database.pool.query(
       "update idempotency_keys set created_at = now() - interval '3 days' where key = any($1)",
       [keys],

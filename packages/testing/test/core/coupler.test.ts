@@ -1,14 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findHistoryGap, LockTimeoutError, type ProgressLicenseCoupler } from "@coupler/core";
-import { expectCouplerError, useTestDatabase } from "../../src/vitest.ts";
+import { expectCallsMet, expectCouplerError, useTestDatabase } from "../../src/vitest.ts";
 import {
   auditRows,
   backendPid,
+  COMBINING_MODES,
   createCoupler,
   createUsers,
   enrolledUser,
   historySteps,
   pairRows,
+  recordingObserver,
   snapshotTables,
   terminateBackend,
   type TestDatabase,
@@ -24,7 +26,8 @@ beforeAll(async () => {
 });
 afterAll(() => database.drop());
 
-const update = { reason: "coach review", actor: "coach-1" };
+const update = { reason: "coach review" };
+const byCoach = { actor: "coach-1" };
 
 describe("enroll", () => {
   it("creates both rows at level 1 together", async () => {
@@ -46,10 +49,10 @@ describe("enroll", () => {
   });
 });
 
-describe("levelUpAtomic", () => {
+describe("levelUp", () => {
   it("updates progress and license together and writes history", async () => {
     const id = await enrolledUser(database, coupler);
-    const result = await coupler.levelUpAtomic(id, "PLAYER", 350, 2);
+    const result = await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 350, sessionsCompleted: 2 });
     expect(result).toMatchObject({
       previousLevel: 1,
       newLevel: 3,
@@ -62,13 +65,13 @@ describe("levelUpAtomic", () => {
     expect(pair.license.currentLevel).toBe(3);
     const history = await coupler.history({ userId: id, specialization: "PLAYER" });
     expect(history.items.map((h) => [h.fromLevel, h.toLevel])).toEqual([[1, 3]]);
-    const report = await coupler.validateConsistency(id, "PLAYER");
+    const report = await coupler.validate({ userId: id, specialization: "PLAYER" });
     expect(report.consistent).toBe(true);
   });
 
   it("adds XP without a history row when the level stays the same", async () => {
     const id = await enrolledUser(database, coupler);
-    const result = await coupler.levelUpAtomic(id, "PLAYER", 50, 1);
+    const result = await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 50, sessionsCompleted: 1 });
     expect(result).toMatchObject({ previousLevel: 1, newLevel: 1, totalXp: 50, leveledUp: false });
     expect(await historySteps(database, id)).toEqual([]);
     expect(await auditRows(database, id)).toHaveLength(2);
@@ -76,8 +79,8 @@ describe("levelUpAtomic", () => {
 
   it("never lowers a level that is above what the XP earns", async () => {
     const id = await enrolledUser(database, coupler);
-    await coupler.updateLevelAtomic(id, "PLAYER", 6, update);
-    const result = await coupler.levelUpAtomic(id, "PLAYER", 10, 0);
+    await coupler.advance({ userId: id, specialization: "PLAYER", newLevel: 6, ...update }, byCoach);
+    const result = await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 0 });
     expect(result).toMatchObject({ previousLevel: 6, newLevel: 6, totalXp: 10 });
   });
 });
@@ -85,7 +88,8 @@ describe("levelUpAtomic", () => {
 describe("history", () => {
   it("pages newest first with a cursor", async () => {
     const id = await enrolledUser(database, coupler);
-    for (const level of [2, 3, 4, 5]) await coupler.updateLevelAtomic(id, "PLAYER", level, update);
+    for (const level of [2, 3, 4, 5])
+      await coupler.advance({ userId: id, specialization: "PLAYER", newLevel: level, ...update }, byCoach);
     const first = await coupler.history({ userId: id, specialization: "PLAYER", limit: 3 });
     expect(first.items.map((h) => h.toLevel)).toEqual([5, 4, 3]);
     expect(first.nextCursor).not.toBeNull();
@@ -131,7 +135,10 @@ describe("findHistoryGap", () => {
 describe("seed cases", () => {
   it("atomic update success: both rows, the history and the audit change in one call", async () => {
     const id = await enrolledUser(database, coupler);
-    const result = await coupler.updateLevelAtomic(id, "PLAYER", 4, { ...update, xpChange: 600, sessionsChange: 3 });
+    const result = await coupler.advance(
+      { userId: id, specialization: "PLAYER", newLevel: 4, ...update, xpChange: 600, sessionsChange: 3 },
+      byCoach,
+    );
     expect(result).toMatchObject({
       previousLevel: 1,
       newLevel: 4,
@@ -159,8 +166,8 @@ describe("seed cases", () => {
 
   it("keeps max_achieved_level when the level goes down", async () => {
     const id = await enrolledUser(database, coupler);
-    await coupler.updateLevelAtomic(id, "PLAYER", 5, update);
-    const result = await coupler.updateLevelAtomic(id, "PLAYER", 2, update);
+    await coupler.advance({ userId: id, specialization: "PLAYER", newLevel: 5, ...update }, byCoach);
+    const result = await coupler.advance({ userId: id, specialization: "PLAYER", newLevel: 2, ...update }, byCoach);
     expect(result).toMatchObject({ previousLevel: 5, newLevel: 2, maxAchievedLevel: 5 });
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 2, licenseLevel: 2, maxAchievedLevel: 5 });
     expect(await historySteps(database, id)).toEqual([
@@ -172,18 +179,36 @@ describe("seed cases", () => {
   it("rollback on validation error: a refused call writes nothing", async () => {
     const id = await enrolledUser(database, coupler);
     const before = await snapshotTables(database);
-    await expectCouplerError(coupler.updateLevelAtomic(id, "PLAYER", 11, update), "VALIDATION");
-    await expectCouplerError(coupler.updateLevelAtomic(id, "PLAYER", 0, update), "VALIDATION");
-    await expectCouplerError(coupler.updateLevelAtomic(id, "PLAYER", 2, { ...update, xpChange: -5 }), "VALIDATION");
-    await expectCouplerError(coupler.levelUpAtomic(id, "PLAYER", 100, -1), "VALIDATION");
-    await expectCouplerError(coupler.levelUpAtomic(id, "PLAYER", 1.5, 0), "VALIDATION");
-    await expectCouplerError(coupler.levelUpAtomic(id, "ASTRONAUT", 100, 0), "VALIDATION");
+    await expectCouplerError(
+      coupler.advance({ userId: id, specialization: "PLAYER", newLevel: 11, ...update }, byCoach),
+      "VALIDATION",
+    );
+    await expectCouplerError(
+      coupler.advance({ userId: id, specialization: "PLAYER", newLevel: 0, ...update }, byCoach),
+      "VALIDATION",
+    );
+    await expectCouplerError(
+      coupler.advance({ userId: id, specialization: "PLAYER", newLevel: 2, ...update, xpChange: -5 }, byCoach),
+      "VALIDATION",
+    );
+    await expectCouplerError(
+      coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 100, sessionsCompleted: -1 }),
+      "VALIDATION",
+    );
+    await expectCouplerError(
+      coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 1.5, sessionsCompleted: 0 }),
+      "VALIDATION",
+    );
+    await expectCouplerError(
+      coupler.levelUp({ userId: id, specialization: "ASTRONAUT", xpGained: 100, sessionsCompleted: 0 }),
+      "VALIDATION",
+    );
     expect(await snapshotTables(database)).toEqual(before);
   });
 
   it("rollback on a database error: a constraint violation mid-transaction leaves rows, history and audit as they were", async () => {
     const id = await enrolledUser(database, coupler);
-    await coupler.levelUpAtomic(id, "PLAYER", 150, 1);
+    await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 150, sessionsCompleted: 1 });
     // With the pair locked, a second progress row for the same pair breaks the unique key.
     const faulty = createCoupler(database, {
       faults: {
@@ -196,7 +221,10 @@ describe("seed cases", () => {
       },
     });
     const before = await snapshotTables(database);
-    const error = await expectCouplerError(faulty.levelUpAtomic(id, "PLAYER", 500, 1), "DB");
+    const error = await expectCouplerError(
+      faulty.levelUp({ userId: id, specialization: "PLAYER", xpGained: 500, sessionsCompleted: 1 }),
+      "DB",
+    );
     expect(error.message).toContain("23505");
     expect(error.message).toContain("specialization_progress_student_specialization_key");
     expect(await snapshotTables(database)).toEqual(before);
@@ -218,7 +246,10 @@ describe("seed cases", () => {
       },
     });
     const before = await snapshotTables(database);
-    const error = await expectCouplerError(faulty.levelUpAtomic(id, "PLAYER", 500, 1), "DB");
+    const error = await expectCouplerError(
+      faulty.levelUp({ userId: id, specialization: "PLAYER", xpGained: 500, sessionsCompleted: 1 }),
+      "DB",
+    );
     expect(error.message).toContain("23503");
     expect(await snapshotTables(database)).toEqual(before);
   });
@@ -231,7 +262,10 @@ describe("seed cases", () => {
       },
     });
     const before = await snapshotTables(database);
-    const error = await expectCouplerError(faulty.levelUpAtomic(id, "PLAYER", 500, 1), "DB");
+    const error = await expectCouplerError(
+      faulty.levelUp({ userId: id, specialization: "PLAYER", xpGained: 500, sessionsCompleted: 1 }),
+      "DB",
+    );
     expect(error.cause).toBeInstanceOf(Error);
     expect((error.cause as Error).message).toBe("injected failure mid-transaction");
     expect(await snapshotTables(database)).toEqual(before);
@@ -244,16 +278,63 @@ describe("seed cases", () => {
       faults: { midTransaction: (client) => terminateBackend(database, backendPid(client)) },
     });
     const before = await snapshotTables(database);
-    const error = await expectCouplerError(faulty.levelUpAtomic(id, "PLAYER", 500, 1), "UNAVAILABLE");
+    const error = await expectCouplerError(
+      faulty.levelUp({ userId: id, specialization: "PLAYER", xpGained: 500, sessionsCompleted: 1 }),
+      "UNAVAILABLE",
+    );
     expect(error.retryable).toBe(true);
     expect(await snapshotTables(database)).toEqual(before);
   });
 
+  it("lock timeout: a call blocked by a held lock fails with LOCK_TIMEOUT and writes nothing", async () => {
+    const id = await enrolledUser(database, coupler);
+    await whilePairLocked(database, id, async () => {
+      const before = await snapshotTables(database);
+      const error = await expectCouplerError(
+        coupler.levelUp(
+          { userId: id, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1 },
+          { lockTimeoutMs: 200 },
+        ),
+        "LOCK_TIMEOUT",
+      );
+      expect(error.retryable).toBe(true);
+      expect(error).toBeInstanceOf(LockTimeoutError);
+      expect(error).toMatchObject({ lockTimeoutMs: 200, noWait: false });
+      expect(error.message).toContain("200 ms");
+      expect(await snapshotTables(database)).toEqual(before);
+    });
+  });
+
+  it("lock timeout with NOWAIT fails at once, even with a long lock timeout", async () => {
+    const id = await enrolledUser(database, coupler);
+    await whilePairLocked(database, id, async () => {
+      const before = await snapshotTables(database);
+      // Were NOWAIT ignored, this call would wait ten minutes and the test would time out.
+      const call = coupler.levelUp(
+        { userId: id, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1 },
+        { noWait: true, lockTimeoutMs: 600_000 },
+      );
+      const error = await expectCouplerError(call, "LOCK_TIMEOUT");
+      expect(error).toMatchObject({ noWait: true, retryable: true });
+      expect(error.message).toContain("NOWAIT");
+      expect(await snapshotTables(database)).toEqual(before);
+    });
+  });
+});
+
+// The row-lock path (combining off: every call its own transaction, as on Citus or with several API
+// processes) and the in-memory path (on: calls queue for the pair and share transactions) both run.
+describe.each(COMBINING_MODES)("concurrency, write combining $mode", ({ combining }) => {
   it("concurrent updates are serialized: 40 level-ups on one learner add up exactly, with one contiguous history", async () => {
     const id = await enrolledUser(database, coupler);
-    const patient = createCoupler(database, { lockTimeoutMs: 20_000 });
+    const observer = recordingObserver();
+    const patient = createCoupler(database, { lockTimeoutMs: 20_000, combining, observer });
     const n = 40;
-    const results = await Promise.all(Array.from({ length: n }, () => patient.levelUpAtomic(id, "PLAYER", 25, 1)));
+    const results = await Promise.all(
+      Array.from({ length: n }, () =>
+        patient.levelUp({ userId: id, specialization: "PLAYER", xpGained: 25, sessionsCompleted: 1 }),
+      ),
+    );
     expect(results.every((r) => !r.replayed)).toBe(true);
     // Each call saw the previous one's commit: the totals they returned are 25, 50, ..., 1000.
     expect(results.map((r) => r.totalXp).sort((a, b) => a - b)).toEqual(
@@ -278,37 +359,12 @@ describe("seed cases", () => {
       [3, 4],
       [4, 5],
     ]);
-    expect((await coupler.validateConsistency(id, "PLAYER")).consistent).toBe(true);
+    expect((await coupler.validate({ userId: id, specialization: "PLAYER" })).consistent).toBe(true);
     const audit = await auditRows(database, id);
     expect(audit.filter((a) => a.operation === "levelUp" && a.outcome === "applied")).toHaveLength(n);
-  });
 
-  it("lock timeout: a call blocked by a held lock fails with LOCK_TIMEOUT and writes nothing", async () => {
-    const id = await enrolledUser(database, coupler);
-    await whilePairLocked(database, id, async () => {
-      const before = await snapshotTables(database);
-      const error = await expectCouplerError(
-        coupler.levelUpAtomic(id, "PLAYER", 100, 1, undefined, { lockTimeoutMs: 200 }),
-        "LOCK_TIMEOUT",
-      );
-      expect(error.retryable).toBe(true);
-      expect(error).toBeInstanceOf(LockTimeoutError);
-      expect(error).toMatchObject({ lockTimeoutMs: 200, noWait: false });
-      expect(error.message).toContain("200 ms");
-      expect(await snapshotTables(database)).toEqual(before);
-    });
-  });
-
-  it("lock timeout with NOWAIT fails at once, even with a long lock timeout", async () => {
-    const id = await enrolledUser(database, coupler);
-    await whilePairLocked(database, id, async () => {
-      const before = await snapshotTables(database);
-      // Were NOWAIT ignored, this call would wait ten minutes and the test would time out.
-      const call = coupler.levelUpAtomic(id, "PLAYER", 100, 1, undefined, { noWait: true, lockTimeoutMs: 600_000 });
-      const error = await expectCouplerError(call, "LOCK_TIMEOUT");
-      expect(error).toMatchObject({ noWait: true, retryable: true });
-      expect(error.message).toContain("NOWAIT");
-      expect(await snapshotTables(database)).toEqual(before);
-    });
+    // The calls really overlapped: off, 40 transactions met at the pair's row locks; on, calls shared batches.
+    expect(observer.events).toHaveLength(n);
+    expectCallsMet(observer.events, combining);
   });
 });

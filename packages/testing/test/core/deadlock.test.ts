@@ -64,7 +64,9 @@ describe("deadlock retry", () => {
     const coupler = createCoupler(couplerDb, { observer, lockTimeoutMs: 20_000 });
     const id = await enrolledUser(couplerDb, coupler);
     const from = observer.events.length;
-    const result = await deadlockOnce(id, () => coupler.levelUpAtomic(id, "PLAYER", 100, 1));
+    const result = await deadlockOnce(id, () =>
+      coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1 }),
+    );
     expect(result).toMatchObject({ totalXp: 100, newLevel: 2, replayed: false });
     expect(observer.events.slice(from)).toEqual([
       expect.objectContaining({ operation: "levelUp", outcome: "applied", deadlocks: 1 }),
@@ -78,7 +80,9 @@ describe("deadlock retry", () => {
     const coupler = createCoupler(couplerDb, { observer, lockTimeoutMs: 20_000, maxRetries: 0 });
     const id = await enrolledUser(couplerDb, coupler);
     const error = await expectCouplerError(
-      deadlockOnce(id, () => coupler.levelUpAtomic(id, "PLAYER", 100, 1)).then((outcome) => Promise.reject(outcome)),
+      deadlockOnce(id, () =>
+        coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1 }),
+      ).then((outcome) => Promise.reject(outcome)),
       "DEADLOCK",
     );
     expect(error).toBeInstanceOf(DeadlockError);

@@ -48,7 +48,7 @@ describe("coupling guard", () => {
   it("when on, still lets the coupler and a raw transaction that moves both rows commit", async () => {
     const id = await enrolledUser(database, coupler);
     await setGuard(database.pool, true, "test");
-    await coupler.levelUpAtomic(id, "PLAYER", 300, 1);
+    await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
     await rawTransaction(database, [
       desyncProgress(id, 4),
       ["update user_licenses set current_level = 4, max_achieved_level = 4 where user_id = $1", [id]],
@@ -81,9 +81,9 @@ describe("coupling guard", () => {
     expect((refused as Error).message).toContain("2 desynced pair(s)");
     expect(await getGuard(database.pool)).toMatchObject({ enabled: false });
 
-    await coupler.syncExistingRecordsAtomic(a, "PLAYER", "progress");
+    await coupler.sync({ userId: a, specialization: "PLAYER", source: "progress" });
     await expect(setGuard(database.pool, true, "test")).rejects.toMatchObject({ desynced: 1 });
-    await coupler.syncExistingRecordsAtomic(b, "PLAYER", "license");
+    await coupler.sync({ userId: b, specialization: "PLAYER", source: "license" });
     expect(await pairRows(database, b)).toMatchObject({ progressLevel: 1, licenseLevel: 1 });
     expect(await setGuard(database.pool, true, "test")).toMatchObject({ enabled: true });
     expect((await runIntegrityAudit(database.pool)).desynced.count).toBe(0);

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { purgeExpiredIdempotencyKeys, type LevelUpResult, type ProgressLicenseCoupler } from "@coupler/core";
-import { expectCouplerError, useTestDatabase } from "../../src/vitest.ts";
+import { expectCallsMet, expectCouplerError, useTestDatabase } from "../../src/vitest.ts";
 import {
   auditRows,
+  COMBINING_MODES,
   couplerHeldBeforeCommit,
   createCoupler,
   enrolledUser,
@@ -26,6 +27,14 @@ beforeAll(async () => {
 afterAll(() => database.drop());
 
 const key = () => `key-${randomUUID()}`;
+/** A level-up's input carrying an idempotency key. */
+const keyed = (
+  userId: number,
+  xpGained: number,
+  sessionsCompleted: number,
+  idempotencyKey: string,
+  specialization = "PLAYER",
+) => ({ userId, specialization, xpGained, sessionsCompleted, idempotencyKey });
 const withoutReplayFlag = ({ replayed: _replayed, ...rest }: LevelUpResult) => rest;
 
 async function storedKeys(idempotencyKey: string) {
@@ -37,9 +46,9 @@ describe("idempotent level-ups", () => {
   it("a repeated key returns the first result with replayed: true and applies once", async () => {
     const id = await enrolledUser(database, coupler);
     const k = key();
-    const first = await coupler.levelUpAtomic(id, "PLAYER", 350, 2, k);
+    const first = await coupler.levelUp(keyed(id, 350, 2, k));
     const before = await snapshotTables(database);
-    const second = await coupler.levelUpAtomic(id, "PLAYER", 350, 2, k);
+    const second = await coupler.levelUp(keyed(id, 350, 2, k));
     expect(first.replayed).toBe(false);
     expect(second.replayed).toBe(true);
     expect(withoutReplayFlag(second)).toEqual(withoutReplayFlag(first));
@@ -54,31 +63,36 @@ describe("idempotent level-ups", () => {
   it("the same key with a different payload is refused with VALIDATION", async () => {
     const id = await enrolledUser(database, coupler);
     const k = key();
-    await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k);
+    await coupler.levelUp(keyed(id, 100, 1, k));
     const before = await snapshotTables(database);
-    const error = await expectCouplerError(coupler.levelUpAtomic(id, "PLAYER", 200, 1, k), "VALIDATION");
+    const error = await expectCouplerError(coupler.levelUp(keyed(id, 200, 1, k)), "VALIDATION");
     expect(error.message).toContain("already used for a different request");
     expect(await snapshotTables(database)).toEqual(before);
   });
 
-  it("the same key sent 10 times concurrently has exactly one effect, and every caller gets the same result", async () => {
-    const id = await enrolledUser(database, coupler);
-    const k = key();
-    const results = await Promise.all(Array.from({ length: 10 }, () => coupler.levelUpAtomic(id, "PLAYER", 120, 1, k)));
-    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
-    const expected = { previousLevel: 1, newLevel: 2, totalXp: 120, completedSessions: 1, leveledUp: true };
-    for (const result of results) expect(result).toMatchObject(expected);
-    expect(await pairRows(database, id)).toMatchObject({ totalXp: 120, completedSessions: 1 });
-    expect((await auditRows(database, id)).filter((a) => a.operation === "levelUp")).toHaveLength(1);
-    expect(await storedKeys(k)).toHaveLength(1);
+  describe.each(COMBINING_MODES)("write combining $mode", ({ combining }) => {
+    it("the same key sent 10 times concurrently has exactly one effect, and every caller gets the same result", async () => {
+      const id = await enrolledUser(database, coupler);
+      const observer = recordingObserver();
+      const concurrent = createCoupler(database, { lockTimeoutMs: 20_000, combining, observer });
+      const k = key();
+      const results = await Promise.all(Array.from({ length: 10 }, () => concurrent.levelUp(keyed(id, 120, 1, k))));
+      expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+      const expected = { previousLevel: 1, newLevel: 2, totalXp: 120, completedSessions: 1, leveledUp: true };
+      for (const result of results) expect(result).toMatchObject(expected);
+      expect(await pairRows(database, id)).toMatchObject({ totalXp: 120, completedSessions: 1 });
+      expect((await auditRows(database, id)).filter((a) => a.operation === "levelUp")).toHaveLength(1);
+      expect(await storedKeys(k)).toHaveLength(1);
+      expectCallsMet(observer.events, combining);
+    });
   });
 
-  it("the same key for another learner is another key: both apply, concurrently", async () => {
+  it("the same key for another learner is another key: both apply, sent together", async () => {
     const [a = 0, b = 0] = await enrolledUsers(database, coupler, 2);
     const k = key();
     const [first, second] = await Promise.all([
-      coupler.levelUpAtomic(a, "PLAYER", 100, 1, k),
-      coupler.levelUpAtomic(b, "PLAYER", 150, 1, k),
+      coupler.levelUp(keyed(a, 100, 1, k)),
+      coupler.levelUp(keyed(b, 150, 1, k)),
     ]);
     expect([first.replayed, second.replayed]).toEqual([false, false]);
     expect(await pairRows(database, a)).toMatchObject({ totalXp: 100 });
@@ -90,40 +104,28 @@ describe("idempotent level-ups", () => {
     const id = await enrolledUser(database, coupler);
     await coupler.enroll({ userId: id, specialization: "COACH" });
     const k = key();
-    await coupler.levelUp({
-      userId: id,
-      specialization: "PLAYER",
-      xpGained: 100,
-      sessionsCompleted: 1,
-      idempotencyKey: k,
-    });
-    const coach = await coupler.levelUp({
-      userId: id,
-      specialization: "COACH",
-      xpGained: 100,
-      sessionsCompleted: 1,
-      idempotencyKey: k,
-    });
+    await coupler.levelUp(keyed(id, 100, 1, k));
+    const coach = await coupler.levelUp(keyed(id, 100, 1, k, "COACH"));
     expect(coach).toMatchObject({ replayed: false, totalXp: 100 });
   });
 
   it("another caller sending the same key gets its own application, not a replay or a refusal", async () => {
     const id = await enrolledUser(database, coupler);
     const k = key();
-    const byA = await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k, { actor: "instructor:7" });
-    const byB = await coupler.levelUpAtomic(id, "PLAYER", 200, 1, k, { actor: "instructor:8" });
+    const byA = await coupler.levelUp(keyed(id, 100, 1, k), { actor: "instructor:7" });
+    const byB = await coupler.levelUp(keyed(id, 200, 1, k), { actor: "instructor:8" });
     expect(byA).toMatchObject({ replayed: false, totalXp: 100 });
     expect(byB).toMatchObject({ replayed: false, totalXp: 300 });
     // Each caller's key replays its own result, and refuses its own reuse for another request.
-    expect(await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k, { actor: "instructor:7" })).toMatchObject({
+    expect(await coupler.levelUp(keyed(id, 100, 1, k), { actor: "instructor:7" })).toMatchObject({
       replayed: true,
       totalXp: 100,
     });
-    expect(await coupler.levelUpAtomic(id, "PLAYER", 200, 1, k, { actor: "instructor:8" })).toMatchObject({
+    expect(await coupler.levelUp(keyed(id, 200, 1, k), { actor: "instructor:8" })).toMatchObject({
       replayed: true,
       totalXp: 300,
     });
-    await expectCouplerError(coupler.levelUpAtomic(id, "PLAYER", 999, 1, k, { actor: "instructor:7" }), "VALIDATION");
+    await expectCouplerError(coupler.levelUp(keyed(id, 999, 1, k), { actor: "instructor:7" }), "VALIDATION");
     expect(await pairRows(database, id)).toMatchObject({ totalXp: 300, completedSessions: 2 });
     const { rows } = await database.pool.query("select caller from idempotency_keys where key = $1 order by caller", [
       k,
@@ -134,8 +136,8 @@ describe("idempotent level-ups", () => {
   it('a call without an actor is the caller "system"', async () => {
     const id = await enrolledUser(database, coupler);
     const k = key();
-    await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k);
-    expect(await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k, { actor: "system" })).toMatchObject({ replayed: true });
+    await coupler.levelUp(keyed(id, 100, 1, k));
+    expect(await coupler.levelUp(keyed(id, 100, 1, k), { actor: "system" })).toMatchObject({ replayed: true });
     const { rows } = await database.pool.query("select caller from idempotency_keys where key = $1", [k]);
     expect(rows).toEqual([{ caller: "system" }]);
   });
@@ -147,9 +149,9 @@ describe("idempotent level-ups", () => {
     const a = couplerHeldBeforeCommit(database);
     const observer = recordingObserver();
     const other = createCoupler(database, { observer, lockTimeoutMs: 20_000 });
-    const first = a.coupler.levelUpAtomic(id, "PLAYER", 100, 1, k);
+    const first = a.coupler.levelUp(keyed(id, 100, 1, k));
     const aPid = await a.held;
-    const second = other.levelUpAtomic(id, "PLAYER", 100, 1, k);
+    const second = other.levelUp(keyed(id, 100, 1, k));
     await waitForLockWaiters(database, { blockedBy: aPid });
     a.release();
     expect(await first).toMatchObject({ replayed: false, totalXp: 100 });
@@ -167,34 +169,34 @@ describe("idempotency key retention", () => {
   it("a key older than the retention is not replayed, even before the purge: the call applies again and stores the key afresh", async () => {
     const id = await enrolledUser(database, coupler);
     const k = key();
-    await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k);
+    await coupler.levelUp(keyed(id, 100, 1, k));
     await age(k, "25 hours");
-    const again = await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k);
+    const again = await coupler.levelUp(keyed(id, 100, 1, k));
     expect(again).toMatchObject({ replayed: false, totalXp: 200 });
     const { rows } = await database.pool.query<{ fresh: boolean }>(
       "select created_at > now() - interval '1 minute' as fresh from idempotency_keys where key = $1",
       [k],
     );
     expect(rows).toEqual([{ fresh: true }]);
-    expect(await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k)).toMatchObject({ replayed: true, totalXp: 200 });
+    expect(await coupler.levelUp(keyed(id, 100, 1, k))).toMatchObject({ replayed: true, totalXp: 200 });
   });
 
   it("the retention is the coupler's idempotencyRetentionMs: a 2-hour-old key replays under 24 h, not under 1 h", async () => {
     const id = await enrolledUser(database, coupler);
     const k = key();
-    await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k);
+    await coupler.levelUp(keyed(id, 100, 1, k));
     await age(k, "2 hours");
-    expect(await coupler.levelUpAtomic(id, "PLAYER", 100, 1, k)).toMatchObject({ replayed: true, totalXp: 100 });
+    expect(await coupler.levelUp(keyed(id, 100, 1, k))).toMatchObject({ replayed: true, totalXp: 100 });
     const hourly = createCoupler(database, { idempotencyRetentionMs: 60 * 60 * 1000 });
-    expect(await hourly.levelUpAtomic(id, "PLAYER", 100, 1, k)).toMatchObject({ replayed: false, totalXp: 200 });
+    expect(await hourly.levelUp(keyed(id, 100, 1, k))).toMatchObject({ replayed: false, totalXp: 200 });
   });
 
   it("the purge deletes expired keys in batches, skips keys a transaction holds, and never waits on a writer of another pair", async () => {
     const [old = 0, writer = 0] = await enrolledUsers(database, coupler, 2);
     const expired = Array.from({ length: 23 }, key);
-    for (const k of expired) await coupler.levelUpAtomic(old, "PLAYER", 10, 0, k);
+    for (const k of expired) await coupler.levelUp(keyed(old, 10, 0, k));
     const fresh = key();
-    await coupler.levelUpAtomic(old, "PLAYER", 10, 0, fresh);
+    await coupler.levelUp(keyed(old, 10, 0, fresh));
     await database.pool.query(
       "update idempotency_keys set created_at = now() - interval '3 days' where key = any($1)",
       [expired],
@@ -202,7 +204,7 @@ describe("idempotency key retention", () => {
 
     // A level-up of another pair, stopped before COMMIT with its rows locked and its key stored.
     const holding = couplerHeldBeforeCommit(database);
-    const write = holding.coupler.levelUpAtomic(writer, "PLAYER", 100, 1, key());
+    const write = holding.coupler.levelUp(keyed(writer, 100, 1, key()));
     await holding.held;
 
     // And a session holding one expired key row, as a coupler call replacing it would.

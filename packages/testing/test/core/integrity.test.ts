@@ -13,8 +13,8 @@ describe("integrity audit", () => {
     const coupler = createCoupler(database);
     for (const spec of ["PLAYER", "COACH", "INTERNSHIP"]) {
       const id = await enrolledUser(database, coupler, spec);
-      await coupler.levelUpAtomic(id, spec, 700, 2);
-      await coupler.updateLevelAtomic(id, spec, 2, { reason: "demotion", actor: "coach" });
+      await coupler.levelUp({ userId: id, specialization: spec, xpGained: 700, sessionsCompleted: 2 });
+      await coupler.advance({ userId: id, specialization: spec, newLevel: 2, reason: "demotion" }, { actor: "coach" });
     }
     const report = await runIntegrityAudit(database.pool);
     expect(report.pairs).toBe(3);
@@ -25,10 +25,10 @@ describe("integrity audit", () => {
     await using database = await useTestDatabase({ max: 4 });
     const coupler = createCoupler(database);
     const desynced = await enrolledUser(database, coupler);
-    await coupler.levelUpAtomic(desynced, "PLAYER", 300, 1);
+    await coupler.levelUp({ userId: desynced, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
     const outOfRange = await enrolledUser(database, coupler);
     const gapped = await enrolledUser(database, coupler);
-    await coupler.levelUpAtomic(gapped, "PLAYER", 300, 1);
+    await coupler.levelUp({ userId: gapped, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
     const { licenseId: gappedLicense } = await pairRows(database, gapped);
     const [progressOnly = 0, licenseOnly = 0] = await createUsers(database, 2);
     const ghost = 2_000_000_000;
@@ -77,7 +77,8 @@ describe("integrity audit", () => {
     expect(report.violations).toBe(8);
 
     // The per-pair check agrees.
-    const issues = async (id: number) => (await coupler.validateConsistency(id, "PLAYER")).issues.map((i) => i.code);
+    const issues = async (id: number) =>
+      (await coupler.validate({ userId: id, specialization: "PLAYER" })).issues.map((i) => i.code);
     expect(await issues(desynced)).toEqual(["LEVEL_MISMATCH"]);
     expect(await issues(progressOnly)).toEqual(["MISSING_LICENSE"]);
     expect(await issues(licenseOnly)).toEqual(["MISSING_PROGRESS"]);
@@ -104,7 +105,7 @@ describe("repairDesyncs", () => {
     await using database = await useTestDatabase({ max: 4 });
     const coupler = createCoupler(database);
     const desynced = await enrolledUser(database, coupler);
-    await coupler.levelUpAtomic(desynced, "PLAYER", 300, 1);
+    await coupler.levelUp({ userId: desynced, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
     const [progressOnly = 0, licenseOnly = 0] = await createUsers(database, 2);
     await rawTransaction(
       database,
@@ -148,7 +149,7 @@ describe("repairDesyncs", () => {
     await using database = await useTestDatabase({ max: 4 });
     const coupler = createCoupler(database);
     const id = await enrolledUser(database, coupler);
-    await coupler.levelUpAtomic(id, "PLAYER", 300, 1);
+    await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
     await rawTransaction(database, [
       ["update specialization_progress set current_level = 5 where student_id = $1", [id]],
     ]);

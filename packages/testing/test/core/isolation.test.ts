@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ProgressLicenseCoupler, setGuard } from "@coupler/core";
 import {
   backendPid,
+  COMBINING_MODES,
   createCoupler,
   enrolledUser,
   historySteps,
@@ -49,24 +50,36 @@ function gate() {
   return { opened, open };
 }
 
-describe("interleaving", () => {
+// Each interleaving with write combining on and off: the calls here come from different couplers
+// (or meet a raw session), so either way they meet at PostgreSQL's row locks.
+describe.each(COMBINING_MODES)("interleaving, write combining $mode", ({ combining }) => {
   it("a coupler call blocked by session A's row locks waits, then proceeds from A's committed state", async () => {
     const id = await enrolledUser(database, coupler);
     const observer = recordingObserver();
-    const b = createCoupler(database, { observer, lockTimeoutMs: 20_000 });
+    let bPid = 0;
+    const b = createCoupler(database, {
+      observer,
+      lockTimeoutMs: 20_000,
+      combining,
+      faults: { beforeBegin: async (client) => void (bPid = backendPid(client)) },
+    });
     const order: string[] = [];
 
     const result = await withSession(database, async (a) => {
       await a.lockPair(id);
       order.push("A locked the pair");
 
-      const call = b.levelUpAtomic(id, "PLAYER", 100, 1).then((r) => {
-        order.push("B returned");
-        return r;
-      });
-      const [waiter = 0] = await waitForLockWaiters(database, { blockedBy: a.pid });
+      const call = b
+        .levelUp({ userId: id, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1 })
+        .then((r) => {
+          order.push("B returned");
+          return r;
+        });
+      const waiters = await waitForLockWaiters(database, { blockedBy: a.pid });
       order.push("B waits on A");
-      const activity = await activityOf(waiter);
+      // The backend seen waiting on A is B's own.
+      expect(waiters).toEqual([bPid]);
+      const activity = await activityOf(bPid);
       expect(activity).toMatchObject({ application_name: "coupler", wait_event_type: "Lock", state: "active" });
       // The lock statement (its start: pg_stat_activity keeps the first 1 kB; FOR UPDATE is further on).
       expect(activity?.query).toMatch(
@@ -83,13 +96,13 @@ describe("interleaving", () => {
         "insert into license_progressions (user_id, user_license_id, from_level, to_level, reason, actor) select user_id, id, 1, 2, 'session A', 'a' from user_licenses where user_id = $1",
         [id],
       );
+      // While A holds the locks, B cannot have returned. (After A's COMMIT the order of A's reply and
+      // B's is a race: PostgreSQL releases the locks inside COMMIT, before A's reply is sent.)
       expect(order).toEqual(["A locked the pair", "B waits on A"]);
       await a.query("commit");
-      order.push("A committed");
       return call;
     });
 
-    expect(order).toEqual(["A locked the pair", "B waits on A", "A committed", "B returned"]);
     // B read A's committed rows after the lock: 250 + 100 XP is level 3.
     expect(result).toMatchObject({
       previousLevel: 2,
@@ -104,7 +117,13 @@ describe("interleaving", () => {
       [2, 3],
     ]);
     expect(observer.events).toHaveLength(1);
-    expect(observer.events[0]).toMatchObject({ operation: "levelUp", outcome: "applied", contended: true });
+    expect(observer.events[0]).toMatchObject({
+      operation: "levelUp",
+      outcome: "applied",
+      contended: true,
+      contention: "row_lock",
+      batchSize: 1,
+    });
     expect(observer.events[0]?.lockWaitMs).toBeGreaterThan(0);
   });
 
@@ -114,7 +133,9 @@ describe("interleaving", () => {
     const aWrote = gate();
     const aMayCommit = gate();
     let aPid = 0;
+    let bPid = 0;
     const a = createCoupler(database, {
+      combining,
       faults: {
         beforeCommit: async (client) => {
           aPid = backendPid(client);
@@ -124,23 +145,36 @@ describe("interleaving", () => {
         },
       },
     });
-    const first = a.levelUpAtomic(id, "PLAYER", 300, 1).then((r) => {
-      order.push("A committed");
-      return r;
+    const observer = recordingObserver();
+    const b = createCoupler(database, {
+      observer,
+      lockTimeoutMs: 20_000,
+      combining,
+      faults: { beforeBegin: async (client) => void (bPid = backendPid(client)) },
     });
+    const first = a.levelUp({ userId: id, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
     await aWrote.opened;
-    const second = coupler.levelUpAtomic(id, "PLAYER", 300, 1).then((r) => {
-      order.push("B returned");
-      return r;
-    });
-    await waitForLockWaiters(database, { blockedBy: aPid });
+    const second = b
+      .levelUp({ userId: id, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 })
+      .then((r) => {
+        order.push("B returned");
+        return r;
+      });
+    const waiters = await waitForLockWaiters(database, { blockedBy: aPid });
     order.push("B waits on A");
+    // B, and only B, was seen waiting on A's backend; it cannot return while A holds the locks.
+    expect(waiters).toEqual([bPid]);
+    expect(order).toEqual(["A wrote both rows", "B waits on A"]);
     aMayCommit.open();
+    // Which reply reaches Node first after A's COMMIT is a race (PostgreSQL releases the row locks inside
+    // COMMIT, before A's reply is sent): what is guaranteed is that B read what A committed.
     const [ra, rb] = await Promise.all([first, second]);
 
-    expect(order).toEqual(["A wrote both rows", "B waits on A", "A committed", "B returned"]);
     expect(ra).toMatchObject({ previousLevel: 1, newLevel: 3, totalXp: 300 });
     expect(rb).toMatchObject({ previousLevel: 3, newLevel: 4, totalXp: 600 });
+    expect(observer.events).toEqual([
+      expect.objectContaining({ operation: "levelUp", outcome: "applied", contention: "row_lock", batchSize: 1 }),
+    ]);
     expect(await historySteps(database, id)).toEqual([
       [1, 3],
       [3, 4],
@@ -149,9 +183,10 @@ describe("interleaving", () => {
 
   it("a sync blocked behind a level-up repairs nothing: it sees the pair the level-up committed", async () => {
     const id = await enrolledUser(database, coupler);
+    const syncer = createCoupler(database, { combining, lockTimeoutMs: 20_000 });
     const result = await withSession(database, async (a) => {
       await a.lockPair(id);
-      const sync = coupler.syncExistingRecordsAtomic(id, "PLAYER", "progress", { lockTimeoutMs: 20_000 });
+      const sync = syncer.sync({ userId: id, specialization: "PLAYER", source: "progress" });
       await waitForLockWaiters(database, { blockedBy: a.pid });
       await a.query("update specialization_progress set current_level = 2, total_xp = 100 where student_id = $1", [id]);
       await a.query("update user_licenses set current_level = 2, max_achieved_level = 2 where user_id = $1", [id]);

@@ -43,7 +43,7 @@ describe("legacy path", () => {
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 3, licenseLevel: 1 });
     const report = await runIntegrityAudit(database.pool);
     expect(report.desynced.samples.map((s) => s.userId)).toContain(id);
-    await coupler.syncExistingRecordsAtomic(id, "PLAYER", "progress");
+    await coupler.sync({ userId: id, specialization: "PLAYER", source: "progress" });
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 3, licenseLevel: 3 });
   });
 
@@ -67,9 +67,13 @@ describe("legacy path", () => {
 
   it("legacySync copies the progress level onto the license", async () => {
     const id = await enrolledUser(database, coupler);
-    await legacyLevelUp(database.pool, coupler.catalogue, id, "PLAYER", 100, 1, {
-      betweenTransactions: () => Promise.reject(new Error("crash")),
-    }).catch(() => undefined);
+    // The injected crash must fire: it is what leaves the desync legacySync repairs.
+    await expect(
+      legacyLevelUp(database.pool, coupler.catalogue, id, "PLAYER", 100, 1, {
+        betweenTransactions: () => Promise.reject(new Error("crash between the two transactions")),
+      }),
+    ).rejects.toThrow("crash between the two transactions");
+    expect(await pairRows(database, id)).toMatchObject({ progressLevel: 2, licenseLevel: 1 });
     expect(await legacySync(database.pool, id, "PLAYER")).toEqual({ level: 2 });
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 2, licenseLevel: 2 });
   });

@@ -35,12 +35,26 @@ describe("observer", () => {
     const events = await eventsOf(async () => {
       await coupler.enroll({ userId: id, specialization: "PLAYER" });
       await coupler.enroll({ userId: id, specialization: "PLAYER" });
-      await coupler.levelUpAtomic(id, "PLAYER", 150, 1, "observer-key-1");
-      await coupler.levelUpAtomic(id, "PLAYER", 150, 1, "observer-key-1");
-      await coupler.updateLevelAtomic(id, "PLAYER", 2, { reason: "same level", actor: "t" });
-      await settle(coupler.levelUpAtomic(id, "PLAYER", -1, 0));
-      await settle(coupler.updateLevelAtomic(id, "PLAYER", 99, { reason: "too high", actor: "t" }));
-      await settle(coupler.levelUpAtomic(2_000_000_000, "PLAYER", 1, 0));
+      const keyed = {
+        userId: id,
+        specialization: "PLAYER",
+        xpGained: 150,
+        sessionsCompleted: 1,
+        idempotencyKey: "observer-key-1",
+      };
+      await coupler.levelUp(keyed);
+      await coupler.levelUp(keyed);
+      await coupler.advance(
+        { userId: id, specialization: "PLAYER", newLevel: 2, reason: "same level" },
+        { actor: "t" },
+      );
+      await settle(coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: -1, sessionsCompleted: 0 }));
+      await settle(
+        coupler.advance({ userId: id, specialization: "PLAYER", newLevel: 99, reason: "too high" }, { actor: "t" }),
+      );
+      await settle(
+        coupler.levelUp({ userId: 2_000_000_000, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 0 }),
+      );
       await coupler.get({ userId: id, specialization: "PLAYER" });
     });
     expect(events.map((e) => [e.operation, e.outcome, e.errorCode])).toEqual([
@@ -79,7 +93,7 @@ describe("observer", () => {
     await coupler.enroll({ userId: id, specialization: "PLAYER" });
     const events = await eventsOf(() =>
       whilePairLocked(database, id, async (holder) => {
-        const call = coupler.levelUpAtomic(id, "PLAYER", 100, 1);
+        const call = coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 100, sessionsCompleted: 1 });
         await waitForLockWaiters(database, { blockedBy: holder.pid });
         await sleep(20); // a wait long enough to show in lockWaitMs
         return { call };
@@ -103,7 +117,8 @@ describe("observer", () => {
     // Regression: contention used to be guessed from the lock statements' wall time, so a busy
     // machine reported every call as contended. Now the lock statement itself decides.
     const events = await eventsOf(async () => {
-      for (let i = 0; i < 20; i++) await coupler.levelUpAtomic(id, "PLAYER", 10, 1);
+      for (let i = 0; i < 20; i++)
+        await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 });
     });
     expect(events).toHaveLength(20);
     expect(events.filter((e) => e.contended || e.contention !== undefined)).toEqual([]);

@@ -8,13 +8,15 @@ import {
   type Database,
   type ProgressLicenseCoupler,
 } from "@coupler/core";
-import { useTestDatabase } from "../../src/vitest.ts";
+import { expectCallsMet, useTestDatabase } from "../../src/vitest.ts";
 import {
+  COMBINING_MODES,
   createCoupler,
   enrolledUser,
   enrolledUsers,
   historySteps,
   pairRows,
+  recordingObserver,
   type TestDatabase,
 } from "../../src/index.ts";
 import { findPgBouncer, startPgBouncer, type PgBouncer } from "../../src/pgbouncer.ts";
@@ -49,50 +51,80 @@ describe.skipIf(!binary)("through PgBouncer in transaction mode", () => {
     await database?.drop();
   });
 
-  it("40 concurrent level-ups on one learner add up exactly, with one contiguous history", async () => {
-    const id = await enrolledUser(pooled, coupler);
-    const results = await Promise.all(Array.from({ length: 40 }, () => coupler.levelUpAtomic(id, "PLAYER", 25, 1)));
-    expect(results.every((r) => !r.replayed)).toBe(true);
-    expect(await pairRows(database, id)).toMatchObject({
-      totalXp: 1000,
-      completedSessions: 40,
-      progressLevel: 5,
-      licenseLevel: 5,
-    });
-    expect(await historySteps(database, id)).toEqual([
-      [1, 2],
-      [2, 3],
-      [3, 4],
-      [4, 5],
-    ]);
-    expect(await coupler.validate({ userId: id, specialization: "PLAYER" })).toMatchObject({ consistent: true });
-  });
+  // The concurrent calls with write combining on and off: off, each call is a transaction of its own and
+  // they meet at the row locks through the pooler's 3 server connections; on, they share transactions.
+  describe.each(COMBINING_MODES)("concurrency, write combining $mode", ({ combining }) => {
+    /** A coupler of this mode and the events of its calls. */
+    function concurrentCoupler() {
+      const observer = recordingObserver();
+      return {
+        observer,
+        coupler: createCoupler(pooled, { preparedStatements: false, lockTimeoutMs: 20_000, combining, observer }),
+      };
+    }
 
-  it("concurrent level-ups of 25 learners, 6 each, add up exactly per learner", async () => {
-    const ids = await enrolledUsers(pooled, coupler, 25);
-    await Promise.all(ids.flatMap((id) => Array.from({ length: 6 }, () => coupler.levelUpAtomic(id, "PLAYER", 50, 1))));
-    for (const id of ids)
+    it("40 concurrent level-ups on one learner add up exactly, with one contiguous history", async () => {
+      const id = await enrolledUser(pooled, coupler);
+      const { coupler: concurrent, observer } = concurrentCoupler();
+      const results = await Promise.all(
+        Array.from({ length: 40 }, () =>
+          concurrent.levelUp({ userId: id, specialization: "PLAYER", xpGained: 25, sessionsCompleted: 1 }),
+        ),
+      );
+      expect(results.every((r) => !r.replayed)).toBe(true);
       expect(await pairRows(database, id)).toMatchObject({
-        totalXp: 300,
-        completedSessions: 6,
-        progressLevel: 3,
-        licenseLevel: 3,
+        totalXp: 1000,
+        completedSessions: 40,
+        progressLevel: 5,
+        licenseLevel: 5,
       });
-  });
+      expect(await historySteps(database, id)).toEqual([
+        [1, 2],
+        [2, 3],
+        [3, 4],
+        [4, 5],
+      ]);
+      expect(await coupler.validate({ userId: id, specialization: "PLAYER" })).toMatchObject({ consistent: true });
+      expectCallsMet(observer.events, combining);
+    });
 
-  it("a key sent 10 times at once applies once and replays to the rest", async () => {
-    const id = await enrolledUser(pooled, coupler);
-    const key = `bouncer-${randomUUID()}`;
-    const results = await Promise.all(
-      Array.from({ length: 10 }, () => coupler.levelUpAtomic(id, "PLAYER", 120, 1, key, { actor: "instructor:1" })),
-    );
-    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
-    expect(await pairRows(database, id)).toMatchObject({ totalXp: 120, completedSessions: 1 });
+    it("concurrent level-ups of 25 learners, 6 each, add up exactly per learner", async () => {
+      const ids = await enrolledUsers(pooled, coupler, 25);
+      const { coupler: concurrent, observer } = concurrentCoupler();
+      await Promise.all(
+        ids.flatMap((id) =>
+          Array.from({ length: 6 }, () =>
+            concurrent.levelUp({ userId: id, specialization: "PLAYER", xpGained: 50, sessionsCompleted: 1 }),
+          ),
+        ),
+      );
+      for (const id of ids)
+        expect(await pairRows(database, id)).toMatchObject({
+          totalXp: 300,
+          completedSessions: 6,
+          progressLevel: 3,
+          licenseLevel: 3,
+        });
+      expectCallsMet(observer.events, combining);
+    });
+
+    it("a key sent 10 times at once applies once and replays to the rest", async () => {
+      const id = await enrolledUser(pooled, coupler);
+      const { coupler: concurrent, observer } = concurrentCoupler();
+      const key = `bouncer-${randomUUID()}`;
+      const call = { userId: id, specialization: "PLAYER", xpGained: 120, sessionsCompleted: 1, idempotencyKey: key };
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => concurrent.levelUp(call, { actor: "instructor:1" })),
+      );
+      expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+      expect(await pairRows(database, id)).toMatchObject({ totalXp: 120, completedSessions: 1 });
+      expectCallsMet(observer.events, combining);
+    });
   });
 
   it("sync, validate and the integrity audit work through the pooler", async () => {
     const id = await enrolledUser(pooled, coupler);
-    await coupler.levelUpAtomic(id, "PLAYER", 300, 1);
+    await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
     await database.pool.query("update specialization_progress set current_level = 2 where student_id = $1", [id]);
     expect(await coupler.validate({ userId: id, specialization: "PLAYER" })).toMatchObject({ consistent: false });
     expect((await runIntegrityAudit(pooled.pool)).desynced.count).toBe(1);
@@ -119,7 +151,11 @@ describe.skipIf(!binary)("through PgBouncer in transaction mode", () => {
     const named = createCoupler(pooled, { preparedStatements: true, lockTimeoutMs: 20_000, maxRetries: 0 });
     const ids = await enrolledUsers(pooled, coupler, 20);
     const settled = await Promise.allSettled(
-      ids.flatMap((id) => [1, 2, 3].map(() => named.levelUpAtomic(id, "PLAYER", 10, 1))),
+      ids.flatMap((id) =>
+        [1, 2, 3].map(() =>
+          named.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }),
+        ),
+      ),
     );
     const codes = new Set(settled.flatMap((r) => (r.status === "rejected" ? [sqlStateOf(r.reason)] : [])));
     expect(codes.size).toBeGreaterThan(0);

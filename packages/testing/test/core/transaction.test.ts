@@ -43,7 +43,7 @@ describe("runTransaction and the pool", () => {
     const id = await enrolledUser(database, createCoupler(database));
     await withPool(2, async (own) => {
       const coupler = createCoupler(own);
-      await coupler.levelUpAtomic(id, "PLAYER", 10, 1);
+      await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 });
       const baseline = inUse(own);
       expect(baseline).toEqual({ checkedOut: 0, waiting: 0 });
       const broken = createCoupler(own, {
@@ -51,10 +51,13 @@ describe("runTransaction and the pool", () => {
       });
       // More failures than the pool has clients: a leak would exhaust it.
       for (let i = 0; i < 4; i++) {
-        await expectCouplerError(broken.levelUpAtomic(id, "PLAYER", 10, 1), "UNAVAILABLE");
+        await expectCouplerError(
+          broken.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }),
+          "UNAVAILABLE",
+        );
         expect(inUse(own)).toEqual(baseline);
       }
-      await coupler.levelUpAtomic(id, "PLAYER", 10, 1);
+      await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 });
       expect(inUse(own)).toEqual(baseline);
       expect(own.pool.totalCount).toBeGreaterThan(0);
     });
@@ -88,7 +91,7 @@ describe("runTransaction and the pool", () => {
           },
         },
       });
-      await coupler.levelUpAtomic(id, "PLAYER", 10, 1);
+      await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 });
       expect(inside).toBe("1234ms");
       const { rows: after } = await own.pool.query<{ lock_timeout: string }>("show lock_timeout");
       expect(await pidOf(own)).toBe(pid);
@@ -111,13 +114,18 @@ describe("runTransaction and the pool", () => {
           },
         },
       });
-      await expectCouplerError(failing.levelUpAtomic(id, "PLAYER", 500, 1), "DB");
+      await expectCouplerError(
+        failing.levelUp({ userId: id, specialization: "PLAYER", xpGained: 500, sessionsCompleted: 1 }),
+        "DB",
+      );
       const state = await withSession(database, (s) =>
         s.query<{ state: string }>("select state from pg_stat_activity where pid = $1", [pid]),
       );
       expect(state.rows[0]?.state).toBe("idle");
       expect(await pidOf(own)).toBe(pid);
-      expect(await createCoupler(own).levelUpAtomic(id, "PLAYER", 500, 1)).toMatchObject({ totalXp: 500, newLevel: 3 });
+      expect(
+        await createCoupler(own).levelUp({ userId: id, specialization: "PLAYER", xpGained: 500, sessionsCompleted: 1 }),
+      ).toMatchObject({ totalXp: 500, newLevel: 3 });
       expect(await pidOf(own)).toBe(pid);
     });
   });
