@@ -17,8 +17,10 @@ if [ -z "${SKIP_BUILD:-}" ]; then
 fi
 (cd "$root/packages/client" && pnpm --reporter=silent pack --pack-destination "$work" >/dev/null)
 tarball=$(ls "$work"/coupler-client-*.tgz)
-# What a legal review reads first: the license travels in the tarball.
-if ! tar tzf "$tarball" | grep -qx 'package/LICENSE'; then echo "the packed client has no LICENSE" >&2; exit 1; fi
+# What a legal review reads first: the license travels in the tarball. (The listing is read whole:
+# grep -q would stop reading early, and tar's SIGPIPE would fail the pipeline under pipefail.)
+contents=$(tar tzf "$tarball")
+if ! grep -qx 'package/LICENSE' <<<"$contents"; then echo "the packed client has no LICENSE" >&2; exit 1; fi
 
 mkdir "$work/app"
 cp -R "$here/package.json" "$here/tsconfig.json" "$here/src" "$work/app/"
