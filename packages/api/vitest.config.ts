@@ -19,7 +19,7 @@ export default couplerVitestConfig({
         include: ["test/**/*.test.ts"],
         exclude: [
           "test/leanHttp.*.test.ts",
-          // Not about /trpc: the process, the CLIs, socket limits, dashboards, REST, /docs and the packed client.
+          // Not about /trpc: the process, the CLIs, socket limits, dashboards, REST, /docs, the packed client and the docs.
           "test/main.test.ts",
           "test/daemon.test.ts",
           "test/executables.test.ts",
@@ -34,6 +34,7 @@ export default couplerVitestConfig({
           "test/openapi.test.ts",
           "test/docsBrowser.test.ts",
           "test/clientConsumer.test.ts",
+          "test/docs.test.ts",
         ],
         provide: { leanHttp: false },
       },

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { apiConfigSchema, parseApiConfig } from "./config.ts";
 
 /**
- * `.env.example` and the README's environment table are read by people
+ * `.env.example` and the guide's environment table (docs/guide/configuration.md) are read by people
  * choosing settings; both are checked against the schema the API parses its
  * environment with, so a variable added to the schema (here or in core's
  * `configFields`) fails this test until it is documented in both, and a
@@ -27,11 +27,11 @@ function exampleSections(): Map<string, Map<string, string>> {
   return sections;
 }
 
-/** The variables of the README's "### Environment" table. */
-function readmeTable(): string[] {
-  const readme = readFileSync(new URL("README.md", root), "utf8");
-  const section = readme.slice(readme.indexOf("### Environment"));
-  const table = section.slice(0, section.indexOf("\n### ", 1));
+/** The variables of the guide's "## Environment" table (docs/guide/configuration.md). */
+function guideTable(): string[] {
+  const guide = readFileSync(new URL("docs/guide/configuration.md", root), "utf8");
+  const section = guide.slice(guide.indexOf("## Environment"));
+  const table = section.slice(0, section.indexOf("\n## ", 1));
   return [...table.matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm)].map((m) => m[1] ?? "").sort();
 }
 
@@ -43,8 +43,8 @@ describe("the documented environment", () => {
     expect(documented.sort()).toEqual(SCHEMA);
   });
 
-  it("lists in the README's environment table exactly the API's variables", () => {
-    expect(readmeTable()).toEqual(SCHEMA);
+  it("lists in the guide's environment table exactly the API's variables", () => {
+    expect(guideTable()).toEqual(SCHEMA);
   });
 
   it("shows in .env.example the default of every numeric or on/off variable it gives a value", () => {

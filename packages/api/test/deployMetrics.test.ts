@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { expectTRPCError, startTestApi, type TestApi } from "./harness.ts";
+import { headingAnchors } from "./markdown.ts";
 
 const DEPLOY = new URL("../../../deploy/", import.meta.url);
 
@@ -111,22 +112,6 @@ interface RuleFile {
     name: string;
     rules: { alert: string; expr: string; for?: string; annotations?: Record<string, string> }[];
   }[];
-}
-
-/** The anchors GitHub gives a Markdown file's headings: lower case, punctuation dropped, spaces to hyphens. */
-function headingAnchors(markdown: string): Set<string> {
-  const anchors = new Set<string>();
-  for (const [, heading] of markdown.matchAll(/^#{1,6} +(.+)$/gm)) {
-    if (heading !== undefined)
-      anchors.add(
-        heading
-          .trim()
-          .toLowerCase()
-          .replace(/[^\w\- ]/g, "")
-          .replace(/ /g, "-"),
-      );
-  }
-  return anchors;
 }
 
 async function deployFile(path: string): Promise<string> {

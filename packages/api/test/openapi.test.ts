@@ -218,17 +218,17 @@ describe("GET /docs", () => {
   });
 });
 
-describe("the README's procedure table", () => {
+describe("the guide's procedure table (docs/guide/api.md)", () => {
   it("names every field progression.validate, progression.levelUp and progression.sync return (regression: validate's and sync's outputs omitted fields)", async () => {
     const { readFile } = await import("node:fs/promises");
     const { consistencyReport, levelUpResult, syncResult } = await import("../src/router/outputs.ts");
-    const readme = await readFile(new URL("../../../README.md", import.meta.url), "utf8");
+    const guide = await readFile(new URL("../../../docs/guide/api.md", import.meta.url), "utf8");
     for (const [path, schema] of [
       ["progression.validate", consistencyReport],
       ["progression.levelUp", levelUpResult],
       ["progression.sync", syncResult],
     ] as const) {
-      const row = readme.split("\n").find((line) => line.startsWith(`| \`${path}\``)) ?? "";
+      const row = guide.split("\n").find((line) => line.startsWith(`| \`${path}\``)) ?? "";
       const output = row.split("→").at(-1) ?? "";
       for (const field of Object.keys(schema.shape))
         expect(output, `${path}: ${field}`).toMatch(new RegExp(`\\b${field}\\b`));
