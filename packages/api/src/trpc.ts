@@ -114,7 +114,7 @@ const ERROR_RESPONSES: Record<number, string> = {
   401: "data.couplerCode UNAUTHENTICATED: missing, malformed, badly signed, expired or too long-lived bearer token",
   403: "data.couplerCode FORBIDDEN: the token's role may not call this, or a student reads another learner's records",
   404: "data.couplerCode NOT_FOUND: user, specialization or enrollment missing",
-  409: "data.couplerCode LOCK_TIMEOUT, DEADLOCK or CONFLICT: retry when data.retryable is true (a race); not for a taken email or refused guard switch",
+  409: "data.couplerCode LOCK_TIMEOUT, DEADLOCK or CONFLICT: retry when data.retryable is true (a race); not for a taken email, a refused guard switch or a track in use",
   413: "data.couplerCode PAYLOAD_TOO_LARGE: request body over MAX_BODY_BYTES",
   415: "data.couplerCode UNSUPPORTED_MEDIA_TYPE: send the input as application/json",
   500: "data.couplerCode INTERNAL or DB: internal server error (details in the server log)",
