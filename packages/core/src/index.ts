@@ -77,7 +77,7 @@ export type { ContentionCause, CouplerObserver, OperationEvent, OperationName, O
 export { SPECIALIZATIONS, levelForXp, type Specialization, type SpecializationRules } from "./specializations.ts";
 export { validated } from "./validate.ts";
 export { runTransaction, type IsolationLevel, type TransactionFaults, type TransactionOptions } from "./transaction.ts";
-export { TrackInUseError, putTrack, removeTrack } from "./tracks.ts";
+export { TrackInUseError, putTrack, removeTrack, type TrackWriteOptions } from "./tracks.ts";
 export { createUser } from "./users.ts";
 // Drizzle operators, so other packages need no drizzle-orm dependency of their own.
 export { and, asc, count, desc, eq, sql } from "drizzle-orm";

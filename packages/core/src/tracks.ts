@@ -21,12 +21,16 @@ export class TrackInUseError extends CouplerError {
   }
 }
 
-/**
- * A short lock wait: the writes below touch only catalogue rows, and
- * level-ups never wait on them (see putTrack), so a wait this long means
- * another catalogue change is in flight.
- */
-const WRITE: TransactionOptions = { isolationLevel: "read committed", accessMode: "read write", lockTimeoutMs: 2000 };
+export interface TrackWriteOptions {
+  /**
+   * Longest wait for a row lock, in ms (default 2000). The writes touch only
+   * catalogue rows, and level-ups never wait on them (see putTrack), so a
+   * wait this long means another catalogue change is in flight.
+   */
+  lockTimeoutMs?: number;
+}
+
+const DEFAULT_LOCK_TIMEOUT_MS = 2000;
 
 /**
  * Creates a track, or replaces an existing one's name, curve and maximum
@@ -55,13 +59,13 @@ const WRITE: TransactionOptions = { isolationLevel: "read committed", accessMode
  *
  * @throws ValidationError for a malformed track (nothing is written);
  *   TrackInUseError as above; LockTimeoutError when another catalogue change
- *   holds the rows longer than 2 s; UnavailableError/DatabaseError from the database.
+ *   holds the rows longer than `options.lockTimeoutMs`; UnavailableError/DatabaseError from the database.
  */
-export async function putTrack(pool: pg.Pool, input: TrackInput): Promise<Track> {
+export async function putTrack(pool: pg.Pool, input: TrackInput, options: TrackWriteOptions = {}): Promise<Track> {
   const ctx = { operation: "putTrack" };
   const track = parseInput(trackInput, input, ctx);
   const maxLevel = track.levels.length;
-  return write(ctx, pool, async (tx) => {
+  return write(ctx, pool, options, async (tx) => {
     await tx
       .insert(specializations)
       .values({ id: track.id, name: track.name, maxLevel })
@@ -99,10 +103,14 @@ export async function putTrack(pool: pg.Pool, input: TrackInput): Promise<Track>
  * @throws ValidationError for a malformed id; NotFoundError when no such
  *   track exists; TrackInUseError; LockTimeoutError; database errors.
  */
-export async function removeTrack(pool: pg.Pool, input: { id: string }): Promise<Track> {
+export async function removeTrack(
+  pool: pg.Pool,
+  input: { id: string },
+  options: TrackWriteOptions = {},
+): Promise<Track> {
   const ctx = { operation: "removeTrack" };
   const { id } = parseInput(trackIdInput, input, ctx);
-  return write(ctx, pool, async (tx) => {
+  return write(ctx, pool, options, async (tx) => {
     const [row] = await tx.select().from(specializations).where(eq(specializations.id, id)).for("update");
     if (!row)
       throw new NotFoundError("specialization", `removeTrack: specialization ${id} is not in the catalogue`, ctx);
@@ -136,9 +144,16 @@ async function learnersAbove(tx: Db, id: string, level: number): Promise<number>
   return Number(progress.rows[0]?.n ?? 0) + Number(licenses.rows[0]?.n ?? 0);
 }
 
-async function write<T>(ctx: { operation: string }, pool: pg.Pool, body: (tx: Db) => Promise<T>): Promise<T> {
+async function write<T>(
+  ctx: { operation: string },
+  pool: pg.Pool,
+  options: TrackWriteOptions,
+  body: (tx: Db) => Promise<T>,
+): Promise<T> {
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const tx: TransactionOptions = { isolationLevel: "read committed", accessMode: "read write", lockTimeoutMs };
   try {
-    return await runTransaction(pool, WRITE, async (tx, client) => {
+    return await runTransaction(pool, tx, async (tx, client) => {
       if (await isDistributed(client, "specializations")) {
         await client.query("set local citus.multi_shard_modify_mode = 'sequential'");
       }
@@ -152,6 +167,6 @@ async function write<T>(ctx: { operation: string }, pool: pg.Pool, body: (tx: Db
         { ...ctx, cause: error },
       );
     }
-    throw toCouplerError(error, { ...ctx, lockTimeoutMs: WRITE.lockTimeoutMs ?? 0, noWait: false, attempts: 1 });
+    throw toCouplerError(error, { ...ctx, lockTimeoutMs, noWait: false, attempts: 1 });
   }
 }
