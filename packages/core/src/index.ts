@@ -61,6 +61,7 @@ export {
   type Queryable,
 } from "./idempotency.ts";
 export * as inputs from "./inputs.ts";
+export type { SpecializationId, TrackInput } from "./inputs.ts";
 export { couplerIssueMessage, missingInputMessage } from "./issueMessages.ts";
 export {
   repairDesyncs,
