@@ -29,6 +29,12 @@ async function getCatalogue(role: "student" | "admin" = "student") {
   };
 }
 
+/** progression.levelUp through the typed client, as an instructor. */
+async function award(userId: number, specialization: string, xpGained: number) {
+  const instructor = await api.client("instructor");
+  return instructor.progression.levelUp.mutate({ userId, specialization, xpGained, sessionsCompleted: 1 });
+}
+
 async function newLearnerIn(specialization: string): Promise<number> {
   const admin = await api.client("admin");
   const { id } = await admin.users.create.mutate({
@@ -47,19 +53,9 @@ describe("tracks as data", () => {
     expect(created).toEqual({ id: "MENTOR", name: "Mentor", maxLevel: 4, levels: curve(0, 50, 120, 250) });
 
     const learner = await newLearnerIn("MENTOR");
-    const result = await instructor.progression.levelUp.mutate({
-      userId: learner,
-      specialization: "MENTOR",
-      xpGained: 130,
-      sessionsCompleted: 1,
-    });
+    const result = await award(learner, "MENTOR", 130);
     expect(result).toMatchObject({ previousLevel: 1, newLevel: 3, totalXp: 130, leveledUp: true });
-    const capped = await instructor.progression.levelUp.mutate({
-      userId: learner,
-      specialization: "MENTOR",
-      xpGained: 10_000,
-      sessionsCompleted: 1,
-    });
+    const capped = await award(learner, "MENTOR", 10_000);
     expect(capped.newLevel).toBe(4);
 
     const listed = (await getCatalogue()).specializations.find((t) => t.id === "MENTOR");
@@ -166,15 +162,9 @@ describe("tracks as data", () => {
 
   it("refuses to lower the cap below an enrolled learner's level, and keeps learners' levels when thresholds change", async () => {
     const admin = await api.client("admin");
-    const instructor = await api.client("instructor");
     await admin.admin.putTrack.mutate({ id: "RANGER", name: "Ranger", levels: curve(0, 10, 20, 30) });
     const learner = await newLearnerIn("RANGER");
-    await instructor.progression.levelUp.mutate({
-      userId: learner,
-      specialization: "RANGER",
-      xpGained: 25,
-      sessionsCompleted: 1,
-    });
+    await award(learner, "RANGER", 25);
 
     const before = await catalogueRows();
     const data = await expectTRPCError(
@@ -187,19 +177,9 @@ describe("tracks as data", () => {
 
     // Steeper thresholds and a higher cap: the learner keeps level 3 (a level-up never demotes).
     await admin.admin.putTrack.mutate({ id: "RANGER", name: "Ranger II", levels: curve(0, 100, 200, 300, 400) });
-    const after = await instructor.progression.levelUp.mutate({
-      userId: learner,
-      specialization: "RANGER",
-      xpGained: 1,
-      sessionsCompleted: 0,
-    });
+    const after = await award(learner, "RANGER", 1);
     expect(after).toMatchObject({ previousLevel: 3, newLevel: 3, totalXp: 26 });
-    const bigger = await instructor.progression.levelUp.mutate({
-      userId: learner,
-      specialization: "RANGER",
-      xpGained: 400,
-      sessionsCompleted: 0,
-    });
+    const bigger = await award(learner, "RANGER", 400);
     expect(bigger.newLevel).toBe(5);
   });
 });

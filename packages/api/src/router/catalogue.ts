@@ -1,4 +1,4 @@
-import { inputs, putTrack, removeTrack } from "@coupler/core";
+import { inputs, putTrack, removeTrack, type Catalogue } from "@coupler/core";
 import { adminProcedure, authedProcedure, rest } from "../trpc.ts";
 import { catalogueList, track } from "./outputs.ts";
 
@@ -33,13 +33,7 @@ export const catalogueAdminProcedures = {
     )
     .input(inputs.trackInput)
     .output(track)
-    .mutation(async ({ ctx, input }) => {
-      try {
-        return await putTrack(ctx.services.pool, input);
-      } finally {
-        ctx.services.coupler.catalogue.reload(); // also after a failure: the outcome of a lost COMMIT is unknown
-      }
-    }),
+    .mutation(({ ctx, input }) => thenReload(ctx.services.coupler.catalogue, putTrack(ctx.services.pool, input))),
 
   /** Removes a track; refused (CONFLICT) while any learner is enrolled in it. */
   removeTrack: adminProcedure
@@ -52,11 +46,14 @@ export const catalogueAdminProcedures = {
     )
     .input(inputs.trackIdInput)
     .output(track)
-    .mutation(async ({ ctx, input }) => {
-      try {
-        return await removeTrack(ctx.services.pool, input);
-      } finally {
-        ctx.services.coupler.catalogue.reload();
-      }
-    }),
+    .mutation(({ ctx, input }) => thenReload(ctx.services.coupler.catalogue, removeTrack(ctx.services.pool, input))),
 };
+
+/** `change`'s outcome, after this process's catalogue copy is dropped: also on a failure, since a lost COMMIT's outcome is unknown. */
+async function thenReload<T>(catalogue: Catalogue, change: Promise<T>): Promise<T> {
+  try {
+    return await change;
+  } finally {
+    catalogue.reload();
+  }
+}
