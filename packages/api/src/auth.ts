@@ -1,9 +1,10 @@
-import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
+import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
 import { z } from "zod";
 import { inputs } from "@coupler/core";
+import { KeySetUnavailableError, PROVIDER_ALGORITHMS, type IdentityProvider } from "./identityProvider.ts";
+import { ROLES, type Role } from "./roles.ts";
 
-export const ROLES = ["student", "instructor", "admin"] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role };
 
 /** Who made a request, from a verified token. */
 export interface Principal {
@@ -12,8 +13,12 @@ export interface Principal {
   role: Role;
 }
 
-/** The outcome of reading a request's Authorization header. */
-export type AuthResult = { ok: true; principal: Principal } | { ok: false; reason: string };
+/**
+ * The outcome of reading a request's Authorization header. `unavailable`:
+ * the token could not be judged because the identity provider's key set
+ * could not be fetched (the API answers 503, not 401).
+ */
+export type AuthResult = { ok: true; principal: Principal } | { ok: false; reason: string; unavailable?: true };
 
 const claims = z.object({
   // A user id, sent as a string (RFC 7519) or, leniently, as a number.
@@ -60,6 +65,12 @@ export interface VerifyOptions {
    * it was issued and may not outlive this; `AUTH_MAX_TOKEN_LIFETIME`.
    */
   maxTokenLifetimeSeconds?: number;
+  /**
+   * An external identity provider (AUTH_JWKS_URL): tokens signed with
+   * RS256, ES256 or EdDSA are verified against its key set, with its issuer,
+   * audience and claim mapping; HS256 tokens still go to the shared secret.
+   */
+  identityProvider?: IdentityProvider | undefined;
 }
 
 export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
@@ -81,28 +92,59 @@ export async function authenticate(
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   const token = match?.[1];
   if (!token) return { ok: false, reason: "Authorization header must be 'Bearer <token>'" };
+  const provider = options.identityProvider;
+  let viaProvider = false;
   try {
-    const { payload } = await jwtVerify(token, key, {
-      algorithms: [ALGORITHM],
-      requiredClaims: ["exp", "iat", "sub"],
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
-    });
+    viaProvider = provider !== undefined && decodeProtectedHeader(token).alg !== ALGORITHM;
+    const { payload } =
+      viaProvider && provider
+        ? await verifyWithProvider(token, provider)
+        : await jwtVerify(token, key, {
+            algorithms: [ALGORITHM],
+            requiredClaims: ["exp", "iat", "sub"],
+            clockTolerance: CLOCK_TOLERANCE_SECONDS,
+          });
     const refused = lifetimeProblem(
       payload.iat,
       payload.exp,
       options.maxTokenLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
     );
     if (refused) return { ok: false, reason: refused };
+    if (viaProvider && provider) {
+      const mapped = provider.principal(payload);
+      return "reason" in mapped ? { ok: false, reason: mapped.reason } : { ok: true, principal: mapped };
+    }
     const parsed = claims.safeParse(payload);
     if (!parsed.success)
       return { ok: false, reason: "token claims must be sub (a user id) and role (student, instructor or admin)" };
     return { ok: true, principal: { userId: parsed.data.sub, role: parsed.data.role } };
   } catch (error) {
+    if (error instanceof KeySetUnavailableError) return { ok: false, reason: error.message, unavailable: true };
     if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: "token expired" };
     if (error instanceof joseErrors.JWTClaimValidationFailed)
       return { ok: false, reason: `token claim ${error.claim} is invalid or missing` };
+    if (viaProvider) return { ok: false, reason: providerRefusal(error) };
     return { ok: false, reason: "invalid token" };
   }
+}
+
+function verifyWithProvider(token: string, provider: IdentityProvider): Promise<{ payload: JWTPayload }> {
+  return jwtVerify(token, provider.getKey, {
+    algorithms: PROVIDER_ALGORITHMS,
+    issuer: provider.settings.issuer,
+    audience: provider.settings.audience,
+    requiredClaims: ["exp", "iat"],
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+  });
+}
+
+/** Why a token meant for the identity provider was refused, safe to show. */
+function providerRefusal(error: unknown): string {
+  if (error instanceof joseErrors.JWKSNoMatchingKey)
+    return "no key of the identity provider's key set matches the token's kid and alg";
+  if (error instanceof joseErrors.JOSEAlgNotAllowed)
+    return `token alg is not accepted (HS256 with AUTH_SECRET, or ${PROVIDER_ALGORITHMS.join(", ")} from AUTH_JWKS_URL)`;
+  return "invalid token";
 }
 
 /**
@@ -129,6 +171,8 @@ export function actorOf(principal: Principal): string {
 }
 
 const CACHE_LIMIT = 10_000;
+/** jose's default cacheMaxAge for a remote key set (10 min). */
+const DEFAULT_KEY_SET_MAX_AGE_MS = 600_000;
 
 /**
  * `authenticate` with a cache of verified tokens. Services send the same
@@ -137,23 +181,35 @@ const CACHE_LIMIT = 10_000;
  * once its `exp` (plus the clock tolerance jose allowed) has passed. Only
  * successes are cached, keyed by the exact token text, so a forged, altered,
  * too long-lived or future-issued token always goes through the full check.
+ * A token of the identity provider is checked in full again once the key set
+ * it was verified against is due for a refresh (`cacheMaxAgeMs`), so a key the
+ * provider withdraws stops its tokens here within that time too.
  */
 export function createAuthenticator(
   key: Uint8Array,
   options: VerifyOptions = {},
 ): (header: string | undefined) => Promise<AuthResult> {
-  const verified = new Map<string, { principal: Principal; expiresAt: number }>();
+  const verified = new Map<string, { principal: Principal; expiresAt: number; recheckAt: number }>();
+  const provider = options.identityProvider;
+  const recheckAfter = provider?.settings.cacheMaxAgeMs ?? DEFAULT_KEY_SET_MAX_AGE_MS;
   return async (header) => {
     const hit = header === undefined ? undefined : verified.get(header);
     if (hit) {
-      if (Date.now() < hit.expiresAt) return { ok: true, principal: hit.principal };
+      const now = Date.now();
+      if (now < hit.expiresAt && now < hit.recheckAt) return { ok: true, principal: hit.principal };
       verified.delete(header as string);
-      return { ok: false, reason: "token expired" };
+      if (now >= hit.expiresAt) return { ok: false, reason: "token expired" };
     }
     const result = await authenticate(header, key, options);
     if (result.ok && header !== undefined) {
       if (verified.size >= CACHE_LIMIT) verified.clear();
-      verified.set(header, { principal: result.principal, expiresAt: expiryOf(header) });
+      const fromProvider =
+        provider !== undefined && decodeProtectedHeader(header.replace(/^Bearer\s+/i, "")).alg !== ALGORITHM;
+      verified.set(header, {
+        principal: result.principal,
+        expiresAt: expiryOf(header),
+        recheckAt: fromProvider ? Date.now() + recheckAfter : Number.POSITIVE_INFINITY,
+      });
     }
     return result;
   };

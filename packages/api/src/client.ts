@@ -20,6 +20,12 @@ export type CouplerClientError = TRPCClientError<AppRouter>;
  * retention (COUPLER_IDEMPOTENCY_RETENTION_MS, 24 h by default) a repeat with
  * the same input returns the first result with `replayed: true` and changes
  * nothing; with a different input it is refused (VALIDATION).
+ *
+ * `specialization` is typed `"PLAYER" | "COACH" | "INTERNSHIP" | (string & {})`:
+ * the seed's three tracks as an editor hint, and any other string accepted,
+ * because tracks are data (`admin.putTrack`, `admin.removeTrack`; list them
+ * with `catalogue`, GET /api/catalogue). An id the server's catalogue does
+ * not hold is refused at run time with VALIDATION on `specialization`.
  */
 export type RouterInputs = inferRouterInputs<AppRouter>;
 /** Output types of every procedure, as plain JSON (dates are ISO strings). */

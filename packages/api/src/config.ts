@@ -5,6 +5,7 @@ import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CombiningOptions } from "@couple
 import { ConfigError, configFields, parseConfig } from "@coupler/core/config";
 import { z } from "zod";
 import type { HttpLimits } from "./httpLimits.ts";
+import { parseRoleMap, type IdentityProviderSettings } from "./identityProvider.ts";
 
 /**
  * The API's configuration, keyed by environment variable name: core's fields
@@ -88,8 +89,30 @@ export const apiConfigSchema = z
     COUPLER_ENV_FILE: z.string().optional(),
     COUPLER_BENCH_MODE: flag,
     COUPLER_SEED_DEMO: flag,
+    // An external identity provider (docs/guide/identity.md): its RS256/ES256/EdDSA tokens, besides AUTH_SECRET's HS256 ones.
+    AUTH_JWKS_URL: unsetWhenEmpty(z.url({ protocol: /^https?$/, error: "AUTH_JWKS_URL must be an http(s) URL" })),
+    AUTH_ISSUER: unsetWhenEmpty(z.string().min(1)),
+    AUTH_AUDIENCE: unsetWhenEmpty(z.string().min(1)),
+    AUTH_ROLE_CLAIM: z.string().min(1).default("role"),
+    AUTH_SUBJECT_CLAIM: z.string().min(1).default("sub"),
+    AUTH_ROLE_MAP: unsetWhenEmpty(
+      z.string().transform((text, ctx) => {
+        try {
+          return parseRoleMap(text);
+        } catch (error) {
+          ctx.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
+          return z.NEVER;
+        }
+      }),
+    ),
+    AUTH_JWKS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   })
   .superRefine((env, ctx) => {
+    for (const name of ["AUTH_ISSUER", "AUTH_AUDIENCE"] as const) {
+      if (env.AUTH_JWKS_URL && !env[name]) {
+        ctx.addIssue({ code: "custom", path: [name], message: `${name} is required with AUTH_JWKS_URL` });
+      }
+    }
     if (env.NODE_ENV === "production" && !env.AUTH_SECRET) {
       ctx.addIssue({ code: "custom", path: ["AUTH_SECRET"], message: "AUTH_SECRET is required in production" });
     }
@@ -144,6 +167,8 @@ export interface ServerSettings extends HttpLimits {
   idempotencyPurgeIntervalMs: number;
   /** Write combining per pair (COUPLER_WRITE_COMBINING, _MAX_BATCH, _MAX_QUEUE). */
   combining: Required<CombiningOptions>;
+  /** An external identity provider whose tokens are accepted besides AUTH_SECRET's (AUTH_JWKS_URL and friends). */
+  identityProvider: IdentityProviderSettings | undefined;
 }
 
 /** What `startServer` takes from the configuration (the database and secret are resolved by the caller). */
@@ -176,6 +201,21 @@ export function serverSettings(config: ApiConfig): ServerSettings {
     },
     idempotencyRetentionMs: config.COUPLER_IDEMPOTENCY_RETENTION_MS,
     idempotencyPurgeIntervalMs: config.COUPLER_IDEMPOTENCY_PURGE_INTERVAL_MS,
+    identityProvider: identityProviderSettings(config),
+  };
+}
+
+function identityProviderSettings(config: ApiConfig): IdentityProviderSettings | undefined {
+  // The schema requires the issuer and audience with a JWKS URL.
+  if (!config.AUTH_JWKS_URL || !config.AUTH_ISSUER || !config.AUTH_AUDIENCE) return undefined;
+  return {
+    jwksUrl: config.AUTH_JWKS_URL,
+    issuer: config.AUTH_ISSUER,
+    audience: config.AUTH_AUDIENCE,
+    roleClaim: config.AUTH_ROLE_CLAIM,
+    subjectClaim: config.AUTH_SUBJECT_CLAIM,
+    roleMap: config.AUTH_ROLE_MAP,
+    timeoutMs: config.AUTH_JWKS_TIMEOUT_MS,
   };
 }
 

@@ -11,6 +11,7 @@ import {
   type Logger,
 } from "@coupler/core";
 import { createAuthenticator, secretKey } from "./auth.ts";
+import { createIdentityProvider } from "./identityProvider.ts";
 import { probeDatabase, startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
 import { resolveServerSettings, type ServerSettings } from "./config.ts";
@@ -109,6 +110,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   const authenticate = createAuthenticator(secretKey(options.authSecret), {
     maxTokenLifetimeSeconds: settings.maxTokenLifetimeSeconds,
+    identityProvider: settings.identityProvider && createIdentityProvider(settings.identityProvider),
   });
   const describe = createRequestLabeler(appRouter, REST_BASE);
 

@@ -114,11 +114,11 @@ const ERROR_RESPONSES: Record<number, string> = {
   401: "data.couplerCode UNAUTHENTICATED: missing, malformed, badly signed, expired or too long-lived bearer token",
   403: "data.couplerCode FORBIDDEN: the token's role may not call this, or a student reads another learner's records",
   404: "data.couplerCode NOT_FOUND: user, specialization or enrollment missing",
-  409: "data.couplerCode LOCK_TIMEOUT, DEADLOCK or CONFLICT: retry when data.retryable is true (a race); not for a taken email or refused guard switch",
+  409: "data.couplerCode LOCK_TIMEOUT, DEADLOCK or CONFLICT: retry when data.retryable is true (a race); not for a taken email, a refused guard switch or a track in use",
   413: "data.couplerCode PAYLOAD_TOO_LARGE: request body over MAX_BODY_BYTES",
   415: "data.couplerCode UNSUPPORTED_MEDIA_TYPE: send the input as application/json",
   500: "data.couplerCode INTERNAL or DB: internal server error (details in the server log)",
-  503: "data.couplerCode UNAVAILABLE: database unreachable; retry with the same idempotency key",
+  503: "data.couplerCode UNAVAILABLE: database (or the identity provider's key set, AUTH_JWKS_URL) unreachable; retry with the same idempotency key",
 };
 export const createCallerFactory = t.createCallerFactory;
 
@@ -134,7 +134,11 @@ export const publicProcedure = t.procedure.use(mapErrors);
 /** A verified token with one of `roles` (any role when none given); adds `ctx.principal`. */
 function requireRole(...roles: Role[]) {
   return t.middleware(({ ctx, next }) => {
-    if (!ctx.auth.ok) throw new TRPCError({ code: "UNAUTHORIZED", message: ctx.auth.reason });
+    if (!ctx.auth.ok) {
+      // The identity provider's key set could not be fetched: not the caller's fault, and retryable.
+      const code = ctx.auth.unavailable ? "SERVICE_UNAVAILABLE" : "UNAUTHORIZED";
+      throw new TRPCError({ code, message: ctx.auth.reason });
+    }
     const { principal } = ctx.auth;
     if (roles.length > 0 && !roles.includes(principal.role)) {
       throw new TRPCError({

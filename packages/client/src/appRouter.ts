@@ -30,28 +30,43 @@ type Root = { ctx: object; meta: object; errorShape: CouplerErrorShape; transfor
  * A type carrier, never read: tsc writes the inferred type of `record` into
  * the .d.ts spelled out (each input and output as an object type), where a
  * type alias would be written as a reference back to the server's router.
- * The router is two levels deep (slice.procedure), so two inline levels.
+ * The router is two levels deep (slice.procedure), with one procedure at the
+ * top (`catalogue`, so its REST route is GET /api/catalogue), so two inline levels.
  */
 export const record = published<RouterRecord<ServerRouter>>();
 
 function published<R>() {
   return undefined as unknown as {
-    [S in keyof R]: {
-      [P in keyof R[S]]: R[S][P] extends AnyTRPCProcedure
-        ? R[S][P] extends AnyTRPCQueryProcedure
-          ? TRPCQueryProcedure<{
-              input: ProcedureTypes<R[S][P]>["input"];
-              output: ProcedureTypes<R[S][P]>["output"];
-              meta: object;
-              errorShape: CouplerErrorShape;
-            }>
-          : TRPCMutationProcedure<{
-              input: ProcedureTypes<R[S][P]>["input"];
-              output: ProcedureTypes<R[S][P]>["output"];
-              meta: object;
-              errorShape: CouplerErrorShape;
-            }>
-        : never;
-    };
+    [S in keyof R]: R[S] extends AnyTRPCProcedure
+      ? R[S] extends AnyTRPCQueryProcedure
+        ? TRPCQueryProcedure<{
+            input: ProcedureTypes<R[S]>["input"];
+            output: ProcedureTypes<R[S]>["output"];
+            meta: object;
+            errorShape: CouplerErrorShape;
+          }>
+        : TRPCMutationProcedure<{
+            input: ProcedureTypes<R[S]>["input"];
+            output: ProcedureTypes<R[S]>["output"];
+            meta: object;
+            errorShape: CouplerErrorShape;
+          }>
+      : {
+          [P in keyof R[S]]: R[S][P] extends AnyTRPCProcedure
+            ? R[S][P] extends AnyTRPCQueryProcedure
+              ? TRPCQueryProcedure<{
+                  input: ProcedureTypes<R[S][P]>["input"];
+                  output: ProcedureTypes<R[S][P]>["output"];
+                  meta: object;
+                  errorShape: CouplerErrorShape;
+                }>
+              : TRPCMutationProcedure<{
+                  input: ProcedureTypes<R[S][P]>["input"];
+                  output: ProcedureTypes<R[S][P]>["output"];
+                  meta: object;
+                  errorShape: CouplerErrorShape;
+                }>
+            : never;
+        };
   };
 }

@@ -1,4 +1,4 @@
-export { Catalogue } from "./catalogue.ts";
+export { Catalogue, type CatalogueOptions, type Track } from "./catalogue.ts";
 export {
   createDatabase,
   dbForClient,
@@ -61,6 +61,7 @@ export {
   type Queryable,
 } from "./idempotency.ts";
 export * as inputs from "./inputs.ts";
+export type { SpecializationId, TrackInput } from "./inputs.ts";
 export { couplerIssueMessage, missingInputMessage } from "./issueMessages.ts";
 export {
   repairDesyncs,
@@ -77,6 +78,7 @@ export type { ContentionCause, CouplerObserver, OperationEvent, OperationName, O
 export { SPECIALIZATIONS, levelForXp, type Specialization, type SpecializationRules } from "./specializations.ts";
 export { validated } from "./validate.ts";
 export { runTransaction, type IsolationLevel, type TransactionFaults, type TransactionOptions } from "./transaction.ts";
+export { TrackInUseError, putTrack, removeTrack, type TrackWriteOptions } from "./tracks.ts";
 export { createUser } from "./users.ts";
 // Drizzle operators, so other packages need no drizzle-orm dependency of their own.
 export { and, asc, count, desc, eq, sql } from "drizzle-orm";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { useCouplerIssueMessages } from "./issueMessages.ts";
-import { SPECIALIZATIONS } from "./specializations.ts";
+import type { Specialization } from "./specializations.ts";
 
 useCouplerIssueMessages();
 
@@ -15,10 +15,24 @@ export const MAX_SESSIONS_PER_CALL = 1_000;
 export const MAX_TOTAL_XP = Number.MAX_SAFE_INTEGER;
 
 export const userId = z.number().int().positive().max(2_147_483_647);
-export const specialization = z.enum(SPECIALIZATIONS, {
-  error: () => `specialization must be one of ${SPECIALIZATIONS.join(", ")}`,
-});
-export const level = z.number().int().min(1, "level must be at least 1").max(1_000);
+/** The highest maximum level a track may have. */
+export const MAX_LEVEL = 1_000;
+/**
+ * A specialization id: the seed's three as a hint to typed callers, any
+ * other string accepted by the type. Which ids exist is the catalogue's
+ * business, checked at run time (an id not in it is refused with VALIDATION).
+ */
+export type SpecializationId = Specialization | (string & {});
+const SPECIALIZATION_RULE =
+  "specialization must be 1 to 64 characters: upper-case letters, digits and underscores, starting with a letter";
+/** An id's shape only; whether the catalogue holds it is checked against the catalogue. */
+export const specialization: z.ZodType<SpecializationId, SpecializationId> = z
+  .string({ error: () => SPECIALIZATION_RULE })
+  .regex(/^[A-Z][A-Z0-9_]{0,63}$/, SPECIALIZATION_RULE)
+  .describe(
+    "A specialization id from the catalogue (GET /api/catalogue); the seed's are PLAYER, COACH and INTERNSHIP.",
+  );
+export const level = z.number().int().min(1, "level must be at least 1").max(MAX_LEVEL);
 export const xpAmount = z.number().int().min(0, "XP must not be negative").max(MAX_XP_PER_CALL);
 export const sessionsAmount = z.number().int().min(0, "sessions must not be negative").max(MAX_SESSIONS_PER_CALL);
 /** Idempotency keys: 1 to this many characters, as the payment APIs that made the pattern common allow (Stripe: 255). */
@@ -84,6 +98,46 @@ export const historyInput = z.object({
   cursor: z.number().int().positive().optional(),
   limit: z.number().int().min(1).max(100).default(20),
 });
+/**
+ * A track to create or replace: its id, a display name, and every level
+ * 1..max with the total XP needed to reach it. Levels must be contiguous from
+ * 1, level 1 must need 0 XP (a learner enrols at level 1 with 0 XP), and
+ * thresholds must strictly increase; the last level is the maximum.
+ */
+export const trackInput = z
+  .object({
+    id: specialization,
+    name: text(200),
+    levels: z
+      .array(z.object({ level, minXp: z.number().int().min(0, "minXp must not be negative").max(MAX_TOTAL_XP) }))
+      .min(1, "a track needs at least level 1")
+      .max(MAX_LEVEL, `a track has at most ${MAX_LEVEL} levels`),
+  })
+  .superRefine(({ levels }, ctx) => {
+    // The first broken level only: one issue says what to fix, a thousand would bury it.
+    const problem = curveProblem(levels);
+    if (problem) ctx.addIssue({ code: "custom", ...problem });
+  });
+
+function curveProblem(
+  levels: { level: number; minXp: number }[],
+): { path: (string | number)[]; message: string } | undefined {
+  for (const [i, entry] of levels.entries()) {
+    const previous = levels[i - 1];
+    if (entry.level !== i + 1) {
+      return { path: ["levels", i, "level"], message: `levels must be 1, 2, 3, … in order: expected ${i + 1} here` };
+    }
+    if (i === 0 && entry.minXp !== 0) return { path: ["levels", 0, "minXp"], message: "level 1 must need 0 XP" };
+    if (previous && entry.minXp <= previous.minXp) {
+      return {
+        path: ["levels", i, "minXp"],
+        message: `thresholds must strictly increase: level ${entry.level} needs more than ${previous.minXp} XP`,
+      };
+    }
+  }
+  return undefined;
+}
+export const trackIdInput = z.object({ id: specialization });
 export const createUserInput = z.object({
   name: text(200),
   email: z.string().trim().toLowerCase().pipe(z.email()).pipe(z.string().max(320)),
@@ -96,4 +150,5 @@ export type AdvanceInput = z.input<typeof advanceInput>;
 export type SyncInput = z.infer<typeof syncInput>;
 export type SyncSource = z.infer<typeof syncSource>;
 export type HistoryInput = z.input<typeof historyInput>;
+export type TrackInput = z.infer<typeof trackInput>;
 export type CreateUserInput = z.infer<typeof createUserInput>;

@@ -1,6 +1,8 @@
 /**
- * The specialization ids the catalogue migration creates. Inputs are validated
- * against this list; a test checks it matches the `specializations` table.
+ * The specialization ids the seed migration creates: the default catalogue,
+ * and a hint for typed callers. Inputs are checked against the catalogue
+ * (tables `specializations`, `specialization_levels`), which `putTrack` and
+ * `removeTrack` change; a test checks this list matches a fresh database.
  */
 export const SPECIALIZATIONS = ["PLAYER", "COACH", "INTERNSHIP"] as const;
 export type Specialization = (typeof SPECIALIZATIONS)[number];

@@ -31,6 +31,13 @@ export const FIELD_EXAMPLES: Record<string, unknown> = {
   enabled: true,
   limit: 20,
   sampleLimit: 20,
+  // admin.putTrack / removeTrack: a track of its own, so trying them touches no seed track.
+  id: "EXAMPLE",
+  levels: [
+    { level: 1, minXp: 0 },
+    { level: 2, minXp: 100 },
+    { level: 3, minXp: 300 },
+  ],
 };
 
 /** Where a bearer token comes from, shown in Swagger's Authorize dialog. */

@@ -3,9 +3,13 @@ import { getGuard, runIntegrityAudit, setGuard } from "@coupler/core";
 import { actorOf } from "../auth.ts";
 import { toJson } from "../toJson.ts";
 import { adminProcedure, rest, router } from "../trpc.ts";
+import { catalogueAdminProcedures } from "./catalogue.ts";
 import { guardState, integrityReport } from "./outputs.ts";
 
 export const adminRouter = router({
+  /** `putTrack` and `removeTrack`: the catalogue's tracks (catalogue.ts). */
+  ...catalogueAdminProcedures,
+
   /** The full integrity audit: desynced pairs, missing halves, orphans, levels out of range, history gaps. */
   integrity: adminProcedure
     .meta(rest("GET", "/admin/integrity", "The full integrity audit; also refreshes the integrity gauges."))

@@ -9,6 +9,7 @@ import type {
   LevelUpResult,
   PairState,
   SyncResult,
+  Track,
 } from "@coupler/core";
 import type { LegacyLevelUpResult } from "@coupler/core/legacy";
 import type { Jsonify } from "../toJson.ts";
@@ -146,3 +147,17 @@ export const legacyLevelUpResult = z.object({
 }) satisfies z.ZodType<LegacyLevelUpResult>;
 
 export const legacySyncResult = z.object({ level: z.number().int() });
+
+/** A track: a specialization with its XP curve (total XP per level, level 1 at 0) and its maximum level. */
+export const track = z.object({
+  id: z.string(),
+  name: z.string(),
+  maxLevel: z.number().int().describe("The highest level; levels holds 1..maxLevel"),
+  levels: z
+    .array(
+      z.object({ level: z.number().int(), minXp: z.number().int().describe("Total XP needed to reach this level") }),
+    )
+    .describe("Every level with the total XP needed to reach it; level 1 needs 0"),
+}) satisfies z.ZodType<Jsonify<Track>>;
+
+export const catalogueList = z.object({ specializations: z.array(track) });

@@ -154,14 +154,22 @@ export class ProgressLicenseCoupler extends SeedAliases {
   /** Both rows of a pair, read in one snapshot. */
   async get(input: Input<inputs.PairInput>): Promise<PairState> {
     const ctx = this.#ctx("get", input);
-    const parsed = await precheck(this.#rt, ctx, () => parseInput(inputs.pairInput, input, ctx));
+    const parsed = await precheck(this.#rt, ctx, async () => {
+      const valid = parseInput(inputs.pairInput, input, ctx);
+      await rulesFor(this.#rt, valid.specialization, ctx); // an unknown id is a bad input, as on writes
+      return valid;
+    });
     return runRead(this.#rt, ctx, (db) => get(db, parsed, ctx));
   }
 
   /** A license's level changes, newest first, a page at a time. */
   async history(input: Input<inputs.HistoryInput>): Promise<HistoryPage> {
     const ctx = this.#ctx("history", input);
-    const parsed = await precheck(this.#rt, ctx, () => parseInput(inputs.historyInput, input, ctx));
+    const parsed = await precheck(this.#rt, ctx, async () => {
+      const valid = parseInput(inputs.historyInput, input, ctx);
+      await rulesFor(this.#rt, valid.specialization, ctx);
+      return valid;
+    });
     return runRead(this.#rt, ctx, (db) => history(db, parsed, ctx));
   }
 

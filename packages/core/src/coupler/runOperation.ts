@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import type { Catalogue } from "../catalogue.ts";
 import type { Db } from "../client.ts";
-import { CouplerError, NotFoundError, SqlState, sqlStateOf, toCouplerError } from "../errors/index.ts";
+import { CouplerError, SqlState, sqlStateOf, toCouplerError } from "../errors/index.ts";
 import type { ContentionCause, CouplerObserver, OperationEvent, OperationName, OperationOutcome } from "../observer.ts";
 import type { SpecializationRules } from "../specializations.ts";
 import { runTransaction, type TransactionOptions } from "../transaction.ts";
@@ -71,23 +71,15 @@ export async function precheck<T>(rt: CouplerRuntime, ctx: OperationContext, che
   }
 }
 
-/** A specialization's rules from the catalogue, or NOT_FOUND. */
+/** A specialization's rules from the catalogue; an id it does not hold is VALIDATION (a bad input). */
 export async function rulesFor(
   rt: CouplerRuntime,
   specialization: string,
   ctx: OperationContext,
 ): Promise<SpecializationRules> {
-  const rules = await rt.catalogue.get(specialization).catch((error: unknown) => {
+  return rt.catalogue.require(specialization, ctx).catch((error: unknown) => {
     throw toCouplerError(error, { ...ctx, lockTimeoutMs: rt.lockTimeoutMs, noWait: rt.noWait, attempts: 1 });
   });
-  if (!rules) {
-    throw new NotFoundError(
-      "specialization",
-      `${ctx.operation}: specialization ${specialization} is not in the catalogue`,
-      ctx,
-    );
-  }
-  return rules;
 }
 
 /** A write transaction (read committed, the call's lock timeout) with bounded retries, reported once. */
