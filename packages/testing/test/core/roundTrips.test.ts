@@ -56,6 +56,15 @@ describe("round trips per call", () => {
     expect(await roundTrips(() => coupler.sync({ userId: id, specialization: "PLAYER", source: "license" }))).toBe(4);
   });
 
+  it("sync that repairs a history chain sends five round trips: it reads the chain's end afresh before it writes", async () => {
+    const id = await enrolledUser(database, plain);
+    await rawTransaction(database, [
+      ["update specialization_progress set current_level = 3 where student_id = $1", [id]],
+      ["update user_licenses set current_level = 3, max_achieved_level = 3 where user_id = $1", [id]],
+    ]);
+    expect(await roundTrips(() => coupler.sync({ userId: id, specialization: "PLAYER", source: "license" }))).toBe(5);
+  });
+
   it("sync of a pair with a missing half sends six round trips, whichever half it rebuilds", async () => {
     const [progressOnly = 0, licenseOnly = 0] = await createUsers(database, 2);
     await rawTransaction(
