@@ -1,4 +1,4 @@
-import { runIntegrityAudit, type ConsistencyIssueCode } from "@coupler/core";
+import { repairDesyncs, runIntegrityAudit, type ConsistencyIssueCode } from "@coupler/core";
 import { describe, expect, it } from "vitest";
 import { createCoupler, createUsers, enrolledUser, historySteps, pairRows, rawTransaction } from "../../src/index.ts";
 import { useTestDatabase } from "../../src/vitest.ts";
@@ -160,6 +160,28 @@ describe("the repair matrix: sync from the named side clears each single corrupt
       });
     });
   }
+
+  it("repairDesyncs, the runbook's loop, clears history gaps too: the audit then reports none", async () => {
+    await using database = await useTestDatabase({ max: 4 });
+    const coupler = createCoupler(database);
+    const [gapped, desynced] = [await enrolledUser(database, coupler), await enrolledUser(database, coupler)];
+    await rawTransaction(database, [
+      ["update specialization_progress set current_level = 3 where student_id = $1", [gapped]],
+      ["update user_licenses set current_level = 3, max_achieved_level = 3 where user_id = $1", [gapped]],
+      ["update user_licenses set current_level = 4, max_achieved_level = 4 where user_id = $1", [desynced]],
+    ]);
+    const before = await runIntegrityAudit(database.pool);
+    expect([before.historyGaps.count, before.desynced.count]).toEqual([2, 1]);
+    const repaired = await repairDesyncs(coupler, database.pool, "license", { actor: "night-repair" });
+    expect(repaired.map((r) => [r.userId, r.changed]).sort()).toEqual(
+      [
+        [gapped, true],
+        [desynced, true],
+      ].sort(),
+    );
+    expect((await runIntegrityAudit(database.pool)).violations).toBe(0);
+    expect(await repairDesyncs(coupler, database.pool, "license")).toEqual([]);
+  });
 
   it("marks a history repair as one, with the side it came from and the actor", async () => {
     await using database = await useTestDatabase({ max: 4 });
