@@ -6,7 +6,7 @@ import {
 } from "@coupler/core";
 import type pg from "pg";
 
-/** Which writes one level-up makes, as in core's `writeShape` (no idempotency key here, and progress always changes). */
+/** Which writes one level-up makes, as in the shape of core's write statement (`writeStatement.ts`; no idempotency key here, and progress always changes). */
 export interface WriteShape {
   license: boolean;
   history: boolean;
