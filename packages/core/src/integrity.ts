@@ -137,9 +137,12 @@ async function runCheck(tx: Db, query: ReturnType<typeof sql>, sampleLimit: numb
 }
 
 /**
- * Repairs every desynced pair and every missing half the audit finds, one
- * coupler transaction per pair, from the named side (a missing half is always
- * rebuilt from the half that exists). Returns what each sync did.
+ * Repairs every desynced pair, every missing half and every history chain
+ * that does not end at its license's level the audit finds, one coupler
+ * transaction per pair (a sync), from the named side (a missing half is
+ * always rebuilt from the half that exists). Returns what each sync did. A
+ * chain broken in its middle cannot be mended by appending: its sync changes
+ * nothing, and the audit keeps reporting it.
  */
 export async function repairDesyncs(
   coupler: ProgressLicenseCoupler,
@@ -154,8 +157,14 @@ export async function repairDesyncs(
     ...report.desynced.samples.map((p): [PairRef, "progress" | "license"] => [p, source]),
     ...report.missingLicense.samples.map((p): [PairRef, "progress" | "license"] => [p, "progress"]),
     ...report.missingProgress.samples.map((p): [PairRef, "progress" | "license"] => [p, "license"]),
+    ...report.historyGaps.samples.map((p): [PairRef, "progress" | "license"] => [p, source]),
   ];
+  const seen = new Set<string>();
   for (const [pair, from] of jobs) {
+    // A pair in two lists (desynced, and its chain short of the new level) is synced once.
+    const key = `${pair.userId}\u0000${pair.specialization}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
     results.push(
       await coupler.sync(
         { userId: pair.userId, specialization: pair.specialization, source: from },

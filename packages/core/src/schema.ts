@@ -234,7 +234,7 @@ export const idempotencyKeys = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    // The name is a contract: runOperation retries a race on it.
+    // The name is a contract: runAttempts retries a race on it.
     primaryKey({ name: "idempotency_keys_pkey", columns: [t.userId, t.specializationId, t.caller, t.key] }),
     index("idempotency_keys_created_at_idx").on(t.createdAt),
   ],

@@ -6,7 +6,7 @@ import {
 } from "@coupler/core";
 import type pg from "pg";
 
-/** Which writes one level-up makes, as in core's `writeShape` (no idempotency key here, and progress always changes). */
+/** Which writes one level-up makes, as in the shape of core's write statement (`writeStatement.ts`; no idempotency key here, and progress always changes). */
 export interface WriteShape {
   license: boolean;
   history: boolean;
@@ -17,8 +17,9 @@ export interface WriteShape {
  * through `pg`: no HTTP, no tRPC, no Drizzle, no validation, combining or
  * observer. It is the ceiling the API's level-up is measured against. It
  * mirrors a lone call (a batch of one) as core sends it: keep it in step with
- * core's `coupler/statements.ts` (`Statements.lockPair`, `writeStatement` for
- * a single row), `lockPair.ts`, `writeChange.ts` and `operations/levelUp.ts`,
+ * core's `coupler/statements.ts` (`Statements.lockPair`), `writeStatement.ts`
+ * (a single row), `PairTransaction.ts`, `PendingWrites.ts` and
+ * `operations/levelUp.ts`,
  * and with `pgbenchScript` below. The differential test compares the
  * statements both send, and the rows both leave.
  *
