@@ -21,7 +21,7 @@ export type { AppRouter, CouplerErrorShape } from "./appRouter.ts";
  * with its HTTP status (VALIDATION 400, MALFORMED_JSON 400, UNAUTHENTICATED
  * 401, FORBIDDEN 403, NOT_FOUND 404, METHOD_NOT_SUPPORTED 405, TIMEOUT 408,
  * LOCK_TIMEOUT/DEADLOCK/CONFLICT 409, PAYLOAD_TOO_LARGE 413,
- * UNSUPPORTED_MEDIA_TYPE 415, OVERLOADED/TOO_MANY_REQUESTS 429, INTERNAL/DB 500,
+ * UNSUPPORTED_MEDIA_TYPE 415, OVERLOADED/TOO_MANY_REQUESTS 429, HEADERS_TOO_LARGE 431, INTERNAL/DB 500,
  * UNAVAILABLE 503). Branch on it and on `error.data.retryable`, never on the message.
  */
 export type { ApiErrorCode, CouplerClientOptions, CouplerErrorData } from "@coupler/api/client";
