@@ -26,6 +26,7 @@ export default couplerVitestConfig({
           "test/shutdown.test.ts",
           "test/workers.test.ts",
           "test/workersMetrics.test.ts",
+          "test/workersIntegrity.test.ts",
           "test/prometheus.test.ts",
           "test/readinessMetric.test.ts",
           "test/tokenCli.test.ts",
