@@ -27,6 +27,7 @@ export default couplerVitestConfig({
           "test/workers.test.ts",
           "test/workersMetrics.test.ts",
           "test/workersIntegrity.test.ts",
+          "test/migrateOnStart.test.ts",
           "test/prometheus.test.ts",
           "test/readinessMetric.test.ts",
           "test/tokenCli.test.ts",

@@ -88,6 +88,11 @@ export const apiConfigSchema = z
     COUPLER_ENV_FILE: z.string().optional(),
     COUPLER_BENCH_MODE: flag,
     COUPLER_SEED_DEMO: flag,
+    // Upgrades (issue 24): false = never migrate at start; refuse to serve a schema with pending migrations instead.
+    COUPLER_MIGRATE_ON_START: z
+      .enum(["true", "false", "1", "0"])
+      .default("true")
+      .transform((v) => v === "true" || v === "1"),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === "production" && !env.AUTH_SECRET) {
