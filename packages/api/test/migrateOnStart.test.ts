@@ -1,10 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createDatabase } from "@coupler/core";
-import { adminQuery, withDatabase } from "@coupler/embedded";
-import { useTestDatabase } from "@coupler/testing/vitest";
-// Brings in the ProvidedContext keys the global setup provides (for `inject` types).
-import type {} from "@coupler/testing/globalSetup";
+import { useTestDatabase, withEmptyDatabase } from "@coupler/testing/vitest";
 import { runMain, startMain } from "./runMain.ts";
 
 /*
@@ -22,17 +19,6 @@ async function runToExit(env: Record<string, string>, args: string[] = []) {
   child.stdout.resume();
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   return { code, stderr };
-}
-
-async function withEmptyDatabase(fn: (url: string) => Promise<void>): Promise<void> {
-  const adminUrl = inject("couplerAdminUrl");
-  const name = `coupler_nomigrate_${randomBytes(4).toString("hex")}`;
-  await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
-  try {
-    await fn(withDatabase(adminUrl, name));
-  } finally {
-    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  }
 }
 
 async function tables(url: string): Promise<number> {

@@ -1,10 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MIGRATIONS_FOLDER, MIGRATION_IMPACT, describePendingMigrations, pendingMigrations } from "@coupler/core";
-import { adminQuery, withDatabase } from "@coupler/embedded";
-import { useTestDatabase } from "../../src/vitest.ts";
+import { useTestDatabase, withEmptyDatabase } from "../../src/vitest.ts";
 
 async function journalTags(): Promise<string[]> {
   const journal = JSON.parse(await readFile(join(MIGRATIONS_FOLDER, "meta/_journal.json"), "utf8")) as {
@@ -24,11 +22,8 @@ describe("the migration plan", () => {
   });
 
   it("lists every migration on an empty database, and names 0004's rewrites, locks and maintenance window", async () => {
-    const adminUrl = inject("couplerAdminUrl");
-    const name = `coupler_plan_${randomBytes(4).toString("hex")}`;
-    await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
-    try {
-      const pending = await pendingMigrations(withDatabase(adminUrl, name), MIGRATIONS_FOLDER);
+    await withEmptyDatabase(async (url) => {
+      const pending = await pendingMigrations(url, MIGRATIONS_FOLDER);
       expect(pending.map((m) => m.tag)).toEqual(await journalTags());
       const lines = describePendingMigrations(pending);
       const line0004 = lines.find((l) => l.startsWith("0004_citus_ready"));
@@ -36,8 +31,6 @@ describe("the migration plan", () => {
       expect(line0004).toContain("ACCESS EXCLUSIVE lock on users");
       expect(line0004).toContain("MAINTENANCE WINDOW");
       expect(lines.filter((l) => l.includes("MAINTENANCE WINDOW"))).toHaveLength(1);
-    } finally {
-      await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    }
+    });
   });
 });
