@@ -28,6 +28,8 @@ export default couplerVitestConfig({
           "test/workersMetrics.test.ts",
           "test/workersIntegrity.test.ts",
           "test/migrateOnStart.test.ts",
+          "test/retryKeyed.test.ts",
+          "test/drainReadiness.test.ts",
           "test/prometheus.test.ts",
           "test/readinessMetric.test.ts",
           "test/tokenCli.test.ts",

@@ -12,6 +12,20 @@ import {
   isCouplerClientError as isClientError,
   type CouplerClientOptions,
 } from "@coupler/api/client";
+
+/**
+ * Retries a call that carries an idempotency key: over network failures
+ * (fetch failed: connection refused or reset, as in a rolling restart, where
+ * `error.data` is undefined) and failures the server marks `retryable`, with
+ * exponential back-off and jitter. A call without `idempotencyKey` is refused
+ * (TypeError, nothing sent): repeating it could apply it twice.
+ *
+ * @example
+ * await retryKeyed((input) => api.progression.levelUp.mutate(input), {
+ *   userId: 3, specialization: "PLAYER", xpGained: 150, sessionsCompleted: 1, idempotencyKey: "session-8812",
+ * });
+ */
+export { isRetryableFailure, retryKeyed, type RetryOptions } from "@coupler/api/client";
 import type { AppRouter } from "./appRouter.ts";
 
 export { TRPCClientError } from "@trpc/client";
