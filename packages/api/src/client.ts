@@ -5,6 +5,7 @@ import type { ApiErrorCode } from "./errors.ts";
 import type { CouplerErrorData } from "./trpc.ts";
 
 export { TRPCClientError };
+export { isRetryableFailure, retryKeyed, type RetryOptions } from "./retryKeyed.ts";
 export type { AppRouter, ApiErrorCode, CouplerErrorData };
 export type { ProcedureTypes, RouterRecord } from "./trpcInternals.ts";
 /** What a failed call rejects with; `data` carries `couplerCode`, `retryable` and `issues`. */

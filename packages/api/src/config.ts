@@ -106,6 +106,11 @@ export const apiConfigSchema = z
       }),
     ),
     AUTH_JWKS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+    // Upgrades (issue 24): false = never migrate at start; refuse to serve a schema with pending migrations instead.
+    COUPLER_MIGRATE_ON_START: z
+      .enum(["true", "false", "1", "0"])
+      .default("true")
+      .transform((v) => v === "true" || v === "1"),
   })
   .superRefine((env, ctx) => {
     for (const name of ["AUTH_ISSUER", "AUTH_AUDIENCE"] as const) {

@@ -58,7 +58,7 @@ export interface Issue {
 
 /**
  * Every `data.couplerCode` an error response can carry: a closed union, each
- * with its HTTP status. The first seven are core's codes (CouplerErrorCode,
+ * with its HTTP status. The first eight are core's codes (CouplerErrorCode,
  * unchanged); the rest name what the API itself refuses before or around a
  * procedure. A client branches on this and on `data.retryable`, never on the
  * message.
@@ -94,6 +94,8 @@ export type ApiErrorCode =
   | "PAYLOAD_TOO_LARGE"
   /** 415: the body is not `application/json`. */
   | "UNSUPPORTED_MEDIA_TYPE"
+  /** 431: the request line or headers exceed node's 16 KiB limit (a 100 KB URL, a 20 KB header); answered before any route. */
+  | "HEADERS_TOO_LARGE"
   /** 429: too many requests; retryable after a pause. */
   | "TOO_MANY_REQUESTS"
   /** 500: anything else; details stay in the server log. */

@@ -14,7 +14,15 @@
  */
 import cluster from "node:cluster";
 import { dirname, join, resolve } from "node:path";
-import { ProgressLicenseCoupler, createDatabase, migrate, redactUrl } from "@coupler/core";
+import {
+  MIGRATIONS_FOLDER,
+  ProgressLicenseCoupler,
+  createDatabase,
+  describePendingMigrations,
+  migrate,
+  pendingMigrations,
+  redactUrl,
+} from "@coupler/core";
 import { orExit } from "@coupler/core/config";
 import { ensureDatabase, startEmbeddedPostgres, type RunningPostgres } from "@coupler/embedded";
 import { formatSeconds, signToken } from "./auth.ts";
@@ -39,7 +47,7 @@ import {
 const DEMO_TOKEN_LIFETIME_SECONDS = 12 * 60 * 60;
 const MINT_HINT = "pnpm --silent --filter @coupler/api token --sub <user id> --role student|instructor|admin";
 
-const USAGE = `usage: node packages/api/dist/main.js [--stop-with-parent]   (or: pnpm start)
+const USAGE = `usage: node packages/api/dist/main.js [--stop-with-parent] [--no-migrate]   (or: pnpm start)
 
 Serves the coupler API (tRPC at /trpc, REST at /api, docs at /docs) on
 DATABASE_URL, or on an embedded PostgreSQL in COUPLER_DATA_DIR when it is unset.
@@ -48,12 +56,18 @@ Configured by environment variables (see .env.example and the README), not flags
   --stop-with-parent  also shut down when the process that started this one exits
                       (pnpm start and pnpm dev pass it; off by default, so nohup,
                       setsid and supervisors keep the API running until signalled)
+  --no-migrate        do not apply pending migrations at start (as COUPLER_MIGRATE_ON_START=false):
+                      refuse to start while any is pending, naming them; apply them with
+                      pnpm db:migrate (plan with pnpm db:migrate --plan)
   -h, --help          this text
 `;
 
 const flags = orExit(
   () =>
-    parseFlags("node packages/api/dist/main.js --help", { "stop-with-parent": { type: "boolean", default: false } }),
+    parseFlags("node packages/api/dist/main.js --help", {
+      "stop-with-parent": { type: "boolean", default: false },
+      "no-migrate": { type: "boolean", default: false },
+    }),
   "coupler-api",
 );
 if (!flags) {
@@ -62,6 +76,7 @@ if (!flags) {
 }
 // A cluster worker stops with its primary, always.
 const stopOptions = { stopWithParent: cluster.isWorker || flags["stop-with-parent"] === true };
+const noMigrate = flags["no-migrate"] === true;
 
 const envFile = orExit(loadEnvFile, "coupler-api");
 const env = orExit(() => parseApiConfig(process.env), "coupler-api");
@@ -157,7 +172,15 @@ async function runPrimary(): Promise<void> {
       databaseUrl = await ensureDatabase(embedded.url, "coupler");
     }
     const { secret, source: secretSource } = await resolveAuthSecret(env);
-    await migrate(databaseUrl);
+    if (env.COUPLER_MIGRATE_ON_START && !noMigrate) await migrate(databaseUrl);
+    else {
+      const refusal = await oldSchemaRefusal(databaseUrl);
+      if (refusal) {
+        process.stderr.write(refusal);
+        await stopAll().catch(() => {});
+        process.exit(1);
+      }
+    }
 
     let demo: DemoUser[] = [];
     let guardEnabled: boolean | undefined;
@@ -219,6 +242,24 @@ async function runPrimary(): Promise<void> {
   } catch (error) {
     await fail(error);
   }
+}
+
+/**
+ * With migrations off at start: what to print before exiting 1 when the
+ * schema is older than this release needs (the pending migrations and the
+ * command that applies them), rather than serving calls that would fail on
+ * it; undefined when nothing is pending.
+ */
+async function oldSchemaRefusal(databaseUrl: string): Promise<string | undefined> {
+  const pending = await pendingMigrations(databaseUrl, MIGRATIONS_FOLDER);
+  if (pending.length === 0) return undefined;
+  return [
+    `coupler-api: the database schema is older than this release needs; ${pending.length} migration(s) pending:`,
+    ...describePendingMigrations(pending).map((line) => `  ${line}`),
+    "Migrations at start are off (COUPLER_MIGRATE_ON_START=false or --no-migrate). Apply them with",
+    "`DATABASE_URL=... pnpm db:migrate` (see `pnpm db:migrate --plan` and deploy/README.md), then start the API again.",
+    "",
+  ].join("\n");
 }
 
 async function demoTokens(demo: DemoUser[], secret: string, lifetimeSeconds: number): Promise<Map<DemoUser, string>> {

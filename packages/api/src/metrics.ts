@@ -12,10 +12,11 @@ const DURATION_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0
  * With API_WORKERS > 1 the primary sums the registries of the workers that
  * answer (prom-client's `AggregatorRegistry.aggregate`, see workers.ts):
  * counters and histograms add up. The integrity gauges are the same database's
- * state seen by each worker's own periodic check, so they take the maximum (a
- * finding stays visible until every worker's check has seen it gone) rather
- * than N times the count. Readiness takes the minimum: one worker that cannot
- * reach the database makes the process not ready.
+ * state seen by each worker's own check, so the primary reports those of the
+ * newest check, whichever worker ran it (newestIntegrityCheck.ts): an
+ * `admin.integrity` after a repair clears the desync gauge at the next scrape.
+ * Their `aggregator` ("max") then sees one worker's values. Readiness takes the
+ * minimum: one worker that cannot reach the database makes the process not ready.
  */
 export class ApiMetrics implements CouplerObserver {
   readonly registry = new Registry();

@@ -17,6 +17,7 @@ import { createContext, type Services } from "./context.ts";
 import { resolveServerSettings, type ServerSettings } from "./config.ts";
 import { applyHttpLimits, batchSize, httpServerOptions, setSecurityHeaders } from "./httpLimits.ts";
 import { createMetricsEndpoint, createMetricsServer } from "./metricsEndpoint.ts";
+import { answerClientError } from "./http/answerClientError.ts";
 import { createLeanHandler } from "./http/leanHandler.ts";
 import { listen } from "./http/listen.ts";
 import { createRequestLabeler } from "./http/requestLabel.ts";
@@ -63,6 +64,8 @@ export interface RunningServer {
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
+/** The status recorded for a request whose client closed the connection before it was answered (nginx's 499). */
+export const CLIENT_CLOSED_REQUEST = 499;
 /** The methods a procedure call may use (HEAD as GET without a body). */
 const TRPC_METHODS = new Set(["GET", "HEAD", "POST"]);
 
@@ -144,6 +147,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const openApi = createOpenApiRoutes({
     router: appRouter,
+    benchMode: settings.benchMode,
     maxBodySize: maxBodyBytes,
     createContext: contextFor,
     onError,
@@ -172,8 +176,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       inflight--;
       const seconds = (performance.now() - started) / 1000;
       const { path, label } = describe(req);
-      metrics.observeRequest(label, res.statusCode, seconds);
-      logger.info({ method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1e5) / 100 }, "request");
+      // Closed before the answer was ended (the client went away mid-body): 499, as nginx logs it, not
+      // res.statusCode, which stays at its default 200 when nothing was sent (issue 24).
+      const status = res.writableEnded ? res.statusCode : CLIENT_CLOSED_REQUEST;
+      metrics.observeRequest(label, status, seconds);
+      logger.info({ method: req.method, path, status, ms: Math.round(seconds * 1e5) / 100 }, "request");
       if (draining && inflight === 0) drained?.();
     });
     if (draining) res.setHeader("connection", "close");
@@ -181,6 +188,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   // Node's default keep-alive (5 s) is shorter than many load generators expect; the default here is 65 s.
   applyHttpLimits(server, settings);
+  // A request node cannot parse (431 headers too large, 408, 400) gets the JSON error envelope, not a bare status line.
+  server.on("clientError", answerClientError);
 
   function route(req: IncomingMessage, res: ServerResponse) {
     const url = req.url ?? "/";

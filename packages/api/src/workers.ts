@@ -31,6 +31,7 @@ import type { Logger } from "@coupler/core";
 import { createMetricsEndpoint, createMetricsServer } from "./metricsEndpoint.ts";
 import type { ServerSettings } from "./config.ts";
 import { listen } from "./http/listen.ts";
+import { keepNewestIntegrityCheck } from "./newestIntegrityCheck.ts";
 
 const METRICS_REQUEST = "coupler:metrics-request";
 const METRICS_RESPONSE = "coupler:metrics-response";
@@ -200,7 +201,8 @@ export async function servePrimaryMetrics(options: {
 /**
  * The primary's side of a scrape: asks each listening worker for its
  * registry, waits at most WORKER_METRICS_TIMEOUT_MS, and aggregates what
- * arrived (counters and histograms summed, gauges by their `aggregator`).
+ * arrived (counters and histograms summed, gauges by their `aggregator`,
+ * the integrity gauges from the worker whose check is newest).
  * Answers that come later (a stopped worker continued) are dropped.
  */
 function createCollector() {
@@ -233,7 +235,9 @@ function createCollector() {
     async metrics(workers: Worker[], expected: number): Promise<string> {
       const answers = (await Promise.all(workers.map(ask))).filter((metrics) => metrics !== undefined);
       missingGauge.set(Math.max(0, expected - answers.length));
-      const aggregated = AggregatorRegistry.aggregate<typeof Registry.PROMETHEUS_CONTENT_TYPE>(answers);
+      const aggregated = AggregatorRegistry.aggregate<typeof Registry.PROMETHEUS_CONTENT_TYPE>(
+        keepNewestIntegrityCheck(answers),
+      );
       return Registry.merge([aggregated, own]).metrics();
     },
   };

@@ -12,6 +12,20 @@ import {
   isCouplerClientError as isClientError,
   type CouplerClientOptions,
 } from "@coupler/api/client";
+
+/**
+ * Retries a call that carries an idempotency key: over network failures
+ * (fetch failed: connection refused or reset, as in a rolling restart, where
+ * `error.data` is undefined) and failures the server marks `retryable`, with
+ * exponential back-off and jitter. A call without `idempotencyKey` is refused
+ * (TypeError, nothing sent): repeating it could apply it twice.
+ *
+ * @example
+ * await retryKeyed((input) => api.progression.levelUp.mutate(input), {
+ *   userId: 3, specialization: "PLAYER", xpGained: 150, sessionsCompleted: 1, idempotencyKey: "session-8812",
+ * });
+ */
+export { isRetryableFailure, retryKeyed, type RetryOptions } from "@coupler/api/client";
 import type { AppRouter } from "./appRouter.ts";
 
 export { TRPCClientError } from "@trpc/client";
@@ -21,7 +35,7 @@ export type { AppRouter, CouplerErrorShape } from "./appRouter.ts";
  * with its HTTP status (VALIDATION 400, MALFORMED_JSON 400, UNAUTHENTICATED
  * 401, FORBIDDEN 403, NOT_FOUND 404, METHOD_NOT_SUPPORTED 405, TIMEOUT 408,
  * LOCK_TIMEOUT/DEADLOCK/CONFLICT 409, PAYLOAD_TOO_LARGE 413,
- * UNSUPPORTED_MEDIA_TYPE 415, OVERLOADED/TOO_MANY_REQUESTS 429, INTERNAL/DB 500,
+ * UNSUPPORTED_MEDIA_TYPE 415, OVERLOADED/TOO_MANY_REQUESTS 429, HEADERS_TOO_LARGE 431, INTERNAL/DB 500,
  * UNAVAILABLE 503). Branch on it and on `error.data.retryable`, never on the message.
  */
 export type { ApiErrorCode, CouplerClientOptions, CouplerErrorData } from "@coupler/api/client";

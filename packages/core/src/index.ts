@@ -75,6 +75,13 @@ export {
 } from "./integrity.ts";
 export { DEFAULT_LOG_LEVEL, REDACT_PATHS, createLogger, type Logger } from "./logger.ts";
 export { MIGRATIONS_FOLDER, assertServerVersion, migrate, type MigrateOptions } from "./migrate.ts";
+export {
+  MIGRATION_IMPACT,
+  describePendingMigrations,
+  pendingMigrations,
+  type MigrationImpact,
+  type PendingMigration,
+} from "./migrationPlan.ts";
 export { REDACTED, redactSecrets, redactUrl } from "./redact.ts";
 export type { ContentionCause, CouplerObserver, OperationEvent, OperationName, OperationOutcome } from "./observer.ts";
 export { SPECIALIZATIONS, levelForXp, type Specialization, type SpecializationRules } from "./specializations.ts";

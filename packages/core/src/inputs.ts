@@ -138,8 +138,22 @@ function curveProblem(
   return undefined;
 }
 export const trackIdInput = z.object({ id: specialization });
+/**
+ * A person's name: text(200) that is also well-formed Unicode without
+ * controls (\p{Cc}), lone surrogates (\p{Cs}, which PostgreSQL would store as
+ * U+FFFD) or invisible format characters (\p{Cf}: zero-width spaces, bidi
+ * overrides such as U+202E, which make `\u200b\u202eadmin` look like another
+ * name). Such names are refused (VALIDATION), never silently rewritten. ZWNJ
+ * and ZWJ (U+200C, U+200D) stay allowed: Persian and Indic names need them.
+ */
+const personName = text(200)
+  .refine((s) => !/\p{Cs}/u.test(s), "must be well-formed Unicode (no lone surrogate)")
+  .refine(
+    (s) => !/[\p{Cc}\p{Cf}]/u.test(s.replace(/[\u200c\u200d]/g, "")),
+    "must not contain control, zero-width or bidi-control characters",
+  );
 export const createUserInput = z.object({
-  name: text(200),
+  name: personName,
   email: z.string().trim().toLowerCase().pipe(z.email()).pipe(z.string().max(320)),
 });
 

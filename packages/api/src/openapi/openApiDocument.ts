@@ -5,17 +5,33 @@ import { TOKEN_HELP, withExamples } from "./examples.ts";
 /** Where the REST routes are mounted; the document's server URL, relative so "try it" calls the server that served it. */
 export const REST_BASE = "/api";
 
-let document: OpenAPIObject | undefined;
+/** The REST paths of `bench.*`, which a server serves only in bench mode (COUPLER_BENCH_MODE). */
+const BENCH_PATHS = "/bench/";
+
+let full: OpenAPIObject | undefined;
+let withoutBench: OpenAPIObject | undefined;
 
 /**
- * The OpenAPI 3.1 description of every procedure, built from the router's
- * `meta.openapi`, input and output schemas (once per process). Every operation
- * requires the bearer token (`security: [{ Authorization: [] }]`), whose
- * scheme says where tokens come from; inputs are prefilled with harmless
- * examples (examples.ts).
+ * The OpenAPI 3.1 description of every procedure the server serves, built
+ * from the router's `meta.openapi`, input and output schemas (once per
+ * process). `bench.*` is described only when `benchMode` is on: elsewhere its
+ * routes answer 404, so listing them sent readers to routes that do not exist
+ * (issue 24). Every operation requires the bearer token (`security:
+ * [{ Authorization: [] }]`), whose scheme says where tokens come from; inputs
+ * are prefilled with harmless examples (examples.ts).
  */
-export function openApiDocument(): OpenAPIObject {
-  document ??= withExamples(
+export function openApiDocument(options: { benchMode: boolean }): OpenAPIObject {
+  const document = fullDocument();
+  if (options.benchMode) return document;
+  withoutBench ??= {
+    ...document,
+    paths: Object.fromEntries(Object.entries(document.paths ?? {}).filter(([path]) => !path.startsWith(BENCH_PATHS))),
+  };
+  return withoutBench;
+}
+
+function fullDocument(): OpenAPIObject {
+  full ??= withExamples(
     generateOpenApiDocument(appRouter, {
       title: "Coupler API",
       description:
@@ -31,5 +47,5 @@ export function openApiDocument(): OpenAPIObject {
       },
     }),
   );
-  return document;
+  return full;
 }

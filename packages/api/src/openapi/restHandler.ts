@@ -122,9 +122,15 @@ export function createRestHandler<TRouter extends AnyTRPCRouter>(opts: RestHandl
         () => tooLarge(res),
       );
     } else if (route) {
-      const params = new URLSearchParams(query === -1 ? "" : url.slice(query + 1));
-      void call(req, res, route, () =>
-        Object.fromEntries([...params].map(([key, value]) => [key, convert(route.fields[key], value)])),
+      const params = [...new URLSearchParams(query === -1 ? "" : url.slice(query + 1))];
+      const repeated = params.find(([key], i) => params.findIndex(([other]) => other === key) !== i)?.[0];
+      void call(
+        req,
+        res,
+        route,
+        repeated === undefined
+          ? () => Object.fromEntries(params.map(([key, value]) => [key, convert(route.fields[key], value)]))
+          : fail(new TRPCError({ code: "BAD_REQUEST", message: `query parameter ${repeated} given more than once` })),
       );
     } else {
       void call(req, res, undefined, () => undefined);
@@ -133,9 +139,16 @@ export function createRestHandler<TRouter extends AnyTRPCRouter>(opts: RestHandl
   };
 }
 
-/** A query value as its field's type: numbers and booleans from their text; anything that does not convert stays a string for the schema to refuse. */
+/**
+ * A plain decimal number as a query value: an optional minus, digits without
+ * a leading zero, an optional fraction. Not what `Number()` takes, which reads
+ * "0x3", " 3" and "3e0" as 3 too, so `userId=0x3` read learner 3 (issue 24).
+ */
+const DECIMAL = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/;
+
+/** A query value as its field's type: numbers (plain decimals only) and booleans from their text; anything else stays a string for the schema to refuse. */
 function convert(type: string | undefined, value: string): unknown {
-  if (type === "number" && value.trim() !== "" && Number.isFinite(Number(value))) return Number(value);
+  if (type === "number" && DECIMAL.test(value)) return Number(value);
   if (type === "boolean" && (value === "true" || value === "false")) return value === "true";
   return value;
 }

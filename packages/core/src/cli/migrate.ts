@@ -1,10 +1,14 @@
-/** `pnpm db:migrate [--citus]`: applies the migrations to DATABASE_URL; with --citus, then distributes the tables on that Citus coordinator. */
+/**
+ * `pnpm db:migrate [--citus | --plan]`: applies the migrations to DATABASE_URL; with --citus, then distributes the
+ * tables on that Citus coordinator; with --plan, only lists what is pending and what it rewrites and locks.
+ */
 import { parseArgs } from "node:util";
 import { CitusSetupError, distributeOnCitus } from "../citus.ts";
 import { ConfigError, databaseConfig, orExit, parseConfig } from "../config.ts";
-import { migrate } from "../migrate.ts";
+import { MIGRATIONS_FOLDER, migrate } from "../migrate.ts";
+import { describePendingMigrations, pendingMigrations } from "../migrationPlan.ts";
 
-const HELP = `usage: pnpm db:migrate [--citus]   (or: node packages/core/dist/cli/migrate.js [--citus])
+const HELP = `usage: pnpm db:migrate [--citus | --plan]   (or: node packages/core/dist/cli/migrate.js [...])
 
 Applies every pending migration (packages/core/drizzle, in order, each once) to the
 PostgreSQL 15+ database in DATABASE_URL, and prints "migrations applied". Safe to repeat.
@@ -13,13 +17,20 @@ PostgreSQL 15+ database in DATABASE_URL, and prints "migrations applied". Safe t
                migrations, make the catalogue and coupling_guard reference tables and
                distribute every per-learner table by the learner's id, co-located with
                users (SCALING.md). Safe to run again: it changes nothing the second time.
+  --plan       apply nothing: list the pending migrations, the tables each rewrites
+               and locks ACCESS EXCLUSIVE, and which need a maintenance window
+               (deploy/README.md, "A release"). Exit 0 either way.
   -h, --help   this text
 `;
 
 const values = orExit(() => {
   try {
     return parseArgs({
-      options: { citus: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
+      options: {
+        citus: { type: "boolean", default: false },
+        plan: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
       strict: true,
       allowPositionals: false,
     }).values;
@@ -40,6 +51,18 @@ const url = orExit(() => {
     throw new ConfigError("DATABASE_URL is not set: point it at the PostgreSQL 15+ database to migrate");
   return DATABASE_URL;
 }, "migrate");
+if (values.plan) {
+  const pending = await pendingMigrations(url, MIGRATIONS_FOLDER);
+  if (pending.length === 0) {
+    console.log("no pending migrations: the schema is up to date");
+  } else {
+    console.log(`${pending.length} pending migration(s), applied in order in one transaction by pnpm db:migrate:`);
+    for (const line of describePendingMigrations(pending)) console.log(`  ${line}`);
+    if (pending.some((m) => m.maintenanceWindow))
+      console.log("Plan a maintenance window: stop the API (or expect its calls to wait) while they run.");
+  }
+  process.exit(0);
+}
 await migrate(url);
 console.log("migrations applied");
 if (values.citus) {

@@ -1,12 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MIGRATIONS_FOLDER, createDatabase, migrate } from "@coupler/core";
-import { adminQuery, withDatabase } from "@coupler/embedded";
 import pg from "pg";
-import { useTestDatabase } from "../../src/vitest.ts";
+import { useTestDatabase, withEmptyDatabase } from "../../src/vitest.ts";
 
 describe("migrate", () => {
   it("is idempotent: running it again on a migrated database changes nothing", async () => {
@@ -114,16 +112,5 @@ async function query(url: string, text: string): Promise<Record<string, unknown>
     return (await client.query(text)).rows;
   } finally {
     await client.end();
-  }
-}
-
-async function withEmptyDatabase(fn: (url: string) => Promise<void>): Promise<void> {
-  const adminUrl = inject("couplerAdminUrl");
-  const name = `coupler_empty_${randomBytes(4).toString("hex")}`;
-  await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
-  try {
-    await fn(withDatabase(adminUrl, name));
-  } finally {
-    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
 }
