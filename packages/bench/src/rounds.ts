@@ -4,6 +4,7 @@
  * over what a run is: anything with an `id` is scheduled, anything shaped
  * like a `RunResult` is summarized.
  */
+import { isHeadline, plannedRuns, type BenchPlan, type PlannedRun } from "./plan.ts";
 import type { BenchResults, RunResult } from "./results.ts";
 
 /** A figure of one round: its median over the rounds that count, and their range. */
@@ -174,4 +175,9 @@ function medianRun(rounds: RunResult[]): RunResult {
     view.cpu = { ...c, perCallMs: perCall, coresBusy: med((r) => r.cpu?.coresBusy) ?? c.coresBusy };
   }
   return view;
+}
+
+/** A plan's runs in the order they are made: its headline runs in `plan.rounds` rounds, round-robin. */
+export function scheduledRuns(plan: BenchPlan): (PlannedRun & { round: number })[] {
+  return scheduleRounds(plannedRuns(plan), plan.rounds, (run) => isHeadline(plan, run));
 }
