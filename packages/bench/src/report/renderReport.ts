@@ -1,8 +1,10 @@
 import type { LatencyStats } from "../latencyStats.ts";
 import type { BenchResults, RunResult } from "../results.ts";
+import { medianView } from "../rounds.ts";
 import type { Chart } from "./charts.ts";
 import { contentionCell, contentionShares, table } from "./markdown.ts";
 import { renderHotSpot } from "./renderHotSpot.ts";
+import { renderRounds } from "./renderRounds.ts";
 import { evaluateTargets, findRun, referenceLevel, signedPercent } from "./targets.ts";
 
 export { contentionCell } from "./markdown.ts";
@@ -29,7 +31,9 @@ function latencyCells(l: LatencyStats): string[] {
 }
 
 /** report.md: the seed's two tables in its shape, then everything else a reader needs to judge them. */
-export function renderReport(results: BenchResults, charts: Chart[]): string {
+export function renderReport(measured: BenchResults, charts: Chart[]): string {
+  // One run per id: the median of its undisturbed rounds (rounds.ts); every table and target below reads these.
+  const results = medianView(measured);
   const { plan, machine, setup } = results;
   const ref = referenceLevel(results);
   const out: string[] = [];
@@ -51,6 +55,8 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
       ]),
     ),
   );
+
+  out.push(...renderRounds(measured));
 
   const reading = readingTheNumbers(results);
   if (reading.length > 0) {
@@ -204,8 +210,8 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
     }
   }
 
-  const measured = results.runs.filter((r) => r.cpu);
-  if (measured.length > 0) {
+  const withCpu = results.runs.filter((r) => r.cpu);
+  if (withCpu.length > 0) {
     out.push("## CPU per call");
     out.push(
       "CPU milliseconds per call (request, or transaction for the ceiling), from /proc: utime + stime of the load generator (k6, or pgbench's client), " +
@@ -218,7 +224,7 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
     out.push(
       table(
         ["Run", "Calls", "Load generator", "Server", "PostgreSQL", "Machine", "Cores busy"],
-        measured.map((r) => {
+        withCpu.map((r) => {
           const c = r.cpu as NonNullable<RunResult["cpu"]>;
           return [
             r.id,
