@@ -61,3 +61,38 @@ export function renderCitusSection(citus: BenchResults, single?: BenchResults): 
     "",
   ].join("\n");
 }
+
+/** How SCALING.md names each scenario of its Citus table. */
+const SCALING_LABELS: Partial<Record<RunResult["scenario"], (r: BenchResults) => string>> = {
+  "level-up": (r) => `level-up (think time ${r.plan.thinkMs.min / 1000}–${r.plan.thinkMs.max / 1000} s)`,
+  saturation: () => "saturation (no think time)",
+  single: () => "single (1 VU, no think time)",
+};
+
+/**
+ * SCALING.md's Citus table: the coupler's runs on one PostgreSQL and on the
+ * Citus cluster side by side (throughput, p50, p95, CPU per call), from the
+ * same two results as BENCHMARKS.md's Citus section; a test holds SCALING.md
+ * to it. Throws when `citus` is not a Citus run.
+ */
+export function renderCitusScalingTable(citus: BenchResults, single: BenchResults): string {
+  if (citus.setup.database !== "citus")
+    throw new Error("renderCitusScalingTable: the results dir is not a pnpm bench --citus run");
+  const nodes = (citus.setup.citus?.workers.length ?? 0) + 1;
+  const header = `| run | VUs | one PostgreSQL: throughput | p50 | p95 | PG CPU/call | API CPU/call | Citus: throughput | p50 | p95 | PG CPU/call (${nodes} nodes) | API CPU/call |`;
+  const cells = (r: RunResult | undefined) => [
+    rate(r?.k6?.throughput),
+    ms(r?.k6?.latency.p50),
+    ms(r?.k6?.latency.p95),
+    ms(r?.cpu?.perCallMs.postgres, 3),
+    ms(r?.cpu?.perCallMs.server, 3),
+  ];
+  const rows = citus.runs
+    .filter((r) => r.target === "coupler" && !r.skipped && r.k6)
+    .map((run) => {
+      const twin = single.runs.find((r) => r.id === run.id && !r.skipped && r.k6);
+      const label = SCALING_LABELS[run.scenario]?.(citus) ?? run.scenario;
+      return `| ${label} | ${run.vus} | ${[...cells(twin), ...cells(run)].join(" | ")} |`;
+    });
+  return [header, `|${" --- |".repeat(12)}`, ...rows].join("\n");
+}

@@ -40,7 +40,10 @@ export function renderReport(measured: BenchResults, charts: Chart[]): string {
   out.push(`# Coupler benchmark — ${results.startedAt.slice(0, 10)}`);
   out.push(
     `Run ${results.startedAt} on **${machine.hostname}** (${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB), ` +
-      `${plan.quick ? "**--quick smoke run** (short runs, small levels: indicative only)" : "full run"}, ${Math.round(results.elapsedSeconds / 60)} min in all.`,
+      `${plan.quick ? "**--quick smoke run** (short runs, small levels: indicative only)" : "full run"}, ${Math.round(results.elapsedSeconds / 60)} min in all` +
+      (results.source?.commit
+        ? `, from commit ${results.source.commit.slice(0, 12)}${results.source.dirty ? " **with uncommitted changes**" : ""}.`
+        : "."),
   );
 
   out.push("## Targets");
