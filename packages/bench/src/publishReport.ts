@@ -3,7 +3,7 @@
  *
  * Publishes bench results and generates BENCHMARKS.md from them. Each results
  * folder given has its summary.json (what the report reads; never k6's raw
- * streams) copied to docs/benchmarks/runs/<run id>/, and
+ * streams) copied to docs/benchmarks/<run id>/, and
  * docs/benchmarks/published.json names which folder feeds which section: the
  * first folder the main report, further ones (`--scenarios
  * single,level-up-rate` runs, one per Node version) the Node versions table,
@@ -35,7 +35,7 @@ export function runId(results: Pick<BenchResults, "startedAt" | "source">): stri
 }
 
 /**
- * Copies a results folder's summary.json under docs/benchmarks/runs/ (a folder
+ * Copies a results folder's summary.json under docs/benchmarks/<run id>/ (a folder
  * already under docs/benchmarks/ stays where it is) and returns its path
  * relative to docs/benchmarks/.
  */
@@ -47,7 +47,7 @@ export async function publishResults(dir: string, repo = REPO): Promise<string> 
   const text = await readFile(source, "utf8").catch(() => {
     throw new PublishError(`no summary.json in ${dir}`);
   });
-  const folder = join("runs", runId(JSON.parse(text) as BenchResults));
+  const folder = runId(JSON.parse(text) as BenchResults);
   await mkdir(join(benchmarks, folder), { recursive: true });
   await copyFile(source, join(benchmarks, folder, "summary.json"));
   return folder;

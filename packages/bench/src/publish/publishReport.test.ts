@@ -25,12 +25,12 @@ function setUp(name: string): { repo: string; results: string; summary: string }
 }
 
 describe("report:publish", () => {
-  it("commits the run's summary.json under docs/benchmarks/runs/<start>-<commit>/, names it in published.json, and renders BENCHMARKS.md from it", async () => {
+  it("commits the run's summary.json under docs/benchmarks/<start>-<commit>/, names it in published.json, and renders BENCHMARKS.md from it", async () => {
     const { repo, results, summary } = setUp("publish");
     await publishReport(results, repo);
     const manifest = await readManifest(repo);
-    const folder = join("runs", runId(JSON.parse(summary) as BenchResults));
-    expect(folder).toMatch(/^runs\/2\d{3}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z-1a2b3c4$/);
+    const folder = runId(JSON.parse(summary) as BenchResults);
+    expect(folder).toMatch(/^2\d{3}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z-1a2b3c4$/);
     expect(manifest).toEqual({ main: folder, nodeVersions: [], citus: null });
     expect(readFileSync(join(repo, "docs", "benchmarks", folder, "summary.json"), "utf8")).toBe(summary);
     expect(existsSync(join(repo, "docs", "benchmarks", folder, "k6"))).toBe(false);

@@ -1,7 +1,7 @@
 /**
  * The results BENCHMARKS.md is generated from, committed under
  * docs/benchmarks/: each published run's summary.json in a folder of its own
- * (runs/<run-id>/, without k6's raw streams), and published.json naming which
+ * (<run-id>/, without k6's raw streams), and published.json naming which
  * folder feeds which section. Rendering reads only these files, so a test can
  * render BENCHMARKS.md again and find any hand edit.
  */
