@@ -70,6 +70,7 @@ export async function runBench(plan: BenchPlan, tools: BenchTools): Promise<Benc
           `    disturbed: ${(share * 100).toFixed(1)}% of the box was busy outside the run (over ${(plan.maxOutsideShare * 100).toFixed(1)}%); running it again`,
         );
         retried.push(share);
+        progress.addRun();
         continue;
       }
       return {
