@@ -3,11 +3,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setGuard } from "@coupler/core";
 import { startBenchEnvironment, type BenchTools } from "./benchEnvironment.ts";
-import { isDisturbed } from "./cpu/disturbance.ts";
 import { estimateSeconds, type BenchPlan, type PlannedRun } from "./plan.ts";
 import { Progress } from "./progress.ts";
 import type { BenchResults, RunResult } from "./results.ts";
 import { scheduledRuns } from "./rounds.ts";
+import { retryDisturbed } from "./retryDisturbed.ts";
 import { runOne } from "./runOne.ts";
 import { sourceInfo } from "./sourceInfo.ts";
 
@@ -40,7 +40,20 @@ export async function runBench(plan: BenchPlan, tools: BenchTools): Promise<Benc
     // Warm both paths up (JIT, pool connections, caches) so the first measured run is not the cold one.
     for (const target of targets) await environment.warmUp(target);
     const results: RunResult[] = [];
-    for (const { round, ...run } of runs) results.push(await runUntilUndisturbed(run, round));
+    const policy = { maxOutsideShare: plan.maxOutsideShare, retries: plan.disturbedRetries };
+    for (const { round, ...run } of runs) {
+      const result = await retryDisturbed(
+        (attempt) => runOne(environment, run, { round, attempt }),
+        policy,
+        (share) => {
+          progress.info(
+            `    disturbed: ${(share * 100).toFixed(1)}% of the box was busy outside the run (over ${(plan.maxOutsideShare * 100).toFixed(1)}%); running it again`,
+          );
+          progress.addRun();
+        },
+      );
+      results.push(result);
+    }
     await setGuard(environment.database.pool, true, "bench").catch(() => {});
     return {
       startedAt: startedAt.toISOString(),
@@ -54,31 +67,6 @@ export async function runBench(plan: BenchPlan, tools: BenchTools): Promise<Benc
     };
   } finally {
     await environment.close();
-  }
-
-  async function runUntilUndisturbed(run: PlannedRun, round: number): Promise<RunResult> {
-    const retried: number[] = [];
-    for (let attempt = 1; ; attempt++) {
-      const result = await runOne(environment, run, { round, attempt });
-      const disturbed = isDisturbed(result.disturbance ?? undefined, {
-        maxOutsideShare: plan.maxOutsideShare,
-        retries: plan.disturbedRetries,
-      });
-      if (disturbed && !result.skipped && attempt <= plan.disturbedRetries) {
-        const share = result.disturbance?.outsideShare ?? 0;
-        progress.info(
-          `    disturbed: ${(share * 100).toFixed(1)}% of the box was busy outside the run (over ${(plan.maxOutsideShare * 100).toFixed(1)}%); running it again`,
-        );
-        retried.push(share);
-        progress.addRun();
-        continue;
-      }
-      return {
-        ...result,
-        ...(result.disturbance ? { disturbed } : {}),
-        ...(retried.length > 0 ? { retriedOutsideShares: retried } : {}),
-      };
-    }
   }
 }
 
