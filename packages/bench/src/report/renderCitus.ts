@@ -4,6 +4,15 @@ const ms = (v: number | null | undefined, digits = 2) =>
   v === null || v === undefined ? "—" : `${v.toFixed(digits)} ms`;
 const rate = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(0)}/s`);
 
+/** A run's cells in both Citus tables: throughput, p50, p95, PostgreSQL and API CPU per call. */
+const cells = (r: RunResult | undefined) => [
+  rate(r?.k6?.throughput),
+  ms(r?.k6?.latency.p50),
+  ms(r?.k6?.latency.p95),
+  ms(r?.cpu?.perCallMs.postgres, 3),
+  ms(r?.cpu?.perCallMs.server, 3),
+];
+
 /**
  * The Citus section of BENCHMARKS.md: the coupler's runs of a `pnpm bench
  * --citus` results dir (a coordinator and its workers), each beside the same
@@ -24,13 +33,6 @@ export function renderCitusSection(citus: BenchResults, single?: BenchResults): 
     ? "| run | VUs | single PG: throughput | p50 | p95 | PG CPU/call | API CPU/call | Citus: throughput | p50 | p95 | PG CPU/call (all nodes) | API CPU/call |"
     : "| run | VUs | throughput | p50 | p95 | PG CPU/call (all nodes) | API CPU/call |";
   const rows = runs.map((run) => {
-    const cells = (r: RunResult | undefined) => [
-      rate(r?.k6?.throughput),
-      ms(r?.k6?.latency.p50),
-      ms(r?.k6?.latency.p95),
-      ms(r?.cpu?.perCallMs.postgres, 3),
-      ms(r?.cpu?.perCallMs.server, 3),
-    ];
     return `| ${run.scenario} | ${run.vus} | ${[...(single ? cells(twin(run)) : []), ...cells(run)].join(" | ")} |`;
   });
   const describe = (r: BenchResults) =>
@@ -80,13 +82,6 @@ export function renderCitusScalingTable(citus: BenchResults, single: BenchResult
     throw new Error("renderCitusScalingTable: the results dir is not a pnpm bench --citus run");
   const nodes = (citus.setup.citus?.workers.length ?? 0) + 1;
   const header = `| run | VUs | one PostgreSQL: throughput | p50 | p95 | PG CPU/call | API CPU/call | Citus: throughput | p50 | p95 | PG CPU/call (${nodes} nodes) | API CPU/call |`;
-  const cells = (r: RunResult | undefined) => [
-    rate(r?.k6?.throughput),
-    ms(r?.k6?.latency.p50),
-    ms(r?.k6?.latency.p95),
-    ms(r?.cpu?.perCallMs.postgres, 3),
-    ms(r?.cpu?.perCallMs.server, 3),
-  ];
   const rows = citus.runs
     .filter((r) => r.target === "coupler" && !r.skipped && r.k6)
     .map((run) => {
