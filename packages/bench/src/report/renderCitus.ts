@@ -1,4 +1,5 @@
 import type { BenchResults, RunResult } from "../results.ts";
+import { medianView } from "../rounds.ts";
 
 const ms = (v: number | null | undefined, digits = 2) =>
   v === null || v === undefined ? "—" : `${v.toFixed(digits)} ms`;
@@ -21,7 +22,10 @@ const cells = (r: RunResult | undefined) => [
  * PostgreSQL column summed over every node's processes. Throws when
  * `citus` is not a Citus run.
  */
-export function renderCitusSection(citus: BenchResults, single?: BenchResults): string {
+export function renderCitusSection(citusRounds: BenchResults, singleRounds?: BenchResults): string {
+  // One row per run: the median of its undisturbed rounds.
+  const citus = medianView(citusRounds);
+  const single = singleRounds && medianView(singleRounds);
   if (citus.setup.database !== "citus")
     throw new Error(
       "renderCitusSection: the results dir is not a pnpm bench --citus run (setup.database is not citus)",
@@ -77,7 +81,8 @@ const SCALING_LABELS: Partial<Record<RunResult["scenario"], (r: BenchResults) =>
  * same two results as BENCHMARKS.md's Citus section; a test holds SCALING.md
  * to it. Throws when `citus` is not a Citus run.
  */
-export function renderCitusScalingTable(citus: BenchResults, single: BenchResults): string {
+export function renderCitusScalingTable(citusRounds: BenchResults, singleRounds: BenchResults): string {
+  const [citus, single] = [medianView(citusRounds), medianView(singleRounds)];
   if (citus.setup.database !== "citus")
     throw new Error("renderCitusScalingTable: the results dir is not a pnpm bench --citus run");
   const nodes = (citus.setup.citus?.workers.length ?? 0) + 1;
