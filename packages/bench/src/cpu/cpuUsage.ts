@@ -46,8 +46,12 @@ export interface CpuUsage {
 export async function cpuSnapshot(
   sources: Partial<Record<Exclude<CpuPart, "machine">, CpuSource>>,
 ): Promise<CpuSnapshot> {
-  const [stats, machine] = await Promise.all([readAllPidStats(), readMachineStat()]);
-  const atMs = performance.now();
+  // The instant is the machine reading's: busy ticks over wall time must share one clock, and reading
+  // every /proc/<pid>/stat can take long on a loaded box.
+  const before = performance.now();
+  const machine = await readMachineStat();
+  const atMs = (before + performance.now()) / 2;
+  const stats = await readAllPidStats();
   const ticks: CpuSnapshot["ticks"] = {};
   if (machine) ticks.machine = machine.busy;
   const own = stats.find((s) => s.pid === process.pid);
