@@ -68,16 +68,17 @@ describe.runIf(process.platform === "linux")("measureDisturbance on this machine
       await new Promise((resolve) => setTimeout(resolve, 300));
       const sources = { server: { pids: [process.pid] }, loadGenerator: { pids: [pid] } };
       const start = await cpuSnapshot(sources);
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
       const end = await cpuSnapshot(sources);
       const options = { ticksPerSecond: await clockTicksPerSecond(), cores: 2 };
       const burnerMs =
         (((end.ticks.loadGenerator ?? 0) - (start.ticks.loadGenerator ?? 0)) / options.ticksPerSecond) * 1000;
       const outside = measureDisturbance(start, end, { ...options, parts: ["server"] });
       const measured = measureDisturbance(start, end, { ...options, parts: ["server", "loadGenerator"] });
-      // The burner ran: on a shared 2-core box it gets at least a fifth of a core over 1.5 s.
-      expect(burnerMs).toBeGreaterThan(300);
-      expect(outside?.outsideMs).toBeGreaterThanOrEqual(burnerMs * 0.9);
+      // The burner ran: on a shared 2-core box it gets at least a tenth of a core over 2.5 s.
+      expect(burnerMs).toBeGreaterThan(250);
+      // The machine is read just before the processes at each end: a loaded box shifts their windows a little.
+      expect(outside?.outsideMs).toBeGreaterThanOrEqual(burnerMs * 0.8);
       // Measured, the same burner moves from outside to measured, tick for tick (up to the clamp at zero).
       expect(measured?.measuredMs).toBeCloseTo((outside?.measuredMs ?? 0) + burnerMs, 6);
       expect(measured?.outsideMs).toBeCloseTo(Math.max(0, (outside?.outsideMs ?? 0) - burnerMs), 6);
