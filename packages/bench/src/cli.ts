@@ -7,7 +7,8 @@ import { findExecutable } from "./findExecutable.ts";
 import { findK6 } from "./k6.ts";
 import { K6NotFoundError } from "./K6NotFoundError.ts";
 import { USAGE, UsageError, parseBenchArgs } from "./parseBenchArgs.ts";
-import { estimateSeconds, plannedRuns } from "./plan.ts";
+import { estimateSeconds } from "./plan.ts";
+import { scheduledRuns } from "./rounds.ts";
 
 const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
 
@@ -18,6 +19,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  if (args.compare) {
+    const { compareResults } = await import("./compare/compareResults.ts");
+    process.stdout.write(await compareResults(args.compare.a, args.compare.b));
+    return 0;
+  }
   const { plan } = args;
   // Before anything starts: without k6 there is nothing to run.
   const k6 = findK6(env);
@@ -25,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
   const outDir = plan.outDir ?? join(RESULTS_DIR, new Date().toISOString().replace(/[:.]/g, "-"));
   const minutes = Math.ceil(estimateSeconds(plan) / 60);
   process.stderr.write(
-    `pnpm bench: ${plannedRuns(plan).length} runs, about ${minutes} min; k6 ${k6}; pgbench ${pgbench ?? "not found (ceiling via node-postgres only)"}\n`,
+    `pnpm bench: ${scheduledRuns(plan).length} runs (${plan.rounds} round(s) of the headline runs), about ${minutes} min; k6 ${k6}; pgbench ${pgbench ?? "not found (ceiling via node-postgres only)"}\n`,
   );
   // Loaded only now: a usage error or a missing k6 answers at once, without PostgreSQL or the API loaded.
   const { runBench } = await import("./runBench.ts");

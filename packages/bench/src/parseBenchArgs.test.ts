@@ -4,7 +4,7 @@ import { FULL_PLAN, QUICK_PLAN, estimateSeconds, hotSpotVariant, plannedRuns, ty
 
 function plan(argv: string[]): BenchPlan {
   const parsed = parseBenchArgs(argv);
-  if (parsed.help) throw new Error("expected a plan");
+  if (parsed.help || parsed.compare) throw new Error("expected a plan");
   return parsed.plan;
 }
 
@@ -64,6 +64,20 @@ describe("parseBenchArgs", () => {
     expect(USAGE).not.toMatch(/--duration 30 /); // a value in the flag column read as the default (regression)
   });
 
+  it("runs the headline runs in three rounds with a 5% outside-CPU threshold and two retries, a quick run in one round", () => {
+    expect(FULL_PLAN).toMatchObject({ rounds: 3, maxOutsideShare: 0.05, disturbedRetries: 2 });
+    expect(QUICK_PLAN.rounds).toBe(1);
+    const p = plan(["--quick", "--rounds", "4", "--max-outside-cpu", "2.5", "--disturbed-retries", "0"]);
+    expect(p).toMatchObject({ rounds: 4, maxOutsideShare: 0.025, disturbedRetries: 0 });
+  });
+
+  it("takes --compare with two results folders and plans no run", () => {
+    expect(parseBenchArgs(["--compare", "results/a", "results/b"])).toEqual({
+      help: false,
+      compare: { a: "results/a", b: "results/b" },
+    });
+  });
+
   it("returns help for --help and -h", () => {
     expect(parseBenchArgs(["--help"])).toEqual({ help: true });
     expect(parseBenchArgs(["-h"])).toEqual({ help: true });
@@ -80,6 +94,12 @@ describe("parseBenchArgs", () => {
     [["--api-processes", "-1"], /--api-processes/],
     [["--frobnicate"], /Unknown option '--frobnicate'/],
     [["stray"], /positional/],
+    [["--rounds", "0"], /--rounds: "0" is not a whole number from 1 to 20/],
+    [["--max-outside-cpu", "150"], /not a percentage from 0 to 100/],
+    [["--max-outside-cpu=-1"], /not a percentage from 0 to 100/],
+    [["--disturbed-retries", "11"], /from 0 to 10/],
+    [["--compare", "a"], /--compare takes two results folders/],
+    [["--compare", "a", "b", "c"], /--compare takes two results folders/],
     [["--learners", "3", "--hot-spot-learners", "5"], /cannot exceed --learners/],
   ])("refuses %j with a usage error", (argv, message) => {
     expect(() => parseBenchArgs(argv)).toThrow(UsageError);
@@ -115,8 +135,9 @@ describe("plannedRuns", () => {
     expect(new Set(runs.map((r) => r.id)).size).toBe(runs.length);
   });
 
-  it("plans the full run to fit in 30 minutes", () => {
-    expect(estimateSeconds(FULL_PLAN)).toBeLessThanOrEqual(30 * 60);
+  it("plans the full run, its headline runs in three rounds, to fit in an hour, and one round in 30 minutes", () => {
+    expect(estimateSeconds(FULL_PLAN)).toBeLessThanOrEqual(60 * 60);
+    expect(estimateSeconds({ ...FULL_PLAN, rounds: 1 })).toBeLessThanOrEqual(30 * 60);
   });
 
   it("runs the coupler's hot spot with combining on, off, spread over many learners and on two workers, and the legacy hot spot", () => {
@@ -154,7 +175,7 @@ describe("plannedRuns", () => {
       "--before-api",
       "/tmp/base/main.js",
     ]);
-    if (parsed.help) throw new Error("unexpected help");
+    if (parsed.help || parsed.compare) throw new Error("expected a plan");
     expect(plannedRuns(parsed.plan).map((r) => r.id)).toEqual([
       "hot-spot-coupler-200",
       "hot-spot-coupler-200-before",
@@ -195,8 +216,8 @@ describe("plannedRuns", () => {
   it("takes the API's Node binary from --node, else BENCH_NODE", () => {
     expect(plan([]).node).toBeUndefined();
     const fromEnv = parseBenchArgs([], { BENCH_NODE: "/opt/node24/bin/node" });
-    expect(fromEnv.help === false && fromEnv.plan.node).toBe("/opt/node24/bin/node");
+    expect("plan" in fromEnv && fromEnv.plan.node).toBe("/opt/node24/bin/node");
     const fromFlag = parseBenchArgs(["--node", "/usr/bin/node"], { BENCH_NODE: "/opt/node24/bin/node" });
-    expect(fromFlag.help === false && fromFlag.plan.node).toBe("/usr/bin/node");
+    expect("plan" in fromFlag && fromFlag.plan.node).toBe("/usr/bin/node");
   });
 });

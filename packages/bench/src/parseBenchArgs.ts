@@ -53,6 +53,16 @@ Options (the defaults are a full run's; --quick has its own):
   --citus                 on Citus: DATABASE_URL is the coordinator, or a coordinator + 2 workers are started
                           from the installed PostgreSQL (fsync on); tables distributed as db:migrate --citus;
                           PostgreSQL CPU summed over all nodes (default off)
+  --rounds N              rounds of each headline run (the seed's user rows, hot spot and its spread twin,
+                          saturation, fixed rate), interleaved round-robin; the report gives their median and
+                          range and judges targets on the median of undisturbed rounds (default ${FULL_PLAN.rounds}; --quick ${QUICK_PLAN.rounds})
+  --max-outside-cpu PCT   a run is disturbed when CPU outside it (machine busy time, steal included, less k6,
+                          the API, PostgreSQL and the bench) passes PCT % of the box's capacity
+                          (cores × wall time) over its measured window (default ${FULL_PLAN.maxOutsideShare * 100})
+  --disturbed-retries N   times a disturbed run is made again before it is kept, marked disturbed (default ${FULL_PLAN.disturbedRetries})
+  --compare A B           runs nothing: prints the headline figures of two results folders (summary.json)
+                          side by side, flagging changes larger than the noise their rounds measured
+                          (default: no comparison, a run)
   -h, --help              this text
 
 Environment: K6_BIN (else k6 on PATH), PGBENCH_BIN (else pgbench on PATH), DATABASE_URL, BENCH_NODE.`;
@@ -60,16 +70,21 @@ Environment: K6_BIN (else k6 on PATH), PGBENCH_BIN (else pgbench on PATH), DATAB
 /** Scenario names from before the bench used core's operation names; still accepted on the command line. */
 const SCENARIO_ALIASES: Record<string, ScenarioName> = { validation: "validate" };
 
-export type ParsedArgs = { help: true } | { help: false; plan: BenchPlan };
+export type ParsedArgs =
+  | { help: true }
+  | { help: false; compare: { a: string; b: string } }
+  | { help: false; compare?: undefined; plan: BenchPlan };
 
 /** Turns `pnpm bench` arguments into a plan; `--quick` picks the smoke defaults, other flags override. */
 export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | undefined } = {}): ParsedArgs {
   let values;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: argv,
       strict: true,
-      allowPositionals: false,
+      // Only --compare takes a second folder as a positional; anything else positional is refused below.
+      allowPositionals: true,
       options: {
         quick: { type: "boolean" },
         levels: { type: "string" },
@@ -91,6 +106,10 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
         rate: { type: "string" },
         node: { type: "string" },
         citus: { type: "boolean" },
+        rounds: { type: "string" },
+        "max-outside-cpu": { type: "string" },
+        "disturbed-retries": { type: "string" },
+        compare: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -102,6 +121,16 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
     );
   }
   if (values.help) return { help: true };
+  if (values.compare !== undefined) {
+    const [b, ...extra] = positionals;
+    if (b === undefined || extra.length > 0)
+      throw new UsageError("pnpm bench: --compare takes two results folders: --compare <results A> <results B>");
+    return { help: false, compare: { a: values.compare, b } };
+  }
+  if (positionals.length > 0)
+    throw new UsageError(
+      `pnpm bench: Unexpected argument '${positionals[0]}'. This command does not take positional arguments (pnpm bench --help for usage)`,
+    );
   const base = values.quick ? QUICK_PLAN : FULL_PLAN;
   const scenarios =
     values.scenarios === undefined
@@ -150,6 +179,12 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
     node: values.node ?? (env.BENCH_NODE || base.node),
     citus: values.citus ?? base.citus,
     beforeApi: values["before-api"] ?? base.beforeApi,
+    rounds: option(values.rounds, "--rounds", base.rounds, 1, 20),
+    maxOutsideShare:
+      values["max-outside-cpu"] === undefined
+        ? base.maxOutsideShare
+        : percent(values["max-outside-cpu"], "--max-outside-cpu") / 100,
+    disturbedRetries: option(values["disturbed-retries"], "--disturbed-retries", base.disturbedRetries, 0, 10),
   };
   if (plan.hotSpot.learners > plan.learners) {
     throw new UsageError(`--hot-spot-learners (${plan.hotSpot.learners}) cannot exceed --learners (${plan.learners})`);
@@ -190,6 +225,14 @@ function count(raw: string, flag: string, min: number, max: number): number {
 
 function option(raw: string | undefined, flag: string, fallback: number, min: number, max: number): number {
   return raw === undefined ? fallback : count(raw, flag, min, max);
+}
+
+/** A percentage from 0 to 100, decimals allowed ("5", "2.5"). */
+function percent(raw: string, flag: string): number {
+  const n = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || n > 100)
+    throw new UsageError(`${flag}: "${raw}" is not a percentage from 0 to 100`);
+  return n;
 }
 
 /** "30", "30s" or "2m" as seconds. */

@@ -1,13 +1,18 @@
 /** Progress lines on stderr while the bench runs (stdout stays free for the final path). */
 export class Progress {
   readonly #started = performance.now();
-  readonly #total: number;
+  #total: number;
   readonly #estimateSeconds: number;
   #done = 0;
 
   constructor(total: number, estimateSeconds: number) {
     this.#total = total;
     this.#estimateSeconds = estimateSeconds;
+  }
+
+  /** One more run than planned (a disturbed run made again), so the count stays "n of total". */
+  addRun(): void {
+    this.#total++;
   }
 
   info(message: string): void {

@@ -1,5 +1,6 @@
 import type { CeilingResult } from "./ceiling/runCeiling.ts";
 import type { CpuUsage } from "./cpu/cpuUsage.ts";
+import type { Disturbance } from "./cpu/disturbance.ts";
 import type { OperationResult } from "./k6Summary.ts";
 import type { LockStats } from "./lockStats.ts";
 import type { BenchPlan, PlannedRun } from "./plan.ts";
@@ -35,6 +36,14 @@ export interface RunResult extends PlannedRun {
   droppedIterations?: number;
   /** Why the run produced no figures (e.g. pgbench not installed, k6 crashed). */
   skipped?: string;
+  /** Which round of its run this is (1-based); absent in results from before rounds (one round). */
+  round?: number;
+  /** CPU outside the run over its measured window; null where it could not be measured (no /proc, a part unread). */
+  disturbance?: Disturbance | null;
+  /** The outside share passed --max-outside-cpu on every attempt: its figures count only if every round was. */
+  disturbed?: boolean;
+  /** Outside shares of the earlier attempts of this round, thrown away as disturbed. */
+  retriedOutsideShares?: number[];
 }
 
 export interface MachineInfo {
@@ -71,7 +80,13 @@ export interface BenchResults {
     clockTicksPerSecond?: number | null;
     /** The postmaster whose process tree is "postgres" in the CPU figures; null when not on this machine. */
     postmasterPid?: number | null;
+    /** Rounds of the headline runs and the disturbance policy (absent before rounds existed: one round, none). */
+    rounds?: number;
+    maxOutsideShare?: number;
+    disturbedRetries?: number;
   };
+  /** What was measured: the git commit and whether its tree had changes (absent in older results). */
+  source?: { commit: string | null; dirty: boolean | null };
   runs: RunResult[];
 }
 

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,6 +56,23 @@ describe("pnpm bench without k6", () => {
     const { code, stdout } = bench(["--help"], { PATH: dir });
     expect(code).toBe(0);
     expect(stdout).toContain("Usage: pnpm bench [options]");
+    expect(stdout).toContain("--rounds N");
+    expect(stdout).toContain("--compare A B");
+  });
+
+  it("compares two results folders with --compare, without k6 or a database", () => {
+    const fixture = new URL("./fixtures/bench-results-quick.json", import.meta.url);
+    const folders = ["before", "after"].map((name) => {
+      const folder = join(dir, name);
+      mkdirSync(folder, { recursive: true });
+      copyFileSync(fixture, join(folder, "summary.json"));
+      return folder;
+    });
+    const { code, stdout, stderr } = bench(["--compare", ...folders], { PATH: dir });
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toContain(`A = ${folders[0]}`);
+    expect(stdout).toMatch(/\| level-up-coupler-10 \| P95 \| .* \| \+0\.0% \| {2}\|/);
   });
 });
 

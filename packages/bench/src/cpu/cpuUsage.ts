@@ -23,6 +23,10 @@ export type CpuSource =
 export interface CpuSnapshot {
   atMs: number;
   ticks: Partial<Record<CpuPart, number>>;
+  /** The bench's own process (the orchestrator: k6's parent, the metrics scraper), user + kernel ticks. */
+  self?: number;
+  /** The machine's steal ticks so far (/proc/stat, included in `ticks.machine`). */
+  steal?: number;
 }
 
 /** CPU over one measured window, and per call (request or transaction) in it. */
@@ -42,10 +46,15 @@ export interface CpuUsage {
 export async function cpuSnapshot(
   sources: Partial<Record<Exclude<CpuPart, "machine">, CpuSource>>,
 ): Promise<CpuSnapshot> {
-  const [stats, machine] = await Promise.all([readAllPidStats(), readMachineStat()]);
-  const atMs = performance.now();
+  // The instant is the machine reading's: busy ticks over wall time must share one clock, and reading
+  // every /proc/<pid>/stat can take long on a loaded box.
+  const before = performance.now();
+  const machine = await readMachineStat();
+  const atMs = (before + performance.now()) / 2;
+  const stats = await readAllPidStats();
   const ticks: CpuSnapshot["ticks"] = {};
   if (machine) ticks.machine = machine.busy;
+  const own = stats.find((s) => s.pid === process.pid);
   for (const [part, source] of Object.entries(sources) as [CpuPart, CpuSource][]) {
     let value: number | undefined;
     if ("tree" in source) value = treeTicks(stats, source.tree);
@@ -53,8 +62,7 @@ export async function cpuSnapshot(
       const each = source.trees.map((root) => treeTicks(stats, root));
       value = each.every((t) => t !== undefined) ? each.reduce((sum: number, t) => sum + (t ?? 0), 0) : undefined;
     } else if ("reapedChildren" in source) {
-      const self = stats.find((s) => s.pid === process.pid);
-      value = self ? self.cutime + self.cstime : undefined;
+      value = own ? own.cutime + own.cstime : undefined;
     } else {
       const found = source.pids.map((pid) => stats.find((s) => s.pid === pid));
       value = found.every((s) => s !== undefined)
@@ -63,7 +71,12 @@ export async function cpuSnapshot(
     }
     if (value !== undefined) ticks[part] = value;
   }
-  return { atMs, ticks };
+  return {
+    atMs,
+    ticks,
+    ...(own ? { self: ownTicks(own) } : {}),
+    ...(machine ? { steal: machine.steal } : {}),
+  };
 }
 
 /** The CPU between two snapshots, per part and per call. */

@@ -41,7 +41,7 @@ describe("parsePidStat", () => {
 describe("parseMachineStat", () => {
   it("counts user, nice, system, irq, softirq and steal as busy, and idle and iowait as not", () => {
     const text = "cpu  1000 20 300 5000 40 5 6 7 50 0\ncpu0 500 10 150 2500 20 2 3 3 25 0\nintr 123\n";
-    expect(parseMachineStat(text)).toEqual({ busy: 1000 + 20 + 300 + 5 + 6 + 7, total: 1338 + 5000 + 40 });
+    expect(parseMachineStat(text)).toEqual({ busy: 1000 + 20 + 300 + 5 + 6 + 7, total: 1338 + 5000 + 40, steal: 7 });
   });
 
   it("refuses a /proc/stat without the aggregate line", () => {

@@ -48,6 +48,8 @@ export interface MachineStat {
   /** Every state but idle and iowait: user, nice, system, irq, softirq, steal. */
   busy: number;
   total: number;
+  /** Time a hypervisor ran other guests while this machine's CPUs wanted to run (part of busy). */
+  steal: number;
 }
 
 /** Parses /proc/stat. Guest time is already counted in user and nice, so it is not added again. */
@@ -60,5 +62,5 @@ export function parseMachineStat(text: string): MachineStat {
     .slice(1)
     .map(Number);
   const busy = user + nice + system + irq + softirq + steal;
-  return { busy, total: busy + idle + iowait };
+  return { busy, total: busy + idle + iowait, steal };
 }

@@ -1,6 +1,7 @@
 import { View, parse } from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { BenchResults } from "../results.ts";
+import { medianView } from "../rounds.ts";
 
 export interface Chart {
   file: string;
@@ -55,7 +56,9 @@ function usersAxis(levels: number[]) {
 }
 
 /** The report's charts, drawn by Vega-Lite and rendered to SVG headless (no browser, no canvas). */
-export async function renderCharts(results: BenchResults): Promise<Chart[]> {
+export async function renderCharts(measured: BenchResults): Promise<Chart[]> {
+  // The median of each run's undisturbed rounds, as the report's tables.
+  const results = medianView(measured);
   const specs: { file: string; title: string; spec: TopLevelSpec }[] = [
     { file: "latency-vs-users.svg", title: "Level-up latency against concurrent users", spec: latencySpec(results) },
     {

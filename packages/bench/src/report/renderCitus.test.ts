@@ -47,6 +47,26 @@ describe("renderCitusSection", () => {
     expect(section).toContain("127.0.0.1:9701, 127.0.0.1:9702");
   });
 
+  it("gives a run made in rounds one row, the median of its undisturbed rounds", () => {
+    const rounds = (results: BenchResults, throughputs: number[]): BenchResults => {
+      const [run] = results.runs;
+      if (!run?.k6) throw new Error("withRun makes one k6 run");
+      const k6 = run.k6;
+      return {
+        ...results,
+        runs: throughputs.map((throughput, i) => ({ ...run, round: i + 1, k6: { ...k6, throughput } })),
+      };
+    };
+    const section = renderCitusSection(
+      rounds(withRun(0, 2.5, true), [380, 420, 400]),
+      rounds(withRun(0, 1.2, false), [600, 650, 550]),
+    );
+    const rows = section.split("\n").filter((line) => line.startsWith("| saturation |"));
+    expect(rows).toEqual([
+      "| saturation | 50 | 600/s | 18.00 ms | 40.00 ms | 1.200 ms | 0.500 ms | 400/s | 18.00 ms | 40.00 ms | 2.500 ms | 0.500 ms |",
+    ]);
+  });
+
   it("refuses a results dir that is not a Citus run", () => {
     expect(() => renderCitusSection(withRun(600, 1.2, false))).toThrow(/not a pnpm bench --citus run/);
   });

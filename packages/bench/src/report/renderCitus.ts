@@ -1,8 +1,18 @@
 import type { BenchResults, RunResult } from "../results.ts";
+import { medianView } from "../rounds.ts";
 
 const ms = (v: number | null | undefined, digits = 2) =>
   v === null || v === undefined ? "—" : `${v.toFixed(digits)} ms`;
 const rate = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(0)}/s`);
+
+/** A run's cells in both Citus tables: throughput, p50, p95, PostgreSQL and API CPU per call. */
+const cells = (r: RunResult | undefined) => [
+  rate(r?.k6?.throughput),
+  ms(r?.k6?.latency.p50),
+  ms(r?.k6?.latency.p95),
+  ms(r?.cpu?.perCallMs.postgres, 3),
+  ms(r?.cpu?.perCallMs.server, 3),
+];
 
 /**
  * The Citus section of BENCHMARKS.md: the coupler's runs of a `pnpm bench
@@ -12,7 +22,10 @@ const rate = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(
  * PostgreSQL column summed over every node's processes. Throws when
  * `citus` is not a Citus run.
  */
-export function renderCitusSection(citus: BenchResults, single?: BenchResults): string {
+export function renderCitusSection(citusRounds: BenchResults, singleRounds?: BenchResults): string {
+  // One row per run: the median of its undisturbed rounds.
+  const citus = medianView(citusRounds);
+  const single = singleRounds && medianView(singleRounds);
   if (citus.setup.database !== "citus")
     throw new Error(
       "renderCitusSection: the results dir is not a pnpm bench --citus run (setup.database is not citus)",
@@ -24,13 +37,6 @@ export function renderCitusSection(citus: BenchResults, single?: BenchResults): 
     ? "| run | VUs | single PG: throughput | p50 | p95 | PG CPU/call | API CPU/call | Citus: throughput | p50 | p95 | PG CPU/call (all nodes) | API CPU/call |"
     : "| run | VUs | throughput | p50 | p95 | PG CPU/call (all nodes) | API CPU/call |";
   const rows = runs.map((run) => {
-    const cells = (r: RunResult | undefined) => [
-      rate(r?.k6?.throughput),
-      ms(r?.k6?.latency.p50),
-      ms(r?.k6?.latency.p95),
-      ms(r?.cpu?.perCallMs.postgres, 3),
-      ms(r?.cpu?.perCallMs.server, 3),
-    ];
     return `| ${run.scenario} | ${run.vus} | ${[...(single ? cells(twin(run)) : []), ...cells(run)].join(" | ")} |`;
   });
   const describe = (r: BenchResults) =>
@@ -60,4 +66,33 @@ export function renderCitusSection(citus: BenchResults, single?: BenchResults): 
     ...rows,
     "",
   ].join("\n");
+}
+
+/** How SCALING.md names each scenario of its Citus table. */
+const SCALING_LABELS: Partial<Record<RunResult["scenario"], (r: BenchResults) => string>> = {
+  "level-up": (r) => `level-up (think time ${r.plan.thinkMs.min / 1000}–${r.plan.thinkMs.max / 1000} s)`,
+  saturation: () => "saturation (no think time)",
+  single: () => "single (1 VU, no think time)",
+};
+
+/**
+ * SCALING.md's Citus table: the coupler's runs on one PostgreSQL and on the
+ * Citus cluster side by side (throughput, p50, p95, CPU per call), from the
+ * same two results as BENCHMARKS.md's Citus section; a test holds SCALING.md
+ * to it. Throws when `citus` is not a Citus run.
+ */
+export function renderCitusScalingTable(citusRounds: BenchResults, singleRounds: BenchResults): string {
+  const [citus, single] = [medianView(citusRounds), medianView(singleRounds)];
+  if (citus.setup.database !== "citus")
+    throw new Error("renderCitusScalingTable: the results dir is not a pnpm bench --citus run");
+  const nodes = (citus.setup.citus?.workers.length ?? 0) + 1;
+  const header = `| run | VUs | one PostgreSQL: throughput | p50 | p95 | PG CPU/call | API CPU/call | Citus: throughput | p50 | p95 | PG CPU/call (${nodes} nodes) | API CPU/call |`;
+  const rows = citus.runs
+    .filter((r) => r.target === "coupler" && !r.skipped && r.k6)
+    .map((run) => {
+      const twin = single.runs.find((r) => r.id === run.id && !r.skipped && r.k6);
+      const label = SCALING_LABELS[run.scenario]?.(citus) ?? run.scenario;
+      return `| ${label} | ${run.vus} | ${[...cells(twin), ...cells(run)].join(" | ")} |`;
+    });
+  return [header, `|${" --- |".repeat(12)}`, ...rows].join("\n");
 }

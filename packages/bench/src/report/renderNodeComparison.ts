@@ -1,4 +1,5 @@
 import type { BenchResults } from "../results.ts";
+import { medianView } from "../rounds.ts";
 import { findRun } from "./targets.ts";
 
 const ms = (v: number | null | undefined) => (v === null || v === undefined ? "â€”" : `${v.toFixed(3)} ms`);
@@ -10,7 +11,8 @@ const ms = (v: number | null | undefined) => (v === null || v === undefined ? "â
  * (`--node`), on the same machine, one after the other.
  */
 export function renderNodeComparison(runs: BenchResults[]): string {
-  const rows = runs.map((results) => {
+  // Each run's median of its undisturbed rounds, as the main report.
+  const rows = runs.map(medianView).map((results) => {
     const api = findRun(results, "level-up-rate", "coupler")?.cpu?.perCallMs;
     const min = findRun(results, "level-up-rate", "baseline")?.cpu?.perCallMs;
     const single = findRun(results, "single", "coupler")?.k6?.latency.p50;

@@ -1,8 +1,10 @@
 import type { LatencyStats } from "../latencyStats.ts";
 import type { BenchResults, RunResult } from "../results.ts";
+import { medianView } from "../rounds.ts";
 import type { Chart } from "./charts.ts";
 import { contentionCell, contentionShares, table } from "./markdown.ts";
 import { renderHotSpot } from "./renderHotSpot.ts";
+import { renderRounds } from "./renderRounds.ts";
 import { evaluateTargets, findRun, referenceLevel, signedPercent } from "./targets.ts";
 
 export { contentionCell } from "./markdown.ts";
@@ -29,14 +31,19 @@ function latencyCells(l: LatencyStats): string[] {
 }
 
 /** report.md: the seed's two tables in its shape, then everything else a reader needs to judge them. */
-export function renderReport(results: BenchResults, charts: Chart[]): string {
+export function renderReport(measured: BenchResults, charts: Chart[]): string {
+  // One run per id: the median of its undisturbed rounds (rounds.ts); every table and target below reads these.
+  const results = medianView(measured);
   const { plan, machine, setup } = results;
   const ref = referenceLevel(results);
   const out: string[] = [];
   out.push(`# Coupler benchmark — ${results.startedAt.slice(0, 10)}`);
   out.push(
     `Run ${results.startedAt} on **${machine.hostname}** (${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB), ` +
-      `${plan.quick ? "**--quick smoke run** (short runs, small levels: indicative only)" : "full run"}, ${Math.round(results.elapsedSeconds / 60)} min in all.`,
+      `${plan.quick ? "**--quick smoke run** (short runs, small levels: indicative only)" : "full run"}, ${Math.round(results.elapsedSeconds / 60)} min in all` +
+      (results.source?.commit
+        ? `, from commit ${results.source.commit.slice(0, 12)}${results.source.dirty ? " **with uncommitted changes**" : ""}.`
+        : "."),
   );
 
   out.push("## Targets");
@@ -51,6 +58,8 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
       ]),
     ),
   );
+
+  out.push(...renderRounds(measured));
 
   const reading = readingTheNumbers(results);
   if (reading.length > 0) {
@@ -204,8 +213,8 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
     }
   }
 
-  const measured = results.runs.filter((r) => r.cpu);
-  if (measured.length > 0) {
+  const withCpu = results.runs.filter((r) => r.cpu);
+  if (withCpu.length > 0) {
     out.push("## CPU per call");
     out.push(
       "CPU milliseconds per call (request, or transaction for the ceiling), from /proc: utime + stime of the load generator (k6, or pgbench's client), " +
@@ -218,7 +227,7 @@ export function renderReport(results: BenchResults, charts: Chart[]): string {
     out.push(
       table(
         ["Run", "Calls", "Load generator", "Server", "PostgreSQL", "Machine", "Cores busy"],
-        measured.map((r) => {
+        withCpu.map((r) => {
           const c = r.cpu as NonNullable<RunResult["cpu"]>;
           return [
             r.id,

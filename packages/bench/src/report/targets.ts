@@ -36,10 +36,25 @@ export const PG_CPU_PER_CALL_BEFORE_MS = 0.66;
 
 const ratioText = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 
+/**
+ * The run a target is judged on: as `findRun`, but never one whose every
+ * round was disturbed (see `medianView`): such a target reads "not measured".
+ */
+function judgedRun(
+  results: BenchResults,
+  scenario: RunResult["scenario"],
+  target: RunResult["target"],
+  vus?: number,
+): RunResult | undefined {
+  const run = findRun(results, scenario, target, vus);
+  return run?.disturbed ? undefined : run;
+}
+
+/** The targets, judged on `results` as given: pass `medianView(results)` to judge medians of undisturbed rounds. */
 export function evaluateTargets(results: BenchResults): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  const rateApi = findRun(results, "level-up-rate", "coupler")?.cpu?.perCallMs;
-  const rateMin = findRun(results, "level-up-rate", "baseline")?.cpu?.perCallMs;
+  const rateApi = judgedRun(results, "level-up-rate", "coupler")?.cpu?.perCallMs;
+  const rateMin = judgedRun(results, "level-up-rate", "baseline")?.cpu?.perCallMs;
   const apiCpu = rateApi?.server ?? undefined;
   const minCpu = rateMin?.server ?? undefined;
   checks.push({
@@ -49,7 +64,7 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
     met: apiCpu && minCpu ? apiCpu <= 1.25 * minCpu : null,
   });
   const pgCpu = rateApi?.postgres ?? undefined;
-  const pgbenchPg = findRun(results, "ceiling", "pgbench")?.cpu?.perCallMs.postgres ?? undefined;
+  const pgbenchPg = judgedRun(results, "ceiling", "pgbench")?.cpu?.perCallMs.postgres ?? undefined;
   checks.push({
     target: `PostgreSQL CPU per level-up through the API no higher than before (≤ ${PG_CPU_PER_CALL_BEFORE_MS} ms at ${results.plan.rate}/s)`,
     seed: "0.50–0.66 ms (issue #9)",
@@ -59,7 +74,7 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
         : `${ms(pgCpu)}${pgbenchPg ? `; pgbench's run of the same transaction: ${ms(pgbenchPg)} (${ratioText(pgCpu, pgbenchPg)})` : ""}`,
     met: pgCpu === undefined ? null : pgCpu <= PG_CPU_PER_CALL_BEFORE_MS,
   });
-  const at1000Run = findRun(results, "level-up", "coupler", 1000);
+  const at1000Run = judgedRun(results, "level-up", "coupler", 1000);
   const at1000 = at1000Run?.k6;
   const clean = at1000Run ? (at1000Run.k6?.failed ?? 0) === 0 && (at1000Run.integrity?.desynced ?? 0) === 0 : false;
   const measured1000 = at1000
@@ -77,8 +92,8 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
     measured: measured1000,
     met: at1000 ? at1000.latency.avg <= 5 && at1000.latency.p95 <= 25 && clean : null,
   });
-  const single = findRun(results, "single", "coupler")?.k6;
-  const singleMin = findRun(results, "single", "baseline")?.k6;
+  const single = judgedRun(results, "single", "coupler")?.k6;
+  const singleMin = judgedRun(results, "single", "baseline")?.k6;
   checks.push({
     target: "a single level-up over HTTP (k6, 1 VU, no think time): p50 ≤ 1.5 ms",
     seed: "23 ms",
@@ -87,10 +102,10 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
       : "not measured",
     met: single ? single.latency.p50 <= 1.5 : null,
   });
-  const sat = findRun(results, "saturation", "coupler")?.k6;
-  const satMin = findRun(results, "saturation", "baseline")?.k6;
-  const raw = findRun(results, "ceiling", "raw-pg")?.ceiling;
-  const pgbench = findRun(results, "ceiling", "pgbench")?.ceiling;
+  const sat = judgedRun(results, "saturation", "coupler")?.k6;
+  const satMin = judgedRun(results, "saturation", "baseline")?.k6;
+  const raw = judgedRun(results, "ceiling", "raw-pg")?.ceiling;
+  const pgbench = judgedRun(results, "ceiling", "pgbench")?.ceiling;
   const others = [
     raw && `raw-pg ${(sat ? (sat.throughput / raw.throughput) * 100 : 0).toFixed(0)}%`,
     pgbench && `pgbench ${(sat ? (sat.throughput / pgbench.throughput) * 100 : 0).toFixed(0)}%`,
@@ -107,8 +122,8 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
     met: sat && satMin && satMin.throughput > 0 ? sat.throughput >= 0.85 * satMin.throughput : null,
   });
   const ref = referenceLevel(results);
-  const after = findRun(results, "level-up", "coupler", ref)?.k6;
-  const legacy = findRun(results, "level-up", "legacy", ref)?.k6;
+  const after = judgedRun(results, "level-up", "coupler", ref)?.k6;
+  const legacy = judgedRun(results, "level-up", "legacy", ref)?.k6;
   const overhead = after && legacy && legacy.latency.avg > 0 ? after.latency.avg / legacy.latency.avg - 1 : undefined;
   checks.push({
     target: `coupler latency overhead over the legacy path ≤ 15% (level-up avg at ${ref} users)`,
@@ -119,8 +134,12 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
         : `${signedPercent(overhead)} (${ms(after?.latency.avg ?? 0)} vs ${ms(legacy?.latency.avg ?? 0)})`,
     met: overhead === undefined ? null : overhead <= 0.15,
   });
-  const hot = results.runs.find((r) => r.scenario === "hot-spot" && r.target === "coupler" && !r.variant && !r.skipped);
-  const spread = results.runs.find((r) => r.scenario === "hot-spot" && r.variant === "spread" && !r.skipped);
+  const hot = results.runs.find(
+    (r) => r.scenario === "hot-spot" && r.target === "coupler" && !r.variant && !r.skipped && !r.disturbed,
+  );
+  const spread = results.runs.find(
+    (r) => r.scenario === "hot-spot" && r.variant === "spread" && !r.skipped && !r.disturbed,
+  );
   const { vus, learners, spreadLearners } = results.plan.hotSpot;
   if (hot?.k6) {
     const share = spread?.k6 && spread.k6.throughput > 0 ? hot.k6.throughput / spread.k6.throughput : undefined;
