@@ -80,3 +80,4 @@ export { runTransaction, type IsolationLevel, type TransactionFaults, type Trans
 export { createUser } from "./users.ts";
 // Drizzle operators, so other packages need no drizzle-orm dependency of their own.
 export { and, asc, count, desc, eq, sql } from "drizzle-orm";
+export { hashInt8, hashUint32, shardIndexOf, type ShardRange } from "./citus/shardHash.ts";

@@ -34,3 +34,4 @@ export {
   whilePairLocked,
   withSession,
 } from "./fixtures.ts";
+export { edgeIds, hashSample, seededRandom, type HashSample } from "./hashSample.ts";
