@@ -35,3 +35,4 @@ export {
   withSession,
 } from "./fixtures.ts";
 export { edgeIds, hashSample, seededRandom, type HashSample } from "./hashSample.ts";
+export { logCitusCommands, type CitusCommandLog } from "./citusCommandLog.ts";
