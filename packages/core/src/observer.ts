@@ -64,6 +64,8 @@ export interface CouplerObserver {
    * committed once; the router refreshes its map. Optional.
    */
   onRouteMiss?(event: RouteMissEvent): void;
+  /** The Citus worker map changed when re-read (a shard moved, a node came or went). Optional. */
+  onWorkerMapChange?(): void;
 }
 
 /** One call that reached the wrong Citus node (see `CouplerObserver.onRouteMiss`). */

@@ -28,8 +28,8 @@ export interface CitusRouterOptions {
   refreshIntervalMs?: number;
   /** The table whose shards place the learners (default `users`, the co-location group's lead). */
   table?: string;
-  /** Told of each detected route miss (`onRouteMiss`). */
-  observer?: Pick<CouplerObserver, "onRouteMiss">;
+  /** Told of each detected route miss (`onRouteMiss`) and each map change (`onWorkerMapChange`). */
+  observer?: Pick<CouplerObserver, "onRouteMiss" | "onWorkerMapChange">;
   logger?: Logger;
   applicationName?: string;
 }
@@ -163,7 +163,10 @@ export class CitusRouter {
     if (this.closed || next.fingerprint === this.map?.fingerprint) return false;
     const first = this.map === undefined;
     this.map = next;
-    if (!first) this.stats.mapChanges++;
+    if (!first) {
+      this.stats.mapChanges++;
+      this.options.observer?.onWorkerMapChange?.();
+    }
     const live = new Set([...next.nodes.values()].map(nodeKey));
     for (const [key, pool] of this.pools)
       if (!live.has(key)) {
