@@ -135,6 +135,8 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     const pool = own.poolFor(learner);
     const log = logCitusCommands(pool);
     const coupler = couplerOn(pool);
+    await coupler.catalogue.get("PLAYER"); // cached after its first read, as in a running server
+    await pool.query("select 1"); // the pool's first connection (and its logging SET) before the recording
     const pair = { userId: learner, specialization: "PLAYER" };
     const { statements } = await recordStatements(() =>
       coupler.levelUp({ ...pair, xpGained: 120, sessionsCompleted: 1 }),
