@@ -129,10 +129,15 @@ export class CitusRouter {
   }
 
   /**
-   * Records a call that reached a node not holding its learner's shard (the
-   * node forwarded it; it committed once) and refreshes the map at once.
+   * Told by the coupler that a call's lock statement ran in another backend
+   * than the one it was sent on (`pg_backend_pid()` in the statement's task
+   * differs from the connection's): the node forwarded it, so it was not the
+   * learner's (a stale map). The call committed once all the same. Counts the
+   * miss, tells the observer and refreshes the map at once. Calls on the
+   * coordinator's pool are not misses (the coordinator always forwards).
    */
-  noteRouteMiss(userId: number): void {
+  routeMissed(userId: number, pool: pg.Pool): void {
+    if (pool === this.options.coordinator) return;
     this.stats.routeMisses++;
     this.options.observer?.onRouteMiss?.({ userId, shardId: this.map?.locate(userId)?.shard.shardId });
     void this.refresh().catch(() => {});
