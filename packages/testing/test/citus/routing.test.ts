@@ -8,6 +8,7 @@ import {
   readWorkerMap,
   type Database,
   type ProgressLicenseCoupler,
+  type RouteMissEvent,
 } from "@coupler/core";
 import {
   citusAvailability,
@@ -42,6 +43,8 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
   let database: Database & { url: string; name: string };
   let router: CitusRouter;
   let learners: number[];
+  const misses: RouteMissEvent[] = [];
+  let mapChanges = 0;
 
   beforeAll(async () => {
     cluster = await startCitusCluster({ workers: 2 });
@@ -51,7 +54,12 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     database = { ...createDatabase({ connectionString: citus.url, max: 10 }), url: citus.url, name: citus.name };
     const coordinatorCoupler = createCoupler(database, { citus: true });
     learners = await enrolledUsers(database, coordinatorCoupler, 40);
-    router = await CitusRouter.start({ coordinator: database.pool, connectionString: citus.url, refreshIntervalMs: 0 });
+    router = await CitusRouter.start({
+      coordinator: database.pool,
+      connectionString: citus.url,
+      refreshIntervalMs: 0,
+      observer: { onRouteMiss: (e) => misses.push(e), onWorkerMapChange: () => mapChanges++ },
+    });
   }, 240_000);
   afterAll(async () => {
     await router?.close();
@@ -67,6 +75,26 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
   /** The group of the node `pool` connects to, as that node says. */
   const localGroup = async (pool: Database["pool"]) =>
     (await pool.query<{ g: number }>("select groupid as g from pg_dist_local_group")).rows[0]?.g;
+
+  /**
+   * The backend that ran the learner's row lock, and the connection's own
+   * backend: equal under local execution, different when the node forwarded
+   * the task (how a route miss shows, with no extra round trip).
+   */
+  const lockBackend = async (pool: Database["pool"], userId: number) => {
+    const client = await pool.connect();
+    try {
+      await client.query("begin");
+      const { rows } = await client.query<{ pid: number }>(
+        "select pg_backend_pid() as pid from specialization_progress where student_id = $1 for update",
+        [userId],
+      );
+      await client.query("rollback");
+      return { task: rows[0]?.pid, connection: (client as unknown as { processID: number }).processID };
+    } finally {
+      client.release();
+    }
+  };
 
   /** The node (`host:port`) holding `userId`'s shard, as the coordinator says. */
   const nodeOf = async (userId: number) =>
@@ -270,7 +298,7 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     }
   });
 
-  it("after a shard move, a call routed by the stale map still commits exactly once (the old worker forwards it), and the refresh routes to the new worker", async () => {
+  it("after a shard move, a call routed by the stale map still commits exactly once (the old worker forwards it), the miss is counted, and the refresh routes to the new worker", async () => {
     const [learner = 0] = learners;
     const before = router.decide(learner);
     const stale = router.poolFor(learner);
@@ -284,10 +312,19 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     const xp = (await pairRows(database, learner)).totalXp;
     await couplerOn(stale).levelUp({ userId: learner, specialization: "PLAYER", xpGained: 7, sessionsCompleted: 1 });
     expect((await pairRows(database, learner)).totalXp).toBe((xp ?? 0) + 7);
-    expect(await router.refresh()).toBe(true);
+    // The stale node forwarded the lock: its task ran in another backend. That is the miss the router counts.
+    const forwarded = await lockBackend(stale, learner);
+    expect(forwarded.task).not.toBe(forwarded.connection);
+    router.routeMissed(learner, stale);
+    router.routeMissed(learner, database.pool); // the coordinator always forwards: never a miss
+    expect(router.stats.routeMisses).toBe(1);
+    expect(misses).toEqual([{ userId: learner, shardId: before.shardId }]);
+    expect(await router.refresh()).toBe(true); // the refresh the miss started (shared), or a new one
     expect(router.decide(learner).node).toBe(`${target?.host}:${target?.port}`);
-    expect(router.stats.mapChanges).toBe(1);
+    expect({ changes: router.stats.mapChanges, observed: mapChanges }).toEqual({ changes: 1, observed: 1 });
     expect(await localGroup(router.poolFor(learner))).toBe(router.workerMap?.locate(learner)?.shard.groupId);
+    const local = await lockBackend(router.poolFor(learner), learner);
+    expect(local.task).toBe(local.connection);
   });
 
   it("a router on a timer sees a shard move within its refresh interval, without a restart", async () => {
