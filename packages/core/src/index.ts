@@ -91,6 +91,7 @@ export { hashInt8, hashUint32, shardIndexOf, type ShardRange } from "./citus/sha
 export { readWorkerMap, WorkerMap, type PlacedShard, type ShardNode } from "./citus/WorkerMap.ts";
 export {
   CitusRouter,
+  nodeUrl,
   splitAddress,
   type CitusRoute,
   type CitusRouterOptions,

@@ -202,16 +202,27 @@ export class CitusRouter {
     return database.pool;
   }
 
-  /** The URL the API uses for node `key` (`nodename:nodeport`): its override, or the coordinator's URL with the node's address. */
+  /** The URL the API uses for node `key` (`nodename:nodeport`); see `nodeUrl`. */
   urlOf(key: string): string {
-    const override = this.options.addresses?.[key];
-    if (override && /^postgres(ql)?:\/\//.test(override)) return override;
-    const [host, port] = splitAddress(override ?? key);
-    const url = new URL(this.options.connectionString);
-    url.hostname = host;
-    url.port = String(port);
-    return url.toString();
+    return nodeUrl(this.options.connectionString, key, this.options.addresses);
   }
+}
+
+/**
+ * The URL for Citus node `key` (`nodename:nodeport` as pg_dist_node names
+ * it): its override when that is a `postgres://` URL, else `connectionString`
+ * (user, password, database, parameters) with the host and port of the
+ * override (`host:port`) or of `key`. Throws RangeError for an address that
+ * is neither.
+ */
+export function nodeUrl(connectionString: string, key: string, addresses?: Readonly<Record<string, string>>): string {
+  const override = addresses?.[key];
+  if (override && /^postgres(ql)?:\/\//.test(override)) return override;
+  const [host, port] = splitAddress(override ?? key);
+  const url = new URL(connectionString);
+  url.hostname = host;
+  url.port = String(port);
+  return url.toString();
 }
 
 function coordinatorRoute(shardId: string | undefined, reason: RouteDecision["reason"]): RouteDecision {
