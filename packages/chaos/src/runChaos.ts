@@ -22,11 +22,11 @@ import { checkCoupler, type Violation } from "./checker.ts";
 import { citusChaosDatabase, type CitusChaosCluster, type CitusFaultTargets } from "./citusTarget.ts";
 import { CouplerDriver, LegacyDriver, type ChaosDriver } from "./drivers.ts";
 import { DEFAULT_FAULT_RATES, FaultInjector, type FaultKind, type FaultRates } from "./faults.ts";
-import { History, type OpKind } from "./history.ts";
+import { History } from "./history.ts";
 import { countLegacyAnomalies, type LegacyCounts } from "./legacyCounts.ts";
 import { Random } from "./random.ts";
 import { readSnapshot } from "./snapshot.ts";
-import { countErrors, summarizeOps, unexpectedErrors, validatesSaw } from "./summarizeHistory.ts";
+import { countErrors, summarizeOps, unexpectedErrors, validatesSaw, type OpsSummary } from "./summarizeHistory.ts";
 import { Workload, type Pair } from "./workload.ts";
 
 export type ChaosMode = "coupler" | "legacy" | "http";
@@ -95,14 +95,7 @@ export interface ModeReport {
   mode: ChaosMode;
   database: string;
   rounds: RoundReport[];
-  operations: {
-    total: number;
-    ok: number;
-    failed: number;
-    pending: number;
-    attempts: number;
-    byKind: Record<OpKind, number>;
-  };
+  operations: OpsSummary;
   /** Attempt failures by code (UNAVAILABLE, ABORTED, INJECTED, ...). */
   attemptErrors: Record<string, number>;
   faults: Record<FaultKind, number>;

@@ -15,6 +15,7 @@ export {
 } from "./citusRouting.ts";
 export { checkCitusRules, type CitusLayout, type CitusViolation } from "./citusRules.ts";
 export { createTestDatabase, type TestDatabase } from "./testDatabase.ts";
+export { recordingPool } from "./recordingPool.ts";
 export {
   Session,
   auditRows,

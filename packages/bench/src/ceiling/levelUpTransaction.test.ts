@@ -1,9 +1,8 @@
 import { Catalogue, type SpecializationRules } from "@coupler/core";
-import { createCoupler, enrolledUsers } from "@coupler/testing";
+import { createCoupler, enrolledUsers, recordingPool as recordOn } from "@coupler/testing";
 // Brings in the ProvidedContext keys the global setup provides (for `inject` types).
 import type {} from "@coupler/testing/globalSetup";
 import { useTestDatabase } from "@coupler/testing/vitest";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { footprint } from "../../test/footprint.ts";
 import { LEVEL_UP_SQL, bind, levelUpTransaction, pgbenchScript } from "./levelUpTransaction.ts";
@@ -19,19 +18,7 @@ beforeAll(async () => {
 });
 
 /** A pool of one connection whose statements are written down as sent (the real driver underneath). */
-function recordingPool(): { pool: pg.Pool; sent: string[] } {
-  const sent: string[] = [];
-  const pool = new pg.Pool({ connectionString: database.url, max: 1 });
-  pool.on("connect", (client) => {
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as { query: unknown }).query = (...args: unknown[]) => {
-      const [first] = args;
-      sent.push(typeof first === "string" ? first : String((first as { text?: unknown }).text));
-      return query(...args);
-    };
-  });
-  return { pool, sent };
-}
+const recordingPool = () => recordOn(database.url);
 
 /**
  * A statement as PostgreSQL parses it, give or take what does not change the

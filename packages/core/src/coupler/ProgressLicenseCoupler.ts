@@ -5,11 +5,15 @@ import * as inputs from "../inputs.ts";
 import { createLogger } from "../logger.ts";
 import { parseInput } from "../validate.ts";
 import { WriteCombiner } from "./combiner.ts";
+import { onePool } from "./ConnectionSource.ts";
+import type { CouplerRuntime, OperationContext, Outcome } from "./CouplerRuntime.ts";
 import { enroll } from "./operations/enroll.ts";
 import { get } from "./operations/get.ts";
 import { history } from "./operations/history.ts";
 import { validate } from "./operations/validate.ts";
-import { precheck, rulesFor, runRead, runWrite, type CouplerRuntime, type OperationContext } from "./runOperation.ts";
+import type { PairTransaction } from "./PairTransaction.ts";
+import { SNAPSHOT, WRITE } from "./runAttempts.ts";
+import { precheck, rulesFor, runCall } from "./runCall.ts";
 import { SeedAliases } from "./seedAliases.ts";
 import { Statements } from "./statements.ts";
 import type {
@@ -19,15 +23,13 @@ import type {
   CouplerOptions,
   EnrollResult,
   HistoryPage,
+  Input,
   LevelUpResult,
   PairState,
   SyncResult,
 } from "./types.ts";
 
 const DEFAULT_ACTOR = "system";
-
-/** An operation's input as callers hold it: the specialization is any id, checked against the catalogue at run time. */
-export type Input<T extends { specialization: string }> = Omit<T, "specialization"> & { specialization: string };
 
 /**
  * Keeps a learner's progress and license in lockstep. Every write is one
@@ -39,6 +41,10 @@ export type Input<T extends { specialization: string }> = Omit<T, "specializatio
  * (the API's schemas too), and hands it to the operation of the same name
  * in `operations/`. The seed's names remain as deprecated aliases, inherited
  * from `SeedAliases` (seedAliases.ts).
+ *
+ * Every call runs on the connection `CouplerOptions.connections` gives for
+ * its learner (`runAttempts.ts`, the one place that asks), in a
+ * `PairTransaction` that cannot reach the pool.
  *
  * Writes to one pair (levelUp, advance, sync) that arrive while a
  * transaction on that pair is in flight in this coupler wait in memory and
@@ -54,7 +60,7 @@ export class ProgressLicenseCoupler extends SeedAliases {
     super();
     this.catalogue = new Catalogue(options.db);
     this.#rt = {
-      pool: options.pool,
+      connections: options.connections ?? onePool(options.pool),
       catalogue: this.catalogue,
       statements: new Statements(options.preparedStatements ?? true, options.citus ?? false),
       lockTimeoutMs: options.lockTimeoutMs ?? 2000,
@@ -82,7 +88,11 @@ export class ProgressLicenseCoupler extends SeedAliases {
       await rulesFor(this.#rt, valid.specialization, ctx);
       return valid;
     });
-    return runWrite(this.#rt, ctx, call, (tx) => enroll(tx, { ...parsed, actor: call.actor ?? DEFAULT_ACTOR }));
+    const options = { ...WRITE, lockTimeoutMs: call.lockTimeoutMs ?? this.#rt.lockTimeoutMs };
+    // Its lock statements wait: the rows it may have just inserted are its own.
+    return runCall(this.#rt, ctx, { userId: parsed.userId, options, noWait: false }, (tx) =>
+      enroll(tx, { ...parsed, actor: call.actor ?? DEFAULT_ACTOR }),
+    );
   }
 
   /**
@@ -148,21 +158,26 @@ export class ProgressLicenseCoupler extends SeedAliases {
       const valid = parseInput(inputs.pairInput, input, ctx);
       return { ...valid, rules: await rulesFor(this.#rt, valid.specialization, ctx) };
     });
-    return runRead(this.#rt, ctx, (db) => validate(db, step, ctx));
+    return this.#read(ctx, step.userId, (tx) => validate(tx, step));
   }
 
   /** Both rows of a pair, read in one snapshot. */
   async get(input: Input<inputs.PairInput>): Promise<PairState> {
     const ctx = this.#ctx("get", input);
     const parsed = await precheck(this.#rt, ctx, () => parseInput(inputs.pairInput, input, ctx));
-    return runRead(this.#rt, ctx, (db) => get(db, parsed, ctx));
+    return this.#read(ctx, parsed.userId, (tx) => get(tx, parsed));
   }
 
   /** A license's level changes, newest first, a page at a time. */
   async history(input: Input<inputs.HistoryInput>): Promise<HistoryPage> {
     const ctx = this.#ctx("history", input);
     const parsed = await precheck(this.#rt, ctx, () => parseInput(inputs.historyInput, input, ctx));
-    return runRead(this.#rt, ctx, (db) => history(db, parsed, ctx));
+    return this.#read(ctx, parsed.userId, (tx) => history(tx, parsed));
+  }
+
+  /** A read in one snapshot (repeatable read, read only) on the learner's connection, reported once. */
+  #read<T>(ctx: OperationContext, userId: number, body: (tx: PairTransaction) => Promise<Outcome<T>>): Promise<T> {
+    return runCall(this.#rt, ctx, { userId, options: SNAPSHOT, noWait: false }, body);
   }
 
   #ctx(operation: OperationContext["operation"], input: unknown): OperationContext {

@@ -1,61 +1,13 @@
-/**
- * Over 400 lines on purpose, for now: `WriteCombiner` is one class whose
- * private methods (queueing, taking a batch, running it, retrying it,
- * settling each call) share the per-pair lanes, and splitting the class
- * would expose that state. The pure parts are elsewhere: the operations
- * (operations/), the in-memory change (change.ts, writeChange.ts), the
- * statements (statements.ts), retries (runOperation.ts).
- */
-import {
-  LockTimeoutError,
-  OverloadedError,
-  SqlState,
-  isCouplerError,
-  sqlStateOf,
-  toCouplerError,
-  type CouplerError,
-} from "../errors/index.ts";
-import type { OperationOutcome } from "../observer.ts";
-import { runTransaction } from "../transaction.ts";
-import type { Planned } from "./change.ts";
-import { lockHalvesOrNotFound, lockPairWithKeys, storedKey, type CallerKey, type LockedPair } from "./lockPair.ts";
-import { advance, type AdvanceStep } from "./operations/advance.ts";
-import { levelUp, type LevelUpStep } from "./operations/levelUp.ts";
-import { sync, syncPair, type SyncStep } from "./operations/sync.ts";
-import {
-  backOff,
-  report,
-  shouldRetry,
-  WRITE,
-  type Attempt,
-  type CouplerRuntime,
-  type OperationContext,
-  type WriteTx,
-} from "./runOperation.ts";
-import type { CallOptions } from "./types.ts";
-import { PendingWrites } from "./writeChange.ts";
-
-/** A write on a pair that may share a transaction with others on the same pair. */
-export type PairWrite =
-  | { operation: "levelUp"; input: LevelUpStep }
-  | { operation: "advance"; input: AdvanceStep }
-  | { operation: "sync"; input: SyncStep };
-
-/** Write combining's settings (the API's COUPLER_WRITE_COMBINING*, see config.ts). */
-export interface CombiningOptions {
-  /** Combine concurrent writes to one pair into one transaction (default true). */
-  enabled?: boolean;
-  /** Most calls one transaction runs (default 64). */
-  maxBatchSize?: number;
-  /** Most calls that may wait for one pair in this process; more get OVERLOADED (default 1024). */
-  maxQueuePerPair?: number;
-}
+import { LockTimeoutError, OverloadedError, SqlState, toCouplerError } from "../errors/index.ts";
+import { AllFailed, IncompletePair, batchTransaction, type PairWrite, type Settled } from "./batchTransaction.ts";
+import type { CouplerRuntime, OperationContext } from "./CouplerRuntime.ts";
+import type { LockStats } from "./reportCall.ts";
+import { reportCall } from "./reportCall.ts";
+import { WRITE, runAttempts, type AttemptStats } from "./runAttempts.ts";
+import type { CallOptions, CombiningOptions } from "./types.ts";
 
 export const DEFAULT_MAX_BATCH_SIZE = 64;
 export const DEFAULT_MAX_QUEUE_PER_PAIR = 1024;
-
-type Settled =
-  { ok: true; outcome: Exclude<OperationOutcome, "error">; result: unknown } | { ok: false; error: CouplerError };
 
 interface PendingCall {
   write: PairWrite;
@@ -72,39 +24,32 @@ interface PendingCall {
   settle(settled: Settled): void;
 }
 
-/** Every call of a batch failed on its own: the transaction rolls back, each caller gets its error. */
-class AllFailed extends Error {
-  constructor(readonly settled: Settled[]) {
-    super("every call of the batch failed");
-  }
+/** The calls waiting for one pair in this process, while a transaction on it is in flight. */
+interface PairQueue {
+  calls: PendingCall[];
 }
 
-/** The pair statement found no pair: a batch of several runs its calls one by one (each takes the slow path). */
-class IncompletePair extends Error {}
-
-interface Lane {
-  queue: PendingCall[];
-}
+const NO_ATTEMPT: AttemptStats = { retries: 0, deadlocks: 0, locks: { lockWaitMs: undefined, rowLocked: false } };
 
 /**
  * Write combining per (learner, specialization) pair, inside one process.
  * The first write to an idle pair runs at once, alone, exactly as without
  * combining (BEGIN, lock, write, COMMIT: four round trips). Writes to the
  * pair that arrive while its transaction is in flight wait in memory; the
- * next transaction runs up to `maxBatchSize` of them together: one lock
- * statement (which also reads every idempotency key of the batch), the calls
- * applied in arrival order to the rows in memory by the same pure operations,
- * one write statement and one COMMIT. The idea is flat combining (Hendler,
- * Incze, Shavit, Tzafrir, "Flat Combining and the Synchronization-Parallelism
- * Tradeoff", SPAA 2010) applied to a database transaction: the pair's row
- * locks serialize these calls anyway, so one transaction for many of them
- * costs one lock, one fsync and one round-trip sequence.
+ * next transaction runs up to `maxBatchSize` of them together
+ * (`batchTransaction.ts`: one lock statement, the calls applied in arrival
+ * order to the rows in memory, one write statement, one COMMIT). The idea is
+ * flat combining (Hendler, Incze, Shavit, Tzafrir, "Flat Combining and the
+ * Synchronization-Parallelism Tradeoff", SPAA 2010) applied to a database
+ * transaction: the pair's row locks serialize these calls anyway, so one
+ * transaction for many of them costs one lock, one fsync and one round-trip
+ * sequence. With combining off every call is a batch of one.
  *
  * Each caller sees what it would have seen alone, in arrival order: a call
  * that fails on its own (VALIDATION, NOT_FOUND) fails alone and changes
  * nothing; a failure of the whole transaction reaches every caller in it (a
- * deadlock or serialization failure is retried first, a DB error splits the
- * batch into single calls so only the guilty one fails).
+ * deadlock or serialization failure is retried first, by `runAttempts`; a
+ * DB error splits the batch into single calls so only the guilty one fails).
  *
  * Calls share a batch only with calls of the same lock timeout. NOWAIT calls
  * never queue: they run alone at once, and fail with LOCK_TIMEOUT if the
@@ -118,7 +63,7 @@ export class WriteCombiner {
   readonly maxBatchSize: number;
   readonly maxQueuePerPair: number;
   readonly #rt: CouplerRuntime;
-  readonly #lanes = new Map<string, Lane>();
+  readonly #queues = new Map<string, PairQueue>();
 
   constructor(rt: CouplerRuntime, options: CombiningOptions = {}) {
     this.#rt = rt;
@@ -135,13 +80,6 @@ export class WriteCombiner {
         `write combining: maxBatchSize must be a positive integer and maxQueuePerPair a non-negative one (got ${this.maxBatchSize}, ${this.maxQueuePerPair})`,
       );
     }
-  }
-
-  /** Calls waiting in memory, over all pairs (for tests and gauges). */
-  get waiting(): number {
-    let n = 0;
-    for (const lane of this.#lanes.values()) n += lane.queue.length;
-    return n;
   }
 
   /**
@@ -169,36 +107,37 @@ export class WriteCombiner {
         return;
       }
       const key = `${write.input.userId}\u0000${write.input.specialization}`;
-      const lane = this.#lanes.get(key);
-      if (lane) {
-        if (lane.queue.length >= this.maxQueuePerPair) {
+      const queue = this.#queues.get(key);
+      if (queue) {
+        if (queue.calls.length >= this.maxQueuePerPair) {
           const error = new OverloadedError(
-            `${ctx.operation}: ${lane.queue.length} calls already wait for user ${write.input.userId} in ${write.input.specialization} (the limit); retry later`,
+            `${ctx.operation}: ${queue.calls.length} calls already wait for user ${write.input.userId} in ${write.input.specialization} (the limit); retry later`,
             this.maxQueuePerPair,
             ctx,
           );
-          this.#finish(pending, { ok: false, error }, { lockWaitMs: undefined, rowLocked: false, queued: true }, 0, 0);
+          pending.queued = true;
+          this.#finish(pending, { ok: false, error }, NO_ATTEMPT);
           return;
         }
         pending.queued = true;
-        lane.queue.push(pending);
+        queue.calls.push(pending);
         return;
       }
-      const fresh: Lane = { queue: [pending] };
-      this.#lanes.set(key, fresh);
+      const fresh: PairQueue = { calls: [pending] };
+      this.#queues.set(key, fresh);
       void this.#drain(key, fresh);
     });
   }
 
   /** Runs the pair's batches until no call waits, then forgets the pair. */
-  async #drain(key: string, lane: Lane): Promise<void> {
+  async #drain(key: string, queue: PairQueue): Promise<void> {
     try {
-      while (lane.queue.length > 0) {
-        const batch = this.#take(lane);
-        if (batch.length > 0) lane.queue.unshift(...(await this.#settling(batch, this.#runBatch(batch))));
+      while (queue.calls.length > 0) {
+        const batch = this.#take(queue);
+        if (batch.length > 0) queue.calls.unshift(...(await this.#settling(batch, this.#runBatch(batch))));
       }
     } finally {
-      this.#lanes.delete(key);
+      this.#queues.delete(key);
     }
   }
 
@@ -207,46 +146,34 @@ export class WriteCombiner {
     try {
       return await running;
     } catch (error) {
-      const rt = this.#rt;
       for (const p of batch.filter((c) => !c.done)) {
-        const failure = toCouplerError(error, {
-          ...p.ctx,
-          lockTimeoutMs: p.lockTimeoutMs,
-          noWait: p.call.noWait ?? rt.noWait,
-          attempts: 1,
-        });
-        this.#finish(
-          p,
-          { ok: false, error: failure },
-          { lockWaitMs: undefined, rowLocked: false, queued: p.queued },
-          0,
-          0,
-        );
+        this.#finish(p, { ok: false, error: this.#classify(p, error, 1) }, NO_ATTEMPT);
       }
       return [];
     }
   }
 
   /** The next batch: the oldest calls with the first one's lock timeout, at most maxBatchSize; calls out of time fail. */
-  #take(lane: Lane): PendingCall[] {
+  #take(queue: PairQueue): PendingCall[] {
     const now = performance.now();
     const batch: PendingCall[] = [];
-    for (let i = 0; i < lane.queue.length && batch.length < this.maxBatchSize;) {
-      const pending = lane.queue[i] as PendingCall;
+    for (let i = 0; i < queue.calls.length && batch.length < this.maxBatchSize;) {
+      const pending = queue.calls[i] as PendingCall;
       if (remainingMs(pending, now) <= 0) {
-        lane.queue.splice(i, 1);
+        queue.calls.splice(i, 1);
         this.#finish(
           pending,
           { ok: false, error: lockTimeout(pending) },
-          { lockWaitMs: now - pending.started, rowLocked: false, queued: true },
-          0,
-          0,
+          {
+            ...NO_ATTEMPT,
+            locks: { lockWaitMs: now - pending.started, rowLocked: false },
+          },
         );
         continue;
       }
       if (batch.length > 0 && pending.lockTimeoutMs !== batch[0]?.lockTimeoutMs) break;
       batch.push(pending);
-      lane.queue.splice(i, 1);
+      queue.calls.splice(i, 1);
     }
     return batch;
   }
@@ -257,10 +184,10 @@ export class WriteCombiner {
   }
 
   /**
-   * One transaction for `batch` (calls on one pair, in arrival order), with
-   * the retries of a single call. Settles every call, except those handed
-   * back to wait again (a lock timeout that only the batch's oldest call had
-   * earned).
+   * One transaction for `batch` (calls on one pair, in arrival order),
+   * through the attempt loop every call shares (`runAttempts`). Settles
+   * every call, except those handed back to wait again (a lock timeout that
+   * only the batch's oldest call had earned).
    */
   async #runBatch(batch: PendingCall[]): Promise<PendingCall[]> {
     const rt = this.#rt;
@@ -268,81 +195,45 @@ export class WriteCombiner {
     if (!first) return [];
     const batchStarted = performance.now();
     const lockTimeoutMs = Math.min(...batch.map((p) => Math.ceil(remainingMs(p, batchStarted))));
-    const txOptions = { ...WRITE, lockTimeoutMs: Number.isFinite(lockTimeoutMs) ? lockTimeoutMs : 0 };
-    const attempt: Attempt = { lockWaitMs: undefined, rowLocked: false };
-    let retries = 0;
-    let deadlocks = 0;
-    for (;;) {
-      attempt.lockWaitMs = undefined;
-      try {
-        const settled = await runTransaction(
-          rt.pool,
-          txOptions,
-          (db, client) => this.#body({ rt, ctx: first.ctx, db, client, attempt, call: first.call }, batch),
-          rt.faults,
-        );
-        batch.forEach((p, i) =>
-          this.#finish(
-            p,
-            settled[i] as Settled,
-            this.#waitOf(p, attempt, batchStarted),
-            retries,
-            deadlocks,
-            batch.length,
-          ),
-        );
-        return [];
-      } catch (error) {
-        if (error instanceof AllFailed) {
-          batch.forEach((p, i) =>
-            this.#finish(
-              p,
-              error.settled[i] as Settled,
-              this.#waitOf(p, attempt, batchStarted),
-              retries,
-              deadlocks,
-              batch.length,
-            ),
-          );
-          return [];
-        }
-        if (error instanceof IncompletePair) return this.#oneByOne(batch);
-        const state = sqlStateOf(error);
-        if (state === SqlState.deadlockDetected) deadlocks++;
-        if (shouldRetry(rt, error, state, retries)) {
-          retries++;
-          await backOff(rt, retries);
-          continue;
-        }
-        // The lock statement gave up (lock_timeout or NOWAIT) before it could report: the rows were held.
-        if (state === SqlState.lockNotAvailable) attempt.rowLocked = true;
-        const classify = (p: PendingCall) =>
-          toCouplerError(error, {
-            ...p.ctx,
-            lockTimeoutMs: p.lockTimeoutMs,
-            noWait: p.call.noWait ?? rt.noWait,
-            attempts: retries + 1,
-          });
-        // A DB error may belong to one call (a constraint its values broke): alone, only that call would fail.
-        if (batch.length > 1 && classify(first).code === "DB") return this.#oneByOne(batch);
-        const requeue: PendingCall[] = [];
-        const now = performance.now();
-        for (const p of batch) {
-          // The batch waited as long as its oldest call had left; a younger call has time left and waits again.
-          if (state === SqlState.lockNotAvailable && batch.length > 1 && remainingMs(p, now) >= 1) requeue.push(p);
-          else
-            this.#finish(
-              p,
-              { ok: false, error: classify(p) },
-              this.#waitOf(p, attempt, batchStarted),
-              retries,
-              deadlocks,
-              batch.length,
-            );
-        }
-        return requeue;
-      }
+    const attempts = await runAttempts(
+      rt,
+      {
+        userId: first.write.input.userId,
+        ctx: first.ctx,
+        options: { ...WRITE, lockTimeoutMs: Number.isFinite(lockTimeoutMs) ? lockTimeoutMs : 0 },
+        noWait: first.call.noWait ?? rt.noWait,
+      },
+      (tx) => batchTransaction(tx, batch),
+    );
+    const { stats } = attempts;
+    const each = (settle: (p: PendingCall, i: number) => Settled) =>
+      batch.forEach((p, i) => this.#finish(p, settle(p, i), this.#statsOf(p, stats, batchStarted), batch.length));
+    if (attempts.ok) {
+      each((_, i) => attempts.value[i] as Settled);
+      return [];
     }
+    const { error, sqlState } = attempts;
+    if (error instanceof AllFailed) {
+      each((_, i) => error.settled[i] as Settled);
+      return [];
+    }
+    if (error instanceof IncompletePair) return this.#oneByOne(batch);
+    // A DB error may belong to one call (a constraint its values broke): alone, only that call would fail.
+    if (batch.length > 1 && this.#classify(first, error, stats.retries + 1).code === "DB") return this.#oneByOne(batch);
+    const requeue: PendingCall[] = [];
+    const now = performance.now();
+    for (const p of batch) {
+      // The batch waited as long as its oldest call had left; a younger call has time left and waits again.
+      if (sqlState === SqlState.lockNotAvailable && batch.length > 1 && remainingMs(p, now) >= 1) requeue.push(p);
+      else
+        this.#finish(
+          p,
+          { ok: false, error: this.#classify(p, error, stats.retries + 1) },
+          this.#statsOf(p, stats, batchStarted),
+          batch.length,
+        );
+    }
+    return requeue;
   }
 
   /** The batch's calls one at a time, in order, each its own transaction. */
@@ -351,113 +242,47 @@ export class WriteCombiner {
     return [];
   }
 
-  /**
-   * The transaction's work: lock the pair (reading every idempotency key of
-   * the batch), plan each call in arrival order over the rows in memory, and
-   * write what they changed in one statement. A call's own CouplerError is
-   * its result; anything else fails the transaction.
-   */
-  async #body(tx: WriteTx, batch: PendingCall[]): Promise<Settled[]> {
-    const [first] = batch;
-    if (!first) return [];
-    const { userId, specialization } = first.write.input;
-    const keys = keysOf(batch);
-    let pair = await lockPairWithKeys(tx, { userId, specialization }, keys);
-    if (!pair) {
-      if (batch.length > 1) throw new IncompletePair();
-      // One call on a pair with a missing half: today's path, which names the missing half or repairs it.
-      if (first.write.operation === "sync") {
-        const { outcome, result } = await sync({ ...tx, ctx: first.ctx }, first.write.input);
-        return [{ ok: true, outcome, result }];
-      }
-      pair = await lockHalvesOrNotFound({ ...tx, ctx: first.ctx }, { userId, specialization }, keys);
-    }
-    const writes = new PendingWrites(pair);
-    const settled: Settled[] = [];
-    for (const p of batch) {
-      try {
-        const planned = plan(p, pair);
-        if (planned.change) writes.apply(planned.change);
-        const key = planned.change?.idempotency;
-        if (key)
-          pair.stored.set(storedKey(key.caller, key.key), { requestHash: key.requestHash, response: key.response });
-        settled.push({ ok: true, outcome: planned.outcome, result: planned.result });
-      } catch (error) {
-        if (!isCouplerError(error)) throw error;
-        settled.push({ ok: false, error });
-      }
-    }
-    if (settled.every((s) => !s.ok)) throw new AllFailed(settled);
-    await writes.write(tx);
-    return settled;
+  #classify(p: PendingCall, error: unknown, attempts: number) {
+    return toCouplerError(error, {
+      ...p.ctx,
+      lockTimeoutMs: p.lockTimeoutMs,
+      noWait: p.call.noWait ?? this.#rt.noWait,
+      attempts,
+    });
   }
 
   /**
-   * The call's lock wait: for a call that queued, the time it waited in
-   * memory for the pair plus its transaction's lock statement. A queued call
-   * counts as contended by the queue (it found the pair busy in this
-   * process), unless its transaction then found the rows held by another
-   * transaction (a row lock, whoever queued).
+   * The call's share of its transaction's attempts. Its lock wait: for a
+   * call that queued, the time it waited in memory for the pair plus its
+   * transaction's lock statements.
    */
-  #waitOf(p: PendingCall, attempt: Attempt, batchStarted: number): Attempt {
+  #statsOf(p: PendingCall, stats: AttemptStats, batchStarted: number): AttemptStats {
     const queuedMs = p.queued ? batchStarted - p.started : 0;
-    return {
-      lockWaitMs: attempt.lockWaitMs === undefined ? undefined : attempt.lockWaitMs + queuedMs,
-      rowLocked: attempt.rowLocked,
-      queued: p.queued,
-    };
+    const { lockWaitMs, rowLocked } = stats.locks;
+    const locks: LockStats = { lockWaitMs: lockWaitMs === undefined ? undefined : lockWaitMs + queuedMs, rowLocked };
+    return { ...stats, locks };
   }
 
-  #finish(
-    p: PendingCall,
-    settled: Settled,
-    attempt: Attempt,
-    retries: number,
-    deadlocks: number,
-    batchSize?: number,
-  ): void {
-    const outcome = settled.ok ? settled.outcome : "error";
+  /**
+   * Answers the call once and reports it. A queued call counts as contended
+   * by the queue (it found the pair busy in this process), unless its
+   * transaction then found the rows held by another (a row lock).
+   */
+  #finish(p: PendingCall, settled: Settled, stats: AttemptStats, batchSize?: number): void {
     if (p.done) return;
     p.done = true;
-    report(
-      this.#rt,
-      p.ctx,
-      outcome,
-      settled.ok ? undefined : settled.error,
-      p.started,
-      attempt,
-      retries,
-      deadlocks,
+    reportCall(this.#rt, p.ctx, {
+      outcome: settled.ok ? settled.outcome : "error",
+      error: settled.ok ? undefined : settled.error,
+      started: p.started,
+      locks: stats.locks,
+      queued: p.queued,
+      retries: stats.retries,
+      deadlocks: stats.deadlocks,
       batchSize,
-    );
+    });
     p.settle(settled);
   }
-}
-
-/** One call planned over the pair's rows in memory, by its pure operation. */
-function plan(p: PendingCall, pair: LockedPair): Planned<unknown> {
-  const { write, ctx } = p;
-  switch (write.operation) {
-    case "levelUp": {
-      const key = write.input.idempotencyKey;
-      return levelUp(ctx, pair, key ? pair.stored.get(storedKey(write.input.actor, key)) : undefined, write.input);
-    }
-    case "advance":
-      return advance(ctx, pair, write.input);
-    case "sync":
-      return syncPair(ctx, pair, write.input);
-  }
-}
-
-/** The distinct (caller, key) pairs of the batch's keyed calls. */
-function keysOf(batch: PendingCall[]): CallerKey[] {
-  const seen = new Map<string, CallerKey>();
-  for (const { write } of batch) {
-    if (write.operation !== "levelUp" || !write.input.idempotencyKey) continue;
-    const key = { caller: write.input.actor, key: write.input.idempotencyKey };
-    seen.set(storedKey(key.caller, key.key), key);
-  }
-  return [...seen.values()];
 }
 
 /** What is left of a call's lock timeout after its wait in memory, in ms (Infinity without a timeout). */

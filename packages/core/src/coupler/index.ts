@@ -1,9 +1,11 @@
-export { ProgressLicenseCoupler, type Input } from "./ProgressLicenseCoupler.ts";
+export { ProgressLicenseCoupler } from "./ProgressLicenseCoupler.ts";
 export { findHistoryGap } from "./findHistoryGap.ts";
-export { DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_QUEUE_PER_PAIR, type CombiningOptions } from "./combiner.ts";
+export { DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_QUEUE_PER_PAIR } from "./combiner.ts";
+export { onePool, type ConnectionSource } from "./ConnectionSource.ts";
 export type {
   AdvanceResult,
   CallOptions,
+  CombiningOptions,
   ConsistencyIssue,
   ConsistencyIssueCode,
   ConsistencyReport,
@@ -12,6 +14,7 @@ export type {
   EnrollResult,
   HistoryEntry,
   HistoryPage,
+  Input,
   LevelChange,
   LevelUpResult,
   LicenseState,

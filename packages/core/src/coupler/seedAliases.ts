@@ -1,6 +1,5 @@
 import type * as inputs from "../inputs.ts";
-import type { Input } from "./ProgressLicenseCoupler.ts";
-import type { AdvanceResult, CallOptions, ConsistencyReport, LevelUpResult, SyncResult } from "./types.ts";
+import type { AdvanceResult, CallOptions, ConsistencyReport, Input, LevelUpResult, SyncResult } from "./types.ts";
 
 /**
  * The seed's method names, positional as the seed had them, for callers

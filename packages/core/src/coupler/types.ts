@@ -4,21 +4,38 @@ import type { Db } from "../client.ts";
 import type { SyncSource } from "../inputs.ts";
 import type { CouplerObserver } from "../observer.ts";
 import type { TransactionFaults } from "../transaction.ts";
-import type { CombiningOptions } from "./combiner.ts";
+import type { ConnectionSource } from "./ConnectionSource.ts";
 
 export interface CouplerFaults extends TransactionFaults {
   /**
    * In the middle of a write transaction: after the pair's rows are locked
-   * and before the write statement of the transaction's calls (for a sync of
-   * a pair with a missing half, between the progress write and the license
-   * write). A kill here must leave nothing.
+   * and before the write statement of the transaction's calls (the one
+   * statement that writes rows, history, keys and audit).
+   * A kill here must leave nothing.
    */
   midTransaction?(client: pg.PoolClient): Promise<void>;
 }
 
+/** Write combining's settings (the API's COUPLER_WRITE_COMBINING*, see config.ts). */
+export interface CombiningOptions {
+  /** Combine concurrent writes to one pair into one transaction (default true). */
+  enabled?: boolean;
+  /** Most calls one transaction runs (default 64). */
+  maxBatchSize?: number;
+  /** Most calls that may wait for one pair in this process; more get OVERLOADED (default 1024). */
+  maxQueuePerPair?: number;
+}
+
 export interface CouplerOptions {
+  /** The database's pool: the catalogue's reads, and every learner's calls unless `connections` says otherwise. */
   pool: pg.Pool;
   db: Db;
+  /**
+   * Where each learner's calls (enroll, levelUp, advance, sync, validate,
+   * get, history, a combined batch) get their connection. Default: `pool`
+   * for every learner.
+   */
+  connections?: ConnectionSource;
   /** Longest wait for a pair's row locks before LOCK_TIMEOUT, in ms (SET LOCAL lock_timeout). */
   lockTimeoutMs?: number;
   /** Fail at once with LOCK_TIMEOUT instead of waiting (FOR UPDATE NOWAIT). */
@@ -61,6 +78,9 @@ export interface CouplerOptions {
    */
   combining?: CombiningOptions;
 }
+
+/** An operation's input as callers hold it: the specialization is any id, checked against the catalogue at run time. */
+export type Input<T extends { specialization: string }> = Omit<T, "specialization"> & { specialization: string };
 
 /** Per-call overrides. */
 export interface CallOptions {

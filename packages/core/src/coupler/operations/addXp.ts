@@ -1,6 +1,6 @@
 import { ValidationError } from "../../errors/index.ts";
 import { MAX_TOTAL_XP } from "../../inputs.ts";
-import type { OperationContext } from "../runOperation.ts";
+import type { OperationContext } from "../CouplerRuntime.ts";
 
 /** `total + delta`, or VALIDATION when the sum would pass the largest total a learner may hold. */
 export function addXp(total: number, delta: number, ctx: OperationContext): number {

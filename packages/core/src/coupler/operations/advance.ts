@@ -1,10 +1,10 @@
-import type { UpdateLevelInput } from "../../inputs.ts";
+import type { AdvanceInput } from "../../inputs.ts";
 import type { PairRows, Planned } from "../change.ts";
-import type { OperationContext } from "../runOperation.ts";
+import type { OperationContext } from "../CouplerRuntime.ts";
 import type { AdvanceResult } from "../types.ts";
 import { addXp } from "./addXp.ts";
 
-export type AdvanceStep = Required<Omit<UpdateLevelInput, "actor">> & { actor: string };
+export type AdvanceStep = Required<AdvanceInput> & { actor: string };
 
 /**
  * Sets both rows to `newLevel` over the pair's rows in memory, optionally

@@ -2,9 +2,9 @@ import type { Db } from "../../client.ts";
 import { NotFoundError } from "../../errors/index.ts";
 import type { PairInput } from "../../inputs.ts";
 import { specializationProgress, userLicenses } from "../../schema.ts";
-import { notEnrolled } from "../lockPair.ts";
+import type { Outcome } from "../CouplerRuntime.ts";
+import type { PairTransaction } from "../PairTransaction.ts";
 import { toPairState } from "../pairState.ts";
-import type { OperationContext, Outcome } from "../runOperation.ts";
 import { licenseOf, progressOf } from "../statements.ts";
 import type { PairState } from "../types.ts";
 
@@ -19,14 +19,14 @@ export async function readPair(db: Db, input: PairInput) {
 }
 
 /** Both rows of a pair; NOT_FOUND when the learner is not enrolled or half the pair is missing. */
-export async function get(db: Db, input: PairInput, ctx: OperationContext): Promise<Outcome<PairState>> {
-  const { progress, license } = await readPair(db, input);
-  if (!progress && !license) await notEnrolled(db, input, ctx);
+export async function get(tx: PairTransaction, input: PairInput): Promise<Outcome<PairState>> {
+  const { progress, license } = await readPair(tx.db, input);
+  if (!progress && !license) await tx.notEnrolled(input);
   if (!progress || !license) {
     throw new NotFoundError(
       progress ? "license" : "progress",
       `get: user ${input.userId} in ${input.specialization} has only half a pair; run the integrity audit and sync`,
-      ctx,
+      tx.ctx,
     );
   }
   return { outcome: "noop", result: toPairState(progress, license) };

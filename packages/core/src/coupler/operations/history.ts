@@ -1,23 +1,22 @@
 import { and, desc, eq, lt } from "drizzle-orm";
-import type { Db } from "../../client.ts";
 import type { HistoryInput } from "../../inputs.ts";
 import { licenseProgressions, userLicenses } from "../../schema.ts";
-import { notEnrolled } from "../lockPair.ts";
-import type { OperationContext, Outcome } from "../runOperation.ts";
+import type { Outcome } from "../CouplerRuntime.ts";
+import type { PairTransaction } from "../PairTransaction.ts";
 import { licenseOf } from "../statements.ts";
 import type { HistoryPage } from "../types.ts";
 
 /** A license's level changes, newest first, a page at a time. */
 export async function history(
-  db: Db,
+  tx: PairTransaction,
   input: Required<Omit<HistoryInput, "cursor">> & Pick<HistoryInput, "cursor">,
-  ctx: OperationContext,
 ): Promise<Outcome<HistoryPage>> {
+  const { db } = tx;
   const [license] = await db
     .select({ id: userLicenses.id })
     .from(userLicenses)
     .where(licenseOf(input.userId, input.specialization));
-  if (!license) return notEnrolled(db, input, ctx);
+  if (!license) return tx.notEnrolled(input);
   const rows = await db
     .select({
       id: licenseProgressions.id,

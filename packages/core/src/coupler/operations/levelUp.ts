@@ -3,7 +3,7 @@ import { ValidationError } from "../../errors/index.ts";
 import type { LevelUpInput } from "../../inputs.ts";
 import { levelForXp, type SpecializationRules } from "../../specializations.ts";
 import type { PairRows, Planned, StoredResult } from "../change.ts";
-import type { OperationContext } from "../runOperation.ts";
+import type { OperationContext } from "../CouplerRuntime.ts";
 import type { LevelUpResult } from "../types.ts";
 import { addXp } from "./addXp.ts";
 
@@ -76,7 +76,7 @@ export function levelUp(
       },
       idempotency:
         input.idempotencyKey && requestHash
-          ? { key: input.idempotencyKey, operation: "levelUp", caller: input.actor, requestHash, response }
+          ? { key: input.idempotencyKey, operation: "levelUp", actor: input.actor, requestHash, response }
           : undefined,
     },
   };

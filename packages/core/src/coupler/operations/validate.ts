@@ -1,23 +1,22 @@
 import { and, eq } from "drizzle-orm";
-import type { Db } from "../../client.ts";
 import type { PairInput } from "../../inputs.ts";
 import { licenseProgressions } from "../../schema.ts";
 import type { SpecializationRules } from "../../specializations.ts";
 import { findHistoryGap } from "../findHistoryGap.ts";
-import { notEnrolled } from "../lockPair.ts";
+import type { Outcome } from "../CouplerRuntime.ts";
+import type { PairTransaction } from "../PairTransaction.ts";
 import { toLicenseState, toProgressState } from "../pairState.ts";
-import type { OperationContext, Outcome } from "../runOperation.ts";
 import type { ConsistencyIssue, ConsistencyReport } from "../types.ts";
 import { readPair } from "./get.ts";
 
 /** Checks one pair: both halves present, levels equal and in range, history contiguous. */
 export async function validate(
-  db: Db,
+  tx: PairTransaction,
   input: PairInput & { rules: SpecializationRules },
-  ctx: OperationContext,
 ): Promise<Outcome<ConsistencyReport>> {
+  const { db } = tx;
   const { progress, license } = await readPair(db, input);
-  if (!progress && !license) await notEnrolled(db, input, ctx);
+  if (!progress && !license) await tx.notEnrolled(input);
   const issues: ConsistencyIssue[] = [];
   if (!progress) issues.push({ code: "MISSING_PROGRESS", message: "the license has no progress row" });
   if (!license) issues.push({ code: "MISSING_LICENSE", message: "the progress has no license row" });

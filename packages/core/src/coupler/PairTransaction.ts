@@ -1,0 +1,176 @@
+import { eq } from "drizzle-orm";
+import type pg from "pg";
+import { dbForClient, type Db } from "../client.ts";
+import { NotFoundError } from "../errors/index.ts";
+import { users } from "../schema.ts";
+import type { LockedPair, LockedRows, PairKey, StoredResult } from "./change.ts";
+import type { CouplerRuntime, OperationContext } from "./CouplerRuntime.ts";
+import type { PendingWrites } from "./PendingWrites.ts";
+import type { LockStats } from "./reportCall.ts";
+import type { LockMode } from "./statements.ts";
+import { storedKey, type ActorKey } from "./storedKey.ts";
+
+/**
+ * One transaction of a learner's call, as the operations see it: it locks
+ * the pair, writes it through the statements module, and reads in its
+ * snapshot. It holds the transaction's connection, so nothing inside can
+ * reach the pool (compare Drizzle's `PgTransaction`); it owns the
+ * mid-transaction fault hook and the lock bookkeeping the observer reports.
+ * `runAttempts` makes one per attempt.
+ */
+export class PairTransaction {
+  readonly ctx: OperationContext;
+  readonly #rt: CouplerRuntime;
+  readonly #client: pg.PoolClient;
+  readonly #noWait: boolean;
+  readonly #locks: LockStats;
+
+  constructor(
+    rt: CouplerRuntime,
+    plan: { ctx: OperationContext; noWait: boolean },
+    client: pg.PoolClient,
+    locks: LockStats,
+  ) {
+    this.ctx = plan.ctx;
+    this.#rt = rt;
+    this.#client = client;
+    this.#noWait = plan.noWait;
+    this.#locks = locks;
+  }
+
+  /** A Drizzle handle bound to this transaction's connection, for reads (writes go through `write`). */
+  get db(): Db {
+    return dbForClient(this.#client);
+  }
+
+  /**
+   * Locks whichever halves of the pair exist, in the fixed order (progress,
+   * then license), with the stored results of `keys`. Both halves and the
+   * keys come from one statement (`Statements.lockPair`), which also says
+   * whether another transaction held the rows (then `LockStats.rowLocked`).
+   * When it finds no pair, the halves are locked one by one, to tell which
+   * is missing; a pair enrolled between the two is read again with its keys.
+   * `historyEnd` reads where the license's history chain ends too (sync).
+   */
+  async lock(pair: PairKey, keys: ActorKey[], options: { historyEnd?: boolean } = {}): Promise<LockedRows> {
+    const found = await this.#lockPair(pair, keys, options.historyEnd ?? false);
+    if (found) return found;
+    const { statements } = this.#rt;
+    const params = { userId: pair.userId, specialization: pair.specialization };
+    const { progress, license } = await this.#timed(async (mode) => {
+      const [progress] = await statements.lockProgress(this.db, this.#client, mode).execute(params);
+      const [license] = await statements.lockLicense(this.db, this.#client, mode).execute(params);
+      return { progress, license };
+    });
+    if (progress && license) {
+      const enrolled = await this.#lockPair(pair, keys, options.historyEnd ?? false);
+      if (enrolled) return enrolled;
+    }
+    return {
+      progress: progress && { ...progress },
+      license: license?.row && { ...license.row },
+      stored: new Map(),
+      historyEnd: license?.historyEnd,
+    };
+  }
+
+  /**
+   * Where the license's history chain ends, read afresh. The lock statement
+   * reads it in its own snapshot, taken before it waited for the rows: the
+   * history a transaction it waited for committed is not in it (READ
+   * COMMITTED refreshes only the locked rows). Asked before a repair is
+   * planned, so that a chain that looked short but was not gets none.
+   */
+  async historyEndNow(pair: PairKey, licenseId: number): Promise<number> {
+    const [row] = await this.#rt.statements
+      .historyEnd(this.db, this.#client)
+      .execute({ userId: pair.userId, licenseId });
+    return row?.end ?? 1;
+  }
+
+  /** `rows` as a pair, or NOT_FOUND saying why not: no such user, not enrolled, or which half is missing. */
+  async requirePair(pair: PairKey, rows: LockedRows): Promise<LockedPair> {
+    const { progress, license } = rows;
+    if (progress && license) return { ...rows, progress, license };
+    if (!progress && !license) return this.notEnrolled(pair);
+    const missing = progress ? "license" : "progress";
+    const other = progress ? "progress" : "license";
+    throw new NotFoundError(
+      missing,
+      `${this.ctx.operation}: user ${pair.userId} in ${pair.specialization} has no ${missing} row; repair it with sync from ${other}`,
+      this.ctx,
+    );
+  }
+
+  /** NOT_FOUND for the user, or for the enrollment when the user exists. */
+  async notEnrolled(pair: PairKey): Promise<never> {
+    await this.requireUser(pair.userId);
+    throw new NotFoundError(
+      "enrollment",
+      `${this.ctx.operation}: user ${pair.userId} is not enrolled in ${pair.specialization}`,
+      this.ctx,
+    );
+  }
+
+  /** NOT_FOUND unless the user exists; `keyShare` keeps it from being deleted until the transaction ends. */
+  async requireUser(userId: number, options: { keyShare?: boolean } = {}): Promise<void> {
+    const query = this.db.select({ id: users.id }).from(users).where(eq(users.id, userId));
+    const [user] = await (options.keyShare ? query.for("key share") : query);
+    if (!user) throw new NotFoundError("user", `${this.ctx.operation}: user ${userId} does not exist`, this.ctx);
+  }
+
+  /** Creates the pair's two rows at level 1 where missing (one statement); true when it created either. */
+  async createPair(pair: PairKey): Promise<boolean> {
+    const [row] = await this.#rt.statements
+      .createPair(this.db, this.#client)
+      .execute({ userId: pair.userId, specialization: pair.specialization });
+    return (row?.created ?? 0) > 0;
+  }
+
+  /** Sends the gathered writes as one statement, after the mid-transaction fault hook; nothing when there is nothing to write. */
+  async write(writes: PendingWrites): Promise<void> {
+    if (writes.empty) return;
+    await this.#rt.faults?.midTransaction?.(this.#client);
+    await this.#rt.statements.write(this.#client, writes.params);
+  }
+
+  async #lockPair(pair: PairKey, keys: ActorKey[], historyEnd: boolean): Promise<LockedRows | undefined> {
+    const rows = await this.#timed((mode) =>
+      this.#rt.statements.lockPair(this.db, this.#client, mode, historyEnd).execute({
+        userId: pair.userId,
+        specialization: pair.specialization,
+        actors: [...new Set(keys.map((k) => k.actor))],
+        keys: [...new Set(keys.map((k) => k.key))],
+        retentionMs: this.#rt.idempotencyRetentionMs,
+      }),
+    );
+    const [first] = rows;
+    if (!first) return undefined;
+    if (!first.free) this.#locks.rowLocked = true;
+    const stored = new Map<string, StoredResult>();
+    for (const { stored: s } of rows) {
+      if (s?.actor != null && s.key != null)
+        stored.set(storedKey(s.actor, s.key), { requestHash: s.requestHash, response: s.response });
+    }
+    const end = (first as { historyEnd?: number | null }).historyEnd;
+    return {
+      progress: { ...first.progress },
+      license: { ...first.license },
+      stored,
+      historyEnd: end ?? undefined,
+    };
+  }
+
+  /**
+   * Runs `lock` in the call's lock mode (NOWAIT when asked), adding its time
+   * to the lock wait, also when it gives up (a LOCK_TIMEOUT waited too).
+   */
+  async #timed<T>(lock: (mode: LockMode) => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await lock(this.#noWait ? "nowait" : "wait");
+    } finally {
+      this.#locks.lockWaitMs = (this.#locks.lockWaitMs ?? 0) + (performance.now() - started);
+    }
+  }
+}

@@ -1,0 +1,257 @@
+import { sql, type SQL, type SQLChunk } from "drizzle-orm";
+import type { AnyPgColumn } from "drizzle-orm/pg-core";
+import {
+  couplerAuditLog,
+  idempotencyKeys,
+  licenseProgressions,
+  specializationProgress,
+  userLicenses,
+} from "../schema.ts";
+
+/** How the write statement treats one half of the pair: leaves it, updates it, or creates it (sync of a missing half). */
+export type RowWrite = "none" | "update" | "insert";
+
+/** The write statement's parameters: the pair's final rows, and a row per history step, idempotency record and audit entry. */
+export interface WriteParams {
+  userId: number;
+  specialization: string;
+  /** The rows' ids (0 for a half that is created). */
+  progressId: number;
+  licenseId: number;
+  /** What happens to the progress row, with these values (the statement's shape; not sent). */
+  progressWrite: RowWrite;
+  currentLevel: number;
+  totalXp: number;
+  completedSessions: number;
+  /** What happens to the license row, with these values (the statement's shape; not sent). */
+  licenseWrite: RowWrite;
+  licenseLevel: number;
+  maxAchievedLevel: number;
+  historyFrom: number[];
+  historyTo: number[];
+  historyReasons: string[];
+  historyActors: string[];
+  keys: string[];
+  keyOperations: string[];
+  keyActors: string[];
+  keyHashes: string[];
+  /** Each response as JSON text. */
+  keyResponses: string[];
+  auditOperations: string[];
+  auditXp: number[];
+  auditSessions: number[];
+  auditFrom: (number | null)[];
+  auditTo: (number | null)[];
+  auditActors: string[];
+  auditKeys: (string | null)[];
+  auditOutcomes: string[];
+}
+
+/** A placeholder whose name must be one of WriteParams's keys: a misspelt parameter does not type-check. */
+const writeParam = <K extends keyof WriteParams & string>(name: K) => sql.placeholder(name);
+
+/** Which parts of the write statement a transaction needs; each combination is its own statement. */
+interface WriteShape {
+  progress: RowWrite;
+  license: RowWrite;
+  history: boolean;
+  idempotency: boolean;
+}
+
+/**
+ * How the write statement carries a part's rows:
+ * - `one`, a batch of one (the usual case), on every server: one VALUES row
+ *   of scalar parameters;
+ * - `arrays`, plain PostgreSQL: `unnest` of typed arrays WITH ORDINALITY, in
+ *   order, one statement for every batch size;
+ * - `values`, Citus: a VALUES row of scalar parameters per row, one
+ *   statement per row counts. Citus router-plans INSERT ... VALUES, but runs
+ *   INSERT ... SELECT without a distributed table in its FROM through the
+ *   coordinator, and cannot plan it at all next to data-modifying CTEs with
+ *   parameters ("could not create distributed plan"; SCALING.md).
+ */
+export type RowsMode = "one" | "arrays" | "values";
+
+/** The array parameters of the write statement: a row per history step, idempotency record or audit entry. */
+type RowParam = {
+  [K in keyof WriteParams]: WriteParams[K] extends unknown[] ? K : never;
+}[keyof WriteParams];
+
+/** The row count of each part (by its first array parameter), for the `values` mode. */
+type WriteCounts = Partial<Record<RowParam, number>>;
+
+/**
+ * The write statement for `params`: its name (one per shape), how to build
+ * it, and its parameter values. It writes every change of a transaction's
+ * calls as data-modifying CTEs around the audit insert: the progress and
+ * license rows once (updated, or created when sync rebuilds a missing half),
+ * a history row per level change or repair, an idempotency record per keyed
+ * call and an audit row per call. A batch of one call writes one VALUES row
+ * of scalar parameters per part. A bigger batch writes from typed arrays
+ * (unnest ... WITH ORDINALITY keeps the calls' order in the rows' ids), one
+ * statement for any batch size; on Citus (`citus`) from VALUES rows instead,
+ * one statement per row counts (see `RowsMode`). A part with nothing to write
+ * is left out (each shape is a statement of its own, prepared once per
+ * connection), so a level-up without a level change or a key opens no more
+ * tables than it must. Every row is addressed by the learner's id as well,
+ * so on Citus the statement routes to one shard. The deferred foreign keys
+ * and the coupling guard check the result at COMMIT.
+ */
+export function writeQuery(
+  params: WriteParams,
+  citus: boolean,
+): { name: string; build: () => SQL; bound: Record<string, unknown> } {
+  const shape: WriteShape = {
+    progress: params.progressWrite,
+    license: params.licenseWrite,
+    history: params.historyFrom.length > 0,
+    idempotency: params.keys.length > 0,
+  };
+  const counts: WriteCounts = {
+    historyFrom: params.historyFrom.length,
+    keys: params.keys.length,
+    auditOperations: params.auditOperations.length,
+  };
+  const single = counts.auditOperations === 1 && params.historyFrom.length <= 1 && params.keys.length <= 1;
+  const mode: RowsMode = single ? "one" : citus ? "values" : "arrays";
+  const letter = (write: RowWrite, l: string) => (write === "update" ? l : write === "insert" ? l.toUpperCase() : "");
+  const suffix =
+    letter(shape.progress, "p") +
+    letter(shape.license, "l") +
+    (shape.history ? "h" : "") +
+    (shape.idempotency ? "i" : "");
+  const rows = mode === "values" ? `_${counts.historyFrom}_${counts.keys}_${counts.auditOperations}` : "";
+  const name = `coupler_write_${mode === "arrays" ? "many" : mode === "one" ? "one" : "rows"}_${suffix || "audit"}${rows}`;
+  return { name, build: () => writeStatement(shape, mode, counts), bound: bindRows(params, mode) };
+}
+
+/** A column's bare name, for insert lists and SET clauses. */
+const col = (column: AnyPgColumn) => sql.identifier(column.name);
+
+/**
+ * What follows `insert into t (fixed..., columns...)`: the rows, each the
+ * `fixed` values (the same in every row) then the row's element of every
+ * array parameter in `columns` (`[parameter, type, cast after the type]`).
+ * Row i of parameter `p` is the placeholder `p.i` (bound by `bindRows`).
+ */
+function rowsOf(mode: RowsMode, counts: WriteCounts, fixed: SQL[], columns: [RowParam, string, string?][]): SQL {
+  const cast = (value: SQL, after?: string) => (after ? sql`(${value})::${sql.raw(after)}` : value);
+  const row = (element: (name: RowParam) => SQLChunk) =>
+    sql`(${sql.join([...fixed, ...columns.map(([name, type, after]) => cast(sql`${element(name)}::${sql.raw(type)}`, after))], sql`, `)})`;
+  if (mode === "one") return sql`values ${row((name) => writeParam(name))}`;
+  if (mode === "values") {
+    const [first] = columns;
+    const rows = Array.from({ length: first ? (counts[first[0]] ?? 0) : 0 }, (_, i) =>
+      row((name) => sql.placeholder(`${name}.${i}`)),
+    );
+    return sql`values ${sql.join(rows, sql`, `)}`;
+  }
+  const aliases = columns.map((_, i) => sql.raw(`c${i}`));
+  const arrays = columns.map(([name, type]) => sql`${writeParam(name)}::${sql.raw(type)}[]`);
+  const selected = columns.map(([, , after], i) => cast(sql`s.${aliases[i]}`, after));
+  return sql`select ${sql.join([...fixed, ...selected], sql`, `)} from unnest(${sql.join(arrays, sql`, `)}) with ordinality as s(${sql.join(aliases, sql`, `)}, n) order by s.n`;
+}
+
+/** The parameter values of `mode`: each array's first element as a scalar (`one`), or element i as `name.i` (n rows). */
+function bindRows(params: WriteParams, mode: RowsMode): Record<string, unknown> {
+  const bound: Record<string, unknown> = { ...params };
+  if (mode === "arrays") return bound;
+  for (const [name, value] of Object.entries(params)) {
+    if (!Array.isArray(value)) continue;
+    if (mode === "one") bound[name] = value[0] ?? null;
+    else if (mode === "values") value.forEach((element, i) => (bound[`${name}.${i}`] = element));
+  }
+  return bound;
+}
+
+/** See `writeQuery`. */
+function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts): SQL {
+  const w = writeParam;
+  const p = specializationProgress;
+  const l = userLicenses;
+  const h = licenseProgressions;
+  const k = idempotencyKeys;
+  const a = couplerAuditLog;
+  const list = (items: SQLChunk[]) => sql.join(items, sql`, `);
+  const ctes: SQL[] = [];
+  const learner = [sql`${w("userId")}::bigint`];
+  const pair = [...learner, sql`${w("specialization")}::text`];
+  if (shape.progress === "update") {
+    ctes.push(sql`progress as (
+  update ${p} set ${col(p.currentLevel)} = ${w("currentLevel")}::int, ${col(p.totalXp)} = ${w("totalXp")}::bigint,
+    ${col(p.completedSessions)} = ${w("completedSessions")}::int, ${col(p.updatedAt)} = now()
+  where ${p.studentId} = ${w("userId")}::bigint and ${p.id} = ${w("progressId")}::bigint
+)`);
+  } else if (shape.progress === "insert") {
+    ctes.push(sql`progress as (
+  insert into ${p} (${list([p.studentId, p.specializationId, p.currentLevel, p.totalXp, p.completedSessions].map(col))})
+  values (${list([...pair, sql`${w("currentLevel")}::int`, sql`${w("totalXp")}::bigint`, sql`${w("completedSessions")}::int`])})
+)`);
+  }
+  if (shape.license === "update") {
+    ctes.push(sql`license as (
+  update ${l} set ${col(l.currentLevel)} = ${w("licenseLevel")}::int, ${col(l.maxAchievedLevel)} = ${w("maxAchievedLevel")}::int, ${col(l.updatedAt)} = now()
+  where ${l.userId} = ${w("userId")}::bigint and ${l.id} = ${w("licenseId")}::bigint
+)`);
+  } else if (shape.license === "insert") {
+    ctes.push(sql`license as (
+  insert into ${l} (${list([l.userId, l.specializationType, l.currentLevel, l.maxAchievedLevel].map(col))})
+  values (${list([...pair, sql`${w("licenseLevel")}::int`, sql`${w("maxAchievedLevel")}::int`])})
+  returning ${col(l.id)}
+)`);
+  }
+  if (shape.history) {
+    // A license created by this statement has its id only in the CTE's RETURNING.
+    const licenseId = shape.license === "insert" ? sql`(select id from license)` : sql`${w("licenseId")}::bigint`;
+    ctes.push(sql`history as (
+  insert into ${h} (${list([h.userId, h.userLicenseId, h.fromLevel, h.toLevel, h.reason, h.actor].map(col))})
+  ${rowsOf(
+    mode,
+    counts,
+    [...learner, licenseId],
+    [
+      ["historyFrom", "int"],
+      ["historyTo", "int"],
+      ["historyReasons", "text"],
+      ["historyActors", "text"],
+    ],
+  )}
+)`);
+  }
+  if (shape.idempotency) {
+    ctes.push(sql`idempotency as (
+  insert into ${k} (${list([k.userId, k.specializationId, k.key, k.operation, k.caller, k.requestHash, k.response].map(col))})
+  ${rowsOf(mode, counts, pair, [
+    ["keys", "text"],
+    ["keyOperations", "text"],
+    ["keyActors", "text"],
+    ["keyHashes", "text"],
+    ["keyResponses", "text", "jsonb"],
+  ])}
+)`);
+  }
+  const withClause = ctes.length > 0 ? sql`with ${list(ctes)}\n` : sql``;
+  const columns = [
+    a.userId,
+    a.specializationId,
+    a.operation,
+    a.xpDelta,
+    a.sessionsDelta,
+    a.fromLevel,
+    a.toLevel,
+    a.actor,
+    a.idempotencyKey,
+    a.outcome,
+  ];
+  return sql`${withClause}insert into ${a} (${list(columns.map(col))})
+${rowsOf(mode, counts, pair, [
+  ["auditOperations", "text"],
+  ["auditXp", "bigint"],
+  ["auditSessions", "int"],
+  ["auditFrom", "int"],
+  ["auditTo", "int"],
+  ["auditActors", "text"],
+  ["auditKeys", "text"],
+  ["auditOutcomes", "text"],
+])}`;
+}
