@@ -1,4 +1,5 @@
 import type pg from "pg";
+import type { ConnectionSource } from "../coupler/ConnectionSource.ts";
 import { createDatabase, describeDbError, type Database } from "../client.ts";
 import type { Logger } from "../logger.ts";
 import type { CouplerObserver } from "../observer.ts";
@@ -67,7 +68,7 @@ export interface RouterStats {
  * Connections: at most `poolSizePerWorker` per node holding shards, plus the
  * coordinator's own pool.
  */
-export class CitusRouter {
+export class CitusRouter implements ConnectionSource {
   private map: WorkerMap | undefined;
   private readonly pools = new Map<string, Database>();
   private timer: NodeJS.Timeout | undefined;
@@ -130,14 +131,14 @@ export class CitusRouter {
 
   /**
    * Told by the coupler that a call's lock statement ran in another backend
-   * than the one it was sent on (`pg_backend_pid()` in the statement's task
-   * differs from the connection's): the node forwarded it, so it was not the
-   * learner's (a stale map). The call committed once all the same. Counts the
-   * miss, tells the observer and refreshes the map at once. Calls on the
-   * coordinator's pool are not misses (the coordinator always forwards).
+   * than the one it was sent on (ConnectionSource.routeMissed): the node
+   * forwarded it, so it was not the learner's (a stale map). The call
+   * committed once all the same. Counts the miss, tells the observer and
+   * refreshes the map at once. Learners routed through the coordinator
+   * (where every statement is forwarded) are not counted.
    */
-  routeMissed(userId: number, pool: pg.Pool): void {
-    if (pool === this.options.coordinator) return;
+  routeMissed(userId: number): void {
+    if (this.decide(userId).route !== "direct") return;
     this.stats.routeMisses++;
     this.options.observer?.onRouteMiss?.({ userId, shardId: this.map?.locate(userId)?.shard.shardId });
     void this.refresh().catch(() => {});

@@ -68,9 +68,12 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     await cluster?.stop();
   }, 120_000);
 
-  /** A coupler whose every call for `userId` runs where `source` routes it (until the engine takes a ConnectionSource). */
+  /** A coupler whose every call runs on `pool`. */
   const couplerOn = (pool: Database["pool"]): ProgressLicenseCoupler =>
     createCoupler({ pool, db: database.db, close: async () => {} }, { citus: true });
+  /** A coupler whose calls take their connections from `source` (a router), the coordinator's pool for the rest. */
+  const couplerVia = (source: CitusRouter): ProgressLicenseCoupler =>
+    createCoupler(database, { citus: true, connections: source });
 
   /** The group of the node `pool` connects to, as that node says. */
   const localGroup = async (pool: Database["pool"]) =>
@@ -162,7 +165,7 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     });
     const pool = own.poolFor(learner);
     const log = logCitusCommands(pool);
-    const coupler = couplerOn(pool);
+    const coupler = couplerVia(own);
     await coupler.catalogue.get("PLAYER"); // cached after its first read, as in a running server
     await pool.query("select 1"); // the pool's first connection (and its logging SET) before the recording
     const pair = { userId: learner, specialization: "PLAYER" };
@@ -213,6 +216,14 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
         expect(viaCoordinator.decide(learner)).toMatchObject({ route: "coordinator", reason: "setting" });
         expect(viaCoordinator.poolFor(learner)).toBe(database.pool);
       }
+      // Every statement through the coordinator runs in a worker's backend: not a miss under this setting.
+      await couplerVia(viaCoordinator).levelUp({
+        userId: learners[1] ?? 0,
+        specialization: "PLAYER",
+        xpGained: 3,
+        sessionsCompleted: 0,
+      });
+      expect(viaCoordinator.stats.routeMisses).toBe(0);
       // The detour direct routing removes, seen the same way: a pool of the coordinator's own with the log on.
       const coordinator = createDatabase({ connectionString: citus.url, max: 2 });
       const log = logCitusCommands(coordinator.pool);
@@ -240,7 +251,7 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
       )
     ).rows.map((r) => Number(r.id));
     const group = router.workerMap?.locate(fresh)?.shard.groupId ?? -1;
-    const coupler = couplerOn(router.poolFor(fresh));
+    const coupler = couplerVia(router);
     await coupler.enroll({ userId: fresh, specialization: "PLAYER" });
     await coupler.levelUp({ userId: fresh, specialization: "PLAYER", xpGained: 400, sessionsCompleted: 1 });
     const state = await coupler.get({ userId: fresh, specialization: "PLAYER" });
@@ -274,10 +285,11 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
       addresses: { [down ?? ""]: `127.0.0.1:${dead}`, [up ?? ""]: `localhost:${upPort}` },
     });
     try {
+      const partialCoupler = couplerVia(partial);
       let failed = 0;
       let served = 0;
       for (const learner of learners) {
-        const call = couplerOn(partial.poolFor(learner)).levelUp({
+        const call = partialCoupler.levelUp({
           userId: learner,
           specialization: "PLAYER",
           xpGained: 1,
@@ -310,21 +322,22 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     );
     expect(await nodeOf(learner)).toBe(`${target?.host}:${target?.port}`);
     const xp = (await pairRows(database, learner)).totalXp;
-    await couplerOn(stale).levelUp({ userId: learner, specialization: "PLAYER", xpGained: 7, sessionsCompleted: 1 });
+    expect(router.stats.routeMisses).toBe(0); // every call so far reached its learner's worker
+    await couplerVia(router).levelUp({ userId: learner, specialization: "PLAYER", xpGained: 7, sessionsCompleted: 1 });
     expect((await pairRows(database, learner)).totalXp).toBe((xp ?? 0) + 7);
-    // The stale node forwarded the lock: its task ran in another backend. That is the miss the router counts.
-    const forwarded = await lockBackend(stale, learner);
-    expect(forwarded.task).not.toBe(forwarded.connection);
-    router.routeMissed(learner, stale);
-    router.routeMissed(learner, database.pool); // the coordinator always forwards: never a miss
+    // The stale node forwarded the lock statement: it ran in another backend, and the coupler told the router.
     expect(router.stats.routeMisses).toBe(1);
     expect(misses).toEqual([{ userId: learner, shardId: before.shardId }]);
-    expect(await router.refresh()).toBe(true); // the refresh the miss started (shared), or a new one
+    const forwarded = await lockBackend(stale, learner);
+    expect(forwarded.task).not.toBe(forwarded.connection);
+    await router.refresh(); // the one the miss started is under way, or done
     expect(router.decide(learner).node).toBe(`${target?.host}:${target?.port}`);
     expect({ changes: router.stats.mapChanges, observed: mapChanges }).toEqual({ changes: 1, observed: 1 });
     expect(await localGroup(router.poolFor(learner))).toBe(router.workerMap?.locate(learner)?.shard.groupId);
     const local = await lockBackend(router.poolFor(learner), learner);
     expect(local.task).toBe(local.connection);
+    await couplerVia(router).levelUp({ userId: learner, specialization: "PLAYER", xpGained: 1, sessionsCompleted: 0 });
+    expect(router.stats.routeMisses).toBe(1); // routed right again: no new miss
   });
 
   it("a router on a timer sees a shard move within its refresh interval, without a restart", async () => {
