@@ -1,4 +1,11 @@
-import { CitusRouter, describeDbError, type CouplerObserver, type Database, type Logger } from "@coupler/core";
+import {
+  CitusRouter,
+  describeDbError,
+  type ConnectionSource,
+  type CouplerObserver,
+  type Database,
+  type Logger,
+} from "@coupler/core";
 import type { CitusSettings } from "./config.ts";
 
 type Pool = Database["pool"];
@@ -6,7 +13,7 @@ type Pool = Database["pool"];
 /** Where the server's coupled calls get their connections, and how to let go of them. */
 export interface ServerConnections {
   /** For `CouplerOptions.connections`: a learner's pool (a worker's under direct routing). */
-  source: { poolFor(userId: number): Pool };
+  source: ConnectionSource;
   /** How calls are routed: `direct` (Citus workers), `coordinator` (Citus, all through it) or `server` (plain PostgreSQL). */
   route: "direct" | "coordinator" | "server";
   /** Closes the worker pools and stops the map refresh (not the main pool). */
@@ -31,7 +38,7 @@ export async function serverConnections(options: {
   logger: Logger;
 }): Promise<ServerConnections> {
   const { pool, settings, logger } = options;
-  const one = { poolFor: () => pool };
+  const one: ConnectionSource = { poolFor: () => pool };
   if (!options.citus) return { source: one, route: "server", close: async () => {} };
   if (settings.route === "coordinator") {
     logger.info("Citus: every coupled call goes through the coordinator (COUPLER_CITUS_ROUTE=coordinator)");
