@@ -273,6 +273,24 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     console.log(`ids on worker group ${group} (range from ${start}): ${ids.join(", ")}`);
   });
 
+  it("sync repairs a pair desynced behind the coupler's back, through the coordinator and on the owning worker", async () => {
+    const [, , a = 0, b = 0] = learners;
+    for (const [learner, coupler] of [
+      [a, couplerOn(database.pool)],
+      [b, couplerVia(router)],
+    ] as const) {
+      await database.pool.query(
+        "update specialization_progress set current_level = 4, total_xp = 600 where student_id = $1",
+        [learner],
+      );
+      expect(await coupler.sync({ userId: learner, specialization: "PLAYER", source: "progress" })).toMatchObject({
+        changed: true,
+        level: 4,
+      });
+      expect(await pairRows(database, learner)).toMatchObject({ progressLevel: 4, licenseLevel: 4 });
+    }
+  });
+
   it("a worker the API cannot reach fails only its own learners' calls, as UNAVAILABLE; an address override reaches a node by another name", async () => {
     const map = router.workerMap;
     const [down, up] = [...(map?.nodes.values() ?? [])].map((n) => `${n.host}:${n.port}`);
