@@ -41,6 +41,44 @@ describe("the operating limits in the configuration", () => {
     expect(() => parseApiConfig({ COUPLER_WRITE_COMBINING_MAX_BATCH: "0" })).toThrow(ConfigError);
   });
 
+  it("reads the Citus routing settings: direct by default, the worker pool as large as DB_POOL_SIZE, a 1 s map refresh", () => {
+    expect(serverSettings(parseApiConfig({ DB_POOL_SIZE: "12" })).citus).toEqual({
+      route: "direct",
+      addresses: {},
+      poolSizePerWorker: 12,
+      refreshIntervalMs: 1_000,
+    });
+    const set = parseApiConfig({
+      COUPLER_CITUS_ROUTE: "coordinator",
+      COUPLER_CITUS_WORKER_ADDRESSES:
+        "worker-1:5432=10.0.0.5:6432, worker-2:5432=postgres://app:pw@10.0.0.6:5432/coupler",
+      COUPLER_CITUS_POOL_SIZE: "4",
+      COUPLER_CITUS_REFRESH_MS: "2000",
+    });
+    expect(serverSettings(set).citus).toEqual({
+      route: "coordinator",
+      addresses: { "worker-1:5432": "10.0.0.5:6432", "worker-2:5432": "postgres://app:pw@10.0.0.6:5432/coupler" },
+      poolSizePerWorker: 4,
+      refreshIntervalMs: 2_000,
+    });
+  });
+
+  it("refuses a Citus route other than direct or coordinator, and a worker address entry that is not nodename:port=target, without echoing a password", () => {
+    expect(() => parseApiConfig({ COUPLER_CITUS_ROUTE: "auto" })).toThrow(ConfigError);
+    expect(() => parseApiConfig({ COUPLER_CITUS_WORKER_ADDRESSES: "worker-1=10.0.0.5:6432" })).toThrow(
+      /COUPLER_CITUS_WORKER_ADDRESSES/,
+    );
+    expect(() => parseApiConfig({ COUPLER_CITUS_WORKER_ADDRESSES: "worker-1:5432=http://x" })).toThrow(ConfigError);
+    let message = "";
+    try {
+      parseApiConfig({ COUPLER_CITUS_WORKER_ADDRESSES: "w:1=postgres://app:secret@h:5432/db w:2=nope" });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('"w:2=nope"');
+    expect(message).not.toContain("secret");
+  });
+
   it("treats an empty METRICS_PORT or METRICS_TOKEN (as an env file writes them) as unset, and refuses a short token", () => {
     const config = parseApiConfig({ METRICS_PORT: "", METRICS_TOKEN: "" });
     expect(config.METRICS_PORT).toBeUndefined();

@@ -111,6 +111,11 @@ export const apiConfigSchema = z
       .enum(["true", "false", "1", "0"])
       .default("true")
       .transform((v) => v === "true" || v === "1"),
+    // Citus direct routing (SCALING.md, "Direct routing"): read only where the database is a Citus coordinator.
+    COUPLER_CITUS_ROUTE: z.enum(["direct", "coordinator"]).default("direct"),
+    COUPLER_CITUS_WORKER_ADDRESSES: z.string().default("").transform(parseWorkerAddresses),
+    COUPLER_CITUS_POOL_SIZE: unsetWhenEmpty(z.coerce.number().int().min(1).max(500)),
+    COUPLER_CITUS_REFRESH_MS: z.coerce.number().int().min(100).max(600_000).default(1_000),
   })
   .superRefine((env, ctx) => {
     for (const name of ["AUTH_ISSUER", "AUTH_AUDIENCE"] as const) {
@@ -132,6 +137,30 @@ export const apiConfigSchema = z
   });
 
 export type ApiConfig = z.output<typeof apiConfigSchema>;
+
+/**
+ * `nodename:nodeport=host:port` or `nodename:nodeport=postgres://…` entries,
+ * separated by commas or whitespace, into a record keyed by the pg_dist_node
+ * address. A malformed entry is a ConfigError naming it.
+ */
+function parseWorkerAddresses(value: string, ctx: z.RefinementCtx): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of value.split(/[\s,]+/).filter(Boolean)) {
+    const at = entry.indexOf("=");
+    const key = entry.slice(0, at);
+    const target = entry.slice(at + 1);
+    const address = /^[^=:]+:\d{1,5}$/;
+    if (at < 0 || !address.test(key) || !(address.test(target) || /^postgres(ql)?:\/\/\S+$/.test(target))) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${entry.replace(/\/\/[^@]*@/, "//…@")}" is not nodename:port=host:port or nodename:port=postgres://…`,
+      });
+      return {};
+    }
+    out[key] = target;
+  }
+  return out;
+}
 
 /** Validates `source` (an executable's `process.env`); throws a one-line ConfigError naming every bad variable. */
 export function parseApiConfig(source: Record<string, string | undefined>): ApiConfig {
@@ -174,6 +203,20 @@ export interface ServerSettings extends HttpLimits {
   combining: Required<CombiningOptions>;
   /** An external identity provider whose tokens are accepted besides AUTH_SECRET's (AUTH_JWKS_URL and friends). */
   identityProvider: IdentityProviderSettings | undefined;
+  /** Routing on a Citus coordinator (COUPLER_CITUS_*); ignored on plain PostgreSQL. */
+  citus: CitusSettings;
+}
+
+/** How the server routes coupled calls where the database is a Citus coordinator. */
+export interface CitusSettings {
+  /** `direct`: each learner's calls on the pool of the worker holding its shard; `coordinator`: all through the coordinator. */
+  route: "direct" | "coordinator";
+  /** pg_dist_node address (`nodename:nodeport`) → `host:port` or a `postgres://` URL the API reaches the node at. */
+  addresses: Record<string, string>;
+  /** Connections per worker pool (COUPLER_CITUS_POOL_SIZE; DB_POOL_SIZE when unset). */
+  poolSizePerWorker: number;
+  /** How often the worker map is re-read from the catalog, in ms. */
+  refreshIntervalMs: number;
 }
 
 /** What `startServer` takes from the configuration (the database and secret are resolved by the caller). */
@@ -206,6 +249,12 @@ export function serverSettings(config: ApiConfig): ServerSettings {
     },
     idempotencyRetentionMs: config.COUPLER_IDEMPOTENCY_RETENTION_MS,
     idempotencyPurgeIntervalMs: config.COUPLER_IDEMPOTENCY_PURGE_INTERVAL_MS,
+    citus: {
+      route: config.COUPLER_CITUS_ROUTE,
+      addresses: config.COUPLER_CITUS_WORKER_ADDRESSES,
+      poolSizePerWorker: config.COUPLER_CITUS_POOL_SIZE ?? config.DB_POOL_SIZE,
+      refreshIntervalMs: config.COUPLER_CITUS_REFRESH_MS,
+    },
     identityProvider: identityProviderSettings(config),
   };
 }

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { CouplerObserver, IntegrityReport, OperationEvent } from "@coupler/core";
+import type { CouplerObserver, IntegrityReport, OperationEvent, RouteMissEvent } from "@coupler/core";
 import { WORKERS_MISSING_HELP, WORKERS_MISSING_METRIC } from "./workers.ts";
 
 // Coupler calls take about a millisecond; lock waits can reach lock_timeout.
@@ -104,6 +104,17 @@ export class ApiMetrics implements CouplerObserver {
     registers: [this.registry],
   });
 
+  readonly citusRouteMisses = new Counter({
+    name: "coupler_citus_route_misses_total",
+    help: "Calls routed direct on Citus to a node that did not hold the learner's shard (a stale worker map); the node forwarded them.",
+    registers: [this.registry],
+  });
+  readonly citusMapChanges = new Counter({
+    name: "coupler_citus_map_changes_total",
+    help: "Times the Citus worker map changed when re-read from the catalog (shard moves, nodes added or removed).",
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
@@ -117,6 +128,16 @@ export class ApiMetrics implements CouplerObserver {
     if (event.contention) this.contention.inc({ operation, cause: event.contention });
     if (event.deadlocks > 0) this.deadlocks.inc(event.deadlocks);
     if (event.retries > 0) this.retries.inc({ operation }, event.retries);
+  }
+
+  /** CouplerObserver: a call reached a Citus node that forwarded it. */
+  onRouteMiss(_event: RouteMissEvent): void {
+    this.citusRouteMisses.inc();
+  }
+
+  /** CouplerObserver: the Citus worker map changed. */
+  onWorkerMapChange(): void {
+    this.citusMapChanges.inc();
   }
 
   recordIntegrity(report: IntegrityReport): void {

@@ -12,6 +12,7 @@ import {
 } from "@coupler/core";
 import { createAuthenticator, secretKey } from "./auth.ts";
 import { createIdentityProvider } from "./identityProvider.ts";
+import { serverConnections } from "./citusRouting.ts";
 import { probeDatabase, startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
 import { resolveServerSettings, type ServerSettings } from "./config.ts";
@@ -91,8 +92,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
     return false;
   });
+  // On Citus, each learner's calls on its worker's pool (COUPLER_CITUS_ROUTE=direct) or all through the coordinator.
+  const connections = await serverConnections({
+    pool: database.pool,
+    databaseUrl: options.databaseUrl,
+    citus,
+    settings: settings.citus,
+    observer: metrics,
+    logger,
+  });
   const coupler = new ProgressLicenseCoupler({
     pool: database.pool,
+    connections: connections.source,
     db: database.db,
     lockTimeoutMs: settings.lockTimeoutMs,
     maxRetries: settings.maxRetries,
@@ -280,6 +291,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       server.closeAllConnections();
       await stopped;
       await jobs.stop();
+      await connections.close();
       await database.close();
       logger.info("coupler API stopped");
     })());

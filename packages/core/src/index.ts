@@ -83,7 +83,14 @@ export {
   type PendingMigration,
 } from "./migrationPlan.ts";
 export { REDACTED, redactSecrets, redactUrl } from "./redact.ts";
-export type { ContentionCause, CouplerObserver, OperationEvent, OperationName, OperationOutcome } from "./observer.ts";
+export type {
+  ContentionCause,
+  CouplerObserver,
+  OperationEvent,
+  OperationName,
+  OperationOutcome,
+  RouteMissEvent,
+} from "./observer.ts";
 export { SPECIALIZATIONS, levelForXp, type Specialization, type SpecializationRules } from "./specializations.ts";
 export { validated } from "./validate.ts";
 export { runTransaction, type IsolationLevel, type TransactionFaults, type TransactionOptions } from "./transaction.ts";
@@ -91,3 +98,14 @@ export { TrackInUseError, putTrack, removeTrack, type TrackWriteOptions } from "
 export { createUser } from "./users.ts";
 // Drizzle operators, so other packages need no drizzle-orm dependency of their own.
 export { and, asc, count, desc, eq, sql } from "drizzle-orm";
+export { hashInt8, hashUint32, shardIndexOf, type ShardRange } from "./citus/shardHash.ts";
+export { readWorkerMap, WorkerMap, type PlacedShard, type ShardNode } from "./citus/WorkerMap.ts";
+export {
+  CitusRouter,
+  nodeUrl,
+  splitAddress,
+  type CitusRoute,
+  type CitusRouterOptions,
+  type RouteDecision,
+  type RouterStats,
+} from "./citus/CitusRouter.ts";

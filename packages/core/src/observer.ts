@@ -58,4 +58,19 @@ export interface OperationEvent {
  */
 export interface CouplerObserver {
   onOperation(event: OperationEvent): void;
+  /**
+   * A call routed direct on Citus reached a node that does not hold its
+   * learner's shard (a stale worker map): the node forwarded it and it
+   * committed once; the router refreshes its map. Optional.
+   */
+  onRouteMiss?(event: RouteMissEvent): void;
+  /** The Citus worker map changed when re-read (a shard moved, a node came or went). Optional. */
+  onWorkerMapChange?(): void;
+}
+
+/** One call that reached the wrong Citus node (see `CouplerObserver.onRouteMiss`). */
+export interface RouteMissEvent {
+  userId: number;
+  /** The shard the router's map (after the refresh it triggers, if done) names for the learner. */
+  shardId: string | undefined;
 }

@@ -36,3 +36,5 @@ export {
   whilePairLocked,
   withSession,
 } from "./fixtures.ts";
+export { edgeIds, hashSample, seededRandom, type HashSample } from "./hashSample.ts";
+export { logCitusCommands, type CitusCommandLog } from "./citusCommandLog.ts";

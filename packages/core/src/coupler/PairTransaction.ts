@@ -147,6 +147,9 @@ export class PairTransaction {
     const [first] = rows;
     if (!first) return undefined;
     if (!first.free) this.#locks.rowLocked = true;
+    // pg reads the backend's pid from BackendKeyData at connect (not in @types/pg).
+    if (first.backend !== (this.#client as unknown as { processID?: number }).processID)
+      this.#rt.connections.routeMissed?.(pair.userId);
     const stored = new Map<string, StoredResult>();
     for (const { stored: s } of rows) {
       if (s?.actor != null && s.key != null)

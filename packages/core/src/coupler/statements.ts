@@ -101,6 +101,9 @@ export class Statements {
             response: idempotencyKeys.response,
           },
           free: sql<boolean>`exists ${probe}`.mapWith(Boolean),
+          // Evaluated in the shard's task: the connection's own backend under local execution (or on one server),
+          // another one when a Citus node forwarded the statement (a route miss, `ConnectionSource.routeMissed`).
+          backend: sql<number>`pg_backend_pid()`.mapWith(Number),
           ...(historyEnd ? { historyEnd: historyEndOf() } : {}),
         })
         .from(specializationProgress)

@@ -1,0 +1,44 @@
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { afterEach, describe, expect, it } from "vitest";
+import { CpuQuotaGroup, cpuQuotaSupport } from "./CpuQuotaGroup.ts";
+
+/**
+ * The bench's CPU quota on a real cgroup v1 hierarchy; skips, saying why,
+ * where it is not writable (CI runs unprivileged).
+ */
+const support = await cpuQuotaSupport();
+if (!support.supported) console.log(`CPU quota tests skipped: ${support.reason}`);
+
+describe.skipIf(!support.supported)("CpuQuotaGroup", () => {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0)) await c();
+  });
+
+  it("holds a busy process tree to its quota: the parent and its child move in, the kernel throttles them, and removal moves them back", async () => {
+    const group = await CpuQuotaGroup.create(`coupler-test-${process.pid}`, 0.1);
+    cleanup.push(() => group.remove());
+    // A shell that forks a busy child: the tree a postmaster and its backends make.
+    const parent = spawn("sh", ["-c", "sh -c 'while :; do :; done' & wait"], { stdio: "ignore", detached: true });
+    // The shell and its child are a process group of their own: killed together by the group's id.
+    cleanup.push(async () => void process.kill(-(parent.pid ?? 0), "SIGKILL"));
+    await new Promise((r) => setTimeout(r, 100));
+    const moved = await group.add(parent.pid ?? 0);
+    expect(moved).toBeGreaterThanOrEqual(2);
+    expect(await readFile(`${group.path}/cpu.cfs_quota_us`, "utf8")).toBe("10000\n");
+    expect(await group.pids()).toContain(parent.pid);
+    const start = await group.throttling();
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await group.throttling();
+    expect(after.throttledPeriods).toBeGreaterThan(start.throttledPeriods);
+    const pids = await group.pids();
+    await group.remove();
+    for (const pid of pids) expect(await readFile(`/proc/${pid}/cgroup`, "utf8")).toMatch(/:cpu[^:]*:\/\n/);
+  });
+
+  it("refuses a quota of 0 or less and a name with a slash, creating nothing", async () => {
+    await expect(CpuQuotaGroup.create("coupler-bad", 0)).rejects.toThrow(RangeError);
+    await expect(CpuQuotaGroup.create("a/b", 0.5)).rejects.toThrow(RangeError);
+  });
+});
