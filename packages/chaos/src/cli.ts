@@ -12,7 +12,9 @@ import { ConfigError, databaseConfig, orExit, parseConfig } from "@coupler/core/
 import { NO_FAULTS } from "./faults.ts";
 import { randomSeed } from "./random.ts";
 import type { K6FaultResult } from "./k6Mode.ts";
-import { DEFAULT_OPTIONS, runChaos, type ChaosMode, type ChaosOptions, type ChaosResult } from "./runChaos.ts";
+import { DEFAULT_OPTIONS, type ChaosMode, type ChaosOptions } from "./chaosOptions.ts";
+import type { ChaosResult } from "./chaosResult.ts";
+import { runChaos } from "./runChaos.ts";
 import { formatSummary } from "./formatSummary.ts";
 
 const USAGE = `usage: pnpm chaos [options]

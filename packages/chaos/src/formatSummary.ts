@@ -1,4 +1,4 @@
-import type { ChaosResult, ModeReport } from "./runChaos.ts";
+import type { ChaosResult, ModeReport } from "./chaosResult.ts";
 
 /** The human summary of a chaos run: per mode, operations, faults and what broke. */
 export function formatSummary(result: ChaosResult): string {

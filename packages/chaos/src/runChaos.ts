@@ -1,8 +1,7 @@
 /**
- * Over 400 lines on purpose, for now: about 120 of them are the result's
- * types (ChaosOptions … ChaosResult), and `runMode` is one round loop whose
- * faults, history and snapshots share state within a round. Faults,
- * workload, checker and snapshot each have their own file already.
+ * One chaos run, mode after mode: a fresh database, rounds of a seeded
+ * workload under faults, and the checks. Its options and result types live
+ * in chaosOptions.ts and chaosResult.ts.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -10,129 +9,25 @@ import {
   createDatabase,
   createLogger,
   type Database,
-  type IntegrityReport,
   migrate,
   type OperationEvent,
   ProgressLicenseCoupler,
   runIntegrityAudit,
 } from "@coupler/core";
-import { users } from "@coupler/core/schema";
 import { adminQuery, type RunningPostgres, startEmbeddedPostgres, withDatabase } from "@coupler/embedded";
+import type { ChaosMode, ChaosOptions, HttpTarget } from "./chaosOptions.ts";
+import type { ChaosResult, ModeReport, RoundReport } from "./chaosResult.ts";
 import { checkCoupler, type Violation } from "./checker.ts";
-import { citusChaosDatabase, type CitusChaosCluster, type CitusFaultTargets } from "./citusTarget.ts";
+import { citusChaosDatabase, type CitusFaultTargets } from "./citusTarget.ts";
 import { CouplerDriver, LegacyDriver, type ChaosDriver } from "./drivers.ts";
-import { DEFAULT_FAULT_RATES, FaultInjector, type FaultKind, type FaultRates } from "./faults.ts";
-import { History, type OpKind } from "./history.ts";
-import { countLegacyAnomalies, type LegacyCounts } from "./legacyCounts.ts";
+import { FaultInjector, type FaultRates } from "./faults.ts";
+import { History } from "./history.ts";
+import { countLegacyAnomalies } from "./legacyCounts.ts";
 import { Random } from "./random.ts";
 import { readSnapshot } from "./snapshot.ts";
+import { seedPairs } from "./seedPairs.ts";
 import { countErrors, summarizeOps, unexpectedErrors, validatesSaw } from "./summarizeHistory.ts";
-import { Workload, type Pair } from "./workload.ts";
-
-export type ChaosMode = "coupler" | "legacy" | "http";
-
-export interface ChaosOptions {
-  seed: number;
-  /** Concurrent clients. */
-  clients: number;
-  /** Operations per mode, split evenly over the rounds. */
-  ops: number;
-  /** Wall-clock budget per mode in ms, split evenly over the rounds. */
-  durationMs: number;
-  rounds: number;
-  /** Hot learners; each is enrolled in every specialization listed. */
-  learners: number;
-  specializations: string[];
-  modes: ChaosMode[];
-  faults: FaultRates;
-  /** Superuser URL of an existing server; omitted = a private embedded server (which may be restarted). */
-  adminUrl?: string | undefined;
-  /** Restart the database during rounds (embedded server only; on Citus, one worker). */
-  restart: boolean;
-  /** Run on this Citus cluster instead: each mode gets a database distributed as `db:migrate --citus` does, and the faults reach the workers. */
-  citus?: CitusChaosCluster | undefined;
-  /** Pause between mid-round snapshot checks. */
-  snapshotIntervalMs: number;
-  /** Reaches the HTTP API for the `http` mode (see httpMode.ts). */
-  http?: HttpTarget | undefined;
-  log?: (line: string) => void;
-}
-
-/** Starts the API against a database and gives back a driver for it. */
-export interface HttpTarget {
-  start(
-    databaseUrl: string,
-    server: RunningPostgres | undefined,
-  ): Promise<{ driver: ChaosDriver; victimApplicationName: string; close(): Promise<void> }>;
-}
-
-export const DEFAULT_OPTIONS: ChaosOptions = {
-  seed: 1,
-  clients: 8,
-  ops: 40_000,
-  durationMs: 90_000,
-  rounds: 3,
-  learners: 3,
-  specializations: ["PLAYER", "INTERNSHIP"],
-  modes: ["coupler", "legacy"],
-  faults: DEFAULT_FAULT_RATES,
-  restart: true,
-  snapshotIntervalMs: 500,
-};
-
-export interface RoundReport {
-  round: number;
-  durationMs: number;
-  operations: number;
-  /** Operations still unknown at the end of the round and retried after the faults stopped. */
-  resolvedAfterFaults: number;
-  /** Violations found by the end-of-round check. */
-  violations: number;
-  snapshots: number;
-}
-
-export interface ModeReport {
-  mode: ChaosMode;
-  database: string;
-  rounds: RoundReport[];
-  operations: {
-    total: number;
-    ok: number;
-    failed: number;
-    pending: number;
-    attempts: number;
-    byKind: Record<OpKind, number>;
-  };
-  /** Attempt failures by code (UNAVAILABLE, ABORTED, INJECTED, ...). */
-  attemptErrors: Record<string, number>;
-  faults: Record<FaultKind, number>;
-  faultsTotal: number;
-  snapshotsChecked: number;
-  violationCount: number;
-  /** Up to 50 violations, deduplicated. */
-  violations: Violation[];
-  integrity: IntegrityReport | undefined;
-  /** Coupler mode: calls that shared a transaction with others (write combining), and how many of those failed (faults that hit a batch). */
-  combined?: { calls: number; failed: number; largestBatch: number };
-  legacy?: LegacyCounts & {
-    /** Desynced pairs seen by the mid-round snapshot checks (summed over snapshots). */
-    desyncsObservedMidRound: number;
-    /** validate calls that saw progress and license at different levels. */
-    validatesSawDesync: number;
-    /** validate calls that saw a broken history chain. */
-    validatesSawHistoryGap: number;
-  };
-}
-
-export interface ChaosResult {
-  seed: number;
-  startedAt: string;
-  durationMs: number;
-  options: Omit<ChaosOptions, "log" | "http" | "adminUrl" | "citus"> & { server: "embedded" | "external" | "citus" };
-  modes: ModeReport[];
-  /** Coupler and http violations (must be 0). */
-  couplerViolations: number;
-}
+import { Workload } from "./workload.ts";
 
 const VICTIM = "coupler-chaos";
 const IN_PROCESS_ONLY = {
@@ -383,28 +278,6 @@ async function runMode(
       await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
     }
   }
-}
-
-/** Creates the hot learners and enrolls each in every chaos specialization. */
-async function seedPairs(admin: Database, coupler: ProgressLicenseCoupler, options: ChaosOptions): Promise<Pair[]> {
-  const rows = await admin.db
-    .insert(users)
-    .values(
-      Array.from({ length: options.learners }, (_, i) => ({
-        name: `Chaos learner ${i + 1}`,
-        email: `chaos-${i + 1}@example.test`,
-      })),
-    )
-    .returning({ id: users.id });
-  const pairs: Pair[] = [];
-  for (const { id } of rows) {
-    for (const specialization of options.specializations) {
-      await coupler.enroll({ userId: id, specialization: specialization }, { actor: "chaos" });
-      const rules = await coupler.catalogue.get(specialization);
-      pairs.push({ userId: id, specialization, maxLevel: rules?.maxLevel ?? 1 });
-    }
-  }
-  return pairs;
 }
 
 function unreachable(): never {

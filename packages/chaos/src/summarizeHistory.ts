@@ -1,6 +1,6 @@
 import type { Violation } from "./checker.ts";
 import type { History, OpKind } from "./history.ts";
-import type { ModeReport } from "./runChaos.ts";
+import type { ModeReport } from "./chaosResult.ts";
 
 /** What a round's history says beyond the checker's invariants: errors by code, and the unexpected ones. */
 
