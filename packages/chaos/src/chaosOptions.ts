@@ -26,6 +26,18 @@ export interface ChaosOptions {
   restart: boolean;
   /** Run on this Citus cluster instead: each mode gets a database distributed as `db:migrate --citus` does, and the faults reach the workers. */
   citus?: CitusChaosCluster | undefined;
+  /**
+   * Citus only: grow the cluster during each mode (growCluster.ts): add the
+   * first spare node, rebalance, drain the first original worker, remove it.
+   * The last round runs on until the growth is done. Worker restarts are off.
+   */
+  grow?: boolean;
+  /**
+   * How the coupler reaches a learner's shard on Citus. "coordinator" (router
+   * queries through the coordinator) is all there is today; direct routing
+   * adds its value here and is wired where runChaos.ts builds the coupler.
+   */
+  route?: "coordinator";
   /** Pause between mid-round snapshot checks. */
   snapshotIntervalMs: number;
   /** Reaches the HTTP API for the `http` mode (see httpMode.ts). */

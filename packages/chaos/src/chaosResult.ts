@@ -2,6 +2,7 @@ import type { IntegrityReport } from "@coupler/core";
 import type { ChaosMode, ChaosOptions } from "./chaosOptions.ts";
 import type { Violation } from "./checker.ts";
 import type { FaultKind } from "./faults.ts";
+import type { GrowthSummary } from "./growthSummary.ts";
 import type { OpKind } from "./history.ts";
 import type { LegacyCounts } from "./legacyCounts.ts";
 
@@ -38,6 +39,8 @@ export interface ModeReport {
   /** Up to 50 violations, deduplicated. */
   violations: Violation[];
   integrity: IntegrityReport | undefined;
+  /** --grow: what the cluster's growth did and what the clients saw meanwhile. */
+  growth?: GrowthSummary;
   /** Coupler mode: calls that shared a transaction with others (write combining), and how many of those failed (faults that hit a batch). */
   combined?: { calls: number; failed: number; largestBatch: number };
   legacy?: LegacyCounts & {

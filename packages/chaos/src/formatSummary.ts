@@ -37,6 +37,16 @@ function formatMode(m: ModeReport): string[] {
       `  combined calls (shared a transaction): ${m.combined.calls}, of which failed: ${m.combined.failed}; largest batch: ${m.combined.largestBatch}`,
     );
   }
+  const g = m.growth;
+  if (g) {
+    const during = Object.entries(g.attemptErrorsDuringGrowth)
+      .map(([k, n]) => `${k}=${n}`)
+      .join(" ");
+    lines.push(
+      `  growth: added ${g.added}, rebalance ${g.rebalanceMoves} move(s) in ${g.rebalanceMs} ms, drained ${g.removed} (${g.drainMoves} shard group(s) in ${g.drainMs} ms) and removed it${g.error ? `; FAILED: ${g.error}` : ""}`,
+      `  during growth (${g.durationMs} ms): ${g.callsDuringGrowth} calls, failed attempts ${during || "none"}, worst latency ${g.worstLatencyDuringGrowthMs} ms (whole mode ${g.worstLatencyMs} ms); ${g.learnersChecked} learners checked on one node`,
+    );
+  }
   if (m.mode === "legacy" && m.legacy) {
     lines.push(
       `  legacy anomalies: lostUpdates=${m.legacy.lostUpdates} missingXp=${m.legacy.missingXp} desyncedPairs=${m.legacy.desyncedPairs} ` +

@@ -21,13 +21,15 @@ import { checkCoupler, type Violation } from "./checker.ts";
 import { citusChaosDatabase, type CitusFaultTargets } from "./citusTarget.ts";
 import { CouplerDriver, LegacyDriver, type ChaosDriver } from "./drivers.ts";
 import { FaultInjector, type FaultRates } from "./faults.ts";
+import { checkLearnersOnOneNode, growCluster } from "./growCluster.ts";
+import { summarizeGrowth } from "./growthSummary.ts";
 import { History } from "./history.ts";
 import { countLegacyAnomalies } from "./legacyCounts.ts";
 import { Random } from "./random.ts";
 import { readSnapshot } from "./snapshot.ts";
 import { seedPairs } from "./seedPairs.ts";
 import { countErrors, summarizeOps, unexpectedErrors, validatesSaw } from "./summarizeHistory.ts";
-import { Workload } from "./workload.ts";
+import { Workload, type Pair } from "./workload.ts";
 
 const VICTIM = "coupler-chaos";
 const IN_PROCESS_ONLY = {
@@ -154,6 +156,7 @@ async function runMode(
         lockTimeoutMs: 1_000,
         faults: injector.hooks,
         observer,
+        // The route hook (ChaosOptions.route): "coordinator" needs nothing more; direct routing passes its router here.
         citus: onCitus,
       });
     const driver: ChaosDriver =
@@ -176,6 +179,7 @@ async function runMode(
       return violations.length;
     };
     log(`[${mode}] database ${name}, ${pairs.length} hot pairs`);
+    const growth = options.grow ? startGrowth(options, admin, name, log) : undefined;
     for (let round = 1; round <= options.rounds; round++) {
       const roundMs = Math.floor(options.durationMs / options.rounds);
       const roundStarted = performance.now();
@@ -208,6 +212,7 @@ async function runMode(
         pairs,
         random: root,
         keyPrefix: `chaos-${options.seed}-${mode}`,
+        keepGoing: round === options.rounds && growth ? () => !growth.done : undefined,
       });
       running = false;
       await sampler;
@@ -231,6 +236,7 @@ async function runMode(
         `[${mode}] round ${round}: ${history.ops.length - before} ops in ${Math.round(performance.now() - roundStarted)} ms, ${resolved} resolved after faults, ${found} violation(s)`,
       );
     }
+    const grown = growth && (await growth.finish(history, pairs, record));
     const integrity = await runIntegrityAudit(admin.pool);
     const finalSnapshot = await readSnapshot(admin.pool, pairs);
     if (mode !== "legacy" && integrity.violations > 0) {
@@ -258,6 +264,7 @@ async function runMode(
       violations: violations.slice(0, 50),
       integrity,
       ...(mode === "coupler" ? { combined } : {}),
+      ...(grown ? { growth: grown } : {}),
     };
     if (mode === "legacy") {
       report.legacy = {
@@ -278,6 +285,41 @@ async function runMode(
       await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
     }
   }
+}
+
+/**
+ * Starts growCluster on this mode's database (the cluster's first spare in,
+ * its first worker out); `finish` waits for it, then checks that every
+ * learner's rows are on one node and records a failed step as a violation.
+ */
+function startGrowth(options: ChaosOptions, admin: Database, database: string, log: (line: string) => void) {
+  const spare = options.citus?.spares?.[0];
+  const drain = options.citus?.workers[0];
+  if (!spare || !drain) throw new Error("--grow needs a Citus cluster started here with a spare node");
+  const state = { done: false };
+  const running = growCluster(admin.pool, database, {
+    spare,
+    drain,
+    startAfterMs: Math.floor(options.durationMs * 0.15),
+    timeoutMs: 300_000,
+    log,
+  }).finally(() => (state.done = true));
+  return {
+    get done() {
+      return state.done;
+    },
+    async finish(history: History, pairs: Pair[], record: (violations: Violation[]) => number) {
+      const report = await running;
+      const userIds = [...new Set(pairs.map((p) => p.userId))];
+      record(await checkLearnersOnOneNode(admin.pool, userIds, report.error ? undefined : report.removed));
+      if (report.error) {
+        record([
+          { invariant: "GROWTH_COMPLETED", userId: -1, specialization: "*", detail: report.error, operations: [] },
+        ]);
+      }
+      return summarizeGrowth(history, report, userIds.length);
+    },
+  };
 }
 
 function unreachable(): never {
