@@ -43,7 +43,9 @@ function formatMode(m: ModeReport): string[] {
       .map(([k, n]) => `${k}=${n}`)
       .join(" ");
     lines.push(
-      `  growth: added ${g.added}, rebalance ${g.rebalanceMoves} move(s) in ${g.rebalanceMs} ms, drained ${g.removed} (${g.drainMoves} shard group(s) in ${g.drainMs} ms) and removed it${g.error ? `; FAILED: ${g.error}` : ""}`,
+      g.error
+        ? `  growth FAILED: ${g.error}`
+        : `  growth: added ${g.added}, rebalance ${g.rebalanceMoves} move(s) in ${g.rebalanceMs} ms, drained ${g.removed} (${g.drainMoves} shard group(s) in ${g.drainMs} ms) and removed it; ${g.stepFailures.length} step attempt(s) failed and were retried`,
       `  during growth (${g.durationMs} ms): ${g.callsDuringGrowth} calls, failed attempts ${during || "none"}, worst latency ${g.worstLatencyDuringGrowthMs} ms (whole mode ${g.worstLatencyMs} ms); ${g.learnersChecked} learners checked on one node`,
     );
   }

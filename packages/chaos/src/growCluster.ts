@@ -34,14 +34,15 @@ export interface GrowthReport {
   drainMs: number;
   startedAt: number;
   endedAt: number;
-  /** Set when a step failed; the run reports it as a violation. */
+  /** Failed attempts of a step that a retry then completed (the chaos kills hit the growth's own connections too). */
+  stepFailures: string[];
+  /** Set when a step failed for good; the run reports it as a violation. */
   error?: string;
 }
 
 /**
  * Grows a Citus database while the workload runs, with Citus's own functions
- * only: `citus_add_node` for the spare, `citus_rebalance_start` polled through
- * `citus_rebalance_status` until the job is finished, then `citus_drain_node`
+ * only: `citus_add_node` for the spare, `citus_rebalance_start` polled until its job is finished, then `citus_drain_node`
  * on one original worker and `citus_remove_node`. `admin` is a pool on the
  * coordinator's database `database`. Never throws: a failed step ends the
  * growth and lands in `error`.
@@ -58,18 +59,43 @@ export async function growCluster(admin: pg.Pool, database: string, plan: Growth
     drainMs: 0,
     startedAt: performance.now(),
     endedAt: 0,
+    stepFailures: [],
+  };
+  // Each step is safe to repeat, as an operator would: citus_add_node returns the node already added,
+  // a new citus_rebalance_start plans only the moves still missing, and so do citus_drain_node and citus_remove_node.
+  const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run();
+      } catch (error) {
+        const message = `${name}: ${error instanceof Error ? error.message : String(error)}`;
+        if (attempt >= STEP_ATTEMPTS) throw new Error(message);
+        report.stepFailures.push(message);
+        log(`  growth: ${message}; retrying`);
+        await sleep(500 * attempt);
+      }
+    }
   };
   try {
     // Citus does not create databases on a new node by itself.
     await adminQuery(spare.adminUrl, `CREATE DATABASE ${database}`);
     await adminQuery(withDatabase(spare.adminUrl, database), "CREATE EXTENSION citus");
-    await admin.query("select citus_add_node($1, $2)", [spare.host, spare.port]);
+    await step("citus_add_node", () => admin.query("select citus_add_node($1, $2)", [spare.host, spare.port]));
     log(`  growth: added ${spare.name} (${report.added}); rebalancing`);
     let started = performance.now();
-    const { rows } = await admin.query<{ job: string | null }>("select citus_rebalance_start() as job");
-    const job = rows[0]?.job;
+    const job = await step("citus_rebalance_start", async () => {
+      try {
+        const { rows } = await admin.query<{ job: string | null }>("select citus_rebalance_start() as job");
+        return rows[0]?.job ?? undefined;
+      } catch (error) {
+        // An earlier attempt started the job and then lost its answer: wait for that one.
+        const running = /already running as job (\d+)/.exec(error instanceof Error ? error.message : "");
+        if (running?.[1]) return running[1];
+        throw error;
+      }
+    });
     if (job) {
-      await waitForJob(admin, job, plan.timeoutMs);
+      await step("wait for the rebalance", () => waitForJob(admin, job, plan.timeoutMs));
       const tasks = await admin.query<{ n: number }>(
         "select count(*)::int as n from pg_dist_background_task where job_id = $1 and command like '%citus_move_shard_placement%'",
         [job],
@@ -83,15 +109,17 @@ export async function growCluster(admin: pg.Pool, database: string, plan: Growth
     report.drainMoves = await shardGroupsOn(admin, drain);
     started = performance.now();
     // citus_drain_node blocks until every move is done: bounded by its own session's statement_timeout.
-    const client = await admin.connect();
-    try {
-      await client.query(`set statement_timeout = ${Math.floor(plan.timeoutMs)}`);
-      await client.query("select citus_drain_node($1, $2)", [drain.host, drain.port]);
-    } finally {
-      client.release(true);
-    }
+    await step("citus_drain_node", async () => {
+      const client = await admin.connect();
+      try {
+        await client.query(`set statement_timeout = ${Math.floor(plan.timeoutMs)}`);
+        await client.query("select citus_drain_node($1, $2)", [drain.host, drain.port]);
+      } finally {
+        client.release(true);
+      }
+    });
     report.drainMs = Math.round(performance.now() - started);
-    await admin.query("select citus_remove_node($1, $2)", [drain.host, drain.port]);
+    await step("citus_remove_node", () => admin.query("select citus_remove_node($1, $2)", [drain.host, drain.port]));
     log(`  growth: drained ${drain.name} (${report.drainMoves} shard group(s) in ${report.drainMs} ms) and removed it`);
   } catch (error) {
     report.error = error instanceof Error ? error.message : String(error);
@@ -101,12 +129,19 @@ export async function growCluster(admin: pg.Pool, database: string, plan: Growth
   return report;
 }
 
-/** Polls `citus_rebalance_status()` until the job is finished; throws when it failed, was cancelled or ran past `timeoutMs`. */
+const STEP_ATTEMPTS = 6;
+
+/**
+ * Polls the job's state until it is finished; throws when it failed, was
+ * cancelled or ran past `timeoutMs`. Reads `pg_dist_background_job`, the
+ * table behind `citus_rebalance_status()`: that function also sizes every
+ * shard over connections to the workers, and fails when the chaos kills one.
+ */
 async function waitForJob(admin: pg.Pool, job: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await admin.query<{ state: string }>(
-      "select state::text from citus_rebalance_status() where job_id = $1",
+      "select state::text from pg_dist_background_job where job_id = $1",
       [job],
     );
     const state = rows[0]?.state ?? "unknown";

@@ -132,7 +132,12 @@ async function runMode(
       database: name,
       victimApplicationName: http?.victimApplicationName ?? VICTIM,
       // The API runs in its own process: the in-transaction hooks and the short-timeout pool cannot reach it.
-      rates: mode === "http" ? { ...options.faults, ...IN_PROCESS_ONLY } : options.faults,
+      rates: {
+        ...options.faults,
+        ...(mode === "http" ? IN_PROCESS_ONLY : {}),
+        // --no-restart (and --grow) on Citus: no worker restarts either.
+        ...(options.citus && !options.restart ? { restartsPerRound: 0 } : {}),
+      },
       random: root.fork(`faults-${mode}`),
       server,
       citus,
