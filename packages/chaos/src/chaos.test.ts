@@ -7,7 +7,9 @@ import { checkCoupler } from "./checker.ts";
 import { DEFAULT_FAULT_RATES, InjectedFault } from "./faults.ts";
 import { History, type OpRecord } from "./history.ts";
 import { countLegacyAnomalies } from "./legacyCounts.ts";
-import { DEFAULT_OPTIONS, runChaos, type ChaosResult } from "./runChaos.ts";
+import { DEFAULT_OPTIONS } from "./chaosOptions.ts";
+import type { ChaosResult } from "./chaosResult.ts";
+import { runChaos } from "./runChaos.ts";
 import { readSnapshot } from "./snapshot.ts";
 
 const SEED = 20240611;

@@ -33,7 +33,11 @@ export type Invariant =
   /** runIntegrityAudit over the whole database (orphans included) is clean. */
   | "INTEGRITY_AUDIT"
   /** A call failed with an error that no injected fault explains. */
-  | "UNEXPECTED_ERROR";
+  | "UNEXPECTED_ERROR"
+  /** Citus growth: a learner's co-located shards are all on one node, and none on the removed one. */
+  | "LEARNER_ON_ONE_NODE"
+  /** Citus growth: adding, rebalancing, draining and removing a node all finished. */
+  | "GROWTH_COMPLETED";
 
 export interface Violation {
   invariant: Invariant;

@@ -1,11 +1,14 @@
 import { distributeOnCitus, migrate } from "@coupler/core";
 import pg from "pg";
+import type { GrowthNode } from "./growCluster.ts";
 import type { Random } from "./random.ts";
 
 /** A Citus cluster chaos can run on: fresh databases on every node, and the workers' servers to restart. */
 export interface CitusChaosCluster {
   createDatabase(): Promise<{ name: string; url: string; workerUrls: string[]; drop(): Promise<void> }>;
-  workers: { name: string; restart?(): Promise<void> }[];
+  workers: (GrowthNode & { restart?(): Promise<void> })[];
+  /** Nodes not registered yet, for `--grow` to add. */
+  spares?: GrowthNode[];
 }
 
 /** What the fault injector needs to reach the workers of one chaos database. */

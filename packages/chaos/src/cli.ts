@@ -12,7 +12,9 @@ import { ConfigError, databaseConfig, orExit, parseConfig } from "@coupler/core/
 import { NO_FAULTS } from "./faults.ts";
 import { randomSeed } from "./random.ts";
 import type { K6FaultResult } from "./k6Mode.ts";
-import { DEFAULT_OPTIONS, runChaos, type ChaosMode, type ChaosOptions, type ChaosResult } from "./runChaos.ts";
+import { DEFAULT_OPTIONS, type ChaosMode, type ChaosOptions } from "./chaosOptions.ts";
+import type { ChaosResult } from "./chaosResult.ts";
+import { runChaos } from "./runChaos.ts";
 import { formatSummary } from "./formatSummary.ts";
 
 const USAGE = `usage: pnpm chaos [options]
@@ -37,6 +39,11 @@ writes the full result as JSON. Exits 1 if the coupler broke an invariant.
   --citus             run on a Citus coordinator + 2 workers (CITUS_URL, or started here from the installed
                       PostgreSQL with the citus extension): tables distributed as db:migrate --citus does, half
                       the outside kills hit worker backends, and each round restarts one worker (--no-restart skips it)
+  --grow              with --citus: grow the cluster while each mode runs. Starts 2 workers and a spare node;
+                      after 15% of --duration adds the spare (citus_add_node), runs citus_rebalance_start()
+                      to completion, then drains worker1 (citus_drain_node) and removes it (citus_remove_node).
+                      The last round runs on until that is done; worker restarts are off (the kills go on).
+                      Adds the checks: every learner's co-located shards on one node, none on the removed one
   --out FILE          where the JSON result goes (default packages/chaos/results/chaos-<seed>.json)
   -h, --help          this text`;
 
@@ -68,6 +75,7 @@ function parseFlags() {
       "k6-bin": { type: "string" },
       external: { type: "boolean", default: false },
       citus: { type: "boolean", default: false },
+      grow: { type: "boolean", default: false },
       out: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -110,6 +118,11 @@ if (values.external && !external) {
   process.exit(2);
 }
 
+if (values.grow && !values.citus) {
+  console.error(`chaos: --grow needs --citus ${HELP_HINT}`);
+  process.exit(2);
+}
+
 let citusCluster: { stop(): Promise<void> } | undefined;
 let citus: ChaosOptions["citus"];
 if (values.citus) {
@@ -122,11 +135,15 @@ if (values.citus) {
   }
   // Ctrl-C or a kill: exit normally, so the cluster's exit hook stops the servers it started.
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
-  const cluster = await startCitusCluster({ workers: 2 });
+  if (values.grow && process.env.CITUS_URL) {
+    console.error("chaos: --grow starts its own cluster with a spare node; unset CITUS_URL");
+    process.exit(2);
+  }
+  const cluster = await startCitusCluster({ workers: 2, spares: values.grow ? 1 : 0 });
   citusCluster = cluster;
   citus = cluster;
   console.log(
-    `Citus cluster (${cluster.source}): coordinator ${cluster.coordinator.host}:${cluster.coordinator.port}, workers ${cluster.workers.map((w) => `${w.host}:${w.port}`).join(", ")}`,
+    `Citus cluster (${cluster.source}): coordinator ${cluster.coordinator.host}:${cluster.coordinator.port}, workers ${cluster.workers.map((w) => `${w.host}:${w.port}`).join(", ")}${cluster.spares.length > 0 ? `, spare ${cluster.spares.map((w) => `${w.host}:${w.port}`).join(", ")}` : ""}`,
   );
 }
 
@@ -141,7 +158,8 @@ const options: ChaosOptions = {
   modes,
   faults: values["no-faults"] ? NO_FAULTS : DEFAULT_OPTIONS.faults,
   adminUrl: external ? loopbackUrl(external) : undefined,
-  restart: !values["no-restart"] && !external,
+  restart: !values["no-restart"] && !external && !values.grow,
+  grow: values.grow,
   citus,
   log: (line) => console.log(line),
 };

@@ -1,4 +1,4 @@
-import type { ChaosResult, ModeReport } from "./runChaos.ts";
+import type { ChaosResult, ModeReport } from "./chaosResult.ts";
 
 /** The human summary of a chaos run: per mode, operations, faults and what broke. */
 export function formatSummary(result: ChaosResult): string {
@@ -35,6 +35,18 @@ function formatMode(m: ModeReport): string[] {
   if (m.combined) {
     lines.push(
       `  combined calls (shared a transaction): ${m.combined.calls}, of which failed: ${m.combined.failed}; largest batch: ${m.combined.largestBatch}`,
+    );
+  }
+  const g = m.growth;
+  if (g) {
+    const during = Object.entries(g.attemptErrorsDuringGrowth)
+      .map(([k, n]) => `${k}=${n}`)
+      .join(" ");
+    lines.push(
+      g.error
+        ? `  growth FAILED: ${g.error}`
+        : `  growth: added ${g.added}, rebalance ${g.rebalanceMoves} move(s) in ${g.rebalanceMs} ms, drained ${g.removed} (${g.drainMoves} shard group(s) in ${g.drainMs} ms) and removed it; ${g.stepFailures.length} step attempt(s) failed and were retried`,
+      `  during growth (${g.durationMs} ms): ${g.callsDuringGrowth} calls, failed attempts ${during || "none"}, worst latency ${g.worstLatencyDuringGrowthMs} ms (whole mode ${g.worstLatencyMs} ms); ${g.learnersChecked} learners checked on one node`,
     );
   }
   if (m.mode === "legacy" && m.legacy) {

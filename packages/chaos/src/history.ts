@@ -29,6 +29,10 @@ export interface OpRecord {
   /** Attempts whose outcome the client could not know (dropped connection, timeout, abort). */
   indeterminate: number;
   result?: OpResult;
+  /** When the first attempt started (performance.now(), ms). */
+  startedAt?: number;
+  /** From the first attempt to the answer, retries and their backoff included (ms): what the client waited. */
+  latencyMs?: number;
   /** Position in the order of acknowledgements (set when the op answered). */
   ackSeq?: number;
 }

@@ -3,7 +3,7 @@ import { signToken } from "@coupler/api";
 import { startApiProcess } from "@coupler/bench/apiProcess";
 import { childProcessEnv } from "./env.ts";
 import { HttpDriver } from "./httpDriver.ts";
-import type { HttpTarget } from "./runChaos.ts";
+import type { HttpTarget } from "./chaosOptions.ts";
 
 export interface RunningApi {
   driver: HttpDriver;

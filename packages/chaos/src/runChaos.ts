@@ -1,8 +1,7 @@
 /**
- * Over 400 lines on purpose, for now: about 120 of them are the result's
- * types (ChaosOptions … ChaosResult), and `runMode` is one round loop whose
- * faults, history and snapshots share state within a round. Faults,
- * workload, checker and snapshot each have their own file already.
+ * One chaos run, mode after mode: a fresh database, rounds of a seeded
+ * workload under faults, and the checks. Its options and result types live
+ * in chaosOptions.ts and chaosResult.ts.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -10,122 +9,27 @@ import {
   createDatabase,
   createLogger,
   type Database,
-  type IntegrityReport,
   migrate,
   type OperationEvent,
   ProgressLicenseCoupler,
   runIntegrityAudit,
 } from "@coupler/core";
-import { users } from "@coupler/core/schema";
 import { adminQuery, type RunningPostgres, startEmbeddedPostgres, withDatabase } from "@coupler/embedded";
+import type { ChaosMode, ChaosOptions, HttpTarget } from "./chaosOptions.ts";
+import type { ChaosResult, ModeReport, RoundReport } from "./chaosResult.ts";
 import { checkCoupler, type Violation } from "./checker.ts";
-import { citusChaosDatabase, type CitusChaosCluster, type CitusFaultTargets } from "./citusTarget.ts";
+import { citusChaosDatabase, type CitusFaultTargets } from "./citusTarget.ts";
 import { CouplerDriver, LegacyDriver, type ChaosDriver } from "./drivers.ts";
-import { DEFAULT_FAULT_RATES, FaultInjector, type FaultKind, type FaultRates } from "./faults.ts";
+import { FaultInjector, type FaultRates } from "./faults.ts";
+import { checkLearnersOnOneNode, growCluster } from "./growCluster.ts";
+import { summarizeGrowth } from "./growthSummary.ts";
 import { History } from "./history.ts";
-import { countLegacyAnomalies, type LegacyCounts } from "./legacyCounts.ts";
+import { countLegacyAnomalies } from "./legacyCounts.ts";
 import { Random } from "./random.ts";
 import { readSnapshot } from "./snapshot.ts";
-import { countErrors, summarizeOps, unexpectedErrors, validatesSaw, type OpsSummary } from "./summarizeHistory.ts";
+import { seedPairs } from "./seedPairs.ts";
+import { countErrors, summarizeOps, unexpectedErrors, validatesSaw } from "./summarizeHistory.ts";
 import { Workload, type Pair } from "./workload.ts";
-
-export type ChaosMode = "coupler" | "legacy" | "http";
-
-export interface ChaosOptions {
-  seed: number;
-  /** Concurrent clients. */
-  clients: number;
-  /** Operations per mode, split evenly over the rounds. */
-  ops: number;
-  /** Wall-clock budget per mode in ms, split evenly over the rounds. */
-  durationMs: number;
-  rounds: number;
-  /** Hot learners; each is enrolled in every specialization listed. */
-  learners: number;
-  specializations: string[];
-  modes: ChaosMode[];
-  faults: FaultRates;
-  /** Superuser URL of an existing server; omitted = a private embedded server (which may be restarted). */
-  adminUrl?: string | undefined;
-  /** Restart the database during rounds (embedded server only; on Citus, one worker). */
-  restart: boolean;
-  /** Run on this Citus cluster instead: each mode gets a database distributed as `db:migrate --citus` does, and the faults reach the workers. */
-  citus?: CitusChaosCluster | undefined;
-  /** Pause between mid-round snapshot checks. */
-  snapshotIntervalMs: number;
-  /** Reaches the HTTP API for the `http` mode (see httpMode.ts). */
-  http?: HttpTarget | undefined;
-  log?: (line: string) => void;
-}
-
-/** Starts the API against a database and gives back a driver for it. */
-export interface HttpTarget {
-  start(
-    databaseUrl: string,
-    server: RunningPostgres | undefined,
-  ): Promise<{ driver: ChaosDriver; victimApplicationName: string; close(): Promise<void> }>;
-}
-
-export const DEFAULT_OPTIONS: ChaosOptions = {
-  seed: 1,
-  clients: 8,
-  ops: 40_000,
-  durationMs: 90_000,
-  rounds: 3,
-  learners: 3,
-  specializations: ["PLAYER", "INTERNSHIP"],
-  modes: ["coupler", "legacy"],
-  faults: DEFAULT_FAULT_RATES,
-  restart: true,
-  snapshotIntervalMs: 500,
-};
-
-export interface RoundReport {
-  round: number;
-  durationMs: number;
-  operations: number;
-  /** Operations still unknown at the end of the round and retried after the faults stopped. */
-  resolvedAfterFaults: number;
-  /** Violations found by the end-of-round check. */
-  violations: number;
-  snapshots: number;
-}
-
-export interface ModeReport {
-  mode: ChaosMode;
-  database: string;
-  rounds: RoundReport[];
-  operations: OpsSummary;
-  /** Attempt failures by code (UNAVAILABLE, ABORTED, INJECTED, ...). */
-  attemptErrors: Record<string, number>;
-  faults: Record<FaultKind, number>;
-  faultsTotal: number;
-  snapshotsChecked: number;
-  violationCount: number;
-  /** Up to 50 violations, deduplicated. */
-  violations: Violation[];
-  integrity: IntegrityReport | undefined;
-  /** Coupler mode: calls that shared a transaction with others (write combining), and how many of those failed (faults that hit a batch). */
-  combined?: { calls: number; failed: number; largestBatch: number };
-  legacy?: LegacyCounts & {
-    /** Desynced pairs seen by the mid-round snapshot checks (summed over snapshots). */
-    desyncsObservedMidRound: number;
-    /** validate calls that saw progress and license at different levels. */
-    validatesSawDesync: number;
-    /** validate calls that saw a broken history chain. */
-    validatesSawHistoryGap: number;
-  };
-}
-
-export interface ChaosResult {
-  seed: number;
-  startedAt: string;
-  durationMs: number;
-  options: Omit<ChaosOptions, "log" | "http" | "adminUrl" | "citus"> & { server: "embedded" | "external" | "citus" };
-  modes: ModeReport[];
-  /** Coupler and http violations (must be 0). */
-  couplerViolations: number;
-}
 
 const VICTIM = "coupler-chaos";
 const IN_PROCESS_ONLY = {
@@ -228,7 +132,12 @@ async function runMode(
       database: name,
       victimApplicationName: http?.victimApplicationName ?? VICTIM,
       // The API runs in its own process: the in-transaction hooks and the short-timeout pool cannot reach it.
-      rates: mode === "http" ? { ...options.faults, ...IN_PROCESS_ONLY } : options.faults,
+      rates: {
+        ...options.faults,
+        ...(mode === "http" ? IN_PROCESS_ONLY : {}),
+        // --no-restart (and --grow) on Citus: no worker restarts either.
+        ...(options.citus && !options.restart ? { restartsPerRound: 0 } : {}),
+      },
       random: root.fork(`faults-${mode}`),
       server,
       citus,
@@ -252,6 +161,7 @@ async function runMode(
         lockTimeoutMs: 1_000,
         faults: injector.hooks,
         observer,
+        // The route hook (ChaosOptions.route): "coordinator" needs nothing more; direct routing passes its router here.
         citus: onCitus,
       });
     const driver: ChaosDriver =
@@ -274,6 +184,7 @@ async function runMode(
       return violations.length;
     };
     log(`[${mode}] database ${name}, ${pairs.length} hot pairs`);
+    const growth = options.grow ? startGrowth(options, admin, name, log) : undefined;
     for (let round = 1; round <= options.rounds; round++) {
       const roundMs = Math.floor(options.durationMs / options.rounds);
       const roundStarted = performance.now();
@@ -306,6 +217,7 @@ async function runMode(
         pairs,
         random: root,
         keyPrefix: `chaos-${options.seed}-${mode}`,
+        keepGoing: round === options.rounds && growth ? () => !growth.done : undefined,
       });
       running = false;
       await sampler;
@@ -329,6 +241,7 @@ async function runMode(
         `[${mode}] round ${round}: ${history.ops.length - before} ops in ${Math.round(performance.now() - roundStarted)} ms, ${resolved} resolved after faults, ${found} violation(s)`,
       );
     }
+    const grown = growth && (await growth.finish(history, pairs, record));
     const integrity = await runIntegrityAudit(admin.pool);
     const finalSnapshot = await readSnapshot(admin.pool, pairs);
     if (mode !== "legacy" && integrity.violations > 0) {
@@ -356,6 +269,7 @@ async function runMode(
       violations: violations.slice(0, 50),
       integrity,
       ...(mode === "coupler" ? { combined } : {}),
+      ...(grown ? { growth: grown } : {}),
     };
     if (mode === "legacy") {
       report.legacy = {
@@ -378,26 +292,39 @@ async function runMode(
   }
 }
 
-/** Creates the hot learners and enrolls each in every chaos specialization. */
-async function seedPairs(admin: Database, coupler: ProgressLicenseCoupler, options: ChaosOptions): Promise<Pair[]> {
-  const rows = await admin.db
-    .insert(users)
-    .values(
-      Array.from({ length: options.learners }, (_, i) => ({
-        name: `Chaos learner ${i + 1}`,
-        email: `chaos-${i + 1}@example.test`,
-      })),
-    )
-    .returning({ id: users.id });
-  const pairs: Pair[] = [];
-  for (const { id } of rows) {
-    for (const specialization of options.specializations) {
-      await coupler.enroll({ userId: id, specialization: specialization }, { actor: "chaos" });
-      const rules = await coupler.catalogue.get(specialization);
-      pairs.push({ userId: id, specialization, maxLevel: rules?.maxLevel ?? 1 });
-    }
-  }
-  return pairs;
+/**
+ * Starts growCluster on this mode's database (the cluster's first spare in,
+ * its first worker out); `finish` waits for it, then checks that every
+ * learner's rows are on one node and records a failed step as a violation.
+ */
+function startGrowth(options: ChaosOptions, admin: Database, database: string, log: (line: string) => void) {
+  const spare = options.citus?.spares?.[0];
+  const drain = options.citus?.workers[0];
+  if (!spare || !drain) throw new Error("--grow needs a Citus cluster started here with a spare node");
+  const state = { done: false };
+  const running = growCluster(admin.pool, database, {
+    spare,
+    drain,
+    startAfterMs: Math.floor(options.durationMs * 0.15),
+    timeoutMs: 300_000,
+    log,
+  }).finally(() => (state.done = true));
+  return {
+    get done() {
+      return state.done;
+    },
+    async finish(history: History, pairs: Pair[], record: (violations: Violation[]) => number) {
+      const report = await running;
+      const userIds = [...new Set(pairs.map((p) => p.userId))];
+      record(await checkLearnersOnOneNode(admin.pool, userIds, report.error ? undefined : report.removed));
+      if (report.error) {
+        record([
+          { invariant: "GROWTH_COMPLETED", userId: -1, specialization: "*", detail: report.error, operations: [] },
+        ]);
+      }
+      return summarizeGrowth(history, report, userIds.length);
+    },
+  };
 }
 
 function unreachable(): never {

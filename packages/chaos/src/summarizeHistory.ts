@@ -1,5 +1,6 @@
 import type { Violation } from "./checker.ts";
 import type { History, OpKind } from "./history.ts";
+import type { ModeReport } from "./chaosResult.ts";
 
 /** What a round's history says beyond the checker's invariants: errors by code, and the unexpected ones. */
 
@@ -27,17 +28,7 @@ export function validatesSaw(history: History, code: string): number {
     .length;
 }
 
-/** A round's operations counted by status and kind (a chaos mode report's `operations`). */
-export interface OpsSummary {
-  total: number;
-  ok: number;
-  failed: number;
-  pending: number;
-  attempts: number;
-  byKind: Record<OpKind, number>;
-}
-
-export function summarizeOps(history: History): OpsSummary {
+export function summarizeOps(history: History): ModeReport["operations"] {
   const byKind: Record<OpKind, number> = { levelUp: 0, advance: 0, sync: 0, validate: 0 };
   const summary = { total: history.ops.length, ok: 0, failed: 0, pending: 0, attempts: 0, byKind };
   for (const op of history.ops) {

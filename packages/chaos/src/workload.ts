@@ -26,6 +26,8 @@ export interface WorkloadOptions {
   /** Distinguishes idempotency keys of different runs and modes. */
   keyPrefix: string;
   mix?: Record<OpKind, number>;
+  /** While this returns true, clients go on past the deadline and the ops budget (e.g. until a cluster's growth is done). */
+  keepGoing?: () => boolean;
 }
 
 const MAX_ATTEMPTS = 200;
@@ -50,7 +52,7 @@ export class Workload {
 
   async run(options: WorkloadOptions): Promise<void> {
     let budget = options.ops;
-    const take = () => budget-- > 0 && Date.now() < options.deadline;
+    const take = () => (budget-- > 0 && Date.now() < options.deadline) || (options.keepGoing?.() ?? false);
     const mix = options.mix ?? DEFAULT_MIX;
     await Promise.all(
       Array.from({ length: options.clients }, async (_, client) => {
@@ -77,10 +79,13 @@ export class Workload {
   }
 
   async #execute(op: OpRecord, retryUntil: number): Promise<void> {
+    op.startedAt ??= performance.now();
     for (;;) {
       op.attempts++;
       try {
-        this.history.ack(op, await this.#attempt(op));
+        const result = await this.#attempt(op);
+        op.latencyMs = Math.round(performance.now() - op.startedAt);
+        this.history.ack(op, result);
         return;
       } catch (error) {
         const failure = classifyError(error);

@@ -23,6 +23,12 @@ export interface CitusNode {
 export interface CitusCluster {
   coordinator: CitusNode;
   workers: CitusNode[];
+  /**
+   * Nodes started with the cluster but not registered in any database (empty
+   * for CITUS_URL): a worker to add later with `citus_add_node`, after creating
+   * the database and the citus extension on it, as when growing a cluster.
+   */
+  spares: CitusNode[];
   /** Where the cluster came from: "CITUS_URL" or "started" (by this process, from the installed PostgreSQL). */
   source: "CITUS_URL" | "started";
   /** Creates a database on every node with the citus extension and the workers registered; returns its coordinator URL. */
@@ -89,13 +95,15 @@ export async function startCitusCluster(
     env?: Record<string, string | undefined>;
     /** fsync and full-page writes on, as a benchmark needs (default off: faster, for tests). */
     durable?: boolean;
+    /** Extra nodes to start but not register (`spares`); only for a cluster started here (default 0). */
+    spares?: number;
   } = {},
 ): Promise<CitusCluster> {
   const env = options.env ?? process.env;
   const availability = citusAvailability(env);
   if (!availability.available) throw new Error(`no Citus cluster: ${availability.reason}`);
   if (env.CITUS_URL) return fromUrl(env.CITUS_URL);
-  return startLocal(availability.bindir ?? "", options.workers ?? 2, options.durable ?? false);
+  return startLocal(availability.bindir ?? "", options.workers ?? 2, options.durable ?? false, options.spares ?? 0);
 }
 
 async function fromUrl(url: string): Promise<CitusCluster> {
@@ -126,14 +134,19 @@ function node(name: string, adminUrl: string, extra: Partial<CitusNode> = {}): C
   return { name, adminUrl, host: u.hostname, port: Number(u.port || 5432), ...extra };
 }
 
-async function startLocal(bindir: string, workerCount: number, durable: boolean): Promise<CitusCluster> {
+async function startLocal(
+  bindir: string,
+  workerCount: number,
+  durable: boolean,
+  spareCount: number,
+): Promise<CitusCluster> {
   const root = await mkdtemp(join(tmpdir(), "coupler-citus-"));
   const asRoot = process.getuid?.() === 0;
   const ids = asRoot ? { uid: idOf("-u"), gid: idOf("-g") } : {};
   await chmod(root, 0o755);
   if (asRoot) await chown(root, ids.uid ?? 0, ids.gid ?? 0);
   const run = (bin: string, args: string[]) => runAs(join(bindir, bin), args, ids);
-  const names = ["coordinator", ...Array.from({ length: workerCount }, (_, i) => `worker${i + 1}`)];
+  const names = ["coordinator", ...Array.from({ length: workerCount + spareCount }, (_, i) => `worker${i + 1}`)];
   const nodes: CitusNode[] = [];
   const started: string[] = [];
   const stopAll = async () => {
@@ -180,8 +193,8 @@ async function startLocal(bindir: string, workerCount: number, durable: boolean)
     await stopAll();
     throw error;
   }
-  const [coordinator, ...workers] = nodes as [CitusNode, ...CitusNode[]];
-  return cluster(coordinator, workers, "started", stopAll);
+  const [coordinator, ...rest] = nodes as [CitusNode, ...CitusNode[]];
+  return cluster(coordinator, rest.slice(0, workerCount), "started", stopAll, rest.slice(workerCount));
 }
 
 /**
@@ -203,10 +216,12 @@ function cluster(
   workers: CitusNode[],
   source: CitusCluster["source"],
   stop: () => Promise<void>,
+  spares: CitusNode[] = [],
 ): CitusCluster {
   return {
     coordinator,
     workers,
+    spares,
     source,
     stop,
     createDatabase: async (given) => {

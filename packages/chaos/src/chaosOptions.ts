@@ -1,0 +1,68 @@
+import type { RunningPostgres } from "@coupler/embedded";
+import type { CitusChaosCluster } from "./citusTarget.ts";
+import type { ChaosDriver } from "./drivers.ts";
+import { DEFAULT_FAULT_RATES, type FaultRates } from "./faults.ts";
+
+/** What one chaos run does: its modes, workload, faults and where it runs (see runChaos). */
+export type ChaosMode = "coupler" | "legacy" | "http";
+
+export interface ChaosOptions {
+  seed: number;
+  /** Concurrent clients. */
+  clients: number;
+  /** Operations per mode, split evenly over the rounds. */
+  ops: number;
+  /** Wall-clock budget per mode in ms, split evenly over the rounds. */
+  durationMs: number;
+  rounds: number;
+  /** Hot learners; each is enrolled in every specialization listed. */
+  learners: number;
+  specializations: string[];
+  modes: ChaosMode[];
+  faults: FaultRates;
+  /** Superuser URL of an existing server; omitted = a private embedded server (which may be restarted). */
+  adminUrl?: string | undefined;
+  /** Restart the database during rounds (embedded server only; on Citus, one worker). */
+  restart: boolean;
+  /** Run on this Citus cluster instead: each mode gets a database distributed as `db:migrate --citus` does, and the faults reach the workers. */
+  citus?: CitusChaosCluster | undefined;
+  /**
+   * Citus only: grow the cluster during each mode (growCluster.ts): add the
+   * first spare node, rebalance, drain the first original worker, remove it.
+   * The last round runs on until the growth is done. Worker restarts are off.
+   */
+  grow?: boolean;
+  /**
+   * How the coupler reaches a learner's shard on Citus. "coordinator" (router
+   * queries through the coordinator) is all there is today; direct routing
+   * adds its value here and is wired where runChaos.ts builds the coupler.
+   */
+  route?: "coordinator";
+  /** Pause between mid-round snapshot checks. */
+  snapshotIntervalMs: number;
+  /** Reaches the HTTP API for the `http` mode (see httpMode.ts). */
+  http?: HttpTarget | undefined;
+  log?: (line: string) => void;
+}
+
+/** Starts the API against a database and gives back a driver for it. */
+export interface HttpTarget {
+  start(
+    databaseUrl: string,
+    server: RunningPostgres | undefined,
+  ): Promise<{ driver: ChaosDriver; victimApplicationName: string; close(): Promise<void> }>;
+}
+
+export const DEFAULT_OPTIONS: ChaosOptions = {
+  seed: 1,
+  clients: 8,
+  ops: 40_000,
+  durationMs: 90_000,
+  rounds: 3,
+  learners: 3,
+  specializations: ["PLAYER", "INTERNSHIP"],
+  modes: ["coupler", "legacy"],
+  faults: DEFAULT_FAULT_RATES,
+  restart: true,
+  snapshotIntervalMs: 500,
+};
