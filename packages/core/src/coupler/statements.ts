@@ -271,7 +271,9 @@ function historyEndOf() {
   const h = licenseProgressions;
   const license = (column: AnyPgColumn) =>
     sql`${sql.identifier(getTableName(userLicenses))}.${sql.identifier(column.name)}`;
-  return sql<number>`coalesce((select h.${sql.identifier(h.toLevel.name)} from ${h} h where h.${sql.identifier(h.userId.name)} = ${license(userLicenses.userId)} and h.${sql.identifier(h.userLicenseId.name)} = ${license(userLicenses.id)} order by h.${sql.identifier(h.id.name)} desc limit 1), 1)`.mapWith(
+  // The learner is the parameter, not the outer row's column: Citus plans a subquery as a router query only
+  // with an equality on the distribution column it can read (0A000 under FOR UPDATE otherwise).
+  return sql<number>`coalesce((select h.${sql.identifier(h.toLevel.name)} from ${h} h where h.${sql.identifier(h.userId.name)} = ${lockParam("userId")} and h.${sql.identifier(h.userLicenseId.name)} = ${license(userLicenses.id)} order by h.${sql.identifier(h.id.name)} desc limit 1), 1)`.mapWith(
     Number,
   );
 }
