@@ -119,12 +119,12 @@ export class PairTransaction {
     if (!user) throw new NotFoundError("user", `${this.ctx.operation}: user ${userId} does not exist`, this.ctx);
   }
 
-  /** Creates the pair's two rows at level 1 where missing (one statement); true when it created either. */
+  /** Creates the pair's two rows at level 1 where missing (an INSERT each, progress first); true when it created either. */
   async createPair(pair: PairKey): Promise<boolean> {
-    const [row] = await this.#rt.statements
-      .createPair(this.db, this.#client)
-      .execute({ userId: pair.userId, specialization: pair.specialization });
-    return (row?.created ?? 0) > 0;
+    const params = { userId: pair.userId, specialization: pair.specialization };
+    const progress = await this.#rt.statements.createProgress(this.db, this.#client).execute(params);
+    const license = await this.#rt.statements.createLicense(this.db, this.#client).execute(params);
+    return progress.length + license.length > 0;
   }
 
   /** Sends the gathered writes as one statement, after the mid-transaction fault hook; nothing when there is nothing to write. */

@@ -165,41 +165,34 @@ export class Statements {
   }
 
   /**
-   * Creates a pair's two rows at level 1 where they are missing (enroll), in
-   * one statement: `created` counts the rows it inserted (0 when enrolled).
-   * The halves reference each other through deferred foreign keys, checked
-   * at COMMIT.
+   * Creates a pair's progress row at level 1 unless it exists (enroll): a row
+   * with its id when inserted, none when it was there. Two plain INSERTs, not
+   * one statement with both as data-modifying CTEs: Citus routes an INSERT
+   * ... VALUES to the learner's shard as one task, but plans CTE inserts read
+   * by an outer query through the coordinator. The halves reference each
+   * other through deferred foreign keys, checked at COMMIT.
    */
-  createPair(db: Db, client: pg.PoolClient) {
-    return this.#prepared(client, "coupler_create_pair", (name) => {
-      const userId = sql.placeholder("userId");
-      const specialization = sql.placeholder("specialization");
-      const progress = db
-        .$with("progress")
-        .as(
-          db
-            .insert(specializationProgress)
-            .values({ studentId: userId, specializationId: specialization })
-            .onConflictDoNothing()
-            .returning({ id: specializationProgress.id }),
-        );
-      const license = db
-        .$with("license")
-        .as(
-          db
-            .insert(userLicenses)
-            .values({ userId, specializationType: specialization })
-            .onConflictDoNothing()
-            .returning({ id: userLicenses.id }),
-        );
-      return db
-        .with(progress, license)
-        .select({
-          created: sql<number>`(select count(*) from ${progress}) + (select count(*) from ${license})`.mapWith(Number),
-        })
-        .from(sql`(values (1)) as one(n)`)
-        .prepare(name);
-    });
+  createProgress(db: Db, client: pg.PoolClient) {
+    return this.#prepared(client, "coupler_create_progress", (name) =>
+      db
+        .insert(specializationProgress)
+        .values({ studentId: sql.placeholder("userId"), specializationId: sql.placeholder("specialization") })
+        .onConflictDoNothing()
+        .returning({ id: specializationProgress.id })
+        .prepare(name),
+    );
+  }
+
+  /** The license row's half of `createProgress`, sent after it (the lock order: progress, then license). */
+  createLicense(db: Db, client: pg.PoolClient) {
+    return this.#prepared(client, "coupler_create_license", (name) =>
+      db
+        .insert(userLicenses)
+        .values({ userId: sql.placeholder("userId"), specializationType: sql.placeholder("specialization") })
+        .onConflictDoNothing()
+        .returning({ id: userLicenses.id })
+        .prepare(name),
+    );
   }
 
   /**

@@ -23,10 +23,10 @@ async function roundTrips(call: () => Promise<unknown>): Promise<number> {
 }
 
 describe("round trips per call", () => {
-  it("enroll sends six round trips, for a new learner and an enrolled one alike", async () => {
+  it("enroll sends seven round trips, for a new learner and an enrolled one alike", async () => {
     const [id = 0] = await createUsers(database, 1);
-    expect(await roundTrips(() => coupler.enroll({ userId: id, specialization: "PLAYER" }))).toBe(6);
-    expect(await roundTrips(() => coupler.enroll({ userId: id, specialization: "PLAYER" }))).toBe(6);
+    expect(await roundTrips(() => coupler.enroll({ userId: id, specialization: "PLAYER" }))).toBe(7);
+    expect(await roundTrips(() => coupler.enroll({ userId: id, specialization: "PLAYER" }))).toBe(7);
   });
 
   it("levelUp sends four round trips, with or without a level change, a key or a replay", async () => {
