@@ -77,6 +77,13 @@ export const MIGRATION_IMPACT: Readonly<Record<string, MigrationImpact>> = {
     ],
     maintenanceWindow: true,
   },
+  "0005_replication_safe_functions": {
+    summary:
+      "the coupling guard and audit functions pin their search_path, and the guard lets a logical-replication apply worker through (Citus shard moves); functions replaced, no table touched",
+    rewrites: [],
+    exclusiveLocks: [],
+    maintenanceWindow: false,
+  },
 };
 
 /** A migration not yet applied to a database, with its impact. */
