@@ -1,4 +1,4 @@
-import { asc, eq } from "drizzle-orm";
+import { asc } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { ValidationError, type CouplerErrorContext } from "./errors/index.ts";
 import { specializationLevels, specializations } from "./schema.ts";
@@ -143,15 +143,19 @@ export class Catalogue {
 }
 
 async function readCatalogue(db: Db): Promise<Loaded["tracks"]> {
-  // One statement: one snapshot of both tables (a putTrack between two reads could mix curves), on one
-  // connection (two in parallel would leave one still checked out when the other's failure is thrown).
-  const rows = await db
-    .select({ spec: specializations, level: specializationLevels })
-    .from(specializations)
-    .leftJoin(specializationLevels, eq(specializationLevels.specializationId, specializations.id))
-    .orderBy(asc(specializations.id), asc(specializationLevels.level));
-  const specs = [...new Map(rows.map((r) => [r.spec.id, r.spec])).values()];
-  const levels = rows.flatMap((r) => (r.level ? [r.level] : []));
+  // Both reads settle before either's failure is thrown: a rejection that left the other query running
+  // would leave its client checked out after the call had already failed.
+  const [specsRead, levelsRead] = await Promise.allSettled([
+    db.select().from(specializations),
+    db
+      .select()
+      .from(specializationLevels)
+      .orderBy(asc(specializationLevels.specializationId), asc(specializationLevels.level)),
+  ]);
+  if (specsRead.status === "rejected") throw specsRead.reason;
+  if (levelsRead.status === "rejected") throw levelsRead.reason;
+  const specs = specsRead.value;
+  const levels = levelsRead.value;
   const seedOrder = (id: string) => {
     const index = (SPECIALIZATIONS as readonly string[]).indexOf(id);
     return index === -1 ? SPECIALIZATIONS.length : index;
