@@ -1,4 +1,10 @@
-import { purgeExpiredIdempotencyKeys, runIntegrityAudit, type Database, type Logger } from "@coupler/core";
+import {
+  createDatabase,
+  purgeExpiredIdempotencyKeys,
+  runIntegrityAudit,
+  type Database,
+  type Logger,
+} from "@coupler/core";
 import type { ApiMetrics } from "./metrics.ts";
 
 /** How often the readiness gauge is refreshed (`coupler_ready`), and how long one probe may take before it counts as a failure. */
@@ -26,6 +32,25 @@ export async function probeDatabase(pool: Database["pool"]): Promise<void> {
   }
 }
 
+/**
+ * A pool of one connection of its own for the readiness probe, on
+ * `databaseUrl` (the API's DATABASE_URL): /readyz asks whether the database is reachable, and a
+ * shared pool saturated by calls waiting on row locks would answer "no"
+ * while the database is fine (saturation has its own gauge,
+ * `coupler_db_pool_waiting`). A probe that finds no connection within
+ * READINESS_PROBE_TIMEOUT_MS fails. Errors of its idle client are logged.
+ * Close it with `close()`.
+ */
+export function createProbePool(databaseUrl: string, logger: Logger): Database {
+  return createDatabase({
+    connectionString: databaseUrl,
+    max: 1,
+    connectionTimeoutMillis: READINESS_PROBE_TIMEOUT_MS,
+    applicationName: "coupler-api-readiness",
+    logger,
+  });
+}
+
 export interface BackgroundJobs {
   /** Stops the timers and waits for a run in progress. */
   stop(): Promise<void>;
@@ -44,6 +69,8 @@ export interface BackgroundJobs {
  */
 export function startBackgroundJobs(options: {
   pool: Database["pool"];
+  /** The readiness probe's own pool (`createProbePool`). */
+  probePool: Database["pool"];
   metrics: ApiMetrics;
   logger: Logger;
   integrityIntervalMs: number;
@@ -66,7 +93,7 @@ export function startBackgroundJobs(options: {
   let reachable = true; // log the change to unreachable once, not every probe
   const readiness = periodic(READINESS_PROBE_INTERVAL_MS, true, async () => {
     try {
-      await probeDatabase(pool);
+      await probeDatabase(options.probePool);
       metrics.ready.set(1);
       reachable = true;
     } catch (error) {

@@ -96,6 +96,22 @@ export class ApiMetrics implements CouplerObserver {
     aggregator: "omit",
     registers: [this.registry],
   });
+  /** Pool saturation, apart from readiness: calls waiting for a connection, and the pool's connections (`watchPool`). */
+  readonly poolWaiting = new Gauge({
+    name: "coupler_db_pool_waiting",
+    help: "Calls waiting for a connection from the database pool (pg-pool's waitingCount) at scrape time.",
+    registers: [this.registry],
+    collect: () => this.#poolGauges(),
+  });
+  readonly poolConnections = new Gauge({
+    name: "coupler_db_pool_connections",
+    help: "Connections of the database pool at scrape time, by state: total (open) and idle.",
+    labelNames: ["state"] as const,
+    registers: [this.registry],
+    collect: () => this.#poolGauges(),
+  });
+  #pool: { waitingCount: number; totalCount: number; idleCount: number } | undefined;
+
   readonly http = new Histogram({
     name: "http_request_duration_seconds",
     help: "HTTP requests by tRPC procedure (or endpoint) and status.",
@@ -117,6 +133,18 @@ export class ApiMetrics implements CouplerObserver {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Reports `pool`'s saturation on the pool gauges at each scrape. */
+  watchPool(pool: { waitingCount: number; totalCount: number; idleCount: number }): void {
+    this.#pool = pool;
+  }
+
+  #poolGauges(): void {
+    if (!this.#pool) return;
+    this.poolWaiting.set(this.#pool.waitingCount);
+    this.poolConnections.set({ state: "total" }, this.#pool.totalCount);
+    this.poolConnections.set({ state: "idle" }, this.#pool.idleCount);
   }
 
   /** CouplerObserver: one event per coupler call. Cheap, never throws. */

@@ -13,7 +13,7 @@ import {
 import { createAuthenticator, secretKey } from "./auth.ts";
 import { createIdentityProvider } from "./identityProvider.ts";
 import { serverConnections } from "./citusRouting.ts";
-import { probeDatabase, startBackgroundJobs } from "./backgroundJobs.ts";
+import { createProbePool, probeDatabase, startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
 import { resolveServerSettings, type ServerSettings } from "./config.ts";
 import { applyHttpLimits, batchSize, httpServerOptions, setSecurityHeaders } from "./httpLimits.ts";
@@ -84,6 +84,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger,
   });
   const metrics = new ApiMetrics();
+  metrics.watchPool(database.pool);
+  // /readyz reports reachability on a connection of its own, not the shared pool's saturation.
+  const probe = createProbePool(options.databaseUrl, logger);
   // Read once: on a Citus coordinator a combined batch's write takes the shape Citus routes to one shard.
   const citus = await couplerOnCitus(database.pool).catch((error: unknown) => {
     logger.warn(
@@ -247,7 +250,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   async function ready(res: ServerResponse) {
     if (draining) return send(res, 503, { status: "shutting down" });
     try {
-      await probeDatabase(database.pool); // bounded: a stopped database answers 503 within 2 s, not after the TCP timeout
+      await probeDatabase(probe.pool); // bounded: a stopped database answers 503 within 2 s, not after the TCP timeout
       metrics.ready.set(1);
       send(res, 200, { status: "ready" });
     } catch (error) {
@@ -259,6 +262,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const jobs = startBackgroundJobs({
     pool: database.pool,
+    probePool: probe.pool,
     metrics,
     logger,
     integrityIntervalMs: settings.integrityIntervalMs,
@@ -293,6 +297,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await jobs.stop();
       await connections.close();
       await database.close();
+      await probe.close();
       logger.info("coupler API stopped");
     })());
 

@@ -25,6 +25,25 @@ describe("coupler_ready: readiness as a metric", () => {
     expect(gauge(text, "coupler_metrics_workers_missing")).toBe(0);
   });
 
+  it("/readyz answers 200 while every pooled connection is taken, and coupler_db_pool_waiting counts the calls waiting for one", async () => {
+    await using api = await startTestApi({ poolSize: 2 });
+    const pool = api.server.services.pool;
+    const taken = [await pool.connect(), await pool.connect()];
+    const waiting = pool.connect();
+    try {
+      expect(pool.waitingCount).toBe(1);
+      // Reachability on the probe's own connection: the saturated shared pool is not the database being down.
+      expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
+      const text = await (await fetch(`${api.url}/metrics`)).text();
+      expect(gauge(text, "coupler_db_pool_waiting")).toBe(1);
+      expect(gauge(text, 'coupler_db_pool_connections{state="total"}')).toBe(2);
+      expect(gauge(text, 'coupler_db_pool_connections{state="idle"}')).toBe(0);
+    } finally {
+      for (const client of taken) client.release();
+      (await waiting).release();
+    }
+  });
+
   it("is 0 while the process is up and its database unreachable, and /metrics still answers 200 without waiting on the database", async () => {
     const logged: string[] = [];
     const server = await startServer({

@@ -1,6 +1,7 @@
-import { CouplerError, SqlState, sqlStateOf } from "../errors/index.ts";
+import { CouplerError, NoConnectionError, SqlState, sqlStateOf } from "../errors/index.ts";
 import { runTransaction, type TransactionOptions } from "../transaction.ts";
 import type { CouplerRuntime, OperationContext } from "./CouplerRuntime.ts";
+import { lockWaitSlotsFor } from "./LockWaitSlots.ts";
 import { PairTransaction } from "./PairTransaction.ts";
 import type { LockStats } from "./reportCall.ts";
 
@@ -43,6 +44,17 @@ export type AttemptResult<T> =
  * returns how it ended. A lock statement that gave up (lock_timeout, NOWAIT)
  * counts as a row lock: the rows were held. The body gets a `PairTransaction`
  * of its own per attempt; the lock bookkeeping spans the attempts.
+ *
+ * The budget: `plan.options.lockTimeoutMs` (0 = none) covers the wait for a
+ * connection, for a lock-wait slot and for the rows; a deadlock retry starts
+ * it afresh. The bulkhead (`LockWaitSlots`): a write whose lock statement
+ * may wait holds one of the pool's lock-wait slots (half the pool) for its
+ * transaction. When none is free it runs with its lock statement NOWAIT: a
+ * learner nobody holds is served as usual; when the rows are held it rolls
+ * back, gives its connection back, waits in memory for a slot and only then
+ * waits on the rows with what is left of its budget. A budget spent waiting
+ * for a slot fails as a lock timeout (55P03, the rows were held); one spent
+ * waiting for a connection as NoConnectionError.
  */
 export async function runAttempts<T>(
   rt: CouplerRuntime,
@@ -51,29 +63,62 @@ export async function runAttempts<T>(
 ): Promise<AttemptResult<T>> {
   const pool = rt.connections.poolFor(plan.userId);
   const stats: AttemptStats = { retries: 0, deadlocks: 0, locks: { lockWaitMs: undefined, rowLocked: false } };
+  const budgetMs = plan.options.lockTimeoutMs ?? 0;
+  let deadline = performance.now() + (budgetMs > 0 ? budgetMs : Number.POSITIVE_INFINITY);
+  // Only a write that would wait on row locks needs a slot; reads take none, NOWAIT calls never wait.
+  const slots = plan.noWait || plan.options.accessMode !== "read write" ? undefined : lockWaitSlotsFor(pool);
+  // A NOWAIT try found the rows held: from now on the call waits for a slot.
+  let held = false;
   for (;;) {
     stats.locks.lockWaitMs = undefined;
+    const slot = slots ? await slots.acquire(held ? deadline - performance.now() : 0) : false;
+    if (slots && held && !slot) {
+      return { ok: false, error: slotsFull(slots.capacity), sqlState: SqlState.lockNotAvailable, stats };
+    }
+    // Without a slot the lock statement may not wait: NOWAIT, and the call takes a slot only if the rows are held.
+    const attempt = { ...plan, noWait: plan.noWait || (slots !== undefined && !slot) };
     try {
+      const left = deadline - performance.now();
+      // lock_timeout 0 would mean "wait forever": a spent budget fails here instead.
+      if (budgetMs > 0 && left < 1) throw held ? slotsFull(slots?.capacity ?? 0) : new NoConnectionError(budgetMs);
+      const options = budgetMs > 0 ? { ...plan.options, lockTimeoutMs: Math.ceil(left) } : plan.options;
       const value = await runTransaction(
         pool,
-        plan.options,
-        (_db, client) => body(new PairTransaction(rt, plan, client, stats.locks)),
+        options,
+        (_db, client) => body(new PairTransaction(rt, attempt, client, stats.locks)),
         rt.faults,
       );
       return { ok: true, value, stats };
     } catch (error) {
       const sqlState = sqlStateOf(error);
+      if (attempt.noWait && !plan.noWait && sqlState === SqlState.lockNotAvailable) {
+        // The rows are held: wait for them behind the bulkhead, on what is left of the budget.
+        held = true;
+        stats.locks.rowLocked = true;
+        continue;
+      }
       if (sqlState === SqlState.deadlockDetected) stats.deadlocks++;
       if (shouldRetry(error, sqlState) && stats.retries < rt.maxRetries) {
         stats.retries++;
         await sleep(Math.random() * rt.retryBaseDelayMs * 2 ** stats.retries);
+        deadline = performance.now() + (budgetMs > 0 ? budgetMs : Number.POSITIVE_INFINITY);
         continue;
       }
       // The lock statement gave up (lock_timeout or NOWAIT) before it could report: the rows were held.
       if (sqlState === SqlState.lockNotAvailable) stats.locks.rowLocked = true;
       return { ok: false, error, sqlState, stats };
+    } finally {
+      if (slot) slots?.release();
     }
   }
+}
+
+/** The rows were held and no lock-wait slot freed within the budget: a lock timeout, as PostgreSQL would report it. */
+function slotsFull(capacity: number): Error {
+  return Object.assign(
+    new Error(`the rows were held and all ${capacity} lock-wait connections stayed busy; nothing was applied`),
+    { code: SqlState.lockNotAvailable },
+  );
 }
 
 /** A deadlock, serialization failure or key race is worth another attempt; a call's own CouplerError is not. */

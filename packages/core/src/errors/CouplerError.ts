@@ -13,7 +13,7 @@ export type CouplerErrorCode =
   | "DEADLOCK"
   /** A concurrent change won (serialization failure, idempotency key in flight); retrying may succeed. */
   | "CONFLICT"
-  /** The database is unreachable or dropped the connection; the outcome of a write may be unknown. */
+  /** The database is unreachable or dropped the connection (the outcome of a write may be unknown), or no pooled connection came within the call's budget (nothing applied). */
   | "UNAVAILABLE"
   /** Any other database failure. */
   | "DB"

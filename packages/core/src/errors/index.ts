@@ -4,6 +4,7 @@ export { DatabaseError } from "./DatabaseError.ts";
 export { DeadlockError } from "./DeadlockError.ts";
 export { LockTimeoutError } from "./LockTimeoutError.ts";
 export { OverloadedError } from "./OverloadedError.ts";
+export { NoConnectionError } from "./NoConnectionError.ts";
 export { NotFoundError, type MissingEntity } from "./NotFoundError.ts";
 export { UnavailableError } from "./UnavailableError.ts";
 export { ValidationError, type ValidationIssue } from "./ValidationError.ts";

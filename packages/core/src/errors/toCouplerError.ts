@@ -3,6 +3,7 @@ import { CouplerError, type CouplerErrorContext } from "./CouplerError.ts";
 import { DatabaseError } from "./DatabaseError.ts";
 import { DeadlockError } from "./DeadlockError.ts";
 import { LockTimeoutError } from "./LockTimeoutError.ts";
+import { NoConnectionError } from "./NoConnectionError.ts";
 import { UnavailableError } from "./UnavailableError.ts";
 
 /** PostgreSQL SQLSTATEs the coupler reacts to. */
@@ -21,6 +22,8 @@ export const SqlState = {
   tooManyConnections: "53300",
 } as const;
 
+/** pg-pool's error when `connectionTimeoutMillis` passed before a client was free. */
+const POOL_TIMEOUT = "timeout exceeded when trying to connect";
 const CONNECTION_MESSAGES = [
   "Connection terminated",
   "Client has encountered a connection error",
@@ -68,6 +71,18 @@ export function isConnectionError(error: unknown): boolean {
   return false;
 }
 
+/** pg-pool gave up waiting for a client (also under Drizzle's wrapper): no statement was sent. */
+function neverConnected(error: unknown): boolean {
+  for (
+    let e = error, depth = 0;
+    e && typeof e === "object" && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
+    if ((e as { message?: unknown }).message === POOL_TIMEOUT) return true;
+  }
+  return false;
+}
+
 export interface ClassifyOptions extends CouplerErrorContext {
   lockTimeoutMs: number;
   noWait: boolean;
@@ -104,6 +119,11 @@ export function toCouplerError(error: unknown, options: ClassifyOptions): Couple
   }
   if (state === SqlState.serializationFailure) {
     return new ConflictError(`${what}: serialization failure on each of ${options.attempts} attempts`, context);
+  }
+  // The call never got a connection: it never reached the database, so its outcome is known.
+  if (error instanceof NoConnectionError || neverConnected(error)) {
+    const within = error instanceof NoConnectionError ? `within ${error.waitedMs} ms` : "within the pool's timeout";
+    return new UnavailableError(`${what}: no database connection ${within}; nothing was applied, retry`, context);
   }
   if (isConnectionError(error)) {
     return new UnavailableError(
