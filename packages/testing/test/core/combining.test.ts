@@ -458,20 +458,30 @@ describe("write combining: bounds and failures", () => {
   });
 
   it("calls that waited in memory longer than their lock timeout get LOCK_TIMEOUT and change nothing", async () => {
-    const coupler = combiningCoupler({ lockTimeoutMs: 150 });
+    const transactions = { count: 0 };
+    const coupler = combiningCoupler({ faults: { beforeBegin: async () => void transactions.count++ } });
     const [id = 0] = await enrolledUsers(database, coupler, 1);
-    const before = await snapshotTables(database);
-    const outcomes = await whilePairLocked(database, id, async () => {
-      const calls = [coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 })];
+    transactions.count = 0;
+    const award = (lockTimeoutMs: number) =>
+      coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }, { lockTimeoutMs });
+    const { first, queued } = await whilePairLocked(database, id, async () => {
+      const first = award(10_000);
       await waitForLockWaiters(database);
-      for (let i = 0; i < 3; i++)
-        calls.push(coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 }));
-      return Promise.allSettled(calls);
+      // Settled at once, so no rejection goes unhandled while they wait; 100 ms is long gone when the pair frees up.
+      const queued = Promise.allSettled([award(100), award(100), award(100)]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return { first, queued };
     });
-    for (const outcome of outcomes) {
-      expect(outcome.status === "rejected" && (outcome.reason as { code?: unknown }).code).toBe("LOCK_TIMEOUT");
+    await first;
+    for (const outcome of await queued) {
+      expect(outcome.status).toBe("rejected");
+      const reason = (outcome as PromiseRejectedResult).reason as { code?: unknown; message?: string };
+      expect(reason.code).toBe("LOCK_TIMEOUT");
+      expect(reason.message).toContain("waited behind this process's transactions on the pair");
     }
-    expect(await snapshotTables(database)).toEqual(before);
+    // Only the first call's transaction ran: the three timed out in memory, without one of their own.
+    expect(transactions.count).toBe(1);
+    expect(await pairRows(database, id)).toMatchObject({ totalXp: 10 });
   });
 
   it("a NOWAIT call does not queue: it fails at once while the pair's transaction holds the rows", async () => {
