@@ -7,6 +7,7 @@ import {
   migrate,
   readWorkerMap,
   type Database,
+  type CouplerOptions,
   type ProgressLicenseCoupler,
   type RouteMissEvent,
 } from "@coupler/core";
@@ -72,8 +73,8 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
   const couplerOn = (pool: Database["pool"]): ProgressLicenseCoupler =>
     createCoupler({ pool, db: database.db, close: async () => {} }, { citus: true });
   /** A coupler whose calls take their connections from `source` (a router), the coordinator's pool for the rest. */
-  const couplerVia = (source: CitusRouter): ProgressLicenseCoupler =>
-    createCoupler(database, { citus: true, connections: source });
+  const couplerVia = (source: CitusRouter, options: Partial<CouplerOptions> = {}): ProgressLicenseCoupler =>
+    createCoupler(database, { citus: true, connections: source, ...options });
 
   /** The group of the node `pool` connects to, as that node says. */
   const localGroup = async (pool: Database["pool"]) =>
@@ -165,7 +166,8 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     });
     const pool = own.poolFor(learner);
     const log = logCitusCommands(pool);
-    const coupler = couplerVia(own);
+    // Write combining on, whatever COUPLER_WRITE_COMBINING the suite runs under: the combined batch is a subject.
+    const coupler = couplerVia(own, { combining: { enabled: true } });
     await coupler.catalogue.get("PLAYER"); // cached after its first read, as in a running server
     await pool.query("select 1"); // the pool's first connection (and its logging SET) before the recording
     const pair = { userId: learner, specialization: "PLAYER" };
