@@ -23,7 +23,7 @@ import { citusNodes, startBenchCluster } from "./citusBench.ts";
 import type { BenchEnv } from "./env.ts";
 import { k6Version, runK6 } from "./k6.ts";
 import { machineInfo } from "./machineInfo.ts";
-import { hotSpotVariant, type BenchPlan, type PlannedRun } from "./plan.ts";
+import { hotSpotVariant, ownsApi, type BenchPlan, type PlannedRun } from "./plan.ts";
 import type { Progress } from "./progress.ts";
 import type { BenchResults, IntegrityCounts, MachineInfo } from "./results.ts";
 import { seedLearners, type LearnerRange } from "./seedLearners.ts";
@@ -300,8 +300,7 @@ export async function startBenchEnvironment(
       async variantApi(run) {
         if (!run.variant) return undefined;
         const variant = hotSpotVariant(plan, run.variant);
-        if (Object.keys(variant.apiEnv).length === 0 && !variant.before)
-          return { own: undefined, hotLearners: variant.learners };
+        if (!ownsApi(plan, run)) return { own: undefined, hotLearners: variant.learners };
         const own = await startApiProcesses(1, {
           ...apiOptions,
           extraEnv: variant.apiEnv,

@@ -120,6 +120,13 @@ export function hotSpotVariant(plan: BenchPlan, name: HotSpotVariantName): HotSp
   };
 }
 
+/** The run starts an API process of its own (and warms it up): another environment, or the `beforeApi` build. */
+export function ownsApi(plan: BenchPlan, run: PlannedRun): boolean {
+  if (!run.variant) return false;
+  const variant = hotSpotVariant(plan, run.variant);
+  return variant.before || Object.keys(variant.apiEnv).length > 0;
+}
+
 /** The full run: five levels, both paths, hot spot, saturation, one-at-a-time, fixed rate and ceiling, the headline runs in three rounds; about 55 minutes on 2 cores (one round: about 27). */
 export const FULL_PLAN: BenchPlan = {
   quick: false,
@@ -196,7 +203,11 @@ export function isHeadline(plan: BenchPlan, run: PlannedRun): boolean {
     case "validate":
       return run.target === "coupler";
     case "hot-spot":
-      return run.target === "coupler" && (run.variant === undefined || run.variant === "spread");
+      // The before/after pair (--before-api) is a comparison, so it is interleaved in rounds like the runs it compares.
+      return (
+        run.target === "coupler" &&
+        (run.variant === undefined || run.variant === "spread" || hotSpotVariant(plan, run.variant).before)
+      );
     case "saturation":
       return run.target === "coupler" || run.target === "baseline";
     case "level-up-rate":

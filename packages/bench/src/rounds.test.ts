@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Disturbance } from "./cpu/disturbance.ts";
 import type { BenchResults, RunResult } from "./results.ts";
-import { median, medianView, scheduleRounds, summarizeRounds } from "./rounds.ts";
+import { parseBenchArgs } from "./parseBenchArgs.ts";
+import { median, medianView, scheduleRounds, scheduledRuns, summarizeRounds } from "./rounds.ts";
 
 const disturbance = (outsideShare: number): Disturbance => ({
   wallSeconds: 30,
@@ -41,6 +42,22 @@ describe("scheduleRounds", () => {
     const runs = [{ id: "a" }, { id: "b" }, { id: "variant" }, { id: "c" }];
     const order = scheduleRounds(runs, 3, (r) => r.id !== "variant").map((r) => `${r.id}${r.round}`);
     expect(order).toEqual(["a1", "b1", "variant1", "c1", "a2", "b2", "c2", "a3", "b3", "c3"]);
+  });
+});
+
+describe("scheduledRuns", () => {
+  it("interleaves the --before-api pair in every round, beside the hot spot it is compared with", () => {
+    const plan = {
+      ...parseBenchArgs(["--scenarios", "hot-spot", "--hot-spot-variants", "spread"]).plan,
+      beforeApi: "/tmp/base/main.js",
+    };
+    const ids = scheduledRuns(plan).map((run) => `${run.round}:${run.id}`);
+    for (const round of [1, 2, 3]) {
+      expect(ids).toContain(`${round}:hot-spot-coupler-200`);
+      expect(ids).toContain(`${round}:hot-spot-coupler-200-before`);
+      expect(ids).toContain(`${round}:hot-spot-coupler-200-before-spread`);
+    }
+    expect(ids.filter((id) => id.endsWith("hot-spot-legacy-200"))).toEqual(["1:hot-spot-legacy-200"]);
   });
 });
 

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setGuard } from "@coupler/core";
 import { startBenchEnvironment, type BenchTools } from "./benchEnvironment.ts";
-import { estimateSeconds, type BenchPlan, type PlannedRun } from "./plan.ts";
+import { estimateSeconds, ownsApi, type BenchPlan, type PlannedRun } from "./plan.ts";
 import { Progress } from "./progress.ts";
 import type { BenchResults, RunResult } from "./results.ts";
 import { scheduledRuns } from "./rounds.ts";
@@ -27,7 +27,9 @@ export async function runBench(plan: BenchPlan, tools: BenchTools): Promise<Benc
   const targets = [
     ...new Set(runs.flatMap((r) => (r.target === "coupler" || r.target === "legacy" ? [r.target] : []))),
   ];
-  const progress = new Progress(runs.length + targets.length, estimateSeconds(plan));
+  // Each path's warm-up, and the warm-up of every run that starts an API process of its own, count as runs.
+  const warmUps = targets.length + runs.filter((run) => ownsApi(plan, run)).length;
+  const progress = new Progress(runs.length + warmUps, estimateSeconds(plan));
   await mkdir(join(tools.outDir, "k6"), { recursive: true });
   const source = await sourceInfo(REPO);
   const environment = await startBenchEnvironment(
