@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Disturbance } from "./cpu/disturbance.ts";
 import type { BenchResults, RunResult } from "./results.ts";
-import { parseBenchArgs } from "./parseBenchArgs.ts";
+import { FULL_PLAN, type BenchPlan } from "./plan.ts";
 import { median, medianView, scheduleRounds, scheduledRuns, summarizeRounds } from "./rounds.ts";
 
 const disturbance = (outsideShare: number): Disturbance => ({
@@ -47,8 +47,10 @@ describe("scheduleRounds", () => {
 
 describe("scheduledRuns", () => {
   it("interleaves the --before-api pair in every round, beside the hot spot it is compared with", () => {
-    const plan = {
-      ...parseBenchArgs(["--scenarios", "hot-spot", "--hot-spot-variants", "spread"]).plan,
+    const plan: BenchPlan = {
+      ...FULL_PLAN,
+      scenarios: ["hot-spot"],
+      hotSpot: { ...FULL_PLAN.hotSpot, variants: ["spread"] },
       beforeApi: "/tmp/base/main.js",
     };
     const ids = scheduledRuns(plan).map((run) => `${run.round}:${run.id}`);
