@@ -13,11 +13,12 @@ import { storedKey, type ActorKey } from "./storedKey.ts";
 
 /**
  * One transaction of a learner's call, as the operations see it: it locks
- * the pair and writes it through the statements module; for a read it is
- * the read's one statement (`readPair`, `readHistory`: no transaction
- * block, `ONE_STATEMENT`). It holds the transaction's connection, so nothing inside can
- * reach the pool (compare Drizzle's `PgTransaction`); it owns the
- * mid-transaction fault hook and the lock bookkeeping the observer reports.
+ * the pair and writes it through the statements module; for a read it
+ * sends the read's one statement (`readPair`, `readHistory`), with no
+ * transaction block around it (`ONE_STATEMENT`). It holds the connection,
+ * so nothing inside can reach the pool (compare Drizzle's `PgTransaction`);
+ * it owns the mid-transaction fault hook and the lock bookkeeping the
+ * observer reports.
  * `runAttempts` makes one per attempt.
  */
 export class PairTransaction {
@@ -136,7 +137,7 @@ export class PairTransaction {
     const [row] = await this.#rt.statements
       .readPair(this.db, this.#client, chain)
       .execute({ userId: pair.userId, specialization: pair.specialization });
-    const steps = (row as { chain?: [number, number][] } | undefined)?.chain ?? [];
+    const steps = (row && "chain" in row ? row.chain : undefined) ?? [];
     return {
       progress: row?.progress ?? undefined,
       license: row?.license ?? undefined,

@@ -63,8 +63,8 @@ const stateArb: fc.Arbitrary<State> = fc.oneof(
   // Anything: missing users and halves, desyncs, out-of-range levels, broken chains.
   fc.record({
     userExists: fc.boolean(),
-    progress: fc.option(progressArb, { nil: null }),
-    license: fc.option(licenseArb, { nil: null }),
+    progress: fc.option(progressArb, { nil: null, freq: 2 }), // missing half the time
+    license: fc.option(licenseArb, { nil: null, freq: 2 }),
     history: fc.oneof(contiguous, fc.array(step, { maxLength: 8 })),
     neighbour,
     page,
@@ -311,7 +311,8 @@ describe("reads in one statement, against the reads they replaced", () => {
       { numRuns: 200 },
     );
     expect(planted).toBeGreaterThanOrEqual(200);
-    // Every outcome came up (MAX_BELOW_CURRENT cannot be planted: a check constraint forbids it).
+    // Every outcome came up (MAX_BELOW_CURRENT cannot be planted: a check constraint forbids it). The
+    // rarest, a user enrolled in nothing, is 1 state in 16: missing from 200 about once in 400,000 runs.
     expect([...seen].sort()).toEqual(
       [
         "HISTORY_GAP",
