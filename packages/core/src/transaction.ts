@@ -50,39 +50,76 @@ export async function runTransaction<T>(
   const client = await connectWithin(pool, budget ? budget : Number.POSITIVE_INFINITY);
   // What the wait left of the budget; at least 1 ms, as 0 would mean "no timeout" to PostgreSQL.
   const lockTimeoutMs = budget ? Math.max(1, Math.ceil(budget - (performance.now() - waitStarted))) : budget;
+  return holding(client, async (broken) => {
+    let open = false;
+    try {
+      await faults?.beforeBegin?.(client);
+      // Open before BEGIN is sent: when "BEGIN; SET LOCAL …" fails after its BEGIN (a statement
+      // timeout, say), the transaction is open and aborted; ROLLBACK ends it (and is harmless if not).
+      open = true;
+      await client.query(beginStatement({ ...options, lockTimeoutMs }));
+      const result = await fn(dbForClient(client), client);
+      await faults?.beforeCommit?.(client);
+      open = false; // A failed COMMIT ends the transaction on the server too.
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      if (open && !isConnectionError(error)) {
+        try {
+          await client.query("ROLLBACK");
+        } catch (rollbackError) {
+          broken(rollbackError);
+        }
+      }
+      throw error;
+    }
+  });
+}
+
+/**
+ * Runs `fn`, which sends exactly one statement, on one pooled client with
+ * no transaction block around it, and always gives the client back (as
+ * `runTransaction` does). PostgreSQL runs a lone statement as a transaction
+ * of its own, and every part of it (joins, subqueries) sees one snapshot:
+ * for a read, BEGIN and COMMIT would only add two round trips. A transaction
+ * pooler hands the statement to one server connection, as it would a
+ * transaction. `faults.beforeBegin` runs before the statement; there is no
+ * COMMIT, so `beforeCommit` does not run.
+ */
+export async function runStatement<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  faults?: TransactionFaults,
+): Promise<T> {
+  const client = await connectWithin(pool, Number.POSITIVE_INFINITY);
+  return holding(client, async () => {
+    await faults?.beforeBegin?.(client);
+    return fn(client);
+  });
+}
+
+/**
+ * Runs `use` on a checked-out client and releases it: destroyed rather than
+ * returned when its connection failed (an 'error' event, a connection error
+ * thrown, or a failure `use` reports through `broken`, like a failed
+ * ROLLBACK), returned to the pool otherwise. `use`'s error is rethrown as is.
+ */
+async function holding<T>(client: pg.PoolClient, use: (broken: (error: unknown) => void) => Promise<T>): Promise<T> {
   let discard: Error | undefined;
-  let open = false;
+  const broken = (error: unknown) => {
+    discard ??= error instanceof Error ? error : new Error(String(error));
+  };
   // pg-pool removes its own 'error' listener while a client is checked out. A
   // backend killed between two statements makes the client emit 'error', which
   // without a listener crashes the process; record it and let the next query fail.
-  const onError = (error: Error) => {
-    discard ??= error;
-  };
-  client.on("error", onError);
+  client.on("error", broken);
   try {
-    await faults?.beforeBegin?.(client);
-    // Open before BEGIN is sent: when "BEGIN; SET LOCAL …" fails after its BEGIN (a statement
-    // timeout, say), the transaction is open and aborted; ROLLBACK ends it (and is harmless if not).
-    open = true;
-    await client.query(beginStatement({ ...options, lockTimeoutMs }));
-    const result = await fn(dbForClient(client), client);
-    await faults?.beforeCommit?.(client);
-    open = false; // A failed COMMIT ends the transaction on the server too.
-    await client.query("COMMIT");
-    return result;
+    return await use(broken);
   } catch (error) {
-    if (isConnectionError(error)) {
-      discard = error instanceof Error ? error : new Error(String(error));
-    } else if (open) {
-      try {
-        await client.query("ROLLBACK");
-      } catch (rollbackError) {
-        discard = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      }
-    }
+    if (isConnectionError(error)) broken(error);
     throw error;
   } finally {
-    client.removeListener("error", onError);
+    client.removeListener("error", broken);
     // release(err) destroys the client rather than returning a broken one to the pool.
     client.release(discard);
   }

@@ -6,16 +6,19 @@ import { users } from "../schema.ts";
 import type { LockedPair, LockedRows, PairKey, StoredResult } from "./change.ts";
 import type { CouplerRuntime, OperationContext } from "./CouplerRuntime.ts";
 import type { PendingWrites } from "./PendingWrites.ts";
+import type { HistoryRead, PairRead } from "./readStatements.ts";
 import type { LockStats } from "./reportCall.ts";
 import type { LockMode } from "./statements.ts";
 import { storedKey, type ActorKey } from "./storedKey.ts";
 
 /**
  * One transaction of a learner's call, as the operations see it: it locks
- * the pair, writes it through the statements module, and reads in its
- * snapshot. It holds the transaction's connection, so nothing inside can
- * reach the pool (compare Drizzle's `PgTransaction`); it owns the
- * mid-transaction fault hook and the lock bookkeeping the observer reports.
+ * the pair and writes it through the statements module; for a read it
+ * sends the read's one statement (`readPair`, `readHistory`), with no
+ * transaction block around it (`ONE_STATEMENT`). It holds the connection,
+ * so nothing inside can reach the pool (compare Drizzle's `PgTransaction`);
+ * it owns the mid-transaction fault hook and the lock bookkeeping the
+ * observer reports.
  * `runAttempts` makes one per attempt.
  */
 export class PairTransaction {
@@ -102,9 +105,14 @@ export class PairTransaction {
     );
   }
 
-  /** NOT_FOUND for the user, or for the enrollment when the user exists. */
-  async notEnrolled(pair: PairKey): Promise<never> {
-    await this.requireUser(pair.userId);
+  /**
+   * NOT_FOUND for the user, or for the enrollment when the user exists;
+   * `userExists` when the caller has read it already (the reads), else it is
+   * read here.
+   */
+  async notEnrolled(pair: PairKey, userExists?: boolean): Promise<never> {
+    if (userExists === undefined) await this.requireUser(pair.userId);
+    else if (!userExists) throw this.#noUser(pair.userId);
     throw new NotFoundError(
       "enrollment",
       `${this.ctx.operation}: user ${pair.userId} is not enrolled in ${pair.specialization}`,
@@ -116,7 +124,43 @@ export class PairTransaction {
   async requireUser(userId: number, options: { keyShare?: boolean } = {}): Promise<void> {
     const query = this.db.select({ id: users.id }).from(users).where(eq(users.id, userId));
     const [user] = await (options.keyShare ? query.for("key share") : query);
-    if (!user) throw new NotFoundError("user", `${this.ctx.operation}: user ${userId} does not exist`, this.ctx);
+    if (!user) throw this.#noUser(userId);
+  }
+
+  /**
+   * A read's one statement (`ONE_STATEMENT`, no transaction block): both
+   * halves of the pair, whether the user exists, and with `chain` the
+   * license's history steps, oldest first.
+   */
+  async readPair(pair: PairKey, options: { chain?: boolean } = {}): Promise<PairRead> {
+    const chain = options.chain ?? false;
+    const [row] = await this.#rt.statements
+      .readPair(this.db, this.#client, chain)
+      .execute({ userId: pair.userId, specialization: pair.specialization });
+    const steps = (row && "chain" in row ? row.chain : undefined) ?? [];
+    return {
+      progress: row?.progress ?? undefined,
+      license: row?.license ?? undefined,
+      userExists: row?.userExists ?? false,
+      chain: steps.map(([fromLevel, toLevel]) => ({ fromLevel, toLevel })),
+    };
+  }
+
+  /** A read's one statement: a page of the license's history, newest first, older than `cursor` when given. */
+  async readHistory(pair: PairKey, page: { limit: number; cursor?: number | undefined }): Promise<HistoryRead> {
+    const after = page.cursor !== undefined;
+    const rows = await this.#rt.statements.readHistory(this.db, this.#client, after).execute({
+      userId: pair.userId,
+      specialization: pair.specialization,
+      limit: page.limit,
+      ...(after ? { cursor: page.cursor } : {}),
+    });
+    const [first] = rows;
+    return {
+      licenseId: first?.licenseId ?? undefined,
+      userExists: first?.userExists ?? false,
+      entries: rows.flatMap((row) => (row.entry ? [row.entry] : [])),
+    };
   }
 
   /** Creates the pair's two rows at level 1 where missing (an INSERT each, progress first); true when it created either. */
@@ -132,6 +176,10 @@ export class PairTransaction {
     if (writes.empty) return;
     await this.#rt.faults?.midTransaction?.(this.#client);
     await this.#rt.statements.write(this.#client, writes.params);
+  }
+
+  #noUser(userId: number): NotFoundError {
+    return new NotFoundError("user", `${this.ctx.operation}: user ${userId} does not exist`, this.ctx);
   }
 
   async #lockPair(pair: PairKey, keys: ActorKey[], historyEnd: boolean): Promise<LockedRows | undefined> {

@@ -12,7 +12,7 @@ import { get } from "./operations/get.ts";
 import { history } from "./operations/history.ts";
 import { validate } from "./operations/validate.ts";
 import type { PairTransaction } from "./PairTransaction.ts";
-import { SNAPSHOT, WRITE } from "./runAttempts.ts";
+import { ONE_STATEMENT, WRITE } from "./runAttempts.ts";
 import { precheck, rulesFor, runCall } from "./runCall.ts";
 import { SeedAliases } from "./seedAliases.ts";
 import { Statements } from "./statements.ts";
@@ -183,9 +183,12 @@ export class ProgressLicenseCoupler extends SeedAliases {
     return this.#read(ctx, parsed.userId, (tx) => history(tx, parsed));
   }
 
-  /** A read in one snapshot (repeatable read, read only) on the learner's connection, reported once. */
+  /**
+   * A read on the learner's connection, reported once: one statement and no
+   * transaction block around it (one statement sees one snapshot).
+   */
   #read<T>(ctx: OperationContext, userId: number, body: (tx: PairTransaction) => Promise<Outcome<T>>): Promise<T> {
-    return runCall(this.#rt, ctx, { userId, options: SNAPSHOT, noWait: false }, body);
+    return runCall(this.#rt, ctx, { userId, options: ONE_STATEMENT, noWait: false }, body);
   }
 
   #ctx(operation: OperationContext["operation"], input: unknown): OperationContext {

@@ -1,19 +1,27 @@
+import type pg from "pg";
 import { CouplerError, NoConnectionError, SqlState, sqlStateOf } from "../errors/index.ts";
-import { runTransaction, type TransactionOptions } from "../transaction.ts";
+import { runStatement, runTransaction, type TransactionOptions } from "../transaction.ts";
 import type { CouplerRuntime, OperationContext } from "./CouplerRuntime.ts";
 import { lockWaitSlotsFor } from "./LockWaitSlots.ts";
 import { PairTransaction } from "./PairTransaction.ts";
 import type { LockStats } from "./reportCall.ts";
 
 export const WRITE: TransactionOptions = { isolationLevel: "read committed", accessMode: "read write" };
-export const SNAPSHOT: TransactionOptions = { isolationLevel: "repeatable read", accessMode: "read only" };
+/**
+ * The reads: one statement and no transaction block (`runStatement`), a
+ * snapshot of its own; no budget, as a read waits on no row lock.
+ */
+export const ONE_STATEMENT = "one statement";
+
+/** How an attempt runs: a transaction with these options, or a read's one statement. */
+export type AttemptOptions = TransactionOptions | typeof ONE_STATEMENT;
 
 /** One transaction of a learner's call or batch, as `runAttempts` runs it. */
 export interface AttemptPlan {
   /** The learner whose rows the transaction touches: it picks the connection (`ConnectionSource.poolFor`). */
   userId: number;
   ctx: OperationContext;
-  options: TransactionOptions;
+  options: AttemptOptions;
   /** Lock statements fail at once (NOWAIT) instead of waiting. */
   noWait: boolean;
 }
@@ -37,7 +45,8 @@ export type AttemptResult<T> =
   | { ok: false; error: unknown; sqlState: string | undefined; stats: AttemptStats };
 
 /**
- * Runs `body` in one transaction on the learner's connection
+ * Runs `body` in one transaction (a read: in its one statement,
+ * `ONE_STATEMENT`) on the learner's connection
  * (`rt.connections.poolFor(plan.userId)`, the one place a call gets one),
  * again after a deadlock, a serialization failure or an idempotency-key race
  * (at most `rt.maxRetries` times, after a jittered exponential back-off), and
@@ -63,10 +72,11 @@ export async function runAttempts<T>(
 ): Promise<AttemptResult<T>> {
   const pool = rt.connections.poolFor(plan.userId);
   const stats: AttemptStats = { retries: 0, deadlocks: 0, locks: { lockWaitMs: undefined, rowLocked: false } };
-  const budgetMs = plan.options.lockTimeoutMs ?? 0;
+  const transaction = plan.options === ONE_STATEMENT ? undefined : plan.options;
+  const budgetMs = transaction?.lockTimeoutMs ?? 0;
   let deadline = performance.now() + (budgetMs > 0 ? budgetMs : Number.POSITIVE_INFINITY);
   // Only a write that would wait on row locks needs a slot; reads take none, NOWAIT calls never wait.
-  const slots = plan.noWait || plan.options.accessMode !== "read write" ? undefined : lockWaitSlotsFor(pool);
+  const slots = plan.noWait || transaction?.accessMode !== "read write" ? undefined : lockWaitSlotsFor(pool);
   // A NOWAIT try found the rows held: from now on the call waits for a slot.
   let held = false;
   for (;;) {
@@ -81,13 +91,15 @@ export async function runAttempts<T>(
       const left = deadline - performance.now();
       // lock_timeout 0 would mean "wait forever": a spent budget fails here instead.
       if (budgetMs > 0 && left < 1) throw held ? slotsFull(slots?.capacity ?? 0) : new NoConnectionError(budgetMs);
-      const options = budgetMs > 0 ? { ...plan.options, lockTimeoutMs: Math.ceil(left) } : plan.options;
-      const value = await runTransaction(
-        pool,
-        options,
-        (_db, client) => body(new PairTransaction(rt, attempt, client, stats.locks)),
-        rt.faults,
-      );
+      const run = (client: pg.PoolClient) => body(new PairTransaction(rt, attempt, client, stats.locks));
+      const value = transaction
+        ? await runTransaction(
+            pool,
+            budgetMs > 0 ? { ...transaction, lockTimeoutMs: Math.ceil(left) } : transaction,
+            (_db, client) => run(client),
+            rt.faults,
+          )
+        : await runStatement(pool, run, rt.faults);
       return { ok: true, value, stats };
     } catch (error) {
       const sqlState = sqlStateOf(error);

@@ -1,16 +1,15 @@
 import { toCouplerError } from "../errors/index.ts";
 import type { SpecializationRules } from "../specializations.ts";
-import type { TransactionOptions } from "../transaction.ts";
 import type { CouplerRuntime, OperationContext, Outcome } from "./CouplerRuntime.ts";
 import type { PairTransaction } from "./PairTransaction.ts";
 import { reportCall } from "./reportCall.ts";
-import { runAttempts } from "./runAttempts.ts";
+import { ONE_STATEMENT, runAttempts, type AttemptOptions } from "./runAttempts.ts";
 
 /** A call that runs alone in its transaction (enroll and the reads; the pair writes go through the combiner). */
 export interface SingleCall {
   /** The learner: picks the connection. */
   userId: number;
-  options: TransactionOptions;
+  options: AttemptOptions;
   /** Lock statements fail at once rather than wait. */
   noWait: boolean;
 }
@@ -39,7 +38,7 @@ export async function runCall<T>(
   }
   const failure = toCouplerError(attempts.error, {
     ...ctx,
-    lockTimeoutMs: call.options.lockTimeoutMs ?? 0,
+    lockTimeoutMs: call.options === ONE_STATEMENT ? 0 : (call.options.lockTimeoutMs ?? 0),
     noWait: call.noWait,
     attempts: retries + 1,
   });

@@ -1,19 +1,10 @@
-import {
-  and,
-  desc,
-  eq,
-  fillPlaceholders,
-  getTableName,
-  not,
-  sql,
-  type Placeholder,
-  type Query,
-  type SQL,
-} from "drizzle-orm";
+import { and, desc, eq, fillPlaceholders, getTableName, not, sql, type Query, type SQL } from "drizzle-orm";
 import { PgDialect, type AnyPgColumn } from "drizzle-orm/pg-core";
 import type pg from "pg";
 import type { Db } from "../client.ts";
 import { idempotencyKeys, licenseProgressions, specializationProgress, userLicenses } from "../schema.ts";
+import { licenseOf, progressOf } from "./pairFilters.ts";
+import { ONE_ROW, readHistoryQuery, readPairQuery } from "./readStatements.ts";
 import { writeQuery, type WriteParams } from "./writeStatement.ts";
 
 export type LockMode = "wait" | "nowait";
@@ -34,9 +25,10 @@ const lockParam = <K extends keyof LockParams & string>(name: K) => sql.placehol
 const dialect = new PgDialect();
 
 /**
- * Every statement the coupler sends inside a learner's transaction, each a
- * named builder: the lock statements, the statement that creates a pair
- * (enroll) and the write statement (`writeStatement.ts` builds its shapes).
+ * Every statement the coupler sends for a learner's call, each a named
+ * builder: the lock statements, the statement that creates a pair (enroll),
+ * the write statement (`writeStatement.ts` builds its shapes) and the reads'
+ * one statement each (`readStatements.ts`).
  * A statement is built once per pooled connection: Drizzle renders the SQL
  * once, and with `named` PostgreSQL parses and plans it once per connection
  * too (about 0.3 ms a statement here). Without `named` it is sent as an
@@ -159,7 +151,7 @@ export class Statements {
         .limit(1);
       return db
         .select({ end: sql<number>`coalesce((${last}), 1)`.mapWith(Number) })
-        .from(sql`(values (1)) as one(n)`)
+        .from(ONE_ROW)
         .prepare(name);
     });
   }
@@ -192,6 +184,20 @@ export class Statements {
         .onConflictDoNothing()
         .returning({ id: userLicenses.id })
         .prepare(name),
+    );
+  }
+
+  /** Both halves of a pair, whether the user exists, and with `chain` the license's history steps (`readPairQuery`). */
+  readPair(db: Db, client: pg.PoolClient, chain: boolean) {
+    return this.#prepared(client, chain ? "coupler_read_pair_chain" : "coupler_read_pair", (name) =>
+      readPairQuery(db, chain).prepare(name),
+    );
+  }
+
+  /** A page of a license's history, newest first; `after`: older than a cursor (`readHistoryQuery`). */
+  readHistory(db: Db, client: pg.PoolClient, after: boolean) {
+    return this.#prepared(client, after ? "coupler_read_history_after" : "coupler_read_history", (name) =>
+      readHistoryQuery(db, after).prepare(name),
     );
   }
 
@@ -269,12 +275,4 @@ function historyEndOf() {
   return sql<number>`coalesce((select h.${sql.identifier(h.toLevel.name)} from ${h} h where h.${sql.identifier(h.userId.name)} = ${lockParam("userId")} and h.${sql.identifier(h.userLicenseId.name)} = ${license(userLicenses.id)} order by h.${sql.identifier(h.id.name)} desc limit 1), 1)`.mapWith(
     Number,
   );
-}
-
-export function progressOf(userId: number | Placeholder, specialization: string | Placeholder) {
-  return and(eq(specializationProgress.studentId, userId), eq(specializationProgress.specializationId, specialization));
-}
-
-export function licenseOf(userId: number | Placeholder, specialization: string | Placeholder) {
-  return and(eq(userLicenses.userId, userId), eq(userLicenses.specializationType, specialization));
 }

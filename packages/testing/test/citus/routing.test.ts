@@ -206,6 +206,44 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     await own.close();
   });
 
+  it("direct: validate, get and history on the owning worker are one statement each, run as local execution with zero remote commands", async () => {
+    const [, , , learner = 0] = learners;
+    const own = await CitusRouter.start({
+      coordinator: database.pool,
+      connectionString: citus.url,
+      refreshIntervalMs: 0,
+    });
+    try {
+      const pool = own.poolFor(learner);
+      const log = logCitusCommands(pool);
+      const coupler = couplerVia(own);
+      await coupler.catalogue.get("PLAYER");
+      await pool.query("select 1"); // the pool's first connection (and its logging SET) before the recording
+      const pair = { userId: learner, specialization: "PLAYER" };
+      await coupler.levelUp({ ...pair, xpGained: 400, sessionsCompleted: 1 }); // a history to read
+      log.clear();
+      const reads: [string, () => Promise<unknown>][] = [
+        ["validate", () => coupler.validate(pair)],
+        ["get", () => coupler.get(pair)],
+        ["history", () => coupler.history(pair)],
+        ["history after a cursor", () => coupler.history({ ...pair, limit: 1, cursor: Number.MAX_SAFE_INTEGER })],
+      ];
+      const report: string[] = [];
+      for (const [name, read] of reads) {
+        const { result, statements } = await recordStatements(read);
+        expect(statements, name).toHaveLength(1);
+        expect(log.local.length, name).toBeGreaterThan(0); // Citus ran the read's task here
+        expect(log.remote, name).toEqual([]);
+        report.push(`${name}: 1 round trip, ${log.local.length} local task(s), 0 remote commands`);
+        log.clear();
+        if (name === "validate") expect(result).toMatchObject({ consistent: true });
+      }
+      console.log(`reads on the owning worker:\n${report.join("\n")}`);
+    } finally {
+      await own.close();
+    }
+  });
+
   it("coordinator: every learner's pool is the coordinator's, and there a level-up is relayed to the worker as remote commands", async () => {
     const viaCoordinator = await CitusRouter.start({
       coordinator: database.pool,

@@ -136,6 +136,20 @@ describe.skipIf(!binary)("through PgBouncer in transaction mode", () => {
     expect((await runIntegrityAudit(pooled.pool)).violations).toBe(0);
   });
 
+  it("get, validate and history through the pooler: 60 reads at once over 3 server connections answer as the pair is", async () => {
+    const id = await enrolledUser(pooled, coupler);
+    await coupler.levelUp({ userId: id, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
+    const pair = { userId: id, specialization: "PLAYER" };
+    const reads = await Promise.all(
+      Array.from({ length: 20 }, () => Promise.all([coupler.get(pair), coupler.validate(pair), coupler.history(pair)])),
+    );
+    for (const [state, report, page] of reads) {
+      expect(state).toMatchObject({ progress: { currentLevel: 3 }, license: { currentLevel: 3 } });
+      expect(report).toMatchObject({ consistent: true });
+      expect(page.items.map((h) => [h.fromLevel, h.toLevel])).toEqual([[1, 3]]);
+    }
+  });
+
   it("migrate() through the pooler applies nothing to a migrated database, twice at once", async () => {
     const url = bouncer.urlFor(database.url);
     expect(await Promise.all([migrate(url), migrate(url)])).toEqual([0, 0]);

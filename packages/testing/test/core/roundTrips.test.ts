@@ -1,7 +1,7 @@
 import type { ProgressLicenseCoupler } from "@coupler/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { createCoupler, createUsers, enrolledUser, rawTransaction, recordingPool } from "../../src/index.ts";
-import { useTestDatabase } from "../../src/vitest.ts";
+import { expectCouplerError, useTestDatabase } from "../../src/vitest.ts";
 
 // The round trips each coupler call sends, counted on the wire (a pool whose
 // clients write down every query), as ARCHITECTURE.md states them. A call
@@ -84,11 +84,37 @@ describe("round trips per call", () => {
     expect(await sync(licenseOnly, "license")).toBe(6);
   });
 
-  it("validate, get and history send their reads between BEGIN and COMMIT", async () => {
+  it("validate, get and history send one round trip each: one statement, no BEGIN or COMMIT", async () => {
     const id = await enrolledUser(database, plain);
+    await plain.levelUp({ userId: id, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
     const pair = { userId: id, specialization: "PLAYER" };
-    expect(await roundTrips(() => coupler.validate(pair))).toBe(5);
-    expect(await roundTrips(() => coupler.get(pair))).toBe(4);
-    expect(await roundTrips(() => coupler.history(pair))).toBe(4);
+    for (const read of [() => coupler.validate(pair), () => coupler.get(pair), () => coupler.history(pair)]) {
+      counting.sent.length = 0;
+      await read();
+      expect(counting.sent).toHaveLength(1);
+      expect(counting.sent[0]).toMatch(/^select /);
+    }
+    expect(await roundTrips(() => coupler.history({ ...pair, limit: 1, cursor: Number.MAX_SAFE_INTEGER }))).toBe(1);
+  });
+
+  it("reads of a learner who is not enrolled, or of half a pair, send one round trip too (NOT_FOUND or a report)", async () => {
+    const [notEnrolled = 0, progressOnly = 0] = await createUsers(database, 2);
+    await rawTransaction(
+      database,
+      [["insert into specialization_progress (student_id, specialization_id) values ($1, 'PLAYER')", [progressOnly]]],
+      { replica: true },
+    );
+    const notFound = (read: () => Promise<unknown>) => roundTrips(() => expectCouplerError(read(), "NOT_FOUND"));
+    // Enrolled nowhere, and no such user: the same statement says which NOT_FOUND it is.
+    for (const userId of [notEnrolled, 2_000_000_000]) {
+      const pair = { userId, specialization: "PLAYER" };
+      expect(await notFound(() => coupler.validate(pair))).toBe(1);
+      expect(await notFound(() => coupler.get(pair))).toBe(1);
+      expect(await notFound(() => coupler.history(pair))).toBe(1);
+    }
+    const half = { userId: progressOnly, specialization: "PLAYER" };
+    expect(await roundTrips(() => coupler.validate(half))).toBe(1);
+    expect(await notFound(() => coupler.get(half))).toBe(1);
+    expect(await notFound(() => coupler.history(half))).toBe(1);
   });
 });

@@ -1,22 +1,18 @@
-import { and, eq } from "drizzle-orm";
 import type { PairInput } from "../../inputs.ts";
-import { licenseProgressions } from "../../schema.ts";
 import type { SpecializationRules } from "../../specializations.ts";
 import { findHistoryGap } from "../findHistoryGap.ts";
 import type { Outcome } from "../CouplerRuntime.ts";
 import type { PairTransaction } from "../PairTransaction.ts";
 import { toLicenseState, toProgressState } from "../pairState.ts";
 import type { ConsistencyIssue, ConsistencyReport } from "../types.ts";
-import { readPair } from "./get.ts";
 
-/** Checks one pair: both halves present, levels equal and in range, history contiguous. */
+/** Checks one pair, read in one statement with its history chain: both halves present, levels equal and in range, history contiguous. */
 export async function validate(
   tx: PairTransaction,
   input: PairInput & { rules: SpecializationRules },
 ): Promise<Outcome<ConsistencyReport>> {
-  const { db } = tx;
-  const { progress, license } = await readPair(db, input);
-  if (!progress && !license) await tx.notEnrolled(input);
+  const { progress, license, userExists, chain } = await tx.readPair(input, { chain: true });
+  if (!progress && !license) await tx.notEnrolled(input, userExists);
   const issues: ConsistencyIssue[] = [];
   if (!progress) issues.push({ code: "MISSING_PROGRESS", message: "the license has no progress row" });
   if (!license) issues.push({ code: "MISSING_LICENSE", message: "the progress has no license row" });
@@ -41,11 +37,6 @@ export async function validate(
     issues.push({ code: "MAX_BELOW_CURRENT", message: "max_achieved_level is below current_level" });
   }
   if (license) {
-    const chain = await db
-      .select({ fromLevel: licenseProgressions.fromLevel, toLevel: licenseProgressions.toLevel })
-      .from(licenseProgressions)
-      .where(and(eq(licenseProgressions.userId, input.userId), eq(licenseProgressions.userLicenseId, license.id)))
-      .orderBy(licenseProgressions.id);
     const gap = findHistoryGap(chain, license.currentLevel);
     if (gap) issues.push({ code: "HISTORY_GAP", message: gap });
   }
