@@ -98,6 +98,46 @@ export function scenarioOptions(config, operation) {
 }
 
 /**
+ * A fixed arrival rate (constant-arrival-rate) of one operation: RATE calls a
+ * second for RAMP_UP_SECONDS (tagged ramp, not counted) plus DURATION seconds
+ * (steady), whatever the latency, so two servers or two builds are compared
+ * doing the same work. PRE_ALLOCATED_VUS VUs are started up front (MAX_VUS at
+ * most). Sets `config.steadySeconds` to DURATION.
+ * @param {Config} config
+ * @param {string} operation tag value, e.g. "levelUp"
+ * @returns {import("k6/options").Options}
+ */
+export function fixedRateOptions(config, operation) {
+  const rate = positive("RATE", 300);
+  const duration = positive("DURATION", config.steadySeconds);
+  const preAllocatedVUs = positive("PRE_ALLOCATED_VUS", 50);
+  config.steadySeconds = duration;
+  const steady = `{operation:${operation},phase:steady}`;
+  return {
+    scenarios: {
+      [operation]: {
+        executor: "constant-arrival-rate",
+        rate,
+        timeUnit: "1s",
+        duration: `${config.rampUpSeconds + duration}s`,
+        preAllocatedVUs,
+        maxVUs: positive("MAX_VUS", preAllocatedVUs * 4),
+        gracefulStop: "5s",
+      },
+    },
+    thresholds: {
+      [`http_req_duration${steady}`]: ["avg<5", "p(95)<25"],
+      [`http_req_failed${steady}`]: ["rate==0"],
+      [`http_reqs${steady}`]: ["count>0"],
+      // Iterations k6 could not start in time: the server fell behind the rate.
+      dropped_iterations: ["count==0"],
+    },
+    summaryTrendStats: SUMMARY_TREND_STATS,
+    tags: { target: config.target },
+  };
+}
+
+/**
  * The API process this VU talks to: VUs are dealt round-robin over the URLs.
  * @param {Config} config
  */
@@ -238,5 +278,16 @@ function int(name, fallback) {
   const raw = env(name, String(fallback));
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got ${raw}`);
+  return value;
+}
+
+/**
+ * @param {string} name
+ * @param {number} fallback
+ */
+function positive(name, fallback) {
+  const raw = __ENV[name];
+  const value = raw === undefined || raw === "" ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${raw}`);
   return value;
 }

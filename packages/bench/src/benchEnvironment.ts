@@ -42,6 +42,7 @@ const SCRIPTS = {
   // One VU, no think time: the latency of a single call with nothing else in flight.
   single: "saturation.js",
   "level-up-rate": "level-up-rate.js",
+  "validate-rate": "validate-rate.js",
 } as const;
 
 /** What the bench was given: k6, pgbench, the results folder and the CLI's environment. */
@@ -80,7 +81,7 @@ export interface BenchEnvironment {
   audit(repair: boolean): Promise<IntegrityCounts>;
   /** The scenario's k6 settings (`__ENV`): tokens, URLs, load shape, learners. */
   k6Env(options: K6EnvOptions): Record<string, string>;
-  /** A hot-spot variant's own API (started and warmed up), or undefined for a run on the shared one. */
+  /** A variant's own API (started and warmed up): a hot-spot variant's, or the before build's; undefined for a run on the shared one. */
   variantApi(run: PlannedRun): Promise<{ own: ApiProcesses | undefined; hotLearners: number } | undefined>;
   /** Warms a path up (JIT, pools, caches) with a short saturation run that is not counted. */
   warmUp(target: "coupler" | "legacy"): Promise<void>;
@@ -100,7 +101,7 @@ export interface K6EnvOptions {
 
 /** The API against the minimal server (fixed rate, one call at a time) is one process each: compared per process. */
 export function oneProcess(scenario: PlannedRun["scenario"]): boolean {
-  return scenario === "level-up-rate" || scenario === "single";
+  return scenario === "level-up-rate" || scenario === "validate-rate" || scenario === "single";
 }
 
 export function scriptFor(scenario: PlannedRun["scenario"]): string {

@@ -42,12 +42,13 @@ Options (the defaults are a full run's; --quick has its own):
   --hot-spot-variants a,b coupler hot-spot runs besides the default (combining on, 1 process): any of
                           combining-off, spread, workers-2, workers-2-spread, or none (default: all four)
   --before-api PATH       another API build's dist/main.js (e.g. the base commit's): adds hot-spot runs
-                          "before" and "before-spread" against it, in the same run (default: none)
+                          "before" and "before-spread" and the fixed-rate runs against it, in the same run
+                          (default: none)
   --out DIR               results folder (default packages/bench/results/<timestamp>)
   --fast-db               embedded PostgreSQL without fsync, faster and not durable (default off)
   --rate PER_SECOND       also run level-ups at this fixed rate (k6 constant-arrival-rate) against
-                          the API and the minimal baseline server, CPU per call of each (default ${FULL_PLAN.rate}
-                          when the level-up-rate scenario runs)
+                          the API and the minimal baseline server, CPU per call of each; validate-rate runs
+                          at it too (default ${FULL_PLAN.rate} when a fixed-rate scenario runs)
   --node PATH             Node binary for the API processes and the minimal server (default: BENCH_NODE,
                           else this Node)
   --citus                 on Citus: DATABASE_URL is the coordinator, or a coordinator + 2 workers are started

@@ -8,6 +8,7 @@ export const SCENARIOS = [
   "saturation",
   "single",
   "level-up-rate",
+  "validate-rate",
   "ceiling",
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -54,7 +55,7 @@ export interface BenchPlan {
   outDir: string | undefined;
   /** Run PostgreSQL without fsync (only for an embedded server). */
   fastDb: boolean;
-  /** Level-ups a second of the fixed-rate scenario (level-up-rate), against the API and the minimal baseline server. */
+  /** Calls a second of the fixed-rate scenarios: level-up-rate (the API and the minimal baseline server) and validate-rate (the API). */
   rate: number;
   /** Node binary for the API processes and the minimal server; undefined = the one running the bench. */
   node: string | undefined;
@@ -67,8 +68,8 @@ export interface BenchPlan {
   citus: boolean;
   /**
    * Another build of the API (its dist/main.js, e.g. a checkout of the base
-   * commit): adds the "before" hot-spot variants, run against it in the same
-   * bench run.
+   * commit): adds the "before" hot-spot variants and the fixed-rate runs
+   * (level-up-rate, validate-rate) against it, in the same bench run.
    */
   beforeApi: string | undefined;
   /** Rounds of each headline run (see `isHeadline`), interleaved round-robin; other runs are made once. */
@@ -127,7 +128,7 @@ export function ownsApi(plan: BenchPlan, run: PlannedRun): boolean {
   return variant.before || Object.keys(variant.apiEnv).length > 0;
 }
 
-/** The full run: five levels, both paths, hot spot, saturation, one-at-a-time, fixed rate and ceiling, the headline runs in three rounds; about 55 minutes on 2 cores (one round: about 27). */
+/** The full run: five levels, both paths, hot spot, saturation, one-at-a-time, fixed rate and ceiling, the headline runs in three rounds; about 57 minutes on 2 cores (one round: about 27). */
 export const FULL_PLAN: BenchPlan = {
   quick: false,
   levels: [10, 50, 100, 500, 1000],
@@ -183,7 +184,7 @@ export interface PlannedRun {
   /** baseline: the minimal server (src/baseline), driven by the same k6 script as the API. */
   target: Target | "baseline" | "raw-pg" | "pgbench";
   vus: number;
-  /** A hot-spot run that differs from the default one (see `HotSpotVariant`). */
+  /** A hot-spot run that differs from the default one (see `HotSpotVariant`); `before` also marks a fixed-rate run against `beforeApi`. */
   variant?: HotSpotVariantName;
 }
 
@@ -192,7 +193,8 @@ export interface PlannedRun {
  * `plan.rounds` rounds: the coupler's user-model rows at every level
  * (level-up, sync, validate), the legacy level-up at the smallest level (the
  * overhead target), the hot spot and its spread reference, saturation
- * against the minimal server, and the fixed-rate CPU pair. A new scenario
+ * against the minimal server, and the fixed-rate runs (level-up and validate,
+ * with their "before" twins under --before-api). A new scenario
  * joins the rounds by being named here.
  */
 export function isHeadline(plan: BenchPlan, run: PlannedRun): boolean {
@@ -211,6 +213,7 @@ export function isHeadline(plan: BenchPlan, run: PlannedRun): boolean {
     case "saturation":
       return run.target === "coupler" || run.target === "baseline";
     case "level-up-rate":
+    case "validate-rate":
       return true;
     default:
       return false;
@@ -251,9 +254,21 @@ export function plannedRuns(plan: BenchPlan): PlannedRun[] {
   if (plan.scenarios.includes("saturation"))
     for (const t of [...plan.targets, "baseline"] as const) add("saturation", t, plan.saturationVus);
   if (plan.scenarios.includes("single")) for (const t of ["coupler", "baseline"] as const) add("single", t, 1);
-  // At a fixed rate "vus" is the rate; the API (coupler) and the baseline always both run, to be compared.
-  if (plan.scenarios.includes("level-up-rate"))
-    for (const t of ["coupler", "baseline"] as const) add("level-up-rate", t, plan.rate);
+  // At a fixed rate "vus" is the rate. A level-up runs against the API (coupler) and the baseline, to be compared;
+  // validate against the API, to be compared with a level-up; with beforeApi each also against that build.
+  for (const scenario of ["level-up-rate", "validate-rate"] as const) {
+    if (!plan.scenarios.includes(scenario)) continue;
+    add(scenario, "coupler", plan.rate);
+    if (scenario === "level-up-rate") add(scenario, "baseline", plan.rate);
+    if (plan.beforeApi)
+      runs.push({
+        id: `${scenario}-coupler-${plan.rate}-before`,
+        scenario,
+        target: "coupler",
+        vus: plan.rate,
+        variant: "before",
+      });
+  }
   if (plan.scenarios.includes("ceiling")) {
     add("ceiling", "raw-pg", plan.saturationVus);
     add("ceiling", "pgbench", plan.saturationVus);

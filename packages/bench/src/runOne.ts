@@ -32,7 +32,7 @@ export interface Attempt {
  */
 export async function runOne(environment: BenchEnvironment, run: PlannedRun, attempt: Attempt): Promise<RunResult> {
   const { plan, tools, progress, api, baseline, postgresCpu, ticksPerSecond } = environment;
-  const operation = run.scenario === "sync" ? "sync" : run.scenario === "validate" ? "validate" : "levelUp";
+  const operation = run.scenario === "sync" ? "sync" : run.scenario.startsWith("validate") ? "validate" : "levelUp";
   const result: RunResult = { ...run, operation, round: attempt.round };
   const label =
     `${run.scenario} ${run.target} ${run.vus} VUs${run.variant ? ` (${run.variant})` : ""}` +
@@ -149,7 +149,7 @@ export async function runOne(environment: BenchEnvironment, run: PlannedRun, att
         const wallSeconds = (measured.end.atMs - measured.start.atMs) / 1000;
         measure(measured.start, measured.end, sources, Math.round(result.k6.throughput * wallSeconds));
       }
-      if (run.scenario === "level-up-rate")
+      if (run.scenario.endsWith("-rate"))
         result.droppedIterations = k6.summary.metrics["dropped_iterations"]?.values["count"] ?? 0;
       if (run.target === "coupler" && operation !== "validate") result.lock = lockStats(before, after, operation);
       result.integrity = await environment.audit(run.target === "legacy");

@@ -82,7 +82,7 @@ describe("renderReport", () => {
   it("marks each target met, not met or not measured, honestly", () => {
     // The quick fixture has no fixed-rate, one-at-a-time, 1000-user, minimal-server or spread hot-spot runs.
     const checks = evaluateTargets(results);
-    expect(checks.map((c) => c.met)).toEqual([null, null, null, null, null, null, true, null, true]);
+    expect(checks.map((c) => c.met)).toEqual([null, null, null, null, null, null, true, null, null, true]);
     expect(checks[7]?.measured).toMatch(/^no spread run, P95 /);
     expect(checks[2]?.measured).toBe("not measured (no 1000-user level in this run)");
     expect(report).toMatch(/\| API CPU per level-up ≤ 1\.25× .* \| not measured \|/);
@@ -127,6 +127,18 @@ describe("renderReport", () => {
         run("single", "baseline", 1, { k6: k6(1.1, 800) }),
         run("level-up-rate", "coupler", 300, { cpu: cpu(0.7, 0.5) }),
         run("level-up-rate", "baseline", 300, { cpu: cpu(0.5, 0.52) }),
+        run("validate-rate", "coupler", 300, { cpu: cpu(0.6, 0.3) }),
+        // The before build's runs are its own rows; the targets judge this build's.
+        run("validate-rate", "coupler", 300, {
+          id: "validate-rate-coupler-300-before",
+          variant: "before",
+          cpu: cpu(0.9, 0.4),
+        }),
+        run("level-up-rate", "coupler", 300, {
+          id: "level-up-rate-coupler-300-before",
+          variant: "before",
+          cpu: cpu(0.1, 0.4),
+        }),
       ],
     };
     const [apiCpu, pgCpu, , , single, saturation] = evaluateTargets(measured);
@@ -135,6 +147,8 @@ describe("renderReport", () => {
     expect(single).toMatchObject({ met: true, measured: "p50 1.40 ms (minimal server 1.10 ms)" });
     expect(saturation?.met).toBe(true);
     expect(saturation?.measured).toMatch(/^90% \(900\/s vs 1000\/s\)/);
+    const read = evaluateTargets(measured).find((c) => c.target.startsWith("API CPU per read"));
+    expect(read).toMatchObject({ met: true, measured: "0.86× (0.60 ms vs 0.70 ms)" });
   });
 });
 

@@ -4,6 +4,7 @@ import { medianView } from "../rounds.ts";
 import type { Chart } from "./charts.ts";
 import { contentionCell, contentionShares, table } from "./markdown.ts";
 import { renderHotSpot } from "./renderHotSpot.ts";
+import { renderReadRate } from "./renderReadRate.ts";
 import { renderRounds } from "./renderRounds.ts";
 import { evaluateTargets, findRun, referenceLevel, signedPercent } from "./targets.ts";
 
@@ -164,7 +165,8 @@ export function renderReport(measured: BenchResults, charts: Chart[]): string {
     ),
   );
 
-  const rateRuns = results.runs.filter((r) => r.scenario === "level-up-rate");
+  // The before build's run is in the reads-and-level-ups table below, beside this build's.
+  const rateRuns = results.runs.filter((r) => r.scenario === "level-up-rate" && !r.variant);
   if (rateRuns.length > 0) {
     out.push(`## Fixed rate: ${plan.rate} level-ups a second, the API against a minimal server`);
     out.push(
@@ -212,6 +214,8 @@ export function renderReport(measured: BenchResults, charts: Chart[]): string {
       );
     }
   }
+
+  out.push(...renderReadRate(results));
 
   const withCpu = results.runs.filter((r) => r.cpu);
   if (withCpu.length > 0) {

@@ -17,8 +17,14 @@ export function findRun(
   target: RunResult["target"],
   vus?: number,
 ): RunResult | undefined {
+  // The default run: a variant (another environment or build) is never the one a figure names.
   return results.runs.find(
-    (r) => r.scenario === scenario && r.target === target && (vus === undefined || r.vus === vus) && !r.skipped,
+    (r) =>
+      r.scenario === scenario &&
+      r.target === target &&
+      (vus === undefined || r.vus === vus) &&
+      !r.variant &&
+      !r.skipped,
   );
 }
 
@@ -162,6 +168,13 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
             desynced === 0,
     });
   }
+  const readCpu = judgedRun(results, "validate-rate", "coupler")?.cpu?.perCallMs.server ?? undefined;
+  checks.push({
+    target: `API CPU per read (validate) ≤ API CPU per level-up, same rate (${results.plan.rate}/s), same run`,
+    seed: "1.26× (issue #25)",
+    measured: readCpu && apiCpu ? `${ratioText(readCpu, apiCpu)} (${ms(readCpu)} vs ${ms(apiCpu)})` : "not measured",
+    met: readCpu && apiCpu ? readCpu <= apiCpu : null,
+  });
   const coupler = results.runs.filter((r) => r.target === "coupler" && r.k6);
   const errors = coupler.reduce((n, r) => n + (r.k6?.failed ?? 0), 0);
   const desyncs = coupler.reduce((n, r) => Math.max(n, r.integrity?.desynced ?? 0), 0);
