@@ -52,6 +52,7 @@ export async function runBench(plan: BenchPlan, tools: BenchTools): Promise<Benc
             `    disturbed: ${(share * 100).toFixed(1)}% of the box was busy outside the run (over ${(plan.maxOutsideShare * 100).toFixed(1)}%); running it again`,
           );
           progress.addRun();
+          if (ownsApi(plan, run)) progress.addRun(); // its API process is started and warmed up again
         },
       );
       results.push(result);
