@@ -37,7 +37,7 @@ export function scaleSpec(results: BenchResults): TopLevelSpec {
   const x = {
     field: "workers",
     type: "quantitative" as const,
-    scale: { domain: [0, Math.max(1, ...workers)] },
+    scale: { domain: [0.5, Math.max(1, ...workers) + 0.5] },
     axis: { values: workers, format: "d" },
     title: "workers",
   };
@@ -45,6 +45,7 @@ export function scaleSpec(results: BenchResults): TopLevelSpec {
     field: "series",
     type: "nominal" as const,
     title: null,
+    legend: { labelLimit: 0 },
     scale: {
       domain: ["direct routing", "coordinator routing", "linear from 1 worker"],
       range: ["#1f77b4", "#ff7f0e", "#999999"],
