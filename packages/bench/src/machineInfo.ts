@@ -6,9 +6,15 @@ import type { MachineInfo } from "./results.ts";
 
 const exec = promisify(execFile);
 
-/** The machine and the versions a report's numbers came from. */
-export async function machineInfo(pool: pg.Pool, k6Version: string, pgbench: string | undefined): Promise<MachineInfo> {
-  const { rows } = await pool.query<{ version: string }>("select version()");
+/** The machine and the versions a report's numbers came from; PostgreSQL's "not started" without a pool. */
+export async function machineInfo(
+  pool: pg.Pool | undefined,
+  k6Version: string,
+  pgbench: string | undefined,
+): Promise<MachineInfo> {
+  const { rows } = pool
+    ? await pool.query<{ version: string }>("select version()")
+    : { rows: [{ version: "not started" }] };
   const pgbenchVersion = pgbench
     ? (await exec(pgbench, ["--version"]).catch(() => ({ stdout: "" }))).stdout.trim()
     : "";

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { USAGE, UsageError, parseBenchArgs } from "./parseBenchArgs.ts";
 import { FULL_PLAN, QUICK_PLAN, estimateSeconds, hotSpotVariant, plannedRuns, type BenchPlan } from "./plan.ts";
+import { DEFAULT_SCALE_PLAN } from "./scale/scalePlan.ts";
 
 function plan(argv: string[]): BenchPlan {
   const parsed = parseBenchArgs(argv);
@@ -219,5 +220,56 @@ describe("plannedRuns", () => {
     expect("plan" in fromEnv && fromEnv.plan.node).toBe("/opt/node24/bin/node");
     const fromFlag = parseBenchArgs(["--node", "/usr/bin/node"], { BENCH_NODE: "/opt/node24/bin/node" });
     expect("plan" in fromFlag && fromFlag.plan.node).toBe("/usr/bin/node");
+  });
+});
+
+describe("the Citus scale bench's command line", () => {
+  it("makes --citus alone the scale bench: 1, 2 and 4 workers at a quarter core per node, 64 VUs over 5,000 learners", () => {
+    const p = plan(["--citus"]);
+    expect(p.scale).toEqual(DEFAULT_SCALE_PLAN);
+    expect(DEFAULT_SCALE_PLAN).toEqual({ workers: [1, 2, 4], nodeCores: 0.25 });
+    expect(p).toMatchObject({ citus: true, saturationVus: 64, learners: 5_000, rounds: 3 });
+    expect(plan(["--citus", "--quick"])).toMatchObject({ quick: true, rounds: 1, saturationVus: 64, learners: 5_000 });
+  });
+
+  it("takes worker counts (sorted, each once), the per-node quota, VUs and learners", () => {
+    const p = plan([
+      "--citus",
+      "--citus-workers",
+      "4,1,2,2",
+      "--node-cores",
+      "0.5",
+      "--saturation-vus",
+      "200",
+      "--learners",
+      "1000",
+    ]);
+    expect(p.scale).toEqual({ workers: [1, 2, 4], nodeCores: 0.5 });
+    expect(p).toMatchObject({ saturationVus: 200, learners: 1000 });
+  });
+
+  it("keeps --citus with --scenarios, or with DATABASE_URL at a coordinator, the scenarios on one cluster as before", () => {
+    expect(plan(["--citus", "--scenarios", "saturation"]).scale).toBeUndefined();
+    const atUrl = parseBenchArgs(["--citus"], { DATABASE_URL: "postgres://coordinator/db" });
+    expect("plan" in atUrl && atUrl.plan.scale).toBeUndefined();
+  });
+
+  it.each([
+    [["--citus-workers", "1,2"], /belong to the scale bench/],
+    [["--citus", "--scenarios", "level-up", "--node-cores", "0.5"], /belong to the scale bench/],
+    [["--citus", "--citus-workers", "0"], /--citus-workers: "0" is not a whole number from 1 to 16/],
+    [["--citus", "--citus-workers", "two"], /--citus-workers/],
+    [["--citus", "--node-cores", "0"], /--node-cores: "0" is not a number of cores from 0.01 to 64/],
+    [["--citus", "--node-cores", "a quarter"], /--node-cores/],
+    [["--citus", "--node-cores=-1"], /--node-cores/],
+  ])("refuses %j with a usage error", (argv, message) => {
+    expect(() => parseBenchArgs(argv)).toThrow(UsageError);
+    expect(() => parseBenchArgs(argv)).toThrow(message);
+  });
+
+  it("refuses --citus-workers with DATABASE_URL: the scale bench starts its own clusters", () => {
+    expect(() => parseBenchArgs(["--citus", "--citus-workers", "2"], { DATABASE_URL: "postgres://c/db" })).toThrow(
+      /belong to the scale bench/,
+    );
   });
 });

@@ -9,6 +9,7 @@ import {
   type ScenarioName,
   type Target,
 } from "./plan.ts";
+import { DEFAULT_SCALE_PLAN, SCALE_LEARNERS, SCALE_VUS, type ScalePlan } from "./scale/scalePlan.ts";
 
 /** Exit code for a bad command line: 2, like every other executable here (and the shells' usage errors). */
 export const USAGE_EXIT_CODE = 2;
@@ -51,9 +52,16 @@ Options (the defaults are a full run's; --quick has its own):
                           at it too (default ${FULL_PLAN.rate} when a fixed-rate scenario runs)
   --node PATH             Node binary for the API processes and the minimal server (default: BENCH_NODE,
                           else this Node)
-  --citus                 on Citus: DATABASE_URL is the coordinator, or a coordinator + 2 workers are started
-                          from the installed PostgreSQL (fsync on); tables distributed as db:migrate --citus;
-                          PostgreSQL CPU summed over all nodes (default off)
+  --citus                 on Citus (default off). Without DATABASE_URL and --scenarios: the scale bench, the
+                          saturation level-up (--saturation-vus, default ${SCALE_VUS}; --learners, default ${SCALE_LEARNERS})
+                          against one plain PostgreSQL and a cluster per --citus-workers count, started from
+                          the installed PostgreSQL (fsync on), every node held to --node-cores by a cgroup,
+                          direct and coordinator routing side by side, in --rounds rounds. With --scenarios
+                          (or DATABASE_URL at a coordinator): those scenarios on one cluster (DATABASE_URL's, or
+                          a coordinator + 2 workers started here), PostgreSQL CPU summed over all nodes
+  --citus-workers N,N,…   the scale bench's worker counts, a cluster each (default ${DEFAULT_SCALE_PLAN.workers.join(",")})
+  --node-cores CORES      the scale bench's CPU quota of every PostgreSQL node, in cores, e.g. 0.25
+                          (default ${DEFAULT_SCALE_PLAN.nodeCores})
   --rounds N              rounds of each headline run (the seed's user rows, hot spot and its spread twin,
                           saturation, fixed rate), interleaved round-robin; the report gives their median and
                           range and judges targets on the median of undisturbed rounds (default ${FULL_PLAN.rounds}; --quick ${QUICK_PLAN.rounds})
@@ -77,7 +85,10 @@ export type ParsedArgs =
   | { help: false; compare?: undefined; plan: BenchPlan };
 
 /** Turns `pnpm bench` arguments into a plan; `--quick` picks the smoke defaults, other flags override. */
-export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | undefined } = {}): ParsedArgs {
+export function parseBenchArgs(
+  argv: string[],
+  env: { BENCH_NODE?: string | undefined; DATABASE_URL?: string | undefined } = {},
+): ParsedArgs {
   let values;
   let positionals: string[];
   try {
@@ -107,6 +118,8 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
         rate: { type: "string" },
         node: { type: "string" },
         citus: { type: "boolean" },
+        "citus-workers": { type: "string" },
+        "node-cores": { type: "string" },
         rounds: { type: "string" },
         "max-outside-cpu": { type: "string" },
         "disturbed-retries": { type: "string" },
@@ -187,6 +200,13 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
         : percent(values["max-outside-cpu"], "--max-outside-cpu") / 100,
     disturbedRetries: option(values["disturbed-retries"], "--disturbed-retries", base.disturbedRetries, 0, 10),
   };
+  const scale = scalePlan(values, env);
+  if (scale) {
+    plan.scale = scale;
+    plan.saturationVus = option(values["saturation-vus"], "--saturation-vus", SCALE_VUS, 1, 5_000);
+    plan.learners = option(values.learners, "--learners", SCALE_LEARNERS, 1, 1_000_000);
+    return { help: false, plan };
+  }
   if (plan.hotSpot.learners > plan.learners) {
     throw new UsageError(`--hot-spot-learners (${plan.hotSpot.learners}) cannot exceed --learners (${plan.learners})`);
   }
@@ -196,6 +216,40 @@ export function parseBenchArgs(argv: string[], env: { BENCH_NODE?: string | unde
     );
   }
   return { help: false, plan: { ...plan, levels: [...new Set(plan.levels)].sort((a, b) => a - b) } };
+}
+
+/**
+ * The scale bench's plan when this run is one: `--citus` without
+ * DATABASE_URL and without --scenarios. Its flags anywhere else are a usage
+ * error rather than silently ignored.
+ */
+function scalePlan(
+  values: { citus?: boolean; scenarios?: string; "citus-workers"?: string; "node-cores"?: string },
+  env: { DATABASE_URL?: string | undefined },
+): ScalePlan | undefined {
+  const given = values["citus-workers"] !== undefined || values["node-cores"] !== undefined;
+  if (!values.citus || values.scenarios !== undefined || env.DATABASE_URL) {
+    if (given)
+      throw new UsageError(
+        "--citus-workers and --node-cores belong to the scale bench: --citus without --scenarios and without DATABASE_URL (it starts its own clusters)",
+      );
+    return undefined;
+  }
+  const workers =
+    values["citus-workers"] === undefined
+      ? DEFAULT_SCALE_PLAN.workers
+      : list(values["citus-workers"], "--citus-workers").map((v) => count(v, "--citus-workers", 1, 16));
+  const nodeCores =
+    values["node-cores"] === undefined ? DEFAULT_SCALE_PLAN.nodeCores : cores(values["node-cores"], "--node-cores");
+  return { workers: [...new Set(workers)].sort((a, b) => a - b), nodeCores };
+}
+
+/** A CPU quota in cores: a decimal from 0.01 to 64 ("0.25", "1"). */
+function cores(raw: string, flag: string): number {
+  const n = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || n < 0.01 || n > 64)
+    throw new UsageError(`${flag}: "${raw}" is not a number of cores from 0.01 to 64`);
+  return n;
 }
 
 function list(raw: string, flag: string): string[] {

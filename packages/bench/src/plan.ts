@@ -1,4 +1,5 @@
 /** What one `pnpm bench` run measures; built from the command line by `parseBenchArgs`. */
+import { scaleRuns, type ScalePlan, type ScaleSetupKey } from "./scale/scalePlan.ts";
 
 export const SCENARIOS = [
   "level-up",
@@ -78,6 +79,13 @@ export interface BenchPlan {
   maxOutsideShare: number;
   /** How many more times a disturbed run is made before it is kept, marked disturbed. */
   disturbedRetries: number;
+  /**
+   * The Citus scale bench (`--citus` without DATABASE_URL or --scenarios):
+   * the saturation level-up at `saturationVus` against a plain PostgreSQL and
+   * a cluster per worker count, every node under the same CPU quota, direct
+   * and coordinator routing side by side. Undefined for every other run.
+   */
+  scale?: ScalePlan | undefined;
 }
 
 /**
@@ -186,6 +194,8 @@ export interface PlannedRun {
   vus: number;
   /** A hot-spot run that differs from the default one (see `HotSpotVariant`); `before` also marks a fixed-rate run against `beforeApi`. */
   variant?: HotSpotVariantName;
+  /** A scale bench run: which setup (plain PostgreSQL, or a cluster of so many workers) and route it measures. */
+  scale?: ScaleSetupKey;
 }
 
 /**
@@ -198,6 +208,7 @@ export interface PlannedRun {
  * joins the rounds by being named here.
  */
 export function isHeadline(plan: BenchPlan, run: PlannedRun): boolean {
+  if (run.scale) return true;
   switch (run.scenario) {
     case "level-up":
       return run.target === "coupler" || run.vus === Math.min(...plan.levels);
@@ -222,6 +233,7 @@ export function isHeadline(plan: BenchPlan, run: PlannedRun): boolean {
 
 /** The runs a plan makes. validate has no legacy path, so it runs once. */
 export function plannedRuns(plan: BenchPlan): PlannedRun[] {
+  if (plan.scale) return scaleRuns(plan.scale, plan.saturationVus);
   const runs: PlannedRun[] = [];
   const add = (scenario: ScenarioName, target: PlannedRun["target"], vus: number) =>
     runs.push({ id: `${scenario}-${target}-${vus}`, scenario, target, vus });
@@ -278,8 +290,9 @@ export function plannedRuns(plan: BenchPlan): PlannedRun[] {
 
 /** Rough wall time of a plan, in seconds: each run's ramp and steady phase plus start-up and audit. */
 export function estimateSeconds(plan: BenchPlan): number {
-  const perRunOverhead = 4;
-  const setupAndWarmUp = 45;
+  const perRunOverhead = plan.scale ? 8 : 4;
+  // The scale bench starts a cluster per worker count and seeds every setup before its first run.
+  const setupAndWarmUp = plan.scale ? 40 + 35 * plan.scale.workers.length : 45;
   return plannedRuns(plan).reduce(
     (sum, run) =>
       sum +

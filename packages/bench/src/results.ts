@@ -5,6 +5,7 @@ import type { OperationResult } from "./k6Summary.ts";
 import type { LockStats } from "./lockStats.ts";
 import type { BenchPlan, PlannedRun } from "./plan.ts";
 import type { PgLockWaits } from "./sampleLockWaits.ts";
+import type { ScaleInfo } from "./scale/scaleInfo.ts";
 
 /** Integrity audit counts after a run (core's runIntegrityAudit over every pair). */
 export interface IntegrityCounts {
@@ -87,6 +88,8 @@ export interface BenchResults {
   };
   /** What was measured: the git commit and whether its tree had changes (absent in older results). */
   source?: { commit: string | null; dirty: boolean | null };
+  /** The Citus scale bench's setups (`plan.scale`), or why it was skipped; absent for other runs. */
+  scale?: ScaleInfo;
   runs: RunResult[];
 }
 

@@ -87,7 +87,7 @@ function roundsById(runs: readonly RunResult[]): Map<string, RunResult[]> {
 }
 
 /** The rounds that count: the undisturbed ones, or every one when all were disturbed. */
-function countedRounds(rounds: RunResult[]): { counted: RunResult[]; allDisturbed: boolean } {
+export function countedRounds(rounds: RunResult[]): { counted: RunResult[]; allDisturbed: boolean } {
   const undisturbed = rounds.filter((r) => !r.disturbed);
   return undisturbed.length > 0
     ? { counted: undisturbed, allDisturbed: false }
@@ -172,7 +172,13 @@ function medianRun(rounds: RunResult[]): RunResult {
     const perCall = { ...c.perCallMs };
     for (const part of Object.keys(perCall) as (keyof typeof perCall)[])
       perCall[part] = med((r) => r.cpu?.perCallMs[part]) ?? perCall[part];
-    view.cpu = { ...c, perCallMs: perCall, coresBusy: med((r) => r.cpu?.coresBusy) ?? c.coresBusy };
+    const nodes = c.perCallNodeMs?.map((v, i) => med((r) => r.cpu?.perCallNodeMs?.[i]) ?? v);
+    view.cpu = {
+      ...c,
+      perCallMs: perCall,
+      coresBusy: med((r) => r.cpu?.coresBusy) ?? c.coresBusy,
+      ...(nodes ? { perCallNodeMs: nodes } : {}),
+    };
   }
   return view;
 }

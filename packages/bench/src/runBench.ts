@@ -5,10 +5,9 @@ import { setGuard } from "@coupler/core";
 import { startBenchEnvironment, type BenchTools } from "./benchEnvironment.ts";
 import { estimateSeconds, ownsApi, type BenchPlan, type PlannedRun } from "./plan.ts";
 import { Progress } from "./progress.ts";
-import type { BenchResults, RunResult } from "./results.ts";
+import type { BenchResults } from "./results.ts";
 import { scheduledRuns } from "./rounds.ts";
-import { retryDisturbed } from "./retryDisturbed.ts";
-import { runOne } from "./runOne.ts";
+import { runSchedule } from "./runSchedule.ts";
 import { sourceInfo } from "./sourceInfo.ts";
 
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
@@ -16,12 +15,14 @@ const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 /**
  * Runs the whole plan: sets the environment up (database, learners, API
  * processes), warms each path up, then makes every scheduled run (the
- * headline runs in `plan.rounds` rounds, round-robin) through `runOne`. A run
- * whose CPU outside it passed `plan.maxOutsideShare` is made again, up to
- * `plan.disturbedRetries` times; the last attempt is kept, marked disturbed
- * if it still was, with the earlier attempts' outside shares beside it.
+ * headline runs in `plan.rounds` rounds, round-robin) through `runSchedule`.
+ * The Citus scale bench (`plan.scale`) sets up its own environments.
  */
 export async function runBench(plan: BenchPlan, tools: BenchTools): Promise<BenchResults> {
+  if (plan.scale) {
+    const { runScaleBench } = await import("./scale/runScaleBench.ts");
+    return runScaleBench(plan, plan.scale, tools);
+  }
   const startedAt = new Date();
   const runs = scheduledRuns(plan);
   const targets = [
@@ -41,22 +42,7 @@ export async function runBench(plan: BenchPlan, tools: BenchTools): Promise<Benc
   try {
     // Warm both paths up (JIT, pool connections, caches) so the first measured run is not the cold one.
     for (const target of targets) await environment.warmUp(target);
-    const results: RunResult[] = [];
-    const policy = { maxOutsideShare: plan.maxOutsideShare, retries: plan.disturbedRetries };
-    for (const { round, ...run } of runs) {
-      const result = await retryDisturbed(
-        (attempt) => runOne(environment, run, { round, attempt }),
-        policy,
-        (share) => {
-          progress.info(
-            `    disturbed: ${(share * 100).toFixed(1)}% of the box was busy outside the run (over ${(plan.maxOutsideShare * 100).toFixed(1)}%); running it again`,
-          );
-          progress.addRun();
-          if (ownsApi(plan, run)) progress.addRun(); // its API process is started and warmed up again
-        },
-      );
-      results.push(result);
-    }
+    const results = await runSchedule(plan, runs, progress, () => environment);
     await setGuard(environment.database.pool, true, "bench").catch(() => {});
     return {
       startedAt: startedAt.toISOString(),

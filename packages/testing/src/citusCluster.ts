@@ -106,6 +106,25 @@ export async function startCitusCluster(
   return startLocal(availability.bindir ?? "", options.workers ?? 2, options.durable ?? false, options.spares ?? 0);
 }
 
+/**
+ * One PostgreSQL server from the same installed binaries as a started
+ * cluster's nodes and with their settings, but without Citus (no
+ * shared_preload_libraries): the plain server a cluster is compared with.
+ * Its `postgres` database's URL; `stop` stops it and removes its data.
+ * Throws when citusAvailability() finds no installed PostgreSQL with Citus.
+ */
+export async function startPlainPostgres(
+  options: { env?: Record<string, string | undefined>; durable?: boolean } = {},
+): Promise<{ adminUrl: string; stop(): Promise<void> }> {
+  const availability = citusAvailability(options.env ?? process.env);
+  if (!availability.available || availability.bindir === undefined)
+    throw new Error(
+      `no installed PostgreSQL to start: ${availability.available ? "CITUS_URL names a cluster, not binaries" : availability.reason}`,
+    );
+  const started = await startLocal(availability.bindir, 0, options.durable ?? false, 0, false);
+  return { adminUrl: started.coordinator.adminUrl, stop: () => started.stop() };
+}
+
 async function fromUrl(url: string): Promise<CitusCluster> {
   const admin = withDatabase(url, "postgres");
   const coordinator = node("coordinator", admin);
@@ -139,6 +158,7 @@ async function startLocal(
   workerCount: number,
   durable: boolean,
   spareCount: number,
+  citus = true,
 ): Promise<CitusCluster> {
   const root = await mkdtemp(join(tmpdir(), "coupler-citus-"));
   const asRoot = process.getuid?.() === 0;
@@ -164,8 +184,7 @@ async function startLocal(
         `port = ${port}`,
         "listen_addresses = '127.0.0.1'",
         `unix_socket_directories = '${dataDir}'`,
-        "shared_preload_libraries = 'citus'",
-        "citus.node_conninfo = 'sslmode=disable'",
+        ...(citus ? ["shared_preload_libraries = 'citus'", "citus.node_conninfo = 'sslmode=disable'"] : []),
         "max_connections = 300",
         "max_prepared_transactions = 200",
         // Throwaway test servers: no fsync unless durable (the OS, not the server, is what must survive).

@@ -1,6 +1,7 @@
 export {
   citusAvailability,
   startCitusCluster,
+  startPlainPostgres,
   type CitusAvailability,
   type CitusCluster,
   type CitusDatabase,

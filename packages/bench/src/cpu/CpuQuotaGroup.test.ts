@@ -37,6 +37,23 @@ describe.skipIf(!support.supported)("CpuQuotaGroup", () => {
     for (const pid of pids) expect(await readFile(`/proc/${pid}/cgroup`, "utf8")).toMatch(/:cpu[^:]*:\/\n/);
   });
 
+  it("counts the CPU its processes use in its cpuacct.usage, the kernel's count in nanoseconds", async () => {
+    const group = await CpuQuotaGroup.create(`coupler-test-usage-${process.pid}`, 0.5);
+    cleanup.push(() => group.remove());
+    const file = await group.usageFile();
+    expect(file).toMatch(/cpuacct\.usage$/);
+    const busy = spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" });
+    cleanup.push(async () => void busy.kill("SIGKILL"));
+    await new Promise((r) => setTimeout(r, 50));
+    await group.add(busy.pid ?? 0);
+    const before = Number(await readFile(file ?? "", "utf8"));
+    await new Promise((r) => setTimeout(r, 400));
+    const used = Number(await readFile(file ?? "", "utf8")) - before;
+    // Held to half a core for 400 ms: some CPU, never more than the quota allows (with a period's slack).
+    expect(used).toBeGreaterThan(10e6);
+    expect(used).toBeLessThan(0.5 * 500e6);
+  });
+
   it("refuses a quota of 0 or less and a name with a slash, creating nothing", async () => {
     await expect(CpuQuotaGroup.create("coupler-bad", 0)).rejects.toThrow(RangeError);
     await expect(CpuQuotaGroup.create("a/b", 0.5)).rejects.toThrow(RangeError);

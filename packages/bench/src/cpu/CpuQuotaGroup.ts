@@ -5,6 +5,8 @@ import { readAllPidStats } from "./processCpu.ts";
 
 /** The cgroup v1 `cpu` hierarchy's mount point (cgroup v2's `cpu.max` is not handled: this box mounts v1). */
 const CPU_ROOT = "/sys/fs/cgroup/cpu";
+/** The cgroup v1 `cpuacct` hierarchy, mounted apart from `cpu` here (where they share one, `cpu` holds cpuacct.usage). */
+const CPUACCT_ROOT = "/sys/fs/cgroup/cpuacct";
 /** CFS period the quota is a share of, in µs (the kernel's default). */
 const PERIOD_US = 100_000;
 
@@ -35,20 +37,64 @@ export class CpuQuotaGroup {
     readonly path: string,
     private readonly root: string,
     readonly cores: number,
+    /** The same group in a separate cpuacct hierarchy, when there is one: its processes' CPU is counted there. */
+    private readonly accounting: { path: string; root: string } | undefined,
   ) {}
 
   /**
-   * Creates (or reuses) group `name` under `root` with quota `cores` (> 0).
+   * Creates (or reuses) group `name` under `root` with quota `cores` (> 0),
+   * and a group of the same name in the cpuacct hierarchy when that is
+   * mounted apart (`accountingRoot`), so `usageFile` can count its CPU.
    * Throws RangeError for a bad `cores`, and the file system's error where
    * cgroups are not writable (check `cpuQuotaSupport` first).
    */
-  static async create(name: string, cores: number, root = CPU_ROOT): Promise<CpuQuotaGroup> {
+  static async create(
+    name: string,
+    cores: number,
+    root = CPU_ROOT,
+    accountingRoot = CPUACCT_ROOT,
+  ): Promise<CpuQuotaGroup> {
     if (!(cores > 0) || !/^[\w.-]+$/.test(name)) throw new RangeError(`bad CPU quota group ${name} / ${cores}`);
     const path = join(root, name);
     await mkdir(path, { recursive: true });
     await writeFile(join(path, "cpu.cfs_period_us"), String(PERIOD_US));
     await writeFile(join(path, "cpu.cfs_quota_us"), String(Math.round(cores * PERIOD_US)));
-    return new CpuQuotaGroup(path, root, cores);
+    const separate =
+      accountingRoot !== root &&
+      (await access(join(root, "cpuacct.usage")).then(
+        () => false,
+        () =>
+          access(join(accountingRoot, "cgroup.procs"), constants.W_OK).then(
+            () => true,
+            () => false,
+          ),
+      ));
+    if (separate) await mkdir(join(accountingRoot, name), { recursive: true });
+    return new CpuQuotaGroup(
+      path,
+      root,
+      cores,
+      separate ? { path: join(accountingRoot, name), root: accountingRoot } : undefined,
+    );
+  }
+
+  /**
+   * The group's cpuacct.usage: CPU nanoseconds every process that was ever
+   * in it used while there, exited ones included (the kernel's count, so no
+   * race with processes coming and going). Undefined where neither hierarchy
+   * has one.
+   */
+  async usageFile(): Promise<string | undefined> {
+    for (const dir of [this.path, this.accounting?.path])
+      if (
+        dir &&
+        (await access(join(dir, "cpuacct.usage")).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return join(dir, "cpuacct.usage");
+    return undefined;
   }
 
   /**
@@ -70,12 +116,16 @@ export class CpuQuotaGroup {
     let moved = 0;
     for (const p of tree) {
       // A backend may exit between the scan and the write (ESRCH): it no longer needs moving.
-      await writeFile(join(this.path, "cgroup.procs"), String(p)).then(
-        () => moved++,
-        (error: NodeJS.ErrnoException) => {
-          if (error.code !== "ESRCH") throw error;
-        },
-      );
+      const move = (dir: string) =>
+        writeFile(join(dir, "cgroup.procs"), String(p)).then(
+          () => true,
+          (error: NodeJS.ErrnoException) => {
+            if (error.code !== "ESRCH") throw error;
+            return false;
+          },
+        );
+      if (await move(this.path)) moved++;
+      if (this.accounting) await move(this.accounting.path);
     }
     return moved;
   }
@@ -97,15 +147,20 @@ export class CpuQuotaGroup {
     };
   }
 
-  /** Moves every process back to the root group and removes the group. Idempotent. */
+  /** Moves every process back to the root group and removes the group (in both hierarchies). Idempotent. */
   async remove(): Promise<void> {
-    const pids = await this.pids().catch(() => []);
-    for (const p of pids)
-      await writeFile(join(this.root, "cgroup.procs"), String(p)).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== "ESRCH") throw error;
+    for (const { path, root } of [
+      { path: this.path, root: this.root },
+      ...(this.accounting ? [this.accounting] : []),
+    ]) {
+      const text = await readFile(join(path, "cgroup.procs"), "utf8").catch(() => "");
+      for (const p of text.split("\n").filter(Boolean))
+        await writeFile(join(root, "cgroup.procs"), p).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== "ESRCH") throw error;
+        });
+      await rmdir(path).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "ENOENT") throw error;
       });
-    await rmdir(this.path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== "ENOENT") throw error;
-    });
+    }
   }
 }

@@ -38,6 +38,17 @@ describe("cpuUsage", () => {
     expect(usage.coresBusy).toBeNull();
   });
 
+  it("splits PostgreSQL per node when it was read as several trees, coordinator first", () => {
+    const usage = cpuUsage(
+      { ...start, postgresNodes: [1_000, 2_000, 2_000] },
+      { ...end, postgresNodes: [1_030, 2_720, 2_750] },
+      9_000,
+      100,
+    );
+    expect(usage.perCallNodeMs?.map((v) => Number(v.toFixed(4)))).toEqual([0.0333, 0.8, 0.8333]);
+    expect(cpuUsage(start, end, 9_000, 100).perCallNodeMs).toBeUndefined();
+  });
+
   it("gives no per-call figure for a window without calls", () => {
     expect(cpuUsage(start, end, 0, 100).perCallMs).toEqual({
       loadGenerator: null,
@@ -63,5 +74,11 @@ describe("cpuSnapshot", () => {
     expect(snapshot.ticks.postgres).toBeGreaterThanOrEqual(snapshot.ticks.server ?? 0);
     expect(snapshot.ticks.machine).toBeGreaterThan(0);
     expect(snapshot.ticks.loadGenerator).toBeUndefined(); // no such process
+  });
+
+  it.skipIf(noProc !== undefined)("keeps each tree's ticks of a PostgreSQL read as several trees", async () => {
+    const snapshot = await cpuSnapshot({ postgres: { trees: [process.pid, process.pid] } });
+    expect(snapshot.postgresNodes).toHaveLength(2);
+    expect((snapshot.postgresNodes?.[0] ?? 0) * 2).toBe(snapshot.ticks.postgres);
   });
 });

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { ownTicks, readAllPidStats, readMachineStat, treeTicks } from "./processCpu.ts";
 
 /**
@@ -17,7 +18,13 @@ export type CpuSource =
   /** Several process trees, summed: every node of a Citus cluster on this machine. */
   | { trees: number[] }
   /** Children of this process that exited and were reaped (pgbench, run to its end). */
-  | { reapedChildren: true };
+  | { reapedChildren: true }
+  /**
+   * cgroups' cpuacct.usage files (CPU ns of every process ever in the group),
+   * summed: a Citus cluster's nodes each in a group of their own. Read in
+   * ticks at `ticksPerSecond`, fractions kept.
+   */
+  | { cgroupUsage: string[]; ticksPerSecond: number };
 
 /** Cumulative ticks at one instant; undefined where a source could not be read. */
 export interface CpuSnapshot {
@@ -27,6 +34,8 @@ export interface CpuSnapshot {
   self?: number;
   /** The machine's steal ticks so far (/proc/stat, included in `ticks.machine`). */
   steal?: number;
+  /** PostgreSQL read per node (several trees, or cgroups): each node's ticks, in the source's order. */
+  postgresNodes?: number[];
 }
 
 /** CPU over one measured window, and per call (request or transaction) in it. */
@@ -40,6 +49,11 @@ export interface CpuUsage {
   cpuMs: Record<CpuPart, number | null>;
   /** CPU milliseconds of each part per call. */
   perCallMs: Record<CpuPart, number | null>;
+  /**
+   * PostgreSQL per node, where it was read as several trees (a Citus
+   * cluster: coordinator first, then the workers): CPU ms per call of each.
+   */
+  perCallNodeMs?: number[];
 }
 
 /** Reads every source once: one pass over /proc for all of them. */
@@ -51,8 +65,21 @@ export async function cpuSnapshot(
   const before = performance.now();
   const machine = await readMachineStat();
   const atMs = (before + performance.now()) / 2;
+  // cgroup counters first, beside the machine reading: they and /proc/stat are the window's clock.
+  const usage = new Map<string, number | undefined>();
+  for (const source of Object.values(sources))
+    if ("cgroupUsage" in source)
+      for (const file of source.cgroupUsage)
+        usage.set(
+          file,
+          await readFile(file, "utf8").then(
+            (t) => Number(t.trim()),
+            () => undefined,
+          ),
+        );
   const stats = await readAllPidStats();
   const ticks: CpuSnapshot["ticks"] = {};
+  let postgresNodes: number[] | undefined;
   if (machine) ticks.machine = machine.busy;
   const own = stats.find((s) => s.pid === process.pid);
   for (const [part, source] of Object.entries(sources) as [CpuPart, CpuSource][]) {
@@ -60,7 +87,16 @@ export async function cpuSnapshot(
     if ("tree" in source) value = treeTicks(stats, source.tree);
     else if ("trees" in source) {
       const each = source.trees.map((root) => treeTicks(stats, root));
-      value = each.every((t) => t !== undefined) ? each.reduce((sum: number, t) => sum + (t ?? 0), 0) : undefined;
+      const read = each.every((t) => t !== undefined) ? (each as number[]) : undefined;
+      value = read?.reduce((sum, t) => sum + t, 0);
+      if (part === "postgres" && read) postgresNodes = read;
+    } else if ("cgroupUsage" in source) {
+      const each = source.cgroupUsage.map((file) => usage.get(file));
+      const read = each.every((ns) => ns !== undefined && Number.isFinite(ns))
+        ? (each as number[]).map((ns) => (ns / 1e9) * source.ticksPerSecond)
+        : undefined;
+      value = read?.reduce((sum, t) => sum + t, 0);
+      if (part === "postgres" && read) postgresNodes = read;
     } else if ("reapedChildren" in source) {
       value = own ? own.cutime + own.cstime : undefined;
     } else {
@@ -76,6 +112,7 @@ export async function cpuSnapshot(
     ticks,
     ...(own ? { self: ownTicks(own) } : {}),
     ...(machine ? { steal: machine.steal } : {}),
+    ...(postgresNodes ? { postgresNodes } : {}),
   };
 }
 
@@ -93,11 +130,17 @@ export function cpuUsage(start: CpuSnapshot, end: CpuSnapshot, calls: number, ti
     perCallMs[part] = ms === null || calls <= 0 ? null : ms / calls;
   }
   const machineMs = cpuMs.machine;
+  const [nodesBefore, nodesAfter] = [start.postgresNodes, end.postgresNodes];
+  const perCallNodeMs =
+    nodesBefore && nodesAfter && nodesBefore.length === nodesAfter.length && calls > 0
+      ? nodesAfter.map((t, i) => (((t - (nodesBefore[i] ?? t)) / ticksPerSecond) * 1000) / calls)
+      : undefined;
   return {
     wallSeconds,
     calls,
     coresBusy: machineMs === null || wallSeconds <= 0 ? null : machineMs / 1000 / wallSeconds,
     cpuMs,
     perCallMs,
+    ...(perCallNodeMs ? { perCallNodeMs } : {}),
   };
 }

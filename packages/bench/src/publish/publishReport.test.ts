@@ -2,9 +2,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkBenchmarks, publishReport, runId } from "../publishReport.ts";
+import { checkBenchmarks, checkGeneratedBlocks, publishReport, runId } from "../publishReport.ts";
 import type { BenchResults } from "../results.ts";
-import { PublishError, readManifest } from "./publishedResults.ts";
+import { scaleResultsFixture } from "../scale/scaleResultsFixture.ts";
+import { generatedBlock, readGeneratedBlock } from "./generatedBlock.ts";
+import { PublishError, SCALE_SECTION_BLOCK, SCALE_TABLE_BLOCK, readManifest } from "./publishedResults.ts";
 
 const fixtureText = readFileSync(new URL("../../test/fixtures/bench-results-quick.json", import.meta.url), "utf8");
 const root = mkdtempSync(join(tmpdir(), "bench-publish-"));
@@ -31,7 +33,7 @@ describe("report:publish", () => {
     const manifest = await readManifest(repo);
     const folder = runId(JSON.parse(summary) as BenchResults);
     expect(folder).toMatch(/^2\d{3}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z-1a2b3c4$/);
-    expect(manifest).toEqual({ main: folder, nodeVersions: [], citus: null });
+    expect(manifest).toEqual({ main: folder, nodeVersions: [], citus: null, citusScale: null });
     expect(readFileSync(join(repo, "docs", "benchmarks", folder, "summary.json"), "utf8")).toBe(summary);
     expect(existsSync(join(repo, "docs", "benchmarks", folder, "k6"))).toBe(false);
     const written = readFileSync(join(repo, "BENCHMARKS.md"), "utf8");
@@ -62,5 +64,47 @@ describe("report:publish", () => {
     await expect(publishReport(results, repo)).rejects.toThrow(PublishError);
     await expect(publishReport(results, repo)).rejects.toThrow(/run-notes\.md:3 holds a table/);
     expect(existsSync(join(repo, "BENCHMARKS.md"))).toBe(false);
+  });
+
+  it("publishes a scale run under docs/benchmarks/citus/<start>-<commit>/, fills BENCHMARKS.md's scale section and SCALING.md's table from it, and finds a hand edit of either", async () => {
+    const { repo } = setUp("scale");
+    writeFileSync(
+      join(repo, "BENCHMARKS.md"),
+      "# Coupler benchmark\n\n## Citus\n\nPair.\n\n## About this run\n\nProse only.\n",
+    );
+    writeFileSync(
+      join(repo, "SCALING.md"),
+      `# Scaling\n\n${generatedBlock(SCALE_TABLE_BLOCK, "(not run yet)")}\n\nAfter.\n`,
+    );
+    const results = join(root, "scale-results");
+    mkdirSync(join(results, "k6"), { recursive: true });
+    const scale = scaleResultsFixture([
+      { key: { workers: 0, route: "server" }, round: 1, throughput: 300, nodeMs: [0.8] },
+      { key: { workers: 1, route: "direct" }, round: 1, throughput: 75, nodeMs: [0.02, 3.3] },
+    ]);
+    writeFileSync(join(results, "summary.json"), JSON.stringify(scale));
+    writeFileSync(join(results, "k6", "scale-plain-64.json"), "raw k6 stream");
+    // No main run is published: only the generated blocks are written, BENCHMARKS.md's prose stays.
+    await publishReport(undefined, repo, [], undefined, results);
+    const manifest = await readManifest(repo);
+    expect(manifest.citusScale).toBe(join("citus", "2026-12-07T17-00-00-000Z-1a2b3c4"));
+    expect(existsSync(join(repo, "docs", "benchmarks", manifest.citusScale ?? "", "summary.json"))).toBe(true);
+    expect(existsSync(join(repo, "docs", "benchmarks", manifest.citusScale ?? "", "k6"))).toBe(false);
+    expect(existsSync(join(repo, "docs", "benchmarks", "citus-scale.svg"))).toBe(true);
+    const benchmarks = readFileSync(join(repo, "BENCHMARKS.md"), "utf8");
+    expect(benchmarks.indexOf("## Citus scale-out")).toBeGreaterThan(benchmarks.indexOf("Pair."));
+    expect(benchmarks.indexOf("## Citus scale-out")).toBeLessThan(benchmarks.indexOf("## About this run"));
+    const scaling = readFileSync(join(repo, "SCALING.md"), "utf8");
+    expect(readGeneratedBlock(scaling, SCALE_TABLE_BLOCK)).toContain("| 1 worker, direct | 75/s |");
+    expect(scaling).toContain("![Level-ups per second against workers](docs/benchmarks/citus-scale.svg)");
+    expect(await checkGeneratedBlocks(repo)).toBeUndefined();
+    writeFileSync(
+      join(repo, "SCALING.md"),
+      scaling.replace("| 1 worker, direct | 75/s |", "| 1 worker, direct | 95/s |"),
+    );
+    expect(await checkGeneratedBlocks(repo)).toMatch(/SCALING\.md's generated block citus-scale-table differs/);
+    await publishReport(undefined, repo);
+    expect(readFileSync(join(repo, "SCALING.md"), "utf8")).toBe(scaling);
+    expect(readGeneratedBlock(readFileSync(join(repo, "BENCHMARKS.md"), "utf8"), SCALE_SECTION_BLOCK)).toBeDefined();
   });
 });

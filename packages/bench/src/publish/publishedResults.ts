@@ -12,6 +12,9 @@ import { renderCharts, type Chart } from "../report/charts.ts";
 import { renderCitusSection } from "../report/renderCitus.ts";
 import { renderNodeComparison } from "../report/renderNodeComparison.ts";
 import { renderReport } from "../report/renderReport.ts";
+import { renderScaleSection } from "../report/renderScale.ts";
+import { SCALE_CHART, renderScaleCharts } from "../report/scaleChart.ts";
+import { generatedBlock } from "./generatedBlock.ts";
 
 /** docs/benchmarks, from the repository's root. */
 export const BENCHMARKS_DIR = join("docs", "benchmarks");
@@ -25,7 +28,15 @@ export interface PublishedResults {
   nodeVersions: string[];
   /** A `pnpm bench --citus` run, and the same plan on one PostgreSQL beside it. */
   citus: { dir: string; single: string | null } | null;
+  /** The Citus scale bench's run (`pnpm bench --citus`, worker counts under a CPU quota); absent or null until one is published. */
+  citusScale?: string | null;
 }
+
+/** The scale bench's chart under docs/benchmarks/, as BENCHMARKS.md and SCALING.md link it from the repository's root. */
+export const SCALE_CHART_PATH = join(BENCHMARKS_DIR, SCALE_CHART);
+/** The generated blocks the scale bench's committed results fill: BENCHMARKS.md's section and SCALING.md's table. */
+export const SCALE_SECTION_BLOCK = "citus-scale-section";
+export const SCALE_TABLE_BLOCK = "citus-scale-table";
 
 /**
  * Hand-written prose appended after the generated sections, in this order when
@@ -41,7 +52,7 @@ export class PublishError extends Error {
 
 export async function readManifest(repo: string): Promise<PublishedResults> {
   const text = await readFile(join(repo, MANIFEST), "utf8").catch(() => undefined);
-  if (text === undefined) return { main: null, nodeVersions: [], citus: null };
+  if (text === undefined) return { main: null, nodeVersions: [], citus: null, citusScale: null };
   return JSON.parse(text) as PublishedResults;
 }
 
@@ -58,10 +69,20 @@ export async function readPublished(repo: string, folder: string): Promise<Bench
 export async function renderSections(
   repo: string,
   manifest: PublishedResults,
-): Promise<{ main: string | undefined; nodeVersions: string | undefined; citus: string | undefined; charts: Chart[] }> {
+): Promise<{
+  main: string | undefined;
+  nodeVersions: string | undefined;
+  citus: string | undefined;
+  /** The scale bench's section, inside its generated block's markers. */
+  citusScale: string | undefined;
+  charts: Chart[];
+}> {
   const main = manifest.main === null ? undefined : await readPublished(repo, manifest.main);
-  const charts = main ? await renderCharts(main) : [];
-  const linked = charts.map((c) => ({ ...c, file: join(BENCHMARKS_DIR, c.file) }));
+  const scale = manifest.citusScale ? await readPublished(repo, manifest.citusScale) : undefined;
+  const scaleCharts = scale ? await renderScaleCharts(scale) : [];
+  const mainCharts = main ? await renderCharts(main) : [];
+  const charts = [...mainCharts, ...scaleCharts];
+  const linked = mainCharts.map((c) => ({ ...c, file: join(BENCHMARKS_DIR, c.file) }));
   const nodeRuns = await Promise.all(manifest.nodeVersions.map((f) => readPublished(repo, f)));
   const citus = manifest.citus
     ? renderCitusSection(
@@ -73,6 +94,9 @@ export async function renderSections(
     main: main ? renderReport(main, linked) : undefined,
     nodeVersions: nodeRuns.length > 0 ? renderNodeComparison(nodeRuns) : undefined,
     citus,
+    citusScale: scale
+      ? generatedBlock(SCALE_SECTION_BLOCK, renderScaleSection(scale, scaleCharts[0] ? SCALE_CHART_PATH : undefined))
+      : undefined,
     charts,
   };
 }
@@ -97,7 +121,7 @@ export async function renderBenchmarks(repo: string): Promise<{ text: string; ch
       );
     notes.push(text);
   }
-  const parts = [sections.main, sections.nodeVersions, sections.citus, ...notes].filter(
+  const parts = [sections.main, sections.nodeVersions, sections.citus, sections.citusScale, ...notes].filter(
     (s): s is string => s !== undefined,
   );
   return { text: parts.map((s) => s.trimEnd()).join("\n\n") + "\n", charts: sections.charts };
