@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { renderCitusScalingTable } from "../report/renderCitus.ts";
-import { checkBenchmarks } from "../publishReport.ts";
+import { checkBenchmarks, checkGeneratedBlocks } from "../publishReport.ts";
 import { readManifest, readPublished, renderSections } from "./publishedResults.ts";
 
 /** The repository's own docs against its own committed results (docs/benchmarks/published.json). */
@@ -28,6 +28,14 @@ describe("the published benchmark docs", () => {
       await readPublished(REPO, manifest.citus.single),
     );
     expect(doc("SCALING.md")).toContain(table);
+  });
+
+  it("carry BENCHMARKS.md's scale section and SCALING.md's scale table exactly as the committed scale run renders them, naming the commit it measured", async () => {
+    expect(manifest.citusScale).toMatch(/^citus\/\d{4}-\d\d-\d\dT[\d-]+Z-[0-9a-f]{7}$/);
+    const scale = await readPublished(REPO, manifest.citusScale ?? "");
+    expect(scale.source?.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(scale.scale?.skipped).toBeUndefined();
+    expect(await checkGeneratedBlocks(REPO)).toBeUndefined();
   });
 
   // The whole file is checked once a full run is published: until then its main tables come from a run

@@ -55,7 +55,7 @@ export function scaleSpec(results: BenchResults): TopLevelSpec {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: {
       text: `Level-ups per second against workers, every node at ${results.scale?.nodeCores ?? "?"} core`,
-      subtitle: `${results.plan.saturationVus} VUs, no think time; median of the undisturbed rounds, bars the range${plain === undefined ? "" : `; gray line: one plain PostgreSQL (${plain.toFixed(0)}/s)`}`,
+      subtitle: `${results.plan.saturationVus} VUs, no think time; median of the undisturbed rounds (of all where every round was disturbed), bars the range${plain === undefined ? "" : `; gray line: one plain PostgreSQL (${plain.toFixed(0)}/s)`}`,
     },
     width: 560,
     height: 300,
