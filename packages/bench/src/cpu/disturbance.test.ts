@@ -67,15 +67,20 @@ describe.runIf(process.platform === "linux")("measureDisturbance on this machine
       if (pid === undefined) throw new Error("the burner did not start");
       await new Promise((resolve) => setTimeout(resolve, 300));
       const sources = { server: { pids: [process.pid] }, loadGenerator: { pids: [pid] } };
-      const start = await cpuSnapshot(sources);
-      await new Promise((resolve) => setTimeout(resolve, 2_500));
-      const end = await cpuSnapshot(sources);
       const options = { ticksPerSecond: await clockTicksPerSecond(), cores: 2 };
-      const burnerMs =
-        (((end.ticks.loadGenerator ?? 0) - (start.ticks.loadGenerator ?? 0)) / options.ticksPerSecond) * 1000;
+      const start = await cpuSnapshot(sources);
+      // A window long enough for the burner to get a quarter second of CPU, however loaded the box (up to 15 s).
+      let end = start;
+      let burnerMs = 0;
+      for (const deadline = Date.now() + 15_000; burnerMs <= 250 && Date.now() < deadline;) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        end = await cpuSnapshot(sources);
+        burnerMs =
+          (((end.ticks.loadGenerator ?? 0) - (start.ticks.loadGenerator ?? 0)) / options.ticksPerSecond) * 1000;
+      }
       const outside = measureDisturbance(start, end, { ...options, parts: ["server"] });
       const measured = measureDisturbance(start, end, { ...options, parts: ["server", "loadGenerator"] });
-      // The burner ran: on a shared 2-core box it gets at least a tenth of a core over 2.5 s.
+      // The burner ran.
       expect(burnerMs).toBeGreaterThan(250);
       // The machine is read just before the processes at each end: a loaded box shifts their windows a little.
       expect(outside?.outsideMs).toBeGreaterThanOrEqual(burnerMs * 0.8);
@@ -85,5 +90,5 @@ describe.runIf(process.platform === "linux")("measureDisturbance on this machine
     } finally {
       burner.kill();
     }
-  });
+  }, 30_000);
 });
