@@ -2,6 +2,7 @@ import { CITUS_LAYOUT } from "@coupler/core";
 import { adminQuery, withDatabase } from "@coupler/embedded";
 import type pg from "pg";
 import type { Violation } from "./checker.ts";
+import { retryStep, sleep } from "./retryStep.ts";
 
 /** A node of the cluster as growth needs it: where to reach it, and its `postgres` database for CREATE DATABASE. */
 export interface GrowthNode {
@@ -34,7 +35,7 @@ export interface GrowthReport {
   drainMs: number;
   startedAt: number;
   endedAt: number;
-  /** Failed attempts of a step that a retry then completed (the chaos kills hit the growth's own connections too). */
+  /** Failed attempts of a step that a retry then completed. */
   stepFailures: string[];
   /** Set when a step failed for good; the run reports it as a violation. */
   error?: string;
@@ -63,19 +64,14 @@ export async function growCluster(admin: pg.Pool, database: string, plan: Growth
   };
   // Each step is safe to repeat, as an operator would: citus_add_node returns the node already added,
   // a new citus_rebalance_start plans only the moves still missing, and so do citus_drain_node and citus_remove_node.
-  const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await run();
-      } catch (error) {
-        const message = `${name}: ${error instanceof Error ? error.message : String(error)}`;
-        if (attempt >= STEP_ATTEMPTS) throw new Error(message);
+  const step = <T>(name: string, run: () => Promise<T>): Promise<T> =>
+    retryStep(name, run, {
+      attempts: STEP_ATTEMPTS,
+      onRetry: (message) => {
         report.stepFailures.push(message);
         log(`  growth: ${message}; retrying`);
-        await sleep(500 * attempt);
-      }
-    }
-  };
+      },
+    });
   try {
     // Citus does not create databases on a new node by itself.
     await adminQuery(spare.adminUrl, `CREATE DATABASE ${database}`);
@@ -197,8 +193,4 @@ export async function checkLearnersOnOneNode(
       },
     ];
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
