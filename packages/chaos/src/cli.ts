@@ -121,6 +121,11 @@ function loopbackUrl(url: string): string {
   return url;
 }
 
+// The commit a published summary measured, read before the run writes anything.
+const measured = values.summary
+  ? import("@coupler/bench/sourceInfo").then(({ sourceInfo }) => sourceInfo(dirname(fileURLToPath(import.meta.url))))
+  : undefined;
+
 const modes: ChaosMode[] = ["coupler"];
 if (!values["no-legacy"]) modes.push("legacy");
 if (values.http) modes.push("http");
@@ -226,12 +231,11 @@ await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`result written to ${out}`);
 if (values.summary) {
   const { summarizeRun } = await import("./reliabilityRun.ts");
-  const { sourceInfo } = await import("@coupler/bench/sourceInfo");
   const command = ["pnpm chaos", ...process.argv.slice(2).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`))].join(
     " ",
   );
   const path = resolve(process.env.INIT_CWD ?? process.cwd(), values.summary);
-  const summary = summarizeRun(result, command, await sourceInfo(dirname(fileURLToPath(import.meta.url))));
+  const summary = summarizeRun(result, command, (await measured) ?? { commit: null, dirty: null });
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, `${JSON.stringify(summary, null, 2)}\n`);
   console.log(`summary written to ${path}`);
