@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  CitusRouter,
   couplerOnCitus,
   createDatabase,
   distributeOnCitus,
@@ -145,5 +146,70 @@ describe.skipIf(!availability.available)("a shard move under load (coordinator +
     expect(await pairRows(database, bystander)).toMatchObject({ progressLevel: 1, licenseLevel: 1, totalXp: 0 });
     expect((await runIntegrityAudit(database.pool)).violations).toBe(0);
     await setGuard(database.pool, false, "shard-move test");
+  }, 240_000);
+
+  it("keeps a learner's history and audit in call order when direct routing writes it on a worker with a lower id range after a move", async () => {
+    // Each worker draws ids from its own range (group id × 2^48): written on the higher worker first, then
+    // moved to the lower one, the learner's new rows got ids below its old ones, and its chain read back out of order.
+    const router = await CitusRouter.start({
+      coordinator: database.pool,
+      connectionString: citus.url,
+      refreshIntervalMs: 0,
+    });
+    try {
+      const direct = createCoupler(database, { citus: true, connections: router });
+      const [learner] = await enrolledUsers(database, coupler, 1);
+      if (learner === undefined) throw new Error("no learner");
+      const { rows: groups } = await database.pool.query<{ host: string; port: number; group: number }>(
+        "select nodename as host, nodeport as port, groupid as group from pg_dist_node where groupid <> 0 order by groupid",
+      );
+      const [low, high] = groups;
+      if (!low || !high) throw new Error("two workers expected");
+      const moveTo = async (node: { host: string; port: number }) => {
+        const from = await placementOf(learner);
+        if (from.nodeport === node.port) return;
+        await database.pool.query("call citus_cleanup_orphaned_resources()");
+        await database.pool.query(
+          "select citus_move_shard_placement($1::bigint, $2, $3::int, $4, $5::int, shard_transfer_mode => 'force_logical')",
+          [from.shardid, from.nodename, from.nodeport, node.host, node.port],
+        );
+        await router.refresh();
+      };
+      const calls = async (tag: string, backTo: number) => {
+        await direct.levelUp({
+          userId: learner,
+          specialization: "PLAYER",
+          xpGained: 5_000,
+          sessionsCompleted: 1,
+          idempotencyKey: `${tag}-up`,
+        });
+        await direct.advance({ userId: learner, specialization: "PLAYER", newLevel: backTo, reason: `${tag} down` });
+      };
+      await moveTo(high);
+      await calls("higher", 1);
+      await moveTo(low);
+      await calls("lower", 2);
+
+      // Read in id order, the calls come back in the order they were made.
+      expect((await auditRows(database, learner)).map((a) => `${a.operation}:${a.idempotency_key ?? ""}`)).toEqual([
+        "enroll:",
+        "levelUp:higher-up",
+        "advance:",
+        "levelUp:lower-up",
+        "advance:",
+      ]);
+      const steps = await historySteps(database, learner);
+      expect(steps.map(([, to]) => to).filter((_, i) => i % 2 === 1)).toEqual([1, 2]);
+      // Written on the lower worker, yet numbered above the learner's rows from the higher one.
+      const { rows: last } = await database.pool.query<{ id: string }>(
+        "select id::text from coupler_audit_log where user_id = $1 and idempotency_key = 'lower-up'",
+        [learner],
+      );
+      expect(Number(BigInt(last[0]?.id ?? "0") >> 48n)).toBe(high.group);
+      expect(await direct.validate({ userId: learner, specialization: "PLAYER" })).toMatchObject({ consistent: true });
+      expect((await runIntegrityAudit(database.pool)).violations).toBe(0);
+    } finally {
+      await router.close();
+    }
   }, 240_000);
 });
