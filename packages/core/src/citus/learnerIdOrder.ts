@@ -15,38 +15,39 @@ const TRIGGER = LEARNER_ID_ORDER;
 
 /**
  * On Citus every node draws these ids from a sequence range of its own (a
- * worker's starts at its group id × 2^48; the coordinator's at 1). A row
- * inserted on the node that holds the learner (direct routing), or through
- * the coordinator, gets that node's next value. When a learner's shard moves
- * to a node whose range is lower than the one it left (a rebalance, a drain,
- * `citus_move_shard_placement`), or the calls switch from direct routing to
- * the coordinator, its new rows got ids below its old ones, and its history
+ * worker's starts at its group id × 2^48; the coordinator's at 1), and the
+ * node that plans an INSERT evaluates the default: the learner's worker under
+ * direct routing, the coordinator otherwise, the old worker for a call a
+ * stale map sent there. When a learner's shard moves to a node whose range is
+ * lower than the one it left (a rebalance, a drain,
+ * `citus_move_shard_placement`), or its calls go through the coordinator
+ * after direct ones, its new rows got ids below its old ones, and its history
  * read back out of order: the next step started from the wrong level, and
  * the audit chain broke (found by `pnpm chaos --citus`, which moves a
  * learner's shard to the worker with the lower range).
  *
- * This trigger keeps a learner's ids increasing: a new row whose id is not
- * above the learner's highest gets the highest + 1. It reads the shard it
- * fires on (the learner's rows are all there), by the index on (user_id,
- * id). Two transactions of one learner in that case (two specializations:
- * two pair locks) take turns on an advisory lock, so they never pick the
- * same id. It is an ordinary trigger (fires in sessions, not in the
- * logical-replication apply worker of a shard move, where copied rows must
- * keep their ids), and Citus creates it on a moved shard after the copy.
- * Installed by `distributeOnCitus` only: on one server one sequence already
- * orders the ids.
+ * This trigger keeps each learner's ids increasing in commit order: a new
+ * row whose id is not above the learner's highest gets the highest + 1. It
+ * reads the shard it fires on (the learner's rows are all there) by the
+ * (user_id, id) key, after taking a transaction-scoped advisory lock on the
+ * learner, so two transactions of one learner (two specializations: two
+ * pair locks) take turns from their first row to their COMMIT and never pick
+ * the same id. Every row of a learner is written on the node holding its
+ * shard, so the lock is always taken there. An ordinary trigger: it fires in
+ * sessions, not in the logical-replication apply worker of a shard move,
+ * where copied rows keep their ids; Citus creates it on a moved shard after
+ * the copy. Installed by `distributeOnCitus` only: on one server one
+ * sequence, drawn under the pair's lock, already orders the ids.
  */
 const CREATE_FUNCTION = `CREATE OR REPLACE FUNCTION ${FUNCTION}() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
   highest bigint;
 BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('${FUNCTION}'), hashtext(NEW.user_id::text));
   EXECUTE format('SELECT max(id) FROM %I.%I WHERE user_id = $1', TG_TABLE_SCHEMA, TG_TABLE_NAME)
     INTO highest USING NEW.user_id;
-  IF highest IS NOT NULL AND NEW.id <= highest THEN
-    PERFORM pg_advisory_xact_lock(hashtext('${FUNCTION}'), hashtext(NEW.user_id::text));
-    EXECUTE format('SELECT max(id) FROM %I.%I WHERE user_id = $1', TG_TABLE_SCHEMA, TG_TABLE_NAME)
-      INTO highest USING NEW.user_id;
+  IF NEW.id <= highest THEN
     NEW.id := highest + 1;
   END IF;
   RETURN NEW;

@@ -14,6 +14,7 @@ import {
 import {
   auditRows,
   citusAvailability,
+  couplerHeldBeforeCommit,
   createCoupler,
   enrolledUsers,
   historySteps,
@@ -212,4 +213,38 @@ describe.skipIf(!availability.available)("a shard move under load (coordinator +
       await router.close();
     }
   }, 240_000);
+
+  it("numbers a learner's rows apart when a call through the coordinator writes while a direct one on another specialization has not committed yet", async () => {
+    // A first version of the id-order trigger took no lock: the coordinator's row (an id from the coordinator's
+    // range, below the learner's) became the learner's highest + 1, the very id the worker's sequence had just
+    // given the direct call still open, and one of them failed with a duplicate key at COMMIT.
+    const router = await CitusRouter.start({
+      coordinator: database.pool,
+      connectionString: citus.url,
+      refreshIntervalMs: 0,
+    });
+    try {
+      const direct = createCoupler(database, { citus: true, connections: router });
+      const held = couplerHeldBeforeCommit(database, { citus: true, connections: router });
+      const [learner] = await enrolledUsers(database, coupler, 1);
+      if (learner === undefined) throw new Error("no learner");
+      await coupler.enroll({ userId: learner, specialization: "INTERNSHIP" });
+      const levelUp = (via: ProgressLicenseCoupler, specialization: string, key: string) =>
+        via.levelUp({ userId: learner, specialization, xpGained: 10, sessionsCompleted: 1, idempotencyKey: key });
+      await levelUp(direct, "PLAYER", "direct-1");
+      const open = levelUp(held.coupler, "PLAYER", "direct-held");
+      await held.held;
+      const through = levelUp(coupler, "INTERNSHIP", "coordinator");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      held.release();
+      await Promise.all([open, through]);
+      const { rows } = await database.pool.query<{ key: string }>(
+        "select idempotency_key as key from coupler_audit_log where user_id = $1 and idempotency_key is not null order by id",
+        [learner],
+      );
+      expect(rows.map((r) => r.key)).toEqual(["direct-1", "direct-held", "coordinator"]);
+    } finally {
+      await router.close();
+    }
+  }, 120_000);
 });
