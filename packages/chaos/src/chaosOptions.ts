@@ -41,9 +41,9 @@ export interface ChaosOptions {
    */
   route?: CitusRoute;
   /**
-   * Citus without `grow`: move the first hot learner's shard group to the
-   * other worker 40% into each mode (citus_move_shard_placement,
-   * moveShard.ts); default true.
+   * Citus without `grow`: move a hot learner's shard group to the other
+   * worker 40% into each mode (citus_move_shard_placement, from the highest
+   * group to the lowest, moveShard.ts); default true.
    */
   moveShard?: boolean;
   /** Citus: shards per distributed table (default Citus's citus.shard_count, 32); fewer make a rebalance shorter. */

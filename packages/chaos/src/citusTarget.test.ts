@@ -69,7 +69,12 @@ describe.skipIf(!availability.available)("the chaos kill loop on a Citus cluster
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     })();
-    const move = await moveLearnerShard(admin, { userId, startAfterMs: 0, timeoutMs: 120_000, log: () => {} });
+    const move = await moveLearnerShard(admin, {
+      userIds: [userId],
+      startAfterMs: 0,
+      timeoutMs: 120_000,
+      log: () => {},
+    });
     running = false;
     await Promise.all([killing, ...busy]);
     expect({ error: move.error, retried: move.stepFailures }).toEqual({ error: undefined, retried: [] });

@@ -40,8 +40,9 @@ writes the full result as JSON. Exits 1 if the coupler broke an invariant.
   --citus             run on a Citus coordinator + 2 workers (CITUS_URL, or started here from the installed
                       PostgreSQL with the citus extension): tables distributed as db:migrate --citus does, half
                       the outside kills hit the workload's backends on the workers (never a shard move's own),
-                      each round restarts one worker (--no-restart skips it), and 40% into each mode the
-                      first learner's shard group moves to the other worker (citus_move_shard_placement)
+                      each round restarts one worker (--no-restart skips it), and 40% into each mode the shard
+                      group of a learner on the higher worker (group id) moves to the lower one
+                      (citus_move_shard_placement)
   --route ROUTE       with --citus: direct (default: each learner's calls on the worker holding its shard, in
                       process and in the API) or coordinator (every call through the coordinator)
   --no-move           with --citus: no mid-run shard move

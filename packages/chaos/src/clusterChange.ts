@@ -48,8 +48,9 @@ export function startGrowth(
 }
 
 /**
- * Starts the move of the first hot learner's shard group to another worker,
- * 40% into the mode's time, while no worker restarts (`targets.exclusive`).
+ * Starts the move of a hot learner's shard group to another worker (from the
+ * highest group to the lowest, moveShard.ts), 40% into the mode's time,
+ * while no worker restarts (`targets.exclusive`).
  */
 export function startMove(
   options: ChaosOptions,
@@ -58,10 +59,9 @@ export function startMove(
   targets: CitusFaultTargets,
   log: (line: string) => void,
 ): ClusterChange {
-  const [first] = pairs;
-  if (!first) throw new Error("a shard move needs a learner");
+  if (pairs.length === 0) throw new Error("a shard move needs a learner");
   const running = moveLearnerShard(admin.pool, {
-    userId: first.userId,
+    userIds: [...new Set(pairs.map((p) => p.userId))],
     // 40% in: mid-round whether there are 1, 2 or 3 rounds (not in the pause between two, where no call runs).
     startAfterMs: Math.floor(options.durationMs * 0.4),
     timeoutMs: 120_000,

@@ -3,8 +3,12 @@ import type pg from "pg";
 import { retryStep, sleep } from "./retryStep.ts";
 
 export interface MovePlan {
-  /** The learner whose shard group moves (every table co-located with `users` moves with it). */
-  userId: number;
+  /**
+   * The learners one of which moves with its shard group (every table
+   * co-located with `users` moves with it): the one on the worker with the
+   * highest group id, to the active worker with the lowest.
+   */
+  userIds: readonly number[];
   /** Pause after the workload starts before the move, in ms. */
   startAfterMs: number;
   /** Bound on one attempt of the move, in ms (the session's statement_timeout). */
@@ -43,7 +47,7 @@ const ATTEMPTS = 6;
 export async function moveLearnerShard(admin: pg.Pool, plan: MovePlan): Promise<MoveReport> {
   await sleep(plan.startAfterMs);
   const report: MoveReport = {
-    userId: plan.userId,
+    userId: 0,
     shardId: "",
     from: "",
     to: "",
@@ -54,11 +58,11 @@ export async function moveLearnerShard(admin: pg.Pool, plan: MovePlan): Promise<
   };
   const exclusive = plan.exclusive ?? ((change) => change());
   try {
-    const source = await placementOf(admin, plan.userId);
-    const target = await otherWorker(admin, source.node);
-    Object.assign(report, { shardId: source.shardId, from: source.node, to: target });
+    const source = await highestPlaced(admin, plan.userIds);
+    const target = await lowestOtherWorker(admin, source.node);
+    Object.assign(report, { userId: source.userId, shardId: source.shardId, from: source.node, to: target });
     plan.log(
-      `  moving learner ${plan.userId}'s shard group (shard ${source.shardId}) from ${source.node} to ${target}`,
+      `  moving learner ${source.userId}'s shard group (shard ${source.shardId}) from ${source.node} to ${target}`,
     );
     const started = performance.now();
     await exclusive(() =>
@@ -91,7 +95,7 @@ async function moveOnce(
   target: string,
   timeoutMs: number,
 ): Promise<void> {
-  const now = await placementOf(admin, undefined, source.shardId);
+  const now = await placementOf(admin, source.shardId);
   if (now.node === target) return;
   const client = await admin.connect();
   try {
@@ -108,27 +112,46 @@ async function moveOnce(
   }
 }
 
-/** The `users` shard holding `userId` (or the shard `shardId`) and its node, `host:port`. */
-async function placementOf(
-  admin: pg.Pool,
-  userId: number | undefined,
-  shardId?: string,
-): Promise<{ shardId: string; node: string }> {
-  const { rows } = await admin.query<{ shardid: string; node: string }>(
-    `select shardid::text, nodename || ':' || nodeport as node from citus_shards
-     where shardid = coalesce($2::bigint, get_shard_id_for_distribution_column('users', $1::bigint))`,
-    [userId ?? null, shardId ?? null],
+/** The node (`host:port`) of the shard `shardId`. */
+async function placementOf(admin: pg.Pool, shardId: string): Promise<{ node: string }> {
+  const { rows } = await admin.query<{ node: string }>(
+    "select nodename || ':' || nodeport as node from citus_shards where shardid = $1::bigint",
+    [shardId],
   );
   const row = rows[0];
-  if (!row) throw new Error(`no placement for ${shardId ? `shard ${shardId}` : `learner ${userId}`}`);
-  return { shardId: row.shardid, node: row.node };
+  if (!row) throw new Error(`no placement for shard ${shardId}`);
+  return row;
 }
 
-async function otherWorker(admin: pg.Pool, node: string): Promise<string> {
+/**
+ * Of `userIds`, the learner on the worker with the highest group id, with its
+ * `users` shard and node. Moving it to a lower group is the harder move: its
+ * new rows draw ids from the lower node's sequence range, which once broke
+ * the order of a learner's history (SCALING.md, "Ids from worker sequences").
+ */
+async function highestPlaced(
+  admin: pg.Pool,
+  userIds: readonly number[],
+): Promise<{ userId: number; shardId: string; node: string }> {
+  const { rows } = await admin.query<{ user_id: string; shardid: string; node: string }>(
+    `select u.id::text as user_id, s.shardid::text, s.nodename || ':' || s.nodeport as node
+     from unnest($1::bigint[]) as u(id)
+     join citus_shards s on s.shardid = get_shard_id_for_distribution_column('users', u.id)
+     join pg_dist_node n on n.nodename = s.nodename and n.nodeport = s.nodeport
+     order by n.groupid desc, u.id limit 1`,
+    [userIds],
+  );
+  const row = rows[0];
+  if (!row) throw new Error("no placement for any of the learners");
+  return { userId: Number(row.user_id), shardId: row.shardid, node: row.node };
+}
+
+/** The active worker with the lowest group id other than `node`. */
+async function lowestOtherWorker(admin: pg.Pool, node: string): Promise<string> {
   const { rows } = await admin.query<{ node: string }>(
     `select nodename || ':' || nodeport as node from pg_dist_node
      where groupid <> 0 and isactive and noderole = 'primary' and shouldhaveshards
-       and nodename || ':' || nodeport <> $1 order by nodeid limit 1`,
+       and nodename || ':' || nodeport <> $1 order by groupid limit 1`,
     [node],
   );
   const row = rows[0];
