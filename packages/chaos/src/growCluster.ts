@@ -43,8 +43,10 @@ export interface GrowthReport {
 
 /**
  * Grows a Citus database while the workload runs, with Citus's own functions
- * only: `citus_add_node` for the spare, `citus_rebalance_start` polled until its job is finished, then `citus_drain_node`
- * on one original worker and `citus_remove_node`. `admin` is a pool on the
+ * only, as deploy/README.md's runbooks do: `citus_add_node` for the spare,
+ * `citus_rebalance_start` polled until its job is finished, then
+ * `citus_drain_node` on one original worker, `citus_cleanup_orphaned_resources`
+ * and `citus_remove_node`. `admin` is a pool on the
  * coordinator's database `database`. Never throws: a failed step ends the
  * growth and lands in `error`.
  */
@@ -115,6 +117,17 @@ export async function growCluster(admin: pg.Pool, database: string, plan: Growth
       }
     });
     report.drainMs = Math.round(performance.now() - started);
+    // As deploy/README.md says: the moves' old copies dropped before the node leaves, or a later move of one
+    // of those shards fails for good ("orphaned shard … could not be cleaned up").
+    await step("citus_cleanup_orphaned_resources", async () => {
+      await admin.query("call citus_cleanup_orphaned_resources()");
+      const { rows } = await admin.query<{ n: number }>(
+        `select count(*)::int as n from pg_dist_cleanup
+         where node_group_id = (select groupid from pg_dist_node where nodename = $1 and nodeport = $2)`,
+        [drain.host, drain.port],
+      );
+      if ((rows[0]?.n ?? 0) > 0) throw new Error(`${rows[0]?.n} old shard copies still to drop on ${drain.name}`);
+    });
     await step("citus_remove_node", () => admin.query("select citus_remove_node($1, $2)", [drain.host, drain.port]));
     log(`  growth: drained ${drain.name} (${report.drainMoves} shard group(s) in ${report.drainMs} ms) and removed it`);
   } catch (error) {
