@@ -66,6 +66,20 @@ describe.skipIf(!availability.available)("a shard move under load (coordinator +
     return row;
   };
 
+  /** Runs `run` with a router over the catalog (refreshed by hand) and a coupler it routes direct, then closes the router. */
+  const directly = async (run: (router: CitusRouter, direct: ProgressLicenseCoupler) => Promise<void>) => {
+    const router = await CitusRouter.start({
+      coordinator: database.pool,
+      connectionString: citus.url,
+      refreshIntervalMs: 0,
+    });
+    try {
+      await run(router, createCoupler(database, { citus: true, connections: router }));
+    } finally {
+      await router.close();
+    }
+  };
+
   it("moves a learner's shards while level-ups on that learner run: every call commits once or fails retryably, and the pair, history and audit add up", async () => {
     const [learner, bystander] = await enrolledUsers(database, coupler, 2);
     if (learner === undefined || bystander === undefined) throw new Error("no learners");
@@ -152,13 +166,7 @@ describe.skipIf(!availability.available)("a shard move under load (coordinator +
   it("keeps a learner's history and audit in call order when direct routing writes it on a worker with a lower id range after a move", async () => {
     // Each worker draws ids from its own range (group id × 2^48): written on the higher worker first, then
     // moved to the lower one, the learner's new rows got ids below its old ones, and its chain read back out of order.
-    const router = await CitusRouter.start({
-      coordinator: database.pool,
-      connectionString: citus.url,
-      refreshIntervalMs: 0,
-    });
-    try {
-      const direct = createCoupler(database, { citus: true, connections: router });
+    await directly(async (router, direct) => {
       const [learner] = await enrolledUsers(database, coupler, 1);
       if (learner === undefined) throw new Error("no learner");
       const { rows: groups } = await database.pool.query<{ host: string; port: number; group: number }>(
@@ -209,22 +217,14 @@ describe.skipIf(!availability.available)("a shard move under load (coordinator +
       expect(Number(BigInt(last[0]?.id ?? "0") >> 48n)).toBe(high.group);
       expect(await direct.validate({ userId: learner, specialization: "PLAYER" })).toMatchObject({ consistent: true });
       expect((await runIntegrityAudit(database.pool)).violations).toBe(0);
-    } finally {
-      await router.close();
-    }
+    });
   }, 240_000);
 
   it("numbers a learner's rows apart when a call through the coordinator writes while a direct one on another specialization has not committed yet", async () => {
     // A first version of the id-order trigger took no lock: the coordinator's row (an id from the coordinator's
     // range, below the learner's) became the learner's highest + 1, the very id the worker's sequence had just
     // given the direct call still open, and one of them failed with a duplicate key at COMMIT.
-    const router = await CitusRouter.start({
-      coordinator: database.pool,
-      connectionString: citus.url,
-      refreshIntervalMs: 0,
-    });
-    try {
-      const direct = createCoupler(database, { citus: true, connections: router });
+    await directly(async (router, direct) => {
       const held = couplerHeldBeforeCommit(database, { citus: true, connections: router });
       const [learner] = await enrolledUsers(database, coupler, 1);
       if (learner === undefined) throw new Error("no learner");
@@ -243,8 +243,6 @@ describe.skipIf(!availability.available)("a shard move under load (coordinator +
         [learner],
       );
       expect(rows.map((r) => r.key)).toEqual(["direct-1", "direct-held", "coordinator"]);
-    } finally {
-      await router.close();
-    }
+    });
   }, 120_000);
 });
