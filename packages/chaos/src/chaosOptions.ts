@@ -1,3 +1,4 @@
+import type { CitusRoute } from "@coupler/core";
 import type { RunningPostgres } from "@coupler/embedded";
 import type { CitusChaosCluster } from "./citusTarget.ts";
 import type { ChaosDriver } from "./drivers.ts";
@@ -33,11 +34,20 @@ export interface ChaosOptions {
    */
   grow?: boolean;
   /**
-   * How the coupler reaches a learner's shard on Citus. "coordinator" (router
-   * queries through the coordinator) is all there is today; direct routing
-   * adds its value here and is wired where runChaos.ts builds the coupler.
+   * How the coupler reaches a learner's shard on Citus (default "direct"):
+   * "direct" runs each learner's calls on the worker that holds its shard (a
+   * CitusRouter in process, COUPLER_CITUS_ROUTE=direct for the API);
+   * "coordinator" sends them all through the coordinator.
    */
-  route?: "coordinator";
+  route?: CitusRoute;
+  /**
+   * Citus without `grow`: move a hot learner's shard group to the other
+   * worker 40% into each mode (citus_move_shard_placement, from the highest
+   * group to the lowest, moveShard.ts); default true.
+   */
+  moveShard?: boolean;
+  /** Citus: shards per distributed table (default Citus's citus.shard_count, 32); fewer make a rebalance shorter. */
+  shards?: number;
   /** Pause between mid-round snapshot checks. */
   snapshotIntervalMs: number;
   /** Reaches the HTTP API for the `http` mode (see httpMode.ts). */
@@ -45,12 +55,19 @@ export interface ChaosOptions {
   log?: (line: string) => void;
 }
 
-/** Starts the API against a database and gives back a driver for it. */
+/** Starts the API against a database (on Citus, routed `citusRoute`) and gives back a driver for it. */
 export interface HttpTarget {
   start(
     databaseUrl: string,
     server: RunningPostgres | undefined,
-  ): Promise<{ driver: ChaosDriver; victimApplicationName: string; close(): Promise<void> }>;
+    citusRoute?: CitusRoute,
+  ): Promise<{
+    driver: ChaosDriver;
+    victimApplicationName: string;
+    /** The API's own count of Citus route misses and worker map changes (its /metrics). */
+    routing(): Promise<{ routeMisses: number; mapChanges: number }>;
+    close(): Promise<void>;
+  }>;
 }
 
 export const DEFAULT_OPTIONS: ChaosOptions = {

@@ -2,7 +2,7 @@ import type { IntegrityReport } from "@coupler/core";
 import type { ChaosMode, ChaosOptions } from "./chaosOptions.ts";
 import type { Violation } from "./checker.ts";
 import type { FaultKind } from "./faults.ts";
-import type { GrowthSummary } from "./growthSummary.ts";
+import type { GrowthSummary, MoveSummary } from "./changeSummary.ts";
 import type { OpKind } from "./history.ts";
 import type { LegacyCounts } from "./legacyCounts.ts";
 
@@ -32,6 +32,8 @@ export interface ModeReport {
   };
   /** Attempt failures by code (UNAVAILABLE, ABORTED, INJECTED, ...). */
   attemptErrors: Record<string, number>;
+  /** The longest a call waited for its answer, retries and their back-off included (ms). */
+  worstLatencyMs: number;
   faults: Record<FaultKind, number>;
   faultsTotal: number;
   snapshotsChecked: number;
@@ -41,6 +43,20 @@ export interface ModeReport {
   integrity: IntegrityReport | undefined;
   /** --grow: what the cluster's growth did and what the clients saw meanwhile. */
   growth?: GrowthSummary;
+  /** --citus without --grow: the mid-run move of one learner's shard group, and what the clients saw meanwhile. */
+  move?: MoveSummary;
+  /** Citus, coupler and http modes: how calls were routed, and what the routers counted. */
+  routing?: {
+    route: "direct" | "coordinator";
+    /** Calls a stale map sent to a node that forwarded them (-1: the API's /metrics could not be read). */
+    routeMisses: number;
+    /** Times a router saw the worker map change (summed over the mode's routers). */
+    mapChanges: number;
+    /** Worker backends killed that the workload's own pools had opened (direct routing's connections). */
+    workerKillsOfDirectConnections: number;
+  };
+  /** XP of the acknowledged level-ups, and XP in the learners' rows at the end (equal when no XP was lost or doubled). */
+  xp: { acknowledged: number; stored: number };
   /** Coupler mode: calls that shared a transaction with others (write combining), and how many of those failed (faults that hit a batch). */
   combined?: { calls: number; failed: number; largestBatch: number };
   legacy?: LegacyCounts & {

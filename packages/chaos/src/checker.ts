@@ -34,10 +34,12 @@ export type Invariant =
   | "INTEGRITY_AUDIT"
   /** A call failed with an error that no injected fault explains. */
   | "UNEXPECTED_ERROR"
-  /** Citus growth: a learner's co-located shards are all on one node, and none on the removed one. */
+  /** Citus growth or move: a learner's co-located shards are all on one node, and none on the removed one. */
   | "LEARNER_ON_ONE_NODE"
   /** Citus growth: adding, rebalancing, draining and removing a node all finished. */
-  | "GROWTH_COMPLETED";
+  | "GROWTH_COMPLETED"
+  /** Citus: the mid-run move of a learner's shard group finished. */
+  | "MOVE_COMPLETED";
 
 export interface Violation {
   invariant: Invariant;

@@ -6,6 +6,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { findK6 } from "@coupler/bench/k6";
 import { ConfigError, databaseConfig, orExit, parseConfig } from "@coupler/core/config";
@@ -38,13 +39,24 @@ writes the full result as JSON. Exits 1 if the coupler broke an invariant.
   --external          use DATABASE_URL (loopback only) instead of a private embedded PostgreSQL; implies --no-restart
   --citus             run on a Citus coordinator + 2 workers (CITUS_URL, or started here from the installed
                       PostgreSQL with the citus extension): tables distributed as db:migrate --citus does, half
-                      the outside kills hit worker backends, and each round restarts one worker (--no-restart skips it)
+                      the outside kills hit the workload's backends on the workers (never a shard move's own),
+                      each round restarts one worker (--no-restart skips it), and 40% into each mode the shard
+                      group of a learner on the higher worker (group id) moves to the lower one
+                      (citus_move_shard_placement)
+  --route ROUTE       with --citus: direct (default: each learner's calls on the worker holding its shard, in
+                      process and in the API) or coordinator (every call through the coordinator)
+  --no-move           with --citus: no mid-run shard move
+  --shards N          with --citus: shards per distributed table (default Citus's citus.shard_count, 32); fewer
+                      shard groups make --grow's rebalance and drain shorter
   --grow              with --citus: grow the cluster while each mode runs. Starts 2 workers and a spare node;
                       after 15% of --duration adds the spare (citus_add_node), runs citus_rebalance_start()
                       to completion, then drains worker1 (citus_drain_node) and removes it (citus_remove_node).
                       The last round runs on until that is done; worker restarts are off (the kills go on).
                       Adds the checks: every learner's co-located shards on one node, none on the removed one
   --out FILE          where the JSON result goes (default packages/chaos/results/chaos-<seed>.json)
+  --summary FILE      also write the run's published summary there (relative to where pnpm was run), e.g.
+                      docs/reliability/citus-grow.json; RELIABILITY.md renders those files
+                      (pnpm --filter @coupler/chaos reliability:render)
   -h, --help          this text`;
 
 const HELP_HINT = "(pnpm chaos --help for usage)";
@@ -76,7 +88,11 @@ function parseFlags() {
       external: { type: "boolean", default: false },
       citus: { type: "boolean", default: false },
       grow: { type: "boolean", default: false },
+      route: { type: "string" },
+      "no-move": { type: "boolean", default: false },
+      shards: { type: "string" },
       out: { type: "string" },
+      summary: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -106,6 +122,11 @@ function loopbackUrl(url: string): string {
   return url;
 }
 
+// The commit a published summary measured, read before the run writes anything.
+const measured = values.summary
+  ? import("@coupler/bench/sourceInfo").then(({ sourceInfo }) => sourceInfo(dirname(fileURLToPath(import.meta.url))))
+  : undefined;
+
 const modes: ChaosMode[] = ["coupler"];
 if (!values["no-legacy"]) modes.push("legacy");
 if (values.http) modes.push("http");
@@ -118,8 +139,15 @@ if (values.external && !external) {
   process.exit(2);
 }
 
-if (values.grow && !values.citus) {
-  console.error(`chaos: --grow needs --citus ${HELP_HINT}`);
+for (const flag of ["grow", "route", "no-move", "shards"] as const) {
+  if (values[flag] !== undefined && values[flag] !== false && !values.citus) {
+    console.error(`chaos: --${flag} needs --citus ${HELP_HINT}`);
+    process.exit(2);
+  }
+}
+const route = values.route ?? "direct";
+if (route !== "direct" && route !== "coordinator") {
+  console.error(`chaos: --route must be direct or coordinator, got ${route} ${HELP_HINT}`);
   process.exit(2);
 }
 
@@ -160,6 +188,9 @@ const options: ChaosOptions = {
   adminUrl: external ? loopbackUrl(external) : undefined,
   restart: !values["no-restart"] && !external && !values.grow,
   grow: values.grow,
+  route,
+  moveShard: !values["no-move"],
+  ...(values.shards === undefined ? {} : { shards: int("shards", values.shards, 32, 2, 128) }),
   citus,
   log: (line) => console.log(line),
 };
@@ -199,5 +230,16 @@ const out = resolve(values.out ?? `results/chaos-${result.seed}.json`);
 await mkdir(dirname(out), { recursive: true });
 await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`result written to ${out}`);
+if (values.summary) {
+  const { summarizeRun } = await import("./reliabilityRun.ts");
+  const command = ["pnpm chaos", ...process.argv.slice(2).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`))].join(
+    " ",
+  );
+  const path = resolve(process.env.INIT_CWD ?? process.cwd(), values.summary);
+  const summary = summarizeRun(result, command, (await measured) ?? { commit: null, dirty: null });
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(summary, null, 2)}\n`);
+  console.log(`summary written to ${path}`);
+}
 console.log(`replay with: pnpm chaos --seed ${result.seed}`);
 process.exit(result.couplerViolations === 0 && (result.k6?.passed ?? true) ? 0 : 1);

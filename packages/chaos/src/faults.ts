@@ -23,7 +23,7 @@ export type FaultKind =
   | "clientAbort"
   /** The database server was stopped and started again. */
   | "restart"
-  /** Citus: pg_terminate_backend on a busy backend of a worker, one the coordinator opened for the workload. */
+  /** Citus: pg_terminate_backend on a worker backend of the workload (its own under direct routing, or the coordinator's for it); never a shard move's. */
   | "killWorkerBackend"
   /** Citus: one worker's server stopped (fast shutdown) and started again. */
   | "restartWorker"
@@ -120,6 +120,8 @@ export interface FaultInjectorOptions {
  */
 export class FaultInjector {
   readonly counts = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
+  /** Of `counts.killWorkerBackend`: connections the workload's own pools opened on a worker (direct routing). */
+  workerKillsOfDirectConnections = 0;
   readonly #options: FaultInjectorOptions;
   #active = false;
   #loops: Promise<void>[] = [];
@@ -148,7 +150,7 @@ export class FaultInjector {
       if (this.#roll("killDuringCommit")) {
         // Not awaited: the terminate races the COMMIT the coupler sends next.
         const pid = processIdOf(client);
-        if (pid !== undefined) this.#track(this.#terminate(pid, this.#options.random.int(0, 2)));
+        if (pid !== undefined) this.#track(this.#terminate(pid, this.#options.random.int(0, 2), nodeOf(client)));
       }
     },
   };
@@ -220,23 +222,32 @@ export class FaultInjector {
       if (!this.#active) return;
       try {
         const { citus, random } = this.#options;
-        if (citus && random.chance(0.5)) {
-          if (await citus.killWorkerBackend(random)) this.counts.killWorkerBackend++;
+        // On Citus half the kills go to a worker, and so does one that finds no busy coordinator backend:
+        // under direct routing the coupled calls hold worker connections, not coordinator ones.
+        if (citus && (random.chance(0.5) || !(await this.#killCoordinatorBackend()))) {
+          const killed = await citus.killWorkerBackend(random, this.#options.victimApplicationName);
+          if (killed) this.counts.killWorkerBackend++;
+          if (killed?.direct) this.workerKillsOfDirectConnections++;
           continue;
         }
-        const { rows } = await this.#options.adminPool.query<{ pid: number }>(
-          `select pid from pg_stat_activity
-           where datname = $1 and application_name = $2 and pid <> pg_backend_pid() and state <> 'idle'`,
-          [this.#options.database, this.#options.victimApplicationName],
-        );
-        if (rows.length === 0) continue;
-        const victim = this.#options.random.pick(rows);
-        await this.#terminate(victim.pid, 0);
-        this.counts.killBackend++;
+        if (!citus) await this.#killCoordinatorBackend();
       } catch {
         // The admin connection itself may be down (e.g. during a restart); try again next tick.
       }
     }
+  }
+
+  /** Terminates a random busy backend of the workload on the server (the coordinator on Citus); false when none was busy. */
+  async #killCoordinatorBackend(): Promise<boolean> {
+    const { rows } = await this.#options.adminPool.query<{ pid: number }>(
+      `select pid from pg_stat_activity
+       where datname = $1 and application_name = $2 and pid <> pg_backend_pid() and state <> 'idle'`,
+      [this.#options.database, this.#options.victimApplicationName],
+    );
+    if (rows.length === 0) return false;
+    await this.#terminate(this.#options.random.pick(rows).pid, 0);
+    this.counts.killBackend++;
+    return true;
   }
 
   async #restartAt(delayMs: number, server: { restart(): Promise<void> }): Promise<void> {
@@ -258,9 +269,15 @@ export class FaultInjector {
     this.#options.log?.(`  restarted Citus worker ${worker}; back after ${Math.round(performance.now() - started)} ms`);
   }
 
-  async #terminate(pid: number, delayMs: number): Promise<void> {
+  /** Terminates `pid` after `delayMs`: on `node` when given on Citus (a worker under direct routing), else through the admin pool. */
+  async #terminate(pid: number, delayMs: number, node?: { host: string; port: number }): Promise<void> {
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-    await this.#options.adminPool.query("select pg_terminate_backend($1::int)", [pid]).catch(() => {});
+    const { citus, adminPool } = this.#options;
+    const done =
+      citus && node
+        ? citus.terminate(node, pid)
+        : adminPool.query("select pg_terminate_backend($1::int)", [pid]).then(() => {});
+    await done.catch(() => {});
   }
 
   #track(promise: Promise<unknown>): void {
@@ -289,6 +306,12 @@ export class FaultInjector {
 /** Terminates the client's own backend: the statement fails as if the server had killed the session. */
 async function killSelf(client: pg.PoolClient): Promise<void> {
   await client.query("select pg_terminate_backend(pg_backend_pid())");
+}
+
+/** The host and port a connected client reached (node-postgres keeps them on the client), or undefined. */
+function nodeOf(client: pg.PoolClient): { host: string; port: number } | undefined {
+  const { host, port } = client as unknown as { host?: unknown; port?: unknown };
+  return typeof host === "string" && typeof port === "number" ? { host, port } : undefined;
 }
 
 /** The backend pid of a connected client (node-postgres keeps it, its types do not show it). */

@@ -1,3 +1,4 @@
+import type { ChangeSummary } from "./changeSummary.ts";
 import type { ChaosResult, ModeReport } from "./chaosResult.ts";
 
 /** The human summary of a chaos run: per mode, operations, faults and what broke. */
@@ -28,6 +29,7 @@ function formatMode(m: ModeReport): string[] {
     ``,
     `[${m.mode}] ${ops.total} ops (${ops.ok} ok, ${ops.failed} failed, ${ops.pending} unresolved; ${ops.attempts} attempts) ` +
       `levelUp=${ops.byKind.levelUp} advance=${ops.byKind.advance} sync=${ops.byKind.sync} validate=${ops.byKind.validate}`,
+    `  worst latency (retries included): ${m.worstLatencyMs} ms`,
     `  faults injected: ${m.faultsTotal} (${faults || "none"})`,
     `  failed attempts: ${errors || "none"}`,
     `  snapshot checks: ${m.snapshotsChecked}; integrity audit violations: ${m.integrity?.violations ?? "n/a"}`,
@@ -39,16 +41,29 @@ function formatMode(m: ModeReport): string[] {
   }
   const g = m.growth;
   if (g) {
-    const during = Object.entries(g.attemptErrorsDuringGrowth)
-      .map(([k, n]) => `${k}=${n}`)
-      .join(" ");
     lines.push(
       g.error
         ? `  growth FAILED: ${g.error}`
         : `  growth: added ${g.added}, rebalance ${g.rebalanceMoves} move(s) in ${g.rebalanceMs} ms, drained ${g.removed} (${g.drainMoves} shard group(s) in ${g.drainMs} ms) and removed it; ${g.stepFailures.length} step attempt(s) failed and were retried`,
-      `  during growth (${g.durationMs} ms): ${g.callsDuringGrowth} calls, failed attempts ${during || "none"}, worst latency ${g.worstLatencyDuringGrowthMs} ms (whole mode ${g.worstLatencyMs} ms); ${g.learnersChecked} learners checked on one node`,
+      duringLine("growth", g),
     );
   }
+  const mv = m.move;
+  if (mv) {
+    lines.push(
+      mv.error
+        ? `  shard move FAILED: ${mv.error}`
+        : `  shard move: learner ${mv.userId}'s shard group (shard ${mv.shardId}) from ${mv.from} to ${mv.to} in ${mv.moveMs} ms; ${mv.stepFailures.length} attempt(s) failed and were retried`,
+      duringLine("move", mv),
+    );
+  }
+  if (m.routing) {
+    const r = m.routing;
+    lines.push(
+      `  routing: ${r.route}; ${r.mapChanges} worker map change(s) seen, ${r.routeMisses} route miss(es) forwarded; ${r.workerKillsOfDirectConnections} of the worker kills hit the workload's own worker connections`,
+    );
+  }
+  lines.push(`  XP: ${m.xp.acknowledged} acknowledged, ${m.xp.stored} in the learners' rows`);
   if (m.mode === "legacy" && m.legacy) {
     lines.push(
       `  legacy anomalies: lostUpdates=${m.legacy.lostUpdates} missingXp=${m.legacy.missingXp} desyncedPairs=${m.legacy.desyncedPairs} ` +
@@ -63,4 +78,12 @@ function formatMode(m: ModeReport): string[] {
     }
   }
   return lines;
+}
+
+/** What the clients saw while a cluster change ran. */
+function duringLine(what: string, c: ChangeSummary<{ startedAt: number; endedAt: number }>): string {
+  const errors = Object.entries(c.attemptErrorsDuring)
+    .map(([k, n]) => `${k}=${n}`)
+    .join(" ");
+  return `  during the ${what} (${c.durationMs} ms): ${c.callsDuring} calls, failed attempts ${errors || "none"}, worst latency ${c.worstLatencyDuringMs} ms; ${c.learnersChecked} learners checked on one node`;
 }

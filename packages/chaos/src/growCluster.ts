@@ -2,6 +2,7 @@ import { CITUS_LAYOUT } from "@coupler/core";
 import { adminQuery, withDatabase } from "@coupler/embedded";
 import type pg from "pg";
 import type { Violation } from "./checker.ts";
+import { retryStep, sleep } from "./retryStep.ts";
 
 /** A node of the cluster as growth needs it: where to reach it, and its `postgres` database for CREATE DATABASE. */
 export interface GrowthNode {
@@ -34,7 +35,7 @@ export interface GrowthReport {
   drainMs: number;
   startedAt: number;
   endedAt: number;
-  /** Failed attempts of a step that a retry then completed (the chaos kills hit the growth's own connections too). */
+  /** Failed attempts of a step that a retry then completed. */
   stepFailures: string[];
   /** Set when a step failed for good; the run reports it as a violation. */
   error?: string;
@@ -42,8 +43,10 @@ export interface GrowthReport {
 
 /**
  * Grows a Citus database while the workload runs, with Citus's own functions
- * only: `citus_add_node` for the spare, `citus_rebalance_start` polled until its job is finished, then `citus_drain_node`
- * on one original worker and `citus_remove_node`. `admin` is a pool on the
+ * only, as deploy/README.md's runbooks do: `citus_add_node` for the spare,
+ * `citus_rebalance_start` polled until its job is finished, then
+ * `citus_drain_node` on one original worker, `citus_cleanup_orphaned_resources`
+ * and `citus_remove_node`. `admin` is a pool on the
  * coordinator's database `database`. Never throws: a failed step ends the
  * growth and lands in `error`.
  */
@@ -63,19 +66,14 @@ export async function growCluster(admin: pg.Pool, database: string, plan: Growth
   };
   // Each step is safe to repeat, as an operator would: citus_add_node returns the node already added,
   // a new citus_rebalance_start plans only the moves still missing, and so do citus_drain_node and citus_remove_node.
-  const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await run();
-      } catch (error) {
-        const message = `${name}: ${error instanceof Error ? error.message : String(error)}`;
-        if (attempt >= STEP_ATTEMPTS) throw new Error(message);
+  const step = <T>(name: string, run: () => Promise<T>): Promise<T> =>
+    retryStep(name, run, {
+      attempts: STEP_ATTEMPTS,
+      onRetry: (message) => {
         report.stepFailures.push(message);
         log(`  growth: ${message}; retrying`);
-        await sleep(500 * attempt);
-      }
-    }
-  };
+      },
+    });
   try {
     // Citus does not create databases on a new node by itself.
     await adminQuery(spare.adminUrl, `CREATE DATABASE ${database}`);
@@ -119,6 +117,17 @@ export async function growCluster(admin: pg.Pool, database: string, plan: Growth
       }
     });
     report.drainMs = Math.round(performance.now() - started);
+    // As deploy/README.md says: the moves' old copies dropped before the node leaves, or a later move of one
+    // of those shards fails for good ("orphaned shard … could not be cleaned up").
+    await step("citus_cleanup_orphaned_resources", async () => {
+      await admin.query("call citus_cleanup_orphaned_resources()");
+      const { rows } = await admin.query<{ n: number }>(
+        `select count(*)::int as n from pg_dist_cleanup
+         where node_group_id = (select groupid from pg_dist_node where nodename = $1 and nodeport = $2)`,
+        [drain.host, drain.port],
+      );
+      if ((rows[0]?.n ?? 0) > 0) throw new Error(`${rows[0]?.n} old shard copies still to drop on ${drain.name}`);
+    });
     await step("citus_remove_node", () => admin.query("select citus_remove_node($1, $2)", [drain.host, drain.port]));
     log(`  growth: drained ${drain.name} (${report.drainMoves} shard group(s) in ${report.drainMs} ms) and removed it`);
   } catch (error) {
@@ -197,8 +206,4 @@ export async function checkLearnersOnOneNode(
       },
     ];
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { CitusRoute } from "@coupler/core";
 import { signToken } from "@coupler/api";
 import { startApiProcess } from "@coupler/bench/apiProcess";
 import { childProcessEnv } from "./env.ts";
@@ -10,6 +11,7 @@ export interface RunningApi {
   victimApplicationName: string;
   baseUrl: string;
   authSecret: string;
+  routing(): Promise<{ routeMisses: number; mapChanges: number }>;
   close(): Promise<void>;
 }
 
@@ -23,9 +25,9 @@ export const API_APPLICATION_NAME = "coupler-api";
  */
 export function apiHttpTarget(
   options: { poolSize?: number } = {},
-): HttpTarget & { start(databaseUrl: string): Promise<RunningApi> } {
+): HttpTarget & { start(databaseUrl: string, server?: unknown, citusRoute?: CitusRoute): Promise<RunningApi> } {
   return {
-    async start(databaseUrl) {
+    async start(databaseUrl, _server, citusRoute = "direct") {
       const authSecret = randomBytes(32).toString("hex");
       const api = await startApiProcess({
         env: childProcessEnv({
@@ -36,6 +38,9 @@ export function apiHttpTarget(
           LOG_LEVEL: "error",
           DB_POOL_SIZE: String(options.poolSize ?? 10),
           INTEGRITY_CHECK_INTERVAL_MS: "0",
+          // Read only on a Citus coordinator; said here so a run states what it measured.
+          COUPLER_CITUS_ROUTE: citusRoute,
+          COUPLER_WRITE_COMBINING: "true",
         }),
         detached: true, // its own process group, so close() stops it and anything it started
       });
@@ -45,8 +50,21 @@ export function apiHttpTarget(
         victimApplicationName: API_APPLICATION_NAME,
         baseUrl: api.url,
         authSecret,
+        routing: async () => {
+          const text = await (await fetch(`${api.url}/metrics`)).text();
+          return {
+            routeMisses: counterOf(text, "coupler_citus_route_misses_total"),
+            mapChanges: counterOf(text, "coupler_citus_map_changes_total"),
+          };
+        },
         close: api.stop,
       };
     },
   };
+}
+
+/** A counter's value in a Prometheus text exposition (0 when absent). */
+function counterOf(text: string, name: string): number {
+  const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+  return match?.[1] ? Number(match[1]) : 0;
 }

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import {
+  type CitusRoute,
   couplerOnCitus,
   createDatabase,
   createLogger,
@@ -21,15 +22,15 @@ import { checkCoupler, type Violation } from "./checker.ts";
 import { citusChaosDatabase, type CitusFaultTargets } from "./citusTarget.ts";
 import { CouplerDriver, LegacyDriver, type ChaosDriver } from "./drivers.ts";
 import { FaultInjector, type FaultRates } from "./faults.ts";
-import { checkLearnersOnOneNode, growCluster } from "./growCluster.ts";
-import { summarizeGrowth } from "./growthSummary.ts";
+import { chaosConnections, type ChaosConnections } from "./citusRouting.ts";
+import { startGrowth, startMove, type ClusterChange } from "./clusterChange.ts";
 import { History } from "./history.ts";
 import { countLegacyAnomalies } from "./legacyCounts.ts";
 import { Random } from "./random.ts";
-import { readSnapshot } from "./snapshot.ts";
+import { readSnapshot, type DbSnapshot } from "./snapshot.ts";
 import { seedPairs } from "./seedPairs.ts";
 import { countErrors, summarizeOps, unexpectedErrors, validatesSaw } from "./summarizeHistory.ts";
-import { Workload, type Pair } from "./workload.ts";
+import { Workload } from "./workload.ts";
 
 const VICTIM = "coupler-chaos";
 const IN_PROCESS_ONLY = {
@@ -41,6 +42,8 @@ const IN_PROCESS_ONLY = {
   statementTimeout: 0,
 } satisfies Partial<FaultRates>;
 const ADMIN = "coupler-chaos-admin";
+/** The statement timeout of the short-timeout pool (the `statementTimeout` fault), in ms. */
+const SHORT_STATEMENT_TIMEOUT_MS = 5;
 
 /**
  * One chaos run: for each mode, a fresh migrated database, a few hot pairs,
@@ -89,7 +92,7 @@ async function runMode(
   let url = withDatabase(adminUrl || "postgres://localhost/postgres", name);
   let citus: (CitusFaultTargets & { drop(): Promise<void> }) | undefined;
   if (options.citus) {
-    const distributed = await citusChaosDatabase(options.citus, options.restart);
+    const distributed = await citusChaosDatabase(options.citus, options.restart, options.shards);
     ({ name, url } = distributed);
     citus = { ...distributed.targets, drop: distributed.drop };
   } else {
@@ -114,18 +117,20 @@ async function runMode(
     max: 4,
     applicationName: VICTIM,
     connectionTimeoutMillis: 3_000,
-    statementTimeoutMs: 5,
+    statementTimeoutMs: SHORT_STATEMENT_TIMEOUT_MS,
   });
   const root = new Random(options.seed);
   const history = new History();
   const seenViolations = new Map<string, Violation>();
   let http: Awaited<ReturnType<HttpTarget["start"]>> | undefined;
+  const routed: ChaosConnections[] = [];
+  const route = options.route ?? "direct";
   try {
     const reader = new ProgressLicenseCoupler({ pool: admin.pool, db: admin.db, logger });
     const pairs = await seedPairs(admin, reader, options);
     if (mode === "http") {
       if (!options.http) throw new Error("the http mode needs an HttpTarget");
-      http = await options.http.start(url, server);
+      http = await options.http.start(url, server, route);
     }
     const injector = new FaultInjector({
       adminPool: admin.pool,
@@ -153,20 +158,41 @@ async function runMode(
       },
     };
     const onCitus = await couplerOnCitus(admin.pool);
-    const couplerOn = (db: Database) =>
+    // Each pool's calls routed as ChaosOptions.route says; under direct routing on the worker that holds the learner.
+    type Routing = { poolSize: number; statementTimeoutMs?: number; catalog?: Database };
+    const routedOn = async (db: Database, settings: Routing) => {
+      const connections = await chaosConnections(db, {
+        citus: onCitus,
+        route,
+        connectionString: url,
+        applicationName: VICTIM,
+        connectionTimeoutMillis: 3_000,
+        ...settings,
+      });
+      routed.push(connections);
+      return connections.source;
+    };
+    const couplerOn = async (db: Database, settings: Routing) =>
       new ProgressLicenseCoupler({
         pool: db.pool,
         db: db.db,
+        connections: await routedOn(db, settings),
         logger,
         lockTimeoutMs: 1_000,
         faults: injector.hooks,
         observer,
-        // The route hook (ChaosOptions.route): "coordinator" needs nothing more; direct routing passes its router here.
         citus: onCitus,
       });
     const driver: ChaosDriver =
       mode === "coupler"
-        ? new CouplerDriver({ normal: couplerOn(work), shortTimeout: couplerOn(short) })
+        ? new CouplerDriver({
+            normal: await couplerOn(work, { poolSize: options.clients + 4 }),
+            shortTimeout: await couplerOn(short, {
+              poolSize: 4,
+              statementTimeoutMs: SHORT_STATEMENT_TIMEOUT_MS,
+              catalog: work,
+            }),
+          })
         : mode === "legacy"
           ? new LegacyDriver(
               { normal: work.pool, shortTimeout: short.pool },
@@ -184,7 +210,11 @@ async function runMode(
       return violations.length;
     };
     log(`[${mode}] database ${name}, ${pairs.length} hot pairs`);
-    const growth = options.grow ? startGrowth(options, admin, name, log) : undefined;
+    const change: ClusterChange | undefined = options.grow
+      ? startGrowth(options, admin, name, log)
+      : citus && (options.moveShard ?? true)
+        ? startMove(options, admin, pairs, citus, log)
+        : undefined;
     for (let round = 1; round <= options.rounds; round++) {
       const roundMs = Math.floor(options.durationMs / options.rounds);
       const roundStarted = performance.now();
@@ -217,7 +247,7 @@ async function runMode(
         pairs,
         random: root,
         keyPrefix: `chaos-${options.seed}-${mode}`,
-        keepGoing: round === options.rounds && growth ? () => !growth.done : undefined,
+        keepGoing: round === options.rounds && change ? () => !change.done : undefined,
       });
       running = false;
       await sampler;
@@ -241,7 +271,8 @@ async function runMode(
         `[${mode}] round ${round}: ${history.ops.length - before} ops in ${Math.round(performance.now() - roundStarted)} ms, ${resolved} resolved after faults, ${found} violation(s)`,
       );
     }
-    const grown = growth && (await growth.finish(history, pairs, record));
+    const changed = change && (await change.finish(history, pairs, record));
+    const routing = citus && mode !== "legacy" ? await routingOf(route, routed, http, injector) : undefined;
     const integrity = await runIntegrityAudit(admin.pool);
     const finalSnapshot = await readSnapshot(admin.pool, pairs);
     if (mode !== "legacy" && integrity.violations > 0) {
@@ -262,6 +293,7 @@ async function runMode(
       rounds,
       operations: summarizeOps(history),
       attemptErrors: countErrors(history),
+      worstLatencyMs: history.ops.reduce((max, op) => Math.max(max, op.latencyMs ?? 0), 0),
       faults: { ...injector.counts },
       faultsTotal: Object.values(injector.counts).reduce((a, b) => a + b, 0),
       snapshotsChecked,
@@ -269,7 +301,9 @@ async function runMode(
       violations: violations.slice(0, 50),
       integrity,
       ...(mode === "coupler" ? { combined } : {}),
-      ...(grown ? { growth: grown } : {}),
+      xp: xpOf(history, finalSnapshot),
+      ...(changed ?? {}),
+      ...(routing ? { routing } : {}),
     };
     if (mode === "legacy") {
       report.legacy = {
@@ -282,6 +316,7 @@ async function runMode(
     return report;
   } finally {
     await http?.close();
+    await Promise.all(routed.map((r) => r.close()));
     await Promise.all([work.close(), short.close(), admin.close()]);
     if (citus) {
       await citus.close();
@@ -292,39 +327,32 @@ async function runMode(
   }
 }
 
-/**
- * Starts growCluster on this mode's database (the cluster's first spare in,
- * its first worker out); `finish` waits for it, then checks that every
- * learner's rows are on one node and records a failed step as a violation.
- */
-function startGrowth(options: ChaosOptions, admin: Database, database: string, log: (line: string) => void) {
-  const spare = options.citus?.spares?.[0];
-  const drain = options.citus?.workers[0];
-  if (!spare || !drain) throw new Error("--grow needs a Citus cluster started here with a spare node");
-  const state = { done: false };
-  const running = growCluster(admin.pool, database, {
-    spare,
-    drain,
-    startAfterMs: Math.floor(options.durationMs * 0.15),
-    timeoutMs: 300_000,
-    log,
-  }).finally(() => (state.done = true));
-  return {
-    get done() {
-      return state.done;
-    },
-    async finish(history: History, pairs: Pair[], record: (violations: Violation[]) => number) {
-      const report = await running;
-      const userIds = [...new Set(pairs.map((p) => p.userId))];
-      record(await checkLearnersOnOneNode(admin.pool, userIds, report.error ? undefined : report.removed));
-      if (report.error) {
-        record([
-          { invariant: "GROWTH_COMPLETED", userId: -1, specialization: "*", detail: report.error, operations: [] },
-        ]);
-      }
-      return summarizeGrowth(history, report, userIds.length);
-    },
-  };
+/** How a mode's calls were routed on Citus, and what the routers (in process, or the API's /metrics) counted. */
+async function routingOf(
+  route: CitusRoute,
+  routed: ChaosConnections[],
+  http: Awaited<ReturnType<HttpTarget["start"]>> | undefined,
+  injector: FaultInjector,
+): Promise<NonNullable<ModeReport["routing"]>> {
+  const counted = http
+    ? await http.routing().catch(() => ({ routeMisses: -1, mapChanges: -1 }))
+    : routed.reduce(
+        (sum, r) => ({
+          routeMisses: sum.routeMisses + (r.stats?.routeMisses ?? 0),
+          mapChanges: sum.mapChanges + (r.stats?.mapChanges ?? 0),
+        }),
+        { routeMisses: 0, mapChanges: 0 },
+      );
+  return { route, ...counted, workerKillsOfDirectConnections: injector.workerKillsOfDirectConnections };
+}
+
+/** XP the clients were told was applied (acknowledged level-ups) against XP the learners' rows hold at the end. */
+function xpOf(history: History, snapshot: DbSnapshot): NonNullable<ModeReport["xp"]> {
+  const acknowledged = history.ops
+    .filter((op) => op.kind === "levelUp" && op.status === "ok")
+    .reduce((sum, op) => sum + (op.xp ?? 0), 0);
+  const stored = [...snapshot.pairs.values()].reduce((sum, p) => sum + (p.progress?.totalXp ?? 0), 0);
+  return { acknowledged, stored };
 }
 
 function unreachable(): never {

@@ -59,7 +59,8 @@ export class Workload {
         const random = options.random.fork(`round-${options.round}-client-${client}`);
         for (let n = 0; take(); n++) {
           const op = this.history.add(nextOp(random, mix, options, client, n));
-          await this.#execute(op, options.deadline + RETRY_GRACE_MS);
+          // An op started past the deadline (keepGoing) gets the same grace from its own start.
+          await this.#execute(op, Math.max(options.deadline, Date.now()) + RETRY_GRACE_MS);
         }
       }),
     );

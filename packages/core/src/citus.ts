@@ -1,6 +1,7 @@
 import { getTableName } from "drizzle-orm";
 import pg from "pg";
 import { isDistributed, type Queryable } from "./idempotency.ts";
+import { ensureLearnerIdOrder, LEARNER_ID_ORDER } from "./citus/learnerIdOrder.ts";
 import { couplerAuditLog } from "./schema.ts";
 
 /**
@@ -45,6 +46,8 @@ export interface CitusDistribution {
   workers: string[];
   /** Database settings set now (empty when they were already so). */
   settings: string[];
+  /** Triggers installed now (empty when they were there): the learner-id order, `citus/learnerIdOrder.ts`. */
+  triggers: string[];
 }
 
 /** The database is not a Citus coordinator Coupler can distribute on (no citus extension, or no worker). */
@@ -81,10 +84,14 @@ interface Placed {
  * tables, which Citus allows only with `citus.enable_unsafe_triggers`, set
  * here for this transaction only (SET LOCAL), never for the application.
  * They are safe in the sense that setting warns about: the audit trigger
- * reads nothing, and the guard reads only the same learner's rows (on the
+ * reads nothing, the id-order trigger only the shard it fires on, and the
+ * guard reads only the same learner's rows (on the
  * co-located shards of the worker it runs on) and the reference table
  * `coupling_guard`, all local tasks. Citus refuses remote tasks inside a
  * trigger, so such a read could fail, never see another worker's data.
+ *
+ * It installs the trigger that keeps a learner's history and audit ids
+ * increasing across the nodes' sequence ranges (`citus/learnerIdOrder.ts`).
  *
  * It also sets `citus.propagate_set_commands = 'local'` as the database's
  * default: the coupler's `SET LOCAL lock_timeout` (and statement_timeout)
@@ -110,16 +117,25 @@ export async function distributeOnCitus(connectionString: string): Promise<Citus
         );
       }
       const settingChanged = await propagateSetLocal(client);
+      // Trigger DDL on distributed tables reaches the shards only with this setting, over one connection per worker.
+      await client.query("set local citus.enable_unsafe_triggers = on");
+      await client.query("set local citus.multi_shard_modify_mode = 'sequential'");
+      const installed = (await ensureLearnerIdOrder(client)).map((table) => `${LEARNER_ID_ORDER} on ${table}`);
       const placed = await placedTables(client);
       const pendingReference = CITUS_LAYOUT.reference.filter((t) => !placed.has(t));
       const pendingDistributed = [...CITUS_LAYOUT.distributed, CITUS_LAYOUT.byEmail].filter(([t]) => !placed.has(t));
       checkPlacement(placed);
       if (pendingReference.length === 0 && pendingDistributed.length === 0) {
         await client.query("commit");
-        return { reference: [], distributed: [], foreignKeys: [], workers, settings: settingChanged };
+        return {
+          reference: [],
+          distributed: [],
+          foreignKeys: [],
+          workers,
+          settings: settingChanged,
+          triggers: installed,
+        };
       }
-      await client.query("set local citus.enable_unsafe_triggers = on");
-      await client.query("set local citus.multi_shard_modify_mode = 'sequential'");
       const keys = await foreignKeysBetween(client, [
         ...CITUS_LAYOUT.reference,
         ...CITUS_LAYOUT.distributed.map(([t]) => t),
@@ -155,6 +171,7 @@ export async function distributeOnCitus(connectionString: string): Promise<Citus
         foreignKeys: keys.map((k) => k.name),
         workers,
         settings: settingChanged,
+        triggers: installed,
       };
     } catch (error) {
       await client.query("rollback").catch(() => {});

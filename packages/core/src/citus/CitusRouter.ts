@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { ConnectionSource } from "../coupler/ConnectionSource.ts";
-import { createDatabase, describeDbError, type Database } from "../client.ts";
+import { createDatabase, describeDbError, type Database, type DatabaseOptions } from "../client.ts";
 import type { Logger } from "../logger.ts";
 import type { CouplerObserver } from "../observer.ts";
 import { redactUrl } from "../redact.ts";
@@ -12,6 +12,8 @@ export type CitusRoute = "direct" | "coordinator";
 export interface CitusRouterOptions {
   /** The coordinator's pool: catalog reads, calls that span learners, and every call under `coordinator` routing. */
   coordinator: pg.Pool;
+  /** Where the worker map is read (default `coordinator`): a pool whose statement timeout leaves room for the catalog query. */
+  catalog?: pg.Pool;
   /** The coordinator's URL (DATABASE_URL): its user, password, database and parameters are the workers' too, unless an address says otherwise. */
   connectionString: string;
   /** Default `direct`. Under `direct`, a node without synced metadata still gets its learners through the coordinator. */
@@ -25,6 +27,12 @@ export interface CitusRouterOptions {
   addresses?: Readonly<Record<string, string>>;
   /** Connections per worker pool (default 10). */
   poolSizePerWorker?: number;
+  /**
+   * Settings every worker pool gets besides its size: how long a checkout
+   * waits for a new connection (ms, default 10,000) and a server-side
+   * statement timeout (ms, default none), as `createDatabase` takes them.
+   */
+  workerPool?: Pick<DatabaseOptions, "connectionTimeoutMillis" | "statementTimeoutMs">;
   /** How often the catalog is re-read, in ms (default 1,000); 0: never on a timer (tests call `refresh()`). */
   refreshIntervalMs?: number;
   /** The table whose shards place the learners (default `users`, the co-location group's lead). */
@@ -157,7 +165,7 @@ export class CitusRouter implements ConnectionSource {
     this.stats.refreshes++;
     let next: WorkerMap;
     try {
-      next = await readWorkerMap(this.options.coordinator, this.options.table);
+      next = await readWorkerMap(this.options.catalog ?? this.options.coordinator, this.options.table);
     } catch (error) {
       this.stats.refreshFailures++;
       this.options.logger?.warn(
@@ -194,6 +202,7 @@ export class CitusRouter implements ConnectionSource {
       database = createDatabase({
         connectionString: url,
         max: this.options.poolSizePerWorker ?? 10,
+        ...this.options.workerPool,
         applicationName: this.options.applicationName ?? "coupler",
         ...(this.options.logger ? { logger: this.options.logger.child({ worker: key }) } : {}),
       });

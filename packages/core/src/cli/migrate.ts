@@ -75,6 +75,7 @@ if (values.citus) {
     ...done.reference.map((t) => `${t} (reference)`),
     ...done.distributed.map((t) => `${t} (distributed)`),
   ];
+  if (done.triggers.length > 0) console.log(`citus: installed the trigger ${done.triggers.join(", ")}`);
   console.log(
     changed.length > 0
       ? `citus: placed ${changed.join(", ")} over workers ${done.workers.join(", ")}`

@@ -57,6 +57,9 @@ process.stdout.write(
     "",
   ].join("\n"),
 );
+// Nothing else keeps this process alive until a signal: started in the background (setsid, nohup) it
+// exited at once, leaving the servers running and their data behind.
+setInterval(() => {}, 1 << 30);
 async function stop() {
   await cluster.stop();
   process.exit(0);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  CitusRouter,
   couplerOnCitus,
   createDatabase,
   distributeOnCitus,
@@ -13,6 +14,7 @@ import {
 import {
   auditRows,
   citusAvailability,
+  couplerHeldBeforeCommit,
   createCoupler,
   enrolledUsers,
   historySteps,
@@ -62,6 +64,20 @@ describe.skipIf(!availability.available)("a shard move under load (coordinator +
     const [row] = rows;
     if (!row) throw new Error(`no placement for user ${userId}`);
     return row;
+  };
+
+  /** Runs `run` with a router over the catalog (refreshed by hand) and a coupler it routes direct, then closes the router. */
+  const directly = async (run: (router: CitusRouter, direct: ProgressLicenseCoupler) => Promise<void>) => {
+    const router = await CitusRouter.start({
+      coordinator: database.pool,
+      connectionString: citus.url,
+      refreshIntervalMs: 0,
+    });
+    try {
+      await run(router, createCoupler(database, { citus: true, connections: router }));
+    } finally {
+      await router.close();
+    }
   };
 
   it("moves a learner's shards while level-ups on that learner run: every call commits once or fails retryably, and the pair, history and audit add up", async () => {
@@ -146,4 +162,87 @@ describe.skipIf(!availability.available)("a shard move under load (coordinator +
     expect((await runIntegrityAudit(database.pool)).violations).toBe(0);
     await setGuard(database.pool, false, "shard-move test");
   }, 240_000);
+
+  it("keeps a learner's history and audit in call order when direct routing writes it on a worker with a lower id range after a move", async () => {
+    // Each worker draws ids from its own range (group id × 2^48): written on the higher worker first, then
+    // moved to the lower one, the learner's new rows got ids below its old ones, and its chain read back out of order.
+    await directly(async (router, direct) => {
+      const [learner] = await enrolledUsers(database, coupler, 1);
+      if (learner === undefined) throw new Error("no learner");
+      const { rows: groups } = await database.pool.query<{ host: string; port: number; group: number }>(
+        "select nodename as host, nodeport as port, groupid as group from pg_dist_node where groupid <> 0 order by groupid",
+      );
+      const [low, high] = groups;
+      if (!low || !high) throw new Error("two workers expected");
+      const moveTo = async (node: { host: string; port: number }) => {
+        const from = await placementOf(learner);
+        if (from.nodeport === node.port) return;
+        await database.pool.query("call citus_cleanup_orphaned_resources()");
+        await database.pool.query(
+          "select citus_move_shard_placement($1::bigint, $2, $3::int, $4, $5::int, shard_transfer_mode => 'force_logical')",
+          [from.shardid, from.nodename, from.nodeport, node.host, node.port],
+        );
+        await router.refresh();
+      };
+      const calls = async (tag: string, backTo: number) => {
+        await direct.levelUp({
+          userId: learner,
+          specialization: "PLAYER",
+          xpGained: 5_000,
+          sessionsCompleted: 1,
+          idempotencyKey: `${tag}-up`,
+        });
+        await direct.advance({ userId: learner, specialization: "PLAYER", newLevel: backTo, reason: `${tag} down` });
+      };
+      await moveTo(high);
+      await calls("higher", 1);
+      await moveTo(low);
+      await calls("lower", 2);
+
+      // Read in id order, the calls come back in the order they were made.
+      expect((await auditRows(database, learner)).map((a) => `${a.operation}:${a.idempotency_key ?? ""}`)).toEqual([
+        "enroll:",
+        "levelUp:higher-up",
+        "advance:",
+        "levelUp:lower-up",
+        "advance:",
+      ]);
+      const steps = await historySteps(database, learner);
+      expect(steps.map(([, to]) => to).filter((_, i) => i % 2 === 1)).toEqual([1, 2]);
+      // Written on the lower worker, yet numbered above the learner's rows from the higher one.
+      const { rows: last } = await database.pool.query<{ id: string }>(
+        "select id::text from coupler_audit_log where user_id = $1 and idempotency_key = 'lower-up'",
+        [learner],
+      );
+      expect(Number(BigInt(last[0]?.id ?? "0") >> 48n)).toBe(high.group);
+      expect(await direct.validate({ userId: learner, specialization: "PLAYER" })).toMatchObject({ consistent: true });
+      expect((await runIntegrityAudit(database.pool)).violations).toBe(0);
+    });
+  }, 240_000);
+
+  it("numbers a learner's rows apart when a call through the coordinator writes while a direct one on another specialization has not committed yet", async () => {
+    // A first version of the id-order trigger took no lock: the coordinator's row (an id from the coordinator's
+    // range, below the learner's) became the learner's highest + 1, the very id the worker's sequence had just
+    // given the direct call still open, and one of them failed with a duplicate key at COMMIT.
+    await directly(async (router, direct) => {
+      const held = couplerHeldBeforeCommit(database, { citus: true, connections: router });
+      const [learner] = await enrolledUsers(database, coupler, 1);
+      if (learner === undefined) throw new Error("no learner");
+      await coupler.enroll({ userId: learner, specialization: "INTERNSHIP" });
+      const levelUp = (via: ProgressLicenseCoupler, specialization: string, key: string) =>
+        via.levelUp({ userId: learner, specialization, xpGained: 10, sessionsCompleted: 1, idempotencyKey: key });
+      await levelUp(direct, "PLAYER", "direct-1");
+      const open = levelUp(held.coupler, "PLAYER", "direct-held");
+      await held.held;
+      const through = levelUp(coupler, "INTERNSHIP", "coordinator");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      held.release();
+      await Promise.all([open, through]);
+      const { rows } = await database.pool.query<{ key: string }>(
+        "select idempotency_key as key from coupler_audit_log where user_id = $1 and idempotency_key is not null order by id",
+        [learner],
+      );
+      expect(rows.map((r) => r.key)).toEqual(["direct-1", "direct-held", "coordinator"]);
+    });
+  }, 120_000);
 });
