@@ -54,6 +54,19 @@ describe.skipIf(!support.supported)("CpuQuotaGroup", () => {
     expect(used).toBeLessThan(0.5 * 500e6);
   });
 
+  // Regression: a scale bench left a worker's group behind when its postmaster forked a backend while the group
+  // was being emptied (rmdir: EBUSY, swallowed by the teardown).
+  it("is removed even while a process in it keeps forking children", async () => {
+    const group = await CpuQuotaGroup.create(`coupler-test-forking-${process.pid}`, 0.5);
+    const forking = spawn("sh", ["-c", "while :; do sleep 0.001 & wait; done"], { stdio: "ignore", detached: true });
+    cleanup.push(async () => void process.kill(-(forking.pid ?? 0), "SIGKILL"));
+    await new Promise((r) => setTimeout(r, 50));
+    await group.add(forking.pid ?? 0);
+    await new Promise((r) => setTimeout(r, 100));
+    await group.remove();
+    await expect(readFile(`${group.path}/cgroup.procs`, "utf8")).rejects.toThrow(/ENOENT/);
+  });
+
   it("refuses a quota of 0 or less and a name with a slash, creating nothing", async () => {
     await expect(CpuQuotaGroup.create("coupler-bad", 0)).rejects.toThrow(RangeError);
     await expect(CpuQuotaGroup.create("a/b", 0.5)).rejects.toThrow(RangeError);

@@ -153,14 +153,24 @@ export class CpuQuotaGroup {
       { path: this.path, root: this.root },
       ...(this.accounting ? [this.accounting] : []),
     ]) {
-      const text = await readFile(join(path, "cgroup.procs"), "utf8").catch(() => "");
-      for (const p of text.split("\n").filter(Boolean))
-        await writeFile(join(root, "cgroup.procs"), p).catch((error: NodeJS.ErrnoException) => {
-          if (error.code !== "ESRCH") throw error;
-        });
-      await rmdir(path).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== "ENOENT") throw error;
-      });
+      // A process forked inside the group while the others were moved out (a postmaster's new backend) keeps
+      // it busy: read and move again until rmdir succeeds, a few times at most.
+      for (let attempt = 1; ; attempt++) {
+        const text = await readFile(join(path, "cgroup.procs"), "utf8").catch(() => "");
+        for (const p of text.split("\n").filter(Boolean))
+          await writeFile(join(root, "cgroup.procs"), p).catch((error: NodeJS.ErrnoException) => {
+            if (error.code !== "ESRCH") throw error;
+          });
+        const removed = await rmdir(path).then(
+          () => true,
+          (error: NodeJS.ErrnoException) => {
+            if (error.code === "ENOENT") return true;
+            if (error.code === "EBUSY" && attempt < 10) return false;
+            throw error;
+          },
+        );
+        if (removed) break;
+      }
     }
   }
 }

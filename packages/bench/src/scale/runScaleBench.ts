@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BenchTools } from "../benchEnvironment.ts";
+import { LOCK_TIMEOUT_MS, type BenchTools } from "../benchEnvironment.ts";
 import { k6Version } from "../k6.ts";
 import { machineInfo } from "../machineInfo.ts";
 import { estimateSeconds, type BenchPlan } from "../plan.ts";
@@ -39,7 +39,7 @@ export async function runScaleBench(plan: BenchPlan, scale: ScalePlan, tools: Be
       setup: {
         apiProcesses: plan.apiProcesses,
         poolSize: plan.poolSize,
-        lockTimeoutMs: 0,
+        lockTimeoutMs: LOCK_TIMEOUT_MS,
         fsync: true,
         database: "citus",
         rounds: plan.rounds,

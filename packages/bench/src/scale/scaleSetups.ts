@@ -21,15 +21,16 @@ export interface ScaleSetups {
 /**
  * Why the scale bench cannot run here, or undefined when it can: it needs
  * the citus extension in the installed PostgreSQL (it starts its own
- * clusters) and a writable cgroup v1 cpu hierarchy for the quotas.
+ * clusters) and a writable cgroup v1 cpu hierarchy for the quotas
+ * (`cpuRoot`, default /sys/fs/cgroup/cpu).
  */
-export async function scaleUnsupported(): Promise<string | undefined> {
+export async function scaleUnsupported(cpuRoot?: string): Promise<string | undefined> {
   const { citusAvailability } = await import("@coupler/testing");
   const citus = citusAvailability();
   if (!citus.available) return `no Citus here: ${citus.reason}`;
   if (citus.bindir === undefined)
     return "CITUS_URL names a running cluster, but the scale bench starts clusters of its own sizes (unset CITUS_URL)";
-  const quota = await cpuQuotaSupport();
+  const quota = await cpuQuotaSupport(cpuRoot);
   if (!quota.supported) return `CPU quotas cannot be set: ${quota.reason}`;
   return undefined;
 }
