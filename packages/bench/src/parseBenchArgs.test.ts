@@ -224,12 +224,22 @@ describe("plannedRuns", () => {
 });
 
 describe("the Citus scale bench's command line", () => {
-  it("makes --citus alone the scale bench: 1, 2 and 4 workers at a quarter core per node, 64 VUs over 5,000 learners", () => {
-    const p = plan(["--citus"]);
+  it("makes --citus with --citus-workers or --node-cores the scale bench: by default 1, 2 and 4 workers at a quarter core per node, 64 VUs over 5,000 learners", () => {
+    const p = plan(["--citus", "--citus-workers", "1,2,4"]);
     expect(p.scale).toEqual(DEFAULT_SCALE_PLAN);
+    expect(plan(["--citus", "--node-cores", "0.25"]).scale).toEqual(DEFAULT_SCALE_PLAN);
     expect(DEFAULT_SCALE_PLAN).toEqual({ workers: [1, 2, 4], nodeCores: 0.25 });
     expect(p).toMatchObject({ citus: true, saturationVus: 64, learners: 5_000, rounds: 3 });
-    expect(plan(["--citus", "--quick"])).toMatchObject({ quick: true, rounds: 1, saturationVus: 64, learners: 5_000 });
+    expect(plan(["--citus", "--node-cores", "0.25", "--quick"])).toMatchObject({
+      quick: true,
+      rounds: 1,
+      saturationVus: 64,
+      learners: 5_000,
+    });
+  });
+
+  it("keeps --citus alone what it was: the scenarios on one cluster, not the scale bench", () => {
+    expect(plan(["--citus"]).scale).toBeUndefined();
   });
 
   it("takes worker counts (sorted, each once), the per-node quota, VUs and learners", () => {

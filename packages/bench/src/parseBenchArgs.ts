@@ -52,13 +52,14 @@ Options (the defaults are a full run's; --quick has its own):
                           at it too (default ${FULL_PLAN.rate} when a fixed-rate scenario runs)
   --node PATH             Node binary for the API processes and the minimal server (default: BENCH_NODE,
                           else this Node)
-  --citus                 on Citus (default off). Without DATABASE_URL and --scenarios: the scale bench, the
+  --citus                 on Citus: DATABASE_URL is the coordinator, or a coordinator + 2 workers are started
+                          from the installed PostgreSQL (fsync on); tables distributed as db:migrate --citus;
+                          PostgreSQL CPU summed over all nodes (default off). With --citus-workers or
+                          --node-cores (and neither DATABASE_URL nor --scenarios): the scale bench, the
                           saturation level-up (--saturation-vus, default ${SCALE_VUS}; --learners, default ${SCALE_LEARNERS})
-                          against one plain PostgreSQL and a cluster per --citus-workers count, started from
-                          the installed PostgreSQL (fsync on), every node held to --node-cores by a cgroup,
-                          direct and coordinator routing side by side, in --rounds rounds. With --scenarios
-                          (or DATABASE_URL at a coordinator): those scenarios on one cluster (DATABASE_URL's, or
-                          a coordinator + 2 workers started here), PostgreSQL CPU summed over all nodes
+                          against one plain PostgreSQL and a cluster per --citus-workers count, every node
+                          held to --node-cores by a cgroup, direct and coordinator routing side by side,
+                          in --rounds rounds
   --citus-workers N,N,…   the scale bench's worker counts, a cluster each (default ${DEFAULT_SCALE_PLAN.workers.join(",")})
   --node-cores CORES      the scale bench's CPU quota of every PostgreSQL node, in cores, e.g. 0.25
                           (default ${DEFAULT_SCALE_PLAN.nodeCores})
@@ -219,22 +220,22 @@ export function parseBenchArgs(
 }
 
 /**
- * The scale bench's plan when this run is one: `--citus` without
- * DATABASE_URL and without --scenarios. Its flags anywhere else are a usage
- * error rather than silently ignored.
+ * The scale bench's plan when this run is one: `--citus` with
+ * `--citus-workers` or `--node-cores`, without DATABASE_URL and without
+ * --scenarios. Its flags anywhere else are a usage error rather than
+ * silently ignored.
  */
 function scalePlan(
   values: { citus?: boolean; scenarios?: string; "citus-workers"?: string; "node-cores"?: string },
   env: { DATABASE_URL?: string | undefined },
 ): ScalePlan | undefined {
   const given = values["citus-workers"] !== undefined || values["node-cores"] !== undefined;
-  if (!values.citus || values.scenarios !== undefined || env.DATABASE_URL) {
-    if (given)
-      throw new UsageError(
-        "--citus-workers and --node-cores belong to the scale bench: --citus without --scenarios and without DATABASE_URL (it starts its own clusters)",
-      );
-    return undefined;
-  }
+  // --citus alone keeps its meaning (the scenarios on one cluster): scripts rely on it.
+  if (!given) return undefined;
+  if (!values.citus || values.scenarios !== undefined || env.DATABASE_URL)
+    throw new UsageError(
+      "--citus-workers and --node-cores belong to the scale bench: --citus with either of them, without --scenarios and without DATABASE_URL (it starts its own clusters)",
+    );
   const workers =
     values["citus-workers"] === undefined
       ? DEFAULT_SCALE_PLAN.workers
