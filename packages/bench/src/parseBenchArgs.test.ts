@@ -156,12 +156,14 @@ describe("plannedRuns", () => {
       learners: 5,
       apiEnv: { COUPLER_WRITE_COMBINING: "off" },
       before: false,
+      fresh: false,
     });
     expect(hotSpotVariant(FULL_PLAN, "workers-2-spread")).toEqual({
       name: "workers-2-spread",
       learners: 2000,
       apiEnv: { API_WORKERS: "2" },
       before: false,
+      fresh: false,
     });
   });
 
@@ -184,6 +186,7 @@ describe("plannedRuns", () => {
     ]);
     expect(parsed.plan.beforeApi).toBe("/tmp/base/main.js");
     expect(() => parseBenchArgs(["--hot-spot-variants", "before"])).toThrow(UsageError);
+    expect(() => parseBenchArgs(["--hot-spot-variants", "after"])).toThrow(UsageError);
   });
 
   it("keeps only the chosen scenarios and targets, with the minimal baseline beside saturation", () => {

@@ -43,8 +43,8 @@ Options (the defaults are a full run's; --quick has its own):
   --hot-spot-variants a,b coupler hot-spot runs besides the default (combining on, 1 process): any of
                           combining-off, spread, workers-2, workers-2-spread, or none (default: all four)
   --before-api PATH       another API build's dist/main.js (e.g. the base commit's): adds hot-spot runs
-                          "before" and "before-spread" and the fixed-rate runs against it, in the same run
-                          (default: none)
+                          "before" and "before-spread" and the fixed-rate runs against it, in the same run,
+                          each fixed-rate one twinned with this build in a process of its own (default: none)
   --out DIR               results folder (default packages/bench/results/<timestamp>)
   --fast-db               embedded PostgreSQL without fsync, faster and not durable (default off)
   --rate PER_SECOND       also run level-ups at this fixed rate (k6 constant-arrival-rate) against
@@ -184,7 +184,7 @@ export function parseBenchArgs(
             ? []
             : oneOf(
                 list(values["hot-spot-variants"], "--hot-spot-variants"),
-                HOT_SPOT_VARIANTS.filter((v) => !v.startsWith("before")),
+                HOT_SPOT_VARIANTS.filter((v) => !v.startsWith("before") && v !== "after"),
                 "--hot-spot-variants",
               ),
     },

@@ -70,7 +70,11 @@ export interface BenchPlan {
   /**
    * Another build of the API (its dist/main.js, e.g. a checkout of the base
    * commit): adds the "before" hot-spot variants and the fixed-rate runs
-   * (level-up-rate, validate-rate) against it, in the same bench run.
+   * (level-up-rate, validate-rate) against it, in the same bench run. Each
+   * fixed-rate "before" run has an "after" twin: this build in a process of
+   * its own, started and warmed up the same way, so the two builds' CPU per
+   * call is compared on equal terms (a process that has served the whole
+   * run costs more per call than a fresh one).
    */
   beforeApi: string | undefined;
   /** Rounds of each headline run (see `isHeadline`), interleaved round-robin; other runs are made once. */
@@ -92,7 +96,9 @@ export interface BenchPlan {
  * Hot-spot variants: `combining-off` (COUPLER_WRITE_COMBINING=off), `spread`
  * (the same VUs over `spreadLearners` learners), `workers-2` and
  * `workers-2-spread` (API_WORKERS=2), and, with `beforeApi`, `before` and
- * `before-spread` (that build, hot and spread).
+ * `before-spread` (that build, hot and spread). `before` also marks a
+ * fixed-rate run against that build, and `after` its twin: this build in a
+ * process of its own.
  */
 export const HOT_SPOT_VARIANTS = [
   "combining-off",
@@ -101,6 +107,7 @@ export const HOT_SPOT_VARIANTS = [
   "workers-2-spread",
   "before",
   "before-spread",
+  "after",
 ] as const;
 export type HotSpotVariantName = (typeof HOT_SPOT_VARIANTS)[number];
 
@@ -113,6 +120,8 @@ export interface HotSpotVariant {
   apiEnv: Record<string, string>;
   /** Run the API build given as `beforeApi`. */
   before: boolean;
+  /** This build in a process of its own, with nothing else changed: the twin a `before` run is compared with. */
+  fresh: boolean;
 }
 
 /** What each variant changes. */
@@ -126,6 +135,7 @@ export function hotSpotVariant(plan: BenchPlan, name: HotSpotVariantName): HotSp
       ...(name.startsWith("workers-2") ? { API_WORKERS: "2" } : {}),
     },
     before: name.startsWith("before"),
+    fresh: name === "after",
   };
 }
 
@@ -133,7 +143,7 @@ export function hotSpotVariant(plan: BenchPlan, name: HotSpotVariantName): HotSp
 export function ownsApi(plan: BenchPlan, run: PlannedRun): boolean {
   if (!run.variant) return false;
   const variant = hotSpotVariant(plan, run.variant);
-  return variant.before || Object.keys(variant.apiEnv).length > 0;
+  return variant.before || variant.fresh || Object.keys(variant.apiEnv).length > 0;
 }
 
 /** The full run: five levels, both paths, hot spot, saturation, one-at-a-time, fixed rate and ceiling, the headline runs in three rounds; about 57 minutes on 2 cores (one round: about 27). */
@@ -192,7 +202,7 @@ export interface PlannedRun {
   /** baseline: the minimal server (src/baseline), driven by the same k6 script as the API. */
   target: Target | "baseline" | "raw-pg" | "pgbench";
   vus: number;
-  /** A hot-spot run that differs from the default one (see `HotSpotVariant`); `before` also marks a fixed-rate run against `beforeApi`. */
+  /** A hot-spot run that differs from the default one (see `HotSpotVariant`); `before` also marks a fixed-rate run against `beforeApi`, `after` its twin on this build. */
   variant?: HotSpotVariantName;
   /** A scale bench run: which setup (plain PostgreSQL, or a cluster of so many workers) and route it measures. */
   scale?: ScaleSetupKey;
@@ -249,7 +259,7 @@ export function plannedRuns(plan: BenchPlan): PlannedRun[] {
   if (plan.scenarios.includes("hot-spot")) {
     for (const t of plan.targets) add("hot-spot", t, plan.hotSpot.vus);
     if (plan.targets.includes("coupler")) {
-      const variants = [...plan.hotSpot.variants.filter((v) => !v.startsWith("before"))];
+      const variants = [...plan.hotSpot.variants.filter((v) => !hotSpotVariant(plan, v).before && v !== "after")];
       if (plan.beforeApi) variants.push("before", "before-spread");
       for (const variant of variants) {
         runs.push({
@@ -272,14 +282,16 @@ export function plannedRuns(plan: BenchPlan): PlannedRun[] {
     if (!plan.scenarios.includes(scenario)) continue;
     add(scenario, "coupler", plan.rate);
     if (scenario === "level-up-rate") add(scenario, "baseline", plan.rate);
+    // Before and after each in a fresh process of its own: the shared API has served every run so far.
     if (plan.beforeApi)
-      runs.push({
-        id: `${scenario}-coupler-${plan.rate}-before`,
-        scenario,
-        target: "coupler",
-        vus: plan.rate,
-        variant: "before",
-      });
+      for (const variant of ["before", "after"] as const)
+        runs.push({
+          id: `${scenario}-coupler-${plan.rate}-${variant}`,
+          scenario,
+          target: "coupler",
+          vus: plan.rate,
+          variant,
+        });
   }
   if (plan.scenarios.includes("ceiling")) {
     add("ceiling", "raw-pg", plan.saturationVus);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Disturbance } from "./cpu/disturbance.ts";
 import type { BenchResults, RunResult } from "./results.ts";
-import { FULL_PLAN, ownsApi, plannedRuns, type BenchPlan } from "./plan.ts";
+import { FULL_PLAN, hotSpotVariant, ownsApi, plannedRuns, type BenchPlan } from "./plan.ts";
 import { median, medianView, scheduleRounds, scheduledRuns, summarizeRounds } from "./rounds.ts";
 
 const disturbance = (outsideShare: number): Disturbance => ({
@@ -62,23 +62,32 @@ describe("scheduledRuns", () => {
     expect(ids.filter((id) => id.endsWith("hot-spot-legacy-200"))).toEqual(["1:hot-spot-legacy-200"]);
   });
 
-  it("makes validate and level-up at the fixed rate in every round, and with --before-api against the before build too", () => {
+  it("makes validate and level-up at the fixed rate in every round, and with --before-api against the before build and this build, each in a process of its own", () => {
     const plan: BenchPlan = {
       ...FULL_PLAN,
       scenarios: ["level-up-rate", "validate-rate"],
       beforeApi: "/tmp/base/main.js",
     };
     const ids = scheduledRuns(plan).map((run) => `${run.round}:${run.id}`);
-    expect(ids.slice(0, 5)).toEqual([
+    expect(ids.slice(0, 7)).toEqual([
       "1:level-up-rate-coupler-300",
       "1:level-up-rate-baseline-300",
       "1:level-up-rate-coupler-300-before",
+      "1:level-up-rate-coupler-300-after",
       "1:validate-rate-coupler-300",
       "1:validate-rate-coupler-300-before",
+      "1:validate-rate-coupler-300-after",
     ]);
-    expect(ids).toHaveLength(15);
-    const before = plannedRuns(plan).filter((run) => run.variant === "before");
-    expect(before.every((run) => ownsApi(plan, run))).toBe(true);
+    expect(ids).toHaveLength(21);
+    const twins = plannedRuns(plan).filter((run) => run.variant === "before" || run.variant === "after");
+    expect(twins).toHaveLength(4);
+    expect(twins.every((run) => ownsApi(plan, run))).toBe(true);
+    expect(twins.map((run) => hotSpotVariant(plan, run.variant ?? "before"))).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: "before", before: true, fresh: false, apiEnv: {} }),
+        expect.objectContaining({ name: "after", before: false, fresh: true, apiEnv: {} }),
+      ]),
+    );
     expect(plannedRuns({ ...plan, beforeApi: undefined }).map((run) => run.id)).toEqual([
       "level-up-rate-coupler-300",
       "level-up-rate-baseline-300",
