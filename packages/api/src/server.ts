@@ -12,7 +12,7 @@ import {
 } from "@coupler/core";
 import { createAuthenticator, secretKey } from "./auth.ts";
 import { createIdentityProvider } from "./identityProvider.ts";
-import { serverConnections } from "./citusRouting.ts";
+import { serverConnections, type ServerConnections } from "./citusRouting.ts";
 import { createProbePool, probeDatabase, startBackgroundJobs } from "./backgroundJobs.ts";
 import { createContext, type Services } from "./context.ts";
 import { resolveServerSettings, type ServerSettings } from "./config.ts";
@@ -60,6 +60,8 @@ export interface RunningServer {
   metricsUrl: string;
   metrics: ApiMetrics;
   services: Services;
+  /** Where coupled calls get their connections: `route` says how (direct to Citus workers, through the coordinator, or one server); `source.poolFor(userId)` is a learner's pool. */
+  connections: Pick<ServerConnections, "route" | "source">;
   /** Stops accepting, drains in-flight requests, then closes the pool. Idempotent. */
   close(): Promise<void>;
 }
@@ -315,7 +317,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     "coupler API listening",
   );
 
-  return { url, port: (server.address() as AddressInfo).port, metricsUrl, metrics, services, close };
+  return {
+    url,
+    port: (server.address() as AddressInfo).port,
+    metricsUrl,
+    metrics,
+    services,
+    connections: { route: connections.route, source: connections.source },
+    close,
+  };
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Catalogue, putTrack } from "@coupler/core";
-import { createCoupler, enrolledUser } from "@coupler/testing";
+import { backendPid, createCoupler, enrolledUser, waitForLockWaiters } from "@coupler/testing";
 import { ADMIN_ID, expectTRPCError, startTestApi, type TestApi } from "./harness.ts";
 
 let api: TestApi;
@@ -226,7 +226,9 @@ describe("a curve change under load", () => {
           lockTimeoutMs: 60_000, // it waits on the blocker by design; a busy box must not time it out
         },
       );
-      await waitForLockWait("DIVER");
+      // On Citus the wait is on the reference table's placements, which waitForLockWaiters also sees.
+      const waiting = { blockedBy: backendPid(blocker) };
+      await waitForLockWaiters(api.database, waiting);
       // Level-ups cross the levels putTrack has locked, and commit while it still waits.
       const results = await Promise.all(
         learners.map((userId) =>
@@ -237,7 +239,8 @@ describe("a curve change under load", () => {
         ),
       );
       expect(results.map((r) => r.newLevel)).toEqual([4, 4]);
-      expect(await lockWaiters()).toBeGreaterThan(0); // putTrack was still waiting all along
+      // putTrack was still waiting all along (one look: it throws if nobody waits on the blocker).
+      expect(await waitForLockWaiters(api.database, { ...waiting, timeoutMs: 0 })).not.toHaveLength(0);
       await blocker.query("commit");
       expect((await put).levels.map((l) => l.minXp)).toEqual([0, 11, 21, 31, 41]);
     } finally {
@@ -246,19 +249,3 @@ describe("a curve change under load", () => {
     }
   });
 });
-
-/** Backends of this database waiting for a lock on a catalogue table. */
-async function lockWaiters(): Promise<number> {
-  const { rows } = await api.database.pool.query<{ n: string }>(`
-    select count(*) as n from pg_stat_activity
-    where datname = current_database() and wait_event_type = 'Lock' and query ilike '%specialization_levels%'`);
-  return Number(rows[0]?.n ?? 0);
-}
-
-async function waitForLockWait(track: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if ((await lockWaiters()) > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`putTrack(${track}) never waited on the blocker's lock`);
-}

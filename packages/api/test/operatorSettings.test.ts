@@ -37,24 +37,30 @@ describe("AUTH_MAX_TOKEN_LIFETIME", () => {
   });
 });
 
-/** Names of the prepared statements on every connection the pool holds (the view is per session). */
-async function preparedOnEveryConnection(api: TestApi): Promise<string[]> {
-  const pool = api.server.services.pool;
-  const clients = await Promise.all(Array.from({ length: pool.totalCount }, () => pool.connect()));
-  try {
-    const names = await Promise.all(
-      clients.map(
-        async (client) => (await client.query<{ name: string }>("select name from pg_prepared_statements")).rows,
-      ),
-    );
-    return names.flat().map((row) => row.name);
-  } finally {
-    for (const client of clients) client.release();
+/**
+ * Names of the prepared statements on every connection of the pools the API
+ * serves `learner` from (the view is per session): its main pool, and on
+ * Citus with direct routing the pool of the worker that holds the learner.
+ */
+async function preparedOnEveryConnection(api: TestApi, learner: number): Promise<string[]> {
+  const pools = new Set([api.server.services.pool, api.server.connections.source.poolFor(learner)]);
+  const names: string[] = [];
+  for (const pool of pools) {
+    const clients = await Promise.all(Array.from({ length: pool.totalCount }, () => pool.connect()));
+    try {
+      for (const client of clients)
+        for (const row of (await client.query<{ name: string }>("select name from pg_prepared_statements")).rows)
+          names.push(row.name);
+    } finally {
+      for (const client of clients) client.release();
+    }
   }
+  return names;
 }
 
 describe("COUPLER_PREPARED_STATEMENTS", () => {
-  async function levelUpsThrough(api: TestApi): Promise<void> {
+  /** Three level-ups of a new learner through the API; returns the learner. */
+  async function levelUpsThrough(api: TestApi): Promise<number> {
     const learner = await enrolledUser(database, createCoupler(database));
     const instructor = await api.client("instructor");
     for (let i = 0; i < 3; i++) {
@@ -66,20 +72,21 @@ describe("COUPLER_PREPARED_STATEMENTS", () => {
       });
       expect(result.totalXp).toBe(100 * (i + 1));
     }
+    return learner;
   }
 
   it("off: level-ups are served and no coupler_* statement is prepared on the API's connections", async () => {
     const { preparedStatements } = settingsFrom({ COUPLER_PREPARED_STATEMENTS: "off" });
     expect(preparedStatements).toBe(false);
     await using api = await startTestApi({ database, preparedStatements });
-    await levelUpsThrough(api);
-    expect((await preparedOnEveryConnection(api)).filter((name) => name.startsWith("coupler_"))).toEqual([]);
+    const learner = await levelUpsThrough(api);
+    expect((await preparedOnEveryConnection(api, learner)).filter((name) => name.startsWith("coupler_"))).toEqual([]);
   });
 
   it("on (the default): the same level-ups leave coupler_* statements prepared, so the check above can see them", async () => {
     await using api = await startTestApi({ database, preparedStatements: settingsFrom({}).preparedStatements });
-    await levelUpsThrough(api);
-    expect((await preparedOnEveryConnection(api)).some((name) => name.startsWith("coupler_"))).toBe(true);
+    const learner = await levelUpsThrough(api);
+    expect((await preparedOnEveryConnection(api, learner)).some((name) => name.startsWith("coupler_"))).toBe(true);
   });
 });
 
