@@ -53,6 +53,12 @@ export interface BenchTools {
   /** The CLI's parsed environment, and its whole environment for the processes it starts. */
   env: BenchEnv;
   inherited: Record<string, string | undefined>;
+  /**
+   * Aborted on Ctrl-C or SIGTERM: no further run starts, and everything the
+   * bench started (API processes, clusters, cgroups) is torn down before it
+   * exits, rather than left running.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /**

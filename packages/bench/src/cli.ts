@@ -5,6 +5,7 @@ import { orExit } from "@coupler/core/config";
 import { parseBenchEnv } from "./env.ts";
 import { findExecutable } from "./findExecutable.ts";
 import { findK6 } from "./k6.ts";
+import { BenchInterrupted } from "./BenchInterrupted.ts";
 import { K6NotFoundError } from "./K6NotFoundError.ts";
 import { USAGE, UsageError, parseBenchArgs } from "./parseBenchArgs.ts";
 import { estimateSeconds } from "./plan.ts";
@@ -36,7 +37,25 @@ async function main(argv: string[]): Promise<number> {
   // Loaded only now: a usage error or a missing k6 answers at once, without PostgreSQL or the API loaded.
   const { runBench } = await import("./runBench.ts");
   const { writeReport } = await import("./report/writeReport.ts");
-  const results = await runBench(plan, { k6, pgbench, outDir, env, inherited: { ...process.env } });
+  // Node's default on SIGINT/SIGTERM is to exit at once, leaving the Citus clusters (daemons of their own),
+  // cgroups and API processes running. Instead: stop after the current run and tear down. Later signals are
+  // ignored (tsx relays the terminal's Ctrl-C, so one keypress can arrive twice); SIGKILL quits at once.
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) return;
+    process.stderr.write(`pnpm bench: ${signal}: stopping after the current run, then cleaning up\n`);
+    stop.abort(new BenchInterrupted(signal));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const results = await runBench(plan, {
+    k6,
+    pgbench,
+    outDir,
+    env,
+    inherited: { ...process.env },
+    signal: stop.signal,
+  });
   const report = await writeReport(results, outDir);
   process.stderr.write(`pnpm bench: done in ${results.elapsedSeconds} s\n`);
   process.stdout.write(`${report}\n`);
@@ -47,7 +66,10 @@ let code: number;
 try {
   code = await main(process.argv.slice(2));
 } catch (error) {
-  if (error instanceof K6NotFoundError || error instanceof UsageError) {
+  if (error instanceof BenchInterrupted) {
+    process.stderr.write(`pnpm bench: stopped by ${error.signal}; everything it started is stopped\n`);
+    code = 130;
+  } else if (error instanceof K6NotFoundError || error instanceof UsageError) {
     process.stderr.write(`${error.message}\n`);
     code = error.exitCode;
   } else {

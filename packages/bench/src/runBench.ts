@@ -41,8 +41,11 @@ export async function runBench(plan: BenchPlan, tools: BenchTools): Promise<Benc
   );
   try {
     // Warm both paths up (JIT, pool connections, caches) so the first measured run is not the cold one.
-    for (const target of targets) await environment.warmUp(target);
-    const results = await runSchedule(plan, runs, progress, () => environment);
+    for (const target of targets) {
+      tools.signal?.throwIfAborted();
+      await environment.warmUp(target);
+    }
+    const results = await runSchedule(plan, runs, progress, () => environment, tools.signal);
     await setGuard(environment.database.pool, true, "bench").catch(() => {});
     return {
       startedAt: startedAt.toISOString(),

@@ -10,20 +10,27 @@ import { runOne } from "./runOne.ts";
  * `environmentFor` gives it. A run whose CPU outside it passed
  * `plan.maxOutsideShare` is made again, up to `plan.disturbedRetries` times;
  * the last attempt is kept, marked disturbed if it still was, with the
- * earlier attempts' outside shares beside it.
+ * earlier attempts' outside shares beside it. Once `signal` is aborted no
+ * further run or attempt starts: it throws the signal's reason, so the
+ * caller's `finally` tears the environment down.
  */
 export async function runSchedule(
   plan: BenchPlan,
   runs: readonly (PlannedRun & { round: number })[],
   progress: Progress,
   environmentFor: (run: PlannedRun) => BenchEnvironment,
+  signal?: AbortSignal,
 ): Promise<RunResult[]> {
   const results: RunResult[] = [];
   const policy = { maxOutsideShare: plan.maxOutsideShare, retries: plan.disturbedRetries };
   for (const { round, ...run } of runs) {
+    signal?.throwIfAborted();
     const environment = environmentFor(run);
     const result = await retryDisturbed(
-      (attempt) => runOne(environment, run, { round, attempt }),
+      (attempt) => {
+        signal?.throwIfAborted();
+        return runOne(environment, run, { round, attempt });
+      },
       policy,
       (share) => {
         progress.info(

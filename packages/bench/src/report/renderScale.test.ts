@@ -43,6 +43,10 @@ describe("renderScaleTables", () => {
     expect(scaleCommand(results)).toBe(
       "PATH=/usr/lib/postgresql/15/bin:$PATH K6_BIN=/opt/k6/k6 pnpm bench --citus --citus-workers 1,2,4 --node-cores 0.25 --saturation-vus 64 --learners 5000 --rounds 3 --duration 30",
     );
+    // A disturbance policy other than the default is part of the command (regression: a run made with
+    // --max-outside-cpu 8 was published as if made with the default 5%).
+    const strict = { ...results, plan: { ...results.plan, maxOutsideShare: 0.08, disturbedRetries: 1 } };
+    expect(scaleCommand(strict)).toMatch(/ --duration 30 --max-outside-cpu 8 --disturbed-retries 1$/);
   });
 
   it("states the connections each API process opens: its coordinator pool, plus a pool per worker under direct routing", () => {

@@ -3,6 +3,7 @@
  * (in report.md, BENCHMARKS.md and SCALING.md alike), and report.md around
  * them. Pure: from a results object only.
  */
+import { FULL_PLAN } from "../plan.ts";
 import type { BenchResults } from "../results.ts";
 import type { Spread } from "../rounds.ts";
 import { apiConnections } from "../scale/scaleInfo.ts";
@@ -35,6 +36,13 @@ export function scaleCommand(results: BenchResults): string {
     String(plan.rounds),
     "--duration",
     String(plan.durationSeconds),
+    // The disturbance policy, where it is not the default: a reader re-running the command gets the same one.
+    ...(plan.maxOutsideShare !== FULL_PLAN.maxOutsideShare
+      ? ["--max-outside-cpu", String(Number((plan.maxOutsideShare * 100).toFixed(2)))]
+      : []),
+    ...(plan.disturbedRetries !== FULL_PLAN.disturbedRetries
+      ? ["--disturbed-retries", String(plan.disturbedRetries)]
+      : []),
   ];
   return `PATH=/usr/lib/postgresql/15/bin:$PATH K6_BIN=/opt/k6/k6 pnpm bench ${args.join(" ")}`;
 }

@@ -55,11 +55,20 @@ export async function runScaleBench(plan: BenchPlan, scale: ScalePlan, tools: Be
   await mkdir(join(tools.outDir, "k6"), { recursive: true });
   const setups = await startScaleSetups(plan, scale, tools, progress);
   try {
-    for (const environment of setups.environments) await environment.warmUp("coupler");
-    const results = await runSchedule(plan, runs, progress, (run) => {
-      if (!run.scale) throw new Error(`run ${run.id} is not a scale run`);
-      return setups.environmentFor(run.scale);
-    });
+    for (const environment of setups.environments) {
+      tools.signal?.throwIfAborted();
+      await environment.warmUp("coupler");
+    }
+    const results = await runSchedule(
+      plan,
+      runs,
+      progress,
+      (run) => {
+        if (!run.scale) throw new Error(`run ${run.id} is not a scale run`);
+        return setups.environmentFor(run.scale);
+      },
+      tools.signal,
+    );
     const [first] = setups.environments;
     if (!first) throw new Error("the scale bench started no setup");
     return {
