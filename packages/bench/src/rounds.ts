@@ -183,7 +183,22 @@ function medianRun(rounds: RunResult[]): RunResult {
   return view;
 }
 
-/** A plan's runs in the order they are made: its headline runs in `plan.rounds` rounds, round-robin. */
+/**
+ * A plan's runs in the order they are made: its headline runs in
+ * `plan.rounds` rounds, round-robin. A fixed-rate before/after twin swaps its
+ * order every other round (before first in odd rounds, after first in even
+ * ones): the tables grow with every run, so a pair made in one order only
+ * would charge that growth to the build that always goes second.
+ */
 export function scheduledRuns(plan: BenchPlan): (PlannedRun & { round: number })[] {
-  return scheduleRounds(plannedRuns(plan), plan.rounds, (run) => isHeadline(plan, run));
+  const schedule = scheduleRounds(plannedRuns(plan), plan.rounds, (run) => isHeadline(plan, run));
+  for (let i = 0; i + 1 < schedule.length; i++) {
+    const [first, second] = [schedule[i], schedule[i + 1]];
+    if (first?.variant === "before" && second?.variant === "after" && first.round % 2 === 0) {
+      schedule[i] = second;
+      schedule[i + 1] = first;
+      i++;
+    }
+  }
+  return schedule;
 }
