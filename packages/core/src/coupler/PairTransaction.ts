@@ -184,7 +184,7 @@ export class PairTransaction {
 
   async #lockPair(pair: PairKey, keys: ActorKey[], historyEnd: boolean): Promise<LockedRows | undefined> {
     const rows = await this.#timed((mode) =>
-      this.#rt.statements.lockPair(this.db, this.#client, mode, historyEnd).execute({
+      this.#rt.statements.lockPair(this.db, this.#client, mode, historyEnd, keys.length > 0).execute({
         userId: pair.userId,
         specialization: pair.specialization,
         actors: [...new Set(keys.map((k) => k.actor))],
@@ -199,7 +199,8 @@ export class PairTransaction {
     if (first.backend !== (this.#client as unknown as { processID?: number }).processID)
       this.#rt.connections.routeMissed?.(pair.userId);
     const stored = new Map<string, StoredResult>();
-    for (const { stored: s } of rows) {
+    // An unkeyed lock statement reads no stored result (`Statements.lockPair`).
+    for (const { stored: s } of rows as { stored?: { actor: string | null; key: string | null } & StoredResult }[]) {
       if (s?.actor != null && s.key != null)
         stored.set(storedKey(s.actor, s.key), { requestHash: s.requestHash, response: s.response });
     }

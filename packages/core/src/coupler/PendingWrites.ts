@@ -16,10 +16,13 @@ export class PendingWrites {
   readonly #progress: Pick<SpecializationProgress, "currentLevel" | "totalXp" | "completedSessions">;
   readonly #license: Pick<UserLicense, "currentLevel" | "maxAchievedLevel">;
   readonly #rows: LockedRows;
+  /** The progress row's level as locked: a write that leaves it there need not set it (see `progressLevelChanged`). */
+  readonly #lockedLevel: number | undefined;
 
   /** `rows` is the pair as locked (a half may be missing); `apply` keeps it current. */
   constructor(pair: PairKey, rows: LockedRows) {
     this.#rows = rows;
+    this.#lockedLevel = rows.progress?.currentLevel;
     // A missing half is written from scratch: as a new row starts, at level 1 with nothing earned.
     this.#progress = rows.progress ?? { currentLevel: 1, totalXp: 0, completedSessions: 0 };
     this.#license = rows.license ?? { currentLevel: 1, maxAchievedLevel: 1 };
@@ -29,6 +32,7 @@ export class PendingWrites {
       progressId: rows.progress?.id ?? 0,
       licenseId: rows.license?.id ?? 0,
       progressWrite: "none",
+      progressLevelChanged: false,
       currentLevel: this.#progress.currentLevel,
       totalXp: this.#progress.totalXp,
       completedSessions: this.#progress.completedSessions,
@@ -96,6 +100,7 @@ export class PendingWrites {
         license.currentLevel = next.currentLevel;
         license.maxAchievedLevel = next.maxAchievedLevel;
       }
+      w.progressLevelChanged = progress.currentLevel !== this.#lockedLevel;
       w.currentLevel = progress.currentLevel;
       w.totalXp = progress.totalXp;
       w.completedSessions = progress.completedSessions;

@@ -20,6 +20,15 @@ export interface WriteParams {
   licenseId: number;
   /** What happens to the progress row, with these values (the statement's shape; not sent). */
   progressWrite: RowWrite;
+  /**
+   * Whether an updated progress row's level differs from the locked one (the
+   * statement's shape; not sent). When it does not, the UPDATE leaves
+   * `current_level` out of its SET list, so the coupling guard's trigger
+   * (UPDATE OF current_level) does not fire: a level-up that earns XP but no
+   * level (most of them) skips the guard's reads at COMMIT, which on Citus
+   * are three local tasks.
+   */
+  progressLevelChanged: boolean;
   currentLevel: number;
   totalXp: number;
   completedSessions: number;
@@ -53,6 +62,8 @@ const writeParam = <K extends keyof WriteParams & string>(name: K) => sql.placeh
 /** Which parts of the write statement a transaction needs; each combination is its own statement. */
 interface WriteShape {
   progress: RowWrite;
+  /** An updated progress row's SET list includes its level. */
+  progressLevel: boolean;
   license: RowWrite;
   history: boolean;
   idempotency: boolean;
@@ -103,6 +114,7 @@ export function writeQuery(
 ): { name: string; build: () => SQL; bound: Record<string, unknown> } {
   const shape: WriteShape = {
     progress: params.progressWrite,
+    progressLevel: params.progressLevelChanged,
     license: params.licenseWrite,
     history: params.historyFrom.length > 0,
     idempotency: params.keys.length > 0,
@@ -115,8 +127,9 @@ export function writeQuery(
   const single = counts.auditOperations === 1 && params.historyFrom.length <= 1 && params.keys.length <= 1;
   const mode: RowsMode = single ? "one" : citus ? "values" : "arrays";
   const letter = (write: RowWrite, l: string) => (write === "update" ? l : write === "insert" ? l.toUpperCase() : "");
+  // "x": the progress row's XP and sessions without its level.
   const suffix =
-    letter(shape.progress, "p") +
+    letter(shape.progress, shape.progress === "update" && !shape.progressLevel ? "x" : "p") +
     letter(shape.license, "l") +
     (shape.history ? "h" : "") +
     (shape.idempotency ? "i" : "");
@@ -178,7 +191,7 @@ function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts):
   const pair = [...learner, sql`${w("specialization")}::text`];
   if (shape.progress === "update") {
     ctes.push(sql`progress as (
-  update ${p} set ${col(p.currentLevel)} = ${w("currentLevel")}::int, ${col(p.totalXp)} = ${w("totalXp")}::bigint,
+  update ${p} set ${shape.progressLevel ? sql`${col(p.currentLevel)} = ${w("currentLevel")}::int, ` : sql``}${col(p.totalXp)} = ${w("totalXp")}::bigint,
     ${col(p.completedSessions)} = ${w("completedSessions")}::int, ${col(p.updatedAt)} = now()
   where ${p.studentId} = ${w("userId")}::bigint and ${p.id} = ${w("progressId")}::bigint
 )`);

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { getGuard, GuardRefusedError, type ProgressLicenseCoupler, runIntegrityAudit, setGuard } from "@coupler/core";
+import {
+  createDatabase,
+  getGuard,
+  GuardRefusedError,
+  type ProgressLicenseCoupler,
+  runIntegrityAudit,
+  setGuard,
+} from "@coupler/core";
 import {
   createCoupler,
   enrolledUser,
@@ -54,6 +61,38 @@ describe("coupling guard", () => {
       ["update user_licenses set current_level = 4, max_achieved_level = 4 where user_id = $1", [id]],
     ]);
     expect(await pairRows(database, id)).toMatchObject({ progressLevel: 4, licenseLevel: 4 });
+  });
+
+  it("runs its check at COMMIT only for a write that moves a level: XP-only level-ups skip it, a level change runs it on both rows", async () => {
+    const id = await enrolledUser(database, coupler);
+    await setGuard(database.pool, true, "test");
+    // One connection whose PL/pgSQL calls PostgreSQL counts (track_functions = pl).
+    const counted = createDatabase({ connectionString: `${database.url}?options=-c%20track_functions%3Dpl`, max: 1 });
+    try {
+      const tracked = createCoupler(counted);
+      const guardCalls = async () => {
+        const { rows } = await database.pool.query<{ calls: string }>(
+          "select coalesce(sum(calls), 0) as calls from pg_stat_user_functions where funcname = 'coupler_coupling_guard'",
+        );
+        return Number(rows[0]?.calls);
+      };
+      // The connection's counts reach the statistics when it goes idle after this statement.
+      const flush = () => counted.pool.query("select pg_stat_force_next_flush()");
+      await flush();
+      await expect.poll(guardCalls).toBeGreaterThanOrEqual(0);
+      const before = await guardCalls();
+      for (let i = 0; i < 3; i++)
+        await tracked.levelUp({ userId: id, specialization: "PLAYER", xpGained: 10, sessionsCompleted: 1 });
+      expect(await pairRows(database, id)).toMatchObject({ progressLevel: 1, licenseLevel: 1 });
+      await tracked.levelUp({ userId: id, specialization: "PLAYER", xpGained: 300, sessionsCompleted: 1 });
+      expect(await pairRows(database, id)).toMatchObject({ progressLevel: 3, licenseLevel: 3 });
+      await flush();
+      // All four calls' counts arrive in one flush: 2 (progress and license) for the level change, 0 for the rest.
+      await expect.poll(guardCalls).not.toBe(before);
+      expect((await guardCalls()) - before).toBe(2);
+    } finally {
+      await counted.pool.end();
+    }
   });
 
   it("fires even under session_replication_role = replica", async () => {
