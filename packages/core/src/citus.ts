@@ -44,7 +44,7 @@ export interface CitusDistribution {
   foreignKeys: string[];
   /** Active worker nodes of the cluster, `host:port`. */
   workers: string[];
-  /** Database settings set now (empty when they were already so). */
+  /** Database and function settings set now (empty when they were already so): `propagate_set_commands`, the guard's `plan_cache_mode`. */
   settings: string[];
   /** Triggers installed now (empty when they were there): the learner-id order, `citus/learnerIdOrder.ts`. */
   triggers: string[];
@@ -96,7 +96,8 @@ interface Placed {
  * It also sets `citus.propagate_set_commands = 'local'` as the database's
  * default: the coupler's `SET LOCAL lock_timeout` (and statement_timeout)
  * must reach the worker where the row locks are taken, or a lock wait there
- * would have no bound. Sessions opened afterwards get it.
+ * would have no bound. Sessions opened afterwards get it. And it has the
+ * coupling guard plan its reads afresh on every call (`planGuardAfresh`).
  *
  * Throws CitusSetupError when the citus extension cannot be created or the
  * cluster has no active worker; errors of Citus itself pass through.
@@ -116,7 +117,7 @@ export async function distributeOnCitus(connectionString: string): Promise<Citus
           "the Citus coordinator has no active worker node: add the workers first (select citus_add_node(host, port))",
         );
       }
-      const settingChanged = await propagateSetLocal(client);
+      const settingChanged = [...(await propagateSetLocal(client)), ...(await planGuardAfresh(client))];
       // Trigger DDL on distributed tables reaches the shards only with this setting, over one connection per worker.
       await client.query("set local citus.enable_unsafe_triggers = on");
       await client.query("set local citus.multi_shard_modify_mode = 'sequential'");
@@ -209,6 +210,35 @@ async function propagateSetLocal(client: pg.Client): Promise<string[]> {
   const { rows: db } = await client.query<{ name: string }>("select current_database() as name");
   await client.query(`alter database ${ident(db[0]?.name ?? "")} set ${PROPAGATE} = 'local'`);
   return [`${PROPAGATE} = 'local'`];
+}
+
+const GUARD_FUNCTION = "coupler_coupling_guard";
+const CUSTOM_PLANS = "plan_cache_mode=force_custom_plan";
+
+/**
+ * Sets `plan_cache_mode = force_custom_plan` on the coupling guard's
+ * function (its reads of the learner's two rows), so they are planned
+ * afresh, with the learner's id, on every call; returns what it changed.
+ * Why: a PL/pgSQL query on a distributed table with its distribution key as
+ * a parameter gets a generic plan after five calls, and Citus 13.2 caches the
+ * local shard plan of such a plan on every execution instead of reusing it
+ * (its lookup misses when shard pruning is deferred; fixed upstream by
+ * citusdata/citus#8824): a worker backend that ran the guard 10,000 times
+ * held about 1.2 GB of cached plans (SCALING.md). Planned afresh, Citus
+ * plans the fast-path query for the local shard directly, caches nothing,
+ * and costs less CPU than the generic plan did. Plain PostgreSQL keeps its
+ * generic plans: the setting is made here, on Citus only. ALTER FUNCTION on
+ * the coordinator reaches the workers (Citus propagates the function).
+ */
+async function planGuardAfresh(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ config: string[] | null }>(
+    "select proconfig as config from pg_proc where proname = $1 and pronamespace = current_schema()::regnamespace",
+    [GUARD_FUNCTION],
+  );
+  const [guard] = rows;
+  if (!guard || guard.config?.includes(CUSTOM_PLANS)) return [];
+  await client.query(`alter function ${ident(GUARD_FUNCTION)}() set plan_cache_mode = force_custom_plan`);
+  return [`${GUARD_FUNCTION}(): plan_cache_mode = force_custom_plan`];
 }
 
 async function activeWorkers(client: pg.Client): Promise<string[]> {

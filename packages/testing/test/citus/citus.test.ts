@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CITUS_LAYOUT,
@@ -331,6 +332,59 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
       expect(warnings.some((w) => w.includes("coupling guard"))).toBe(true);
       expect(await pairRows(database, id)).toMatchObject({ progressLevel: 3, licenseLevel: 3 });
     } finally {
+      await setGuard(database.pool, false, "citus-test");
+    }
+  });
+
+  it("the guard's reads are planned afresh on every worker, so a worker connection's memory stays flat over hundreds of level changes", async () => {
+    const [id = 0] = await enrolledUsers(database, coupler, 1);
+    const { rows: placement } = await database.pool.query<{ port: number }>(
+      `select n.nodeport as port from pg_dist_placement p join pg_dist_node n using (groupid)
+       where p.shardid = get_shard_id_for_distribution_column('specialization_progress', $1::bigint)`,
+      [id],
+    );
+    const worker = citus.workerUrls.find((url) => new URL(url).port === String(placement[0]?.port));
+    // Each worker has the setting: ALTER FUNCTION on the coordinator reached it.
+    for (const url of citus.workerUrls) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client
+        .query<{ config: string[] }>("select proconfig as config from pg_proc where proname = 'coupler_coupling_guard'")
+        .finally(() => client.end());
+      expect(rows[0]?.config).toContain("plan_cache_mode=force_custom_plan");
+    }
+    await setGuard(database.pool, true, "citus-test");
+    // One session on the learner's worker, moving both levels in each transaction: the guard runs twice per COMMIT.
+    const session = new pg.Client({ connectionString: worker });
+    await session.connect();
+    try {
+      const cachedPlans = async () =>
+        Number(
+          (
+            await session.query<{ bytes: string }>(
+              "select coalesce(sum(total_bytes), 0) as bytes from pg_backend_memory_contexts where name = 'CachedPlan'",
+            )
+          ).rows[0]?.bytes,
+        );
+      const levelChanges = async (n: number) => {
+        for (let i = 0; i < n; i++) {
+          const level = 2 + (i % 2);
+          await session.query(
+            `begin; update specialization_progress set current_level = ${level} where student_id = ${id};
+             update user_licenses set current_level = ${level}, max_achieved_level = 3 where user_id = ${id}; commit`,
+          );
+        }
+      };
+      await levelChanges(20); // past the five custom plans PostgreSQL makes before it tries a generic one
+      const before = await cachedPlans();
+      await levelChanges(500);
+      // With generic plans Citus 13.2 kept a local plan per call: about 60 MB here (120 kB per level change).
+      expect((await cachedPlans()) - before).toBeLessThan(2 * 1024 * 1024);
+      expect(await pairRows(database, id)).toMatchObject({ progressLevel: 3, licenseLevel: 3 });
+    } finally {
+      await session.end();
+      // The raw level changes wrote no history: sync mends the chain, so the suite's later audit finds nothing.
+      await coupler.sync({ userId: id, specialization: "PLAYER", source: "progress" });
       await setGuard(database.pool, false, "citus-test");
     }
   });
