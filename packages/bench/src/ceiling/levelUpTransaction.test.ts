@@ -168,10 +168,13 @@ describe("the ceiling's level-up transaction", () => {
       auditKey: null,
       outcome: "applied",
     };
-    const progressOnly = bind(LEVEL_UP_SQL.write({ license: false, history: false }), values);
-    expect(progressOnly.values).toEqual([3, 300, 2, 1, 7, "PLAYER", "levelUp", 50, 1, 2, "a", null, "applied"]);
+    // XP without a level: the progress row's level is not set, so the new level first appears in the audit row.
+    const progressOnly = bind(LEVEL_UP_SQL.write({ progressLevel: false, license: false, history: false }), values);
+    expect(progressOnly.values).toEqual([300, 2, 1, 7, "PLAYER", "levelUp", 50, 1, 2, 3, "a", null, "applied"]);
     expect(progressOnly.text).not.toContain("@");
-    expect(bind(LEVEL_UP_SQL.write({ license: true, history: true }), values).values).toHaveLength(16);
+    expect(progressOnly.text).not.toContain("current_level");
+    const full = bind(LEVEL_UP_SQL.write({ progressLevel: true, license: true, history: true }), values);
+    expect(full.values).toHaveLength(16);
     expect(() => bind("SELECT @missing", {})).toThrow("no value for @missing");
   });
 });

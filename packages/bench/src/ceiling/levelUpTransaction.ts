@@ -1,13 +1,10 @@
-import {
-  DEFAULT_IDEMPOTENCY_RETENTION_MS,
-  levelForXp,
-  type LevelUpResult,
-  type SpecializationRules,
-} from "@coupler/core";
+import { levelForXp, type LevelUpResult, type SpecializationRules } from "@coupler/core";
 import type pg from "pg";
 
 /** Which writes one level-up makes, as in the shape of core's write statement (`writeStatement.ts`; no idempotency key here, and progress always changes). */
 export interface WriteShape {
+  /** The progress row's level moves, so its UPDATE sets `current_level` (which fires the coupling guard). */
+  progressLevel: boolean;
   license: boolean;
   history: boolean;
 }
@@ -25,41 +22,33 @@ export interface WriteShape {
  *
  * Four round trips: BEGIN with SET LOCAL lock_timeout; one SELECT locking
  * both rows `FOR UPDATE OF specialization_progress, user_licenses` (waiting,
- * no NOWAIT probe and no restart), which also deletes the batch's expired
- * keys, reads its stored keys (`= any` over arrays, empty without a key) and
- * asks, in an uncorrelated EXISTS ... FOR UPDATE SKIP LOCKED that PostgreSQL
- * runs first as an InitPlan, whether another transaction held the progress
- * row (the coupler's contention measurement); one INSERT of the audit row
- * with the progress, license and history writes as data-modifying CTEs, each
- * value a typed scalar parameter; COMMIT. Named statements, prepared once per
- * connection, as the coupler's default `preparedStatements: true`.
+ * no NOWAIT probe and no restart), which also asks, in an uncorrelated
+ * EXISTS ... FOR UPDATE SKIP LOCKED that PostgreSQL runs first as an
+ * InitPlan, whether another transaction held the progress row (the coupler's
+ * contention measurement); as the coupler's lock statement for a call
+ * without an idempotency key, it reads no stored key and deletes none. Then
+ * one INSERT of the audit row with the progress, license and history writes
+ * as data-modifying CTEs, each value a typed scalar parameter, the progress
+ * row's level set only when it moves; COMMIT. Named statements, prepared
+ * once per connection, as the coupler's default `preparedStatements: true`.
  */
-/** The batch's idempotency keys in their scope, as core's `keysOf`: `= any` over the callers and keys (both empty without a key). */
-const KEYS_OF_BATCH =
-  "idempotency_keys.user_id = @userId AND idempotency_keys.specialization_id = @specialization " +
-  "AND idempotency_keys.caller = any(@callers::text[]) AND idempotency_keys.key = any(@keys::text[])";
-/** A key younger than the retention, as core's `freshKey`. */
-const FRESH_KEY = "idempotency_keys.created_at > now() - make_interval(secs => @retentionMs::double precision / 1000)";
 const PROGRESS_OF_PAIR =
   "specialization_progress.student_id = @userId AND specialization_progress.specialization_id = @specialization";
 
 export const LEVEL_UP_SQL = {
   begin: (lockTimeoutMs: number) =>
     `BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE; SET LOCAL lock_timeout = ${Math.trunc(lockTimeoutMs)}`,
-  lockPair: `WITH expired_key AS (DELETE FROM idempotency_keys WHERE ${KEYS_OF_BATCH} AND NOT ${FRESH_KEY})
-     SELECT specialization_progress.id AS progress_id, specialization_progress.current_level AS progress_level,
+  lockPair: `SELECT specialization_progress.id AS progress_id, specialization_progress.current_level AS progress_level,
        specialization_progress.total_xp, specialization_progress.completed_sessions,
        user_licenses.id AS license_id, user_licenses.current_level AS license_level, user_licenses.max_achieved_level,
-       idempotency_keys.caller, idempotency_keys.key, idempotency_keys.request_hash, idempotency_keys.response,
        EXISTS (SELECT 1 FROM specialization_progress WHERE ${PROGRESS_OF_PAIR} FOR UPDATE SKIP LOCKED) AS free
      FROM specialization_progress
      JOIN user_licenses ON user_licenses.user_id = @userId AND user_licenses.specialization_type = @specialization
-     LEFT JOIN idempotency_keys ON ${KEYS_OF_BATCH} AND ${FRESH_KEY}
      WHERE ${PROGRESS_OF_PAIR}
      FOR UPDATE OF specialization_progress, user_licenses`,
   write: (shape: WriteShape) => {
     const ctes = [
-      `progress AS (UPDATE specialization_progress SET current_level = @newLevel::int, total_xp = @totalXp::bigint, completed_sessions = @completedSessions::int, updated_at = now()
+      `progress AS (UPDATE specialization_progress SET ${shape.progressLevel ? "current_level = @newLevel::int, " : ""}total_xp = @totalXp::bigint, completed_sessions = @completedSessions::int, updated_at = now()
          WHERE specialization_progress.student_id = @userId::bigint AND specialization_progress.id = @progressId::bigint)`,
     ];
     if (shape.license) {
@@ -117,13 +106,7 @@ export async function levelUpTransaction(
 ): Promise<LevelUpResult> {
   await client.query(LEVEL_UP_SQL.begin(input.lockTimeoutMs));
   try {
-    const lockParams = {
-      userId: input.userId,
-      specialization: rules.id,
-      callers: [],
-      keys: [],
-      retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS,
-    };
+    const lockParams = { userId: input.userId, specialization: rules.id };
     const locked = await client.query<PairRow>({
       name: "ceiling_lock_pair",
       ...bind(LEVEL_UP_SQL.lockPair, lockParams),
@@ -136,9 +119,13 @@ export async function levelUpTransaction(
     const newLevel = levelForXp(rules, totalXp, Math.min(floor, rules.maxLevel));
     const maxAchievedLevel = Math.max(pair.max_achieved_level, newLevel);
     const levelChanged = pair.license_level !== newLevel;
-    const shape = { license: levelChanged || pair.max_achieved_level !== maxAchievedLevel, history: levelChanged };
+    const shape = {
+      progressLevel: pair.progress_level !== newLevel,
+      license: levelChanged || pair.max_achieved_level !== maxAchievedLevel,
+      history: levelChanged,
+    };
     await client.query({
-      name: `ceiling_write_p${shape.license ? "l" : ""}${shape.history ? "h" : ""}`,
+      name: `ceiling_write_${shape.progressLevel ? "p" : "x"}${shape.license ? "l" : ""}${shape.history ? "h" : ""}`,
       ...bind(LEVEL_UP_SQL.write(shape), {
         newLevel,
         totalXp,
@@ -180,15 +167,13 @@ export async function levelUpTransaction(
  * The same transaction as a pgbench script, for the PLAYER curve
  * (min XP of level L = 100·(L−1)·L/2, so L = ⌊(1 + √(1 + 8·xp/100)) / 2⌋, at most 10).
  * Variables `first` and `last` bound the learners, `xpmin` and `xpmax` the XP (pgbench -D).
- * The keys are empty arrays, as a call without an idempotency key sends them.
+ * The pair's two levels are equal (the coupler keeps them so), so a level
+ * change moves both and sets the progress row's level.
  */
 export function pgbenchScript(lockTimeoutMs: number): string {
   const vars: Record<string, string> = {
     userId: ":uid",
     specialization: "'PLAYER'",
-    callers: "'{}'", // as the coupler: no keyed call, empty arrays
-    keys: "'{}'",
-    retentionMs: "86400000",
     newLevel: ":newlevel",
     totalXp: ":newxp",
     completedSessions: ":psessions + 1",
@@ -214,10 +199,6 @@ export function pgbenchScript(lockTimeoutMs: number): string {
     .replace(
       "user_licenses.id AS license_id, user_licenses.current_level AS license_level, user_licenses.max_achieved_level,",
       "user_licenses.id AS lid, user_licenses.current_level AS llevel, user_licenses.max_achieved_level AS lmax,",
-    )
-    .replace(
-      "idempotency_keys.caller, idempotency_keys.key, idempotency_keys.request_hash, idempotency_keys.response,",
-      "idempotency_keys.request_hash AS khash,",
     );
   return `\\set uid random(:first, :last)
 \\set xp random(:xpmin, :xpmax)
@@ -228,11 +209,11 @@ ${lock} \\gset
 \\set newlevel least(10, greatest(:plevel, :llevel, int((1 + sqrt(1 + 8 * :newxp / 100.0)) / 2)))
 \\set newmax greatest(:lmax, :newlevel)
 \\if :newlevel != :llevel
-${inline(LEVEL_UP_SQL.write({ license: true, history: true }))};
+${inline(LEVEL_UP_SQL.write({ progressLevel: true, license: true, history: true }))};
 \\elif :newmax != :lmax
-${inline(LEVEL_UP_SQL.write({ license: true, history: false }))};
+${inline(LEVEL_UP_SQL.write({ progressLevel: false, license: true, history: false }))};
 \\else
-${inline(LEVEL_UP_SQL.write({ license: false, history: false }))};
+${inline(LEVEL_UP_SQL.write({ progressLevel: false, license: false, history: false }))};
 \\endif
 COMMIT;
 `;
