@@ -100,6 +100,7 @@ export { createUser } from "./users.ts";
 export { and, asc, count, desc, eq, sql } from "drizzle-orm";
 export { hashInt8, hashUint32, shardIndexOf, type ShardRange } from "./citus/shardHash.ts";
 export { readWorkerMap, WorkerMap, type PlacedShard, type ShardNode } from "./citus/WorkerMap.ts";
+export { SHARD_ROUTED_TABLES, ShardTables, clientOnShards } from "./citus/ShardTables.ts";
 export {
   CitusRouter,
   nodeUrl,

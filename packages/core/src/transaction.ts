@@ -15,6 +15,12 @@ export interface TransactionOptions {
    * (server default lock_timeout; the pool's own connection timeout).
    */
   lockTimeoutMs?: number;
+  /**
+   * Statements sent after BEGIN in its round trip (each with a snapshot of
+   * its own); their results reach `fn` as `begun`. Their text must be safe
+   * to send as is: no parameters.
+   */
+  beginWith?: readonly string[];
 }
 
 /**
@@ -41,7 +47,7 @@ export interface TransactionFaults {
 export async function runTransaction<T>(
   pool: pg.Pool,
   options: TransactionOptions,
-  fn: (tx: Db, client: pg.PoolClient) => Promise<T>,
+  fn: (tx: Db, client: pg.PoolClient, begun: pg.QueryResult[]) => Promise<T>,
   faults?: TransactionFaults,
 ): Promise<T> {
   const budget = options.lockTimeoutMs;
@@ -57,8 +63,10 @@ export async function runTransaction<T>(
       // Open before BEGIN is sent: when "BEGIN; SET LOCAL …" fails after its BEGIN (a statement
       // timeout, say), the transaction is open and aborted; ROLLBACK ends it (and is harmless if not).
       open = true;
-      await client.query(beginStatement({ ...options, lockTimeoutMs }));
-      const result = await fn(dbForClient(client), client);
+      const begin = [beginStatement({ ...options, lockTimeoutMs }), ...(options.beginWith ?? [])].join("; ");
+      // A query of several statements answers with one result per statement (pg).
+      const begun = (await client.query(begin)) as pg.QueryResult | pg.QueryResult[];
+      const result = await fn(dbForClient(client), client, Array.isArray(begun) ? begun : [begun]);
       await faults?.beforeCommit?.(client);
       open = false; // A failed COMMIT ends the transaction on the server too.
       await client.query("COMMIT");

@@ -4,6 +4,7 @@ import { createDatabase, describeDbError, type Database, type DatabaseOptions } 
 import type { Logger } from "../logger.ts";
 import type { CouplerObserver } from "../observer.ts";
 import { redactUrl } from "../redact.ts";
+import type { ShardTables } from "./ShardTables.ts";
 import { readWorkerMap, type ShardNode, type WorkerMap } from "./WorkerMap.ts";
 
 /** `direct`: a learner's calls go to the worker holding the learner's shard; `coordinator`: every call goes through the coordinator. */
@@ -111,6 +112,15 @@ export class CitusRouter implements ConnectionSource {
     return decision.node === undefined ? this.options.coordinator : this.poolOf(decision.node);
   }
 
+  /**
+   * The learner's shard tables on the worker its calls go to, when they go
+   * there directly and the map read them (ConnectionSource.shardTablesFor).
+   */
+  shardTablesFor(userId: number): ShardTables | undefined {
+    if (this.decide(userId).route !== "direct") return undefined;
+    return this.map?.locate(userId)?.shard.tables;
+  }
+
   /** Where `userId`'s calls go now, and why. */
   decide(userId: number): RouteDecision {
     if (this.route === "coordinator") return coordinatorRoute(undefined, "setting");
@@ -189,7 +199,14 @@ export class CitusRouter implements ConnectionSource {
         void pool.close();
       }
     this.options.logger?.info(
-      { shards: next.shards.length, nodes: [...live], allSynced: next.allSynced, route: this.route },
+      {
+        shards: next.shards.length,
+        nodes: [...live],
+        allSynced: next.allSynced,
+        route: this.route,
+        // Without them (this session does not own the tables) a direct call names the distributed tables.
+        shardTables: next.shards.every((s) => s.tables !== undefined),
+      },
       first ? "Citus worker map read" : "Citus worker map changed",
     );
     return true;

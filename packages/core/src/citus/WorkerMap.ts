@@ -1,5 +1,6 @@
 import type { Queryable } from "../idempotency.ts";
 import { hashInt8, shardIndexOf, type ShardRange } from "./shardHash.ts";
+import { SHARD_ROUTED_TABLES, ShardTables } from "./ShardTables.ts";
 
 /** A node holding shards of the routed table, as pg_dist_node names it. */
 export interface ShardNode {
@@ -15,6 +16,12 @@ export interface ShardNode {
 /** One shard of the routed table with the group of its active placement. */
 export interface PlacedShard extends ShardRange {
   groupId: number;
+  /**
+   * The co-located shards of the learner's lock and write statements, when
+   * the map read every one and this session may lock their metadata (it
+   * owns the tables, as `lock_shard_metadata` requires); `ShardTables`.
+   */
+  tables?: ShardTables;
 }
 
 /**
@@ -84,14 +91,71 @@ const MAP_QUERY = `
  */
 export async function readWorkerMap(db: Queryable, table = "users"): Promise<WorkerMap> {
   const { rows } = await db.query<MapRow>(MAP_QUERY, [table]);
+  const tables = await readShardTables(db, table);
   const shards: PlacedShard[] = [];
   const nodes = new Map<number, ShardNode>();
   for (const r of rows) {
     if (shards.at(-1)?.shardId === r.shard_id) continue;
-    shards.push({ shardId: r.shard_id, min: r.min, max: r.max, groupId: r.group_id });
+    const shardTables = tables?.get(r.min);
+    shards.push({
+      shardId: r.shard_id,
+      min: r.min,
+      max: r.max,
+      groupId: r.group_id,
+      ...(shardTables ? { tables: shardTables } : {}),
+    });
     if (r.host !== null && r.port !== null)
       nodes.set(r.group_id, { groupId: r.group_id, host: r.host, port: r.port, synced: r.synced === true });
   }
-  const fingerprint = JSON.stringify(rows.map((r) => [r.shard_id, r.min, r.max, r.group_id, r.host, r.port, r.synced]));
+  const fingerprint = JSON.stringify([
+    rows.map((r) => [r.shard_id, r.min, r.max, r.group_id, r.host, r.port, r.synced]),
+    [...(tables?.values() ?? [])].map((t) => t.shardIds),
+  ]);
   return new WorkerMap(shards, nodes.values(), fingerprint);
+}
+
+interface ShardTableRow {
+  min: number;
+  table_name: string;
+  shard_id: string;
+  shard_name: string;
+  owned: boolean;
+}
+
+/**
+ * The shards of SHARD_ROUTED_TABLES co-located with `table`'s, by shard
+ * minimum, and whether this session owns those tables (`lock_shard_metadata`
+ * requires it). Undefined when it does not, or when a table is missing
+ * from the group: then no statement names a shard.
+ */
+const SHARD_TABLES_QUERY = `
+  select s.shardminvalue::int4 as min, s.logicalrelid::regclass::text as table_name, s.shardid::text as shard_id,
+         shard_name(s.logicalrelid, s.shardid) as shard_name,
+         pg_has_role(c.relowner, 'USAGE') as owned
+  from pg_dist_shard s
+  join pg_dist_partition p on p.logicalrelid = s.logicalrelid
+  join pg_class c on c.oid = s.logicalrelid
+  where p.colocationid = (select colocationid from pg_dist_partition where logicalrelid = $1::regclass)
+    and s.logicalrelid::regclass::text = any($2::text[])`;
+
+async function readShardTables(db: Queryable, table: string): Promise<Map<number, ShardTables> | undefined> {
+  const { rows } = await db.query<ShardTableRow>(SHARD_TABLES_QUERY, [table, SHARD_ROUTED_TABLES]);
+  if (rows.some((r) => !r.owned)) return undefined;
+  const byMin = new Map<number, Map<string, ShardTableRow>>();
+  for (const r of rows) byMin.set(r.min, (byMin.get(r.min) ?? new Map<string, ShardTableRow>()).set(r.table_name, r));
+  const result = new Map<number, ShardTables>();
+  for (const [min, found] of byMin) {
+    const ordered = SHARD_ROUTED_TABLES.map((t) => found.get(t));
+    // A name Citus had to shorten or quote is left to the distributed tables.
+    if (ordered.some((r) => r === undefined || !/^[a-z_][a-z0-9_]*$/.test(r.shard_name))) continue;
+    const present = ordered.filter((r) => r !== undefined);
+    result.set(
+      min,
+      new ShardTables(
+        new Map(present.map((r) => [r.table_name, r.shard_name])),
+        present.map((r) => r.shard_id),
+      ),
+    );
+  }
+  return result;
 }

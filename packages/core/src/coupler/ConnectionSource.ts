@@ -1,4 +1,5 @@
 import type pg from "pg";
+import type { ShardTables } from "../citus/ShardTables.ts";
 
 /** Where a learner's transaction gets its connection (the coordinator's/server's pool by default; a worker's pool under Citus direct routing). */
 export interface ConnectionSource {
@@ -13,6 +14,13 @@ export interface ConnectionSource {
    * must be cheap and never throw.
    */
   routeMissed?(userId: number): void;
+  /**
+   * The learner's shard tables on the node `poolFor` gives (Citus direct
+   * routing): a write transaction claims them and names them in its lock
+   * and write statements (`ShardTables`). Optional; undefined: the
+   * distributed tables (or one server's).
+   */
+  shardTablesFor?(userId: number): ShardTables | undefined;
 }
 
 /** Every learner's calls on one pool: the default, `CouplerOptions.pool`. */

@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import type pg from "pg";
+import { clientOnShards, type ShardTables } from "../citus/ShardTables.ts";
 import { dbForClient, type Db } from "../client.ts";
 import { NotFoundError } from "../errors/index.ts";
 import { users } from "../schema.ts";
@@ -27,10 +28,15 @@ export class PairTransaction {
   readonly #client: pg.PoolClient;
   readonly #noWait: boolean;
   readonly #locks: LockStats;
+  readonly #shards: ShardTables | undefined;
 
+  /**
+   * `plan.shards`: the learner's shard tables, claimed by this transaction
+   * (`ShardTables`): the lock and write statements name them.
+   */
   constructor(
     rt: CouplerRuntime,
-    plan: { ctx: OperationContext; noWait: boolean },
+    plan: { ctx: OperationContext; noWait: boolean; shards?: ShardTables | undefined },
     client: pg.PoolClient,
     locks: LockStats,
   ) {
@@ -39,6 +45,7 @@ export class PairTransaction {
     this.#client = client;
     this.#noWait = plan.noWait;
     this.#locks = locks;
+    this.#shards = plan.shards;
   }
 
   /** A Drizzle handle bound to this transaction's connection, for reads (writes go through `write`). */
@@ -175,7 +182,7 @@ export class PairTransaction {
   async write(writes: PendingWrites): Promise<void> {
     if (writes.empty) return;
     await this.#rt.faults?.midTransaction?.(this.#client);
-    await this.#rt.statements.write(this.#client, writes.params);
+    await this.#rt.statements.write(this.#client, writes.params, this.#shards);
   }
 
   #noUser(userId: number): NotFoundError {
@@ -183,8 +190,10 @@ export class PairTransaction {
   }
 
   async #lockPair(pair: PairKey, keys: ActorKey[], historyEnd: boolean): Promise<LockedRows | undefined> {
+    // On the shards, through a client that renames the distributed tables in the statement's text.
+    const client = this.#shards ? clientOnShards(this.#client, this.#shards) : this.#client;
     const rows = await this.#timed((mode) =>
-      this.#rt.statements.lockPair(this.db, this.#client, mode, historyEnd, keys.length > 0).execute({
+      this.#rt.statements.lockPair(dbForClient(client), client, mode, historyEnd, keys.length > 0).execute({
         userId: pair.userId,
         specialization: pair.specialization,
         actors: [...new Set(keys.map((k) => k.actor))],

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { CouplerError, NoConnectionError, SqlState, sqlStateOf } from "../errors/index.ts";
+import { ShardTables } from "../citus/ShardTables.ts";
 import { runStatement, runTransaction, type TransactionOptions } from "../transaction.ts";
 import type { CouplerRuntime, OperationContext } from "./CouplerRuntime.ts";
 import { lockWaitSlotsFor } from "./LockWaitSlots.ts";
@@ -73,6 +74,8 @@ export async function runAttempts<T>(
   const pool = rt.connections.poolFor(plan.userId);
   const stats: AttemptStats = { retries: 0, deadlocks: 0, locks: { lockWaitMs: undefined, rowLocked: false } };
   const transaction = plan.options === ONE_STATEMENT ? undefined : plan.options;
+  // On the learner's Citus worker a write names the learner's shards, once its claim on them holds (ShardTables).
+  const shards = transaction?.accessMode === "read write" ? rt.connections.shardTablesFor?.(plan.userId) : undefined;
   const budgetMs = transaction?.lockTimeoutMs ?? 0;
   let deadline = performance.now() + (budgetMs > 0 ? budgetMs : Number.POSITIVE_INFINITY);
   // Only a write that would wait on row locks needs a slot; reads take none, NOWAIT calls never wait.
@@ -91,12 +94,18 @@ export async function runAttempts<T>(
       const left = deadline - performance.now();
       // lock_timeout 0 would mean "wait forever": a spent budget fails here instead.
       if (budgetMs > 0 && left < 1) throw held ? slotsFull(slots?.capacity ?? 0) : new NoConnectionError(budgetMs);
-      const run = (client: pg.PoolClient) => body(new PairTransaction(rt, attempt, client, stats.locks));
+      const run = (client: pg.PoolClient, onShards?: ShardTables) =>
+        body(new PairTransaction(rt, { ...attempt, shards: onShards }, client, stats.locks));
       const value = transaction
         ? await runTransaction(
             pool,
-            budgetMs > 0 ? { ...transaction, lockTimeoutMs: Math.ceil(left) } : transaction,
-            (_db, client) => run(client),
+            {
+              ...transaction,
+              ...(budgetMs > 0 ? { lockTimeoutMs: Math.ceil(left) } : {}),
+              ...(shards ? { beginWith: shards.claim } : {}),
+            },
+            // Not claimed (the shards moved): the distributed tables, which the node forwards.
+            (_db, client, begun) => run(client, shards && ShardTables.claimed(begun) ? shards : undefined),
             rt.faults,
           )
         : await runStatement(pool, run, rt.faults);

@@ -1,6 +1,7 @@
 import { and, desc, eq, fillPlaceholders, getTableName, not, sql, type Query, type SQL } from "drizzle-orm";
 import { PgDialect, type AnyPgColumn } from "drizzle-orm/pg-core";
 import type pg from "pg";
+import type { ShardTables } from "../citus/ShardTables.ts";
 import type { Db } from "../client.ts";
 import { idempotencyKeys, licenseProgressions, specializationProgress, userLicenses } from "../schema.ts";
 import { licenseOf, progressOf } from "./pairFilters.ts";
@@ -220,19 +221,31 @@ export class Statements {
    * `writeStatement.ts` for its shapes). On Citus (`citus`) a batch's rows
    * are VALUES rows, which Citus routes to the learner's one shard.
    */
-  async write(client: pg.PoolClient, params: WriteParams): Promise<void> {
-    const { name, build, bound } = writeQuery(params, this.citus);
-    await this.#send(client, name, build, bound);
+  async write(client: pg.PoolClient, params: WriteParams, shards?: ShardTables): Promise<void> {
+    // A write that creates a half (sync) names the distributed tables: their ids come from the tables' defaults.
+    const onShards =
+      shards && params.progressWrite !== "insert" && params.licenseWrite !== "insert" ? shards : undefined;
+    const { name, build, bound } = writeQuery(params, this.citus, onShards !== undefined);
+    await this.#send(client, name, build, bound, onShards);
   }
 
-  async #send(client: pg.PoolClient, name: string, build: () => SQL, bound: Record<string, unknown>): Promise<void> {
-    let query = this.#queries.get(name);
+  /** Sends statement `name` (built once, and once per shard set with its tables renamed). */
+  async #send(
+    client: pg.PoolClient,
+    name: string,
+    build: () => SQL,
+    bound: Record<string, unknown>,
+    shards?: ShardTables,
+  ): Promise<void> {
+    const key = shards ? shards.statementName(name) : name;
+    let query = this.#queries.get(key);
     if (!query) {
-      query = dialect.sqlToQuery(build());
-      this.#queries.set(name, query);
+      const rendered = dialect.sqlToQuery(build());
+      query = shards ? { ...rendered, sql: shards.rename(rendered.sql) } : rendered;
+      this.#queries.set(key, query);
     }
     const values = fillPlaceholders(query.params, bound);
-    await client.query(this.named ? { name, text: query.sql, values } : { text: query.sql, values });
+    await client.query(this.named ? { name: key, text: query.sql, values } : { text: query.sql, values });
   }
 
   /** A statement of one connection, built on first use. `name` must identify the statement's shape. */

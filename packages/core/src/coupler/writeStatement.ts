@@ -1,4 +1,4 @@
-import { sql, type SQL, type SQLChunk } from "drizzle-orm";
+import { getTableName, sql, type SQL, type SQLChunk } from "drizzle-orm";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import {
   couplerAuditLog,
@@ -111,6 +111,7 @@ type WriteCounts = Partial<Record<RowParam, number>>;
 export function writeQuery(
   params: WriteParams,
   citus: boolean,
+  explicitIds = false,
 ): { name: string; build: () => SQL; bound: Record<string, unknown> } {
   const shape: WriteShape = {
     progress: params.progressWrite,
@@ -135,7 +136,7 @@ export function writeQuery(
     (shape.idempotency ? "i" : "");
   const rows = mode === "values" ? `_${counts.historyFrom}_${counts.keys}_${counts.auditOperations}` : "";
   const name = `coupler_write_${mode === "arrays" ? "many" : mode === "one" ? "one" : "rows"}_${suffix || "audit"}${rows}`;
-  return { name, build: () => writeStatement(shape, mode, counts), bound: bindRows(params, mode) };
+  return { name, build: () => writeStatement(shape, mode, counts, explicitIds), bound: bindRows(params, mode) };
 }
 
 /** A column's bare name, for insert lists and SET clauses. */
@@ -177,8 +178,12 @@ function bindRows(params: WriteParams, mode: RowsMode): Record<string, unknown> 
   return bound;
 }
 
-/** See `writeQuery`. */
-function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts): SQL {
+/**
+ * See `writeQuery`. `explicitIds`: the history and audit rows' ids are
+ * drawn from their table's sequence in the statement, for a statement on
+ * the shard tables (`ShardTables`), which have no default for them.
+ */
+function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts, explicitIds: boolean): SQL {
   const w = writeParam;
   const p = specializationProgress;
   const l = userLicenses;
@@ -188,6 +193,10 @@ function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts):
   const list = (items: SQLChunk[]) => sql.join(items, sql`, `);
   const ctes: SQL[] = [];
   const learner = [sql`${w("userId")}::bigint`];
+  // The id column and its value, where ids are explicit: nextval per row, in the rows' order.
+  const idColumn = (table: typeof h | typeof a) => (explicitIds ? [col(table.id)] : []);
+  const idValue = (table: typeof h | typeof a) =>
+    explicitIds ? [sql`nextval(pg_get_serial_sequence(${sql.raw(`'${getTableName(table)}'`)}, 'id'))`] : [];
   const pair = [...learner, sql`${w("specialization")}::text`];
   if (shape.progress === "update") {
     ctes.push(sql`progress as (
@@ -217,11 +226,11 @@ function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts):
     // A license created by this statement has its id only in the CTE's RETURNING.
     const licenseId = shape.license === "insert" ? sql`(select id from license)` : sql`${w("licenseId")}::bigint`;
     ctes.push(sql`history as (
-  insert into ${h} (${list([h.userId, h.userLicenseId, h.fromLevel, h.toLevel, h.reason, h.actor].map(col))})
+  insert into ${h} (${list([...idColumn(h), ...[h.userId, h.userLicenseId, h.fromLevel, h.toLevel, h.reason, h.actor].map(col)])})
   ${rowsOf(
     mode,
     counts,
-    [...learner, licenseId],
+    [...idValue(h), ...learner, licenseId],
     [
       ["historyFrom", "int"],
       ["historyTo", "int"],
@@ -245,6 +254,7 @@ function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts):
   }
   const withClause = ctes.length > 0 ? sql`with ${list(ctes)}\n` : sql``;
   const columns = [
+    ...(explicitIds ? [a.id] : []),
     a.userId,
     a.specializationId,
     a.operation,
@@ -257,14 +267,19 @@ function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts):
     a.outcome,
   ];
   return sql`${withClause}insert into ${a} (${list(columns.map(col))})
-${rowsOf(mode, counts, pair, [
-  ["auditOperations", "text"],
-  ["auditXp", "bigint"],
-  ["auditSessions", "int"],
-  ["auditFrom", "int"],
-  ["auditTo", "int"],
-  ["auditActors", "text"],
-  ["auditKeys", "text"],
-  ["auditOutcomes", "text"],
-])}`;
+${rowsOf(
+  mode,
+  counts,
+  [...idValue(a), ...pair],
+  [
+    ["auditOperations", "text"],
+    ["auditXp", "bigint"],
+    ["auditSessions", "int"],
+    ["auditFrom", "int"],
+    ["auditTo", "int"],
+    ["auditActors", "text"],
+    ["auditKeys", "text"],
+    ["auditOutcomes", "text"],
+  ],
+)}`;
 }

@@ -156,7 +156,7 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     expect(served.size).toBe(2);
   });
 
-  it("direct: a level-up and a combined batch on the owning worker run as local execution, with zero remote commands, in four round trips each", async () => {
+  it("direct: a level-up and a combined batch on the owning worker claim the learner's shards in BEGIN's round trip and name them, with zero remote commands, in four round trips each", async () => {
     const [learner = 0] = learners;
     // A router of its own, so the worker pool's first connection already logs.
     const own = await CitusRouter.start({
@@ -175,10 +175,27 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
       coupler.levelUp({ ...pair, xpGained: 120, sessionsCompleted: 1 }),
     );
     expect(statements).toHaveLength(4);
-    expect(log.local.length).toBeGreaterThan(0); // the log works: Citus reports its local tasks
+    // The claim: Citus's shard metadata lock, then the placement check, after BEGIN in its round trip.
+    expect(statements[0]?.text).toMatch(
+      /^BEGIN .*; SELECT lock_shard_metadata\(5, .*; SELECT count\(\*\) = \d+ AS local FROM pg_dist_placement/,
+    );
+    // The lock and write statements name the learner's shards, not the distributed tables.
+    const { rows } = await database.pool.query<{ shard: string }>(
+      "select get_shard_id_for_distribution_column('specialization_progress', $1::bigint)::text as shard",
+      [learner],
+    );
+    for (const statement of statements.slice(1, 3)) {
+      expect(statement.text).toContain(`"specialization_progress_${rows[0]?.shard}"`);
+      expect(statement.text).not.toMatch(/"(specialization_progress|user_licenses|coupler_audit_log)"/);
+    }
+    expect(log.local.length).toBeGreaterThan(0); // the log works: the guard's reads at COMMIT (a level change) are Citus's local tasks
     expect(log.remote).toEqual([]);
     const levelUpLocal = log.local.length;
     log.clear();
+    // A level-up without a level change leaves the guard out: Citus plans and executes nothing at all.
+    await coupler.levelUp({ ...pair, xpGained: 1, sessionsCompleted: 1 });
+    expect(log.local).toEqual([]);
+    expect(log.remote).toEqual([]);
 
     const { lone, batch } = await whilePairLocked(database, learner, async () => {
       const lone = coupler.levelUp({ ...pair, xpGained: 10, sessionsCompleted: 1 });
@@ -194,7 +211,7 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     });
     await lone;
     const { result, statements: batchStatements } = await batch;
-    expect(result).toMatchObject([{ totalXp: 530 }, { totalXp: 550 }, { newLevel: 7 }]);
+    expect(result).toMatchObject([{ totalXp: 531 }, { totalXp: 551 }, { newLevel: 7 }]);
     const begin = batchStatements.findIndex((s) => /^\s*begin\b/i.test(s.text));
     expect(batchStatements.slice(begin)).toHaveLength(4);
     expect(log.remote).toEqual([]);
