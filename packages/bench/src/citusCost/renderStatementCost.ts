@@ -25,9 +25,9 @@ export interface StatementCostResults {
 }
 
 const LABEL: Record<StatementShape, string> = {
-  coupler: "the coupler's statements, prepared",
+  coupler: "the coupler's statements on the (distributed) tables, prepared",
   "fast-path": "fast-path router queries, planned each time",
-  "shard-tables": "the coupler's statements on the shard tables (Citus bypassed; not safe)",
+  "shard-tables": "the coupler's statements on the learner's shard tables, claimed first (direct routing now)",
 };
 
 function median(values: number[]): number {

@@ -17,7 +17,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { distributeOnCitus, migrate } from "@coupler/core";
+import { SHARD_ROUTED_TABLES, ShardTables, distributeOnCitus, migrate } from "@coupler/core";
 import { adminQuery, withDatabase } from "@coupler/embedded";
 import pg from "pg";
 import { CpuQuotaGroup, cpuQuotaSupport } from "../cpu/CpuQuotaGroup.ts";
@@ -183,18 +183,30 @@ async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>
   }
 }
 
-/** The learner's shard of every level-up table, named as the worker knows it, and the id sequences. */
+/**
+ * The learner's shard of every table the coupler's statements name on a
+ * worker (core's SHARD_ROUTED_TABLES), as the worker knows it; the id
+ * sequences; and the coupler's claim on those shards.
+ */
 async function shardNames(coordinatorUrl: string, learner: number): Promise<ShardNames> {
   return withClient(coordinatorUrl, async (c) => {
-    const tables = {} as ShardNames["tables"];
-    for (const table of LEVEL_UP_TABLES) {
-      const { rows } = await c.query<{ name: string }>(
-        "select shard_name($1::regclass, get_shard_id_for_distribution_column($1::regclass, $2::bigint)) as name",
+    const names = new Map<string, string>();
+    const ids: string[] = [];
+    for (const table of SHARD_ROUTED_TABLES) {
+      const { rows } = await c.query<{ name: string; id: string }>(
+        `select shard_name($1::regclass, s.id) as name, s.id::text as id
+         from (select get_shard_id_for_distribution_column($1::regclass, $2::bigint) as id) s`,
         [table, learner],
       );
-      tables[table] = rows[0]?.name ?? "";
+      names.set(table, rows[0]?.name ?? "");
+      ids.push(rows[0]?.id ?? "");
     }
-    return { tables, sequences: await idSequences((text, values) => c.query<{ s: string }>(text, values)) };
+    const tables = Object.fromEntries(LEVEL_UP_TABLES.map((t) => [t, names.get(t) ?? ""])) as ShardNames["tables"];
+    return {
+      tables,
+      sequences: await idSequences((text, values) => c.query<{ s: string }>(text, values)),
+      claim: new ShardTables(names, ids).claim,
+    };
   });
 }
 

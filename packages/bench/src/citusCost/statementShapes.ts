@@ -9,10 +9,11 @@ import { pgbenchScript } from "../ceiling/levelUpTransaction.ts";
  *   distribution column (Citus's fast-path router queries), sent with
  *   literals so each is planned afresh, and `updated_at` a constant read
  *   once from `now()`: the cheapest way through Citus's planner there is;
- * - `shard-tables`: the coupler's statements naming the learner's shard
- *   tables, ids drawn explicitly: Citus's planner and executor left out.
- *   Unsafe outside a measurement (it takes none of the locks a shard move
- *   waits for); it shows what Citus's own work costs per level-up.
+ * - `shard-tables`: the same statements naming the learner's shard tables,
+ *   ids drawn explicitly, after the claim on the shards (core's
+ *   `ShardTables`: Citus's shard metadata lock and the placement check):
+ *   what the coupler sends on the learner's worker under direct routing.
+ *   Citus's planner and executor are left out.
  */
 export const STATEMENT_SHAPES = ["coupler", "fast-path", "shard-tables"] as const;
 export type StatementShape = (typeof STATEMENT_SHAPES)[number];
@@ -36,6 +37,8 @@ export const LEVEL_UP_TABLES = [
 export interface ShardNames {
   tables: Record<(typeof LEVEL_UP_TABLES)[number], string>;
   sequences: { license_progressions: string; coupler_audit_log: string };
+  /** The statements that claim the shards after BEGIN (`ShardTables.claim`); none where there is no Citus. */
+  claim: readonly string[];
 }
 
 /**
@@ -105,12 +108,15 @@ COMMIT;
 
 /**
  * `script` with every level-up table replaced by the learner's shard of it,
- * and the ids of the inserted rows drawn from the distributed table's
- * sequence (a shard table has no default for them). Table names are
- * replaced as whole words, so `user_licenses` does not touch a shard's name.
+ * the ids of the inserted rows drawn from the distributed table's sequence
+ * (a shard table has no default for them), and the claim sent after the
+ * transaction's lock timeout. Table names are replaced as whole words, so
+ * `user_licenses` does not touch a shard's name.
  */
 export function onShardTables(script: string, shards: ShardNames): string {
-  let text = script;
+  const timeout = /^SET LOCAL lock_timeout = \d+;$/m;
+  if (!timeout.test(script)) throw new Error("the script sets no lock timeout to claim the shards after");
+  let text = script.replace(timeout, (line) => [line, ...shards.claim.map((c) => `${c};`)].join("\n"));
   for (const table of LEVEL_UP_TABLES) text = text.replace(new RegExp(`\\b${table}\\b`, "g"), shards.tables[table]);
   for (const table of ["license_progressions", "coupler_audit_log"] as const) {
     const shard = shards.tables[table];

@@ -63,12 +63,28 @@ export class ShardTables {
    * snapshot) whether every shard is placed on this node, as a row
    * `{ local: boolean }`. Shard ids are digits from the catalog, so the
    * text is safe to format.
+   *
+   * Where they are, the check also turns on generic plans for the rest of
+   * the transaction (SET LOCAL, through set_config): a connection prepares
+   * each statement once per shard, so with PostgreSQL's default (custom
+   * plans for a statement's first five executions) a pool's warm-up would
+   * plan thousands of times. Every statement of such a transaction that
+   * Citus would plan as a fast-path query names the shards instead
+   * (`PairTransaction`; enroll's INSERTs stay distributed, and Citus never
+   * caches a plan for them: their id default calls nextval), so no generic
+   * Citus fast-path plan is made (on 13.2 those re-plan and leak, see
+   * `planGuardAfresh`); the guard's function keeps its own setting. Where
+   * they are not, the setting stays: a transaction on the distributed
+   * tables needs Citus's custom plans (a generic router plan with
+   * parameters cannot be made: 0A000).
    */
   get claim(): string[] {
     const ids = `'{${this.shardIds.join(",")}}'::bigint[]`;
     return [
       `SELECT lock_shard_metadata(${SHARE_LOCK}, ${ids})`,
-      `SELECT count(*) = ${this.shardIds.length} AS local FROM pg_dist_placement WHERE shardid = ANY(${ids}) AND groupid = (SELECT groupid FROM pg_dist_local_group)`,
+      `SELECT local, CASE WHEN local THEN set_config('plan_cache_mode', 'force_generic_plan', true) END AS plans
+       FROM (SELECT count(*) = ${this.shardIds.length} AS local FROM pg_dist_placement
+             WHERE shardid = ANY(${ids}) AND groupid = (SELECT groupid FROM pg_dist_local_group)) placed`,
     ];
   }
 

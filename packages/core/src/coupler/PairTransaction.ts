@@ -54,6 +54,15 @@ export class PairTransaction {
   }
 
   /**
+   * The connection for the statements that lock and read the pair's rows:
+   * on claimed shards, one that names them (`clientOnShards`); every named
+   * statement of such a transaction goes through it (see `ShardTables.claim`).
+   */
+  get #pairClient(): pg.PoolClient {
+    return this.#shards ? clientOnShards(this.#client, this.#shards) : this.#client;
+  }
+
+  /**
    * Locks whichever halves of the pair exist, in the fixed order (progress,
    * then license), with the stored results of `keys`. Both halves and the
    * keys come from one statement (`Statements.lockPair`), which also says
@@ -67,9 +76,11 @@ export class PairTransaction {
     if (found) return found;
     const { statements } = this.#rt;
     const params = { userId: pair.userId, specialization: pair.specialization };
+    const client = this.#pairClient;
+    const db = dbForClient(client);
     const { progress, license } = await this.#timed(async (mode) => {
-      const [progress] = await statements.lockProgress(this.db, this.#client, mode).execute(params);
-      const [license] = await statements.lockLicense(this.db, this.#client, mode).execute(params);
+      const [progress] = await statements.lockProgress(db, client, mode).execute(params);
+      const [license] = await statements.lockLicense(db, client, mode).execute(params);
       return { progress, license };
     });
     if (progress && license) {
@@ -92,8 +103,9 @@ export class PairTransaction {
    * planned, so that a chain that looked short but was not gets none.
    */
   async historyEndNow(pair: PairKey, licenseId: number): Promise<number> {
+    const client = this.#pairClient;
     const [row] = await this.#rt.statements
-      .historyEnd(this.db, this.#client)
+      .historyEnd(dbForClient(client), client)
       .execute({ userId: pair.userId, licenseId });
     return row?.end ?? 1;
   }
@@ -190,8 +202,7 @@ export class PairTransaction {
   }
 
   async #lockPair(pair: PairKey, keys: ActorKey[], historyEnd: boolean): Promise<LockedRows | undefined> {
-    // On the shards, through a client that renames the distributed tables in the statement's text.
-    const client = this.#shards ? clientOnShards(this.#client, this.#shards) : this.#client;
+    const client = this.#pairClient;
     const rows = await this.#timed((mode) =>
       this.#rt.statements.lockPair(dbForClient(client), client, mode, historyEnd, keys.length > 0).execute({
         userId: pair.userId,

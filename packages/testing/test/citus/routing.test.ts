@@ -175,9 +175,9 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
       coupler.levelUp({ ...pair, xpGained: 120, sessionsCompleted: 1 }),
     );
     expect(statements).toHaveLength(4);
-    // The claim: Citus's shard metadata lock, then the placement check, after BEGIN in its round trip.
+    // The claim: Citus's shard metadata lock, then the placement check (generic plans when placed here), after BEGIN in its round trip.
     expect(statements[0]?.text).toMatch(
-      /^BEGIN .*; SELECT lock_shard_metadata\(5, .*; SELECT count\(\*\) = \d+ AS local FROM pg_dist_placement/,
+      /^BEGIN .*; SELECT lock_shard_metadata\(5, .*; SELECT local, CASE WHEN local THEN set_config\('plan_cache_mode', 'force_generic_plan', true\) END .*FROM \(SELECT count\(\*\) = \d+ AS local FROM pg_dist_placement/s,
     );
     // The lock and write statements name the learner's shards, not the distributed tables.
     const { rows } = await database.pool.query<{ shard: string }>(
