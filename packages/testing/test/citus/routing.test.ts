@@ -223,6 +223,38 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     await own.close();
   });
 
+  it("direct, as a role that does not own the tables: the map leaves the shards out (lock_shard_metadata needs the owner), and calls name the distributed tables", async () => {
+    const [, , , , , , , learner = 0] = learners;
+    // Citus propagates the role and its grants to every worker; the test cluster trusts loopback logins.
+    await database.pool.query("create role coupler_not_owner login");
+    await database.pool.query(
+      "grant select, insert, update, delete on all tables in schema public to coupler_not_owner; grant usage on all sequences in schema public to coupler_not_owner",
+    );
+    const url = Object.assign(new URL(citus.url), { username: "coupler_not_owner" }).toString();
+    const notOwner = createDatabase({ connectionString: url, max: 2 });
+    const own = await CitusRouter.start({ coordinator: notOwner.pool, connectionString: url, refreshIntervalMs: 0 });
+    try {
+      expect(own.workerMap?.shards.every((shard) => shard.tables === undefined)).toBe(true);
+      expect(own.shardTablesFor(learner)).toBeUndefined();
+      expect(own.decide(learner).route).toBe("direct");
+      const coupler = createCoupler({ ...notOwner, close: async () => {} }, { citus: true, connections: own });
+      await coupler.catalogue.get("PLAYER"); // cached after its first read, as in a running server
+      const pair = { userId: learner, specialization: "PLAYER" };
+      const before = await pairRows(database, learner);
+      const { result, statements } = await recordStatements(() =>
+        coupler.levelUp({ ...pair, xpGained: 30, sessionsCompleted: 1 }),
+      );
+      expect(result).toMatchObject({ totalXp: Number(before?.totalXp ?? 0) + 30 });
+      expect(statements).toHaveLength(4);
+      expect(statements[0]?.text).not.toContain("lock_shard_metadata");
+      expect(statements[1]?.text).toContain('"specialization_progress"');
+    } finally {
+      await own.close();
+      await notOwner.close();
+      await database.pool.query("drop owned by coupler_not_owner; drop role coupler_not_owner");
+    }
+  });
+
   it("direct: validate, get and history on the owning worker are one statement each, run as local execution with zero remote commands", async () => {
     const [, , , learner = 0] = learners;
     const own = await CitusRouter.start({
