@@ -219,14 +219,13 @@ export class Statements {
   /**
    * Every write of a transaction's calls in one statement (see
    * `writeStatement.ts` for its shapes). On Citus (`citus`) a batch's rows
-   * are VALUES rows, which Citus routes to the learner's one shard.
+   * are VALUES rows, which Citus routes to the learner's one shard. With
+   * `shards` (claimed: `ShardTables`), the statement names them, and every
+   * inserted row's id is drawn explicitly (a shard table has no default).
    */
   async write(client: pg.PoolClient, params: WriteParams, shards?: ShardTables): Promise<void> {
-    // A write that creates a half (sync) names the distributed tables: their ids come from the tables' defaults.
-    const onShards =
-      shards && params.progressWrite !== "insert" && params.licenseWrite !== "insert" ? shards : undefined;
-    const { name, build, bound } = writeQuery(params, this.citus, onShards !== undefined);
-    await this.#send(client, name, build, bound, onShards);
+    const { name, build, bound } = writeQuery(params, this.citus, shards !== undefined);
+    await this.#send(client, name, build, bound, shards);
   }
 
   /** Sends statement `name` (built once, and once per shard set with its tables renamed). */

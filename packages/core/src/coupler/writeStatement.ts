@@ -179,9 +179,9 @@ function bindRows(params: WriteParams, mode: RowsMode): Record<string, unknown> 
 }
 
 /**
- * See `writeQuery`. `explicitIds`: the history and audit rows' ids are
- * drawn from their table's sequence in the statement, for a statement on
- * the shard tables (`ShardTables`), which have no default for them.
+ * See `writeQuery`. `explicitIds`: every inserted row's id is drawn from
+ * its table's sequence in the statement, for a statement on the shard
+ * tables (`ShardTables`), which have no default for them.
  */
 function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts, explicitIds: boolean): SQL {
   const w = writeParam;
@@ -194,8 +194,8 @@ function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts, 
   const ctes: SQL[] = [];
   const learner = [sql`${w("userId")}::bigint`];
   // The id column and its value, where ids are explicit: nextval per row, in the rows' order.
-  const idColumn = (table: typeof h | typeof a) => (explicitIds ? [col(table.id)] : []);
-  const idValue = (table: typeof h | typeof a) =>
+  const idColumn = (table: typeof p | typeof l | typeof h | typeof a) => (explicitIds ? [col(table.id)] : []);
+  const idValue = (table: typeof p | typeof l | typeof h | typeof a) =>
     explicitIds ? [sql`nextval(pg_get_serial_sequence(${sql.raw(`'${getTableName(table)}'`)}, 'id'))`] : [];
   const pair = [...learner, sql`${w("specialization")}::text`];
   if (shape.progress === "update") {
@@ -206,8 +206,8 @@ function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts, 
 )`);
   } else if (shape.progress === "insert") {
     ctes.push(sql`progress as (
-  insert into ${p} (${list([p.studentId, p.specializationId, p.currentLevel, p.totalXp, p.completedSessions].map(col))})
-  values (${list([...pair, sql`${w("currentLevel")}::int`, sql`${w("totalXp")}::bigint`, sql`${w("completedSessions")}::int`])})
+  insert into ${p} (${list([...idColumn(p), ...[p.studentId, p.specializationId, p.currentLevel, p.totalXp, p.completedSessions].map(col)])})
+  values (${list([...idValue(p), ...pair, sql`${w("currentLevel")}::int`, sql`${w("totalXp")}::bigint`, sql`${w("completedSessions")}::int`])})
 )`);
   }
   if (shape.license === "update") {
@@ -217,8 +217,8 @@ function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts, 
 )`);
   } else if (shape.license === "insert") {
     ctes.push(sql`license as (
-  insert into ${l} (${list([l.userId, l.specializationType, l.currentLevel, l.maxAchievedLevel].map(col))})
-  values (${list([...pair, sql`${w("licenseLevel")}::int`, sql`${w("maxAchievedLevel")}::int`])})
+  insert into ${l} (${list([...idColumn(l), ...[l.userId, l.specializationType, l.currentLevel, l.maxAchievedLevel].map(col)])})
+  values (${list([...idValue(l), ...pair, sql`${w("licenseLevel")}::int`, sql`${w("maxAchievedLevel")}::int`])})
   returning ${col(l.id)}
 )`);
   }

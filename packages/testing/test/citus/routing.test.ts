@@ -380,6 +380,43 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     }
   });
 
+  it("direct: on the owning worker, sync rebuilds a missing half on the claimed shards with an id from the worker's range, and enroll creates a pair", async () => {
+    const { rows } = await database.pool.query<{ id: string }>(
+      "insert into users (name, email) select 'Shard ' || g, 'shard-' || g || '-' || $1 || '@test.local' from generate_series(1, 2) g returning id",
+      [Date.now()],
+    );
+    const [halfOnly = 0, fresh = 0] = rows.map((r) => Number(r.id));
+    // The progress half alone, written on the learner's worker with the foreign keys' triggers off.
+    const worker = router.poolFor(halfOnly);
+    const client = await worker.connect();
+    try {
+      await client.query("begin");
+      await client.query("set local session_replication_role = replica");
+      await client.query(
+        "insert into specialization_progress (student_id, specialization_id, current_level, total_xp) values ($1, 'PLAYER', 3, 300)",
+        [halfOnly],
+      );
+      await client.query("commit");
+    } finally {
+      client.release();
+    }
+    expect(router.shardTablesFor(halfOnly)).toBeDefined();
+    const coupler = couplerVia(router);
+    const { result, statements } = await recordStatements(() =>
+      coupler.sync({ userId: halfOnly, specialization: "PLAYER", source: "progress" }),
+    );
+    expect(result).toMatchObject({ changed: true, level: 3 });
+    // The write that creates the license names the learner's shard of it.
+    expect(statements.some((st) => /insert into "user_licenses_\d+"/.test(st.text))).toBe(true);
+    const pair = await pairRows(database, halfOnly);
+    expect(pair).toMatchObject({ progressLevel: 3, licenseLevel: 3, maxAchievedLevel: 3 });
+    const group = await localGroup(worker);
+    expect(Math.floor((pair.licenseId ?? 0) / 2 ** 48)).toBe(group);
+
+    await coupler.enroll({ userId: fresh, specialization: "PLAYER" });
+    expect(await pairRows(database, fresh)).toMatchObject({ progressLevel: 1, licenseLevel: 1 });
+  });
+
   it("a worker the API cannot reach fails only its own learners' calls, as UNAVAILABLE; an address override reaches a node by another name", async () => {
     const map = router.workerMap;
     const [down, up] = [...(map?.nodes.values() ?? [])].map((n) => `${n.host}:${n.port}`);
