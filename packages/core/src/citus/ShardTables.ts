@@ -28,8 +28,8 @@ const SHARE_LOCK = 5;
  * worker that holds them: the names the lock and write statements use in
  * place of the distributed tables', so that PostgreSQL plans and runs them
  * as on one server, without Citus's distributed planner, executor and
- * local-execution re-planning (about three quarters of a worker's CPU per
- * level-up; `pnpm --filter @coupler/bench citus:statement-cost`).
+ * local-execution re-planning (about half of a worker's CPU per level-up;
+ * `pnpm --filter @coupler/bench citus:statement-cost`).
  *
  * It is safe only with Citus's own protocol for a local write, which the
  * transaction follows (`claim`): the shards' metadata locked in share mode

@@ -123,10 +123,9 @@ interface ShardTableRow {
 }
 
 /**
- * The shards of SHARD_ROUTED_TABLES co-located with `table`'s, by shard
- * minimum, and whether this session owns those tables (`lock_shard_metadata`
- * requires it). Undefined when it does not, or when a table is missing
- * from the group: then no statement names a shard.
+ * The shards of SHARD_ROUTED_TABLES co-located with `$1`'s, each with its
+ * shard minimum and name, and whether this session owns its table
+ * (`lock_shard_metadata` requires it).
  */
 const SHARD_TABLES_QUERY = `
   select s.shardminvalue::int4 as min, s.logicalrelid::regclass::text as table_name, s.shardid::text as shard_id,
@@ -138,6 +137,12 @@ const SHARD_TABLES_QUERY = `
   where p.colocationid = (select colocationid from pg_dist_partition where logicalrelid = $1::regclass)
     and s.logicalrelid::regclass::text = any($2::text[])`;
 
+/**
+ * `table`'s co-located shard tables by shard minimum (`ShardTables`).
+ * Undefined when this session does not own every routed table; a shard
+ * minimum with a table missing, or a shard name Citus had to shorten or
+ * quote, is left out: its learners' statements name the distributed tables.
+ */
 async function readShardTables(db: Queryable, table: string): Promise<Map<number, ShardTables> | undefined> {
   const { rows } = await db.query<ShardTableRow>(SHARD_TABLES_QUERY, [table, SHARD_ROUTED_TABLES]);
   if (rows.some((r) => !r.owned)) return undefined;
@@ -146,7 +151,6 @@ async function readShardTables(db: Queryable, table: string): Promise<Map<number
   const result = new Map<number, ShardTables>();
   for (const [min, found] of byMin) {
     const ordered = SHARD_ROUTED_TABLES.map((t) => found.get(t));
-    // A name Citus had to shorten or quote is left to the distributed tables.
     if (ordered.some((r) => r === undefined || !/^[a-z_][a-z0-9_]*$/.test(r.shard_name))) continue;
     const present = ordered.filter((r) => r !== undefined);
     result.set(

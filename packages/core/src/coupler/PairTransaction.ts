@@ -58,8 +58,9 @@ export class PairTransaction {
    * on claimed shards, one that names them (`clientOnShards`); every named
    * statement of such a transaction goes through it (see `ShardTables.claim`).
    */
-  get #pairClient(): pg.PoolClient {
-    return this.#shards ? clientOnShards(this.#client, this.#shards) : this.#client;
+  get #pair(): { client: pg.PoolClient; db: Db } {
+    const client = this.#shards ? clientOnShards(this.#client, this.#shards) : this.#client;
+    return { client, db: dbForClient(client) };
   }
 
   /**
@@ -76,8 +77,7 @@ export class PairTransaction {
     if (found) return found;
     const { statements } = this.#rt;
     const params = { userId: pair.userId, specialization: pair.specialization };
-    const client = this.#pairClient;
-    const db = dbForClient(client);
+    const { client, db } = this.#pair;
     const { progress, license } = await this.#timed(async (mode) => {
       const [progress] = await statements.lockProgress(db, client, mode).execute(params);
       const [license] = await statements.lockLicense(db, client, mode).execute(params);
@@ -103,10 +103,8 @@ export class PairTransaction {
    * planned, so that a chain that looked short but was not gets none.
    */
   async historyEndNow(pair: PairKey, licenseId: number): Promise<number> {
-    const client = this.#pairClient;
-    const [row] = await this.#rt.statements
-      .historyEnd(dbForClient(client), client)
-      .execute({ userId: pair.userId, licenseId });
+    const { client, db } = this.#pair;
+    const [row] = await this.#rt.statements.historyEnd(db, client).execute({ userId: pair.userId, licenseId });
     return row?.end ?? 1;
   }
 
@@ -202,9 +200,9 @@ export class PairTransaction {
   }
 
   async #lockPair(pair: PairKey, keys: ActorKey[], historyEnd: boolean): Promise<LockedRows | undefined> {
-    const client = this.#pairClient;
+    const { client, db } = this.#pair;
     const rows = await this.#timed((mode) =>
-      this.#rt.statements.lockPair(dbForClient(client), client, mode, historyEnd, keys.length > 0).execute({
+      this.#rt.statements.lockPair(db, client, mode, historyEnd, keys.length > 0).execute({
         userId: pair.userId,
         specialization: pair.specialization,
         actors: [...new Set(keys.map((k) => k.actor))],

@@ -193,10 +193,11 @@ function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts, 
   const list = (items: SQLChunk[]) => sql.join(items, sql`, `);
   const ctes: SQL[] = [];
   const learner = [sql`${w("userId")}::bigint`];
-  // The id column and its value, where ids are explicit: nextval per row, in the rows' order.
+  // The id column and its value, where ids are explicit: nextval per row, in the rows' order, of the
+  // identity's sequence, which the migrations name <table>_id_seq (a constant, resolved when parsed).
   const idColumn = (table: typeof p | typeof l | typeof h | typeof a) => (explicitIds ? [col(table.id)] : []);
   const idValue = (table: typeof p | typeof l | typeof h | typeof a) =>
-    explicitIds ? [sql`nextval(pg_get_serial_sequence(${sql.raw(`'${getTableName(table)}'`)}, 'id'))`] : [];
+    explicitIds ? [sql`nextval(${sql.raw(`'${getTableName(table)}_id_seq'`)}::regclass)`] : [];
   const pair = [...learner, sql`${w("specialization")}::text`];
   if (shape.progress === "update") {
     ctes.push(sql`progress as (
