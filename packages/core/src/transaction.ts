@@ -17,10 +17,15 @@ export interface TransactionOptions {
   lockTimeoutMs?: number;
   /**
    * Statements sent after BEGIN in its round trip (each with a snapshot of
-   * its own); their results reach `fn` as `begun`. Their text must be safe
-   * to send as is: no parameters.
+   * its own), made for the connection they are sent on; their results
+   * reach `fn` as `begun`. Their text must be safe to send as is: no
+   * parameters. They set the lock timeout themselves (`lockTimeoutMs`:
+   * what the wait for the connection left of the budget), and BEGIN is sent
+   * without SET LOCAL: Citus keeps the whole text of a query that holds a
+   * SET LOCAL and replays it on every connection to another node that the
+   * transaction opens later (`ShardTables.claimOn`).
    */
-  beginWith?: readonly string[];
+  beginWith?: (client: pg.PoolClient, lockTimeoutMs: number | undefined) => readonly string[];
 }
 
 /**
@@ -63,7 +68,10 @@ export async function runTransaction<T>(
       // Open before BEGIN is sent: when "BEGIN; SET LOCAL …" fails after its BEGIN (a statement
       // timeout, say), the transaction is open and aborted; ROLLBACK ends it (and is harmless if not).
       open = true;
-      const begin = [beginStatement({ ...options, lockTimeoutMs }), ...(options.beginWith ?? [])].join("; ");
+      const { beginWith } = options;
+      const begin = beginWith
+        ? [beginStatement({ ...options, lockTimeoutMs: undefined }), ...beginWith(client, lockTimeoutMs)].join("; ")
+        : beginStatement({ ...options, lockTimeoutMs });
       // A query of several statements answers with one result per statement (pg).
       const begun = (await client.query(begin)) as pg.QueryResult | pg.QueryResult[];
       const result = await fn(dbForClient(client), client, Array.isArray(begun) ? begun : [begun]);

@@ -4,7 +4,7 @@ import { createDatabase, describeDbError, type Database, type DatabaseOptions } 
 import type { Logger } from "../logger.ts";
 import type { CouplerObserver } from "../observer.ts";
 import { redactUrl } from "../redact.ts";
-import type { ShardTables } from "./ShardTables.ts";
+import { prepareClaim, type ShardTables } from "./ShardTables.ts";
 import { readWorkerMap, type ShardNode, type WorkerMap } from "./WorkerMap.ts";
 
 /** `direct`: a learner's calls go to the worker holding the learner's shard; `coordinator`: every call goes through the coordinator. */
@@ -222,6 +222,11 @@ export class CitusRouter implements ConnectionSource {
         ...this.options.workerPool,
         applicationName: this.options.applicationName ?? "coupler",
         ...(this.options.logger ? { logger: this.options.logger.child({ worker: key }) } : {}),
+      });
+      // A connection to a worker claims learners' shards (ShardTables) with statements prepared once, on
+      // connect, where the map names shard tables (the API's role owns the tables).
+      database.pool.on("connect", (client) => {
+        if (this.map?.shards.some((shard) => shard.tables !== undefined)) prepareClaim(client);
       });
       this.pools.set(key, database);
       this.options.logger?.debug({ worker: key, url: redactUrl(url) }, "worker pool opened");

@@ -7,6 +7,7 @@ import {
   specializationProgress,
   userLicenses,
 } from "../schema.ts";
+import { LEARNER_IDS_SETTING, ORDERED_IDS } from "./learnerIdOrder.ts";
 
 /**
  * The tables a learner's lock and write statements name: on the learner's
@@ -22,6 +23,45 @@ export const SHARD_ROUTED_TABLES = [
 
 /** Citus's lock mode number for ShareLock, as `lock_shard_metadata` takes it (PostgreSQL's lockdefs.h). */
 const SHARE_LOCK = 5;
+
+/**
+ * The claim's two statements (`ShardTables.claimOn`), by the name each is
+ * prepared under; $1: the shard ids, $2: the lock timeout in ms (NULL: the
+ * session's), set first, so that a shard move's exclusive lock bounds the
+ * wait too.
+ */
+const CLAIM: readonly (readonly [name: string, parameters: string, text: string])[] = [
+  [
+    "coupler_claim_lock",
+    "bigint[], text",
+    `SELECT lock_shard_metadata(${SHARE_LOCK}, $1::bigint[])
+     FROM (SELECT set_config('lock_timeout', coalesce($2::text, current_setting('lock_timeout')), true)) timeout`,
+  ],
+  [
+    "coupler_claim_placed",
+    "bigint[]",
+    `SELECT local, CASE WHEN local THEN set_config('plan_cache_mode', 'force_generic_plan', true) END AS plans,
+       CASE WHEN local THEN set_config('${LEARNER_IDS_SETTING}', '${ORDERED_IDS}', true) END AS ids,
+       format('SET LOCAL lock_timeout = %L', current_setting('lock_timeout')) AS forward
+     FROM (SELECT count(*) = cardinality($1::bigint[]) AS local FROM pg_dist_placement
+           WHERE shardid = ANY($1::bigint[]) AND groupid = (SELECT groupid FROM pg_dist_local_group)) placed`,
+  ],
+];
+
+/** Connections the claim's statements were prepared on (`prepareClaim`). */
+const claimPrepared = new WeakSet<pg.ClientBase>();
+
+/**
+ * Prepares the claim's statements (SQL PREPARE: they live as long as the
+ * connection) on a connection just opened, queued before anything its
+ * borrower sends: for a worker pool's 'connect' event. Should it fail, the
+ * connection's claims go back to text.
+ */
+export function prepareClaim(client: pg.ClientBase): void {
+  claimPrepared.add(client);
+  const prepare = CLAIM.map(([name, parameters, text]) => `PREPARE ${name}(${parameters}) AS ${text}`).join("; ");
+  client.query(prepare).catch(() => claimPrepared.delete(client));
+}
 
 /**
  * One learner's shard of every table in `SHARD_ROUTED_TABLES`, on the
@@ -59,17 +99,27 @@ export class ShardTables {
 
   /**
    * The statements that open the transaction's claim on the shards, sent
-   * after BEGIN in its round trip: the metadata lock, then (its own
+   * after BEGIN in its round trip: the lock timeout (`lockTimeoutMs`,
+   * undefined: the session's) and the metadata lock, then (its own
    * snapshot) whether every shard is placed on this node, as a row
-   * `{ local: boolean }`. Shard ids are digits from the catalog, so the
-   * text is safe to format.
+   * `{ local: boolean }`. On a connection the claim was prepared on
+   * (`prepareClaim`) they EXECUTE its prepared statements; as text (no
+   * `client`, or one without them), planning the placement check alone
+   * cost a worker about 60 µs per transaction. Shard ids are digits from
+   * the catalog and the timeout an integer, so the text is safe to format.
    *
-   * Where they are, the check also turns on generic plans for the rest of
-   * the transaction (SET LOCAL, through set_config): a connection prepares
-   * each statement once per shard, so with PostgreSQL's default (custom
-   * plans for a statement's first five executions) a pool's warm-up would
-   * plan thousands of times. Every statement of such a transaction that
-   * Citus would plan as a fast-path query names the shards instead
+   * No SET statement: Citus keeps the whole text of a query that holds a
+   * SET LOCAL and replays it, as the transaction's settings, on every
+   * connection to another node the transaction opens later. A stale map's
+   * forwarded transaction would run the claim again on the shards' real
+   * node, and take its settings there (see `forwardSettings`).
+   *
+   * Where the shards are here, the check turns on generic plans for the
+   * rest of the transaction (set_config, transaction-local): a connection
+   * prepares each statement once per shard, so with PostgreSQL's default
+   * (custom plans for a statement's first five executions) a pool's warm-up
+   * would plan thousands of times. Every statement of such a transaction
+   * that Citus would plan as a fast-path query names the shards instead
    * (`PairTransaction`; enroll's INSERTs stay distributed, and Citus never
    * caches a plan for them: their id default calls nextval), so no generic
    * Citus fast-path plan is made (on 13.2 those re-plan and leak, see
@@ -77,20 +127,37 @@ export class ShardTables {
    * they are not, the setting stays: a transaction on the distributed
    * tables needs Citus's custom plans (a generic router plan with
    * parameters cannot be made: 0A000).
+   *
+   * It also says (`LEARNER_IDS_SETTING`) that the transaction's statements
+   * order the learner's history and audit ids themselves: every such row
+   * of a claimed transaction is written by the write statement on the
+   * shards, which draws its id as the learner-id-order trigger would, so
+   * the trigger is skipped.
    */
-  get claim(): string[] {
-    const ids = `'{${this.shardIds.join(",")}}'::bigint[]`;
-    return [
-      `SELECT lock_shard_metadata(${SHARE_LOCK}, ${ids})`,
-      `SELECT local, CASE WHEN local THEN set_config('plan_cache_mode', 'force_generic_plan', true) END AS plans
-       FROM (SELECT count(*) = ${this.shardIds.length} AS local FROM pg_dist_placement
-             WHERE shardid = ANY(${ids}) AND groupid = (SELECT groupid FROM pg_dist_local_group)) placed`,
-    ];
+  claimOn(client: pg.ClientBase | undefined, lockTimeoutMs: number | undefined): string[] {
+    const values = [`'{${this.shardIds.join(",")}}'`, lockTimeoutMs === undefined ? "NULL" : `'${lockTimeoutMs}'`];
+    return CLAIM.map(([name, parameters, text]) => {
+      const used = values.slice(0, parameters.split(",").length);
+      if (client && claimPrepared.has(client)) return `EXECUTE ${name}(${used.join(", ")})`;
+      return used.reduce((sql, value, i) => sql.replaceAll(`$${i + 1}::`, `${value}::`), text);
+    });
   }
 
   /** Whether the claim's last result says the shards are here. */
   static claimed(results: readonly pg.QueryResult[]): boolean {
     return (results.at(-1)?.rows[0] as { local?: unknown } | undefined)?.local === true;
+  }
+
+  /**
+   * Where the claim failed (the shards are not here), the SET LOCAL to send
+   * before the transaction's first statement on the distributed tables:
+   * Citus propagates a SET LOCAL's text to the node it forwards them to,
+   * so the lock timeout bounds the wait there too. One more round trip,
+   * on a route miss only.
+   */
+  static forwardSettings(results: readonly pg.QueryResult[]): string | undefined {
+    const forward = (results.at(-1)?.rows[0] as { forward?: unknown } | undefined)?.forward;
+    return typeof forward === "string" ? forward : undefined;
   }
 
   /** `text` with every quoted routed table name replaced by its shard's. */

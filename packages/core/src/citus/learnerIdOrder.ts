@@ -1,3 +1,5 @@
+import { sql, type SQL } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import type pg from "pg";
 
 /**
@@ -12,6 +14,32 @@ export const ID_ORDERED_TABLES = ["license_progressions", "coupler_audit_log"] a
 export const LEARNER_ID_ORDER = "coupler_learner_ids_ascending";
 const FUNCTION = LEARNER_ID_ORDER;
 const TRIGGER = LEARNER_ID_ORDER;
+
+/**
+ * The transaction-local setting by which a transaction says its statements
+ * order the learner's ids themselves (`ORDERED_IDS`), so the trigger is
+ * skipped for its rows: a transaction on the learner's claimed shard tables
+ * sets it in its claim (`ShardTables.claim`), and its write statement draws
+ * each history and audit id as the trigger would (`orderedId` in the write
+ * statement), in a prepared statement instead of a PL/pgSQL call with a
+ * query planned afresh per row (the trigger cost a worker about a third of
+ * its CPU per level-up: `citus:statement-cost`).
+ */
+export const LEARNER_IDS_SETTING = "coupler.learner_ids";
+export const ORDERED_IDS = "ordered";
+
+/**
+ * The advisory lock the trigger and the write statement take on a learner
+ * (`user`, a bigint) before they choose its new row's id, held to COMMIT.
+ */
+export function lockLearnerIds(user: SQL): SQL {
+  return sql`pg_advisory_xact_lock(hashtext(${sql.raw(`'${FUNCTION}'`)}), hashtext((${user})::text))`;
+}
+
+/** `lockLearnerIds` as text, `user` an expression (`NEW.user_id` in the trigger). */
+export function lockLearnerIdsText(user: string): string {
+  return new PgDialect().sqlToQuery(lockLearnerIds(sql.raw(user))).sql;
+}
 
 /**
  * On Citus every node draws these ids from a sequence range of its own (a
@@ -38,13 +66,17 @@ const TRIGGER = LEARNER_ID_ORDER;
  * where copied rows keep their ids; Citus creates it on a moved shard after
  * the copy. Installed by `distributeOnCitus` only: on one server one
  * sequence, drawn under the pair's lock, already orders the ids.
+ *
+ * It fires only where the transaction has not said it orders the ids itself
+ * (`LEARNER_IDS_SETTING`, tested in the trigger's WHEN clause, which costs
+ * an expression, not a function call).
  */
 const CREATE_FUNCTION = `CREATE OR REPLACE FUNCTION ${FUNCTION}() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
   highest bigint;
 BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('${FUNCTION}'), hashtext(NEW.user_id::text));
+  PERFORM ${lockLearnerIdsText("NEW.user_id")};
   EXECUTE format('SELECT max(id) FROM %I.%I WHERE user_id = $1', TG_TABLE_SCHEMA, TG_TABLE_NAME)
     INTO highest USING NEW.user_id;
   IF NEW.id <= highest THEN
@@ -56,22 +88,28 @@ $$`;
 
 /**
  * Installs the learner-id-order trigger (see CREATE_FUNCTION's comment) on
- * ID_ORDERED_TABLES where it is missing, in the caller's transaction (on
- * Citus with `citus.enable_unsafe_triggers` set, so it reaches the shards).
- * Returns the tables it was added to now.
+ * ID_ORDERED_TABLES where it is missing, and replaces one installed before
+ * it had its WHEN clause, in the caller's transaction (on Citus with
+ * `citus.enable_unsafe_triggers` set, so it reaches the shards). Returns
+ * the tables it was added to now.
  */
 export async function ensureLearnerIdOrder(client: pg.Client): Promise<string[]> {
   await client.query(CREATE_FUNCTION);
-  const { rows } = await client.query<{ table: string }>(
-    `select c.relname as table from pg_trigger t join pg_class c on c.oid = t.tgrelid
+  const { rows } = await client.query<{ table: string; current: boolean }>(
+    `select c.relname as table, pg_get_triggerdef(t.oid) like $2 as current
+     from pg_trigger t join pg_class c on c.oid = t.tgrelid
      where t.tgname = $1 and c.relnamespace = current_schema()::regnamespace`,
-    [TRIGGER],
+    [TRIGGER, `%${LEARNER_IDS_SETTING}%`],
   );
-  const present = new Set(rows.map((r) => r.table));
-  const added = ID_ORDERED_TABLES.filter((table) => !present.has(table));
-  for (const table of added)
+  const current = new Map(rows.map((r) => [r.table, r.current]));
+  const added = ID_ORDERED_TABLES.filter((table) => current.get(table) !== true);
+  for (const table of added) {
+    if (current.has(table)) await client.query(`DROP TRIGGER ${TRIGGER} ON "${table}"`);
     await client.query(
-      `CREATE TRIGGER ${TRIGGER} BEFORE INSERT ON "${table}" FOR EACH ROW EXECUTE FUNCTION ${FUNCTION}()`,
+      `CREATE TRIGGER ${TRIGGER} BEFORE INSERT ON "${table}" FOR EACH ROW
+       WHEN (current_setting('${LEARNER_IDS_SETTING}', true) IS DISTINCT FROM '${ORDERED_IDS}')
+       EXECUTE FUNCTION ${FUNCTION}()`,
     );
+  }
   return added;
 }

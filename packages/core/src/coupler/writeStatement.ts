@@ -7,6 +7,7 @@ import {
   specializationProgress,
   userLicenses,
 } from "../schema.ts";
+import { lockLearnerIds } from "../citus/learnerIdOrder.ts";
 
 /** How the write statement treats one half of the pair: leaves it, updates it, or creates it (sync of a missing half). */
 export type RowWrite = "none" | "update" | "insert";
@@ -144,26 +145,33 @@ const col = (column: AnyPgColumn) => sql.identifier(column.name);
 
 /**
  * What follows `insert into t (fixed..., columns...)`: the rows, each the
- * `fixed` values (the same in every row) then the row's element of every
- * array parameter in `columns` (`[parameter, type, cast after the type]`).
- * Row i of parameter `p` is the placeholder `p.i` (bound by `bindRows`).
+ * `fixed` values (the same in every row, or built from the row's number,
+ * 1 for the first) then the row's element of every array parameter in
+ * `columns` (`[parameter, type, cast after the type]`). Row i of parameter
+ * `p` is the placeholder `p.i` (bound by `bindRows`).
  */
-function rowsOf(mode: RowsMode, counts: WriteCounts, fixed: SQL[], columns: [RowParam, string, string?][]): SQL {
+function rowsOf(
+  mode: RowsMode,
+  counts: WriteCounts,
+  fixed: SQL[] | ((row: SQL) => SQL[]),
+  columns: [RowParam, string, string?][],
+): SQL {
+  const leading = typeof fixed === "function" ? fixed : () => fixed;
   const cast = (value: SQL, after?: string) => (after ? sql`(${value})::${sql.raw(after)}` : value);
-  const row = (element: (name: RowParam) => SQLChunk) =>
-    sql`(${sql.join([...fixed, ...columns.map(([name, type, after]) => cast(sql`${element(name)}::${sql.raw(type)}`, after))], sql`, `)})`;
-  if (mode === "one") return sql`values ${row((name) => writeParam(name))}`;
+  const row = (n: SQL, element: (name: RowParam) => SQLChunk) =>
+    sql`(${sql.join([...leading(n), ...columns.map(([name, type, after]) => cast(sql`${element(name)}::${sql.raw(type)}`, after))], sql`, `)})`;
+  if (mode === "one") return sql`values ${row(sql`1`, (name) => writeParam(name))}`;
   if (mode === "values") {
     const [first] = columns;
     const rows = Array.from({ length: first ? (counts[first[0]] ?? 0) : 0 }, (_, i) =>
-      row((name) => sql.placeholder(`${name}.${i}`)),
+      row(sql.raw(String(i + 1)), (name) => sql.placeholder(`${name}.${i}`)),
     );
     return sql`values ${sql.join(rows, sql`, `)}`;
   }
   const aliases = columns.map((_, i) => sql.raw(`c${i}`));
   const arrays = columns.map(([name, type]) => sql`${writeParam(name)}::${sql.raw(type)}[]`);
   const selected = columns.map(([, , after], i) => cast(sql`s.${aliases[i]}`, after));
-  return sql`select ${sql.join([...fixed, ...selected], sql`, `)} from unnest(${sql.join(arrays, sql`, `)}) with ordinality as s(${sql.join(aliases, sql`, `)}, n) order by s.n`;
+  return sql`select ${sql.join([...leading(sql`s.n`), ...selected], sql`, `)} from unnest(${sql.join(arrays, sql`, `)}) with ordinality as s(${sql.join(aliases, sql`, `)}, n) order by s.n`;
 }
 
 /** The parameter values of `mode`: each array's first element as a scalar (`one`), or element i as `name.i` (n rows). */
@@ -181,7 +189,10 @@ function bindRows(params: WriteParams, mode: RowsMode): Record<string, unknown> 
 /**
  * See `writeQuery`. `explicitIds`: every inserted row's id is drawn from
  * its table's sequence in the statement, for a statement on the shard
- * tables (`ShardTables`), which have no default for them.
+ * tables (`ShardTables`), which have no default for them; a history or
+ * audit row's id is also ordered after the learner's highest, as the
+ * learner-id-order trigger would order it (`citus/learnerIdOrder.ts`),
+ * which a claimed transaction skips.
  */
 function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts, explicitIds: boolean): SQL {
   const w = writeParam;
@@ -198,6 +209,17 @@ function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts, 
   const idColumn = (table: typeof p | typeof l | typeof h | typeof a) => (explicitIds ? [col(table.id)] : []);
   const idValue = (table: typeof p | typeof l | typeof h | typeof a) =>
     explicitIds ? [sql`nextval(${sql.raw(`'${getTableName(table)}_id_seq'`)}::regclass)`] : [];
+  // Row n's id in history or audit: above the learner's highest by at least n (GREATEST ignores a
+  // NULL max), after the learner's advisory lock (the CTE below): the same lock as the trigger's, so
+  // a transaction that fires it waits for this one and reads its rows. Two such statements that read
+  // the same highest pick the same id, and the second fails on the key (23505), which is retried.
+  const orderedId = (table: typeof h | typeof a) => (n: SQL) =>
+    explicitIds
+      ? [
+          sql`greatest(${idValue(table)[0]}, (select max(${table.id}) from ${table} where ${table.userId} = ${w("userId")}::bigint) + ${n}, (select 0::bigint from learner_ids))`,
+        ]
+      : [];
+  if (explicitIds) ctes.push(sql`learner_ids as (select ${lockLearnerIds(sql`${w("userId")}::bigint`)} as locked)`);
   const pair = [...learner, sql`${w("specialization")}::text`];
   if (shape.progress === "update") {
     ctes.push(sql`progress as (
@@ -228,17 +250,12 @@ function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts, 
     const licenseId = shape.license === "insert" ? sql`(select id from license)` : sql`${w("licenseId")}::bigint`;
     ctes.push(sql`history as (
   insert into ${h} (${list([...idColumn(h), ...[h.userId, h.userLicenseId, h.fromLevel, h.toLevel, h.reason, h.actor].map(col)])})
-  ${rowsOf(
-    mode,
-    counts,
-    [...idValue(h), ...learner, licenseId],
-    [
-      ["historyFrom", "int"],
-      ["historyTo", "int"],
-      ["historyReasons", "text"],
-      ["historyActors", "text"],
-    ],
-  )}
+  ${rowsOf(mode, counts, (n) => [...orderedId(h)(n), ...learner, licenseId], [
+    ["historyFrom", "int"],
+    ["historyTo", "int"],
+    ["historyReasons", "text"],
+    ["historyActors", "text"],
+  ])}
 )`);
   }
   if (shape.idempotency) {
@@ -268,19 +285,14 @@ function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts, 
     a.outcome,
   ];
   return sql`${withClause}insert into ${a} (${list(columns.map(col))})
-${rowsOf(
-  mode,
-  counts,
-  [...idValue(a), ...pair],
-  [
-    ["auditOperations", "text"],
-    ["auditXp", "bigint"],
-    ["auditSessions", "int"],
-    ["auditFrom", "int"],
-    ["auditTo", "int"],
-    ["auditActors", "text"],
-    ["auditKeys", "text"],
-    ["auditOutcomes", "text"],
-  ],
-)}`;
+${rowsOf(mode, counts, (n) => [...orderedId(a)(n), ...pair], [
+  ["auditOperations", "text"],
+  ["auditXp", "bigint"],
+  ["auditSessions", "int"],
+  ["auditFrom", "int"],
+  ["auditTo", "int"],
+  ["auditActors", "text"],
+  ["auditKeys", "text"],
+  ["auditOutcomes", "text"],
+])}`;
 }

@@ -5,6 +5,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CITUS_LAYOUT,
+  LEARNER_IDS_SETTING,
+  LEARNER_ID_ORDER,
   couplerOnCitus,
   createDatabase,
   createUser,
@@ -114,8 +116,61 @@ describe.skipIf(!availability.available)("Coupler on Citus (coordinator + 2 work
       distributed: [],
       foreignKeys: [],
       settings: [],
+      triggers: [],
     });
     expect(await state()).toEqual(before);
+  });
+
+  it("distributeOnCitus replaces a learner-id-order trigger installed without its WHEN clause, on every shard, and then leaves it alone", async () => {
+    // The trigger's definition on each shard of the two id-ordered tables, on every worker: with the WHEN clause or not.
+    const shardTriggers = async () => {
+      const found = { current: 0, old: 0 };
+      for (const url of citus.workerUrls) {
+        const worker = new pg.Client({ connectionString: url });
+        await worker.connect();
+        try {
+          const { rows } = await worker.query<{ current: boolean; n: number }>(
+            `select pg_get_triggerdef(t.oid) like '%' || $2 || '%' as current, count(*)::int as n
+             from pg_trigger t where t.tgname like $1 || '_%' group by 1`,
+            [LEARNER_ID_ORDER, LEARNER_IDS_SETTING],
+          );
+          for (const row of rows) found[row.current ? "current" : "old"] += row.n;
+        } finally {
+          await worker.end();
+        }
+      }
+      return found;
+    };
+    const shards = Number(
+      (
+        await database.pool.query<{ n: string }>(
+          "select count(*) as n from pg_dist_shard where logicalrelid in ('license_progressions'::regclass, 'coupler_audit_log'::regclass)",
+        )
+      ).rows[0]?.n,
+    );
+    expect(await shardTriggers()).toEqual({ current: shards, old: 0 });
+    const admin = await database.pool.connect();
+    try {
+      await admin.query("begin");
+      await admin.query("set local citus.enable_unsafe_triggers = on");
+      await admin.query("set local citus.multi_shard_modify_mode = 'sequential'");
+      for (const table of ["license_progressions", "coupler_audit_log"]) {
+        await admin.query(`drop trigger ${LEARNER_ID_ORDER} on ${table}`);
+        await admin.query(
+          `create trigger ${LEARNER_ID_ORDER} before insert on ${table} for each row execute function ${LEARNER_ID_ORDER}()`,
+        );
+      }
+      await admin.query("commit");
+    } finally {
+      admin.release();
+    }
+    expect(await shardTriggers()).toEqual({ current: 0, old: shards });
+    expect((await distributeOnCitus(citus.url)).triggers).toEqual([
+      `${LEARNER_ID_ORDER} on license_progressions`,
+      `${LEARNER_ID_ORDER} on coupler_audit_log`,
+    ]);
+    expect(await shardTriggers()).toEqual({ current: shards, old: 0 });
+    expect((await distributeOnCitus(citus.url)).triggers).toEqual([]);
   });
 
   it("pnpm db:migrate --citus distributes a database that already holds learners, and the second run changes nothing", async () => {

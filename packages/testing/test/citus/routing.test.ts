@@ -1,6 +1,8 @@
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CitusRouter,
+  LEARNER_ID_ORDER,
   createDatabase,
   distributeOnCitus,
   hashInt8,
@@ -12,6 +14,7 @@ import {
   type RouteMissEvent,
 } from "@coupler/core";
 import {
+  auditRows,
   citusAvailability,
   createCoupler,
   enrolledUsers,
@@ -175,9 +178,23 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
       coupler.levelUp({ ...pair, xpGained: 120, sessionsCompleted: 1 }),
     );
     expect(statements).toHaveLength(4);
-    // The claim: Citus's shard metadata lock, then the placement check (generic plans when placed here), after BEGIN in its round trip.
-    expect(statements[0]?.text).toMatch(
-      /^BEGIN .*; SELECT lock_shard_metadata\(5, .*; SELECT local, CASE WHEN local THEN set_config\('plan_cache_mode', 'force_generic_plan', true\) END .*FROM \(SELECT count\(\*\) = \d+ AS local FROM pg_dist_placement/s,
+    // The claim: Citus's shard metadata lock, then the placement check (generic plans when placed here), after BEGIN
+    // in its round trip, as the statements the worker pool prepared on connect.
+    const ids = `'{${[...(own.shardTablesFor(learner)?.shardIds ?? [])].join(",")}}'`;
+    // No SET statement: Citus would replay the whole text on a node it forwards to (ShardTables.claimOn).
+    const [opening, lock, placed, ...rest] = (statements[0]?.text ?? "").split("; ");
+    expect(opening).toMatch(/^BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE$/);
+    expect(lock).toMatch(/^EXECUTE coupler_claim_lock\('\{[\d,]+\}', '\d+'\)$/);
+    expect(lock).toContain(`(${ids}, '`);
+    expect(placed).toBe(`EXECUTE coupler_claim_placed(${ids})`);
+    expect(rest).toEqual([]);
+    const prepared = await pool.query<{ name: string; statement: string }>(
+      "select name, statement from pg_prepared_statements where name like 'coupler_claim_%' order by name",
+    );
+    expect(prepared.rows.map((r) => r.name)).toEqual(["coupler_claim_lock", "coupler_claim_placed"]);
+    expect(prepared.rows[0]?.statement).toMatch(/SELECT lock_shard_metadata\(5, \$1::bigint\[\]\)/);
+    expect(prepared.rows[1]?.statement).toMatch(
+      /set_config\('plan_cache_mode', 'force_generic_plan', true\).*FROM pg_dist_placement/s,
     );
     // The lock and write statements name the learner's shards, not the distributed tables.
     const { rows } = await database.pool.query<{ shard: string }>(
@@ -221,6 +238,67 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     );
     expect(await pairRows(database, learner)).toMatchObject({ progressLevel: 7, licenseLevel: 7 });
     await own.close();
+  });
+
+  it("direct: on the owning worker the write statement orders the learner's history and audit ids itself, and the learner-id-order trigger is never called; through the coordinator it is", async () => {
+    const learner = learners[5] ?? 0;
+    const [, port] = ((await nodeOf(learner)) ?? "").split(":");
+    const worker = new pg.Client({ connectionString: citus.workerUrls.find((url) => new URL(url).port === port) });
+    await worker.connect();
+    // Function call counts (pg_stat_user_functions) need track_functions; set for every backend of the worker.
+    await worker.query("alter system set track_functions = 'pl'");
+    await worker.query("select pg_reload_conf()");
+    const calls = async () =>
+      (
+        await worker.query<{ n: number }>(
+          "select coalesce(sum(calls), 0)::int as n from pg_stat_user_functions where funcname = $1",
+          [LEARNER_ID_ORDER],
+        )
+      ).rows[0]?.n ?? 0;
+    try {
+      const before = await calls();
+      const own = await CitusRouter.start({
+        coordinator: database.pool,
+        connectionString: citus.url,
+        refreshIntervalMs: 0,
+      });
+      const pool = own.poolFor(learner);
+      const pid = (await pool.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]?.pid;
+      // Level changes: a history row and an audit row each, on the claimed shards.
+      for (let i = 0; i < 3; i++)
+        await couplerVia(own).levelUp({
+          userId: learner,
+          specialization: "PLAYER",
+          xpGained: 300,
+          sessionsCompleted: 1,
+        });
+      expect((await pool.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]?.pid).toBe(pid);
+      await own.close();
+      // A backend flushes its counts as it exits, before it leaves pg_stat_activity.
+      await expect
+        .poll(async () => (await worker.query("select 1 from pg_stat_activity where pid = $1", [pid])).rowCount)
+        .toBe(0);
+      expect(await calls()).toBe(before);
+      expect((await auditRows(database, learner)).map((a) => a.operation)).toEqual([
+        "enroll",
+        "levelUp",
+        "levelUp",
+        "levelUp",
+      ]);
+
+      // Through the coordinator the same INSERTs reach the shard as Citus's, and the trigger orders them.
+      await couplerOn(database.pool).levelUp({
+        userId: learner,
+        specialization: "PLAYER",
+        xpGained: 300,
+        sessionsCompleted: 1,
+      });
+      await expect.poll(calls, { timeout: 20_000, interval: 250 }).toBe(before + 2);
+    } finally {
+      await worker.query("alter system reset track_functions");
+      await worker.query("select pg_reload_conf()");
+      await worker.end();
+    }
   });
 
   it("direct, as a role that does not own the tables: the map leaves the shards out (lock_shard_metadata needs the owner), and calls name the distributed tables", async () => {
@@ -467,8 +545,25 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     expect(await nodeOf(learner)).toBe(`${target?.host}:${target?.port}`);
     const xp = (await pairRows(database, learner)).totalXp;
     expect(router.stats.routeMisses).toBe(0); // every call so far reached its learner's worker
-    await couplerVia(router).levelUp({ userId: learner, specialization: "PLAYER", xpGained: 7, sessionsCompleted: 1 });
+    const { statements } = await recordStatements(() =>
+      couplerVia(router).levelUp({ userId: learner, specialization: "PLAYER", xpGained: 7, sessionsCompleted: 1 }),
+    );
     expect((await pairRows(database, learner)).totalXp).toBe((xp ?? 0) + 7);
+    // The claim found the shards gone: one more round trip, a SET LOCAL of the lock timeout alone, which Citus
+    // replays on the connection it forwards with (the claim's text is not replayed: it holds no SET).
+    // The call's transaction, without the map refresh the miss started meanwhile (catalog reads on the coordinator).
+    const opened = statements.findIndex((st) => st.text.startsWith("BEGIN "));
+    const transaction = statements
+      .slice(opened, statements.findIndex((st) => st.text === "COMMIT") + 1)
+      .filter((st) => !st.text.includes("pg_dist_"));
+    expect(transaction.map((st) => st.text.split(" ").slice(0, 3).join(" "))).toEqual([
+      "BEGIN ISOLATION LEVEL",
+      "SET LOCAL lock_timeout",
+      expect.stringMatching(/^select/),
+      expect.stringMatching(/^with|^insert/),
+      "COMMIT",
+    ]);
+    expect(transaction[1]?.text).toMatch(/^SET LOCAL lock_timeout = '\d+(ms|s)'$/);
     // The stale node forwarded the lock statement: it ran in another backend, and the coupler told the router.
     expect(router.stats.routeMisses).toBe(1);
     expect(misses).toEqual([{ userId: learner, shardId: before.shardId }]);

@@ -9,8 +9,10 @@ import {
   runIntegrityAudit,
   setGuard,
   type Database,
+  type OperationEvent,
   type ProgressLicenseCoupler,
 } from "@coupler/core";
+import pg from "pg";
 import {
   auditRows,
   citusAvailability,
@@ -78,6 +80,34 @@ describe.skipIf(!availability.available)("a shard move under load (coordinator +
     } finally {
       await router.close();
     }
+  };
+
+  interface WorkerGroup {
+    host: string;
+    port: number;
+    group: number;
+  }
+
+  /** The two workers, the lower id range (group) first. */
+  const workerGroups = async (): Promise<[WorkerGroup, WorkerGroup]> => {
+    const { rows } = await database.pool.query<WorkerGroup>(
+      "select nodename as host, nodeport as port, groupid as group from pg_dist_node where groupid <> 0 order by groupid",
+    );
+    const [low, high] = rows;
+    if (!low || !high) throw new Error("two workers expected");
+    return [low, high];
+  };
+
+  /** Moves the learner's shards to `node` (nothing when they are there) and refreshes `router`'s map. */
+  const moveLearner = async (router: CitusRouter, learner: number, node: WorkerGroup) => {
+    const from = await placementOf(learner);
+    if (from.nodeport === node.port) return;
+    await database.pool.query("call citus_cleanup_orphaned_resources()");
+    await database.pool.query(
+      "select citus_move_shard_placement($1::bigint, $2, $3::int, $4, $5::int, shard_transfer_mode => 'force_logical')",
+      [from.shardid, from.nodename, from.nodeport, node.host, node.port],
+    );
+    await router.refresh();
   };
 
   it("moves a learner's shards while level-ups on that learner run: every call commits once or fails retryably, and the pair, history and audit add up", async () => {
@@ -169,21 +199,8 @@ describe.skipIf(!availability.available)("a shard move under load (coordinator +
     await directly(async (router, direct) => {
       const [learner] = await enrolledUsers(database, coupler, 1);
       if (learner === undefined) throw new Error("no learner");
-      const { rows: groups } = await database.pool.query<{ host: string; port: number; group: number }>(
-        "select nodename as host, nodeport as port, groupid as group from pg_dist_node where groupid <> 0 order by groupid",
-      );
-      const [low, high] = groups;
-      if (!low || !high) throw new Error("two workers expected");
-      const moveTo = async (node: { host: string; port: number }) => {
-        const from = await placementOf(learner);
-        if (from.nodeport === node.port) return;
-        await database.pool.query("call citus_cleanup_orphaned_resources()");
-        await database.pool.query(
-          "select citus_move_shard_placement($1::bigint, $2, $3::int, $4, $5::int, shard_transfer_mode => 'force_logical')",
-          [from.shardid, from.nodename, from.nodeport, node.host, node.port],
-        );
-        await router.refresh();
-      };
+      const [low, high] = await workerGroups();
+      const moveTo = (node: WorkerGroup) => moveLearner(router, learner, node);
       const calls = async (tag: string, backTo: number) => {
         await direct.levelUp({
           userId: learner,
@@ -245,4 +262,63 @@ describe.skipIf(!availability.available)("a shard move under load (coordinator +
       expect(rows.map((r) => r.key)).toEqual(["direct-1", "direct-held", "coordinator"]);
     });
   }, 120_000);
+  it("on the lower worker after a move, two direct calls of one learner that order their ids after the same highest both commit, the second after a retry, in commit order", async () => {
+    // A claimed transaction orders its history and audit ids in the write statement, with the learner's
+    // advisory lock, instead of the trigger. Its snapshot is taken before it waits for the lock, so the
+    // second of two calls picks the id the first took, fails on the key (23505) and is retried.
+    await directly(async (router, direct) => {
+      const [learner] = await enrolledUsers(database, coupler, 1);
+      if (learner === undefined) throw new Error("no learner");
+      await coupler.enroll({ userId: learner, specialization: "INTERNSHIP" });
+      const [low, high] = await workerGroups();
+      const levelUp = (via: ProgressLicenseCoupler, specialization: string, key: string) =>
+        via.levelUp({ userId: learner, specialization, xpGained: 10, sessionsCompleted: 1, idempotencyKey: key });
+      await moveLearner(router, learner, high);
+      await levelUp(direct, "PLAYER", "higher");
+      await moveLearner(router, learner, low);
+
+      const events: OperationEvent[] = [];
+      const observed = createCoupler(database, {
+        citus: true,
+        connections: router,
+        observer: { onOperation: (event) => events.push(event) },
+      });
+      const held = couplerHeldBeforeCommit(database, { citus: true, connections: router });
+      const first = levelUp(held.coupler, "PLAYER", "first");
+      await held.held;
+      const second = levelUp(observed, "INTERNSHIP", "second");
+      // The second call's write statement waits on the learner's lock on the lower worker.
+      const worker = new pg.Client({
+        connectionString: citus.workerUrls.find((url) => new URL(url).port === String(low.port)),
+      });
+      await worker.connect();
+      try {
+        await expect
+          .poll(
+            async () =>
+              (
+                await worker.query<{ n: number }>(
+                  "select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted",
+                )
+              ).rows[0]?.n,
+            { timeout: 10_000 },
+          )
+          .toBe(1);
+      } finally {
+        await worker.end();
+      }
+      held.release();
+      await Promise.all([first, second]);
+
+      expect(events.find((e) => e.operation === "levelUp")).toMatchObject({ outcome: "applied", retries: 1 });
+      const { rows } = await database.pool.query<{ key: string; id: string }>(
+        "select idempotency_key as key, id::text from coupler_audit_log where user_id = $1 and idempotency_key is not null order by id",
+        [learner],
+      );
+      expect(rows.map((r) => r.key)).toEqual(["higher", "first", "second"]);
+      // Written on the lower worker, numbered after the rows from the higher one.
+      for (const row of rows) expect(Number(BigInt(row.id) >> 48n)).toBe(high.group);
+      expect((await runIntegrityAudit(database.pool)).violations).toBe(0);
+    });
+  }, 240_000);
 });
