@@ -68,7 +68,7 @@ export function renderStatementCost(results: StatementCostResults): string {
     : "unknown";
   return `# PostgreSQL CPU per level-up: plain server and Citus worker
 
-Commit ${commit}, Node ${results.node}, Citus ${results.citus ?? "?"}; one connection, one learner, ${results.transactions} level-ups per shape and node in each of ${results.rounds} round(s), shapes interleaved (every other round reversed). CPU is each node's cgroup count (cpuacct), fsync on. Medians over the rounds.
+Commit ${commit}, Node ${results.node}, Citus ${results.citus ?? "?"}; one connection, one learner, ${results.transactions} level-ups per shape and node in each of ${results.rounds} round(s), shapes interleaved (every other round reversed). CPU is each node's cgroup count (cpuacct), fsync on. Medians over the rounds. The prepared shapes send BEGIN and what follows it up to the lock statement in one round trip (a pgbench pipeline), as the coupler does: BEGIN with SET LOCAL, or on the worker BEGIN with the claim; the fast-path shape sends each statement in a round trip of its own.
 
 | statements | node | PostgreSQL CPU per level-up | × plain | coordinator meanwhile |
 |---|---|---:|---:|---:|

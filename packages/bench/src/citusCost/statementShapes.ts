@@ -1,3 +1,4 @@
+import { lockLearnerIdsText } from "@coupler/core";
 import { pgbenchScript } from "../ceiling/levelUpTransaction.ts";
 
 /**
@@ -10,10 +11,13 @@ import { pgbenchScript } from "../ceiling/levelUpTransaction.ts";
  *   literals so each is planned afresh, and `updated_at` a constant read
  *   once from `now()`: the cheapest way through Citus's planner there is;
  * - `shard-tables`: the same statements naming the learner's shard tables,
- *   ids drawn explicitly, after the claim on the shards (core's
- *   `ShardTables`: Citus's shard metadata lock and the placement check):
- *   what the coupler sends on the learner's worker under direct routing.
- *   Citus's planner and executor are left out.
+ *   ids drawn explicitly (a history or audit id after the learner's
+ *   highest, under the learner's advisory lock, as core's write statement
+ *   draws them), after the claim on the shards (core's `ShardTables`:
+ *   Citus's shard metadata lock, the placement check, and the setting that
+ *   skips the learner-id-order trigger): what the coupler sends on the
+ *   learner's worker under direct routing. Citus's planner and executor are
+ *   left out.
  */
 export const STATEMENT_SHAPES = ["coupler", "fast-path", "shard-tables"] as const;
 export type StatementShape = (typeof STATEMENT_SHAPES)[number];
@@ -65,10 +69,24 @@ const HISTORY_VALUES = ":uid::bigint, :lid::bigint, :llevel::int, :newlevel::int
 
 /** `shape`'s pgbench script (variables `first`, `last`, `xpmin`, `xpmax`, as the ceiling's); `shards` for `shard-tables`. */
 export function shapeScript(shape: StatementShape, lockTimeoutMs: number, shards?: ShardNames): string {
-  if (shape === "coupler") return pgbenchScript(lockTimeoutMs);
+  if (shape === "coupler") return beginInOneRoundTrip(pgbenchScript(lockTimeoutMs));
   if (shape === "fast-path") return fastPathScript(lockTimeoutMs);
   if (!shards) throw new Error("shard-tables needs the learner's shard names");
-  return onShardTables(pgbenchScript(lockTimeoutMs), shards);
+  return beginInOneRoundTrip(onShardTables(pgbenchScript(lockTimeoutMs), shards));
+}
+
+/**
+ * `script` with BEGIN and the statements after it up to the lock statement
+ * sent in one round trip (a pgbench pipeline; prepared protocol only), as
+ * the coupler sends them: BEGIN with SET LOCAL, or on a worker BEGIN with
+ * the claim.
+ */
+function beginInOneRoundTrip(script: string): string {
+  const begin = script.indexOf("BEGIN ");
+  // The lock statement, the first that reads the pair (on shard tables too: their names start with the table's).
+  const lock = script.indexOf("\nSELECT specialization_progress", begin) + 1;
+  if (begin < 0 || lock <= 0) throw new Error("the script has no BEGIN followed by the lock statement");
+  return `${script.slice(0, begin)}\\startpipeline\n${script.slice(begin, lock)}\\endpipeline\n${script.slice(lock)}`;
 }
 
 /**
@@ -109,14 +127,16 @@ COMMIT;
 /**
  * `script` with every level-up table replaced by the learner's shard of it,
  * the ids of the inserted rows drawn from the distributed table's sequence
- * (a shard table has no default for them), and the claim sent after the
- * transaction's lock timeout. Table names are replaced as whole words, so
- * `user_licenses` does not touch a shard's name.
+ * (a shard table has no default for them) and ordered after the learner's
+ * highest under its advisory lock (as core's write statement orders them),
+ * and the claim sent after the transaction's lock timeout. Table names are
+ * replaced as whole words, so `user_licenses` does not touch a shard's name.
  */
 export function onShardTables(script: string, shards: ShardNames): string {
   const timeout = /^SET LOCAL lock_timeout = \d+;$/m;
   if (!timeout.test(script)) throw new Error("the script sets no lock timeout to claim the shards after");
-  let text = script.replace(timeout, (line) => [line, ...shards.claim.map((c) => `${c};`)].join("\n"));
+  // The claim sets the lock timeout itself (no SET statement on a worker: see core's ShardTables.claimOn).
+  let text = shards.claim.length > 0 ? script.replace(timeout, shards.claim.map((c) => `${c};`).join("\n")) : script;
   for (const table of LEVEL_UP_TABLES) text = text.replace(new RegExp(`\\b${table}\\b`, "g"), shards.tables[table]);
   for (const table of ["license_progressions", "coupler_audit_log"] as const) {
     const shard = shards.tables[table];
@@ -125,8 +145,12 @@ export function onShardTables(script: string, shards: ShardNames): string {
     if (!text.includes(insert)) throw new Error(`the script has no INSERT INTO ${table} to give ids to`);
     text = text.replaceAll(
       insert,
-      `INSERT INTO ${shard} (id, ${columns}) VALUES (nextval('${shards.sequences[table]}'), `,
+      `INSERT INTO ${shard} (id, ${columns}) VALUES (greatest(nextval('${shards.sequences[table]}'), (SELECT max(id) FROM ${shard} WHERE user_id = :uid::bigint) + 1, (SELECT 0::bigint FROM learner_ids)), `,
     );
   }
-  return text;
+  if (!text.includes("WITH progress AS (")) throw new Error("the script's writes open with no progress CTE");
+  return text.replaceAll(
+    "WITH progress AS (",
+    `WITH learner_ids AS (SELECT ${lockLearnerIdsText(":uid::bigint")}), progress AS (`,
+  );
 }
