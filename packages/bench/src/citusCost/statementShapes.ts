@@ -41,7 +41,7 @@ export const LEVEL_UP_TABLES = [
 export interface ShardNames {
   tables: Record<(typeof LEVEL_UP_TABLES)[number], string>;
   sequences: { license_progressions: string; coupler_audit_log: string };
-  /** The statements that claim the shards after BEGIN (`ShardTables.claim`); none where there is no Citus. */
+  /** The statements that claim the shards after BEGIN (`ShardTables.claimOn`, as text); none where there is no Citus. */
   claim: readonly string[];
 }
 

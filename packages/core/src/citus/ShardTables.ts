@@ -104,8 +104,8 @@ export class ShardTables {
    * snapshot) whether every shard is placed on this node, as a row
    * `{ local: boolean }`. On a connection the claim was prepared on
    * (`prepareClaim`) they EXECUTE its prepared statements; as text (no
-   * `client`, or one without them), planning the placement check alone
-   * cost a worker about 60 µs per transaction. Shard ids are digits from
+   * `client`, or one without them), the placement check is planned again
+   * in every transaction. Shard ids are digits from
    * the catalog and the timeout an integer, so the text is safe to format.
    *
    * No SET statement: Citus keeps the whole text of a query that holds a

@@ -19,11 +19,11 @@ const TRIGGER = LEARNER_ID_ORDER;
  * The transaction-local setting by which a transaction says its statements
  * order the learner's ids themselves (`ORDERED_IDS`), so the trigger is
  * skipped for its rows: a transaction on the learner's claimed shard tables
- * sets it in its claim (`ShardTables.claim`), and its write statement draws
- * each history and audit id as the trigger would (`orderedId` in the write
- * statement), in a prepared statement instead of a PL/pgSQL call with a
- * query planned afresh per row (the trigger cost a worker about a third of
- * its CPU per level-up: `citus:statement-cost`).
+ * sets it in its claim (`ShardTables.claimOn`), and its write statement
+ * draws each history and audit id as the trigger would (`orderedId` in the
+ * write statement), in a prepared statement instead of a PL/pgSQL call with
+ * a query planned afresh per row (the largest part of what the shard tables
+ * still cost a worker above one server).
  */
 export const LEARNER_IDS_SETTING = "coupler.learner_ids";
 export const ORDERED_IDS = "ordered";

@@ -56,7 +56,7 @@ export class PairTransaction {
   /**
    * The connection for the statements that lock and read the pair's rows:
    * on claimed shards, one that names them (`clientOnShards`); every named
-   * statement of such a transaction goes through it (see `ShardTables.claim`).
+   * statement of such a transaction goes through it (see `ShardTables.claimOn`).
    */
   get #pair(): { client: pg.PoolClient; db: Db } {
     const client = this.#shards ? clientOnShards(this.#client, this.#shards) : this.#client;
