@@ -101,7 +101,7 @@ export { and, asc, count, desc, eq, sql } from "drizzle-orm";
 export { hashInt8, hashUint32, shardIndexOf, type ShardRange } from "./citus/shardHash.ts";
 export { readWorkerMap, WorkerMap, type PlacedShard, type ShardNode } from "./citus/WorkerMap.ts";
 export { SHARD_ROUTED_TABLES, ShardTables, clientOnShards } from "./citus/ShardTables.ts";
-export { LEARNER_IDS_SETTING, LEARNER_ID_ORDER, ORDERED_IDS, lockLearnerIdsText } from "./citus/learnerIdOrder.ts";
+export { LEARNER_IDS_SETTING, LEARNER_ID_ORDER, ORDERED_IDS } from "./citus/learnerIdOrder.ts";
 export {
   CitusRouter,
   nodeUrl,

@@ -1,4 +1,3 @@
-import { lockLearnerIdsText } from "@coupler/core";
 import { pgbenchScript } from "../ceiling/levelUpTransaction.ts";
 
 /**
@@ -12,10 +11,10 @@ import { pgbenchScript } from "../ceiling/levelUpTransaction.ts";
  *   once from `now()`: the cheapest way through Citus's planner there is;
  * - `shard-tables`: the same statements naming the learner's shard tables,
  *   ids drawn explicitly (a history or audit id after the learner's
- *   highest, under the learner's advisory lock, as core's write statement
- *   draws them), after the claim on the shards (core's `ShardTables`:
- *   Citus's shard metadata lock, the placement check, and the setting that
- *   skips the learner-id-order trigger): what the coupler sends on the
+ *   highest, as core's write statement draws them), after the claim on the
+ *   shards (core's `ShardTables`: Citus's shard metadata lock, the
+ *   learner-id-order lock, the placement check, and the setting that skips
+ *   the learner-id-order trigger): what the coupler sends on the
  *   learner's worker under direct routing. Citus's planner and executor are
  *   left out.
  */
@@ -128,7 +127,7 @@ COMMIT;
  * `script` with every level-up table replaced by the learner's shard of it,
  * the ids of the inserted rows drawn from the distributed table's sequence
  * (a shard table has no default for them) and ordered after the learner's
- * highest under its advisory lock (as core's write statement orders them),
+ * highest (as core's write statement orders them; the claim takes the lock),
  * and the claim sent after the transaction's lock timeout. Table names are
  * replaced as whole words, so `user_licenses` does not touch a shard's name.
  */
@@ -145,12 +144,8 @@ export function onShardTables(script: string, shards: ShardNames): string {
     if (!text.includes(insert)) throw new Error(`the script has no INSERT INTO ${table} to give ids to`);
     text = text.replaceAll(
       insert,
-      `INSERT INTO ${shard} (id, ${columns}) VALUES (greatest(nextval('${shards.sequences[table]}'), (SELECT max(id) FROM ${shard} WHERE user_id = :uid::bigint) + 1, (SELECT 0::bigint FROM learner_ids)), `,
+      `INSERT INTO ${shard} (id, ${columns}) VALUES (greatest(nextval('${shards.sequences[table]}'), (SELECT max(id) FROM ${shard} WHERE user_id = :uid::bigint) + 1), `,
     );
   }
-  if (!text.includes("WITH progress AS (")) throw new Error("the script's writes open with no progress CTE");
-  return text.replaceAll(
-    "WITH progress AS (",
-    `WITH learner_ids AS (SELECT ${lockLearnerIdsText(":uid::bigint")}), progress AS (`,
-  );
+  return text;
 }

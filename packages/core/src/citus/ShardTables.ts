@@ -7,7 +7,7 @@ import {
   specializationProgress,
   userLicenses,
 } from "../schema.ts";
-import { LEARNER_IDS_SETTING, ORDERED_IDS } from "./learnerIdOrder.ts";
+import { LEARNER_IDS_SETTING, ORDERED_IDS, lockLearnerIdsText } from "./learnerIdOrder.ts";
 
 /**
  * The tables a learner's lock and write statements name: on the learner's
@@ -27,14 +27,15 @@ const SHARE_LOCK = 5;
 /**
  * The claim's two statements (`ShardTables.claimOn`), by the name each is
  * prepared under; $1: the shard ids, $2: the lock timeout in ms (NULL: the
- * session's), set first, so that a shard move's exclusive lock bounds the
- * wait too.
+ * session's), set first, so that it bounds the waits for the locks too;
+ * $3: the learner, whose ids the transaction orders (the learner-id-order
+ * lock, held to COMMIT: see `orderedId` in the write statement).
  */
 const CLAIM: readonly (readonly [name: string, parameters: string, text: string])[] = [
   [
     "coupler_claim_lock",
-    "bigint[], text",
-    `SELECT lock_shard_metadata(${SHARE_LOCK}, $1::bigint[])
+    "bigint[], text, bigint",
+    `SELECT lock_shard_metadata(${SHARE_LOCK}, $1::bigint[]), ${lockLearnerIdsText("$3::bigint")}
      FROM (SELECT set_config('lock_timeout', coalesce($2::text, current_setting('lock_timeout')), true)) timeout`,
   ],
   [
@@ -98,15 +99,16 @@ export class ShardTables {
   }
 
   /**
-   * The statements that open the transaction's claim on the shards, sent
-   * after BEGIN in its round trip: the lock timeout (`lockTimeoutMs`,
-   * undefined: the session's) and the metadata lock, then (its own
-   * snapshot) whether every shard is placed on this node, as a row
-   * `{ local: boolean }`. On a connection the claim was prepared on
+   * The statements that open `userId`'s transaction's claim on the shards,
+   * sent after BEGIN in its round trip: the lock timeout (`lockTimeoutMs`,
+   * undefined: the session's), the metadata lock and the learner-id-order
+   * lock on the learner, then (its own snapshot) whether every shard is
+   * placed on this node, as a row `{ local: boolean }`. On a connection the claim was prepared on
    * (`prepareClaim`) they EXECUTE its prepared statements; as text (no
    * `client`, or one without them), the placement check is planned again
    * in every transaction. Shard ids are digits from
-   * the catalog and the timeout an integer, so the text is safe to format.
+   * the catalog, the timeout and the learner integers, so the text is safe
+   * to format.
    *
    * No SET statement: Citus keeps the whole text of a query that holds a
    * SET LOCAL and replays it, as the transaction's settings, on every
@@ -134,8 +136,12 @@ export class ShardTables {
    * shards, which draws its id as the learner-id-order trigger would, so
    * the trigger is skipped.
    */
-  claimOn(client: pg.ClientBase | undefined, lockTimeoutMs: number | undefined): string[] {
-    const values = [`'{${this.shardIds.join(",")}}'`, lockTimeoutMs === undefined ? "NULL" : `'${lockTimeoutMs}'`];
+  claimOn(client: pg.ClientBase | undefined, lockTimeoutMs: number | undefined, userId: number): string[] {
+    const values = [
+      `'{${this.shardIds.join(",")}}'`,
+      lockTimeoutMs === undefined ? "NULL" : `'${lockTimeoutMs}'`,
+      `'${userId}'`,
+    ];
     return CLAIM.map(([name, parameters, text]) => {
       const used = values.slice(0, parameters.split(",").length);
       if (client && claimPrepared.has(client)) return `EXECUTE ${name}(${used.join(", ")})`;

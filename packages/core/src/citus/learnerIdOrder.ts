@@ -1,5 +1,3 @@
-import { sql, type SQL } from "drizzle-orm";
-import { PgDialect } from "drizzle-orm/pg-core";
 import type pg from "pg";
 
 /**
@@ -29,16 +27,12 @@ export const LEARNER_IDS_SETTING = "coupler.learner_ids";
 export const ORDERED_IDS = "ordered";
 
 /**
- * The advisory lock the trigger and the write statement take on a learner
- * (`user`, a bigint) before they choose its new row's id, held to COMMIT.
+ * The advisory lock on a learner (`user`, an SQL expression of its id)
+ * under which its new row's id is chosen, held to COMMIT: taken by the
+ * trigger, and by a claimed transaction in its claim (`ShardTables.claimOn`).
  */
-export function lockLearnerIds(user: SQL): SQL {
-  return sql`pg_advisory_xact_lock(hashtext(${sql.raw(`'${FUNCTION}'`)}), hashtext((${user})::text))`;
-}
-
-/** `lockLearnerIds` as text, `user` an expression (`NEW.user_id` in the trigger). */
 export function lockLearnerIdsText(user: string): string {
-  return new PgDialect().sqlToQuery(lockLearnerIds(sql.raw(user))).sql;
+  return `pg_advisory_xact_lock(hashtext('${FUNCTION}'), hashtext((${user})::text))`;
 }
 
 /**

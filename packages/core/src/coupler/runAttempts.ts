@@ -49,9 +49,9 @@ export type AttemptResult<T> =
  * Runs `body` in one transaction (a read: in its one statement,
  * `ONE_STATEMENT`) on the learner's connection
  * (`rt.connections.poolFor(plan.userId)`, the one place a call gets one),
- * again after a deadlock, a serialization failure, an idempotency-key race
- * or an ordered-id race on a shard (at most `rt.maxRetries` times, after a
- * jittered exponential back-off), and returns how it ended. A lock statement that gave up (lock_timeout, NOWAIT)
+ * again after a deadlock, a serialization failure or an idempotency-key race
+ * (at most `rt.maxRetries` times, after a jittered exponential back-off), and
+ * returns how it ended. A lock statement that gave up (lock_timeout, NOWAIT)
  * counts as a row lock: the rows were held. The body gets a `PairTransaction`
  * of its own per attempt; the lock bookkeeping spans the attempts.
  *
@@ -102,7 +102,9 @@ export async function runAttempts<T>(
             {
               ...transaction,
               ...(budgetMs > 0 ? { lockTimeoutMs: Math.ceil(left) } : {}),
-              ...(shards ? { beginWith: (client, lockTimeoutMs) => shards.claimOn(client, lockTimeoutMs) } : {}),
+              ...(shards
+                ? { beginWith: (client, lockTimeoutMs) => shards.claimOn(client, lockTimeoutMs, plan.userId) }
+                : {}),
             },
             async (_db, client, begun) => {
               if (!shards || ShardTables.claimed(begun)) return run(client, shards);
@@ -159,12 +161,8 @@ function shouldRetry(error: unknown, state: string | undefined): boolean {
       cause?.constraint ??
       (error as { constraint?: unknown }).constraint ??
       /unique constraint "([^"]+)"/.exec(String(cause?.message))?.[1];
-    if (typeof constraint !== "string") return false;
     // Two calls raced to store the same idempotency key: the retry sees the winner's result.
-    if (/^idempotency_keys_pkey(_\d+)?$/.test(constraint)) return true;
-    // On a learner's shard, two transactions of the learner ordered a history or audit id after the
-    // same highest (the write statement's ordered ids): the retry reads the winner's row and goes above it.
-    return /^(license_progressions|coupler_audit_log)_pkey_\d+$/.test(constraint);
+    return typeof constraint === "string" && /^idempotency_keys_pkey(_\d+)?$/.test(constraint);
   }
   return false;
 }

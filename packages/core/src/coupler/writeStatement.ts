@@ -7,7 +7,6 @@ import {
   specializationProgress,
   userLicenses,
 } from "../schema.ts";
-import { lockLearnerIds } from "../citus/learnerIdOrder.ts";
 
 /** How the write statement treats one half of the pair: leaves it, updates it, or creates it (sync of a missing half). */
 export type RowWrite = "none" | "update" | "insert";
@@ -209,17 +208,15 @@ function writeStatement(shape: WriteShape, mode: RowsMode, counts: WriteCounts, 
   const idColumn = (table: typeof p | typeof l | typeof h | typeof a) => (explicitIds ? [col(table.id)] : []);
   const idValue = (table: typeof p | typeof l | typeof h | typeof a) =>
     explicitIds ? [sql`nextval(${sql.raw(`'${getTableName(table)}_id_seq'`)}::regclass)`] : [];
-  // Row n's id in history or audit: above the learner's highest by at least n (GREATEST ignores a
-  // NULL max), after the learner's advisory lock (the CTE below): the same lock as the trigger's, so
-  // a transaction that fires it waits for this one and reads its rows. Two such statements that read
-  // the same highest pick the same id, and the second fails on the key (23505), which is retried.
+  // Row n's id in history or audit: above the learner's highest by at least n (GREATEST ignores a NULL
+  // max). The claim took the learner-id-order lock (ShardTables.claimOn), so this statement's snapshot,
+  // taken after it, holds every row of the learner another transaction committed before.
   const orderedId = (table: typeof h | typeof a) => (n: SQL) =>
     explicitIds
       ? [
-          sql`greatest(${idValue(table)[0]}, (select max(${table.id}) from ${table} where ${table.userId} = ${w("userId")}::bigint) + ${n}, (select 0::bigint from learner_ids))`,
+          sql`greatest(${idValue(table)[0]}, (select max(${table.id}) from ${table} where ${table.userId} = ${w("userId")}::bigint) + ${n})`,
         ]
       : [];
-  if (explicitIds) ctes.push(sql`learner_ids as (select ${lockLearnerIds(sql`${w("userId")}::bigint`)} as locked)`);
   const pair = [...learner, sql`${w("specialization")}::text`];
   if (shape.progress === "update") {
     ctes.push(sql`progress as (
