@@ -34,6 +34,8 @@ export async function serverConnections(options: {
   databaseUrl: string;
   citus: boolean;
   settings: CitusSettings;
+  /** COUPLER_PREPARED_STATEMENTS: off, nothing is prepared on the worker connections either. */
+  preparedStatements: boolean;
   observer: Pick<CouplerObserver, "onRouteMiss" | "onWorkerMapChange">;
   logger: Logger;
 }): Promise<ServerConnections> {
@@ -50,6 +52,7 @@ export async function serverConnections(options: {
       connectionString: options.databaseUrl,
       addresses: settings.addresses,
       poolSizePerWorker: settings.poolSizePerWorker,
+      preparedStatements: options.preparedStatements,
       refreshIntervalMs: settings.refreshIntervalMs,
       observer: options.observer,
       logger: logger.child({ component: "citus-router" }),

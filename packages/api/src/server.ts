@@ -103,6 +103,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     databaseUrl: options.databaseUrl,
     citus,
     settings: settings.citus,
+    preparedStatements: settings.preparedStatements,
     observer: metrics,
     logger,
   });

@@ -19,7 +19,8 @@ export interface TransactionOptions {
    * Statements sent after BEGIN in its round trip (each with a snapshot of
    * its own), made for the connection they are sent on; their results
    * reach `fn` as `begun`. Their text must be safe to send as is: no
-   * parameters. They set the lock timeout themselves (`lockTimeoutMs`:
+   * parameters; `fn` gets how long that round trip took (`beginMs`). They
+   * set the lock timeout themselves (`lockTimeoutMs`:
    * what the wait for the connection left of the budget), and BEGIN is sent
    * without SET LOCAL: Citus keeps the whole text of a query that holds a
    * SET LOCAL and replays it on every connection to another node that the
@@ -52,7 +53,7 @@ export interface TransactionFaults {
 export async function runTransaction<T>(
   pool: pg.Pool,
   options: TransactionOptions,
-  fn: (tx: Db, client: pg.PoolClient, begun: pg.QueryResult[]) => Promise<T>,
+  fn: (tx: Db, client: pg.PoolClient, begun: pg.QueryResult[], beginMs: number) => Promise<T>,
   faults?: TransactionFaults,
 ): Promise<T> {
   const budget = options.lockTimeoutMs;
@@ -73,8 +74,10 @@ export async function runTransaction<T>(
         ? [beginStatement({ ...options, lockTimeoutMs: undefined }), ...beginWith(client, lockTimeoutMs)].join("; ")
         : beginStatement({ ...options, lockTimeoutMs });
       // A query of several statements answers with one result per statement (pg).
+      const beginStarted = performance.now();
       const begun = (await client.query(begin)) as pg.QueryResult | pg.QueryResult[];
-      const result = await fn(dbForClient(client), client, Array.isArray(begun) ? begun : [begun]);
+      const beginMs = performance.now() - beginStarted;
+      const result = await fn(dbForClient(client), client, Array.isArray(begun) ? begun : [begun], beginMs);
       await faults?.beforeCommit?.(client);
       open = false; // A failed COMMIT ends the transaction on the server too.
       await client.query("COMMIT");

@@ -205,7 +205,11 @@ async function shardNames(coordinatorUrl: string, learner: number): Promise<Shar
     return {
       tables,
       sequences: await idSequences((text, values) => c.query<{ s: string }>(text, values)),
-      claim: new ShardTables(names, ids).claimOn(undefined, LOCK_TIMEOUT_MS, learner),
+      claim: new ShardTables(names, ids).claimOn(undefined, {
+        lockTimeoutMs: LOCK_TIMEOUT_MS,
+        userId: learner,
+        noWait: false,
+      }),
     };
   });
 }

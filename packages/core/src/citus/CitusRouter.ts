@@ -29,6 +29,12 @@ export interface CitusRouterOptions {
   /** Connections per worker pool (default 10). */
   poolSizePerWorker?: number;
   /**
+   * Whether the claim's statements are prepared on each worker connection
+   * (default true; `ShardTables.claimOn`). Off with the coupler's
+   * `preparedStatements: false` (a transaction pooler that cannot keep them).
+   */
+  preparedStatements?: boolean;
+  /**
    * Settings every worker pool gets besides its size: how long a checkout
    * waits for a new connection (ms, default 10,000) and a server-side
    * statement timeout (ms, default none), as `createDatabase` takes them.
@@ -226,6 +232,7 @@ export class CitusRouter implements ConnectionSource {
       // A connection to a worker claims learners' shards (ShardTables) with statements prepared once, on
       // connect, where the map names shard tables (the API's role owns the tables).
       database.pool.on("connect", (client) => {
+        if (this.options.preparedStatements === false) return;
         if (this.map?.shards.some((shard) => shard.tables !== undefined)) prepareClaim(client);
       });
       this.pools.set(key, database);

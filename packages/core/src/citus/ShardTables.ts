@@ -7,7 +7,7 @@ import {
   specializationProgress,
   userLicenses,
 } from "../schema.ts";
-import { LEARNER_IDS_SETTING, ORDERED_IDS, lockLearnerIdsText } from "./learnerIdOrder.ts";
+import { LEARNER_IDS_SETTING, ORDERED_IDS, learnerIdLockKeys } from "./learnerIdOrder.ts";
 
 /**
  * The tables a learner's lock and write statements name: on the learner's
@@ -24,18 +24,25 @@ export const SHARD_ROUTED_TABLES = [
 /** Citus's lock mode number for ShareLock, as `lock_shard_metadata` takes it (PostgreSQL's lockdefs.h). */
 const SHARE_LOCK = 5;
 
+/** The learner-id-order lock's keys in the claim ($3: the learner). */
+const LEARNER = learnerIdLockKeys("$3::bigint");
+
 /**
  * The claim's two statements (`ShardTables.claimOn`), by the name each is
  * prepared under; $1: the shard ids, $2: the lock timeout in ms (NULL: the
  * session's), set first, so that it bounds the waits for the locks too;
  * $3: the learner, whose ids the transaction orders (the learner-id-order
- * lock, held to COMMIT: see `orderedId` in the write statement).
+ * lock, held to COMMIT: see `orderedId` in the write statement), taken at
+ * once where it is free (`free`), else waited for, unless $4 (NOWAIT).
  */
 const CLAIM: readonly (readonly [name: string, parameters: string, text: string])[] = [
   [
     "coupler_claim_lock",
-    "bigint[], text, bigint",
-    `SELECT lock_shard_metadata(${SHARE_LOCK}, $1::bigint[]), ${lockLearnerIdsText("$3::bigint")}
+    "bigint[], text, bigint, boolean",
+    `SELECT lock_shard_metadata(${SHARE_LOCK}, $1::bigint[]),
+       CASE WHEN pg_try_advisory_xact_lock(${LEARNER}) THEN true
+            WHEN $4::boolean THEN false
+            ELSE (SELECT false FROM (SELECT pg_advisory_xact_lock(${LEARNER})) waited) END AS free
      FROM (SELECT set_config('lock_timeout', coalesce($2::text, current_setting('lock_timeout')), true)) timeout`,
   ],
   [
@@ -99,10 +106,11 @@ export class ShardTables {
   }
 
   /**
-   * The statements that open `userId`'s transaction's claim on the shards,
-   * sent after BEGIN in its round trip: the lock timeout (`lockTimeoutMs`,
-   * undefined: the session's), the metadata lock and the learner-id-order
-   * lock on the learner, then (its own snapshot) whether every shard is
+   * The statements that open the claim on the shards of `userId`'s
+   * transaction, sent after BEGIN in its round trip: the lock timeout
+   * (`lockTimeoutMs`, undefined: the session's), the metadata lock and the
+   * learner-id-order lock on the learner (with `noWait`, only where it is
+   * free: `learnerWasFree`), then (its own snapshot) whether every shard is
    * placed on this node, as a row `{ local: boolean }`. On a connection the claim was prepared on
    * (`prepareClaim`) they EXECUTE its prepared statements; as text (no
    * `client`, or one without them), the placement check is planned again
@@ -136,11 +144,15 @@ export class ShardTables {
    * shards, which draws its id as the learner-id-order trigger would, so
    * the trigger is skipped.
    */
-  claimOn(client: pg.ClientBase | undefined, lockTimeoutMs: number | undefined, userId: number): string[] {
+  claimOn(
+    client: pg.ClientBase | undefined,
+    options: { lockTimeoutMs: number | undefined; userId: number; noWait: boolean },
+  ): string[] {
     const values = [
       `'{${this.shardIds.join(",")}}'`,
-      lockTimeoutMs === undefined ? "NULL" : `'${lockTimeoutMs}'`,
-      `'${userId}'`,
+      options.lockTimeoutMs === undefined ? "NULL" : `'${options.lockTimeoutMs}'`,
+      `'${options.userId}'`,
+      `'${options.noWait}'`,
     ];
     return CLAIM.map(([name, parameters, text]) => {
       const used = values.slice(0, parameters.split(",").length);
@@ -152,6 +164,15 @@ export class ShardTables {
   /** Whether the claim's last result says the shards are here. */
   static claimed(results: readonly pg.QueryResult[]): boolean {
     return (results.at(-1)?.rows[0] as { local?: unknown } | undefined)?.local === true;
+  }
+
+  /**
+   * Whether the claim found the learner's lock free (false: another
+   * transaction of the learner held it, and the claim waited for it, or
+   * with NOWAIT did not take it).
+   */
+  static learnerWasFree(results: readonly pg.QueryResult[]): boolean {
+    return (results.at(-2)?.rows[0] as { free?: unknown } | undefined)?.free !== false;
   }
 
   /**

@@ -27,12 +27,13 @@ export const LEARNER_IDS_SETTING = "coupler.learner_ids";
 export const ORDERED_IDS = "ordered";
 
 /**
- * The advisory lock on a learner (`user`, an SQL expression of its id)
- * under which its new row's id is chosen, held to COMMIT: taken by the
- * trigger, and by a claimed transaction in its claim (`ShardTables.claimOn`).
+ * The keys of the advisory lock on a learner (`user`, an SQL expression of
+ * its id) under which its new row's id is chosen, held to COMMIT: taken by
+ * the trigger, and by a claimed transaction in its claim
+ * (`ShardTables.claimOn`).
  */
-export function lockLearnerIdsText(user: string): string {
-  return `pg_advisory_xact_lock(hashtext('${FUNCTION}'), hashtext((${user})::text))`;
+export function learnerIdLockKeys(user: string): string {
+  return `hashtext('${FUNCTION}'), hashtext((${user})::text)`;
 }
 
 /**
@@ -70,7 +71,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
   highest bigint;
 BEGIN
-  PERFORM ${lockLearnerIdsText("NEW.user_id")};
+  PERFORM pg_advisory_xact_lock(${learnerIdLockKeys("NEW.user_id")});
   EXECUTE format('SELECT max(id) FROM %I.%I WHERE user_id = $1', TG_TABLE_SCHEMA, TG_TABLE_NAME)
     INTO highest USING NEW.user_id;
   IF NEW.id <= highest THEN

@@ -103,11 +103,22 @@ export async function runAttempts<T>(
               ...transaction,
               ...(budgetMs > 0 ? { lockTimeoutMs: Math.ceil(left) } : {}),
               ...(shards
-                ? { beginWith: (client, lockTimeoutMs) => shards.claimOn(client, lockTimeoutMs, plan.userId) }
+                ? {
+                    beginWith: (client, lockTimeoutMs) =>
+                      shards.claimOn(client, { lockTimeoutMs, userId: plan.userId, noWait: attempt.noWait }),
+                  }
                 : {}),
             },
-            async (_db, client, begun) => {
-              if (!shards || ShardTables.claimed(begun)) return run(client, shards);
+            async (_db, client, begun, beginMs) => {
+              if (!shards) return run(client);
+              if (!ShardTables.learnerWasFree(begun)) {
+                // Another transaction of the learner held its lock (ShardTables.claimOn): as a lock statement
+                // that found the rows held, the call is contended, and its wait is lock wait.
+                stats.locks.rowLocked = true;
+                stats.locks.lockWaitMs = (stats.locks.lockWaitMs ?? 0) + beginMs;
+                if (attempt.noWait) throw learnerHeld();
+              }
+              if (ShardTables.claimed(begun)) return run(client, shards);
               // Not claimed (the shards moved): the distributed tables, which the node forwards, with the lock timeout.
               const forward = ShardTables.forwardSettings(begun);
               if (forward) await client.query(forward);
@@ -139,6 +150,13 @@ export async function runAttempts<T>(
       if (slot) slots?.release();
     }
   }
+}
+
+/** NOWAIT, and the claim found the learner's lock held: as a lock statement with NOWAIT reports held rows (55P03). */
+function learnerHeld(): Error {
+  return Object.assign(new Error("another transaction of the learner held it (NOWAIT); nothing was applied"), {
+    code: SqlState.lockNotAvailable,
+  });
 }
 
 /** The rows were held and no lock-wait slot freed within the budget: a lock timeout, as PostgreSQL would report it. */

@@ -184,7 +184,7 @@ describe.skipIf(!availability.available)("direct routing on Citus (coordinator +
     // No SET statement: Citus would replay the whole text on a node it forwards to (ShardTables.claimOn).
     const [opening, lock, placed, ...rest] = (statements[0]?.text ?? "").split("; ");
     expect(opening).toMatch(/^BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE$/);
-    expect(lock).toMatch(/^EXECUTE coupler_claim_lock\('\{[\d,]+\}', '\d+', '\d+'\)$/);
+    expect(lock).toMatch(/^EXECUTE coupler_claim_lock\('\{[\d,]+\}', '\d+', '\d+', 'false'\)$/);
     expect(lock).toContain(`(${ids}, '`);
     expect(placed).toBe(`EXECUTE coupler_claim_placed(${ids})`);
     expect(rest).toEqual([]);

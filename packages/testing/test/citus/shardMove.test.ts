@@ -322,4 +322,33 @@ describe.skipIf(!availability.available)("a shard move under load (coordinator +
       expect((await runIntegrityAudit(database.pool)).violations).toBe(0);
     });
   }, 240_000);
+  it("a NOWAIT call of a learner whose other pair holds the learner's lock fails at once as LOCK_TIMEOUT, without waiting in its claim", async () => {
+    await directly(async (router) => {
+      const [learner] = await enrolledUsers(database, coupler, 1);
+      if (learner === undefined) throw new Error("no learner");
+      await coupler.enroll({ userId: learner, specialization: "INTERNSHIP" });
+      const held = couplerHeldBeforeCommit(database, { citus: true, connections: router });
+      const first = held.coupler.levelUp({
+        userId: learner,
+        specialization: "PLAYER",
+        xpGained: 10,
+        sessionsCompleted: 1,
+      });
+      await held.held;
+      // A lock timeout beyond the test's own: had the claim waited, the test would time out, not pass.
+      const refused = await createCoupler(database, { citus: true, connections: router, lockTimeoutMs: 300_000 })
+        .levelUp(
+          { userId: learner, specialization: "INTERNSHIP", xpGained: 10, sessionsCompleted: 1 },
+          { noWait: true },
+        )
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      held.release();
+      await first;
+      expect(isCouplerError(refused) && refused.code).toBe("LOCK_TIMEOUT");
+      expect(await pairRows(database, learner, "INTERNSHIP")).toMatchObject({ totalXp: 0 });
+    });
+  }, 120_000);
 });
