@@ -111,10 +111,10 @@ export class ShardTables {
    * (`lockTimeoutMs`, undefined: the session's), the metadata lock and the
    * learner-id-order lock on the learner (with `noWait`, only where it is
    * free: `learnerWasFree`), then (its own snapshot) whether every shard is
-   * placed on this node, as a row `{ local: boolean }`. On a connection the claim was prepared on
-   * (`prepareClaim`) they EXECUTE its prepared statements; as text (no
-   * `client`, or one without them), the placement check is planned again
-   * in every transaction. Shard ids are digits from
+   * placed on this node, as a row `{ local: boolean }`. On a connection the
+   * claim was prepared on (`prepareClaim`) they EXECUTE its prepared
+   * statements; as text (no `client`, or one without them), the placement
+   * check is planned again in every transaction. Shard ids are digits from
    * the catalog, the timeout and the learner integers, so the text is safe
    * to format.
    *
