@@ -18,13 +18,13 @@ export interface TransactionOptions {
   /**
    * Statements sent after BEGIN in its round trip (each with a snapshot of
    * its own), made for the connection they are sent on; their results
-   * reach `fn` as `begun`. Their text must be safe to send as is: no
-   * parameters; `fn` gets how long that round trip took (`beginMs`). They
-   * set the lock timeout themselves (`lockTimeoutMs`:
-   * what the wait for the connection left of the budget), and BEGIN is sent
-   * without SET LOCAL: Citus keeps the whole text of a query that holds a
-   * SET LOCAL and replays it on every connection to another node that the
-   * transaction opens later (`ShardTables.claimOn`).
+   * reach `fn` as `begun`, with how long that round trip took (`beginMs`).
+   * Their text must be safe to send as is: no parameters. They set the lock
+   * timeout themselves (`lockTimeoutMs`: what the wait for the connection
+   * left of the budget), and BEGIN is sent without SET LOCAL: Citus keeps
+   * the whole text of a query that holds a SET LOCAL and replays it on
+   * every connection to another node that the transaction opens later
+   * (`ShardTables.claimOn`).
    */
   beginWith?: (client: pg.PoolClient, lockTimeoutMs: number | undefined) => readonly string[];
 }

@@ -128,8 +128,9 @@ COMMIT;
  * the ids of the inserted rows drawn from the distributed table's sequence
  * (a shard table has no default for them) and ordered after the learner's
  * highest (as core's write statement orders them; the claim takes the lock),
- * and the claim sent after the transaction's lock timeout. Table names are
- * replaced as whole words, so `user_licenses` does not touch a shard's name.
+ * and the claim in place of the SET LOCAL of the lock timeout (it sets the
+ * timeout itself). Table names are replaced as whole words, so
+ * `user_licenses` does not touch a shard's name.
  */
 export function onShardTables(script: string, shards: ShardNames): string {
   const timeout = /^SET LOCAL lock_timeout = \d+;$/m;
